@@ -1,0 +1,40 @@
+# Every user-facing target creates or refreshes .venv first, from the pinned lock.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.lock-installed
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: venv deploy-compare quick export test test-fast bench clean
+
+# The stamp depends on the lock and on pyproject.toml: editing either refreshes the venv.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24" "setuptools>=68" wheel
+	$(PY) -m pip install --quiet --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+deploy-compare: $(STAMP)
+	$(VENV)/bin/deploy-compare run $(ARGS)
+
+quick: $(STAMP)
+	$(VENV)/bin/deploy-compare run --quick $(ARGS)
+
+export: $(STAMP)
+	$(VENV)/bin/deploy-compare export $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/harness_overhead.py
+
+clean:
+	rm -rf artifacts runs .pytest_cache

@@ -1,0 +1,55 @@
+"""Command-line entry point.
+
+Each sub-command lives in deploy_compare/commands/<name>.py and exposes
+`HELP: str`, `add_arguments(parser)` and `run(args) -> int`. Command modules import
+heavy libraries (torch, tensorflow) only inside `run`, so `--help` stays instant.
+Adding a command = one module + one line in COMMANDS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import DeployCompareError
+
+COMMANDS: dict[str, str] = {
+    "export": "deploy_compare.commands.export",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deploy-compare",
+        description="Export one model to every deployment path and measure each path the same way.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        cmd.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help="show full tracebacks on errors")
+        module.add_arguments(cmd)
+        cmd.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except DeployCompareError as exc:
+        if args.debug:
+            raise
+        print(f"deploy-compare {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"deploy-compare {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

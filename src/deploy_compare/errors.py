@@ -1,0 +1,68 @@
+"""Typed errors. Library code raises these; only the CLI maps them to exit codes.
+
+Every message should name the thing (file, step, field) and what was expected, so the CLI
+can print it as one line without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class DeployCompareError(Exception):
+    """Base of every error this toolkit raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(DeployCompareError):
+    """A setting, flag or config-file value is invalid."""
+
+    exit_code = 2
+
+
+class ModelLoadError(DeployCompareError):
+    """A --model factory path does not import, or returns the wrong things."""
+
+
+class ExportError(DeployCompareError):
+    """An exporter failed to produce its artifact (names the format and step)."""
+
+
+class VerificationError(DeployCompareError):
+    """An artifact does not compute the model's function within the threshold."""
+
+
+class ArtifactError(DeployCompareError):
+    """An artifact file is missing, truncated, corrupt or does not match the manifest."""
+
+
+class ManifestError(DeployCompareError):
+    """manifest.json is missing, unreadable or of an unknown schema."""
+
+
+class RuntimeUnavailable(DeployCompareError):
+    """A runtime package is not installed here; the target becomes SKIPPED, not FAILED."""
+
+
+class InputError(DeployCompareError):
+    """A batch given to a runtime has the wrong shape or dtype."""
+
+
+class ServerError(DeployCompareError):
+    """A server failed to start, become healthy, or stop. Carries the log tail."""
+
+    def __init__(self, message: str, log_tail: str = "") -> None:
+        self.log_tail = log_tail
+        full = message if not log_tail else f"{message}\n--- last lines of the server log ---\n{log_tail}"
+        super().__init__(full)
+
+
+class ServerUnavailable(DeployCompareError):
+    """No way to run this server here (no Docker engine, no binary); becomes SKIPPED."""
+
+
+class ProtocolError(DeployCompareError):
+    """A server's response cannot be parsed by the protocol adapter."""
+
+
+class LoadError(DeployCompareError):
+    """The load client could not run (bad URL, bad settings, nothing answered)."""

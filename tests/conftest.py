@@ -1,0 +1,1 @@
+"""Shared fixtures. Heavy imports stay inside fixtures so `-m unit` runs stay fast."""
