@@ -66,8 +66,8 @@ class Parity:
     samples: int
     max_abs_diff: float
     top1_agreement: float  # share in [0, 1]
-    accuracy: float  # share in [0, 1]
-    reference_accuracy: float  # PyTorch model's accuracy on the same samples
+    accuracy: float | None  # share in [0, 1]; None without labels
+    reference_accuracy: float | None  # PyTorch model's accuracy on the same samples
     passed: bool
     failures: list[str] = field(default_factory=list)  # human-readable, empty when passed
 
@@ -118,6 +118,8 @@ class Manifest:
     artifacts: dict[str, ArtifactEntry]
     created_utc: str
     tools: dict[str, str]
+    #: artifact name -> why it is absent or unfaithful (export error, failed parity, skipped step)
+    failures: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,6 +135,7 @@ class Manifest:
             artifacts={k: ArtifactEntry.from_dict(v) for k, v in d["artifacts"].items()},
             created_utc=d["created_utc"],
             tools=dict(d.get("tools", {})),
+            failures=dict(d.get("failures", {})),
             schema_version=version,
         )
 

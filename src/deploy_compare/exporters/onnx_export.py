@@ -1,0 +1,99 @@
+"""ONNX with a dynamic batch dimension: torch.onnx's dynamo exporter, TorchScript-based as fallback."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from ..errors import ExportError
+from ..fileio import atomic_path, sha256_of, size_of
+from ..manifest import ArtifactEntry, TensorSpec
+from .base import ExportContext, captured_output, first_line, log_tail, tool_versions
+
+FILE_NAME = "model.onnx"
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"
+
+
+def _example_with_batch_of_two(example: np.ndarray) -> np.ndarray:
+    # torch.export specialises a dimension of size 1 to a constant; a batch of >= 2 keeps it dynamic.
+    return example if example.shape[0] >= 2 else np.concatenate([example, example])
+
+
+def _export_dynamo(module, example, path, opset: int) -> None:
+    import torch
+
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    program = torch.onnx.export(
+        module, (example,), dynamo=True, opset_version=opset,
+        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+        dynamic_shapes=({0: batch},), verbose=False,
+    )
+    program.save(str(path))
+
+
+def _export_legacy(module, example, path, opset: int) -> None:
+    import torch
+
+    torch.onnx.export(
+        module, (example,), str(path), dynamo=False, opset_version=opset,
+        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+        dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+    )
+
+
+def _tensor_specs(values, layout_for_rank) -> list[TensorSpec]:
+    import onnx
+
+    specs = []
+    for value in values:
+        tensor_type = value.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type).name
+        specs.append(TensorSpec(value.name, dims, dtype, layout_for_rank(len(dims))))
+    return specs
+
+
+def export(ctx: ExportContext) -> list[ArtifactEntry]:
+    import onnx
+    import torch
+
+    # torch.onnx warns once per missing torchvision op; irrelevant to our models.
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    bundle = ctx.bundle
+    started = time.perf_counter()
+    example = torch.from_numpy(_example_with_batch_of_two(bundle.example_input))
+    path = ctx.out_dir / FILE_NAME
+    log_path = ctx.log_dir / "onnx_export.log"
+    errors = []
+    exporter = None
+    for name, fn in (("dynamo", _export_dynamo), ("torchscript-based", _export_legacy)):
+        try:
+            with atomic_path(path) as tmp, captured_output(log_path):
+                fn(bundle.module, example, tmp, ctx.opset)
+                onnx.checker.check_model(str(tmp))
+            exporter = name
+            break
+        except Exception as exc:
+            errors.append(f"{name} exporter: {first_line(exc)}")
+    if exporter is None:
+        tail = log_tail(log_path)
+        raise ExportError(f"onnx: model {bundle.name!r} failed ONNX export ({'; '.join(errors)})"
+                          + (f"\n{tail}" if tail else ""))
+    model = onnx.load(str(path), load_external_data=False)
+    layout_in = lambda rank: bundle.layout if rank == bundle.example_input.ndim else "ANY"  # noqa: E731
+    inputs = _tensor_specs(model.graph.input, layout_in)
+    outputs = _tensor_specs(model.graph.output, lambda rank: "NC" if rank == 2 else "ANY")
+    if inputs[0].shape[0] is not None:
+        raise ExportError(f"onnx: exported graph of {bundle.name!r} has a fixed batch dimension "
+                          f"{inputs[0].shape}; a dynamic batch was requested")
+    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    return [ArtifactEntry(
+        name="onnx", format="onnx", variant="fp32", path=FILE_NAME,
+        size_bytes=size_of(path), sha256=sha256_of(path), inputs=inputs, outputs=outputs,
+        export_seconds=round(time.perf_counter() - started, 3),
+        tools=tool_versions("torch", "onnx", "onnxscript"),
+        details={"opset": opset, "exporter": exporter, "fallback_reasons": errors},
+    )]

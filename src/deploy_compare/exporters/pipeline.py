@@ -1,0 +1,191 @@
+"""Export one model to every format, verify each artifact, write manifest.json.
+
+Steps run in order; a step whose input failed is recorded as failed too ("needs onnx,
+which failed") while independent steps still run, so one broken converter never loses
+the other artifacts. The manifest is rewritten (atomically) after every step: a crash
+keeps what was finished. An artifact from an earlier run is reused when the model's
+content hash and the file's sha256 still match; verification always runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import ConfigError, DeployCompareError, ExportError, ManifestError, VerificationError
+from ..lazy import import_object
+from ..manifest import ArtifactEntry, Manifest, ModelInfo, check_artifact_file, load_manifest
+from .base import DEFAULT_OPSET, ExportContext, first_line, quiet_tensorflow, tool_versions
+from .verify import EvalData, ParityThresholds, verify_artifact
+
+
+@dataclass(frozen=True)
+class ExportStep:
+    name: str
+    exporter: str  # "module:function" returning list[ArtifactEntry]
+    requires: tuple[str, ...] = ()
+
+
+STEPS: tuple[ExportStep, ...] = (
+    ExportStep("torchscript", "deploy_compare.exporters.torchscript:export"),
+    ExportStep("onnx", "deploy_compare.exporters.onnx_export:export"),
+    ExportStep("savedmodel", "deploy_compare.exporters.savedmodel:export", ("onnx",)),
+    ExportStep("tflite_fp32", "deploy_compare.exporters.tflite:export_fp32", ("savedmodel",)),
+    ExportStep("tflite_fp16", "deploy_compare.exporters.tflite:export_fp16", ("savedmodel",)),
+    ExportStep("tflite_dynamic_int8", "deploy_compare.exporters.tflite:export_dynamic_int8", ("savedmodel",)),
+    ExportStep("tflite_int8", "deploy_compare.exporters.tflite:export_int8", ("savedmodel",)),
+)
+ARTIFACT_NAMES = tuple(step.name for step in STEPS)
+TOOLS = ("torch", "onnx", "onnxscript", "onnxruntime", "onnx2tf", "tensorflow-cpu", "ai-edge-litert", "numpy")
+
+
+@dataclass
+class ExportOptions:
+    model: str = "builtin"
+    out_dir: Path = Path("artifacts")
+    cache_dir: Path = Path(".cache/models")
+    only: tuple[str, ...] = ARTIFACT_NAMES
+    thresholds: ParityThresholds = field(default_factory=ParityThresholds)
+    parity_failures_are_errors: bool = True
+    reuse: bool = True
+    opset: int = DEFAULT_OPSET
+
+    def __post_init__(self) -> None:
+        self.out_dir, self.cache_dir = Path(self.out_dir), Path(self.cache_dir)
+        unknown = [n for n in self.only if n not in ARTIFACT_NAMES]
+        if unknown:
+            raise ConfigError(f"ExportOptions.only: unknown artifact(s) {', '.join(unknown)}; "
+                              f"allowed: {', '.join(ARTIFACT_NAMES)}")
+        if self.opset < 13:
+            raise ConfigError(f"ExportOptions.opset must be >= 13, got {self.opset}")
+
+
+def state_dict_hash(module) -> str:
+    digest = hashlib.sha256()
+    for key, tensor in module.state_dict().items():
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _reusable(old: Manifest | None, new: Manifest, name: str, out_dir: Path, opset: int) -> ArtifactEntry | None:
+    """An earlier run's artifact, if the same weights went through the same tools and settings."""
+    if (old is None or name not in old.artifacts or old.model.content_hash != new.model.content_hash
+            or old.tools != new.tools):
+        return None
+    if "onnx" in old.artifacts and old.artifacts["onnx"].details.get("opset") != opset:
+        return None
+    entry = old.artifacts[name]
+    try:
+        check_artifact_file(out_dir, entry)
+    except DeployCompareError:
+        return None
+    return entry
+
+
+def export_all(options: ExportOptions = ExportOptions(), progress: Callable[[str], None] = print) -> Manifest:
+    """Run every export step; return the manifest; raise if anything failed (see options)."""
+    import numpy as np
+    import torch
+
+    from ..models.loader import load_model
+
+    quiet_tensorflow()
+    out_dir = options.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bundle = load_model(options.model, options.cache_dir, progress=progress)
+    with torch.no_grad():
+        reference = bundle.module(torch.from_numpy(bundle.eval_inputs)).numpy()
+    if reference.ndim != 2:
+        raise ExportError(f"model {bundle.name!r}: output must be (batch, classes), got shape {reference.shape}")
+    data = EvalData(bundle.eval_inputs, bundle.eval_labels, reference.astype(np.float32))
+    data.save(out_dir)
+    content_hash = state_dict_hash(bundle.module)
+    try:
+        old = load_manifest(out_dir) if options.reuse else None
+    except ManifestError:
+        old = None
+    manifest = Manifest(
+        model=ModelInfo(
+            name=bundle.name, source=bundle.source, input_shape=list(bundle.example_input.shape[1:]),
+            layout=bundle.layout, num_classes=int(reference.shape[1]), content_hash=content_hash,
+            eval_samples=int(len(data.x)), reference_accuracy=data.reference_accuracy,
+        ),
+        artifacts={}, created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        tools=tool_versions(*TOOLS),
+    )
+    ctx = ExportContext(bundle=bundle, out_dir=out_dir, progress=progress, opset=options.opset)
+    steps = [s for s in STEPS if s.name in options.only or any(s.name in _needs(o) for o in options.only)]
+    for number, step in enumerate(steps, 1):
+        prefix = f"[{number}/{len(steps)}] {step.name}"
+        missing = [r for r in step.requires if r not in ctx.done]
+        if missing:
+            manifest.failures[step.name] = f"not exported: needs {', '.join(missing)}, which failed"
+            progress(f"{prefix}: SKIPPED ({manifest.failures[step.name]})")
+            continue
+        entry = _reusable(old, manifest, step.name, out_dir, options.opset)
+        started = time.perf_counter()
+        if entry is not None:
+            progress(f"{prefix}: reusing {entry.path} (model and file unchanged)")
+        else:
+            progress(f"{prefix}: exporting...")
+            try:
+                entry = import_object(step.exporter)(ctx)[0]
+            except DeployCompareError as exc:
+                manifest.failures[step.name] = str(exc)
+                progress(f"{prefix}: FAILED: {exc}")
+                continue
+            except Exception as exc:  # a converter's own bug: name the step, keep the others
+                manifest.failures[step.name] = f"{step.name}: {first_line(exc)}"
+                progress(f"{prefix}: FAILED: {manifest.failures[step.name]}")
+                continue
+        ctx.done[step.name] = entry
+        manifest.artifacts[step.name] = entry
+        try:
+            entry.parity = verify_artifact(out_dir, manifest, step.name, data, options.thresholds)
+        except DeployCompareError as exc:
+            manifest.failures[step.name] = f"verification could not run: {exc}"
+            progress(f"{prefix}: FAILED verification: {exc}")
+            continue
+        finally:
+            manifest.write(out_dir)
+        parity = entry.parity
+        summary = (f"{entry.size_bytes / 1024:.1f} KiB, {time.perf_counter() - started:.1f}s; "
+                   f"max|diff| {parity.max_abs_diff:.2e}, top-1 agreement {parity.top1_agreement:.2%}"
+                   + (f", accuracy {parity.accuracy:.2%}" if parity.accuracy is not None else ""))
+        if parity.passed:
+            progress(f"{prefix}: ok ({summary})")
+        else:
+            manifest.failures[step.name] = "; ".join(parity.failures)
+            progress(f"{prefix}: PARITY {'FAILED' if options.parity_failures_are_errors else 'WARNING'}: "
+                     f"{manifest.failures[step.name]}")
+    manifest.write(out_dir)
+    _raise_for_failures(manifest, options)
+    return manifest
+
+
+def _needs(name: str) -> set[str]:
+    """Every step `name` depends on, transitively."""
+    by_name = {s.name: s for s in STEPS}
+    needed: set[str] = set()
+    stack = list(by_name[name].requires)
+    while stack:
+        current = stack.pop()
+        if current not in needed:
+            needed.add(current)
+            stack.extend(by_name[current].requires)
+    return needed
+
+
+def _raise_for_failures(manifest: Manifest, options: ExportOptions) -> None:
+    parity_failed = {n: e.parity.failures for n, e in manifest.artifacts.items() if e.parity and not e.parity.passed}
+    export_failed = {n: why for n, why in manifest.failures.items() if n not in parity_failed}
+    if export_failed:
+        raise ExportError(f"{len(export_failed)} export step(s) failed: {'; '.join(export_failed.values())}")
+    if parity_failed and options.parity_failures_are_errors:
+        lines = "; ".join("; ".join(f) for f in parity_failed.values())
+        raise VerificationError(f"parity check failed: {lines} (use --warn-only to keep going)")

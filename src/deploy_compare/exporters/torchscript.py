@@ -1,0 +1,45 @@
+"""TorchScript via torch.jit.trace (script as the fallback for data-dependent control flow)."""
+
+from __future__ import annotations
+
+import time
+
+from ..errors import ExportError
+from ..fileio import atomic_path, sha256_of, size_of
+from ..manifest import ArtifactEntry, TensorSpec
+from .base import ExportContext, first_line, tool_versions
+
+FILE_NAME = "model.pt"
+
+
+def export(ctx: ExportContext) -> list[ArtifactEntry]:
+    import torch
+
+    bundle = ctx.bundle
+    started = time.perf_counter()
+    example = torch.from_numpy(bundle.example_input)
+    try:
+        with torch.no_grad():
+            traced = torch.jit.trace(bundle.module, example, check_trace=True)
+        how = "trace"
+    except Exception as trace_exc:
+        try:
+            traced = torch.jit.script(bundle.module)
+            how = "script"
+        except Exception as exc:
+            raise ExportError(f"torchscript: neither torch.jit.trace ({first_line(trace_exc)}) nor "
+                              f"torch.jit.script ({first_line(exc)}) could compile model {bundle.name!r}") from exc
+    path = ctx.out_dir / FILE_NAME
+    with atomic_path(path) as tmp:
+        traced.save(str(tmp))
+    with torch.no_grad():
+        out_shape = list(bundle.module(example).shape)
+    sample = list(bundle.example_input.shape[1:])
+    return [ArtifactEntry(
+        name="torchscript", format="torchscript", variant="fp32", path=FILE_NAME,
+        size_bytes=size_of(path), sha256=sha256_of(path),
+        inputs=[TensorSpec("input", [None, *sample], "float32", bundle.layout)],
+        outputs=[TensorSpec("logits", [None, *out_shape[1:]], "float32", "NC")],
+        export_seconds=round(time.perf_counter() - started, 3),
+        tools=tool_versions("torch"), details={"method": how},
+    )]

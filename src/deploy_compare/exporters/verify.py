@@ -1,0 +1,115 @@
+"""Parity of an artifact with the PyTorch model on the held-out set.
+
+Figures: max abs diff of outputs, top-1 agreement with PyTorch, accuracy. Thresholds
+by variant: float paths must match to 1e-4 with 100% top-1 agreement, fp16 must agree
+on >= 99% of top-1, int8 must stay within 2 accuracy points of the fp32 model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..manifest import EVAL_DATA_NAME, ArtifactEntry, Manifest, Parity
+
+BATCH = 64
+
+
+@dataclass(frozen=True)
+class ParityThresholds:
+    float_max_abs_diff: float = 1e-4
+    float_min_top1_agreement: float = 1.0
+    fp16_min_top1_agreement: float = 0.99
+    int8_max_accuracy_drop: float = 0.02  # 2 points of accuracy
+    # Without labels there is no accuracy; int8 is then held to top-1 agreement instead.
+    int8_min_top1_agreement_without_labels: float = 0.98
+
+    def __post_init__(self) -> None:
+        for name in ("float_min_top1_agreement", "fp16_min_top1_agreement",
+                     "int8_min_top1_agreement_without_labels", "int8_max_accuracy_drop"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"ParityThresholds.{name} must be within [0, 1], got {value}")
+        if self.float_max_abs_diff < 0:
+            raise ConfigError(f"ParityThresholds.float_max_abs_diff must be >= 0, got {self.float_max_abs_diff}")
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """Held-out inputs (logical layout, float32), labels (or None) and PyTorch's outputs."""
+
+    x: np.ndarray
+    y: np.ndarray | None
+    reference: np.ndarray
+
+    def save(self, directory: Path) -> Path:
+        from ..fileio import atomic_path
+
+        path = Path(directory) / EVAL_DATA_NAME
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                arrays = {"x": self.x, "reference": self.reference}
+                if self.y is not None:
+                    arrays["y"] = self.y
+                np.savez(fh, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, directory: Path) -> "EvalData":
+        with np.load(Path(directory) / EVAL_DATA_NAME) as data:
+            return cls(data["x"], data["y"] if "y" in data else None, data["reference"])
+
+    @property
+    def reference_accuracy(self) -> float | None:
+        return None if self.y is None else float((self.reference.argmax(1) == self.y).mean())
+
+
+def run_in_batches(runtime, x: np.ndarray, batch: int = BATCH) -> np.ndarray:
+    return np.concatenate([runtime.predict(x[i:i + batch]) for i in range(0, len(x), batch)])
+
+
+def parity_of(entry: ArtifactEntry, outputs: np.ndarray, data: EvalData,
+              thresholds: ParityThresholds) -> Parity:
+    max_abs_diff = float(np.abs(outputs - data.reference).max())
+    agreement = float((outputs.argmax(1) == data.reference.argmax(1)).mean())
+    ref_acc = data.reference_accuracy
+    acc = float((outputs.argmax(1) == data.y).mean()) if data.y is not None else float("nan")
+    failures = []
+    label = f"{entry.name} ({entry.path})"
+    if entry.variant == "fp32":
+        if max_abs_diff > thresholds.float_max_abs_diff:
+            failures.append(f"{label}: max abs diff {max_abs_diff:.3g} > threshold {thresholds.float_max_abs_diff:.3g}")
+        if agreement < thresholds.float_min_top1_agreement:
+            failures.append(f"{label}: top-1 agreement {agreement:.2%} < threshold "
+                            f"{thresholds.float_min_top1_agreement:.2%}")
+    elif entry.variant == "fp16":
+        if agreement < thresholds.fp16_min_top1_agreement:
+            failures.append(f"{label}: top-1 agreement {agreement:.2%} < threshold "
+                            f"{thresholds.fp16_min_top1_agreement:.2%}")
+    elif ref_acc is not None:  # int8 variants, with labels
+        floor = ref_acc - thresholds.int8_max_accuracy_drop
+        if acc < floor:
+            failures.append(f"{label}: accuracy {acc:.2%} is more than {thresholds.int8_max_accuracy_drop * 100:.0f} "
+                            f"points below fp32's {ref_acc:.2%} (threshold {floor:.2%})")
+    elif agreement < thresholds.int8_min_top1_agreement_without_labels:
+        failures.append(f"{label}: top-1 agreement {agreement:.2%} < threshold "
+                        f"{thresholds.int8_min_top1_agreement_without_labels:.2%} (no labels given)")
+    return Parity(
+        samples=int(len(outputs)), max_abs_diff=max_abs_diff, top1_agreement=agreement,
+        accuracy=acc if data.y is not None else None, reference_accuracy=ref_acc,
+        passed=not failures, failures=failures,
+    )
+
+
+def verify_artifact(directory: Path, manifest: Manifest, name: str, data: EvalData,
+                    thresholds: ParityThresholds = ParityThresholds(), check_hash: bool = True) -> Parity:
+    """Load the artifact in its runtime, run the held-out set, compare with PyTorch."""
+    from ..runtimes import open_runtime
+
+    entry = manifest.artifact(name)
+    with open_runtime(directory, manifest, name, check_hash=check_hash) as runtime:
+        outputs = run_in_batches(runtime, data.x)
+    return parity_of(entry, outputs, data, thresholds)

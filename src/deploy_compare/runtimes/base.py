@@ -1,0 +1,100 @@
+"""The in-process runtime interface: load an artifact, predict a batch, close.
+
+Callers always pass float32 batches in the model's LOGICAL layout (manifest
+`model.layout`). The base class checks shape and dtype, converts the layout to the
+artifact's own, quantizes int8 inputs and dequantizes int8 outputs from the manifest's
+parameters, so every runtime returns float32 outputs comparable with the reference.
+Subclasses implement only `_load` and `_run`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..manifest import ArtifactEntry, QuantParams, TensorSpec, layout_permutation
+
+
+def quantize(x: np.ndarray, q: QuantParams, dtype: str) -> np.ndarray:
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / q.scale + q.zero_point), info.min, info.max).astype(dtype)
+
+
+def dequantize(x: np.ndarray, q: QuantParams) -> np.ndarray:
+    return (x.astype(np.float32) - np.float32(q.zero_point)) * np.float32(q.scale)
+
+
+class Runtime(ABC):
+    """One loaded artifact. Use as a context manager or call close()."""
+
+    #: registry name, e.g. "onnxruntime"
+    name: str = ""
+    #: the package whose absence makes this runtime unavailable (SKIPPED), for messages
+    package: str = ""
+
+    def __init__(self, path: Path, entry: ArtifactEntry, logical_layout: str, threads: int | None = None) -> None:
+        self.path = Path(path)
+        self.entry = entry
+        self.logical_layout = logical_layout
+        self.threads = threads
+        self.input_spec: TensorSpec = entry.inputs[0]
+        self.output_spec: TensorSpec = entry.outputs[0]
+        self._perm = layout_permutation(logical_layout, self.input_spec.layout)
+        self._load()
+
+    @abstractmethod
+    def _load(self) -> None:
+        """Load self.path; raise ArtifactError naming the file when it is unreadable."""
+
+    @abstractmethod
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """Run one batch already in the artifact's layout and input dtype."""
+
+    def expected_sample_shape(self) -> tuple[int, ...]:
+        """Shape of one sample in the LOGICAL layout (what callers pass)."""
+        artifact_shape = self.input_spec.shape[1:]
+        if self._perm is None:
+            return tuple(artifact_shape)
+        # inverse permutation: artifact axis order -> logical axis order
+        inverse = np.argsort(self._perm)
+        full = [None, *artifact_shape]
+        return tuple(full[i] for i in inverse)[1:]
+
+    def check_input(self, batch: np.ndarray) -> None:
+        expected = self.expected_sample_shape()
+        if not isinstance(batch, np.ndarray):
+            raise InputError(f"{self.name}: expected a numpy array, got {type(batch).__name__}")
+        if batch.dtype != np.float32:
+            raise InputError(f"{self.name}: expected dtype float32, got {batch.dtype}")
+        if batch.ndim != len(expected) + 1 or any(
+            e is not None and g != e for g, e in zip(batch.shape[1:], expected)
+        ):
+            shown = ", ".join("N" if d is None else str(d) for d in (None, *expected))
+            raise InputError(f"{self.name}: expected input shape ({shown}) in {self.logical_layout} "
+                             f"layout, got {tuple(batch.shape)}")
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        self.check_input(batch)
+        x = batch if self._perm is None else np.ascontiguousarray(batch.transpose(self._perm))
+        q_in = self.input_spec.quantization
+        if q_in is not None and self.input_spec.dtype in ("int8", "uint8"):
+            x = quantize(x, q_in, self.input_spec.dtype)
+        elif self.input_spec.dtype != "float32":
+            x = x.astype(self.input_spec.dtype)
+        y = self._run(x)
+        q_out = self.output_spec.quantization
+        if q_out is not None and self.output_spec.dtype in ("int8", "uint8"):
+            return dequantize(y, q_out)
+        return y.astype(np.float32, copy=False)
+
+    def close(self) -> None:
+        """Release the engine; subclasses with native handles override."""
+
+    def __enter__(self) -> "Runtime":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

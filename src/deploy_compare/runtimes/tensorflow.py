@@ -1,0 +1,44 @@
+"""TensorFlow SavedModel, through its serving_default signature (what TF Serving runs)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import ArtifactError
+from .base import Runtime
+
+
+class SavedModelRuntime(Runtime):
+    name = "tensorflow"
+    package = "tensorflow"
+
+    def _load(self) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow as tf
+
+        if self.threads:
+            # Only effective before TF initialises its thread pools (first op in the process);
+            # the benchmark therefore runs each thread setting in a fresh process.
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(self.threads)
+                tf.config.threading.set_inter_op_parallelism_threads(1)
+            except RuntimeError:
+                pass
+        signature = self.entry.details.get("signature", "serving_default")
+        try:
+            self._model = tf.saved_model.load(str(self.path))
+            self._fn = self._model.signatures[signature]
+        except Exception as exc:
+            raise ArtifactError(f"{self.path}: not a loadable SavedModel with signature {signature!r} "
+                                f"({type(exc).__name__})") from exc
+        self._tf = tf
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        out = self._fn(**{self.input_spec.name: self._tf.constant(x)})
+        return out[self.output_spec.name].numpy()
+
+    def close(self) -> None:
+        self._fn = None
+        self._model = None

@@ -1,0 +1,51 @@
+"""TFLite through ai-edge-litert (the maintained runtime), falling back to tflite-runtime.
+
+XNNPACK is the default delegate of both for float models; it stays on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ArtifactError, RuntimeUnavailable
+from .base import Runtime
+
+
+def load_interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            raise RuntimeUnavailable("TFLite: neither ai-edge-litert nor tflite-runtime is installed") from None
+    return Interpreter
+
+
+class TFLiteRuntime(Runtime):
+    name = "tflite"
+    package = "ai-edge-litert"
+
+    def _load(self) -> None:
+        interpreter_class = load_interpreter_class()
+        try:
+            self._interpreter = interpreter_class(model_path=str(self.path), num_threads=self.threads or None)
+        except Exception as exc:
+            raise ArtifactError(f"{self.path}: not a loadable TFLite model ({type(exc).__name__}: "
+                                f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+        self._input_index = self._interpreter.get_input_details()[0]["index"]
+        self._output_index = self._interpreter.get_output_details()[0]["index"]
+        self._batch = None
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        if self._batch != x.shape[0]:
+            # The batch dimension is dynamic (-1); re-plan only when it changes.
+            self._interpreter.resize_tensor_input(self._input_index, list(x.shape))
+            self._interpreter.allocate_tensors()
+            self._batch = x.shape[0]
+        self._interpreter.set_tensor(self._input_index, x)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output_index).copy()
+
+    def close(self) -> None:
+        self._interpreter = None

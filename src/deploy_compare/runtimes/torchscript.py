@@ -1,0 +1,30 @@
+"""TorchScript through libtorch (torch.jit.load)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ArtifactError
+from .base import Runtime
+
+
+class TorchScriptRuntime(Runtime):
+    name = "torchscript"
+    package = "torch"
+
+    def _load(self) -> None:
+        import torch
+
+        if self.threads:
+            # Process-wide in torch: the benchmark runs each thread setting in its own process.
+            torch.set_num_threads(self.threads)
+        try:
+            self._module = torch.jit.load(str(self.path), map_location="cpu").eval()
+        except Exception as exc:
+            raise ArtifactError(f"{self.path}: not a loadable TorchScript file ({type(exc).__name__}: "
+                                f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+        self._torch = torch
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        with self._torch.inference_mode():
+            return self._module(self._torch.from_numpy(x)).numpy()

@@ -1,0 +1,135 @@
+"""TorchServe handler packaged into the .mar: TF Serving's row format in, predictions out.
+
+This file runs inside TorchServe's Python worker, not inside deploy_compare: it imports
+only torch and the standard library, and reads everything it needs from
+`handler_config.json`, which the archive builder writes next to it.
+
+Request body (same as TF Serving's REST row format):   {"instances": [sample, ...]}
+Response body:                                          {"predictions": [[logit, ...], ...]}
+
+TorchServe hands `handle` a LIST of requests (server-side batching groups several HTTP
+requests into one call). All valid instances of all requests are stacked and run through
+the model ONCE, then split back per request. A malformed request gets a 400 with
+{"error": "..."} for itself only; the other requests of the batch still succeed.
+
+TorchServe picks the one class defined in this module as the service, so keep it at
+exactly one class (errors are plain ValueError for that reason).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+CONFIG_NAME = "handler_config.json"
+_DTYPES = {
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "float64": torch.float64,
+    "int64": torch.int64,
+    "int32": torch.int32,
+    "int8": torch.int8,
+    "uint8": torch.uint8,
+}
+
+
+class DeployCompareHandler:
+    """Loads the TorchScript file and serves {"instances": [...]} -> {"predictions": [...]}."""
+
+    def __init__(self) -> None:
+        self.initialized = False
+        self.model: Any = None
+        self.sample_shape: tuple[int, ...] = ()
+        self.dtype = torch.float32
+        self.input_name = "input"
+
+    def initialize(self, context: Any) -> None:
+        model_dir = context.system_properties.get("model_dir")
+        with open(os.path.join(model_dir, CONFIG_NAME), encoding="utf-8") as fh:
+            config = json.load(fh)
+        # Shape without the batch dimension; dynamic inner dimensions (None) are not
+        # supported by the row format here, so the builder refuses them up front.
+        self.sample_shape = tuple(int(d) for d in config["shape"][1:])
+        self.dtype = _DTYPES[config["dtype"]]
+        self.input_name = config.get("input_name", "input")
+        threads = config.get("torch_threads")
+        if threads:
+            # Several workers on few cores oversubscribe unless each worker is capped.
+            torch.set_num_threads(int(threads))
+        serialized = context.manifest["model"]["serializedFile"]
+        self.model = torch.jit.load(os.path.join(model_dir, serialized), map_location="cpu")
+        self.model.eval()
+        # TorchScript's profiling executor specialises on the first calls; run them now
+        # so the first measured request is not a compile.
+        warm = torch.zeros((1, *self.sample_shape), dtype=self.dtype)
+        with torch.inference_mode():
+            for _ in range(3):
+                self.model(warm)
+        self.initialized = True
+        logger.info(
+            "deploy-compare handler ready: sample shape %s, dtype %s, threads %s",
+            self.sample_shape, config["dtype"], torch.get_num_threads(),
+        )
+
+    def _parse(self, request: Any) -> torch.Tensor:
+        """One request -> a (k, *sample_shape) tensor, or ValueError with a clear message."""
+        body = request.get("body") if isinstance(request, dict) else None
+        if body is None and isinstance(request, dict):
+            body = request.get("data")
+        if isinstance(body, (bytes, bytearray)):
+            try:
+                body = json.loads(body.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ValueError(f"request body is not valid JSON ({exc.__class__.__name__}: {exc})") from None
+        elif isinstance(body, str):
+            try:
+                body = json.loads(body)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"request body is not valid JSON ({exc})") from None
+        if not isinstance(body, dict) or "instances" not in body:
+            raise ValueError('request body must be a JSON object {"instances": [...]}')
+        instances = body["instances"]
+        if not isinstance(instances, list) or not instances:
+            raise ValueError('"instances" must be a non-empty list of samples')
+        try:
+            tensor = torch.tensor(instances, dtype=self.dtype)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise ValueError(f'"instances" is not a rectangular numeric array ({exc})') from None
+        if tuple(tensor.shape[1:]) != self.sample_shape:
+            raise ValueError(
+                f'each instance must have shape {list(self.sample_shape)}; got {list(tensor.shape[1:])} '
+                f"(batch of {tensor.shape[0] if tensor.dim() else 0})"
+            )
+        return tensor
+
+    def handle(self, data: list[Any], context: Any) -> list[Any]:
+        parsed: list[torch.Tensor | None] = []
+        responses: list[Any] = [None] * len(data)
+        for idx, request in enumerate(data):
+            try:
+                parsed.append(self._parse(request))
+            except ValueError as exc:
+                parsed.append(None)
+                context.set_response_status(400, "Bad Request", idx)
+                responses[idx] = {"error": str(exc)}
+        good = [t for t in parsed if t is not None]
+        if good:
+            with torch.inference_mode():
+                out = self.model(torch.cat(good, dim=0))
+            if isinstance(out, (tuple, list)):
+                out = out[0]
+            rows = out.float().tolist()
+            start = 0
+            for idx, tensor in enumerate(parsed):
+                if tensor is None:
+                    continue
+                count = tensor.shape[0]
+                responses[idx] = {"predictions": rows[start : start + count]}
+                start += count
+        return responses
