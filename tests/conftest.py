@@ -7,6 +7,7 @@ Treat it as read-only: a test that damages artifacts copies them to tmp_path fir
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -23,8 +24,12 @@ def exported():
     from deploy_compare.exporters.pipeline import ExportOptions, export_all
 
     out_dir = TEST_CACHE / "test-artifacts" / "digits_cnn"
-    manifest = export_all(ExportOptions(out_dir=out_dir, cache_dir=TEST_CACHE / "models"),
-                          progress=lambda message: None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Several pytest processes may share this cache on a developer machine: one exports, the rest wait.
+    with open(out_dir.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = export_all(ExportOptions(out_dir=out_dir, cache_dir=TEST_CACHE / "models"),
+                              progress=lambda message: None)
     return out_dir, manifest
 
 

@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-reuse", action="store_true",
                         help="re-export even when an unchanged artifact is on disk")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default 18)")
+    parser.add_argument("--float-tolerance", type=float, default=None,
+                        help="max abs diff allowed for float paths (default 1e-4)")
 
 
 def default_out_dir(model: str) -> Path:
@@ -32,9 +34,11 @@ def default_out_dir(model: str) -> Path:
 
 def options_from_args(args: argparse.Namespace):
     from ..exporters.pipeline import ARTIFACT_NAMES, ExportOptions
+    from .verify import thresholds_from_args
 
     kwargs = dict(model=args.model, out_dir=args.out or default_out_dir(args.model), cache_dir=args.cache_dir,
-                  parity_failures_are_errors=not args.warn_only, reuse=not args.no_reuse)
+                  parity_failures_are_errors=not args.warn_only, reuse=not args.no_reuse,
+                  thresholds=thresholds_from_args(args))
     if args.only:
         kwargs["only"] = tuple(n.strip() for n in args.only.split(",") if n.strip())
     else:

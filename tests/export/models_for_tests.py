@@ -1,0 +1,71 @@
+"""Factories used through `--model file.py:factory` in the export tests.
+
+`residual_bn_depthwise` is deliberately unlike the built-in CNN: BatchNorm, a depthwise
+convolution, a residual add and global average pooling, trained briefly on the digits so
+its int8 accuracy is meaningful. The other factories are the bad inputs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from deploy_compare.models.data import load_digits_split
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.depthwise = nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.pointwise = nn.Conv2d(channels, channels, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.bn1(self.depthwise(x)))
+        return torch.relu(x + self.bn2(self.pointwise(y)))
+
+
+class ResidualNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        self.block = ResidualBlock(16)
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.block(self.stem(x)).mean(dim=(2, 3)))
+
+
+def residual_bn_depthwise():
+    torch.manual_seed(1)
+    split = load_digits_split()
+    model = ResidualNet()
+    x, y = torch.from_numpy(split.x_train), torch.from_numpy(split.y_train)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(25):
+        for i in range(0, len(x), 128):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(x[i:i + 128]), y[i:i + 128]).backward()
+            optimizer.step()
+    model.eval()
+    return model, split.x_train[:4], (split.x_eval, split.y_eval)
+
+
+class Eigenvalues(nn.Module):
+    """linalg.eigvals has no ONNX lowering in either torch.onnx exporter."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.eigvals(x.reshape(-1, 4, 4)).real
+
+
+def not_onnx_exportable():
+    return Eigenvalues(), torch.randn(4, 16)
+
+
+def returns_wrong_thing():
+    return "not a model"
+
+
+def raises_inside():
+    raise RuntimeError("weights file missing")

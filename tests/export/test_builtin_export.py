@@ -1,0 +1,88 @@
+"""The built-in model exported to all seven artifacts, each verified against PyTorch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from deploy_compare.fileio import sha256_of, size_of
+from deploy_compare.manifest import MANIFEST_NAME, load_manifest
+
+pytestmark = pytest.mark.export
+
+ALL = ("torchscript", "onnx", "savedmodel", "tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8")
+
+
+def test_reference_model_is_accurate(exported):
+    _, manifest = exported
+    assert manifest.model.reference_accuracy >= 0.95
+    assert manifest.model.eval_samples >= 400  # a real held-out split, not a handful
+
+
+def test_all_seven_artifacts_pass_parity(exported):
+    out_dir, manifest = exported
+    assert tuple(manifest.artifacts) == ALL
+    assert manifest.failures == {}
+    for name, entry in manifest.artifacts.items():
+        p = entry.parity
+        assert p.passed, (name, p.failures)
+        if entry.variant == "fp32":
+            assert p.max_abs_diff <= 1e-4 and p.top1_agreement == 1.0, name
+        elif entry.variant == "fp16":
+            assert p.top1_agreement >= 0.99, name
+        else:
+            assert p.accuracy >= manifest.model.reference_accuracy - 0.02, name
+
+
+def test_manifest_describes_files_exactly(exported):
+    out_dir, manifest = exported
+    raw = json.loads((out_dir / MANIFEST_NAME).read_text())
+    assert raw["schema_version"] == 1
+    for entry in manifest.artifacts.values():
+        path = out_dir / entry.path
+        assert size_of(path) == entry.size_bytes > 0
+        assert sha256_of(path) == entry.sha256
+        assert entry.inputs[0].shape[0] is None, f"{entry.name}: batch must be dynamic"
+        assert entry.tools and all(v != "not installed" for v in entry.tools.values())
+    assert manifest.artifact("onnx").details["opset"] >= 17
+    assert manifest.artifact("savedmodel").details["signature"] == "serving_default"
+
+
+def test_layouts_and_quantization_recorded(exported):
+    _, manifest = exported
+    assert manifest.artifact("torchscript").inputs[0].layout == "NCHW"
+    assert manifest.artifact("onnx").inputs[0].shape == [None, 1, 8, 8]
+    for name in ("savedmodel", "tflite_fp32", "tflite_int8"):
+        assert manifest.artifact(name).inputs[0].layout == "NHWC"
+        assert manifest.artifact(name).inputs[0].shape == [None, 8, 8, 1]
+    int8 = manifest.artifact("tflite_int8")
+    assert int8.inputs[0].dtype == "int8" and int8.outputs[0].dtype == "int8"
+    assert int8.inputs[0].quantization.scale > 0 and int8.outputs[0].quantization.scale > 0
+    assert int(int8.details["representative_data"].split()[0]) >= 100
+    assert manifest.artifact("tflite_fp32").inputs[0].quantization is None
+
+
+def test_quantized_files_are_smaller(exported):
+    _, manifest = exported
+    fp32 = manifest.artifact("tflite_fp32").size_bytes
+    assert manifest.artifact("tflite_fp16").size_bytes < 0.6 * fp32
+    assert manifest.artifact("tflite_int8").size_bytes < 0.35 * fp32
+
+
+def test_no_partial_files_left_behind(exported):
+    out_dir, _ = exported
+    assert not list(out_dir.rglob("*.partial"))
+
+
+def test_eval_data_matches_manifest(exported, eval_data):
+    _, manifest = exported
+    assert eval_data.x.shape == (manifest.model.eval_samples, *manifest.model.input_shape)
+    assert eval_data.x.dtype == np.float32
+    assert eval_data.reference_accuracy == pytest.approx(manifest.model.reference_accuracy)
+
+
+def test_reload_round_trips(exported):
+    out_dir, manifest = exported
+    assert load_manifest(out_dir).to_dict() == manifest.to_dict()
