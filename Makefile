@@ -6,7 +6,7 @@ STAMP := $(VENV)/.lock-installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv deploy-compare quick export test test-fast bench clean
+.PHONY: venv deploy-compare export test test-fast bench clean
 
 # The stamp depends on the lock and on pyproject.toml: editing either refreshes the venv.
 $(STAMP): requirements.lock pyproject.toml
@@ -18,11 +18,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
+# Until the full pipeline lands, the main job runs the export stage (train -> export -> verify).
 deploy-compare: $(STAMP)
-	$(VENV)/bin/deploy-compare run $(ARGS)
-
-quick: $(STAMP)
-	$(VENV)/bin/deploy-compare run --quick $(ARGS)
+	$(VENV)/bin/deploy-compare export $(ARGS)
 
 export: $(STAMP)
 	$(VENV)/bin/deploy-compare export $(ARGS)
