@@ -1,0 +1,211 @@
+"""The launcher interface: start -> wait healthy (deadline) -> endpoint -> stop.
+
+Docker and native are two implementations of this interface (not a flag). Subclasses
+implement `_launch` (start the server, return quickly), `_check_health` (one probe:
+return None when healthy, or a short string saying what is not ready yet; raise
+ServerError when the server can never become healthy) and `_shutdown` (end everything,
+idempotent, never raises).
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+import weakref
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ServerError
+from .config import ServerConfig
+from .model_spec import ServedModel
+from .process import log_tail
+
+PROTOCOLS = ("torchserve", "tfserving")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Everything a client needs to call the server.
+
+    protocol  "torchserve" or "tfserving" (picks the client's protocol adapter)
+    base_url  http://127.0.0.1:<port> of the inference (REST) API
+    headers   to send with EVERY request (TorchServe: the inference key as a Bearer token)
+    """
+
+    protocol: str
+    base_url: str
+    model_name: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def predict_url(self) -> str:
+        if self.protocol == "torchserve":
+            return f"{self.base_url}/predictions/{self.model_name}"
+        return f"{self.base_url}/v1/models/{self.model_name}:predict"
+
+    @property
+    def health_url(self) -> str:
+        if self.protocol == "torchserve":
+            return f"{self.base_url}/ping"
+        return f"{self.base_url}/v1/models/{self.model_name}"
+
+    def __repr__(self) -> str:  # keys must not end up in logs or tracebacks
+        return f"Endpoint({self.to_dict()!r})"
+
+    def to_dict(self, redact: bool = True) -> dict[str, Any]:
+        """For results files: the key is replaced by a marker unless redact=False."""
+        headers = {k: ("<redacted>" if redact and k.lower() == "authorization" else v) for k, v in self.headers.items()}
+        return {"protocol": self.protocol, "base_url": self.base_url, "model_name": self.model_name,
+                "predict_url": self.predict_url, "headers": headers}
+
+
+# Launchers alive in this interpreter; stopped at exit if the caller forgot (or an
+# exception escaped outside a `with` block), so no Java process or container outlives us.
+_LIVE: "weakref.WeakSet[Launcher]" = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
+
+
+def _stop_all_at_exit() -> None:
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for launcher in live:
+        launcher.stop()
+
+
+atexit.register(_stop_all_at_exit)
+
+
+class Launcher(ABC):
+    """One server instance. Use as `with make_launcher(...) as server: server.endpoint`."""
+
+    kind: str = ""  # "torchserve" | "tfserving"
+    mode: str = ""  # "native" | "docker"
+    poll_interval_s = 0.25
+
+    def __init__(self, model: ServedModel, run_dir: Path, config: ServerConfig) -> None:
+        self.model = model
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.work_dir = _fresh_dir(self.run_dir, f"{self.kind}-{self.mode}")
+        self.log_path = self.work_dir / "server.log"
+        self._endpoint: Endpoint | None = None
+        self._started = False
+        self._stopped = False
+        #: seconds from start() to healthy (None until healthy)
+        self.startup_s: float | None = None
+
+    # ---- the interface -------------------------------------------------------------
+    @property
+    def endpoint(self) -> Endpoint:
+        if self._endpoint is None:
+            raise ServerError(f"{self.describe()}: no endpoint; the server is not running (call start() first)")
+        return self._endpoint
+
+    @property
+    def pid(self) -> int | None:
+        """PID of the process answering requests (native), else None."""
+        return None
+
+    def describe(self) -> str:
+        name = {"torchserve": "TorchServe", "tfserving": "TF Serving"}.get(self.kind, self.kind)
+        return f"{name} ({self.mode})"
+
+    def start(self) -> Endpoint:
+        """Launch, wait until healthy or the deadline, return the endpoint.
+
+        On ANY failure (including Ctrl-C) everything started so far is stopped before the
+        error propagates; ServerError carries the last lines of the server log.
+        """
+        if self._started:
+            raise ServerError(f"{self.describe()}: start() called twice")
+        self._started = True
+        with _LIVE_LOCK:
+            _LIVE.add(self)
+        began = time.monotonic()
+        try:
+            self._launch()
+            self._endpoint = self._wait_healthy(began + self.config.start_timeout_s)
+        except ServerError as exc:
+            self.stop()
+            if not exc.log_tail:
+                raise ServerError(str(exc), self.tail()) from exc
+            raise
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_s = time.monotonic() - began
+        return self._endpoint
+
+    def stop(self) -> None:
+        """End the server and everything it started. Idempotent; safe after a failed start."""
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            self._shutdown()
+        finally:
+            self._endpoint = None
+            with _LIVE_LOCK:
+                _LIVE.discard(self)
+
+    def tail(self, lines: int = 40) -> str:
+        return log_tail(self.log_path, lines)
+
+    def __enter__(self) -> "Launcher":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- for subclasses ------------------------------------------------------------
+    @abstractmethod
+    def _launch(self) -> None:
+        """Start the server process/container and return without waiting."""
+
+    @abstractmethod
+    def _check_health(self) -> str | None:
+        """One probe: None when healthy, else what is missing. Raise ServerError if hopeless."""
+
+    @abstractmethod
+    def _make_endpoint(self) -> Endpoint:
+        """The endpoint, once healthy."""
+
+    @abstractmethod
+    def _shutdown(self) -> None:
+        """Stop everything; must not raise."""
+
+    def _wait_healthy(self, deadline: float) -> Endpoint:
+        last = "no probe yet"
+        while True:
+            try:
+                problem = self._check_health()
+            except ServerError:
+                raise
+            except Exception as exc:  # a probe's own failure is "not ready yet", kept for the message
+                problem = f"{type(exc).__name__}: {exc}"
+            if problem is None:
+                return self._make_endpoint()
+            last = problem
+            if time.monotonic() >= deadline:
+                raise ServerError(
+                    f"{self.describe()} did not become healthy within {self.config.start_timeout_s:g} s; "
+                    f"last check: {last}"
+                )
+            time.sleep(self.poll_interval_s)
+
+
+def _fresh_dir(parent: Path, name: str) -> Path:
+    """parent/name, or parent/name-2, -3... so two instances never share logs."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 1000):
+        candidate = parent / (name if i == 1 else f"{name}-{i}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise ServerError(f"{parent}: too many {name}* directories")

@@ -1,0 +1,87 @@
+"""make_launcher: pick Docker or native for a serving stack, or say why neither can run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, ServerUnavailable
+from ..lazy import LazyRegistry
+from .base import Launcher
+from .config import ServerConfig, TFServingConfig, TorchServeConfig, check_kind, check_mode, default_config
+from .model_spec import served_model
+
+LABELS = {"torchserve": "TorchServe", "tfserving": "TF Serving"}
+
+# (kind, mode) -> launcher class, imported on first use.
+LAUNCHERS = LazyRegistry("server launcher", {
+    "torchserve/native": "deploy_compare.servers.torchserve_native:NativeTorchServe",
+    "torchserve/docker": "deploy_compare.servers.torchserve_docker:DockerTorchServe",
+    "tfserving/native": "deploy_compare.servers.tfserving_native:NativeTFServing",
+    "tfserving/docker": "deploy_compare.servers.tfserving_docker:DockerTFServing",
+})
+
+
+def native_unavailable_reason(kind: str) -> str | None:
+    if kind == "torchserve":
+        from .torchserve_native import native_unavailable_reason as reason
+    else:
+        from .tfserving_native import native_unavailable_reason as reason
+    return reason()
+
+
+def docker_unavailable_reason() -> str | None:
+    from .docker_base import docker_unavailable_reason as reason
+
+    return reason()
+
+
+def resolve_mode(kind: str, mode: str) -> str:
+    """"docker" or "native" for this machine, or ServerUnavailable with the reason."""
+    check_kind(kind)
+    check_mode(mode)
+    label = LABELS[kind]
+    if mode == "docker":
+        reason = docker_unavailable_reason()
+        if reason:
+            raise ServerUnavailable(f"{label}: {reason}")
+        return "docker"
+    if mode == "native":
+        reason = native_unavailable_reason(kind)
+        if reason:
+            raise ServerUnavailable(f"{label}: {reason}")
+        return "native"
+    docker_reason = docker_unavailable_reason()
+    if docker_reason is None:
+        return "docker"
+    native_reason = native_unavailable_reason(kind)
+    if native_reason is None:
+        return "native"
+    raise ServerUnavailable(f"{label}: no Docker engine and {native_reason} (docker: {docker_reason})")
+
+
+def make_launcher(kind: str, mode: str = "auto", *, manifest_dir: Path, run_dir: Path,
+                  config: ServerConfig | None = None, docker_client: Any = None) -> Launcher:
+    """A launcher for `kind` ("torchserve" | "tfserving") in `mode` ("auto" | "docker" | "native").
+
+    Reads the manifest (and checks the artifact's sha256) now; starts nothing until
+    start()/`with`. Raises ServerUnavailable (-> SKIPPED) when the mode cannot run here,
+    ConfigError for a config of the wrong kind, ManifestError/ArtifactError for a bad
+    manifest. `docker_client` injects a client (tests); it also skips the engine probe.
+    """
+    check_kind(kind)
+    check_mode(mode)
+    if config is None:
+        config = default_config(kind)
+    expected = TorchServeConfig if kind == "torchserve" else TFServingConfig
+    if not isinstance(config, expected):
+        raise ConfigError(f"{kind} needs a {expected.__name__}, got {type(config).__name__}")
+    if docker_client is not None and mode in ("auto", "docker"):
+        chosen = "docker"
+    else:
+        chosen = resolve_mode(kind, mode)
+    model = served_model(kind, Path(manifest_dir), config.model_name)
+    cls = LAUNCHERS.load(f"{kind}/{chosen}")
+    if chosen == "docker":
+        return cls(model, Path(run_dir), config, client=docker_client)
+    return cls(model, Path(run_dir), config)

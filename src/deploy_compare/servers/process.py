@@ -1,0 +1,177 @@
+"""Native server processes: start in a new session, end the whole tree, free ports, log tails.
+
+TorchServe is three layers deep (the `torchserve` Python wrapper -> a Java frontend ->
+Python workers). Signalling only the wrapper leaves Java and its workers running, so the
+server is started as the leader of a new session (own process group) and stopped by
+signalling the group AND every descendant psutil can still see (in case one changed its
+group), escalating from SIGTERM to SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import psutil
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports that were free a moment ago.
+
+    All sockets stay open until every port is chosen, so the same port is never handed out
+    twice; a race with another process remains possible and shows as a bind error in the
+    server log (reported with its tail).
+    """
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def start_process_group(argv: Sequence[str], *, cwd: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """Start `argv` as the leader of a new session, stdout+stderr appended to `log_path`."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            list(argv),
+            cwd=str(cwd),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
+    alive = []
+    for p in procs:
+        try:
+            # is_running() also guards against pid reuse (compares create time).
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(p)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
+def tree_of(pid: int) -> list[psutil.Process]:
+    """The process and all its descendants that exist now."""
+    try:
+        root = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return []
+    try:
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return [root]
+
+
+def group_members(pgid: int) -> list[psutil.Process]:
+    members = []
+    for p in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(p.pid) == pgid:
+                members.append(p)
+        except (ProcessLookupError, PermissionError, psutil.Error):
+            continue
+    return members
+
+
+def stop_process_tree(proc: subprocess.Popen, grace_s: float = 10.0, extra: Sequence[psutil.Process] = ()) -> list[int]:
+    """End `proc`, its process group and all descendants. Returns pids still alive (should be [])."""
+    pgid = proc.pid  # leader of its own session: pgid == pid
+    procs = {p.pid: p for p in [*tree_of(proc.pid), *group_members(pgid), *extra]}
+    targets = list(procs.values())
+    _signal_all(pgid, targets, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while _alive(targets) and time.monotonic() < deadline:
+        _reap(proc)
+        time.sleep(0.1)
+    survivors = _alive(targets)
+    if survivors:
+        # Late children (a worker respawned during shutdown) are picked up here too.
+        more = {p.pid: p for p in [*survivors, *group_members(pgid)]}
+        for p in list(more.values()):
+            more.update({c.pid: c for c in tree_of(p.pid)})
+        targets = list(more.values())
+        _signal_all(pgid, targets, signal.SIGKILL)
+        deadline = time.monotonic() + 5.0
+        while _alive(targets) and time.monotonic() < deadline:
+            _reap(proc)
+            time.sleep(0.05)
+    _reap(proc, block=True)
+    return [p.pid for p in _alive(targets)]
+
+
+def _signal_all(pgid: int, procs: list[psutil.Process], sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for p in procs:
+        try:
+            p.send_signal(sig)
+        except psutil.Error:
+            continue
+
+
+def _reap(proc: subprocess.Popen, block: bool = False) -> None:
+    try:
+        proc.wait(timeout=5 if block else 0)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def log_tail(path: Path | None, lines: int = 40, max_chars: int = 6000) -> str:
+    """The last `lines` lines of a log file ('' when there is none)."""
+    if path is None:
+        return ""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 256 * 1024))
+            text = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    tail = "\n".join(text.splitlines()[-lines:])
+    return tail[-max_chars:]
+
+
+class LogWatcher:
+    """Reads a growing log incrementally and reports the first line containing a fatal marker."""
+
+    def __init__(self, path: Path, markers: Sequence[str]) -> None:
+        self.path = path
+        self.markers = tuple(markers)
+        self._offset = 0
+        self._partial = ""
+
+    def fatal_line(self) -> str | None:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self._offset)
+                chunk = fh.read()
+                self._offset = fh.tell()
+        except OSError:
+            return None
+        text = self._partial + chunk.decode("utf-8", errors="replace")
+        lines = text.split("\n")
+        self._partial = lines.pop()  # possibly incomplete
+        for line in lines:
+            for marker in self.markers:
+                if marker in line:
+                    return line.strip()
+        return None

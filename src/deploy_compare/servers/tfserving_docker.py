@@ -1,0 +1,67 @@
+"""TensorFlow Serving in a container built from Dockerfile.tfserving (tensorflow/serving).
+
+Build context (assembled here):  Dockerfile, savedmodel/ (the artifact directory),
+batching_parameters.txt (always present so the image does not depend on the batching
+switch; batching is turned on with run arguments). The image's entrypoint serves
+/models/$MODEL_NAME; only the REST port 8501 is published, on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..errors import ServerError
+from .base import Endpoint
+from .config import TFServingConfig
+from .docker_base import DockerLauncher
+from .model_spec import ServedModel
+from .tfserving_native import model_status_problem
+
+REST_PORT = "8501/tcp"
+CONTAINER_BATCHING_FILE = "/models/batching_parameters.txt"
+
+
+class DockerTFServing(DockerLauncher):
+    kind = "tfserving"
+    dockerfile_name = "Dockerfile.tfserving"
+    image_repo = "deploy-compare/tfserving"
+
+    def __init__(self, model: ServedModel, run_dir: Path, config: TFServingConfig, client: Any = None) -> None:
+        if not isinstance(config, TFServingConfig):
+            raise TypeError(f"DockerTFServing needs a TFServingConfig, got {type(config).__name__}")
+        super().__init__(model, run_dir, config, client)
+        self.config: TFServingConfig = config
+
+    @property
+    def container_ports(self) -> tuple[str, ...]:
+        return (REST_PORT,)
+
+    def build_args(self) -> dict[str, str]:
+        return {"MODEL_NAME": self.model.model_name}
+
+    def command(self) -> list[str] | None:
+        # Appended to the image entrypoint's own flags (port, model name, base path).
+        if not self.config.batching:
+            return None
+        return ["--enable_batching=true", f"--batching_parameters_file={CONTAINER_BATCHING_FILE}"]
+
+    def _write_context_files(self, context: Path) -> None:
+        shutil.copytree(self.model.artifact_path, context / "savedmodel")
+        (context / "batching_parameters.txt").write_text(self.config.batching_parameters(), encoding="utf-8")
+
+    def _check_health(self) -> str | None:
+        import httpx
+
+        self._check_container_running()
+        response = httpx.get(f"{self._host_url(REST_PORT)}/v1/models/{self.model.model_name}", timeout=2.0)
+        if response.status_code != 200:
+            return f"model status answered {response.status_code}"
+        fatal, problem = model_status_problem(response.json())
+        if fatal:
+            raise ServerError(f"{self.describe()} could not load the model: {problem}", self.tail())
+        return problem
+
+    def _make_endpoint(self) -> Endpoint:
+        return Endpoint(protocol="tfserving", base_url=self._host_url(REST_PORT), model_name=self.model.model_name)

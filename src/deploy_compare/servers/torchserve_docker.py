@@ -1,0 +1,98 @@
+"""TorchServe in a container built from Dockerfile.torchserve (pytorch/torchserve, CPU tag).
+
+Build context (assembled here):  Dockerfile, model-store/<name>.mar, config.properties.
+Inside the container TorchServe listens on 0.0.0.0:8080 (inference) and :8081
+(management, model API off); both are published on the host's 127.0.0.1 only. Token
+authorization stays on: the key file is read from the container with `exec cat`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..errors import ServerError
+from .base import Endpoint
+from .config import TorchServeConfig
+from .docker_base import DockerLauncher
+from .model_spec import ServedModel
+from .torchserve_archive import TorchServeAddresses, build_mar, config_properties
+
+CONTAINER_HOME = "/home/model-server"
+CONTAINER_MODEL_STORE = f"{CONTAINER_HOME}/model-store"
+CONTAINER_KEY_FILE = f"{CONTAINER_HOME}/key_file.json"
+INFERENCE_PORT = "8080/tcp"
+MANAGEMENT_PORT = "8081/tcp"
+METRICS_PORT = "8082/tcp"
+
+
+class DockerTorchServe(DockerLauncher):
+    kind = "torchserve"
+    dockerfile_name = "Dockerfile.torchserve"
+    image_repo = "deploy-compare/torchserve"
+
+    def __init__(self, model: ServedModel, run_dir: Path, config: TorchServeConfig, client: Any = None) -> None:
+        if not isinstance(config, TorchServeConfig):
+            raise TypeError(f"DockerTorchServe needs a TorchServeConfig, got {type(config).__name__}")
+        super().__init__(model, run_dir, config, client)
+        self.config: TorchServeConfig = config
+        self._keys: dict[str, str] | None = None
+
+    @property
+    def container_ports(self) -> tuple[str, ...]:
+        ports = (INFERENCE_PORT, MANAGEMENT_PORT)
+        return ports + (METRICS_PORT,) if self.config.metrics_api else ports
+
+    def _write_context_files(self, context: Path) -> None:
+        build_mar(self.model, self.config, context / "model-store")
+        # build_mar stages its handler_config.json beside the store; keep the context to
+        # exactly what the Dockerfile COPYs.
+        staging = context / "archive-src"
+        if staging.exists():
+            shutil.rmtree(staging)
+        (context / "config.properties").write_text(
+            config_properties(self.model, self.config, CONTAINER_MODEL_STORE, TorchServeAddresses.container()),
+            encoding="utf-8",
+        )
+
+    def _read_keys(self) -> dict[str, str] | None:
+        code, output = self._container.exec_run(["cat", CONTAINER_KEY_FILE])
+        if code != 0:
+            return None
+        try:
+            data = json.loads(output)
+            return {"inference": data["inference"]["key"], "management": data["management"]["key"]}
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def _check_health(self) -> str | None:
+        import httpx
+
+        self._check_container_running()
+        tail = self.tail(200)
+        if "Failed to load model" in tail:
+            raise ServerError(f"{self.describe()}: the model failed to load in the container", self.tail())
+        if self._keys is None:
+            self._keys = self._read_keys()
+            if self._keys is None:
+                return "waiting for key_file.json in the container"
+        inference = self._host_url(INFERENCE_PORT)
+        ping = httpx.get(f"{inference}/ping", headers=self._auth("inference"), timeout=2.0)
+        if ping.status_code != 200 or ping.json().get("status") != "Healthy":
+            return f"/ping answered {ping.status_code}"
+        mgmt = httpx.get(f"{self._host_url(MANAGEMENT_PORT)}/models/{self.model.model_name}",
+                         headers=self._auth("management"), timeout=2.0)
+        if mgmt.status_code != 200:
+            return f"describe model answered {mgmt.status_code}"
+        ready = sum(1 for w in mgmt.json()[0].get("workers", []) if w.get("status") == "READY")
+        return None if ready >= self.config.workers else f"{ready}/{self.config.workers} workers READY"
+
+    def _auth(self, which: str) -> dict[str, str]:
+        assert self._keys is not None
+        return {"Authorization": f"Bearer {self._keys[which]}"}
+
+    def _make_endpoint(self) -> Endpoint:
+        return Endpoint(protocol="torchserve", base_url=self._host_url(INFERENCE_PORT),
+                        model_name=self.model.model_name, headers=self._auth("inference"))
