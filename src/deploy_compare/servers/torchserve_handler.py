@@ -28,6 +28,9 @@ import torch
 logger = logging.getLogger(__name__)
 
 CONFIG_NAME = "handler_config.json"
+# Response header telling the client how many requests shared this model call, so
+# server-side batching is observable without parsing server logs.
+BATCH_HEADER = "X-Deploy-Compare-Batch-Requests"
 _DTYPES = {
     "float32": torch.float32,
     "float16": torch.float16,
@@ -112,6 +115,8 @@ class DeployCompareHandler:
         parsed: list[torch.Tensor | None] = []
         responses: list[Any] = [None] * len(data)
         for idx, request in enumerate(data):
+            context.set_response_content_type(idx, "application/json")
+            context.set_response_header(idx, BATCH_HEADER, str(len(data)))
             try:
                 parsed.append(self._parse(request))
             except ValueError as exc:
