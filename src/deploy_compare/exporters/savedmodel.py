@@ -41,12 +41,15 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
     path = ctx.out_dir / DIR_NAME
     work = tempfile.mkdtemp(prefix=".onnx2tf.", suffix=".partial", dir=ctx.out_dir)
     try:
+        # onnx2tf rewrites its input file in place (it simplifies the graph), so it gets a
+        # copy: the manifest's ONNX artifact must stay byte-identical to what it recorded.
+        onnx_copy = shutil.copy(onnx_path, f"{work}/input.onnx")
         try:
             with captured_output(log_path):
                 import onnx2tf
 
                 onnx2tf.convert(
-                    input_onnx_file_path=str(onnx_path),
+                    input_onnx_file_path=onnx_copy,
                     output_folder_path=work,
                     output_signaturedefs=True,  # keeps `serving_default` for TF Serving
                     copy_onnx_input_output_names_to_tflite=True,

@@ -57,7 +57,8 @@ def _tensor_spec(detail: dict, layout: str) -> TensorSpec:
 def _specs(model_bytes: bytes) -> tuple[list[TensorSpec], list[TensorSpec]]:
     from ..runtimes.tflite import load_interpreter_class
 
-    interpreter = load_interpreter_class()(model_content=model_bytes)
+    interpreter_class, _ = load_interpreter_class()
+    interpreter = interpreter_class(model_content=model_bytes)
     inputs = [_tensor_spec(d, onnx2tf_layout(len(d["shape_signature"]))) for d in interpreter.get_input_details()]
     outputs = [_tensor_spec(d, "NC" if len(d["shape_signature"]) == 2 else "ANY")
                for d in interpreter.get_output_details()]
