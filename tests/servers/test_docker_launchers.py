@@ -1,0 +1,230 @@
+"""Docker launchers: build context, image tag and run arguments (unit tests of argument
+building with a recording client), plus the Dockerfiles themselves.
+
+These do NOT show that a container serves anything; the real-engine tests are in
+test_docker_real.py and skip with the reason where no engine answers.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+from dockerfile_parse import DockerfileParser
+from server_helpers import FakeDockerClient
+
+from deploy_compare.errors import ServerError, ServerUnavailable
+from deploy_compare.servers import TFServingConfig, TorchServeConfig, make_launcher
+from deploy_compare.servers.docker_base import REPO_ROOT, docker_unavailable_reason
+from deploy_compare.servers.tfserving_docker import DockerTFServing
+from deploy_compare.servers.torchserve_docker import DockerTorchServe
+
+pytestmark = pytest.mark.unit
+
+
+def _launcher(kind, artifacts, run_dir, client, config=None):
+    return make_launcher(kind, "docker", manifest_dir=artifacts, run_dir=run_dir, config=config, docker_client=client)
+
+
+def _copy_sources(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
+    parser = DockerfileParser(fileobj=open(dockerfile, "rb"), build_args=build_args)
+    sources = []
+    for instr in parser.structure:
+        if instr["instruction"] in ("COPY", "ADD"):
+            parts = [p for p in instr["value"].split() if not p.startswith("--")]
+            sources.extend(parts[:-1])
+    return sources
+
+
+# ---- Dockerfiles ------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "image"), [("Dockerfile.torchserve", "pytorch/torchserve"),
+                                             ("Dockerfile.tfserving", "tensorflow/serving")])
+def test_dockerfiles_parse_and_pin_the_official_image(name, image):
+    parser = DockerfileParser(fileobj=open(REPO_ROOT / name, "rb"))
+    base = parser.baseimage
+    repo, _, tag = base.partition(":")
+    assert repo == image
+    assert tag and tag != "latest" and tag[0].isdigit(), f"{name}: base image {base!r} is not pinned"
+
+
+def test_torchserve_dockerfile_runs_non_root_with_token_auth_and_ports():
+    parser = DockerfileParser(fileobj=open(REPO_ROOT / "Dockerfile.torchserve", "rb"))
+    instructions = [(i["instruction"], i["value"]) for i in parser.structure]
+    users = [v for k, v in instructions if k == "USER"]
+    assert users and users[-1] not in ("root", "0"), users
+    exposed = {p for k, v in instructions if k == "EXPOSE" for p in v.split()}
+    assert {"8080", "8081", "8082"} <= exposed
+    assert "cpu" in parser.baseimage
+    entry = " ".join(v for k, v in instructions if k in ("ENTRYPOINT", "CMD"))
+    assert "--foreground" in entry and "--disable-token-auth" not in entry
+    assert "--enable-model-api" not in entry
+
+
+def test_tfserving_dockerfile_sets_model_name_and_model_path():
+    parser = DockerfileParser(fileobj=open(REPO_ROOT / "Dockerfile.tfserving", "rb"), build_args={"MODEL_NAME": "m1"})
+    assert parser.envs["MODEL_NAME"] == "m1"
+    copies = [i["value"] for i in parser.structure if i["instruction"] == "COPY"]
+    assert any(v.split()[-1].rstrip("/") == "/models/${MODEL_NAME}/1" for v in copies), copies
+    assert "8501" in " ".join(i["value"] for i in parser.structure if i["instruction"] == "EXPOSE")
+
+
+@pytest.mark.parametrize("kind", ["torchserve", "tfserving"])
+def test_every_file_the_dockerfile_copies_is_produced_by_the_toolkit(kind, artifacts, tmp_path):
+    launcher = _launcher(kind, artifacts, tmp_path, FakeDockerClient())
+    context = launcher.assemble_context()
+    sources = _copy_sources(context / "Dockerfile", launcher.build_args())
+    assert sources
+    for source in sources:
+        assert (context / source).exists(), f"{kind}: COPY {source} is not in the assembled context"
+    # and nothing else is shipped
+    shipped = {p.name for p in context.iterdir()} - {"Dockerfile"}
+    assert shipped == {s.rstrip("/").split("/")[0] for s in sources}
+
+
+# ---- build context ------------------------------------------------------------------
+def test_torchserve_context_holds_the_archive_and_a_container_config(artifacts, tmp_path):
+    launcher = _launcher("torchserve", artifacts, tmp_path, FakeDockerClient(),
+                         TorchServeConfig(workers=3, batch_size=8, max_batch_delay_ms=7))
+    context = launcher.assemble_context()
+    mar = context / "model-store" / f"{launcher.model.model_name}.mar"
+    with zipfile.ZipFile(mar) as archive:
+        names = set(archive.namelist())
+    assert {"model.pt", "torchserve_handler.py", "handler_config.json", "MAR-INF/MANIFEST.json"} <= names
+    props = dict(line.split("=", 1) for line in (context / "config.properties").read_text().splitlines()
+                 if "=" in line and not line.startswith("#"))
+    assert props["inference_address"] == "http://0.0.0.0:8080"  # reachable through the published port only
+    assert props["model_store"] == "/home/model-server/model-store"
+    assert props["enable_model_api"] == "false"
+    assert "disable_token_authorization" not in props
+    assert '"minWorkers":3' in props["models"] and '"batchSize":8' in props["models"]
+    assert '"maxBatchDelay":7' in props["models"]
+
+
+def test_tfserving_context_holds_the_savedmodel_and_batching_file(artifacts, tmp_path):
+    launcher = _launcher("tfserving", artifacts, tmp_path, FakeDockerClient(),
+                         TFServingConfig(batching=True, max_batch_size=16, batch_timeout_micros=500, num_batch_threads=3))
+    context = launcher.assemble_context()
+    assert (context / "savedmodel" / "saved_model.pb").is_file()
+    params = (context / "batching_parameters.txt").read_text()
+    assert "max_batch_size { value: 16 }" in params
+    assert "batch_timeout_micros { value: 500 }" in params
+    assert "num_batch_threads { value: 3 }" in params
+
+
+# ---- image tag ----------------------------------------------------------------------
+def test_image_tag_is_content_addressed(artifacts, tmp_path):
+    a = _launcher("tfserving", artifacts, tmp_path / "a", FakeDockerClient())
+    b = _launcher("tfserving", artifacts, tmp_path / "b", FakeDockerClient())
+    c = _launcher("tfserving", artifacts, tmp_path / "c", FakeDockerClient(), TFServingConfig(max_batch_size=8))
+    tag_a = a.make_image_tag(a.assemble_context())
+    tag_b = b.make_image_tag(b.assemble_context())
+    tag_c = c.make_image_tag(c.assemble_context())
+    assert tag_a == tag_b  # same inputs -> same image, rebuilt from cache
+    assert tag_a != tag_c  # any file in the context changes the tag
+    assert tag_a.startswith(f"deploy-compare/tfserving:{a.model.model_name}-")
+
+
+# ---- run arguments ------------------------------------------------------------------
+def test_run_kwargs_publish_on_loopback_free_ports_with_unique_names(artifacts, tmp_path):
+    client = FakeDockerClient()
+    one = _launcher("torchserve", artifacts, tmp_path, client)
+    two = _launcher("torchserve", artifacts, tmp_path, client)
+    assert one.container_name != two.container_name
+    assert one.container_name.startswith("deploy-compare-torchserve-")
+    assert one.work_dir != two.work_dir  # separate logs
+    kwargs = one.run_kwargs("img:tag", {"8080/tcp": 40001, "8081/tcp": 40002})
+    assert kwargs["ports"] == {"8080/tcp": ("127.0.0.1", 40001), "8081/tcp": ("127.0.0.1", 40002)}
+    assert kwargs["detach"] is True and kwargs["init"] is True
+    assert kwargs["name"] == one.container_name and kwargs["image"] == "img:tag"
+    assert "command" not in kwargs  # the Dockerfile's entrypoint is the command
+
+
+def test_tfserving_run_kwargs_turn_batching_on_by_arguments(artifacts, tmp_path):
+    off = _launcher("tfserving", artifacts, tmp_path, FakeDockerClient(), TFServingConfig(batching=False))
+    on = _launcher("tfserving", artifacts, tmp_path, FakeDockerClient(), TFServingConfig(batching=True))
+    assert "command" not in off.run_kwargs("t", {"8501/tcp": 1})
+    assert on.run_kwargs("t", {"8501/tcp": 1})["command"] == [
+        "--enable_batching=true", "--batching_parameters_file=/models/batching_parameters.txt"]
+    assert on.build_args() == {"MODEL_NAME": on.model.model_name}
+    assert on.container_ports == ("8501/tcp",)  # gRPC is not published
+
+
+def test_launch_builds_then_runs_with_those_arguments_and_stop_removes(artifacts, tmp_path, monkeypatch):
+    client = FakeDockerClient()
+    launcher = _launcher("tfserving", artifacts, tmp_path, client)
+    # Only the launch half: health needs a real server (test_docker_real.py).
+    launcher._launch()
+    (build,) = client.build_calls
+    assert build["path"] == str(launcher.context_dir) and build["tag"] == launcher.image_tag
+    assert build["buildargs"] == {"MODEL_NAME": launcher.model.model_name} and build["rm"] and build["forcerm"]
+    (run,) = client.run_calls
+    assert run["image"] == launcher.image_tag
+    host_port = launcher.host_ports["8501/tcp"]
+    assert run["ports"] == {"8501/tcp": ("127.0.0.1", host_port)}
+    assert (launcher.work_dir / "build.log").read_text().startswith("Step 1/5")
+    launcher.stop()
+    assert client.container.calls[-2:] == ["stop", "remove"]
+    assert launcher.log_path.read_bytes() == b"server log line\n"  # container log kept in the run dir
+
+
+def test_image_build_error_is_a_server_error_with_the_build_log_tail(artifacts, tmp_path):
+    import docker.errors
+
+    error = docker.errors.BuildError("COPY failed: file not found", [
+        {"stream": "Step 1/4 : FROM pytorch/torchserve:0.12.0-cpu\n"},
+        {"error": "COPY failed: file not found in build context"},
+    ])
+    client = FakeDockerClient(build_error=error)
+    launcher = _launcher("torchserve", artifacts, tmp_path, client)
+    with pytest.raises(ServerError) as info:
+        launcher.start()
+    assert "image build" in str(info.value)
+    assert "COPY failed" in info.value.log_tail
+    assert client.run_calls == []
+
+
+def test_container_that_exits_is_a_server_error_and_is_removed(artifacts, tmp_path):
+    client = FakeDockerClient(container_status="exited")
+    launcher = _launcher("tfserving", artifacts, tmp_path, client)
+    with pytest.raises(ServerError) as info:
+        launcher.start()
+    assert "exited with code 1" in str(info.value)
+    assert "server log line" in info.value.log_tail
+    assert client.container.calls[-2:] == ["stop", "remove"]
+
+
+# ---- mode selection -----------------------------------------------------------------
+NO_ENGINE = docker_unavailable_reason()
+
+
+@pytest.mark.skipif(NO_ENGINE is None, reason="a Docker engine answers here")
+def test_docker_mode_without_an_engine_is_unavailable_with_the_reason(artifacts, tmp_path):
+    with pytest.raises(ServerUnavailable) as info:
+        make_launcher("tfserving", "docker", manifest_dir=artifacts, run_dir=tmp_path)
+    assert str(info.value).startswith("TF Serving: no Docker engine answers")
+
+
+@pytest.mark.skipif(NO_ENGINE is None, reason="a Docker engine answers here")
+def test_auto_mode_falls_back_to_native_or_skips_with_both_reasons(artifacts, tmp_path, monkeypatch):
+    from deploy_compare.servers import factory
+
+    torchserve_reason = factory.native_unavailable_reason("torchserve")
+    if torchserve_reason is None:
+        launcher = make_launcher("torchserve", "auto", manifest_dir=artifacts, run_dir=tmp_path)
+        assert launcher.mode == "native"
+    monkeypatch.setattr(factory, "native_unavailable_reason", lambda kind: "no tensorflow_model_server on PATH")
+    with pytest.raises(ServerUnavailable) as info:
+        make_launcher("tfserving", "auto", manifest_dir=artifacts, run_dir=tmp_path)
+    assert str(info.value).startswith("TF Serving: no Docker engine and no tensorflow_model_server on PATH")
+
+
+def test_docker_probe_reports_a_dead_engine_quickly(monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # discard port: nothing answers
+    reason = docker_unavailable_reason(timeout_s=1)
+    assert reason is not None and reason.startswith("no Docker engine answers")
+
+
+def test_docker_launchers_are_the_docker_implementations(artifacts, tmp_path):
+    assert isinstance(_launcher("torchserve", artifacts, tmp_path, FakeDockerClient()), DockerTorchServe)
+    assert isinstance(_launcher("tfserving", artifacts, tmp_path, FakeDockerClient()), DockerTFServing)

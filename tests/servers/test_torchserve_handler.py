@@ -1,0 +1,73 @@
+"""The TorchServe handler called directly, with TorchServe's own Context and RequestProcessor,
+on the real exported TorchScript file: batch stacking/splitting and a bad request mixed
+into a batch (hard to provoke deterministically through a live server)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from deploy_compare.servers import TorchServeConfig
+from deploy_compare.servers.model_spec import served_model
+from deploy_compare.servers.torchserve_archive import HANDLER_CONFIG_NAME, handler_config
+from deploy_compare.servers.torchserve_handler import BATCH_HEADER, DeployCompareHandler
+
+pytestmark = pytest.mark.torchserve
+
+
+@pytest.fixture(scope="module")
+def handler_and_context(artifacts, tmp_path_factory):
+    from ts.context import Context, RequestProcessor
+
+    model = served_model("torchserve", artifacts)
+    model_dir = tmp_path_factory.mktemp("model-dir")
+    shutil.copyfile(model.artifact_path, model_dir / "model.pt")
+    (model_dir / HANDLER_CONFIG_NAME).write_text(json.dumps(handler_config(model, TorchServeConfig(torch_threads=1))))
+    manifest = {"model": {"modelName": model.model_name, "serializedFile": "model.pt"}}
+    context = Context(model.model_name, str(model_dir), manifest, batch_size=4, gpu=None, mms_version="0.12.0")
+    handler = DeployCompareHandler()
+    handler.initialize(context)
+
+    def fresh_context(n):
+        context.request_processor = [RequestProcessor({}) for _ in range(n)]
+        return context
+
+    return handler, fresh_context
+
+
+@pytest.fixture(scope="module")
+def eval_arrays(artifacts):
+    with np.load(artifacts / "eval.npz") as data:
+        return data["x"], data["reference"]
+
+
+def test_batch_of_requests_is_run_once_and_split_back(handler_and_context, eval_arrays):
+    handler, fresh_context = handler_and_context
+    x, reference = eval_arrays
+    bodies = [{"instances": x[0:2].tolist()}, {"instances": x[2:3].tolist()}, {"instances": x[3:6].tolist()}]
+    # TorchServe hands JSON bodies over already decoded, or as bytes; both must work
+    data = [{"body": bodies[0]}, {"body": json.dumps(bodies[1]).encode()}, {"data": json.dumps(bodies[2])}]
+    context = fresh_context(3)
+    out = handler.handle(data, context)
+    assert len(out) == 3
+    for response, (lo, hi) in zip(out, [(0, 2), (2, 3), (3, 6)]):
+        np.testing.assert_allclose(np.asarray(response["predictions"], np.float32), reference[lo:hi], atol=1e-4)
+    for idx in range(3):
+        assert context.get_response_status(idx)[0] == 200
+        assert context.get_response_headers(idx)[BATCH_HEADER] == "3"
+
+
+def test_a_bad_request_fails_alone_and_the_rest_of_the_batch_succeeds(handler_and_context, eval_arrays):
+    handler, fresh_context = handler_and_context
+    x, reference = eval_arrays
+    data = [{"body": {"instances": x[:1].tolist()}}, {"body": b"{broken"}, {"body": {"instances": x[1:2].tolist()}}]
+    context = fresh_context(3)
+    out = handler.handle(data, context)
+    assert context.get_response_status(1)[0] == 400
+    assert "not valid JSON" in out[1]["error"]
+    for idx, row in ((0, 0), (2, 1)):
+        assert context.get_response_status(idx)[0] == 200
+        np.testing.assert_allclose(out[idx]["predictions"][0], reference[row], atol=1e-4)
