@@ -16,6 +16,7 @@ from .errors import DeployCompareError
 
 COMMANDS: dict[str, str] = {
     "export": "deploy_compare.commands.export",
+    "serve": "deploy_compare.commands.serve",
     "verify": "deploy_compare.commands.verify",
 }
 
