@@ -16,6 +16,9 @@ from .errors import DeployCompareError
 
 COMMANDS: dict[str, str] = {
     "export": "deploy_compare.commands.export",
+    "bench-local": "deploy_compare.commands.bench_local",
+    "edge-bundle": "deploy_compare.commands.edge_bundle",
+    "ingest-edge": "deploy_compare.commands.ingest_edge",
     "serve": "deploy_compare.commands.serve",
     "verify": "deploy_compare.commands.verify",
 }

@@ -66,3 +66,7 @@ class ProtocolError(DeployCompareError):
 
 class LoadError(DeployCompareError):
     """The load client could not run (bad URL, bad settings, nothing answered)."""
+
+
+class ResultsError(DeployCompareError):
+    """A results file (benchmark or edge runner JSON) is unreadable or does not match its schema."""

@@ -34,16 +34,44 @@ class Runtime(ABC):
     name: str = ""
     #: the package whose absence makes this runtime unavailable (SKIPPED), for messages
     package: str = ""
+    #: the module import_engine() imports
+    engine_module: str = ""
 
     def __init__(self, path: Path, entry: ArtifactEntry, logical_layout: str, threads: int | None = None) -> None:
         self.path = Path(path)
         self.entry = entry
         self.logical_layout = logical_layout
         self.threads = threads
+        #: facts worth recording next to a measurement (e.g. a thread setting that could not apply)
+        self.notes: list[str] = []
         self.input_spec: TensorSpec = entry.inputs[0]
         self.output_spec: TensorSpec = entry.outputs[0]
         self._perm = layout_permutation(logical_layout, self.input_spec.layout)
+        # Computed once: predict() runs in the benchmark's timed loop, so the per-call
+        # checks must stay cheap (see bench/harness_overhead.py).
+        self._expected = self.expected_sample_shape()
+        self._expected_ndim = len(self._expected) + 1
+        q_in = self.input_spec.quantization
+        self._quant_in = q_in if q_in is not None and self.input_spec.dtype in ("int8", "uint8") else None
+        q_out = self.output_spec.quantization
+        self._quant_out = q_out if q_out is not None and self.output_spec.dtype in ("int8", "uint8") else None
         self._load()
+
+    @classmethod
+    def import_engine(cls) -> str:
+        """Import the engine's package (raises ImportError when absent); return "package version".
+
+        Separate from loading so a benchmark can time (and measure the memory of) the
+        import apart from the model load.
+        """
+        import importlib
+        from importlib.metadata import PackageNotFoundError, version
+
+        importlib.import_module(cls.engine_module)
+        try:
+            return f"{cls.package} {version(cls.package)}"
+        except PackageNotFoundError:
+            return f"{cls.package} unknown"
 
     @abstractmethod
     def _load(self) -> None:
@@ -63,31 +91,33 @@ class Runtime(ABC):
         full = [None, *artifact_shape]
         return tuple(full[i] for i in inverse)[1:]
 
+    def _shape_text(self) -> str:
+        return "(" + ", ".join("N" if d is None else str(d) for d in (None, *self._expected)) + ")"
+
     def check_input(self, batch: np.ndarray) -> None:
-        expected = self.expected_sample_shape()
         if not isinstance(batch, np.ndarray):
-            raise InputError(f"{self.name}: expected a numpy array, got {type(batch).__name__}")
+            raise InputError(f"{self.name}: expected a float32 numpy array of shape {self._shape_text()} "
+                             f"in {self.logical_layout} layout, got {type(batch).__name__}")
         if batch.dtype != np.float32:
-            raise InputError(f"{self.name}: expected dtype float32, got {batch.dtype}")
-        if batch.ndim != len(expected) + 1 or any(
-            e is not None and g != e for g, e in zip(batch.shape[1:], expected)
+            raise InputError(f"{self.name}: expected dtype float32 with shape {self._shape_text()} "
+                             f"in {self.logical_layout} layout, got dtype {batch.dtype} with shape {tuple(batch.shape)}")
+        if batch.ndim != self._expected_ndim or any(
+            e is not None and g != e for g, e in zip(batch.shape[1:], self._expected)
         ):
-            shown = ", ".join("N" if d is None else str(d) for d in (None, *expected))
-            raise InputError(f"{self.name}: expected input shape ({shown}) in {self.logical_layout} "
+            raise InputError(f"{self.name}: expected input shape {self._shape_text()} in {self.logical_layout} "
                              f"layout, got {tuple(batch.shape)}")
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
+        """float32 batch in the logical layout -> float32 outputs (int8 outputs dequantized)."""
         self.check_input(batch)
         x = batch if self._perm is None else np.ascontiguousarray(batch.transpose(self._perm))
-        q_in = self.input_spec.quantization
-        if q_in is not None and self.input_spec.dtype in ("int8", "uint8"):
-            x = quantize(x, q_in, self.input_spec.dtype)
+        if self._quant_in is not None:
+            x = quantize(x, self._quant_in, self.input_spec.dtype)
         elif self.input_spec.dtype != "float32":
             x = x.astype(self.input_spec.dtype)
         y = self._run(x)
-        q_out = self.output_spec.quantization
-        if q_out is not None and self.output_spec.dtype in ("int8", "uint8"):
-            return dequantize(y, q_out)
+        if self._quant_out is not None:
+            return dequantize(y, self._quant_out)
         return y.astype(np.float32, copy=False)
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ from .base import Runtime
 class OnnxRuntime(Runtime):
     name = "onnxruntime"
     package = "onnxruntime"
+    engine_module = "onnxruntime"
 
     def _load(self) -> None:
         import onnxruntime as ort

@@ -13,6 +13,12 @@ from .base import Runtime
 class SavedModelRuntime(Runtime):
     name = "tensorflow"
     package = "tensorflow"
+    engine_module = "tensorflow"
+
+    @classmethod
+    def import_engine(cls) -> str:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        return super().import_engine()
 
     def _load(self) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,8 +30,9 @@ class SavedModelRuntime(Runtime):
             try:
                 tf.config.threading.set_intra_op_parallelism_threads(self.threads)
                 tf.config.threading.set_inter_op_parallelism_threads(1)
-            except RuntimeError:
-                pass
+            except RuntimeError as exc:
+                # TF was already initialised in this process: the setting does not apply.
+                self.notes.append(f"TensorFlow thread setting not applied ({exc})")
         signature = self.entry.details.get("signature", "serving_default")
         try:
             self._model = tf.saved_model.load(str(self.path))

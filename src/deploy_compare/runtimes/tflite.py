@@ -1,33 +1,50 @@
 """TFLite through ai-edge-litert (the maintained runtime), falling back to tflite-runtime.
 
-XNNPACK is the default delegate of both for float models; it stays on.
+XNNPACK is the default delegate of both for float and int8 models (op resolver AUTO); we
+keep it on by not overriding the resolver. LiteRT announces it on stderr ("Created
+TensorFlow Lite XNNPACK delegate for CPU"), which the benchmark records as a note.
 """
 
 from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
 from ..errors import ArtifactError, RuntimeUnavailable
 from .base import Runtime
 
+#: (module holding Interpreter, PyPI package), in order of preference
+ENGINES = (("ai_edge_litert.interpreter", "ai-edge-litert"), ("tflite_runtime.interpreter", "tflite-runtime"))
+
 
 def load_interpreter_class():
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
+    """(Interpreter class, package name) of the first TFLite runtime installed."""
+    import importlib
+
+    for module_name, package in ENGINES:
         try:
-            from tflite_runtime.interpreter import Interpreter
+            return importlib.import_module(module_name).Interpreter, package
         except ImportError:
-            raise RuntimeUnavailable("TFLite: neither ai-edge-litert nor tflite-runtime is installed") from None
-    return Interpreter
+            continue
+    raise RuntimeUnavailable("TFLite: neither ai-edge-litert nor tflite-runtime is installed")
 
 
 class TFLiteRuntime(Runtime):
     name = "tflite"
     package = "ai-edge-litert"
+    engine_module = "ai_edge_litert.interpreter"
+
+    @classmethod
+    def import_engine(cls) -> str:
+        _, package = load_interpreter_class()
+        try:
+            return f"{package} {version(package)}"
+        except PackageNotFoundError:
+            return f"{package} unknown"
 
     def _load(self) -> None:
-        interpreter_class = load_interpreter_class()
+        interpreter_class, self.package = load_interpreter_class()
         try:
             self._interpreter = interpreter_class(model_path=str(self.path), num_threads=self.threads or None)
         except Exception as exc:

@@ -11,6 +11,7 @@ from .base import Runtime
 class TorchScriptRuntime(Runtime):
     name = "torchscript"
     package = "torch"
+    engine_module = "torch"
 
     def _load(self) -> None:
         import torch
@@ -28,3 +29,6 @@ class TorchScriptRuntime(Runtime):
     def _run(self, x: np.ndarray) -> np.ndarray:
         with self._torch.inference_mode():
             return self._module(self._torch.from_numpy(x)).numpy()
+
+    def close(self) -> None:
+        self._module = None

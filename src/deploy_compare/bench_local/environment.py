@@ -1,0 +1,94 @@
+"""Process and machine facts recorded with every result: memory, CPU pinning, machine description.
+
+Stdlib + numpy only and Python 3.9 syntax: the standalone edge runner carries a verbatim
+copy of these functions (kept identical by tests/edge/test_runner_sync.py).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+
+def peak_rss_mib() -> Optional[float]:
+    """This process's peak resident set size so far (MiB); None where the OS does not say.
+
+    A high-water mark, so "growth" = peak at the end minus peak at a starting point; it
+    needs one process per measurement, which is why every artifact runs in its own.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+
+
+def allowed_cores() -> Optional[List[int]]:
+    """CPU numbers this process may run on, where the OS exposes affinity (Linux)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    return sorted(os.sched_getaffinity(0))
+
+
+def pin_to_cores(count: int) -> Tuple[Optional[List[int]], Optional[str]]:
+    """Pin this process to `count` of its allowed cores: (cores, None) or (None, why not).
+
+    Takes the LAST allowed cores because the first core of a Linux box usually serves
+    more interrupts. Call it before the runtime starts its threads.
+    """
+    cores = allowed_cores()
+    if cores is None or not hasattr(os, "sched_setaffinity"):
+        return None, f"CPU pinning not supported on {platform.system()}"
+    chosen = cores[-count:] if count <= len(cores) else cores
+    try:
+        os.sched_setaffinity(0, chosen)
+    except OSError as exc:
+        return None, f"CPU pinning refused by the OS ({exc})"
+    return chosen, None
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        # x86: "model name"; Raspberry Pi / ARM boards: "Model" or "Hardware".
+        for key in ("model name", "Model", "Hardware", "cpu model", "Processor"):
+            if fields.get(key):
+                return fields[key]
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _memory_total_mib() -> Optional[float]:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 1024.0, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def machine_description() -> Dict[str, Any]:
+    """What the numbers were measured on (no host name: results get shared)."""
+    cores = allowed_cores()
+    return {
+        "system": platform.system(),
+        "release": platform.release(),
+        "machine": platform.machine(),
+        "cpu_model": _cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "allowed_cpus": len(cores) if cores is not None else None,
+        "memory_total_mib": _memory_total_mib(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }

@@ -1,0 +1,135 @@
+"""The measurement procedure for one loaded model: what is timed, in which order.
+
+    first inference -> warm-up -> single-stream latency (batch 1, back to back)
+    -> throughput at each batch size (warm-up per size) -> sampled correctness
+
+`predict` is any callable taking a float32 batch in the logical layout and returning
+float32 outputs (a runtimes.Runtime.predict, or the edge runner's TFLite wrapper).
+Stdlib + numpy only and Python 3.9 syntax: the standalone edge runner carries a verbatim
+copy (kept identical by tests/edge/test_runner_sync.py), so both report the same figures.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+# Names below come from timing.py and stats.py; the edge runner defines them above its copy.
+from .stats import LatencyStats, latency_summary, throughput_per_s, top1_agreement  # runner: inline
+from .timing import time_calls  # runner: inline
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    """How long and how often to measure. Both a minimum count AND a minimum duration apply."""
+
+    warmup_iterations: int = 20
+    min_iterations: int = 200  # single-stream
+    min_duration_s: float = 2.0  # single-stream
+    max_iterations: int = 1_000_000  # record array size; stops a loop of very fast calls
+    batch_sizes: Tuple[int, ...] = (1, 8, 32)
+    throughput_min_iterations: int = 20  # per batch size (batch 1 reuses the single-stream run)
+    throughput_min_duration_s: float = 1.0
+    correctness_samples: int = 256  # held-out samples checked against the reference; 0 = none
+
+    def __post_init__(self) -> None:
+        for name in ("warmup_iterations", "correctness_samples"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"MeasureSettings.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("min_iterations", "throughput_min_iterations", "max_iterations"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"MeasureSettings.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("min_duration_s", "throughput_min_duration_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"MeasureSettings.{name} must be >= 0 seconds, got {getattr(self, name)}")
+        if self.max_iterations < max(self.min_iterations, self.throughput_min_iterations):
+            raise ValueError(f"MeasureSettings.max_iterations ({self.max_iterations}) must be >= "
+                             f"min_iterations and throughput_min_iterations")
+        if not self.batch_sizes or any(int(b) < 1 for b in self.batch_sizes):
+            raise ValueError(f"MeasureSettings.batch_sizes must be positive integers, got {self.batch_sizes}")
+        object.__setattr__(self, "batch_sizes", tuple(int(b) for b in self.batch_sizes))
+
+    @classmethod
+    def quick(cls) -> "MeasureSettings":
+        """Seconds instead of minutes: for CI, tests and a first look (figures are rough)."""
+        return cls(warmup_iterations=3, min_iterations=20, min_duration_s=0.2,
+                   throughput_min_iterations=3, throughput_min_duration_s=0.1, correctness_samples=64)
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = asdict(self)
+        d["batch_sizes"] = list(self.batch_sizes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "MeasureSettings":
+        d = dict(d)
+        if "batch_sizes" in d:
+            d["batch_sizes"] = tuple(d["batch_sizes"])
+        return cls(**d)
+
+
+@dataclass
+class Measurement:
+    first_inference_ms: float
+    latency: LatencyStats
+    single_stream_duration_s: float
+    throughput_samples_per_s: Dict[int, float]
+    top1_agreement: Optional[float]  # None when no reference outputs were given
+    samples_checked: int
+    notes: List[str] = field(default_factory=list)
+
+
+def _batches(x: np.ndarray, size: int, count: int) -> List[np.ndarray]:
+    """`count` contiguous batches of `size` samples, cycling through x when it is short."""
+    idx = np.arange(size * count) % len(x)
+    return [np.ascontiguousarray(x[idx[i * size:(i + 1) * size]]) for i in range(count)]
+
+
+def measure(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, reference: Optional[np.ndarray],
+            settings: MeasureSettings) -> Measurement:
+    """Run the procedure on held-out inputs x (logical layout, float32) and their reference outputs."""
+    if len(x) == 0:
+        raise ValueError("measure: no input samples")
+    notes: List[str] = []
+    singles = _batches(x, 1, min(len(x), 256))
+    clock = time.perf_counter_ns
+
+    t0 = clock()
+    predict(singles[0])
+    first_inference_ms = (clock() - t0) / 1e6
+
+    for i in range(settings.warmup_iterations):
+        predict(singles[i % len(singles)])
+    single = time_calls(predict, singles, settings.min_iterations, settings.min_duration_s,
+                        settings.max_iterations)
+    if not single.reached_min_duration:
+        notes.append(f"single-stream stopped at max_iterations={settings.max_iterations} "
+                     f"before min_duration_s={settings.min_duration_s}")
+    latency = latency_summary(single.samples_ns)
+
+    throughput: Dict[int, float] = {}
+    for size in settings.batch_sizes:
+        if size == 1:
+            # Single-stream IS batch-1 back to back: reuse it rather than spend the time twice.
+            throughput[1] = throughput_per_s(len(single.samples_ns), single.wall_ns)
+            continue
+        batches = _batches(x, size, 4)
+        for i in range(max(1, settings.warmup_iterations // 4)):  # also re-plans a dynamic batch
+            predict(batches[i % len(batches)])
+        timing = time_calls(predict, batches, settings.throughput_min_iterations,
+                            settings.throughput_min_duration_s, settings.max_iterations)
+        throughput[size] = throughput_per_s(size * len(timing.samples_ns), timing.wall_ns)
+
+    agreement: Optional[float] = None
+    checked = 0
+    if reference is not None and settings.correctness_samples > 0:
+        n = min(settings.correctness_samples, len(x))
+        outputs = np.concatenate([predict(np.ascontiguousarray(x[i:i + 32])) for i in range(0, n, 32)])
+        agreement = top1_agreement(outputs, reference[:n])
+        checked = n
+    return Measurement(first_inference_ms=first_inference_ms, latency=latency,
+                       single_stream_duration_s=single.wall_ns / 1e9, throughput_samples_per_s=throughput,
+                       top1_agreement=agreement, samples_checked=checked, notes=notes)

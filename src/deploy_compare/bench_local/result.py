@@ -1,0 +1,93 @@
+"""The result of one (artifact, profile, threads) measurement, and the document holding a list.
+
+Shared by the local benchmark and the standalone edge runner (which carries a verbatim
+copy, kept identical by tests/edge/test_runner_sync.py), so both write the same JSON;
+bench_result.schema.json describes it and schema.py validates against it. Units are in
+the field names. Stdlib only, Python 3.9 syntax.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Dict, List, Optional
+
+RESULT_SCHEMA_VERSION = 1
+RESULTS_KIND = "deploy-compare.bench-results"
+STATUSES = ("OK", "SKIPPED", "FAILED")
+PROFILES = ("server", "edge")
+#: a device label becomes a file name (runs/<run>/edge/<label>.json): no path characters
+DEVICE_LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass
+class BenchResult:
+    artifact: str  # manifest name, e.g. "tflite_int8"
+    format: str  # torchscript, onnx, savedmodel, tflite
+    variant: str  # fp32, fp16, dynamic_int8, int8
+    runtime: str  # torchscript, onnxruntime, tensorflow, tflite
+    profile: str  # "server" (all the cores it is given) or "edge" (pinned, phone/Pi-class)
+    threads: int
+    device: str  # "local" for this machine, the --device label of an edge run
+    status: str  # OK, SKIPPED (cannot run here; reason says why), FAILED (reason is the error)
+    reason: Optional[str] = None
+    runtime_version: Optional[str] = None  # "package version"
+    pinned_cores: Optional[List[int]] = None  # None: not pinned
+    file_size_bytes: Optional[int] = None
+    import_ms: Optional[float] = None  # importing the runtime package
+    load_ms: Optional[float] = None  # loading the model (after the import)
+    first_inference_ms: Optional[float] = None
+    iterations: Optional[int] = None  # single-stream timed calls (warm-up excluded)
+    single_stream_duration_s: Optional[float] = None
+    mean_ms: Optional[float] = None
+    p50_ms: Optional[float] = None
+    p90_ms: Optional[float] = None
+    p99_ms: Optional[float] = None
+    max_ms: Optional[float] = None
+    throughput_samples_per_s: Dict[int, float] = field(default_factory=dict)  # batch size -> samples/s
+    rss_import_mib: Optional[float] = None  # peak RSS growth from importing the runtime package
+    rss_growth_mib: Optional[float] = None  # peak RSS growth from model load through all inference
+    top1_agreement: Optional[float] = None  # share in [0, 1] vs the reference (PyTorch) outputs
+    samples_checked: int = 0
+    model_name: Optional[str] = None
+    model_content_hash: Optional[str] = None
+    artifact_sha256: Optional[str] = None
+    settings: Dict[str, Any] = field(default_factory=dict)  # MeasureSettings.to_dict()
+    machine: Dict[str, Any] = field(default_factory=dict)  # environment.machine_description()
+    notes: List[str] = field(default_factory=list)
+    schema_version: int = RESULT_SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"BenchResult.status must be one of {STATUSES}, got {self.status!r}")
+        if self.profile not in PROFILES:
+            raise ValueError(f"BenchResult.profile must be one of {PROFILES}, got {self.profile!r}")
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = asdict(self)
+        # JSON object keys are strings.
+        d["throughput_samples_per_s"] = {str(k): v for k, v in self.throughput_samples_per_s.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "BenchResult":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"BenchResult: unknown fields {unknown}")
+        d = dict(d)
+        d["throughput_samples_per_s"] = {int(k): float(v) for k, v in d.get("throughput_samples_per_s", {}).items()}
+        return cls(**d)
+
+
+def results_document(results: List[BenchResult], device: str, command: List[str]) -> Dict[str, Any]:
+    """The JSON document both the local benchmark and the edge runner write."""
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "kind": RESULTS_KIND,
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "device": device,
+        "command": list(command),
+        "results": [r.to_dict() for r in results],
+    }
