@@ -2,7 +2,7 @@
 
 The real artifacts come from the lead's session fixture `exported` (tests/conftest.py).
 `manifest_copy` makes a private, writable copy for tests that damage an artifact.
-`fake_docker` records the SDK calls of the Docker launchers where no engine exists: it
+server_helpers.FakeDockerClient records the Docker SDK calls where no engine exists: it
 checks argument building only and is never used to claim a server works.
 """
 
@@ -42,10 +42,3 @@ def manifest_copy(artifacts, tmp_path) -> Path:
     (dst / "manifest.json").write_text(json.dumps(data, indent=2))
     shutil.copyfile(artifacts / "eval.npz", dst / "eval.npz")
     return dst
-
-
-@pytest.fixture()
-def fake_docker():
-    from server_helpers import FakeDockerClient
-
-    return FakeDockerClient()
