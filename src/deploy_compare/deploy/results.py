@@ -1,0 +1,120 @@
+"""results.json: the source of truth of a run. CSV, Markdown and HTML are views of it.
+
+Each area contributes its own result dictionaries (bench_local.BenchResult.to_dict(),
+clients' LoadResult / SloResult .to_dict()); this module only frames them into one
+document with a schema version, and says which stages ran, failed, or were skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ManifestError
+from ..fileio import write_json_atomic
+
+RESULTS_SCHEMA_VERSION = 1
+RESULTS_NAME = "results.json"
+SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
+STATUSES = ("OK", "SKIPPED", "FAILED", "INTERRUPTED")
+
+
+@dataclass
+class StageRecord:
+    name: str  # export, local, torchserve, tfserving, report
+    status: str  # one of STATUSES
+    seconds: float = 0.0
+    reason: str | None = None
+
+
+@dataclass
+class ServedResult:
+    """One served target: a server stack + the load client against it."""
+
+    target: str  # torchserve | tfserving
+    status: str  # OK | SKIPPED | FAILED | INTERRUPTED
+    reason: str | None = None
+    mode: str | None = None  # docker | native
+    artifact: str | None = None  # the manifest artifact the server serves
+    startup_s: float | None = None
+    server_cores: list[int] | None = None
+    client_cores: list[int] | None = None
+    server_config: dict[str, Any] = field(default_factory=dict)
+    sweep: list[dict[str, Any]] = field(default_factory=list)  # closed loop, one per concurrency
+    slo: dict[str, Any] | None = None  # open-loop SLO search
+    log: str | None = None  # server log, relative to the run directory
+
+
+@dataclass
+class RunInfo:
+    id: str
+    profile: str  # full | quick
+    started_utc: str
+    command: str
+    finished_utc: str | None = None
+    wall_s: float | None = None
+    complete: bool = False
+    interrupted: bool = False
+    cores: dict[str, Any] = field(default_factory=dict)  # affinity.CorePlan.to_dict()
+    stages: list[StageRecord] = field(default_factory=list)
+
+
+@dataclass
+class RunResults:
+    run: RunInfo
+    settings: dict[str, Any]
+    model: dict[str, Any] | None = None  # manifest "model"
+    artifacts: dict[str, Any] = field(default_factory=dict)  # manifest "artifacts" (incl. parity)
+    export_failures: dict[str, str] = field(default_factory=dict)
+    local: list[dict[str, Any]] = field(default_factory=list)  # bench_local BenchResult dicts
+    served: list[ServedResult] = field(default_factory=list)
+    edge: list[dict[str, Any]] = field(default_factory=list)  # ingested edge-device BenchResult dicts
+    schema_version: int = RESULTS_SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunResults":
+        if d.get("schema_version") != RESULTS_SCHEMA_VERSION:
+            raise ManifestError(f"results schema_version {d.get('schema_version')!r} is not supported "
+                                f"(expected {RESULTS_SCHEMA_VERSION})")
+        run = dict(d["run"])
+        run["stages"] = [StageRecord(**s) for s in run.get("stages", [])]
+        return cls(
+            run=RunInfo(**run), settings=d.get("settings", {}), model=d.get("model"),
+            artifacts=d.get("artifacts", {}), export_failures=d.get("export_failures", {}),
+            local=list(d.get("local", [])), served=[ServedResult(**s) for s in d.get("served", [])],
+            edge=list(d.get("edge", [])), schema_version=d["schema_version"],
+        )
+
+    def write(self, run_dir: Path) -> Path:
+        path = Path(run_dir) / RESULTS_NAME
+        write_json_atomic(path, self.to_dict())
+        return path
+
+
+def validate(document: dict[str, Any]) -> None:
+    """Validate a results document against results.schema.json (raises ManifestError)."""
+    import jsonschema
+
+    schema = json.loads(SCHEMA_FILE.read_text())
+    try:
+        jsonschema.validate(document, schema)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
+        raise ManifestError(f"results.json invalid at {where}: {exc.message}") from None
+
+
+def load_results(run_dir: Path) -> RunResults:
+    path = Path(run_dir) / RESULTS_NAME
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: not found (is {run_dir} a run directory?)") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"{path}: unreadable ({exc})") from None
+    validate(document)
+    return RunResults.from_dict(document)
