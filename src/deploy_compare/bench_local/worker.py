@@ -33,7 +33,8 @@ def one_line(exc: BaseException) -> str:
 
 def run_job(manifest_dir: Path, artifact: str, profile: str, threads: int, pin: bool,
             settings: MeasureSettings) -> BenchResult:
-    # Pin first, before any runtime creates its threads.
+    machine = machine_description()  # before pinning: it describes the machine, not the pinned set
+    # Pin before any runtime creates its threads.
     pinned, pin_note = pin_to_cores(threads) if pin else (None, None)
     rss_start = peak_rss_mib()
 
@@ -48,7 +49,7 @@ def run_job(manifest_dir: Path, artifact: str, profile: str, threads: int, pin: 
         profile=profile, threads=threads, device="local", status="FAILED", pinned_cores=pinned,
         file_size_bytes=entry.size_bytes, model_name=manifest.model.name,
         model_content_hash=manifest.model.content_hash, artifact_sha256=entry.sha256,
-        settings=settings.to_dict(), machine=machine_description(),
+        settings=settings.to_dict(), machine=machine,
     )
     if pin_note:
         result.notes.append(pin_note)

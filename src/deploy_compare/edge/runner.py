@@ -605,10 +605,12 @@ def _base_result(manifest: Dict[str, Any], name: str, threads: int, device: str,
 def run_child(bundle_dir: str, name: str, threads: int, pin: bool, settings: MeasureSettings,
               device: str) -> BenchResult:
     """One (model, threads) measurement; mirrors deploy_compare.bench_local.worker.run_job."""
+    machine = machine_description()  # before pinning: it describes the machine, not the pinned set
     pinned, pin_note = pin_to_cores(threads) if pin else (None, None)
     rss_start = peak_rss_mib()
     manifest = read_manifest(bundle_dir)
     result = _base_result(manifest, name, threads, device, settings, "FAILED")
+    result.machine = machine
     result.pinned_cores = pinned
     if pin_note:
         result.notes.append(pin_note)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..errors import ArtifactError
@@ -20,7 +22,11 @@ class TorchScriptRuntime(Runtime):
             # Process-wide in torch: the benchmark runs each thread setting in its own process.
             torch.set_num_threads(self.threads)
         try:
-            self._module = torch.jit.load(str(self.path), map_location="cpu").eval()
+            with warnings.catch_warnings():
+                # torch 2.13 deprecates TorchScript in favour of torch.export; the format is
+                # still what TorchServe and libtorch deployments load, so we keep measuring it.
+                warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.*deprecated", category=DeprecationWarning)
+                self._module = torch.jit.load(str(self.path), map_location="cpu").eval()
         except Exception as exc:
             raise ArtifactError(f"{self.path}: not a loadable TorchScript file ({type(exc).__name__}: "
                                 f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
