@@ -27,13 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="max abs diff allowed for float paths (default 1e-4)")
 
 
-def default_out_dir(model: str) -> Path:
-    name = "digits_cnn" if model == "builtin" else model.rpartition(":")[2]
-    return Path("artifacts") / name
-
-
 def options_from_args(args: argparse.Namespace):
-    from ..exporters.pipeline import ARTIFACT_NAMES, ExportOptions
+    from ..exporters.pipeline import ARTIFACT_NAMES, ExportOptions, default_out_dir
     from .verify import thresholds_from_args
 
     kwargs = dict(model=args.model, out_dir=args.out or default_out_dir(args.model), cache_dir=args.cache_dir,

@@ -64,6 +64,12 @@ class ExportOptions:
             raise ConfigError(f"ExportOptions.opset must be >= 13, got {self.opset}")
 
 
+def default_out_dir(model: str) -> Path:
+    """artifacts/<model name>: the built-in model's name, or the factory's."""
+    name = "digits_cnn" if model in ("builtin", "builtin:digits_cnn", "digits_cnn") else model.rpartition(":")[2]
+    return Path("artifacts") / name
+
+
 def state_dict_hash(module) -> str:
     digest = hashlib.sha256()
     for key, tensor in module.state_dict().items():

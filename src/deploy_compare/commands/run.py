@@ -1,0 +1,63 @@
+"""`deploy-compare run`: the whole comparison, one run directory, one report."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+HELP = "run the whole comparison: export, in-process benchmarks, TorchServe and TF Serving, report"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="the short profile (< 10 minutes on 2 cores)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="a TOML file merged over the defaults (see src/deploy_compare/deploy/default.toml)")
+    parser.add_argument("--model", default=None, help="'builtin' or pkg.module:factory / file.py:factory")
+    parser.add_argument("--targets", default=None, help="served targets, comma-separated (torchserve,tfserving)")
+    parser.add_argument("--server-mode", default=None, choices=("auto", "docker", "native"),
+                        help="how to run the servers (default auto: Docker if an engine answers, else native)")
+    parser.add_argument("--runs-dir", default=None, help="where run directories go (default runs/)")
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    run = {}
+    if args.model:
+        run["model"] = args.model
+    if args.targets is not None:
+        run["targets"] = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if args.server_mode:
+        run["server_mode"] = args.server_mode
+    if args.runs_dir:
+        run["runs_dir"] = args.runs_dir
+    return {"run": run} if run else {}
+
+
+def _sigterm_as_interrupt(signum, frame):  # a `kill` or CI timeout stops as cleanly as Ctrl-C
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..deploy.config import load_run_config
+    from ..deploy.pipeline import Pipeline
+
+    config = load_run_config(args.config, quick=args.quick, overrides=_overrides(args))
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    pipeline = Pipeline(config, argv=["deploy-compare", *sys.argv[1:]])
+    try:
+        run_dir = pipeline.run()
+    except KeyboardInterrupt:
+        if pipeline.run_dir is not None:
+            print(f"interrupted: partial results in {pipeline.run_dir / 'results.json'} (marked incomplete)",
+                  file=sys.stderr)
+        return 130
+    failed = [s for s in pipeline.results.run.stages if s.status == "FAILED"]
+    print(f"\nrun finished in {pipeline.results.run.wall_s:.0f}s: {run_dir}")
+    for name in ("report.md", "report.html", "results.json"):
+        if (run_dir / name).exists():
+            print(f"  {run_dir / name}")
+    if failed:
+        print("FAILED stages: " + "; ".join(f"{s.name}: {s.reason}" for s in failed), file=sys.stderr)
+        return 1
+    return 0

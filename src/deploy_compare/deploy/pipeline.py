@@ -1,0 +1,192 @@
+"""`deploy-compare run`: export -> in-process benchmarks -> served targets -> report.
+
+Every stage is isolated: a stage that fails becomes a FAILED record with its error and
+the run goes on; results.json is rewritten after every stage (and every load level), so
+a crash or Ctrl-C never loses what was measured. On Ctrl-C the servers stop (their
+launchers are context managers), the run is marked interrupted, and the report is still
+rendered from what exists.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import DeployCompareError
+from ..fileio import write_json_atomic
+from .affinity import plan_cores
+from .config import RunConfig, build
+from .environment import collect as collect_environment
+from .progress import RunProgress
+from .results import RunInfo, RunResults, ServedResult, StageRecord
+from .rundir import create_run_dir
+
+REPO = Path(__file__).resolve().parents[3]
+ENVIRONMENT_NAME = "environment.json"
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class Pipeline:
+    def __init__(self, config: RunConfig, argv: list[str], progress: RunProgress | None = None,
+                 on_server_started: Callable[[str, object], None] | None = None) -> None:
+        self.config = config
+        self.argv = argv
+        self.progress = progress or RunProgress()
+        self.on_server_started = on_server_started  # a hook for tests (e.g. kill a server mid-run)
+        self.plan = plan_cores()
+        self.run_dir: Path | None = None
+        self.results: RunResults | None = None
+        self.manifest_dir: Path | None = None
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def save(self) -> None:
+        self.results.write(self.run_dir)
+
+    def _stage(self, name: str, fn: Callable[[], str | None]) -> None:
+        record = StageRecord(name=name, status="OK")
+        self.results.run.stages.append(record)
+        started = time.monotonic()
+        try:
+            outcome = fn()
+            if outcome in ("SKIPPED", "FAILED"):
+                record.status = outcome
+        except KeyboardInterrupt:
+            record.status, record.reason = "INTERRUPTED", "Ctrl-C"
+            raise
+        except Exception as exc:  # noqa: BLE001 - one stage failing must never lose the others
+            record.status, record.reason = "FAILED", _one_line(exc)
+            if not isinstance(exc, DeployCompareError):
+                record.reason = f"{type(exc).__name__}: {record.reason}"
+            self.progress.line(f"{name}: FAILED: {record.reason}")
+        finally:
+            record.seconds = round(time.monotonic() - started, 2)
+            self.save()
+
+    # -- stages ------------------------------------------------------------------------------
+    def _export(self) -> str | None:
+        from ..errors import ExportError, VerificationError
+        from ..exporters.pipeline import ExportOptions, default_out_dir
+        from ..manifest import load_manifest
+
+        run = self.config.run
+        out_dir = Path(run.artifacts_dir) if run.artifacts_dir else default_out_dir(run.model)
+        self.manifest_dir = out_dir
+        failure = None
+        try:
+            export_all_logged(ExportOptions(model=run.model, out_dir=out_dir), self.progress.line, self.run_dir)
+        except (ExportError, VerificationError) as exc:
+            failure = exc  # what did export is still in the manifest; its failures become rows
+        manifest = load_manifest(out_dir)
+        self.results.model = asdict(manifest.model)
+        self.results.artifacts = {name: asdict(entry) for name, entry in manifest.artifacts.items()}
+        self.results.export_failures = dict(manifest.failures)
+        if failure is not None:
+            raise failure
+        return None
+
+    def _local(self) -> str | None:
+        from ..bench_local import BenchConfig, MeasureSettings, run_local_benchmarks
+
+        table = self.config.section("local")
+        measure = build(MeasureSettings, table.pop("measure", {}), "[local.measure]")
+        for key in ("profiles", "server_threads", "edge_threads"):
+            if key in table:
+                table[key] = tuple(table[key])
+        bench_config = build(BenchConfig, {**table, "settings": measure}, "[local]")
+        faithful = [n for n, a in self.results.artifacts.items() if (a.get("parity") or {}).get("passed")]
+        results = run_local_benchmarks(self.manifest_dir, faithful, bench_config, progress=self.progress.line,
+                                       log_dir=self.run_dir / "logs" / "bench_local")
+        self.results.local = [r.to_dict() for r in results]
+        return None
+
+    def _served(self, kind: str) -> str | None:
+        from .served import run_served_target
+
+        result = ServedResult(target=kind, status="OK", artifact="torchscript" if kind == "torchserve" else "savedmodel")
+        self.results.served.append(result)
+        artifact = self.results.artifacts.get(result.artifact) or {}
+        if not (artifact.get("parity") or {}).get("passed"):
+            result.status = "SKIPPED"
+            result.reason = f"{kind}: artifact {result.artifact!r} was not exported or failed verification"
+            self.progress.line(f"{kind}: SKIPPED: {result.reason}")
+            return "SKIPPED"
+        try:
+            run_served_target(kind, self.config, self.manifest_dir, self.run_dir, self.plan, result, self.save,
+                              self.progress, self.on_server_started)
+        except KeyboardInterrupt:
+            result.status, result.reason = "INTERRUPTED", "Ctrl-C during the run"
+            raise
+        except Exception as exc:
+            result.status = "FAILED"
+            result.reason = _one_line(exc)
+            raise
+        return result.status if result.status != "OK" else None
+
+    def _render(self) -> None:
+        try:
+            from ..report import render_all
+        except ImportError:
+            self.progress.line("report: renderers not available; results.json only")
+            return
+        for path in render_all(self.run_dir):
+            self.progress.line(f"report: wrote {path}")
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self) -> Path:
+        self.run_dir = create_run_dir(Path(self.config.run.runs_dir))
+        started = time.monotonic()
+        self.progress.line(f"run {self.run_dir} ({self.config.profile} profile); "
+                           f"server cores {list(self.plan.server)}, client cores {list(self.plan.client)}"
+                           + (" (shared: only one core)" if self.plan.shared else ""))
+        write_json_atomic(self.run_dir / ENVIRONMENT_NAME, collect_environment(REPO, self.argv))
+        self.results = RunResults(
+            run=RunInfo(id=self.run_dir.name, profile=self.config.profile, started_utc=_utc_now(),
+                        command=" ".join(self.argv), cores=self.plan.to_dict()),
+            settings=self.config.raw,
+        )
+        stages = [("export", self._export), ("local", self._local)]
+        stages += [(kind, lambda kind=kind: self._served(kind)) for kind in self.config.run.targets]
+        try:
+            for number, (name, fn) in enumerate(stages, 1):
+                if name != "export" and self.results.model is None:
+                    self.results.run.stages.append(StageRecord(name, "SKIPPED", 0.0, "export produced no manifest"))
+                    continue
+                self.progress.stage(number, len(stages), name)
+                self._stage(name, fn)
+            self.results.run.complete = True
+        except KeyboardInterrupt:
+            self.results.run.interrupted = True
+            self.progress.line("interrupted: servers stopped; writing what was measured")
+            raise
+        finally:
+            self.results.run.finished_utc = _utc_now()
+            self.results.run.wall_s = round(time.monotonic() - started, 1)
+            self.save()
+            self._render_safely()
+        return self.run_dir
+
+    def _render_safely(self) -> None:
+        try:
+            self._render()
+        except Exception as exc:  # noqa: BLE001 - a renderer bug must not hide results.json
+            self.progress.line(f"report: rendering failed ({type(exc).__name__}: {exc}); results.json is intact")
+
+
+def export_all_logged(options, line: Callable[[str], None], run_dir: Path):
+    """export_all with native library logs kept in the run's logs/ folder."""
+    from ..exporters.pipeline import export_all
+    from ..native_logs import native_stderr_to
+
+    with native_stderr_to(run_dir / "logs" / "export-native.log"):
+        return export_all(options, progress=lambda message: line(f"export: {message}"))
