@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "ingest-edge": "deploy_compare.commands.ingest_edge",
     "serve": "deploy_compare.commands.serve",
     "verify": "deploy_compare.commands.verify",
+    "run": "deploy_compare.commands.run",
 }
 
 
