@@ -1,0 +1,60 @@
+"""The httpx load client: protocol adapters, closed and open loops, honest latency.
+
+Public API (what the pipeline calls)::
+
+    from deploy_compare.clients import (
+        Endpoint, LoadConfig, SloConfig, payloads_from_export,
+        run_closed_loop, sweep_concurrency, run_open_loop, find_max_rate_under_slo,
+    )
+    ep = Endpoint(url="http://127.0.0.1:8080", protocol="torchserve", model="digits",
+                  token=inference_key)                      # or protocol="tfserving"
+    payloads = payloads_from_export(ep, export_dir, manifest)  # bodies pre-encoded once
+    cfg = LoadConfig(duration_s=10, min_requests=500, warmup_s=2)
+    results = sweep_concurrency(ep, payloads, cfg, levels=(1, 2, 4, 8, 16))  # list[LoadResult]
+    one = run_open_loop(ep, payloads, dataclasses.replace(cfg, rate_rps=200))  # LoadResult
+    slo = find_max_rate_under_slo(ep, payloads, cfg, SloConfig(p99_bound_ms=50))  # SloResult
+
+All four are synchronous (they run their own asyncio loop); inside a running loop await
+`closed_loop.closed_loop` / `open_loop.open_loop` and call `analyze.analyze` on the raw run.
+Results are dataclasses with `to_dict`/`from_dict` (JSON-safe). `LoadResult.client_bottleneck`
+says the run measured the client, not the server (rule in selfcheck.py).
+
+Modules: protocols (request/response adapters, pure), payload (bodies from eval.npz in the
+served artifact's layout/dtype), closed_loop / open_loop (timing only: raw records),
+stats (pure numpy), analyze (records -> LoadResult), selfcheck, slo, results, config.
+"""
+
+from __future__ import annotations
+
+from .config import ARRIVALS, PROTOCOLS, Endpoint, LoadConfig, SloConfig
+from .payload import Payloads, build_payloads, payloads_from_export
+from .protocols import SERVED_ARTIFACT, Protocol, TFServingRest, TorchServeRest, adapter_for
+from .results import LoadResult, SloResult, SloTrial
+from .runner import DEFAULT_CONCURRENCY, run_closed_loop, run_open_loop, sweep_concurrency
+from .slo import find_max_rate_under_slo
+from .window import Progress
+
+__all__ = [
+    "ARRIVALS",
+    "DEFAULT_CONCURRENCY",
+    "PROTOCOLS",
+    "SERVED_ARTIFACT",
+    "Endpoint",
+    "LoadConfig",
+    "LoadResult",
+    "Payloads",
+    "Progress",
+    "Protocol",
+    "SloConfig",
+    "SloResult",
+    "SloTrial",
+    "TFServingRest",
+    "TorchServeRest",
+    "adapter_for",
+    "build_payloads",
+    "find_max_rate_under_slo",
+    "payloads_from_export",
+    "run_closed_loop",
+    "run_open_loop",
+    "sweep_concurrency",
+]

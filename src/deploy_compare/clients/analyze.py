@@ -1,0 +1,122 @@
+"""Raw records -> LoadResult: parse bodies, classify, check correctness, run the stats."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ProtocolError
+from .config import Endpoint, LoadConfig
+from .payload import Payloads
+from .protocols import adapter_for, error_message
+from .records import DROPPED, ERROR_KINDS, HTTP_STATUS, KIND_NAMES, OK, UNPARSEABLE, RawRun
+from .results import LoadResult
+from .selfcheck import bottleneck_reasons, client_info
+from .stats import latency_summary_ms, lateness, percentile_including_failures_ms, rate_per_s
+
+
+def check_top1(parsed: list[tuple[int, np.ndarray]], payloads: Payloads, every: int) -> tuple[int, int]:
+    """(checked, agreed): top-1 of 1 in `every` good responses vs the reference top-1.
+
+    The subset is drawn at random (fixed seed), not every k-th in order: the loops cycle
+    through the payloads, so a fixed stride could check the same few samples every time.
+    """
+    expected = payloads.expected_top1
+    if expected is None or not parsed:
+        return 0, 0
+    if every == 1:
+        chosen = range(len(parsed))
+    else:
+        size = -(-len(parsed) // every)
+        chosen = np.sort(np.random.default_rng(0).choice(len(parsed), size=size, replace=False))
+    agreed = 0
+    for i in chosen:
+        sample, preds = parsed[i]
+        if preds.shape[0] == payloads.batch_size:
+            got = preds.reshape(payloads.batch_size, -1).argmax(axis=1)
+            agreed += int(np.array_equal(got, expected[sample]))
+    return len(chosen), agreed
+
+
+def analyze(
+    run: RawRun, endpoint: Endpoint, payloads: Payloads, config: LoadConfig, mode: str
+) -> LoadResult:
+    adapter = adapter_for(endpoint)
+    measured = [r for r in run.records if r[0] >= run.measure_start_ns]
+    kinds = np.array([r[3] for r in measured], dtype=np.int64)
+    examples: dict[str, str] = {}
+    parsed: list[tuple[int, np.ndarray]] = []  # (payload index, predictions) of good responses
+    for idx, rec in enumerate(measured):
+        kind = rec[3]
+        if kind == OK:
+            # Every 2xx body is parsed (after the run, so parsing is never timed): a body
+            # that does not parse is an error, not a success.
+            try:
+                parsed.append((rec[4], adapter.parse_response(rec[5], rec[6], payloads.batch_size)))
+            except ProtocolError as exc:
+                kinds[idx] = UNPARSEABLE
+                examples.setdefault("unparseable", str(exc)[:300])
+        elif kind != DROPPED:
+            name = KIND_NAMES[kind]
+            if name not in examples:
+                body = rec[6]
+                text = body if isinstance(body, str) else error_message(body)
+                examples[name] = (f"HTTP {rec[5]}: " if kind == HTTP_STATUS else "") + text[:300]
+    checked, agreed = check_top1(parsed, payloads, config.sample_every)
+
+    sched = np.array([r[0] for r in measured], dtype=np.int64)
+    sent = np.array([r[1] for r in measured], dtype=np.int64)
+    done = np.array([r[2] for r in measured], dtype=np.int64)
+    ok = kinds == OK
+    latencies = done[ok] - sched[ok]
+    dropped = int(np.count_nonzero(kinds == DROPPED))
+    errors = {name: 0 for name in ERROR_KINDS}
+    for code, name in KIND_NAMES.items():
+        if name in errors:
+            errors[name] = int(np.count_nonzero(kinds == code))
+    n_failed = len(measured) - int(ok.sum())
+
+    went = kinds != DROPPED
+    # Throughput: good completions inside [end of warm-up, stop] per second. Requests still
+    # in flight at either edge are left out at both ends, so the two biases cancel.
+    window_ns = max(run.stop_ns - run.measure_start_ns, 0)
+    completed_in_window = int(np.count_nonzero(ok & (done <= run.stop_ns)))
+    late, max_lag = (None, None)
+    if mode == "open":
+        late, max_lag = lateness(sched[went], sent[went], config.late_threshold_ms * 1e6)
+    cpu_share = run.cpu_measure_ns / window_ns if window_ns > 0 else None
+    reasons = bottleneck_reasons(cpu_share, late, config)
+    summary = latency_summary_ms(latencies)
+    return LoadResult(
+        mode=mode,
+        protocol=endpoint.protocol,
+        url=adapter.url,
+        model=endpoint.model,
+        concurrency=config.concurrency if mode == "closed" else None,
+        target_rate_rps=config.rate_rps if mode == "open" else None,
+        arrival=config.arrival if mode == "open" else None,
+        max_in_flight=config.max_in_flight if mode == "open" else None,
+        seed=config.seed if mode == "open" else None,
+        warmup_s=config.warmup_s,
+        window_s=window_ns / 1e9,
+        requests=len(measured),
+        completed=int(ok.sum()),
+        throughput_rps=rate_per_s(completed_in_window, window_ns),
+        **summary,
+        p99_incl_failures_ms=percentile_including_failures_ms(latencies, n_failed, 99.0),
+        errors=errors,
+        dropped=dropped,
+        error_examples=examples,
+        correctness_checked=checked,
+        correctness_agreed=agreed,
+        top1_agreement=(agreed / checked) if checked else None,
+        client_cpu_share=cpu_share,
+        late_share=late,
+        late_threshold_ms=config.late_threshold_ms,
+        max_send_lag_ms=max_lag,
+        client_bottleneck=bool(reasons),
+        bottleneck_reasons=reasons,
+        min_requests_met=(not run.stopped_by_cap) and len(measured) >= config.min_requests,
+        body_bytes=payloads.body_bytes,
+        client_info=client_info(),
+        config=config.to_dict(),
+    )

@@ -1,0 +1,74 @@
+"""Closed loop: N workers, each sends its next request when its last one completed.
+
+Only collects raw records (records.py); statistics happen elsewhere. In a closed loop
+the scheduled time IS the send time: a slow server slows the senders down, which is
+why closed-loop latency alone hides stalls (use the open loop for tail latency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import httpx
+
+from .config import LoadConfig
+from .connections import build_requests, close_all, make_clients
+from .payload import Payloads
+from .records import CONNECT, HTTP_STATUS, OK, TIMEOUT, TRANSPORT, RawRun
+from .window import Progress, RunWindow
+
+
+async def closed_loop(
+    payloads: Payloads,
+    config: LoadConfig,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RawRun:
+    clients = make_clients(config.concurrency, config.timeout_s)
+    requests = build_requests(clients[0], payloads, config.timeout_s)
+    run = RawRun()
+    window = RunWindow(config, run, on_progress)
+    counter = [0]  # shared round-robin position over the payloads
+    try:
+        workers = [asyncio.create_task(_worker(c, requests, run, window, counter)) for c in clients]
+        await window.watch(lambda: config.concurrency - sum(w.done() for w in workers))
+        await asyncio.gather(*workers)
+        window.finish()
+    finally:
+        await close_all(clients)
+    return run
+
+
+async def _worker(
+    client: httpx.AsyncClient,
+    requests: list[httpx.Request],
+    run: RawRun,
+    window: RunWindow,
+    counter: list[int],
+) -> None:
+    # The hot path: keep per-request Python work to a clock read, a send and one append.
+    n = len(requests)
+    append = run.records.append
+    clock = time.perf_counter_ns
+    send = client.send
+    while not window.stopping:
+        i = counter[0]
+        counter[0] = i + 1
+        k = i % n
+        t0 = clock()
+        try:
+            resp = await send(requests[k])
+        except httpx.ConnectTimeout as exc:
+            append((t0, t0, clock(), CONNECT, k, 0, repr(exc)))
+        except httpx.TimeoutException as exc:
+            append((t0, t0, clock(), TIMEOUT, k, 0, repr(exc)))
+        except httpx.ConnectError as exc:
+            append((t0, t0, clock(), CONNECT, k, 0, repr(exc)))
+            await asyncio.sleep(0.001)  # a refused connect returns at once: do not spin
+        except httpx.TransportError as exc:
+            append((t0, t0, clock(), TRANSPORT, k, 0, repr(exc)))
+        else:
+            t1 = clock()
+            status = resp.status_code
+            append((t0, t0, t1, OK if 200 <= status < 300 else HTTP_STATUS, k, status, resp.content))

@@ -1,0 +1,131 @@
+"""Open loop: requests leave on a fixed schedule (constant or Poisson, seeded), whatever
+the server does. Latency is done - SCHEDULED, so a stalled server shows in the tail
+instead of silently pausing the load (no coordinated omission, as wrk2 and MLPerf
+LoadGen). At most max_in_flight requests are outstanding (one connection each); an
+arrival finding none free is recorded as DROPPED, never queued and sent late.
+
+Only collects raw records (records.py); statistics happen elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+
+import httpx
+import numpy as np
+
+from ..errors import ConfigError
+from .config import LoadConfig
+from .connections import build_requests, close_all, make_clients
+from .payload import Payloads
+from .records import CONNECT, DROPPED, HTTP_STATUS, OK, TIMEOUT, TRANSPORT, RawRun
+from .window import Progress, RunWindow
+
+
+def arrival_offsets_ns(config: LoadConfig) -> tuple[list[int], bool]:
+    """Send times (ns after the run starts) and whether max_duration_s cut the schedule.
+
+    The schedule covers warm-up + duration_s and at least min_requests arrivals after the
+    warm-up. Poisson gaps come from numpy's default_rng(seed): same seed, same schedule.
+    """
+    if config.rate_rps is None:
+        raise ConfigError("LoadConfig.rate_rps is required for an open-loop run")
+    gap_ns = 1e9 / config.rate_rps
+    warmup_ns = config.warmup_s * 1e9
+    end_ns = (config.warmup_s + config.duration_s) * 1e9
+    cap_ns = config.max_duration_s * 1e9
+    rng = np.random.default_rng(config.seed)
+    chunk = int((end_ns / gap_ns) * 1.2) + config.min_requests + 16
+    t = np.zeros(0)
+    while True:
+        if config.arrival == "constant":
+            more = np.arange(len(t), len(t) + chunk, dtype=np.float64) * gap_ns
+        else:
+            more = (t[-1] if len(t) else 0.0) + np.cumsum(rng.exponential(gap_ns, size=chunk))
+        t = np.concatenate([t, more])
+        measured = t[t >= warmup_ns]
+        if t[-1] >= cap_ns or (t[-1] >= end_ns and len(measured) >= config.min_requests):
+            break
+    need_end = end_ns
+    if len(measured) >= config.min_requests:
+        need_end = max(end_ns, float(measured[config.min_requests - 1]))
+    else:
+        need_end = math.inf
+    cut = need_end > cap_ns
+    return t[t <= min(need_end, cap_ns)].astype(np.int64).tolist(), cut
+
+
+async def open_loop(
+    payloads: Payloads,
+    config: LoadConfig,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RawRun:
+    offsets, cut = arrival_offsets_ns(config)
+    clients = make_clients(config.max_in_flight, config.timeout_s)
+    requests = build_requests(clients[0], payloads, config.timeout_s)
+    n = len(requests)
+    free = list(reversed(clients))  # a stack: the warmest connection is reused first
+    run = RawRun(stopped_by_cap=cut)
+    append = run.records.append
+    clock = time.perf_counter_ns
+    pending: set[asyncio.Task[None]] = set()
+
+    async def one(client: httpx.AsyncClient, k: int, scheduled: int) -> None:
+        t0 = clock()
+        try:
+            resp = await client.send(requests[k])
+        except httpx.ConnectTimeout as exc:
+            append((scheduled, t0, clock(), CONNECT, k, 0, repr(exc)))
+        except httpx.TimeoutException as exc:
+            append((scheduled, t0, clock(), TIMEOUT, k, 0, repr(exc)))
+        except httpx.ConnectError as exc:
+            append((scheduled, t0, clock(), CONNECT, k, 0, repr(exc)))
+        except httpx.TransportError as exc:
+            append((scheduled, t0, clock(), TRANSPORT, k, 0, repr(exc)))
+        else:
+            status = resp.status_code
+            append((scheduled, t0, clock(), OK if 200 <= status < 300 else HTTP_STATUS, k, status, resp.content))
+        finally:
+            free.append(client)
+
+    window = RunWindow(config, run, on_progress)
+    base = run.start_ns
+
+    async def dispatch() -> None:
+        create_task = asyncio.get_running_loop().create_task
+        i, total = 0, len(offsets)
+        while i < total and not window.stopping:
+            now = clock()
+            due = base + offsets[i]
+            if due > now:
+                await asyncio.sleep((due - now) / 1e9)
+                continue
+            # Everything due by now leaves now; each keeps its own scheduled time.
+            while i < total and base + offsets[i] <= now:
+                k = i % n
+                if free:
+                    task = create_task(one(free.pop(), k, base + offsets[i]))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                else:
+                    append((base + offsets[i], 0, 0, DROPPED, k, 0, ""))
+                i += 1
+            # Let the sends just created run (and responses be read) before the next batch;
+            # without this a dispatcher that is behind schedule would starve them.
+            await asyncio.sleep(0)
+
+    try:
+        dispatcher = asyncio.create_task(dispatch())
+        await window.watch(lambda: len(pending), done=dispatcher.done)
+        await dispatcher
+        if pending:
+            await asyncio.gather(*list(pending))
+        window.finish()
+    finally:
+        for task in list(pending):
+            task.cancel()
+        await close_all(clients)
+    return run

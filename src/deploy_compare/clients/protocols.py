@@ -1,0 +1,131 @@
+"""Protocol adapters: build a request from a batch, parse a response. Pure, no I/O.
+
+TF Serving REST predict, row format:
+    POST {base}/v1/models/{model}:predict   {"instances": [<one sample>, ...]}
+    200 -> {"predictions": [[...], ...]}     errors -> {"error": "<message>"} (4xx/5xx)
+TorchServe (our handler speaks the same JSON):
+    POST {base}/predictions/{model}         Authorization: Bearer <inference key>
+    200 -> {"predictions": [[...], ...]}     errors -> {"code": .., "type": .., "message": ..}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+import numpy as np
+
+from ..errors import ProtocolError
+from .config import Endpoint
+
+JSON_CT = "application/json"
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def encode_instances(batch: np.ndarray) -> bytes:
+    """{"instances": batch.tolist()} as compact UTF-8 JSON (row format: one item per sample)."""
+    if batch.ndim < 1:
+        raise ProtocolError(f"a batch needs a leading batch dimension, got shape {batch.shape}")
+    return json.dumps({"instances": batch.tolist()}, separators=(",", ":")).encode()
+
+
+def decode_predictions(body: bytes, batch_size: int | None = None) -> np.ndarray:
+    """The `predictions` of a JSON body as float64 (batch, ...); ProtocolError otherwise."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"response body is not JSON ({exc}): {body[:80]!r}") from None
+    if not isinstance(doc, dict):
+        raise ProtocolError(f"response JSON is not an object: {body[:80]!r}")
+    if "error" in doc:
+        raise ProtocolError(f"server reported an error: {str(doc['error'])[:200]}")
+    if "predictions" not in doc:
+        raise ProtocolError(f"response JSON has no 'predictions' (keys: {sorted(doc)[:5]})")
+    try:
+        preds = np.asarray(doc["predictions"], dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ProtocolError(f"'predictions' is not a numeric array ({exc})") from None
+    if preds.ndim < 1 or preds.size == 0:
+        raise ProtocolError(f"'predictions' is empty or scalar (shape {preds.shape})")
+    if batch_size is not None and preds.shape[0] != batch_size:
+        raise ProtocolError(f"'predictions' has {preds.shape[0]} rows for a batch of {batch_size}")
+    return preds
+
+
+def error_message(body: bytes) -> str:
+    """A short human-readable message from an error body (either server's shape)."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body[:200].decode("utf-8", "replace")
+    if isinstance(doc, dict):
+        for key in ("error", "message"):
+            if key in doc:
+                return str(doc[key])[:200]
+    return str(doc)[:200]
+
+
+class Protocol:
+    """One server API. Subclasses set the URL and headers; JSON is shared."""
+
+    name = "base"
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    @property
+    def url(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def headers(self) -> dict[str, str]:
+        h = {"Content-Type": JSON_CT, "Accept": JSON_CT}
+        h.update(self.endpoint.headers)
+        return h
+
+    def build_request(self, batch: np.ndarray) -> RequestSpec:
+        return RequestSpec("POST", self.url, self.headers(), encode_instances(np.asarray(batch)))
+
+    def parse_response(self, status: int, body: bytes, batch_size: int | None = None) -> np.ndarray:
+        """Predictions (batch, ...) of a 2xx response; ProtocolError for anything else."""
+        if not 200 <= status < 300:
+            raise ProtocolError(f"HTTP {status}: {error_message(body)}")
+        return decode_predictions(body, batch_size)
+
+
+class TFServingRest(Protocol):
+    name = "tfserving"
+
+    @property
+    def url(self) -> str:
+        return f"{self.endpoint.url}/v1/models/{self.endpoint.model}:predict"
+
+
+class TorchServeRest(Protocol):
+    name = "torchserve"
+
+    @property
+    def url(self) -> str:
+        return f"{self.endpoint.url}/predictions/{self.endpoint.model}"
+
+    def headers(self) -> dict[str, str]:
+        h = super().headers()
+        if self.endpoint.token:
+            h["Authorization"] = f"Bearer {self.endpoint.token}"
+        return h
+
+
+_ADAPTERS: dict[str, type[Protocol]] = {"tfserving": TFServingRest, "torchserve": TorchServeRest}
+
+# Which artifact each server serves: its input layout/dtype decide the request body.
+SERVED_ARTIFACT: dict[str, str] = {"tfserving": "savedmodel", "torchserve": "torchscript"}
+
+
+def adapter_for(endpoint: Endpoint) -> Protocol:
+    return _ADAPTERS[endpoint.protocol](endpoint)
+

@@ -1,0 +1,116 @@
+"""Results of load runs: plain dataclasses with units in field names, to_dict/from_dict."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class LoadResult:
+    """One run (closed loop at one concurrency, or open loop at one rate)."""
+
+    mode: str  # closed | open
+    protocol: str
+    url: str
+    model: str
+    concurrency: int | None  # closed loop
+    target_rate_rps: float | None  # open loop
+    arrival: str | None  # open loop: poisson | constant
+    max_in_flight: int | None  # open loop
+    seed: int | None
+    warmup_s: float
+    window_s: float  # measured wall time: end of warm-up -> last request issued
+    requests: int  # issued (open loop: scheduled) after the warm-up, any outcome
+    completed: int  # 2xx with a parseable body
+    throughput_rps: float  # good completions inside the window / window_s
+    p50_ms: float | None
+    p90_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    p999_ms: float | None
+    max_ms: float | None
+    min_ms: float | None
+    mean_ms: float | None
+    p99_incl_failures_ms: float | None  # errors and drops as infinitely slow; None: unbounded
+    errors: dict[str, int]  # timeout, connect, http_status, unparseable, transport
+    dropped: int  # open loop: arrivals with no free connection (never sent)
+    error_examples: dict[str, str]  # first message seen per error kind
+    correctness_checked: int  # responses compared with the reference top-1
+    correctness_agreed: int
+    top1_agreement: float | None  # agreed / checked; None when nothing was checked
+    client_cpu_share: float | None  # client loop-thread CPU / wall over the window
+    late_share: float | None  # open loop: sends later than late_threshold_ms
+    late_threshold_ms: float
+    max_send_lag_ms: float | None
+    client_bottleneck: bool
+    bottleneck_reasons: list[str]
+    min_requests_met: bool  # False: max_duration_s cut the run short
+    body_bytes: int
+    client_info: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "LoadResult":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class SloTrial:
+    rate_rps: float
+    passed: bool
+    reason: str  # why it failed; empty when it passed
+    result: LoadResult
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rate_rps": self.rate_rps, "passed": self.passed, "reason": self.reason, "result": self.result.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SloTrial":
+        return cls(d["rate_rps"], d["passed"], d["reason"], LoadResult.from_dict(d["result"]))
+
+
+@dataclass
+class SloResult:
+    """Highest open-loop rate found whose p99 (failures included) met the bound."""
+
+    p99_bound_ms: float
+    max_rate_rps: float | None  # None: even the lowest rate tried failed
+    lowest_failing_rate_rps: float | None  # None: the highest rate allowed still passed
+    limited_by_client: bool  # a failing trial was the client's fault: max_rate is a lower bound
+    trials: list[SloTrial]
+    note: str = ""
+
+    @property
+    def best(self) -> LoadResult | None:
+        ok = [t for t in self.trials if t.passed and t.rate_rps == self.max_rate_rps]
+        return ok[0].result if ok else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "p99_bound_ms": self.p99_bound_ms,
+            "max_rate_rps": self.max_rate_rps,
+            "lowest_failing_rate_rps": self.lowest_failing_rate_rps,
+            "limited_by_client": self.limited_by_client,
+            "trials": [t.to_dict() for t in self.trials],
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SloResult":
+        return cls(
+            p99_bound_ms=d["p99_bound_ms"],
+            max_rate_rps=d["max_rate_rps"],
+            lowest_failing_rate_rps=d["lowest_failing_rate_rps"],
+            limited_by_client=d["limited_by_client"],
+            trials=[SloTrial.from_dict(t) for t in d["trials"]],
+            note=d.get("note", ""),
+        )

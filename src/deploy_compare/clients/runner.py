@@ -1,0 +1,96 @@
+"""Public entry points: run a load against an endpoint and get a LoadResult."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable, Iterable
+
+import httpx
+
+from ..errors import ConfigError, LoadError
+from .analyze import analyze
+from .closed_loop import closed_loop
+from .config import Endpoint, LoadConfig
+from .connections import build_requests, close_all, make_clients
+from .open_loop import open_loop
+from .payload import Payloads
+from .protocols import adapter_for, error_message
+from .results import LoadResult
+from .window import Progress
+
+DEFAULT_CONCURRENCY = (1, 2, 4, 8, 16)
+ProgressFn = Callable[[Progress], None]
+
+
+async def preflight(endpoint: Endpoint, payloads: Payloads, config: LoadConfig) -> None:
+    """One request before the run: a dead URL, wrong model or bad key fails fast and clearly."""
+    url = adapter_for(endpoint).url
+    clients = make_clients(1, config.timeout_s)
+    try:
+        request = build_requests(clients[0], payloads, config.timeout_s)[0]
+        try:
+            resp = await clients[0].send(request)
+        except httpx.TransportError as exc:
+            raise LoadError(f"{url}: nothing answered the first request ({type(exc).__name__}: {exc})") from None
+        if resp.status_code in (401, 403, 404):
+            raise LoadError(
+                f"{url}: HTTP {resp.status_code} on the first request (wrong model name or inference key?): "
+                f"{error_message(resp.content)}"
+            )
+    finally:
+        await close_all(clients)
+
+
+def _run(coro_fn, endpoint: Endpoint, payloads: Payloads, config: LoadConfig, on_progress, mode: str) -> LoadResult:
+    async def main():
+        if config.preflight:
+            await preflight(endpoint, payloads, config)
+        return await coro_fn(payloads, config, on_progress)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise LoadError("the load client's sync API was called inside a running event loop; "
+                        "await clients.closed_loop.closed_loop / clients.open_loop.open_loop instead")
+    raw = asyncio.run(main())
+    return analyze(raw, endpoint, payloads, config, mode)
+
+
+def run_closed_loop(
+    endpoint: Endpoint, payloads: Payloads, config: LoadConfig, on_progress: ProgressFn | None = None
+) -> LoadResult:
+    """config.concurrency workers, each sending its next request when the last one completed."""
+    return _run(closed_loop, endpoint, payloads, config, on_progress, "closed")
+
+
+def sweep_concurrency(
+    endpoint: Endpoint,
+    payloads: Payloads,
+    config: LoadConfig,
+    levels: Iterable[int] = DEFAULT_CONCURRENCY,
+    on_progress: ProgressFn | None = None,
+    on_result: Callable[[LoadResult], None] | None = None,
+) -> list[LoadResult]:
+    """One closed-loop run per concurrency level, in the order given."""
+    levels = list(levels)
+    if not levels:
+        raise ConfigError("concurrency levels must not be empty")
+    results = []
+    for level in levels:
+        result = run_closed_loop(endpoint, payloads, dataclasses.replace(config, concurrency=level), on_progress)
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+def run_open_loop(
+    endpoint: Endpoint, payloads: Payloads, config: LoadConfig, on_progress: ProgressFn | None = None
+) -> LoadResult:
+    """Arrivals at config.rate_rps (poisson/constant, seeded); latency from the scheduled time."""
+    if config.rate_rps is None:
+        raise ConfigError("LoadConfig.rate_rps is required for an open-loop run")
+    return _run(open_loop, endpoint, payloads, config, on_progress, "open")

@@ -1,0 +1,52 @@
+"""Is the CLIENT the bottleneck? A run that says so must not be read as the server's limit.
+
+Rule (both inputs are measured over the measured window only):
+- cpu: the client's event-loop thread was busy (CPU time / wall time) for at least
+  LoadConfig.max_client_cpu_share (default 0.85). A busy loop cannot send any faster, so
+  the throughput it saw is at least partly the client's ceiling.
+- late sends (open loop): more than LoadConfig.max_late_share (default 5%) of the sends
+  left later than late_threshold_ms (default 5 ms: asyncio timers wake with ~1 ms
+  granularity, the GIL switch interval is 5 ms) after their scheduled time. The arrival process was then not the one
+  asked for. Latency still counts from the scheduled time, so it stays honest, but the
+  run measured an overloaded client as much as the server.
+Drops (no free connection within max_in_flight) are NOT a client fault: they mean the
+server (or the in-flight bound) could not keep up, and are reported as `dropped`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import platform
+from importlib import metadata
+
+from .config import LoadConfig
+
+
+def bottleneck_reasons(cpu_share: float | None, late_share: float | None, config: LoadConfig) -> list[str]:
+    reasons = []
+    if cpu_share is not None and cpu_share >= config.max_client_cpu_share:
+        reasons.append(
+            f"client event-loop thread busy {cpu_share:.0%} of the window "
+            f"(limit {config.max_client_cpu_share:.0%})"
+        )
+    if late_share is not None and late_share > config.max_late_share:
+        reasons.append(
+            f"{late_share:.1%} of sends left more than {config.late_threshold_ms:g} ms after schedule "
+            f"(limit {config.max_late_share:.0%})"
+        )
+    return reasons
+
+
+def client_info() -> dict[str, str]:
+    """Versions that shape the client's own overhead, recorded with every result."""
+    info = {"python": platform.python_version()}
+    for pkg in ("httpx", "httpcore", "h11", "anyio", "sniffio", "numpy"):
+        try:
+            info[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            info[pkg] = "missing"
+    if importlib.util.find_spec("sniffio") is None:
+        # httpcore 1.0 retries `import sniffio` twice per request when it is absent; each
+        # failed import scans sys.path (~0.2 ms): a large, avoidable client overhead.
+        info["warning"] = "sniffio is not installed: httpcore pays a failed import per request"
+    return info

@@ -1,0 +1,56 @@
+"""Statistics over raw numbers. Pure numpy; knows nothing of HTTP or of the loops.
+
+Percentiles are exact: numpy.percentile over ALL samples (linear interpolation between
+closest ranks, numpy's default), no histogram bucketing, no sampling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PERCENTILES: dict[str, float] = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
+
+# A failed or dropped request counts as slower than any real one when a percentile
+# "including failures" is asked for; results at or above this are reported as None.
+_FAILED_NS = float(1 << 62)
+
+
+def latency_summary_ms(latencies_ns: np.ndarray) -> dict[str, float | None]:
+    """p50/p90/p95/p99/p999, mean, min and max in milliseconds; None for no samples."""
+    lat = np.asarray(latencies_ns, dtype=np.float64)
+    keys = [f"{k}_ms" for k in PERCENTILES] + ["mean_ms", "min_ms", "max_ms"]
+    if lat.size == 0:
+        return dict.fromkeys(keys, None)
+    qs = np.percentile(lat, list(PERCENTILES.values()))
+    out: dict[str, float | None] = {f"{k}_ms": float(v) / 1e6 for k, v in zip(PERCENTILES, qs)}
+    out["mean_ms"] = float(lat.mean()) / 1e6
+    out["min_ms"] = float(lat.min()) / 1e6
+    out["max_ms"] = float(lat.max()) / 1e6
+    return out
+
+
+def percentile_including_failures_ms(latencies_ns: np.ndarray, n_failed: int, q: float) -> float | None:
+    """The q-th percentile when each of n_failed requests counts as infinitely slow.
+
+    None means the percentile falls among the failures (unbounded). This is the latency
+    an SLO sees: a request that errored or was dropped did not meet any bound.
+    """
+    lat = np.asarray(latencies_ns, dtype=np.float64)
+    if lat.size + n_failed == 0:
+        return None
+    allv = np.concatenate([lat, np.full(n_failed, _FAILED_NS)])
+    v = float(np.percentile(allv, q))
+    return None if v >= _FAILED_NS / 2 else v / 1e6
+
+
+def lateness(scheduled_ns: np.ndarray, sent_ns: np.ndarray, threshold_ns: float) -> tuple[float | None, float | None]:
+    """(share of sends later than threshold after their schedule, max lag in ms)."""
+    sched = np.asarray(scheduled_ns, dtype=np.int64)
+    if sched.size == 0:
+        return None, None
+    lag = np.asarray(sent_ns, dtype=np.int64) - sched
+    return float(np.count_nonzero(lag > threshold_ns)) / lag.size, float(lag.max()) / 1e6
+
+
+def rate_per_s(count: int, window_ns: float) -> float:
+    return 0.0 if window_ns <= 0 else count / (window_ns / 1e9)

@@ -1,0 +1,103 @@
+"""The run window shared by both loops: warm-up mark, stop rule, client CPU, progress."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .config import LoadConfig
+from .records import OK, RawRun
+
+TICK_S = 0.1
+
+
+@dataclass
+class Progress:
+    """A live snapshot for displays; counts include the warm-up."""
+
+    elapsed_s: float
+    phase: str  # warm-up | measuring | draining
+    completed: int  # requests finished, any outcome
+    errors: int  # requests finished with an error or dropped
+    in_flight: int
+    recent_rps: float  # finished requests/s over the last tick
+
+
+class RunWindow:
+    """Marks the measured window on `run` and decides when a closed loop stops.
+
+    A run stops once BOTH duration_s have passed after the warm-up AND min_requests have
+    finished after it; max_duration_s is the hard cap (then run.stopped_by_cap is set).
+    CPU is the client's event-loop thread only (time.thread_time_ns), so a server running
+    in another thread of the same process (tests) is not counted as client work.
+    """
+
+    def __init__(self, config: LoadConfig, run: RawRun, on_progress: Callable[[Progress], None] | None) -> None:
+        self.config = config
+        self.run = run
+        self.on_progress = on_progress
+        self.stopping = False
+        now = time.perf_counter_ns()
+        run.start_ns = now
+        run.measure_start_ns = now + int(config.warmup_s * 1e9)
+        self._measure_end_ns = run.measure_start_ns + int(config.duration_s * 1e9)
+        self._cap_ns = now + int(config.max_duration_s * 1e9)
+        self._cpu_start = 0
+        self._scanned = 0
+        self._measured = 0
+        self._errors = 0
+
+    async def watch(self, in_flight: Callable[[], int], done: Callable[[], bool] | None = None) -> None:
+        """Tick until the stop rule holds (closed loop) or `done()` (open loop)."""
+        run = self.run
+        cpu_marked = False
+        last_count, last_ns = 0, run.start_ns
+        while True:
+            now = time.perf_counter_ns()
+            if not cpu_marked and now >= run.measure_start_ns:
+                self._cpu_start = time.thread_time_ns()
+                cpu_marked = True
+            self._scan()
+            if self.on_progress is not None:
+                count = len(run.records)
+                rps = (count - last_count) / max((now - last_ns) / 1e9, 1e-9)
+                last_count, last_ns = count, now
+                phase = "warm-up" if now < run.measure_start_ns else "measuring"
+                self.on_progress(Progress((now - run.start_ns) / 1e9, phase, count, self._errors, in_flight(), rps))
+            if done is not None:
+                if done():
+                    break
+            elif now >= self._measure_end_ns and self._measured >= self.config.min_requests:
+                break
+            if now >= self._cap_ns:
+                run.stopped_by_cap = True
+                break
+            wake = run.measure_start_ns if not cpu_marked else now + int(TICK_S * 1e9)
+            await asyncio.sleep(max(min(wake - now, TICK_S * 1e9), 0) / 1e9)
+        self.stopping = True
+        run.stop_ns = time.perf_counter_ns()
+        if not cpu_marked:  # stopped during warm-up (cap shorter than warm-up cannot happen)
+            self._cpu_start = time.thread_time_ns()
+        run.cpu_measure_ns = time.thread_time_ns() - self._cpu_start
+
+    def _scan(self) -> None:
+        records, start = self.run.records, self.run.measure_start_ns
+        for i in range(self._scanned, len(records)):
+            rec = records[i]
+            if rec[3] != OK:
+                self._errors += 1
+            if rec[0] >= start:
+                self._measured += 1
+        self._scanned = len(records)
+
+    def finish(self) -> None:
+        """All in-flight requests are done."""
+        self.run.end_ns = time.perf_counter_ns()
+        if self.on_progress is not None:
+            self._scan()
+            now = self.run.end_ns
+            self.on_progress(
+                Progress((now - self.run.start_ns) / 1e9, "draining", len(self.run.records), self._errors, 0, 0.0)
+            )

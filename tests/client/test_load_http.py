@@ -1,0 +1,220 @@
+"""The load client against a real local HTTP server (uvicorn + a tiny ASGI app, see conftest).
+
+Timing assertions use generous margins: the machine is shared and noisy. What is checked
+is the shape that only a correct client produces (a stall in the open-loop tail, exact
+error counts by kind), not speed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+import threading
+
+import numpy as np
+import pytest
+
+from deploy_compare.clients import (
+    Endpoint,
+    LoadConfig,
+    LoadResult,
+    SloConfig,
+    build_payloads,
+    find_max_rate_under_slo,
+    run_closed_loop,
+    run_open_loop,
+    sweep_concurrency,
+)
+from deploy_compare.errors import LoadError
+
+pytestmark = [pytest.mark.client, pytest.mark.timeout(120)]
+
+NUM_CLASSES = 10
+SLACK_MS = 15.0  # allowed client + server + scheduler overhead on a busy 2-core machine
+
+
+def behaviour_batch(rows: list[tuple[float, int, int]]) -> np.ndarray:
+    """Samples (N, 1, 8, 8) whose first values are (delay_ms, mode, label), read by the app."""
+    x = np.zeros((len(rows), 1, 8, 8), dtype=np.float32)
+    for i, (delay, mode, label) in enumerate(rows):
+        x[i, 0, 0, :3] = (delay, mode, label)
+    return x
+
+
+def one_hot(labels: list[int]) -> np.ndarray:
+    ref = np.zeros((len(labels), NUM_CLASSES), dtype=np.float32)
+    ref[np.arange(len(labels)), labels] = 1.0
+    return ref
+
+
+def payloads_for(ep: Endpoint, rows: list[tuple[float, int, int]], reference_labels: list[int] | None = None):
+    labels = reference_labels if reference_labels is not None else [r[2] for r in rows]
+    return build_payloads(ep, behaviour_batch(rows), one_hot(labels))
+
+
+def dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def endpoint(asgi_server) -> Endpoint:
+    return Endpoint(url=asgi_server.url, protocol="torchserve", model="digits", token="k3y")
+
+
+def test_percentiles_follow_known_server_delays(endpoint, asgi_server):
+    # 8 of 10 payloads answer after 5 ms, 2 after 40 ms: p50 is a 5 ms request, p90+ a 40 ms one.
+    rows = [(5, 0, i % NUM_CLASSES) for i in range(8)] + [(40, 0, 3), (40, 0, 7)]
+    cfg = LoadConfig(duration_s=2.0, warmup_s=0.3, min_requests=60, concurrency=1)
+    r = run_closed_loop(endpoint, payloads_for(endpoint, rows), cfg)
+    assert r.min_requests_met and r.requests >= 60 and r.error_count == 0
+    assert 5.0 <= r.p50_ms <= 5.0 + SLACK_MS
+    assert 40.0 <= r.p90_ms <= 40.0 + SLACK_MS
+    assert 40.0 <= r.p99_ms <= r.max_ms
+    assert r.min_ms >= 5.0
+    assert 0.8 * 5 + 0.2 * 40 <= r.mean_ms <= 0.8 * 5 + 0.2 * 40 + SLACK_MS
+    # The closed loop at concurrency 1 cannot go faster than one mean delay at a time.
+    assert r.throughput_rps <= 1000.0 / (0.8 * 5 + 0.2 * 40)
+    # Every response was checked against its reference and agreed.
+    assert r.correctness_checked == r.completed and r.top1_agreement == 1.0
+    # The TorchServe adapter really sent its route and inference key.
+    assert asgi_server.state.last_path == "/predictions/digits"
+    assert asgi_server.state.last_headers["authorization"] == "Bearer k3y"
+
+
+def test_top1_agreement_counts_wrong_answers(endpoint):
+    # The server answers label i; the reference disagrees on 3 of 10 samples.
+    rows = [(0, 0, i) for i in range(10)]
+    reference = [i if i < 7 else (i + 1) % NUM_CLASSES for i in range(10)]
+    cfg = LoadConfig(duration_s=0.8, warmup_s=0.2, min_requests=100, concurrency=1, sample_every=5)
+    r = run_closed_loop(endpoint, payloads_for(endpoint, rows, reference), cfg)
+    assert r.correctness_checked >= r.completed // 5
+    assert r.top1_agreement == pytest.approx(0.7, abs=0.12)
+
+
+def test_every_error_kind_is_counted(endpoint):
+    # One payload of each behaviour, issued round-robin: the counts follow the mix.
+    rows = [(0, 0, 1), (0, 1, 0), (0, 2, 0), (0, 3, 0), (400, 0, 0)]
+    cfg = LoadConfig(duration_s=1.5, warmup_s=0.2, min_requests=20, concurrency=2, timeout_s=0.15)
+    r = run_closed_loop(endpoint, payloads_for(endpoint, rows), cfg)
+    e = r.errors
+    assert e["http_status"] > 0 and e["timeout"] > 0 and e["unparseable"] > 0
+    assert e["connect"] == 0
+    # Each cycle of 5 requests holds 1 ok, 1 status error, 2 unparseable bodies, 1 timeout;
+    # the ends of the window can cut a cycle per worker.
+    assert abs(e["unparseable"] - 2 * e["http_status"]) <= 6
+    assert abs(e["timeout"] - e["http_status"]) <= 4
+    assert abs(r.completed - e["http_status"]) <= 4
+    assert r.requests == r.completed + r.error_count
+    assert "503" in r.error_examples["http_status"] and "overloaded" in r.error_examples["http_status"]
+    assert "Timeout" in r.error_examples["timeout"]
+    assert r.p99_incl_failures_ms is None  # 80% failed: no p99 a user would see
+
+
+def test_connect_errors_are_counted_and_preflight_fails_fast():
+    ep = Endpoint(url=f"http://127.0.0.1:{dead_port()}", protocol="tfserving", model="digits")
+    payloads = payloads_for(ep, [(0, 0, 1)])
+    cfg = LoadConfig(duration_s=0.3, warmup_s=0.0, min_requests=5, concurrency=1, preflight=False)
+    r = run_closed_loop(ep, payloads, cfg)
+    assert r.requests >= 5 and r.errors["connect"] == r.requests
+    assert r.completed == 0 and r.p50_ms is None and r.throughput_rps == 0.0
+    with pytest.raises(LoadError, match="nothing answered"):
+        run_closed_loop(ep, payloads, dataclasses.replace(cfg, preflight=True))
+
+
+def test_preflight_names_a_wrong_model(endpoint, asgi_server):
+    # The app answers 404 for nothing, so a TF Serving route still answers; use a dead URL
+    # path instead: a model name is part of the path the real servers 404 on.
+    ep = Endpoint(url=asgi_server.url, protocol="tfserving", model="digits")
+    r = run_closed_loop(ep, payloads_for(ep, [(0, 0, 2)]), LoadConfig(duration_s=0.2, warmup_s=0, min_requests=5))
+    assert r.completed >= 5
+    assert r.url.endswith("/v1/models/digits:predict")
+
+
+def test_server_stall_shows_in_the_open_loop_tail_not_in_the_closed_loop(endpoint, asgi_server):
+    """Coordinated omission: a 0.4 s stall delays every request SCHEDULED during it.
+
+    The open loop keeps sending on schedule and counts from the scheduled time, so ~80 of
+    ~600 requests carry part of the stall. A closed loop with 2 workers just waits: only
+    2 requests see it, and its p99 hides the stall.
+    """
+    payloads = payloads_for(endpoint, [(0, 0, i) for i in range(10)])
+    stall_s = 0.4
+    cfg = LoadConfig(duration_s=3.0, warmup_s=0.5, min_requests=300, rate_rps=200, arrival="constant",
+                     max_in_flight=128)
+
+    def with_stall(fn, c):
+        timer = threading.Timer(1.5, asgi_server.state.stall, args=(stall_s,))
+        timer.start()
+        try:
+            return fn(endpoint, payloads, c)
+        finally:
+            timer.cancel()
+
+    open_r = with_stall(run_open_loop, cfg)
+    closed_r = with_stall(run_closed_loop, dataclasses.replace(cfg, concurrency=2, rate_rps=None))
+    assert open_r.dropped == 0 and open_r.error_count == 0
+    assert open_r.max_ms >= stall_s * 1000 * 0.75
+    assert open_r.p99_ms >= stall_s * 1000 * 0.5  # ~13% of requests waited 0..400 ms
+    assert open_r.p90_ms >= 10.0
+    assert closed_r.max_ms >= stall_s * 1000 * 0.75  # the closed loop saw the stall...
+    assert closed_r.p99_ms < open_r.p99_ms / 2  # ...but its tail hides it
+
+
+def test_open_loop_drops_beyond_the_in_flight_bound(endpoint):
+    # 100 ms per request, 200 arrivals/s, at most 4 in flight: ~40/s can be sent, the rest drop.
+    payloads = payloads_for(endpoint, [(100, 0, 1)])
+    cfg = LoadConfig(duration_s=1.0, warmup_s=0.2, min_requests=100, rate_rps=200, arrival="constant",
+                     max_in_flight=4)
+    r = run_open_loop(endpoint, payloads, cfg)
+    assert r.dropped > r.completed > 0
+    assert r.requests == r.completed + r.dropped + r.error_count
+    assert r.p99_incl_failures_ms is None
+    assert r.throughput_rps <= 4 / 0.1 * 1.1
+
+
+def test_late_send_flag_trips_past_client_capacity(endpoint):
+    payloads = payloads_for(endpoint, [(0, 0, 1)])
+    over = LoadConfig(duration_s=1.0, warmup_s=0.2, min_requests=100, rate_rps=20000, arrival="constant",
+                      max_in_flight=256)
+    r = run_open_loop(endpoint, payloads, over)
+    assert r.client_bottleneck
+    assert r.late_share > over.max_late_share
+    assert any("after schedule" in reason for reason in r.bottleneck_reasons)
+    # A gentle rate, judged with a threshold far above timer jitter, is not flagged as late.
+    gentle = dataclasses.replace(over, rate_rps=40, max_in_flight=16, late_threshold_ms=25.0, min_requests=30)
+    g = run_open_loop(endpoint, payloads, gentle)
+    assert g.late_share <= gentle.max_late_share
+    assert not any("after schedule" in reason for reason in g.bottleneck_reasons)
+
+
+def test_sweep_scales_with_concurrency_on_a_concurrent_server(endpoint):
+    payloads = payloads_for(endpoint, [(10, 0, i) for i in range(10)])
+    cfg = LoadConfig(duration_s=1.0, warmup_s=0.2, min_requests=50)
+    results = sweep_concurrency(endpoint, payloads, cfg, levels=(1, 4))
+    assert [r.concurrency for r in results] == [1, 4]
+    assert results[1].throughput_rps > 2 * results[0].throughput_rps
+    # Results survive JSON.
+    again = LoadResult.from_dict(json.loads(json.dumps(results[1].to_dict())))
+    assert again == results[1]
+
+
+def test_slo_search_brackets_a_server_of_fixed_capacity(endpoint):
+    # One request at a time, 5 ms each: capacity ~200/s; near it the queue explodes.
+    payloads = payloads_for(endpoint, [(5, 4, 1)])
+    # The server shares this process's GIL; a 10 ms late threshold keeps its CPU bursts
+    # from being read as a client that fell behind.
+    cfg = LoadConfig(duration_s=1.5, warmup_s=0.3, min_requests=50, max_in_flight=64, late_threshold_ms=10.0)
+    slo = SloConfig(p99_bound_ms=50.0, start_rate_rps=50.0, max_rate_rps=800.0, max_trials=6, rel_tolerance=0.1)
+    s = find_max_rate_under_slo(endpoint, payloads, cfg, slo)
+    assert 2 <= len(s.trials) <= slo.max_trials
+    assert s.max_rate_rps is not None and s.max_rate_rps < 200.0
+    assert s.lowest_failing_rate_rps is not None and s.lowest_failing_rate_rps > s.max_rate_rps
+    for t in s.trials:
+        if t.passed:
+            assert t.result.p99_incl_failures_ms <= slo.p99_bound_ms and t.rate_rps <= s.max_rate_rps
+        else:
+            assert t.reason and t.rate_rps >= s.lowest_failing_rate_rps
+    assert s.best is not None and s.best.target_rate_rps == s.max_rate_rps
