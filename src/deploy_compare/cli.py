@@ -21,7 +21,10 @@ COMMANDS: dict[str, str] = {
     "ingest-edge": "deploy_compare.commands.ingest_edge",
     "serve": "deploy_compare.commands.serve",
     "verify": "deploy_compare.commands.verify",
+    "report": "deploy_compare.commands.report",
+    "diff": "deploy_compare.commands.diff",
     "run": "deploy_compare.commands.run",
+    "load": "deploy_compare.commands.load",
 }
 
 
