@@ -1,0 +1,73 @@
+"""Display names and small selectors over a RunResults, shared by verdicts, tables and plots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..deploy.results import RunResults, ServedResult
+from .fmt import get, getf
+
+TARGET_NAMES = {"torchserve": "TorchServe", "tfserving": "TF Serving"}
+QUANTIZED_VARIANTS = ("fp16", "dynamic_int8", "int8")
+
+
+def target_label(s: ServedResult) -> str:
+    name = TARGET_NAMES.get(s.target, s.target)
+    return f"{name} ({s.mode})" if s.mode else name
+
+
+def local_label(row: dict[str, Any]) -> str:
+    threads = get(row, "threads")
+    plural = "" if threads == 1 else "s"
+    return f"in-process {get(row, 'artifact')} ({get(row, 'runtime') or '?'}, {threads} thread{plural})"
+
+
+def is_local_device(row: dict[str, Any]) -> bool:
+    return get(row, "device") in (None, "local")
+
+
+def ok_local(results: RunResults, profile: str | None = None) -> list[dict[str, Any]]:
+    return [r for r in results.local if isinstance(r, dict) and r.get("status") == "OK" and is_local_device(r)
+            and (profile is None or r.get("profile") == profile)]
+
+
+def sweep_points(s: ServedResult) -> list[dict[str, Any]]:
+    """The closed-loop results that have a concurrency, by increasing concurrency."""
+    points = [p for p in s.sweep if isinstance(p, dict) and getf(p, "concurrency") is not None]
+    return sorted(points, key=lambda p: getf(p, "concurrency"))
+
+
+def slo_trials(s: ServedResult) -> list[dict[str, Any]]:
+    trials = get(s.slo, "trials")
+    if not isinstance(trials, list):
+        return []
+    return sorted((t for t in trials if isinstance(t, dict) and getf(t, "rate_rps") is not None),
+                  key=lambda t: getf(t, "rate_rps"))
+
+
+def reference_accuracy(results: RunResults) -> float | None:
+    ref = getf(results.model, "reference_accuracy")
+    if ref is not None:
+        return ref
+    for entry in results.artifacts.values():
+        ref = getf(entry, "parity", "reference_accuracy")
+        if ref is not None:
+            return ref
+    return None
+
+
+def artifact_accuracy(entry: Any) -> float | None:
+    return getf(entry, "parity", "accuracy")
+
+
+def tflite_artifacts(results: RunResults) -> dict[str, dict[str, Any]]:
+    return {name: e for name, e in sorted(results.artifacts.items())
+            if isinstance(e, dict) and e.get("format") == "tflite"}
+
+
+def footprint_row(results: RunResults, artifact: str) -> dict[str, Any] | None:
+    """The local row that best shows an artifact's on-device cost: edge profile, fewest threads."""
+    rows = [r for r in ok_local(results) if r.get("artifact") == artifact]
+    if not rows:
+        return None
+    return min(rows, key=lambda r: (r.get("profile") != "edge", getf(r, "threads") or 0))

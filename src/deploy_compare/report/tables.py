@@ -1,0 +1,200 @@
+"""Tables of the report, as header + string rows. Every target and every status appears."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..deploy.results import RunResults
+from .document import Table
+from .fmt import DASH, cores, get, getf, kib, ms, num, pct, seconds, text
+from .names import reference_accuracy, slo_trials, sweep_points, target_label
+
+
+def _errors(d: Any) -> str:
+    errors = get(d, "errors")
+    if not isinstance(errors, dict):
+        return DASH
+    parts = [f"{k}: {v}" for k, v in sorted(errors.items()) if v]
+    return ", ".join(parts) if parts else "0"
+
+
+def _flag(value: Any) -> str:
+    return DASH if value is None else ("YES" if value else "no")
+
+
+def _throughput_batches(rows: list[dict[str, Any]]) -> list[int]:
+    sizes = set()
+    for r in rows:
+        for k in (get(r, "throughput_samples_per_s") or {}):
+            try:
+                sizes.add(int(k))
+            except (TypeError, ValueError):
+                pass
+    return sorted(sizes)
+
+
+def _throughput(row: dict[str, Any], batch: int) -> Any:
+    thr = get(row, "throughput_samples_per_s") or {}
+    return thr.get(str(batch), thr.get(batch)) if isinstance(thr, dict) else None
+
+
+def header_table(results: RunResults, environment: dict[str, Any] | None) -> Table:
+    run, model, env = results.run, results.model or {}, environment or {}
+    plan = run.cores or {}
+    shared = " (shared: only one core)" if plan.get("shared") else ""
+    rows = [
+        ["run", run.id],
+        ["model", f"{text(model.get('name'))} ({text(model.get('source'))}), input {text(model.get('input_shape'))} "
+                  f"{text(model.get('layout'))}, {text(model.get('num_classes'))} classes"],
+        ["reference accuracy", f"{pct(reference_accuracy(results), 2)} (fp32 PyTorch, "
+                               f"{text(model.get('eval_samples'))} held-out samples)"],
+        ["profile", run.profile],
+        ["started / finished (UTC)", f"{run.started_utc} / {text(run.finished_utc)}"],
+        ["wall time", seconds(run.wall_s)],
+        ["status", "complete" if run.complete and not run.interrupted
+         else ("INTERRUPTED (incomplete)" if run.interrupted else "INCOMPLETE")],
+        ["cores: server / client", f"{cores(plan.get('server_cores'))} / {cores(plan.get('client_cores'))}{shared}"],
+        ["command", run.command],
+    ]
+    if env:
+        usable = env.get("usable_cores")
+        rows += [
+            ["CPU", f"{text(env.get('cpu_model'))}; usable cores {cores(usable)} "
+                    f"({len(usable) if isinstance(usable, list) else '?'} of {text(env.get('logical_cores'))})"],
+            ["memory", f"{num(env.get('memory_gib'))} GiB"],
+            ["platform", f"{text(env.get('platform'))}, Python {text(env.get('python'))}, Java {text(env.get('java'))}"],
+            ["thread settings", ", ".join(f"{k}={v}" for k, v in sorted((env.get("thread_settings") or {}).items()))
+             or "none set"],
+            ["git commit", text(env.get("git_commit"))],
+        ]
+        packages = env.get("packages")
+        if isinstance(packages, dict) and packages:
+            rows.append(["packages", ", ".join(f"{k} {v}" for k, v in sorted(packages.items()))])
+        if env.get("command") and env.get("command") != run.command:
+            rows.append(["environment recorded by", text(env.get("command"))])
+    else:
+        rows.append(["environment", "environment.json not found in the run directory"])
+    return Table(["", ""], rows)
+
+
+def stages_table(results: RunResults) -> Table:
+    stages = results.run.stages
+    return Table(["stage", "status", "time", "reason / error"],
+                 [[s.name, s.status, seconds(s.seconds), text(s.reason)] for s in stages],
+                 [s.status for s in stages])
+
+
+def served_table(results: RunResults) -> Table:
+    rows, statuses = [], []
+    for s in results.served:
+        rows.append([target_label(s), s.status, text(s.artifact), num(s.startup_s), cores(s.server_cores),
+                     cores(s.client_cores), text(s.reason), text(s.log)])
+        statuses.append(s.status)
+    present = {s.target for s in results.served}
+    planned = get(results.settings, "run", "targets") or []
+    for target in planned if isinstance(planned, list) else []:
+        if target not in present:
+            why = "the run ended before this target" if not results.run.complete else "no result recorded"
+            rows.append([str(target), "NOT RUN", DASH, DASH, DASH, DASH, why, DASH])
+            statuses.append("NOT RUN")
+    return Table(["target", "status", "artifact", "startup s", "server cores", "client cores", "reason / error", "log"],
+                 rows, statuses)
+
+
+def sweep_table(results: RunResults) -> Table:
+    rows, statuses = [], []
+    for s in results.served:
+        for p in sweep_points(s):
+            bottleneck = get(p, "client_bottleneck")
+            reasons = "; ".join(get(p, "bottleneck_reasons") or [])
+            rows.append([target_label(s), text(get(p, "concurrency")), text(get(p, "requests")),
+                         num(get(p, "throughput_rps")), ms(get(p, "p50_ms")), ms(get(p, "p90_ms")),
+                         ms(get(p, "p95_ms")), ms(get(p, "p99_ms")), ms(get(p, "p999_ms")), ms(get(p, "max_ms")),
+                         _errors(p), pct(get(p, "top1_agreement")),
+                         _flag(bottleneck) + (f" ({reasons})" if bottleneck and reasons else "")])
+            statuses.append("WARN" if bottleneck else "OK")
+    return Table(["target", "concurrency", "requests", "throughput req/s", "p50 ms", "p90 ms", "p95 ms", "p99 ms",
+                  "p99.9 ms", "max ms", "errors", "top-1 agree", "client bottleneck"], rows, statuses)
+
+
+def slo_table(results: RunResults) -> Table:
+    rows, statuses = [], []
+    for s in results.served:
+        if s.status != "OK":
+            rows.append([target_label(s), DASH, DASH, DASH, DASH, DASH, f"{s.status}: {text(s.reason)}"])
+            statuses.append(s.status)
+            continue
+        slo = s.slo
+        if not isinstance(slo, dict):
+            rows.append([target_label(s), DASH, DASH, DASH, DASH, DASH, "no SLO search recorded"])
+            statuses.append("SKIPPED")
+            continue
+        rows.append([target_label(s), ms(get(slo, "p99_bound_ms")), num(get(slo, "max_rate_rps")),
+                     num(get(slo, "lowest_failing_rate_rps")), _flag(get(slo, "limited_by_client")),
+                     str(len(slo_trials(s))), text(get(slo, "note"))])
+        statuses.append("OK" if getf(slo, "max_rate_rps") is not None else "WARN")
+    return Table(["target", "p99 bound ms", "max rate req/s", "lowest failing req/s", "client-limited", "trials",
+                  "note"], rows, statuses)
+
+
+def slo_trials_table(results: RunResults) -> Table:
+    rows, statuses = [], []
+    for s in results.served:
+        for t in slo_trials(s):
+            r = get(t, "result")
+            passed = get(t, "passed")
+            rows.append([target_label(s), num(get(t, "rate_rps")), "pass" if passed else "FAIL",
+                         ms(get(r, "p99_incl_failures_ms")) if getf(r, "p99_incl_failures_ms") is not None
+                         else "unbounded", ms(get(r, "p99_ms")), num(get(r, "throughput_rps")),
+                         pct(get(r, "late_share")), text(get(r, "dropped")), _errors(r), text(get(t, "reason"))])
+            statuses.append("OK" if passed else "WARN")
+    return Table(["target", "offered req/s", "result", "p99 incl. failures ms", "p99 ms", "completed req/s",
+                  "late sends", "dropped", "errors", "why it failed"], rows, statuses)
+
+
+def bench_table(rows: list[dict[str, Any]]) -> Table:
+    """Local (in-process) or edge-device rows: one per artifact/profile/threads."""
+    batches = _throughput_batches(rows)
+    out, statuses = [], []
+    for r in rows:
+        top1 = get(r, "top1_agreement")
+        out.append([text(get(r, "artifact")), text(get(r, "runtime")), text(get(r, "profile")),
+                    text(get(r, "threads")), cores(get(r, "pinned_cores")), text(get(r, "status")),
+                    num(get(r, "load_ms")), ms(get(r, "p50_ms")), ms(get(r, "p90_ms")), ms(get(r, "p99_ms")),
+                    ms(get(r, "max_ms")), *(num(_throughput(r, b), 0) for b in batches),
+                    num(get(r, "rss_growth_mib")), kib(get(r, "file_size_bytes")),
+                    DASH if top1 is None else f"{pct(top1)} of {text(get(r, 'samples_checked'))}",
+                    text(get(r, "reason"))])
+        statuses.append(get(r, "status"))
+    return Table(["artifact", "runtime", "profile", "threads", "cores", "status", "load ms", "p50 ms", "p90 ms",
+                  "p99 ms", "max ms", *(f"bs{b} samples/s" for b in batches), "RSS growth MiB", "size KiB",
+                  "top-1 agree", "reason / error"], out, statuses)
+
+
+def parity_table(results: RunResults) -> Table:
+    ref = reference_accuracy(results)
+    rows, statuses = [], []
+    for name, e in sorted(results.artifacts.items()):
+        parity = get(e, "parity")
+        acc = getf(parity, "accuracy")
+        base = getf(parity, "reference_accuracy")
+        base = ref if base is None else base
+        delta = DASH if acc is None or base is None else f"{(acc - base) * 100:+.2f}"
+        passed = get(parity, "passed")
+        status = DASH if parity is None else ("ok" if passed else "FAILED")
+        max_diff = getf(parity, "max_abs_diff")
+        rows.append([name, text(get(e, "format")), text(get(e, "variant")), kib(get(e, "size_bytes")),
+                     DASH if max_diff is None else f"{max_diff:.2e}", pct(get(parity, "top1_agreement"), 2),
+                     pct(acc, 2), delta, status, "; ".join(get(parity, "failures") or []) or DASH])
+        statuses.append("OK" if passed else ("FAILED" if parity is not None else None))
+    for name, why in sorted(results.export_failures.items()):
+        if name not in results.artifacts:
+            rows.append([name, DASH, DASH, DASH, DASH, DASH, DASH, DASH, "FAILED", why])
+            statuses.append("FAILED")
+    return Table(["artifact", "format", "variant", "size KiB", "max |diff|", "top-1 agree", "accuracy",
+                  "vs fp32 points", "parity", "failures"], rows, statuses)
+
+
+def export_failures_table(results: RunResults) -> Table:
+    items = sorted(results.export_failures.items())
+    return Table(["artifact", "why"], [[k, v] for k, v in items], ["FAILED"] * len(items))
