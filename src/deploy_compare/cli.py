@@ -23,8 +23,6 @@ COMMANDS: dict[str, str] = {
     "verify": "deploy_compare.commands.verify",
     "report": "deploy_compare.commands.report",
     "diff": "deploy_compare.commands.diff",
-    "report": "deploy_compare.commands.report",
-    "diff": "deploy_compare.commands.diff",
     "run": "deploy_compare.commands.run",
     "load": "deploy_compare.commands.load",
 }
