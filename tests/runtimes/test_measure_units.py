@@ -163,3 +163,17 @@ def test_read_document_gives_clear_errors(tmp_path, text, match):
     with pytest.raises(ResultsError, match=match) as info:
         read_document(path)
     assert str(path) in str(info.value)
+
+
+def test_cli_and_bench_packages_import_no_ml_framework():
+    """`deploy-compare --help` and the benchmark parent must stay light: frameworks load only in workers."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from deploy_compare.cli import build_parser; build_parser(); "
+            "import deploy_compare.bench_local, deploy_compare.edge.bundle, deploy_compare.edge.ingest; "
+            "heavy = [m for m in ('torch', 'tensorflow', 'onnxruntime', 'ai_edge_litert', 'jsonschema') "
+            "if m in sys.modules]; print(heavy)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

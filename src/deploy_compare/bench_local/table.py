@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 from .result import BenchResult
 
-COLUMNS = ("artifact", "runtime", "device", "profile", "threads", "cores", "status", "load ms", "first ms",
-           "p50 ms", "p90 ms", "p99 ms", "max ms", "iters", "bs1 /s", "bs8 /s", "bs32 /s", "RSS MiB",
-           "size KiB", "top-1", "reason / notes")
+COLUMNS = ("artifact", "runtime", "device", "profile", "threads", "cores", "status", "import ms", "import MiB",
+           "load ms", "first ms", "p50 ms", "p90 ms", "p99 ms", "max ms", "iters", "bs1 /s", "bs8 /s", "bs32 /s",
+           "RSS+ MiB", "size KiB", "top-1", "reason / notes")
+# import MiB: peak RSS added by importing the runtime package; RSS+ MiB: added by the model's load and inference.
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -20,7 +21,7 @@ def _row(r: BenchResult) -> list[str]:
     cores = "" if r.pinned_cores is None else ",".join(map(str, r.pinned_cores))
     return [
         r.artifact, r.runtime, r.device, r.profile, str(r.threads), cores, r.status,
-        _num(r.load_ms, 1), _num(r.first_inference_ms, 2), _num(r.p50_ms), _num(r.p90_ms), _num(r.p99_ms),
+        _num(r.import_ms, 0), _num(r.rss_import_mib, 1), _num(r.load_ms, 1), _num(r.first_inference_ms, 2), _num(r.p50_ms), _num(r.p90_ms), _num(r.p99_ms),
         _num(r.max_ms), "" if r.iterations is None else str(r.iterations),
         *(_num(thr.get(b), 0) for b in (1, 8, 32)),
         _num(r.rss_growth_mib, 1), _num(None if r.file_size_bytes is None else r.file_size_bytes / 1024, 1),
