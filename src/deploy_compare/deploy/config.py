@@ -91,16 +91,19 @@ class RunConfig:
 
 
 def load_run_config(path: Path | None = None, quick: bool = False, overrides: dict | None = None) -> RunConfig:
+    """Precedence, lowest first: defaults, default [quick] (with --quick), the user's file,
+    the user's own [quick] table (with --quick), command-line overrides."""
     data = read_toml(DEFAULTS)
-    quick_table = data.pop("quick", {})
+    default_quick = data.pop("quick", {})
+    if quick:
+        data = deep_merge(data, default_quick)
     if path is not None:
         user = read_toml(Path(path))
         user_quick = user.pop("quick", {})
         check_keys(user, set(SECTIONS), f"{path}")
         data = deep_merge(data, user)
-        quick_table = deep_merge(quick_table, user_quick)
-    if quick:
-        data = deep_merge(data, quick_table)
+        if quick:
+            data = deep_merge(data, user_quick)
     if overrides:
         data = deep_merge(data, overrides)
     check_keys(data, set(SECTIONS), "settings")

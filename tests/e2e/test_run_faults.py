@@ -1,0 +1,85 @@
+"""Faults during a run: a server killed mid-run, and Ctrl-C. Nothing measured is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import psutil
+import pytest
+
+from deploy_compare.deploy.config import load_run_config
+from deploy_compare.deploy.pipeline import Pipeline
+from deploy_compare.deploy.progress import RunProgress
+from deploy_compare.deploy.results import load_results
+
+pytestmark = pytest.mark.e2e
+
+
+def test_server_killed_mid_run_fails_only_that_target(short_config, tmp_path):
+    settings, _ = short_config
+    config = load_run_config(settings, quick=True,
+                             overrides={"run": {"runs_dir": str(tmp_path / "runs")},
+                                        "load": {"concurrency": [1, 2, 4], "duration_s": 2.0}})
+    killed = {}
+
+    def kill_soon(kind, launcher):
+        # SIGKILL the whole server tree while the first load level is running.
+        def kill():
+            time.sleep(0.8)
+            root = psutil.Process(launcher.pid)
+            victims = [root, *root.children(recursive=True)]
+            killed["pids"] = [p.pid for p in victims]
+            for proc in victims:
+                proc.kill()
+        threading.Thread(target=kill, daemon=True).start()
+
+    pipeline = Pipeline(config, argv=["deploy-compare", "run", "--quick"], progress=RunProgress(open(os.devnull, "w")),
+                        on_server_started=kill_soon)
+    run_dir = pipeline.run()
+    results = load_results(run_dir)
+    stages = {s.name: s for s in results.run.stages}
+    assert results.run.complete
+    assert stages["export"].status == "OK" and stages["local"].status == "OK"
+    assert stages["torchserve"].status == "FAILED"
+    assert stages["tfserving"].status == "SKIPPED"  # the next target still ran its course
+    ts = next(s for s in results.served if s.target == "torchserve")
+    assert ts.status == "FAILED" and ts.reason
+    assert any(word in ts.reason for word in ("exited", "nothing answered", "connect")), ts.reason
+    assert len(results.local) == 7 * 2  # the in-process results survived
+    assert "FAILED" in (run_dir / "report.md").read_text()
+    assert killed["pids"] and not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                                      for p in killed["pids"])
+
+
+def test_ctrl_c_stops_servers_and_keeps_partial_results(short_config, tmp_path, cli_command, server_processes):
+    settings, _ = short_config
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([*cli_command, "run", "--quick", "--config", str(settings), "--runs-dir", str(runs)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    seen = []
+    try:
+        deadline = time.monotonic() + 600
+        for line in proc.stdout:  # wait until TorchServe is up and being measured
+            seen.append(line)
+            if "torchserve: healthy" in line or time.monotonic() > deadline:
+                break
+        assert any("torchserve: healthy" in line for line in seen), "".join(seen)[-2000:]
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "partial results" in err
+    run_dir = (runs / "latest").resolve()
+    results = load_results(run_dir)
+    assert results.run.interrupted and not results.run.complete
+    stages = {s.name: s.status for s in results.run.stages}
+    assert stages["export"] == "OK" and stages["local"] == "OK" and stages["torchserve"] == "INTERRUPTED"
+    assert (run_dir / "report.md").is_file()
+    assert server_processes(run_dir) == [], "a TorchServe process outlived the interrupted run"
