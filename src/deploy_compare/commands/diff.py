@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 HELP = ("compare two runs figure by figure (latency, throughput, SLO rate, sizes, accuracy); "
-        "exit code 1 when RUN_B regressed beyond the tolerance")
+        "exit code 1 when RUN_B regressed beyond the tolerance, 2 when a run directory is missing or invalid")
 
 
 def _share(text: str) -> float:
@@ -28,14 +28,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..deploy.results import load_results
-    from ..errors import ResultsError
+    from ..errors import ConfigError, DeployCompareError
     from ..report.diff import diff_runs, format_diff
 
     loaded = []
-    for path in (args.run_a, args.run_b):
+    for label, path in (("RUN_A", args.run_a), ("RUN_B", args.run_b)):
+        # A bad argument exits 2, so exit code 1 always means "regression found".
         if not path.is_dir():
-            raise ResultsError(f"{path}: no such run directory")
-        loaded.append(load_results(path))
+            raise ConfigError(f"{label} {path}: no such run directory")
+        try:
+            loaded.append(load_results(path))
+        except DeployCompareError as exc:
+            raise ConfigError(f"{label}: {exc}") from None
     report = diff_runs(loaded[0], loaded[1], args.tolerance)
     print(format_diff(report, "A", "B"))
     print(f"A = {args.run_a}\nB = {args.run_b}")

@@ -113,7 +113,9 @@ def diff_runs(a: RunResults, b: RunResults, tolerance: float = 0.10) -> DiffRepo
         raise ConfigError(f"tolerance must be a share between 0 and 10 (0.10 = 10%), got {tolerance}")
     fa, fb = figures(a), figures(b)
     keys = list(fa) + [k for k in fb if k not in fa]
-    return DiffReport(tolerance, [_compare(k, fa.get(k), fb.get(k), tolerance) for k in keys])
+    rows = [_compare(k, fa.get(k), fb.get(k), tolerance) for k in keys]
+    # A status that did not change says nothing; its figures follow on their own rows.
+    return DiffReport(tolerance, [r for r in rows if not (r.better == "status" and r.a == r.b)])
 
 
 def _value(v: float | str | None) -> str:
