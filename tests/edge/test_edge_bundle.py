@@ -141,6 +141,8 @@ def test_cli_edge_bundle_then_runner_then_ingest(exported, tmp_path, capsys):
     assert run_runner(bundle, "--device", "pi5", "--quick", "--out", str(result)).returncode == 0
     run_dir = tmp_path / "runs" / "20250101-000000"
     run_dir.mkdir(parents=True)
+    model = load_manifest(out_dir).model
+    (run_dir / "results.json").write_text(json.dumps({"model": {"content_hash": model.content_hash}}))
     capsys.readouterr()
     assert cli_main(["ingest-edge", str(result), "--run", str(run_dir)]) == 0
     assert "stored 1 rows (1 OK" in capsys.readouterr().out
@@ -174,8 +176,13 @@ def test_ingest_refuses_invalid_files_with_clear_errors(edge_bundle, tmp_path, c
     mixed["results"][0]["device"] = "other"
     with pytest.raises(ResultsError, match="other devices"):
         ingest_edge_result(write("mixed.json", mixed), run_dir)
+    other_run = tmp_path / "other-run"
+    other_run.mkdir()
+    (other_run / "results.json").write_text(json.dumps({"model": {"content_hash": "0123456789abcdef"}}))
+    with pytest.raises(ResultsError, match="measured model 0123456789abcdef"):
+        ingest_edge_result(good, other_run)
     with pytest.raises(ResultsError, match="no such run directory"):
         ingest_edge_result(good, tmp_path / "runs" / "latest")
-    assert not (run_dir / "edge").exists()  # nothing stored by a refused file
+    assert not (run_dir / "edge").exists() and not (other_run / "edge").exists()  # nothing stored when refused
     assert cli_main(["ingest-edge", str(tmp_path / "missing.json"), "--run", str(run_dir)]) == 1
     assert "missing.json: not a deploy-compare results file" in capsys.readouterr().err
