@@ -18,9 +18,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
-# Until the full pipeline lands, the main job runs the export stage (train -> export -> verify).
+# The main job: export, in-process benchmarks, TorchServe / TF Serving, report in runs/latest/.
 deploy-compare: $(STAMP)
-	$(VENV)/bin/deploy-compare export $(ARGS)
+	$(VENV)/bin/deploy-compare run $(ARGS)
 
 export: $(STAMP)
 	$(VENV)/bin/deploy-compare export $(ARGS)

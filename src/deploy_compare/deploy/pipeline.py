@@ -53,14 +53,15 @@ class Pipeline:
     def save(self) -> None:
         self.results.write(self.run_dir)
 
-    def _stage(self, name: str, fn: Callable[[], str | None]) -> None:
+    def _stage(self, name: str, fn: Callable[[], tuple[str, str] | None]) -> None:
+        """Run one stage; fn returns None (OK) or (status, reason) for SKIPPED/FAILED without raising."""
         record = StageRecord(name=name, status="OK")
         self.results.run.stages.append(record)
         started = time.monotonic()
         try:
             outcome = fn()
-            if outcome in ("SKIPPED", "FAILED"):
-                record.status = outcome
+            if outcome is not None:
+                record.status, record.reason = outcome
         except KeyboardInterrupt:
             record.status, record.reason = "INTERRUPTED", "Ctrl-C"
             raise
@@ -74,7 +75,7 @@ class Pipeline:
             self.save()
 
     # -- stages ------------------------------------------------------------------------------
-    def _export(self) -> str | None:
+    def _export(self) -> None:
         from ..errors import ExportError, VerificationError
         from ..exporters.pipeline import ExportOptions, default_out_dir
         from ..manifest import load_manifest
@@ -93,9 +94,8 @@ class Pipeline:
         self.results.export_failures = dict(manifest.failures)
         if failure is not None:
             raise failure
-        return None
 
-    def _local(self) -> str | None:
+    def _local(self) -> None:
         from ..bench_local import BenchConfig, MeasureSettings, run_local_benchmarks
 
         table = self.config.section("local")
@@ -108,9 +108,8 @@ class Pipeline:
         results = run_local_benchmarks(self.manifest_dir, faithful, bench_config, progress=self.progress.line,
                                        log_dir=self.run_dir / "logs" / "bench_local")
         self.results.local = [r.to_dict() for r in results]
-        return None
 
-    def _served(self, kind: str) -> str | None:
+    def _served(self, kind: str) -> tuple[str, str] | None:
         from .served import run_served_target
 
         result = ServedResult(target=kind, status="OK", artifact="torchscript" if kind == "torchserve" else "savedmodel")
@@ -120,7 +119,7 @@ class Pipeline:
             result.status = "SKIPPED"
             result.reason = f"{kind}: artifact {result.artifact!r} was not exported or failed verification"
             self.progress.line(f"{kind}: SKIPPED: {result.reason}")
-            return "SKIPPED"
+            return result.status, result.reason
         try:
             run_served_target(kind, self.config, self.manifest_dir, self.run_dir, self.plan, result, self.save,
                               self.progress, self.on_server_started)
@@ -131,7 +130,7 @@ class Pipeline:
             result.status = "FAILED"
             result.reason = _one_line(exc)
             raise
-        return result.status if result.status != "OK" else None
+        return None if result.status == "OK" else (result.status, result.reason)
 
     def _render(self) -> None:
         try:

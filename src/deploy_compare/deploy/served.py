@@ -68,7 +68,7 @@ def run_served_target(kind: str, config: RunConfig, manifest_dir: Path, run_dir:
         result.status, result.reason = "SKIPPED", str(exc)
         progress.line(f"{kind}: SKIPPED: {exc}")
         return
-    result.mode = type(launcher).__name__
+    result.mode = launcher.mode
     progress.line(f"{kind}: starting {launcher.describe()}")
     own_cores = usable_cores()
     try:
