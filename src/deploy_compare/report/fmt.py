@@ -44,7 +44,10 @@ def ms(value: Any) -> str:
         return f"{v:.1f}"
     if abs(v) >= 1:
         return f"{v:.2f}"
-    return f"{v:.3f}"
+    if v == 0:
+        return "0"
+    # Sub-millisecond in-process figures keep three significant digits (0.00618, not 0.006).
+    return f"{v:.{2 - math.floor(math.log10(abs(v)))}f}"
 
 
 def num(value: Any, digits: int = 1) -> str:
@@ -105,4 +108,5 @@ def ratio(a: float | None, b: float | None) -> str:
     """How many times b is of a, e.g. "12.3x"."""
     if a is None or b is None or a <= 0:
         return DASH
-    return f"{b / a:.1f}x"
+    r = b / a
+    return f"{r:.1f}x" if r < 10 else f"{r:,.0f}x"

@@ -11,9 +11,18 @@ TARGET_NAMES = {"torchserve": "TorchServe", "tfserving": "TF Serving"}
 QUANTIZED_VARIANTS = ("fp16", "dynamic_int8", "int8")
 
 
+def mode_word(mode: str | None) -> str | None:
+    """"docker" / "native" from a mode or a launcher class name (TorchServeNative -> native)."""
+    if not mode:
+        return None
+    low = mode.lower()
+    return next((word for word in ("docker", "native") if word in low), mode)
+
+
 def target_label(s: ServedResult) -> str:
     name = TARGET_NAMES.get(s.target, s.target)
-    return f"{name} ({s.mode})" if s.mode else name
+    mode = mode_word(s.mode)
+    return f"{name} ({mode})" if mode else name
 
 
 def local_label(row: dict[str, Any]) -> str:

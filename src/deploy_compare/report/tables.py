@@ -79,9 +79,11 @@ def header_table(results: RunResults, environment: dict[str, Any] | None) -> Tab
 
 def stages_table(results: RunResults) -> Table:
     stages = results.run.stages
+    # A served stage's record may leave the reason to its ServedResult; show it here too.
+    served_reasons = {s.target: s.reason for s in results.served if s.reason}
     return Table(["stage", "status", "time", "reason / error"],
-                 [[s.name, s.status, seconds(s.seconds), text(s.reason)] for s in stages],
-                 [s.status for s in stages])
+                 [[s.name, s.status, seconds(s.seconds), text(s.reason or served_reasons.get(s.name))]
+                  for s in stages], [s.status for s in stages])
 
 
 def served_table(results: RunResults) -> Table:
@@ -162,7 +164,7 @@ def bench_table(rows: list[dict[str, Any]]) -> Table:
                     text(get(r, "threads")), cores(get(r, "pinned_cores")), text(get(r, "status")),
                     num(get(r, "load_ms")), ms(get(r, "p50_ms")), ms(get(r, "p90_ms")), ms(get(r, "p99_ms")),
                     ms(get(r, "max_ms")), *(num(_throughput(r, b), 0) for b in batches),
-                    num(get(r, "rss_growth_mib")), kib(get(r, "file_size_bytes")),
+                    num(get(r, "rss_growth_mib"), 2), kib(get(r, "file_size_bytes")),
                     DASH if top1 is None else f"{pct(top1)} of {text(get(r, 'samples_checked'))}",
                     text(get(r, "reason"))])
         statuses.append(get(r, "status"))

@@ -105,8 +105,9 @@ def throughput_verdict(results: RunResults) -> Verdict:
                        None, details)
     best = max(passing, key=lambda s: getf(s.slo, "max_rate_rps"))
     lower = "at least " if get(best.slo, "limited_by_client") else ""
+    only = " - the only served stack measured" if len(results.served) > 1 and len(passing) == 1 else ""
     answer = (f"{target_label(best)}, {lower}{num(getf(best.slo, 'max_rate_rps'))} req/s with p99 <= "
-              f"{ms(getf(best.slo, 'p99_bound_ms'))} ms (open loop).")
+              f"{ms(getf(best.slo, 'p99_bound_ms'))} ms (open loop){only}.")
     return Verdict("throughput", question, answer, best.target, details)
 
 
@@ -125,19 +126,22 @@ def footprint_verdict(results: RunResults) -> Verdict:
             rss[name] = growth
         where = f" ({row.get('profile')} profile, threads={row.get('threads')})" if row else ""
         details.append(f"{name}: {kib(entry.get('size_bytes'))} KiB file, RSS growth "
-                       f"{num(growth)} MiB{where}, accuracy {pct(artifact_accuracy(entry))}.")
+                       f"{num(growth, 2)} MiB{where}, accuracy {pct(artifact_accuracy(entry))}.")
     sized = {k: getf(e, "size_bytes") for k, e in variants.items() if getf(e, "size_bytes") is not None}
     if not sized:
         return Verdict("footprint", question, "The TFLite variants have no recorded file sizes.", None, details)
     best = min(sized, key=lambda k: (sized[k], k))
     entry = variants[best]
     growth = rss.get(best)
-    answer = (f"{best}, {kib(sized[best])} KiB file, RSS growth {num(growth)} MiB, "
+    answer = (f"{best}, {kib(sized[best])} KiB file, RSS growth {num(growth, 2)} MiB, "
               f"accuracy {pct(artifact_accuracy(entry))}.")
     if rss:
         least = min(rss, key=lambda k: (rss[k], k))
-        if least != best:
-            details.insert(0, f"Smallest RSS growth: {least}, {num(rss[least])} MiB.")
+        if best in rss and rss[least] < rss[best]:
+            details.insert(0, f"Smallest RSS growth: {least}, {num(rss[least], 2)} MiB.")
+        if all(v == 0 for v in rss.values()):
+            details.append("Every variant's RSS growth is recorded as 0 MiB: below what the peak-RSS "
+                           "measurement resolves, so file size decides.")
     return Verdict("footprint", question, answer, best, details)
 
 
