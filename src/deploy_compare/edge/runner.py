@@ -244,7 +244,18 @@ def peak_rss_mib() -> Optional[float]:
 
     A high-water mark, so "growth" = peak at the end minus peak at a starting point; it
     needs one process per measurement, which is why every artifact runs in its own.
+    Linux: VmHWM from /proc/self/status, which belongs to this address space. NOT
+    getrusage's ru_maxrss: that one survives fork+exec, so a worker started by a parent
+    holding torch and TensorFlow (the pipeline) would start at the parent's peak and show
+    no growth at all.
     """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import resource
     except ImportError:  # Windows
