@@ -15,16 +15,16 @@ import sys
 from .errors import DeployCompareError
 
 COMMANDS: dict[str, str] = {
+    "run": "deploy_compare.commands.run",
     "export": "deploy_compare.commands.export",
-    "bench-local": "deploy_compare.commands.bench_local",
-    "edge-bundle": "deploy_compare.commands.edge_bundle",
-    "ingest-edge": "deploy_compare.commands.ingest_edge",
-    "serve": "deploy_compare.commands.serve",
     "verify": "deploy_compare.commands.verify",
+    "bench-local": "deploy_compare.commands.bench_local",
+    "serve": "deploy_compare.commands.serve",
+    "load": "deploy_compare.commands.load",
     "report": "deploy_compare.commands.report",
     "diff": "deploy_compare.commands.diff",
-    "run": "deploy_compare.commands.run",
-    "load": "deploy_compare.commands.load",
+    "edge-bundle": "deploy_compare.commands.edge_bundle",
+    "ingest-edge": "deploy_compare.commands.ingest_edge",
 }
 
 
