@@ -14,7 +14,8 @@ import pytest
 
 from deploy_compare.bench_local.schema import read_document
 from deploy_compare.cli import main as cli_main
-from deploy_compare.edge.bundle import RUNNER_SOURCE, write_edge_bundle
+from deploy_compare.edge.assemble import assemble_runner
+from deploy_compare.edge.bundle import write_edge_bundle
 from deploy_compare.edge.ingest import ingest_edge_result
 from deploy_compare.errors import ConfigError, ResultsError
 from deploy_compare.manifest import load_manifest
@@ -44,7 +45,8 @@ def test_bundle_holds_the_tflite_models_their_entries_samples_and_the_runner(exp
         assert data["x"].dtype == np.float32 and data["x"].shape == (96, 1, 8, 8)
         np.testing.assert_array_equal(data["x"], eval_data.x[:96])
         np.testing.assert_array_equal(data["reference"], eval_data.reference[:96])
-    assert (edge_bundle / "run_edge.py").read_bytes() == RUNNER_SOURCE.read_bytes()  # verbatim copy
+    assert (edge_bundle / "run_edge.py").read_text(encoding="utf-8") == assemble_runner()
+    assert (edge_bundle / "run_edge.py").stat().st_mode & 0o111  # ./run_edge.py works too
 
 
 def test_runner_writes_results_in_the_local_schema(edge_bundle, tmp_path):
@@ -68,6 +70,18 @@ def test_runner_writes_results_in_the_local_schema(edge_bundle, tmp_path):
         assert r.machine["python"] and r.machine["cpu_model"]
         if r.pinned_cores is not None:
             assert len(r.pinned_cores) == min(r.threads, r.machine["allowed_cpus"])
+
+
+def test_runner_module_runs_in_the_source_tree_with_python_m(edge_bundle, tmp_path):
+    # Development mode: the package module (relative imports) restarts itself as `-m` per row.
+    out = tmp_path / "dev.json"
+    proc = subprocess.run([sys.executable, "-m", "deploy_compare.edge.runner", "--bundle", str(edge_bundle),
+                           "--device", "dev", "--quick", "--only", "tflite_int8", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    _, [row] = read_document(out)
+    assert (row.artifact, row.status, row.device, row.profile) == ("tflite_int8", "OK", "dev", "edge"), row.reason
+    assert row.iterations >= row.settings["min_iterations"] and row.top1_agreement is not None
 
 
 def test_runner_marks_a_corrupt_model_failed_naming_it_and_runs_the_rest(edge_bundle, tmp_path):

@@ -1,7 +1,7 @@
 """Process and machine facts recorded with every result: memory, CPU pinning, machine description.
 
-Stdlib + numpy only and Python 3.9 syntax: the standalone edge runner carries a verbatim
-copy of these functions (kept identical by tests/edge/test_runner_sync.py).
+A pure module (stdlib + numpy only, Python 3.9 syntax): edge-bundle assembles it into
+the standalone run_edge.py (edge/assemble.py).
 """
 
 from __future__ import annotations

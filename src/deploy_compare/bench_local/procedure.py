@@ -5,8 +5,9 @@
 
 `predict` is any callable taking a float32 batch in the logical layout and returning
 float32 outputs (a runtimes.Runtime.predict, or the edge runner's TFLite wrapper).
-Stdlib + numpy only and Python 3.9 syntax: the standalone edge runner carries a verbatim
-copy (kept identical by tests/edge/test_runner_sync.py), so both report the same figures.
+A pure module (stdlib + numpy + the other pure modules, Python 3.9 syntax): edge-bundle
+assembles it into the standalone run_edge.py (edge/assemble.py), so both report the same
+figures.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-# Names below come from timing.py and stats.py; the edge runner defines them above its copy.
-from .stats import LatencyStats, latency_summary, throughput_per_s, top1_agreement  # runner: inline
-from .timing import time_calls  # runner: inline
+from .stats import LatencyStats, latency_summary, throughput_per_s, top1_agreement
+from .timing import time_calls
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """The result of one (artifact, profile, threads) measurement, and the document holding a list.
 
-Shared by the local benchmark and the standalone edge runner (which carries a verbatim
-copy, kept identical by tests/edge/test_runner_sync.py), so both write the same JSON;
+Shared by the local benchmark and the standalone edge runner (edge-bundle assembles this
+pure module into run_edge.py, see edge/assemble.py), so both write the same JSON;
 bench_result.schema.json describes it and schema.py validates against it. Units are in
-the field names. Stdlib only, Python 3.9 syntax.
+the field names. Stdlib + the other pure modules only, Python 3.9 syntax.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import datetime
 import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, List, Optional
+
+from .procedure import Measurement
 
 RESULT_SCHEMA_VERSION = 1
 RESULTS_KIND = "deploy-compare.bench-results"
@@ -70,6 +72,26 @@ class BenchResult:
         d["throughput_samples_per_s"] = {str(k): v for k, v in self.throughput_samples_per_s.items()}
         return d
 
+    def record_measurement(self, m: Measurement, rss_start_mib: Optional[float], rss_imported_mib: Optional[float],
+                           rss_end_mib: Optional[float]) -> None:
+        """Mark this row OK with the figures of `m` and the peak-RSS readings taken around it.
+
+        The local worker and the edge runner both end a measurement here, so their rows
+        carry the same fields computed the same way.
+        """
+        self.status = "OK"
+        self.first_inference_ms = m.first_inference_ms
+        self.iterations = m.latency.iterations
+        self.single_stream_duration_s = m.single_stream_duration_s
+        self.mean_ms, self.p50_ms, self.p90_ms = m.latency.mean_ms, m.latency.p50_ms, m.latency.p90_ms
+        self.p99_ms, self.max_ms = m.latency.p99_ms, m.latency.max_ms
+        self.throughput_samples_per_s = m.throughput_samples_per_s
+        self.top1_agreement, self.samples_checked = m.top1_agreement, m.samples_checked
+        if rss_start_mib is not None:  # the OS reports peak RSS (then all three readings exist)
+            self.rss_import_mib = round(rss_imported_mib - rss_start_mib, 2)
+            self.rss_growth_mib = round(rss_end_mib - rss_imported_mib, 2)
+        self.notes.extend(m.notes)
+
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "BenchResult":
         known = {f.name for f in fields(cls)}
@@ -79,6 +101,16 @@ class BenchResult:
         d = dict(d)
         d["throughput_samples_per_s"] = {int(k): float(v) for k, v in d.get("throughput_samples_per_s", {}).items()}
         return cls(**d)
+
+
+def failure_reason(exc: BaseException, ours: type) -> str:
+    """One line for BenchResult.reason. An error of type `ours` was raised on purpose and its
+    message says it all; any other keeps its class name ("ValueError: ...") as a clue."""
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    if isinstance(exc, ours):
+        return first or type(exc).__name__
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def results_document(results: List[BenchResult], device: str, command: List[str]) -> Dict[str, Any]:

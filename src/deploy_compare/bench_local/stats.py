@@ -1,8 +1,7 @@
 """Statistics over timing samples. Pure functions; nothing here knows what was timed.
 
-Stdlib + numpy only and Python 3.9 syntax: the standalone edge runner carries a
-verbatim copy (kept identical by tests/edge/test_runner_sync.py). Percentiles use
-numpy's default (linear) interpolation over ALL samples, which every numpy version
+A pure module (stdlib + numpy only, Python 3.9 syntax): edge-bundle assembles it into
+the standalone run_edge.py (edge/assemble.py). Percentiles use numpy's default (linear) interpolation over ALL samples, which every numpy version
 on a device computes the same way.
 """
 

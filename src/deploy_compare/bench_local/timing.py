@@ -1,8 +1,8 @@
 """The timing loop: call a function back to back, record each call's duration.
 
-Timing only; statistics live in stats.py. Stdlib + numpy only and Python 3.9 syntax,
-because the standalone edge runner (edge/runner.py) carries a verbatim copy of
-`Timing` and `time_calls` (tests/edge/test_runner_sync.py keeps the copies identical).
+Timing only; statistics live in stats.py. A pure module (stdlib + numpy only, Python 3.9
+syntax): edge-bundle assembles it into the standalone run_edge.py (edge/assemble.py),
+so the device times exactly as the local benchmark does.
 """
 
 from __future__ import annotations

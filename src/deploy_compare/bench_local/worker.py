@@ -20,15 +20,7 @@ from ..errors import DeployCompareError, RuntimeUnavailable
 from ..fileio import write_json_atomic
 from .environment import machine_description, peak_rss_mib, pin_to_cores
 from .procedure import MeasureSettings, measure
-from .result import BenchResult
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
-    if isinstance(exc, DeployCompareError):
-        return first or type(exc).__name__
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+from .result import BenchResult, failure_reason
 
 
 def run_job(manifest_dir: Path, artifact: str, profile: str, threads: int, pin: bool,
@@ -81,24 +73,13 @@ def run_job(manifest_dir: Path, artifact: str, profile: str, threads: int, pin: 
             runtime.close()
         rss_end = peak_rss_mib()
     except RuntimeUnavailable as exc:
-        result.status, result.reason = "SKIPPED", one_line(exc)
+        result.status, result.reason = "SKIPPED", failure_reason(exc, DeployCompareError)
         return result
     except Exception as exc:  # any failure becomes this row's reason; the other rows still run
-        result.reason = one_line(exc)
+        result.reason = failure_reason(exc, DeployCompareError)
         return result
 
-    result.status = "OK"
-    result.first_inference_ms = m.first_inference_ms
-    result.iterations = m.latency.iterations
-    result.single_stream_duration_s = m.single_stream_duration_s
-    result.mean_ms, result.p50_ms, result.p90_ms = m.latency.mean_ms, m.latency.p50_ms, m.latency.p90_ms
-    result.p99_ms, result.max_ms = m.latency.p99_ms, m.latency.max_ms
-    result.throughput_samples_per_s = m.throughput_samples_per_s
-    result.top1_agreement, result.samples_checked = m.top1_agreement, m.samples_checked
-    if rss_start is not None:
-        result.rss_import_mib = round(rss_imported - rss_start, 2)
-        result.rss_growth_mib = round(rss_end - rss_imported, 2)
-    result.notes.extend(m.notes)
+    result.record_measurement(m, rss_start, rss_imported, rss_end)
     return result
 
 

@@ -1,4 +1,8 @@
-"""Write the edge bundle: everything a device needs to benchmark the TFLite models, nothing more."""
+"""Write the edge bundle: everything a device needs to benchmark the TFLite models, nothing more.
+
+The bundle's run_edge.py is assembled here, at bundle time, from edge/runner.py and the
+pure measurement modules it imports (see assemble.py), so there is no copy to keep in sync.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,8 @@ import numpy as np
 from ..errors import ConfigError, ManifestError
 from ..fileio import atomic_path, write_json_atomic, write_text_atomic
 from ..manifest import EVAL_DATA_NAME, MANIFEST_NAME, Manifest, check_artifact_file, load_manifest
+from .assemble import assemble_runner
 
-RUNNER_SOURCE = Path(__file__).with_name("runner.py")
 RUNNER_NAME = "run_edge.py"
 SAMPLES_NAME = "sample_inputs.npz"  # the runner's name for it too
 README_NAME = "README.txt"
@@ -61,6 +65,7 @@ def write_edge_bundle(manifest_dir: Path, out_dir: Path, artifacts: Sequence[str
     """Build the bundle in a temporary directory and move it into place (never half-written)."""
     if samples < 1:
         raise ConfigError(f"samples must be >= 1, got {samples}")
+    runner_source = assemble_runner()  # first: a runner that cannot be assembled is a bug, not a bundle
     manifest_dir, out_dir = Path(manifest_dir), Path(out_dir)
     manifest = load_manifest(manifest_dir)
     names = _tflite_names(manifest, artifacts)
@@ -85,7 +90,7 @@ def write_edge_bundle(manifest_dir: Path, out_dir: Path, artifacts: Sequence[str
         write_json_atomic(tmp / MANIFEST_NAME, subset.to_dict())
         with open(tmp / SAMPLES_NAME, "wb") as fh:
             np.savez(fh, **arrays)
-        shutil.copyfile(RUNNER_SOURCE, tmp / RUNNER_NAME)
+        (tmp / RUNNER_NAME).write_text(runner_source, encoding="utf-8")
         (tmp / RUNNER_NAME).chmod(0o755)
         write_text_atomic(tmp / README_NAME, README.format(
             model=manifest.model.name, n=len(names), names=", ".join(names),

@@ -15,16 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..manifest import ArtifactEntry, QuantParams, TensorSpec, layout_permutation
+from ..manifest import ArtifactEntry, TensorSpec, layout_permutation
+# Re-exported: callers import quantize/dequantize from here. They live in a pure module
+# because the standalone edge runner is assembled from it too.
+from ..quantization import dequantize, quantize
 
-
-def quantize(x: np.ndarray, q: QuantParams, dtype: str) -> np.ndarray:
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / q.scale + q.zero_point), info.min, info.max).astype(dtype)
-
-
-def dequantize(x: np.ndarray, q: QuantParams) -> np.ndarray:
-    return (x.astype(np.float32) - np.float32(q.zero_point)) * np.float32(q.scale)
+__all__ = ["Runtime", "dequantize", "quantize"]
 
 
 class Runtime(ABC):
