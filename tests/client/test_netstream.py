@@ -7,7 +7,7 @@ import asyncio
 import httpcore
 import pytest
 
-from deploy_compare.clients.connections import make_clients
+from deploy_compare.clients.connections import make_transports
 from deploy_compare.clients.netstream import AsyncioBackend
 
 pytestmark = [pytest.mark.client, pytest.mark.timeout(60)]
@@ -66,18 +66,18 @@ def test_read_timeout_and_connect_error_map_to_httpcore_errors():
     asyncio.run(main())
 
 
-def test_clients_use_the_asyncio_backend_one_connection_each():
+def test_transports_use_the_asyncio_backend_one_connection_each():
     # The transport swaps httpx 0.28's private `_pool`; fail loudly if an upgrade moves it.
     async def main():
-        clients = make_clients(2, 1.0)
+        transports = make_transports(2)
         try:
-            for c in clients:
-                pool = c._transport._pool
+            for t in transports:
+                pool = t._pool
                 assert isinstance(pool, httpcore.AsyncConnectionPool)
                 assert isinstance(pool._network_backend, AsyncioBackend)
                 assert pool._max_connections == 1
         finally:
-            for c in clients:
-                await c.aclose()
+            for t in transports:
+                await t.aclose()
 
     asyncio.run(main())

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import httpx
 
 from .config import LoadConfig
-from .connections import build_requests, close_all, make_clients
+from .connections import OneConnectionTransport, build_requests, close_all, make_transports, send
 from .payload import Payloads
 from .records import CONNECT, HTTP_STATUS, OK, TIMEOUT, TRANSPORT, RawRun
 from .window import Progress, RunWindow
@@ -25,23 +25,23 @@ async def closed_loop(
     config: LoadConfig,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> RawRun:
-    clients = make_clients(config.concurrency, config.timeout_s)
-    requests = build_requests(clients[0], payloads, config.timeout_s)
+    transports = make_transports(config.concurrency)
+    requests = build_requests(payloads, config.timeout_s)
     run = RawRun()
     window = RunWindow(config, run, on_progress)
     counter = [0]  # shared round-robin position over the payloads
     try:
-        workers = [asyncio.create_task(_worker(c, requests, run, window, counter)) for c in clients]
+        workers = [asyncio.create_task(_worker(t, requests, run, window, counter)) for t in transports]
         await window.watch(lambda: config.concurrency - sum(w.done() for w in workers))
         await asyncio.gather(*workers)
         window.finish()
     finally:
-        await close_all(clients)
+        await close_all(transports)
     return run
 
 
 async def _worker(
-    client: httpx.AsyncClient,
+    transport: OneConnectionTransport,
     requests: list[httpx.Request],
     run: RawRun,
     window: RunWindow,
@@ -51,14 +51,13 @@ async def _worker(
     n = len(requests)
     append = run.records.append
     clock = time.perf_counter_ns
-    send = client.send
     while not window.stopping:
         i = counter[0]
         counter[0] = i + 1
         k = i % n
         t0 = clock()
         try:
-            resp = await send(requests[k])
+            status, body = await send(transport, requests[k])
         except httpx.ConnectTimeout as exc:
             append((t0, t0, clock(), CONNECT, k, 0, repr(exc)))
         except httpx.TimeoutException as exc:
@@ -69,6 +68,4 @@ async def _worker(
         except httpx.TransportError as exc:
             append((t0, t0, clock(), TRANSPORT, k, 0, repr(exc)))
         else:
-            t1 = clock()
-            status = resp.status_code
-            append((t0, t0, t1, OK if 200 <= status < 300 else HTTP_STATUS, k, status, resp.content))
+            append((t0, t0, clock(), OK if 200 <= status < 300 else HTTP_STATUS, k, status, body))

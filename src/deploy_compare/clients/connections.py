@@ -1,6 +1,6 @@
-"""httpx clients and pre-built requests for the timing loops.
+"""httpx transports and pre-built requests for the timing loops.
 
-Two choices here keep the client from measuring itself instead of the server:
+Three choices here keep the client from measuring itself instead of the server:
 
 1. One httpx.AsyncClient per connection (max_connections=1), not one shared pool:
    httpcore's pool scans every connection on every request (O(connections) per request,
@@ -9,6 +9,11 @@ Two choices here keep the client from measuring itself instead of the server:
 2. A plain-asyncio byte stream under httpcore (netstream.py): each request leaves in ONE
    write (two writes cost ~40 ms per request against TorchServe), and no anyio cancel
    scope per read/write.
+3. The loops call httpx's public transport API (`AsyncHTTPTransport.handle_async_request`,
+   the layer `AsyncClient.send` itself ends in) with pre-built `httpx.Request`s. The client
+   layer above it adds auth, redirect, cookie and event-hook bookkeeping a load generator
+   never uses: skipping it cut the client's CPU per request by 20-30% (measured on a trivial
+   local endpoint, 4 connections: ~400 -> ~300 us/request). httpx still does the HTTP.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ def _ssl_context() -> ssl.SSLContext:
     return _SSL_CONTEXT
 
 
-class _OneConnectionTransport(httpx.AsyncHTTPTransport):
+class OneConnectionTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport (request/response mapping, error mapping), over a one-connection
     httpcore pool on the asyncio stream of netstream.py. Replacing `_pool` relies on httpx 0.28's
     layout (pinned in requirements.lock); the unit tests check it still holds."""
@@ -50,26 +55,29 @@ class _OneConnectionTransport(httpx.AsyncHTTPTransport):
         )
 
 
-def make_clients(n: int, timeout_s: float) -> list[httpx.AsyncClient]:
-    return [
-        httpx.AsyncClient(
-            transport=_OneConnectionTransport(),
-            timeout=timeout_s,
-            trust_env=False,  # no proxy from the environment between us and the server
-            follow_redirects=False,
-        )
-        for _ in range(n)
-    ]
+def make_transports(n: int) -> list[OneConnectionTransport]:
+    return [OneConnectionTransport() for _ in range(n)]
 
 
-def build_requests(client: httpx.AsyncClient, payloads: Payloads, timeout_s: float) -> list[httpx.Request]:
+def build_requests(payloads: Payloads, timeout_s: float) -> list[httpx.Request]:
     """httpx.Request objects, built once; the bodies are immutable bytes so reuse is safe."""
+    timeout = httpx.Timeout(timeout_s).as_dict()
     return [
-        client.build_request(spec.method, spec.url, headers=spec.headers, content=spec.body, timeout=timeout_s)
+        httpx.Request(spec.method, spec.url, headers=spec.headers, content=spec.body, extensions={"timeout": timeout})
         for spec in payloads.requests
     ]
 
 
-async def close_all(clients: list[httpx.AsyncClient]) -> None:
-    for c in clients:
-        await c.aclose()
+async def send(transport: httpx.AsyncBaseTransport, request: httpx.Request) -> tuple[int, bytes]:
+    """(status, body) of one request; raises httpx.TransportError subclasses on failure."""
+    response = await transport.handle_async_request(request)
+    try:
+        body = await response.aread()
+    finally:
+        await response.aclose()
+    return response.status_code, body
+
+
+async def close_all(transports: list[OneConnectionTransport]) -> None:
+    for t in transports:
+        await t.aclose()

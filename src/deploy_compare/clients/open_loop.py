@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .config import LoadConfig
-from .connections import build_requests, close_all, make_clients
+from .connections import OneConnectionTransport, build_requests, close_all, make_transports, send
 from .payload import Payloads
 from .records import CONNECT, DROPPED, HTTP_STATUS, OK, TIMEOUT, TRANSPORT, RawRun
 from .window import Progress, RunWindow
@@ -64,19 +64,19 @@ async def open_loop(
     on_progress: Callable[[Progress], None] | None = None,
 ) -> RawRun:
     offsets, cut = arrival_offsets_ns(config)
-    clients = make_clients(config.max_in_flight, config.timeout_s)
-    requests = build_requests(clients[0], payloads, config.timeout_s)
+    transports = make_transports(config.max_in_flight)
+    requests = build_requests(payloads, config.timeout_s)
     n = len(requests)
-    free = list(reversed(clients))  # a stack: the warmest connection is reused first
+    free = list(reversed(transports))  # a stack: the warmest connection is reused first
     run = RawRun(stopped_by_cap=cut)
     append = run.records.append
     clock = time.perf_counter_ns
     pending: set[asyncio.Task[None]] = set()
 
-    async def one(client: httpx.AsyncClient, k: int, scheduled: int) -> None:
+    async def one(transport: OneConnectionTransport, k: int, scheduled: int) -> None:
         t0 = clock()
         try:
-            resp = await client.send(requests[k])
+            status, body = await send(transport, requests[k])
         except httpx.ConnectTimeout as exc:
             append((scheduled, t0, clock(), CONNECT, k, 0, repr(exc)))
         except httpx.TimeoutException as exc:
@@ -86,10 +86,9 @@ async def open_loop(
         except httpx.TransportError as exc:
             append((scheduled, t0, clock(), TRANSPORT, k, 0, repr(exc)))
         else:
-            status = resp.status_code
-            append((scheduled, t0, clock(), OK if 200 <= status < 300 else HTTP_STATUS, k, status, resp.content))
+            append((scheduled, t0, clock(), OK if 200 <= status < 300 else HTTP_STATUS, k, status, body))
         finally:
-            free.append(client)
+            free.append(transport)
 
     window = RunWindow(config, run, on_progress)
     base = run.start_ns
@@ -127,5 +126,5 @@ async def open_loop(
     finally:
         for task in list(pending):
             task.cancel()
-        await close_all(clients)
+        await close_all(transports)
     return run

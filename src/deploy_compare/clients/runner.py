@@ -12,7 +12,7 @@ from ..errors import ConfigError, LoadError
 from .analyze import analyze
 from .closed_loop import closed_loop
 from .config import Endpoint, LoadConfig
-from .connections import build_requests, close_all, make_clients
+from .connections import build_requests, close_all, make_transports, send
 from .open_loop import open_loop
 from .payload import Payloads
 from .protocols import adapter_for, error_message
@@ -26,20 +26,20 @@ ProgressFn = Callable[[Progress], None]
 async def preflight(endpoint: Endpoint, payloads: Payloads, config: LoadConfig) -> None:
     """One request before the run: a dead URL, wrong model or bad key fails fast and clearly."""
     url = adapter_for(endpoint).url
-    clients = make_clients(1, config.timeout_s)
+    transports = make_transports(1)
     try:
-        request = build_requests(clients[0], payloads, config.timeout_s)[0]
+        request = build_requests(payloads, config.timeout_s)[0]
         try:
-            resp = await clients[0].send(request)
+            status, body = await send(transports[0], request)
         except httpx.TransportError as exc:
             raise LoadError(f"{url}: nothing answered the first request ({type(exc).__name__}: {exc})") from None
-        if resp.status_code in (401, 403, 404):
+        if status in (401, 403, 404):
             raise LoadError(
-                f"{url}: HTTP {resp.status_code} on the first request (wrong model name or inference key?): "
-                f"{error_message(resp.content)}"
+                f"{url}: HTTP {status} on the first request (wrong model name or inference key?): "
+                f"{error_message(body)}"
             )
     finally:
-        await close_all(clients)
+        await close_all(transports)
 
 
 def _run(coro_fn, endpoint: Endpoint, payloads: Payloads, config: LoadConfig, on_progress, mode: str) -> LoadResult:
