@@ -110,9 +110,10 @@ class Pipeline:
         self.results.local = [r.to_dict() for r in results]
 
     def _served(self, kind: str) -> tuple[str, str] | None:
+        from ..clients import SERVED_ARTIFACT
         from .served import run_served_target
 
-        result = ServedResult(target=kind, status="OK", artifact="torchscript" if kind == "torchserve" else "savedmodel")
+        result = ServedResult(target=kind, status="OK", artifact=SERVED_ARTIFACT[kind])
         self.results.served.append(result)
         artifact = self.results.artifacts.get(result.artifact) or {}
         if not (artifact.get("parity") or {}).get("passed"):
@@ -133,11 +134,8 @@ class Pipeline:
         return None if result.status == "OK" else (result.status, result.reason)
 
     def _render(self) -> None:
-        try:
-            from ..report import render_all
-        except ImportError:
-            self.progress.line("report: renderers not available; results.json only")
-            return
+        from ..report import render_all
+
         for path in render_all(self.run_dir):
             self.progress.line(f"report: wrote {path}")
 
