@@ -1,7 +1,7 @@
 """A real local HTTP server for the load-client tests: a tiny ASGI app served by uvicorn
 on 127.0.0.1 (free port) in a background thread of the test process.
 
-The app speaks the TorchServe/TF Serving JSON ({"instances": ...} -> {"predictions": ...})
+The app serves one model, "digits", on both servers' routes (404 elsewhere), speaks their JSON ({"instances": ...} -> {"predictions": ...})
 and reads its behaviour from the first three values of each request's first sample:
     v[0] = delay in ms before answering
     v[1] = mode: 0 answer, 1 HTTP 503 with {"error": ...}, 2 200 with a non-JSON body,
@@ -52,6 +52,12 @@ def make_app(state: AppState):
         state.requests += 1
         state.last_path = scope["path"]
         state.last_headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        path = scope["path"]
+        if path not in ("/predictions/digits", "/v1/models/digits:predict"):
+            await send({"type": "http.response.start", "status": 404,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": b'{"error": "Model not found: ' + path.encode() + b'"}'})
+            return
         wait = state.stall_until - time.perf_counter()
         if wait > 0:
             await asyncio.sleep(wait)

@@ -124,13 +124,19 @@ def test_connect_errors_are_counted_and_preflight_fails_fast():
         run_closed_loop(ep, payloads, dataclasses.replace(cfg, preflight=True))
 
 
-def test_preflight_names_a_wrong_model(endpoint, asgi_server):
-    # The app answers 404 for nothing, so a TF Serving route still answers; use a dead URL
-    # path instead: a model name is part of the path the real servers 404 on.
+def test_tfserving_route_and_a_wrong_model_name(asgi_server):
     ep = Endpoint(url=asgi_server.url, protocol="tfserving", model="digits")
-    r = run_closed_loop(ep, payloads_for(ep, [(0, 0, 2)]), LoadConfig(duration_s=0.2, warmup_s=0, min_requests=5))
-    assert r.completed >= 5
-    assert r.url.endswith("/v1/models/digits:predict")
+    cfg = LoadConfig(duration_s=0.3, warmup_s=0, min_requests=5)
+    r = run_closed_loop(ep, payloads_for(ep, [(0, 0, 2)]), cfg)
+    assert r.completed >= 5 and r.error_count == 0 and r.url.endswith("/v1/models/digits:predict")
+    assert asgi_server.state.last_path == "/v1/models/digits:predict"
+    wrong = dataclasses.replace(ep, model="digitz")
+    with pytest.raises(LoadError, match=r"HTTP 404 on the first request.*Model not found"):
+        run_closed_loop(wrong, payloads_for(wrong, [(0, 0, 2)]), cfg)
+    # Without the preflight, every request is an http_status error, counted, none lost.
+    r = run_closed_loop(wrong, payloads_for(wrong, [(0, 0, 2)]), dataclasses.replace(cfg, preflight=False))
+    assert r.errors["http_status"] == r.requests >= 5 and r.completed == 0
+    assert "HTTP 404" in r.error_examples["http_status"]
 
 
 def test_server_stall_shows_in_the_open_loop_tail_not_in_the_closed_loop(endpoint, asgi_server):

@@ -33,9 +33,11 @@ async def preflight(endpoint: Endpoint, payloads: Payloads, config: LoadConfig) 
             status, body = await send(transports[0], request)
         except httpx.TransportError as exc:
             raise LoadError(f"{url}: nothing answered the first request ({type(exc).__name__}: {exc})") from None
-        if status in (401, 403, 404):
+        # A 4xx (other than 429 Too Many Requests) on the first request is a set-up mistake
+        # (wrong model name, key or body format): every request of the run would fail the same.
+        if 400 <= status < 500 and status != 429:
             raise LoadError(
-                f"{url}: HTTP {status} on the first request (wrong model name or inference key?): "
+                f"{url}: HTTP {status} on the first request (wrong model name, inference key or input?): "
                 f"{error_message(body)}"
             )
     finally:
