@@ -1,0 +1,152 @@
+"""The load client's own capacity: requests/s it can drive against a trivial local endpoint.
+
+    .venv/bin/python bench/client_capacity.py [--duration 3] [--json out.json]
+
+The endpoint is a minimal asyncio HTTP/1.1 server in a child process (fixed JSON answer,
+~20k req/s per core), pinned away from the client when there are >= 2 cores; wrk against
+it shows the endpoint is not the limit. Then: closed-loop throughput and the client's CPU
+per request at several concurrencies, and the highest open-loop rate at which the client
+still keeps its schedule (not flagged as the bottleneck). Any server that answers faster
+than these rates is measured by the client, not the other way round: read a run's
+`client_bottleneck` flag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "bench"))
+
+import numpy as np  # noqa: E402
+
+from deploy_compare.clients import Endpoint, LoadConfig, build_payloads, run_closed_loop, run_open_loop  # noqa: E402
+from deploy_compare.deploy.affinity import pin, plan_cores, usable_cores  # noqa: E402
+
+TRIVIAL_SERVER = textwrap.dedent('''
+    import asyncio, socket, sys
+    BODY = b'{"predictions": [[0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]}'
+    RESP = b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n%s" % (len(BODY), BODY)
+
+    class P(asyncio.Protocol):
+        def connection_made(self, t):
+            self.t, self.buf = t, b""
+        def data_received(self, data):
+            self.buf += data
+            while True:
+                i = self.buf.find(b"\\r\\n\\r\\n")
+                if i < 0:
+                    return
+                n = 0
+                for line in self.buf[:i].split(b"\\r\\n"):
+                    if line[:15].lower() == b"content-length:":
+                        n = int(line[15:])
+                if len(self.buf) < i + 4 + n:
+                    return
+                self.buf = self.buf[i + 4 + n:]
+                self.t.write(RESP)
+
+    async def main():
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.bind(("127.0.0.1", 0))
+        server = await asyncio.get_running_loop().create_server(P, sock=sock, backlog=1024)
+        print(sock.getsockname()[1], flush=True)
+        await server.serve_forever()
+
+    asyncio.run(main())
+''')
+
+
+def wrk_rps(url: str, body: bytes, connections: int, duration_s: float, cores) -> float | None:
+    if shutil.which("wrk") is None:
+        return None
+    from client_vs_wrk import run_wrk, write_wrk_script
+
+    with tempfile.TemporaryDirectory(prefix="wrk-") as tmp:
+        script = write_wrk_script(Path(tmp), body, {"Content-Type": "application/json"})
+        return run_wrk(url, script, connections, duration_s, 5.0, cores)["throughput_rps"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--levels", default="1,4,16,64")
+    parser.add_argument("--rates", default="500,1000,1500,2000,3000,4000")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    plan = plan_cores()
+    own = tuple(usable_cores())
+    proc = subprocess.Popen([sys.executable, "-c", TRIVIAL_SERVER], stdout=subprocess.PIPE, text=True)
+    doc: dict = {"bench": "client_capacity", "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+                 "pinned": None if plan.shared else plan.to_dict()}
+    try:
+        port = int(proc.stdout.readline())
+        if not plan.shared:
+            pin(proc.pid, plan.server)
+            pin(0, plan.client)
+        ep = Endpoint(url=f"http://127.0.0.1:{port}", protocol="torchserve", model="trivial")
+        x = np.random.default_rng(0).random((16, 1, 8, 8), dtype=np.float32)
+        payloads = build_payloads(ep, x)
+        base = LoadConfig(duration_s=args.duration, warmup_s=0.5, min_requests=100, timeout_s=5.0)
+        spec = payloads.requests[0]
+        wrk16 = wrk_rps(spec.url, spec.body, 16, args.duration, None if plan.shared else plan.client)
+        doc["wrk_rps_c16"] = wrk16
+        print(f"trivial endpoint under wrk (16 connections): "
+              + ("wrk not installed" if wrk16 is None else f"{wrk16:,.0f} req/s"), flush=True)
+        closed = []
+        for level in [int(v) for v in args.levels.split(",")]:
+            r = run_closed_loop(ep, payloads, dataclasses.replace(base, concurrency=level))
+            cpu_us = (r.client_cpu_share or 0) * 1e6 / max(r.throughput_rps, 1e-9)
+            closed.append({"concurrency": level, "throughput_rps": r.throughput_rps, "p50_ms": r.p50_ms,
+                           "client_cpu_share": r.client_cpu_share, "client_cpu_us_per_request": cpu_us,
+                           "client_bottleneck": r.client_bottleneck, "errors": r.error_count})
+            print(f"closed c={level:<3d} {r.throughput_rps:8,.0f} req/s  p50 {r.p50_ms:6.2f} ms  "
+                  f"client CPU {r.client_cpu_share:4.0%}  {cpu_us:5.0f} us/request"
+                  + ("  [client-bound]" if r.client_bottleneck else ""), flush=True)
+        doc["closed"] = closed
+        opened, best = [], None
+        for rate in [float(v) for v in args.rates.split(",")]:
+            r = run_open_loop(ep, payloads, dataclasses.replace(base, rate_rps=rate, max_in_flight=64))
+            opened.append({"rate_rps": rate, "throughput_rps": r.throughput_rps, "late_share": r.late_share,
+                           "client_cpu_share": r.client_cpu_share, "p99_ms": r.p99_ms, "dropped": r.dropped,
+                           "client_bottleneck": r.client_bottleneck, "reasons": r.bottleneck_reasons})
+            print(f"open {rate:7,.0f}/s  got {r.throughput_rps:8,.0f} req/s  late {r.late_share:6.1%}  "
+                  f"client CPU {r.client_cpu_share:4.0%}  p99 {r.p99_ms:7.2f} ms  dropped {r.dropped}"
+                  + ("  [client-bound]" if r.client_bottleneck else ""), flush=True)
+            if r.client_bottleneck:
+                break
+            best = rate
+        doc["open"] = opened
+        doc["max_open_loop_rate_not_client_bound_rps"] = best
+        doc["max_closed_loop_rps"] = max(c["throughput_rps"] for c in closed)
+        print(f"capacity: closed loop up to {doc['max_closed_loop_rps']:,.0f} req/s; open loop keeps its schedule "
+              f"up to {best if best is not None else 0:,.0f} req/s (of the rates tried)")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        pin(0, own)
+    if args.json:
+        args.json.write_text(json.dumps(doc, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
