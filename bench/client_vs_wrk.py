@@ -92,6 +92,36 @@ def run_wrk(url: str, script: Path, connections: int, duration_s: float, timeout
     }
 
 
+def tree_cpu_s(pid: int | None) -> float | None:
+    """CPU seconds used so far by a process and its children (the server under test)."""
+    if pid is None:
+        return None
+    import psutil
+
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return None
+    total = 0.0
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def with_server_cpu(pid: int | None, fn, *args) -> dict:
+    """Run fn and add the server's CPU time per completed request (ms) to its result."""
+    before = tree_cpu_s(pid)
+    out = fn(*args)
+    after = tree_cpu_s(pid)
+    if before is not None and after is not None and out["requests"]:
+        out["server_cpu_ms_per_request"] = (after - before) * 1e3 / out["requests"]
+    return out
+
+
 def run_ours(endpoint: Endpoint, payloads: Payloads, connections: int, duration_s: float, warmup_s: float,
              timeout_s: float) -> dict:
     cfg = LoadConfig(duration_s=duration_s, warmup_s=warmup_s, min_requests=20, timeout_s=timeout_s,
@@ -99,7 +129,8 @@ def run_ours(endpoint: Endpoint, payloads: Payloads, connections: int, duration_
     r = run_closed_loop(endpoint, payloads, cfg)
     return {"throughput_rps": r.throughput_rps, "p50_ms": r.p50_ms, "p90_ms": r.p90_ms, "p99_ms": r.p99_ms,
             "max_ms": r.max_ms, "mean_ms": r.mean_ms, "requests": r.requests, "errors": r.errors,
-            "client_cpu_share": r.client_cpu_share, "client_bottleneck": r.client_bottleneck,
+            "client_cpu_share": r.client_cpu_share, "client_cpu_wait_share": r.client_cpu_wait_share,
+            "client_bottleneck": r.client_bottleneck,
             "top1_agreement": r.top1_agreement}
 
 
@@ -133,7 +164,7 @@ def main() -> int:
     parser.add_argument("--levels", default="1,4,16")
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--no-pin", action="store_true", help="do not split cores between server and clients")
     parser.add_argument("--json", type=Path, default=None)
@@ -165,9 +196,11 @@ def main() -> int:
                 for level in levels:
                     ours, theirs = [], []
                     for _ in range(args.rounds):
-                        ours.append(run_ours(endpoint, payloads, level, args.duration, args.warmup, args.timeout))
+                        ours.append(with_server_cpu(server_pid, run_ours, endpoint, payloads, level, args.duration,
+                                                    args.warmup, args.timeout))
                         run_wrk(spec.url, script, level, args.warmup, args.timeout, client_cores)  # warm-up
-                        theirs.append(run_wrk(spec.url, script, level, args.duration, args.timeout, client_cores))
+                        theirs.append(with_server_cpu(server_pid, run_wrk, spec.url, script, level, args.duration,
+                                                      args.timeout, client_cores))
                     row = {"concurrency": level, "ours": ours, "wrk": theirs}
                     for key in ("throughput_rps", "p50_ms", "p99_ms"):
                         row[f"ours_{key}"] = statistics.median(r[key] for r in ours)
@@ -181,7 +214,11 @@ def main() -> int:
                           f" | wrk {row['wrk_throughput_rps']:8.1f} req/s p50 {row['wrk_p50_ms']:7.2f} ms"
                           f" | ratio thr {row['throughput_ratio']:.3f} (>= {THROUGHPUT_TARGET}) p50 "
                           f"{row['p50_ratio']:.3f} (<= {P50_TARGET}) {'OK' if row['meets_targets'] else 'MISS'}"
-                          f" | our client CPU {statistics.median(r['client_cpu_share'] for r in ours):.0%}",
+                          f" | our client CPU {statistics.median(r['client_cpu_share'] for r in ours):.0%}"
+                          f" (+ waiting for a CPU {statistics.median(r['client_cpu_wait_share'] or 0 for r in ours):.0%})"
+                          + (f" | server CPU/request ours {statistics.median(r['server_cpu_ms_per_request'] for r in ours):.2f}"
+                             f" ms, wrk {statistics.median(r['server_cpu_ms_per_request'] for r in theirs):.2f} ms"
+                             if "server_cpu_ms_per_request" in ours[0] else ""),
                           flush=True)
     finally:
         pin(0, own)

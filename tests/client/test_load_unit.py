@@ -68,6 +68,9 @@ def test_bottleneck_rule():
     assert len(bottleneck_reasons(0.95, 0.2, cfg)) == 2
     assert "after schedule" in bottleneck_reasons(0.1, 0.06, cfg)[0]
     assert bottleneck_reasons(None, None, cfg) == []
+    # Starved by other processes: a low CPU share, but runnable-and-waiting most of the time.
+    starved = bottleneck_reasons(0.3, None, cfg, wait_share=0.6)
+    assert len(starved) == 1 and "waiting for a CPU 60%" in starved[0]
 
 
 # --- open-loop schedule ------------------------------------------------------------
@@ -212,7 +215,7 @@ def _result(**over) -> LoadResult:
 
 
 def test_results_round_trip_through_json():
-    r = _result()
+    r = _result(client_cpu_wait_share=0.05)
     assert LoadResult.from_dict(json.loads(json.dumps(r.to_dict()))) == r
     s = SloResult(50.0, 10.0, 20.0, False, [SloTrial(10.0, True, "", r), SloTrial(20.0, False, "p99", _result())])
     again = SloResult.from_dict(json.loads(json.dumps(s.to_dict())))

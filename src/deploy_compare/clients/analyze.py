@@ -84,7 +84,8 @@ def analyze(
     if mode == "open":
         late, max_lag = lateness(sched[went], sent[went], config.late_threshold_ms * 1e6)
     cpu_share = run.cpu_measure_ns / window_ns if window_ns > 0 else None
-    reasons = bottleneck_reasons(cpu_share, late, config)
+    wait_share = run.wait_measure_ns / window_ns if window_ns > 0 and run.wait_measure_ns is not None else None
+    reasons = bottleneck_reasons(cpu_share, late, config, wait_share)
     summary = latency_summary_ms(latencies)
     return LoadResult(
         mode=mode,
@@ -110,6 +111,7 @@ def analyze(
         correctness_agreed=agreed,
         top1_agreement=(agreed / checked) if checked else None,
         client_cpu_share=cpu_share,
+        client_cpu_wait_share=wait_share,
         late_share=late,
         late_threshold_ms=config.late_threshold_ms,
         max_send_lag_ms=max_lag,

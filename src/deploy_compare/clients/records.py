@@ -44,6 +44,7 @@ class RawRun:
     stop_ns: int = 0  # no new request was issued after this
     end_ns: int = 0  # last in-flight request finished
     cpu_measure_ns: int = 0  # CPU time of the client's loop thread during the measured window
+    wait_measure_ns: int | None = None  # time that thread was runnable but had no CPU (Linux)
     stopped_by_cap: bool = False  # max_duration_s ended the run before min_requests
 
     def columns(self) -> dict[str, np.ndarray]:

@@ -47,6 +47,7 @@ class LoadResult:
     bottleneck_reasons: list[str]
     min_requests_met: bool  # False: max_duration_s cut the run short
     body_bytes: int
+    client_cpu_wait_share: float | None = None  # loop thread runnable but without a CPU (Linux)
     client_info: dict[str, str] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,6 +12,19 @@ from .config import LoadConfig
 from .records import OK, RawRun
 
 TICK_S = 0.1
+_SCHEDSTAT = Path("/proc/thread-self/schedstat")
+
+
+def runqueue_wait_ns() -> int | None:
+    """Time this thread spent runnable but waiting for a CPU (Linux schedstat), else None.
+
+    CPU time alone misses a client starved by OTHER processes on a shared machine: its loop
+    is slow to react although its own CPU share looks low.
+    """
+    try:
+        return int(_SCHEDSTAT.read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 @dataclass
@@ -31,7 +45,8 @@ class RunWindow:
     A run stops once BOTH duration_s have passed after the warm-up AND min_requests have
     finished after it; max_duration_s is the hard cap (then run.stopped_by_cap is set).
     CPU is the client's event-loop thread only (time.thread_time_ns), so a server running
-    in another thread of the same process (tests) is not counted as client work.
+    in another thread of the same process (tests) is not counted as client work; so is the
+    time that thread waited for a CPU (runqueue_wait_ns).
     """
 
     def __init__(self, config: LoadConfig, run: RawRun, on_progress: Callable[[Progress], None] | None) -> None:
@@ -45,6 +60,7 @@ class RunWindow:
         self._measure_end_ns = run.measure_start_ns + int(config.duration_s * 1e9)
         self._cap_ns = now + int(config.max_duration_s * 1e9)
         self._cpu_start = 0
+        self._wait_start: int | None = None
         self._scanned = 0
         self._measured = 0
         self._errors = 0
@@ -58,6 +74,7 @@ class RunWindow:
             now = time.perf_counter_ns()
             if not cpu_marked and now >= run.measure_start_ns:
                 self._cpu_start = time.thread_time_ns()
+                self._wait_start = runqueue_wait_ns()
                 cpu_marked = True
             self._scan()
             if self.on_progress is not None:
@@ -80,7 +97,11 @@ class RunWindow:
         run.stop_ns = time.perf_counter_ns()
         if not cpu_marked:  # stopped during warm-up (cap shorter than warm-up cannot happen)
             self._cpu_start = time.thread_time_ns()
+            self._wait_start = runqueue_wait_ns()
         run.cpu_measure_ns = time.thread_time_ns() - self._cpu_start
+        wait_end = runqueue_wait_ns()
+        if self._wait_start is not None and wait_end is not None:
+            run.wait_measure_ns = wait_end - self._wait_start
 
     def _scan(self) -> None:
         records, start = self.run.records, self.run.measure_start_ns

@@ -82,7 +82,8 @@ def _row(r) -> list[str]:
     agree = "-" if r.top1_agreement is None else f"{r.top1_agreement:.3f}"
     return [what, str(r.requests), f"{r.throughput_rps:.1f}", ms(r.p50_ms), ms(r.p90_ms), ms(r.p99_ms),
             ms(r.p999_ms), ms(r.max_ms), str(errors), str(r.dropped), agree,
-            "-" if r.client_cpu_share is None else f"{r.client_cpu_share:.0%}",
+            "-" if r.client_cpu_share is None else f"{r.client_cpu_share:.0%}"
+            + (f" +{r.client_cpu_wait_share:.0%} wait" if r.client_cpu_wait_share else ""),
             "-" if r.late_share is None else f"{r.late_share:.1%}", flags]
 
 
