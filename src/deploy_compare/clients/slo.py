@@ -91,6 +91,13 @@ def find_max_rate_under_slo(
         note = "the client was the bottleneck: max_rate_rps is a lower bound for the server"
     elif (worst - best) / best > slo.rel_tolerance:
         note = f"stopped after max_trials={slo.max_trials} before reaching rel_tolerance"
+    fewest = min((t.result.requests for t in trials), default=0)
+    if 0 < fewest < 1000:
+        # p99 of n samples is set by its n/100 slowest: with a few hundred, two or three requests.
+        note = (note + "; " if note else "") + (
+            f"a trial had only {fewest} requests: its p99 rests on {max(fewest // 100, 1)} sample(s); "
+            "raise duration_s/min_requests for a stable answer"
+        )
     return SloResult(
         p99_bound_ms=slo.p99_bound_ms,
         max_rate_rps=best,
