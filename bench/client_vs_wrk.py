@@ -113,12 +113,17 @@ def tree_cpu_s(pid: int | None) -> float | None:
 
 
 def with_server_cpu(pid: int | None, fn, *args) -> dict:
-    """Run fn and add the server's CPU time per completed request (ms) to its result."""
+    """Run fn and add the server's CPU time per request it served (ms) to its result.
+
+    Divides by every request the server saw during fn (`requests_total`: ours includes its
+    warm-up and preflight), so the two tools are charged alike.
+    """
     before = tree_cpu_s(pid)
     out = fn(*args)
     after = tree_cpu_s(pid)
-    if before is not None and after is not None and out["requests"]:
-        out["server_cpu_ms_per_request"] = (after - before) * 1e3 / out["requests"]
+    total = out.get("requests_total", out["requests"])
+    if before is not None and after is not None and total:
+        out["server_cpu_ms_per_request"] = (after - before) * 1e3 / total
     return out
 
 
@@ -126,8 +131,14 @@ def run_ours(endpoint: Endpoint, payloads: Payloads, connections: int, duration_
              timeout_s: float) -> dict:
     cfg = LoadConfig(duration_s=duration_s, warmup_s=warmup_s, min_requests=20, timeout_s=timeout_s,
                      concurrency=connections, max_duration_s=max(120.0, 4 * (duration_s + warmup_s)))
-    r = run_closed_loop(endpoint, payloads, cfg)
-    return {"throughput_rps": r.throughput_rps, "p50_ms": r.p50_ms, "p90_ms": r.p90_ms, "p99_ms": r.p99_ms,
+    seen = {"completed": 0}
+
+    def progress(p) -> None:
+        seen["completed"] = p.completed
+
+    r = run_closed_loop(endpoint, payloads, cfg, on_progress=progress)
+    return {"requests_total": seen["completed"] + 1,  # + the preflight request
+            "throughput_rps": r.throughput_rps, "p50_ms": r.p50_ms, "p90_ms": r.p90_ms, "p99_ms": r.p99_ms,
             "max_ms": r.max_ms, "mean_ms": r.mean_ms, "requests": r.requests, "errors": r.errors,
             "client_cpu_share": r.client_cpu_share, "client_cpu_wait_share": r.client_cpu_wait_share,
             "client_bottleneck": r.client_bottleneck,
