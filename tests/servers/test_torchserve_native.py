@@ -9,7 +9,9 @@ from __future__ import annotations
 import concurrent.futures
 import ipaddress
 import json
+import shutil
 import socket
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -156,6 +158,18 @@ def test_stop_ends_the_whole_process_tree_and_removes_the_key(artifacts, tmp_pat
     assert not launcher.key_file.exists()
     assert launcher.log_path.is_file()  # the log is kept
     launcher.stop()  # idempotent
+
+
+def test_relative_run_and_artifact_dirs_work(artifacts, tmp_path, monkeypatch):
+    # `make deploy-compare` passes runs/<id> relative to the repo; TorchServe runs with its
+    # own working directory, so every path it gets must be absolute (a real bug, once).
+    shutil.copytree(artifacts, tmp_path / "artifacts")
+    monkeypatch.chdir(tmp_path)
+    launcher = make_launcher("torchserve", "native", manifest_dir=Path("artifacts"), run_dir=Path("runs/r1"),
+                             config=TorchServeConfig(torch_threads=1))
+    with launcher:
+        assert launcher.log_path.is_absolute() and launcher.log_path.is_file()
+    assert (tmp_path / "runs" / "r1").is_dir()
 
 
 def test_ctrl_c_while_waiting_for_health_still_ends_everything(artifacts, tmp_path, monkeypatch):

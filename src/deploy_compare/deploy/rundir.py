@@ -10,7 +10,7 @@ LATEST = "latest"
 
 
 def create_run_dir(root: Path, now: datetime | None = None) -> Path:
-    root = Path(root)
+    root = Path(root).resolve()  # absolute: servers and workers run with other working directories
     root.mkdir(parents=True, exist_ok=True)
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     for suffix in [""] + [f"-{i}" for i in range(1, 100)]:  # two runs in one second never share a folder
@@ -32,7 +32,3 @@ def point_latest_at(root: Path, run_dir: Path) -> None:
     os.symlink(run_dir.name, tmp)  # relative, so the runs folder can be moved
     os.replace(tmp, link)
 
-
-def resolve_run(path: Path) -> Path:
-    """A run directory given directly, or runs/latest resolved."""
-    return Path(path).resolve()

@@ -88,7 +88,9 @@ class Launcher(ABC):
     def __init__(self, model: ServedModel, run_dir: Path, config: ServerConfig) -> None:
         self.model = model
         self.config = config
-        self.run_dir = Path(run_dir)
+        # Absolute: servers run with their own working directory, so a relative run dir
+        # (the default runs/<id>) would point somewhere else for them.
+        self.run_dir = Path(run_dir).resolve()
         self.work_dir = _fresh_dir(self.run_dir, f"{self.kind}-{self.mode}")
         self.log_path = self.work_dir / "server.log"
         self._endpoint: Endpoint | None = None

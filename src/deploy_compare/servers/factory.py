@@ -80,7 +80,7 @@ def make_launcher(kind: str, mode: str = "auto", *, manifest_dir: Path, run_dir:
         chosen = "docker"
     else:
         chosen = resolve_mode(kind, mode)
-    model = served_model(kind, Path(manifest_dir), config.model_name)
+    model = served_model(kind, Path(manifest_dir).resolve(), config.model_name)
     cls = LAUNCHERS.load(f"{kind}/{chosen}")
     if chosen == "docker":
         return cls(model, Path(run_dir), config, client=docker_client)
