@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import httpcore
+import httpx
 import pytest
 
-from deploy_compare.clients.connections import make_transports
+from deploy_compare.clients.connections import make_transports, to_httpcore
 from deploy_compare.clients.netstream import AsyncioBackend
 
 pytestmark = [pytest.mark.client, pytest.mark.timeout(60)]
@@ -66,18 +67,35 @@ def test_read_timeout_and_connect_error_map_to_httpcore_errors():
     asyncio.run(main())
 
 
-def test_transports_use_the_asyncio_backend_one_connection_each():
-    # The transport swaps httpx 0.28's private `_pool`; fail loudly if an upgrade moves it.
-    async def main():
-        transports = make_transports(2)
+def test_worker_connections_use_httpcore_and_the_asyncio_backend():
+    # WorkerConnection relies on httpcore 1.0's AsyncHTTP11Connection keeping its state lock in
+    # `_state_lock` and on httpx 0.28's map_httpcore_exceptions; fail loudly if an upgrade moves them.
+    async def handler(reader, writer):
         try:
-            for t in transports:
-                pool = t._pool
-                assert isinstance(pool, httpcore.AsyncConnectionPool)
-                assert isinstance(pool._network_backend, AsyncioBackend)
-                assert pool._max_connections == 1
+            while await reader.readuntil(b"\r\n\r\n"):  # GETs without a body, kept alive
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()  # the client hung up
+
+    async def main():
+        server, port = await _server(handler)
+        conns = make_transports(2)
+        try:
+            for c in conns:
+                assert isinstance(c._backend, AsyncioBackend)
+                assert c._conn is None  # connects lazily
+            request = to_httpcore(httpx.Request("GET", f"http://127.0.0.1:{port}/"))
+            status, _ = await conns[0].send(request)
+            conn = conns[0]._conn
+            assert isinstance(conn, httpcore.AsyncHTTP11Connection)
+            assert isinstance(conn._state_lock, asyncio.Lock)
+            assert conn.is_available()  # kept alive for the next request
+            status2, _ = await conns[0].send(request)
+            assert conns[0]._conn is conn and status == status2 == 200
         finally:
-            for t in transports:
-                await t.aclose()
+            for c in conns:
+                await c.aclose()
+            server.close()
 
     asyncio.run(main())

@@ -11,10 +11,11 @@ import asyncio
 import time
 from collections.abc import Callable
 
+import httpcore
 import httpx
 
 from .config import LoadConfig
-from .connections import OneConnectionTransport, build_requests, close_all, make_transports, send
+from .connections import WorkerConnection, build_requests, close_all, make_transports, send
 from .payload import Payloads
 from .records import CONNECT, HTTP_STATUS, OK, TIMEOUT, TRANSPORT, RawRun
 from .window import Progress, RunWindow
@@ -41,8 +42,8 @@ async def closed_loop(
 
 
 async def _worker(
-    transport: OneConnectionTransport,
-    requests: list[httpx.Request],
+    transport: WorkerConnection,
+    requests: list[httpcore.Request],
     run: RawRun,
     window: RunWindow,
     counter: list[int],

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .config import LoadConfig
-from .connections import OneConnectionTransport, build_requests, close_all, make_transports, send
+from .connections import WorkerConnection, build_requests, close_all, make_transports, send
 from .payload import Payloads
 from .records import CONNECT, DROPPED, HTTP_STATUS, OK, TIMEOUT, TRANSPORT, RawRun
 from .window import Progress, RunWindow
@@ -73,7 +73,7 @@ async def open_loop(
     clock = time.perf_counter_ns
     pending: set[asyncio.Task[None]] = set()
 
-    async def one(transport: OneConnectionTransport, k: int, scheduled: int) -> None:
+    async def one(transport: WorkerConnection, k: int, scheduled: int) -> None:
         t0 = clock()
         try:
             status, body = await send(transport, requests[k])
