@@ -8,8 +8,9 @@ import shlex
 import subprocess
 import sys
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
+
+from ..versions import package_versions
 
 PACKAGES = (
     "deploy-compare", "torch", "onnx", "onnxruntime", "onnxscript", "onnx2tf", "tensorflow-cpu",
@@ -48,16 +49,6 @@ def java_version() -> str | None:
         return None
 
 
-def package_versions() -> dict[str, str]:
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
 def collect(repo: Path, argv: list[str] | None = None) -> dict:
     try:
         usable = sorted(os.sched_getaffinity(0))
@@ -80,7 +71,7 @@ def collect(repo: Path, argv: list[str] | None = None) -> dict:
         "usable_cores": usable,
         "memory_gib": mem_total,
         "thread_settings": {k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ},
-        "packages": package_versions(),
+        "packages": package_versions(*PACKAGES),
         "java": java_version(),
         "git_commit": git_commit(repo),
     }

@@ -6,7 +6,6 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 from ..manifest import ArtifactEntry
@@ -16,14 +15,6 @@ DEFAULT_OPSET = 18
 LOG_TAIL_LINES = 15
 
 
-def tool_versions(*packages: str) -> dict[str, str]:
-    versions = {}
-    for package in packages:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
 
 
 @dataclass

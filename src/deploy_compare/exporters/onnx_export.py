@@ -10,7 +10,8 @@ import numpy as np
 from ..errors import ExportError
 from ..fileio import atomic_path, sha256_of, size_of
 from ..manifest import ArtifactEntry, TensorSpec
-from .base import ExportContext, captured_output, first_line, log_tail, tool_versions
+from ..versions import package_versions
+from .base import ExportContext, captured_output, first_line, log_tail
 
 FILE_NAME = "model.onnx"
 INPUT_NAME = "input"
@@ -94,6 +95,6 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
         name="onnx", format="onnx", variant="fp32", path=FILE_NAME,
         size_bytes=size_of(path), sha256=sha256_of(path), inputs=inputs, outputs=outputs,
         export_seconds=round(time.perf_counter() - started, 3),
-        tools=tool_versions("torch", "onnx", "onnxscript"),
+        tools=package_versions("torch", "onnx", "onnxscript"),
         details={"opset": opset, "exporter": exporter, "fallback_reasons": errors},
     )]

@@ -19,7 +19,8 @@ from pathlib import Path
 from ..errors import ConfigError, DeployCompareError, ExportError, ManifestError, VerificationError
 from ..lazy import import_object
 from ..manifest import ArtifactEntry, Manifest, ModelInfo, check_artifact_file, load_manifest
-from .base import DEFAULT_OPSET, ExportContext, first_line, quiet_tensorflow, tool_versions
+from ..versions import package_versions
+from .base import DEFAULT_OPSET, ExportContext, first_line, quiet_tensorflow
 from .verify import EvalData, ParityThresholds, verify_artifact
 
 
@@ -122,7 +123,7 @@ def export_all(options: ExportOptions = ExportOptions(), progress: Callable[[str
             eval_samples=int(len(data.x)), reference_accuracy=data.reference_accuracy,
         ),
         artifacts={}, created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        tools=tool_versions(*TOOLS),
+        tools=package_versions(*TOOLS),
     )
     ctx = ExportContext(bundle=bundle, out_dir=out_dir, progress=progress, opset=options.opset)
     steps = [s for s in STEPS if s.name in options.only or any(s.name in _needs(o) for o in options.only)]

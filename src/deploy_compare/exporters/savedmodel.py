@@ -10,8 +10,9 @@ import time
 from ..errors import ExportError
 from ..fileio import atomic_path, sha256_of, size_of
 from ..manifest import ArtifactEntry, TensorSpec
+from ..versions import package_versions
 from .base import (ExportContext, captured_output, first_line, log_tail, onnx2tf_layout,
-                   quiet_tensorflow, tool_versions)
+                   quiet_tensorflow)
 
 DIR_NAME = "savedmodel"
 SIGNATURE = "serving_default"
@@ -80,6 +81,6 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
         name="savedmodel", format="savedmodel", variant="fp32", path=DIR_NAME,
         size_bytes=size_of(path), sha256=sha256_of(path), inputs=inputs, outputs=outputs,
         export_seconds=round(time.perf_counter() - started, 3),
-        tools=tool_versions("onnx2tf", "tensorflow-cpu", "onnx"),
+        tools=package_versions("onnx2tf", "tensorflow-cpu", "onnx"),
         details={"signature": SIGNATURE, "converter": "onnx2tf", "source": "onnx"},
     )]

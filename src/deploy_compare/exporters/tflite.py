@@ -12,7 +12,8 @@ import numpy as np
 from ..errors import ExportError
 from ..fileio import atomic_path, sha256_of, size_of
 from ..manifest import ArtifactEntry, QuantParams, TensorSpec, to_artifact_layout
-from .base import ExportContext, first_line, onnx2tf_layout, quiet_tensorflow, tool_versions
+from ..versions import package_versions
+from .base import ExportContext, first_line, onnx2tf_layout, quiet_tensorflow
 
 VARIANTS = ("fp32", "fp16", "dynamic_int8", "int8")
 MIN_REPRESENTATIVE_SAMPLES = 100
@@ -96,7 +97,7 @@ def export_variant(ctx: ExportContext, variant: str) -> ArtifactEntry:
         name=f"tflite_{variant}", format="tflite", variant=variant, path=file_name,
         size_bytes=size_of(path), sha256=sha256_of(path), inputs=inputs, outputs=outputs,
         export_seconds=round(time.perf_counter() - started, 3),
-        tools=tool_versions("tensorflow-cpu", "ai-edge-litert"), details=details,
+        tools=package_versions("tensorflow-cpu", "ai-edge-litert"), details=details,
     )
 
 

@@ -7,7 +7,8 @@ import time
 from ..errors import ExportError
 from ..fileio import atomic_path, sha256_of, size_of
 from ..manifest import ArtifactEntry, TensorSpec
-from .base import ExportContext, first_line, tool_versions
+from ..versions import package_versions
+from .base import ExportContext, first_line
 
 FILE_NAME = "model.pt"
 
@@ -41,5 +42,5 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
         inputs=[TensorSpec("input", [None, *sample], "float32", bundle.layout)],
         outputs=[TensorSpec("logits", [None, *out_shape[1:]], "float32", "NC")],
         export_seconds=round(time.perf_counter() - started, 3),
-        tools=tool_versions("torch"), details={"method": how},
+        tools=package_versions("torch"), details={"method": how},
     )]
