@@ -83,9 +83,12 @@ class Launcher(ABC):
 
     kind: str = ""  # "torchserve" | "tfserving"
     mode: str = ""  # "native" | "docker"
+    config_class: type | None = None  # the config type this stack takes
     poll_interval_s = 0.25
 
     def __init__(self, model: ServedModel, run_dir: Path, config: ServerConfig) -> None:
+        if self.config_class is not None and not isinstance(config, self.config_class):
+            raise TypeError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
         self.model = model
         self.config = config
         # Absolute: servers run with their own working directory, so a relative run dir

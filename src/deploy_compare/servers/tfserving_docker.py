@@ -25,12 +25,11 @@ CONTAINER_BATCHING_FILE = "/models/batching_parameters.txt"
 
 class DockerTFServing(DockerLauncher):
     kind = "tfserving"
+    config_class = TFServingConfig
     dockerfile_name = "Dockerfile.tfserving"
     image_repo = "deploy-compare/tfserving"
 
     def __init__(self, model: ServedModel, run_dir: Path, config: TFServingConfig, client: Any = None) -> None:
-        if not isinstance(config, TFServingConfig):
-            raise TypeError(f"DockerTFServing needs a TFServingConfig, got {type(config).__name__}")
         super().__init__(model, run_dir, config, client)
         self.config: TFServingConfig = config
 

@@ -75,11 +75,10 @@ def model_status_problem(body: dict) -> tuple[bool, str | None]:
 
 class NativeTFServing(Launcher):
     kind = "tfserving"
+    config_class = TFServingConfig
     mode = "native"
 
     def __init__(self, model: ServedModel, run_dir: Path, config: TFServingConfig) -> None:
-        if not isinstance(config, TFServingConfig):
-            raise TypeError(f"NativeTFServing needs a TFServingConfig, got {type(config).__name__}")
         super().__init__(model, run_dir, config)
         self.config: TFServingConfig = config
         self._proc: subprocess.Popen | None = None

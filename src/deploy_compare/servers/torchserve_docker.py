@@ -30,12 +30,11 @@ METRICS_PORT = "8082/tcp"
 
 class DockerTorchServe(DockerLauncher):
     kind = "torchserve"
+    config_class = TorchServeConfig
     dockerfile_name = "Dockerfile.torchserve"
     image_repo = "deploy-compare/torchserve"
 
     def __init__(self, model: ServedModel, run_dir: Path, config: TorchServeConfig, client: Any = None) -> None:
-        if not isinstance(config, TorchServeConfig):
-            raise TypeError(f"DockerTorchServe needs a TorchServeConfig, got {type(config).__name__}")
         super().__init__(model, run_dir, config, client)
         self.config: TorchServeConfig = config
         self._keys: dict[str, str] | None = None

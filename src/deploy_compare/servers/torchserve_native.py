@@ -73,11 +73,10 @@ def native_unavailable_reason() -> str | None:
 
 class NativeTorchServe(Launcher):
     kind = "torchserve"
+    config_class = TorchServeConfig
     mode = "native"
 
     def __init__(self, model: ServedModel, run_dir: Path, config: TorchServeConfig) -> None:
-        if not isinstance(config, TorchServeConfig):
-            raise TypeError(f"NativeTorchServe needs a TorchServeConfig, got {type(config).__name__}")
         super().__init__(model, run_dir, config)
         self.config: TorchServeConfig = config
         self._proc: subprocess.Popen | None = None
