@@ -224,3 +224,20 @@ def test_slo_search_brackets_a_server_of_fixed_capacity(endpoint):
         else:
             assert t.reason and t.rate_rps >= s.lowest_failing_rate_rps
     assert s.best is not None and s.best.target_rate_rps == s.max_rate_rps
+
+
+def test_the_event_loop_is_uvloop_when_installed_and_recorded(endpoint, monkeypatch):
+    # uvloop is used when importable; DEPLOY_COMPARE_EVENT_LOOP=asyncio forces asyncio. Either
+    # way the loop that ran the timing loop is recorded with the result.
+    import importlib.util
+
+    cfg = LoadConfig(duration_s=0.3, warmup_s=0.1, min_requests=20, concurrency=2)
+    payloads = payloads_for(endpoint, [(0, 0, 1)], [1])
+    r = run_closed_loop(endpoint, payloads, cfg)
+    expected = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+    assert r.client_info["event_loop"].split()[0] == expected
+    assert r.completed > 0 and r.errors["transport"] == 0
+    monkeypatch.setenv("DEPLOY_COMPARE_EVENT_LOOP", "asyncio")
+    r = run_closed_loop(endpoint, payloads, cfg)
+    assert r.client_info["event_loop"] == "asyncio"
+    assert r.completed > 0 and r.errors["transport"] == 0

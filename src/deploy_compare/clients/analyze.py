@@ -119,6 +119,6 @@ def analyze(
         bottleneck_reasons=reasons,
         min_requests_met=(not run.stopped_by_cap) and len(measured) >= config.min_requests,
         body_bytes=payloads.body_bytes,
-        client_info=client_info(),
+        client_info={**client_info(), "event_loop": run.event_loop or "unknown"},
         config=config.to_dict(),
     )

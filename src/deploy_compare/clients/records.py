@@ -46,6 +46,7 @@ class RawRun:
     cpu_measure_ns: int = 0  # CPU time of the client's loop thread during the measured window
     wait_measure_ns: int | None = None  # time that thread was runnable but had no CPU (Linux)
     stopped_by_cap: bool = False  # max_duration_s ended the run before min_requests
+    event_loop: str = ""  # the loop implementation that ran the timing loop (uvloop or asyncio)
 
     def columns(self) -> dict[str, np.ndarray]:
         """Numeric columns as arrays (bodies stay in `records`)."""

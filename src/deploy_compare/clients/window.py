@@ -27,6 +27,16 @@ def runqueue_wait_ns() -> int | None:
         return None
 
 
+def loop_name(loop: asyncio.AbstractEventLoop) -> str:
+    """"uvloop 0.23.0" or "asyncio" (the loop's own module decides, not what is installed)."""
+    module = type(loop).__module__.split(".")[0]
+    if module == "uvloop":
+        import uvloop
+
+        return f"uvloop {uvloop.__version__}"
+    return "asyncio" if module == "asyncio" else f"{module} ({type(loop).__name__})"
+
+
 @dataclass
 class Progress:
     """A live snapshot for displays; counts include the warm-up."""
@@ -54,6 +64,7 @@ class RunWindow:
         self.run = run
         self.on_progress = on_progress
         self.stopping = False
+        run.event_loop = loop_name(asyncio.get_running_loop())
         now = time.perf_counter_ns()
         run.start_ns = now
         run.measure_start_ns = now + int(config.warmup_s * 1e9)
