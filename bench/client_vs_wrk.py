@@ -145,6 +145,32 @@ def run_ours(endpoint: Endpoint, payloads: Payloads, connections: int, duration_
             "top1_agreement": r.top1_agreement}
 
 
+def pin_server_threads(pid: int, cores: tuple[int, ...]) -> tuple[int, int]:
+    """Pin EVERY thread of the server and its children; returns (pinned, threads seen).
+
+    sched_setaffinity(pid) moves only that process's main thread: TorchServe's JVM threads
+    (Netty, GC, JIT) and the Python worker's other threads kept running on the client's core,
+    so the server's CPU competed with whichever client was measured (seen: the server used
+    more than its one core under wrk). Threads started later inherit their creator's mask.
+    """
+    import psutil
+
+    pinned = seen = 0
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return 0, 0
+    for proc in procs:
+        try:
+            tids = [t.id for t in proc.threads()]
+        except psutil.Error:
+            continue
+        for tid in tids:
+            seen += 1
+            pinned += pin(tid, cores)
+    return pinned, seen
+
+
 @contextlib.contextmanager
 def torchserve(args):
     """A running TorchServe: the one given by --url, or a native one started here."""
@@ -200,6 +226,9 @@ def main() -> int:
             if pinned:
                 if server_pid is not None:
                     pin_tree(server_pid, plan.server)
+                    pinned, seen = pin_server_threads(server_pid, plan.server)
+                    print(f"server pinned to cores {list(plan.server)}: {pinned}/{seen} threads; "
+                          f"clients on {list(plan.client)}", flush=True)
                 pin(0, plan.client)
             with tempfile.TemporaryDirectory(prefix="wrk-") as tmp:
                 os.chmod(tmp, 0o700)
