@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ServerError, ServerUnavailable
-from .affinity import CorePlan, pin, pin_tree, usable_cores
+from .affinity import CorePlan, pin_self, pin_tree, usable_cores
 from .config import RunConfig, build
 from .results import ServedResult
 
@@ -70,16 +70,20 @@ def run_served_target(kind: str, config: RunConfig, manifest_dir: Path, run_dir:
         return
     result.mode = launcher.mode
     progress.line(f"{kind}: starting {launcher.describe()}")
-    own_cores = usable_cores()
+    own_cores = tuple(usable_cores())
+    pinning = config.run.pin_cores and launcher.mode == "native"  # a container's processes are not ours to pin
     try:
+        if pinning:
+            pin_self(plan.server)  # the server's processes and threads inherit this at start
         with launcher:
             result.startup_s = round(launcher.startup_s, 3)
             result.log = str(Path(launcher.log_path).resolve().relative_to(run_dir.resolve()))
             progress.line(f"{kind}: healthy after {launcher.startup_s:.1f}s")
-            if config.run.pin_cores and launcher.pid is not None:
-                pin_tree(launcher.pid, plan.server)
+            if pinning and launcher.pid is not None:
+                threads = pin_tree(launcher.pid, plan.server)  # again: threads made before our pin
                 result.server_cores = list(plan.server)
-            if config.run.pin_cores and pin(0, plan.client):
+                progress.line(f"{kind}: {threads} server threads on cores {list(plan.server)}")
+            if pinning and pin_self(plan.client):
                 result.client_cores = list(plan.client)
             if on_started is not None:
                 on_started(kind, launcher)
@@ -114,8 +118,8 @@ def run_served_target(kind: str, config: RunConfig, manifest_dir: Path, run_dir:
             progress.line(f"{kind}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms: "
                           + (f"{best:.1f} req/s" if best is not None else "none") + (f" ({slo.note})" if slo.note else ""))
     finally:
-        if config.run.pin_cores:
-            pin(0, tuple(own_cores))
+        if pinning:
+            pin_self(own_cores)
 
 
 def _ms(value) -> str:
