@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
 from deploy_compare.clients import Endpoint, LoadConfig, Payloads, payloads_from_export, run_closed_loop  # noqa: E402
-from deploy_compare.deploy.affinity import pin, pin_tree, plan_cores, usable_cores  # noqa: E402
+from deploy_compare.deploy.affinity import pin_self, pin_tree, plan_cores, usable_cores  # noqa: E402
 from deploy_compare.manifest import load_manifest  # noqa: E402
 
 THROUGHPUT_TARGET = 0.90
@@ -73,7 +73,7 @@ def run_wrk(url: str, script: Path, connections: int, duration_s: float, timeout
            "-s", str(script), url]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if cores:
-        pin(proc.pid, cores)
+        pin_tree(proc.pid, cores)  # also inherited: this process already runs on the client cores
     try:
         out, err = proc.communicate(timeout=duration_s + timeout_s + 30)
     finally:
@@ -145,32 +145,6 @@ def run_ours(endpoint: Endpoint, payloads: Payloads, connections: int, duration_
             "top1_agreement": r.top1_agreement}
 
 
-def pin_server_threads(pid: int, cores: tuple[int, ...]) -> tuple[int, int]:
-    """Pin EVERY thread of the server and its children; returns (pinned, threads seen).
-
-    sched_setaffinity(pid) moves only that process's main thread: TorchServe's JVM threads
-    (Netty, GC, JIT) and the Python worker's other threads kept running on the client's core,
-    so the server's CPU competed with whichever client was measured (seen: the server used
-    more than its one core under wrk). Threads started later inherit their creator's mask.
-    """
-    import psutil
-
-    pinned = seen = 0
-    try:
-        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    except psutil.Error:
-        return 0, 0
-    for proc in procs:
-        try:
-            tids = [t.id for t in proc.threads()]
-        except psutil.Error:
-            continue
-        for tid in tids:
-            seen += 1
-            pinned += pin(tid, cores)
-    return pinned, seen
-
-
 @contextlib.contextmanager
 def torchserve(args):
     """A running TorchServe: the one given by --url, or a native one started here."""
@@ -225,11 +199,10 @@ def main() -> int:
             client_cores = plan.client if pinned else None
             if pinned:
                 if server_pid is not None:
-                    pin_tree(server_pid, plan.server)
-                    pinned, seen = pin_server_threads(server_pid, plan.server)
-                    print(f"server pinned to cores {list(plan.server)}: {pinned}/{seen} threads; "
+                    threads = pin_tree(server_pid, plan.server)  # every thread: affinity is per thread
+                    print(f"server pinned to cores {list(plan.server)}: {threads} threads; "
                           f"clients on {list(plan.client)}", flush=True)
-                pin(0, plan.client)
+                pin_self(plan.client)
             with tempfile.TemporaryDirectory(prefix="wrk-") as tmp:
                 os.chmod(tmp, 0o700)
                 script = write_wrk_script(Path(tmp), spec.body, spec.headers)
@@ -261,7 +234,7 @@ def main() -> int:
                              if "server_cpu_ms_per_request" in ours[0] else ""),
                           flush=True)
     finally:
-        pin(0, own)
+        pin_self(own)
     doc = {"bench": "client_vs_wrk", "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                        "loadavg_at_end": os.getloadavg()},
