@@ -86,3 +86,15 @@ def test_eval_data_matches_manifest(exported, eval_data):
 def test_reload_round_trips(exported):
     out_dir, manifest = exported
     assert load_manifest(out_dir).to_dict() == manifest.to_dict()
+
+
+def test_training_is_deterministic(tmp_path):
+    # Same seed, two empty caches, two trainings: bit-identical weights (a fresh machine
+    # must get the same model as this one).
+    import torch
+
+    from deploy_compare.models.reference import build
+
+    first = build(tmp_path / "a", progress=lambda message: None).module.state_dict()
+    second = build(tmp_path / "b", progress=lambda message: None).module.state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)

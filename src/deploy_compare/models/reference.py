@@ -59,7 +59,9 @@ class TrainSettings:
 
 def _content_hash(settings: TrainSettings, x_train: np.ndarray, y_train: np.ndarray) -> str:
     digest = hashlib.sha256()
-    digest.update(inspect.getsource(DigitsCNN).encode())
+    # The code that makes the weights is part of their identity: change it, retrain.
+    for code in (DigitsCNN, train, build):
+        digest.update(inspect.getsource(code).encode())
     digest.update(json.dumps(asdict(settings), sort_keys=True).encode())
     digest.update(torch.__version__.encode())
     digest.update(x_train.tobytes())
@@ -102,6 +104,7 @@ def build(cache_dir: Path, settings: TrainSettings = TrainSettings(),
     split = load_digits_split()
     key = _content_hash(settings, split.x_train, split.y_train)
     weights = Path(cache_dir) / f"{NAME}-{key}.pt"
+    torch.manual_seed(settings.seed)  # the initial weights come from the global RNG: seed it first
     model = DigitsCNN()
     if weights.exists():
         model.load_state_dict(torch.load(weights, weights_only=True))
