@@ -1,4 +1,4 @@
-"""Faults during a run: a server killed mid-run, and Ctrl-C. Nothing measured is lost."""
+"""Faults during a run: a server killed mid-run, Ctrl-C, a closed terminal. Nothing measured is lost."""
 
 from __future__ import annotations
 
@@ -55,7 +55,9 @@ def test_server_killed_mid_run_fails_only_that_target(short_config, tmp_path):
                                       for p in killed["pids"])
 
 
-def test_ctrl_c_stops_servers_and_keeps_partial_results(short_config, tmp_path, cli_command, server_processes):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "terminal-closed"])
+def test_interrupt_stops_servers_and_keeps_partial_results(short_config, tmp_path, cli_command, server_processes,
+                                                           stop_signal):
     settings, _ = short_config
     runs = tmp_path / "runs"
     proc = subprocess.Popen([*cli_command, "run", "--quick", "--config", str(settings), "--runs-dir", str(runs)],
@@ -69,7 +71,7 @@ def test_ctrl_c_stops_servers_and_keeps_partial_results(short_config, tmp_path, 
                 break
         assert any("torchserve: healthy" in line for line in seen), "".join(seen)[-2000:]
         time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:

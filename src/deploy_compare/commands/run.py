@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
@@ -34,19 +33,16 @@ def _overrides(args: argparse.Namespace) -> dict:
     return {"run": run} if run else {}
 
 
-def _sigterm_as_interrupt(signum, frame):  # a `kill` or CI timeout stops as cleanly as Ctrl-C
-    raise KeyboardInterrupt
-
-
 def run(args: argparse.Namespace) -> int:
     from ..deploy.config import load_run_config
     from ..deploy.pipeline import Pipeline
+    from ..stop_signals import stop_signals_as_interrupt
 
     config = load_run_config(args.config, quick=args.quick, overrides=_overrides(args))
-    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     pipeline = Pipeline(config, argv=["deploy-compare", *sys.argv[1:]])
     try:
-        run_dir = pipeline.run()
+        with stop_signals_as_interrupt():  # `kill`, a CI timeout or a closed terminal: like Ctrl-C
+            run_dir = pipeline.run()
     except KeyboardInterrupt:
         if pipeline.run_dir is not None:
             print(f"interrupted: partial results in {pipeline.run_dir / 'results.json'} (marked incomplete)",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import time
 from pathlib import Path
 
@@ -39,21 +38,17 @@ def _config(args: argparse.Namespace):
                            batch_timeout_micros=args.max_batch_delay_ms * 1000, start_timeout_s=args.start_timeout)
 
 
-def _sigterm_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
-    raise KeyboardInterrupt
-
-
 def run(args: argparse.Namespace) -> int:
     from ..servers import make_launcher
+    from ..stop_signals import stop_signals_as_interrupt
 
     run_dir = args.run_dir or Path("runs") / time.strftime("serve-%Y%m%d-%H%M%S")
     launcher = make_launcher(args.target, args.mode, manifest_dir=args.artifacts, run_dir=run_dir,
                              config=_config(args))
-    # `kill <pid>` must clean up like Ctrl-C does (the default SIGTERM skips `finally`).
-    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
         print(f"starting {launcher.describe()} ... (log: {launcher.log_path})", flush=True)
-        with launcher:
+        # `kill <pid>` or a closed terminal must clean up like Ctrl-C does.
+        with stop_signals_as_interrupt(), launcher:
             ep = launcher.endpoint
             print(f"ready in {launcher.startup_s:.1f} s")
             print(f"  predict: POST {ep.predict_url}")
@@ -68,5 +63,3 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nstopped.", flush=True)
         return 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
