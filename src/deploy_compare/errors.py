@@ -70,3 +70,15 @@ class LoadError(DeployCompareError):
 
 class ResultsError(DeployCompareError):
     """A results file (benchmark or edge runner JSON) is unreadable or does not match its schema."""
+
+
+def message_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when the message is empty)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def first_line(exc: BaseException) -> str:
+    """"TypeName: first line of the message", for one-line error reports."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import DeployCompareError
+from ..errors import DeployCompareError, message_line
 from ..fileio import write_json_atomic
 from .affinity import plan_cores
 from .config import RunConfig, build
@@ -30,11 +30,6 @@ ENVIRONMENT_NAME = "environment.json"
 
 def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 class Pipeline:
@@ -66,7 +61,7 @@ class Pipeline:
             record.status, record.reason = "INTERRUPTED", "Ctrl-C"
             raise
         except Exception as exc:  # noqa: BLE001 - one stage failing must never lose the others
-            record.status, record.reason = "FAILED", _one_line(exc)
+            record.status, record.reason = "FAILED", message_line(exc)
             if not isinstance(exc, DeployCompareError):
                 record.reason = f"{type(exc).__name__}: {record.reason}"
             self.progress.line(f"{name}: FAILED: {record.reason}")
@@ -129,7 +124,7 @@ class Pipeline:
             raise
         except Exception as exc:
             result.status = "FAILED"
-            result.reason = _one_line(exc)
+            result.reason = message_line(exc)
             raise
         return None if result.status == "OK" else (result.status, result.reason)
 

@@ -65,7 +65,4 @@ def onnx2tf_layout(rank: int) -> str:
     return {4: "NHWC", 3: "NLC", 2: "NC"}.get(rank, "ANY")
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
 

@@ -7,11 +7,11 @@ import time
 
 import numpy as np
 
-from ..errors import ExportError
+from ..errors import ExportError, first_line
 from ..fileio import atomic_path, sha256_of, size_of
 from ..manifest import ArtifactEntry, TensorSpec
 from ..versions import package_versions
-from .base import ExportContext, captured_output, first_line, log_tail
+from .base import ExportContext, captured_output, log_tail
 
 FILE_NAME = "model.onnx"
 INPUT_NAME = "input"

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import ConfigError, DeployCompareError, ExportError, ManifestError, VerificationError
+from ..errors import (ConfigError, DeployCompareError, ExportError, ManifestError, VerificationError,
+                      first_line)
 from ..lazy import import_object
 from ..manifest import ArtifactEntry, Manifest, ModelInfo, check_artifact_file, load_manifest
 from ..versions import package_versions
-from .base import DEFAULT_OPSET, ExportContext, first_line, quiet_tensorflow
+from .base import DEFAULT_OPSET, ExportContext, quiet_tensorflow
 from .verify import EvalData, ParityThresholds, verify_artifact
 
 

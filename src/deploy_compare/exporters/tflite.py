@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..errors import ExportError
+from ..errors import ExportError, first_line
 from ..fileio import atomic_path, sha256_of, size_of
 from ..manifest import ArtifactEntry, QuantParams, TensorSpec, to_artifact_layout
 from ..versions import package_versions
-from .base import ExportContext, first_line, onnx2tf_layout, quiet_tensorflow
+from .base import ExportContext, onnx2tf_layout, quiet_tensorflow
 
 VARIANTS = ("fp32", "fp16", "dynamic_int8", "int8")
 MIN_REPRESENTATIVE_SAMPLES = 100

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from ..errors import ExportError
+from ..errors import ExportError, first_line
 from ..fileio import atomic_path, sha256_of, size_of
 from ..manifest import ArtifactEntry, TensorSpec
 from ..versions import package_versions
-from .base import ExportContext, first_line
+from .base import ExportContext
 
 FILE_NAME = "model.pt"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ArtifactError
+from ..errors import ArtifactError, first_line
 from .base import Runtime
 
 
@@ -24,8 +24,7 @@ class OnnxRuntime(Runtime):
         try:
             self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
-            raise ArtifactError(f"{self.path}: not a loadable ONNX model ({type(exc).__name__}: "
-                                f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+            raise ArtifactError(f"{self.path}: not a loadable ONNX model ({first_line(exc)})") from exc
         self._input_name = self.input_spec.name
         self._output_name = self.output_spec.name
 

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ..errors import ArtifactError
+from ..errors import ArtifactError, first_line
 from .base import Runtime
 
 
@@ -28,8 +28,7 @@ class TorchScriptRuntime(Runtime):
                 warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.*deprecated", category=DeprecationWarning)
                 self._module = torch.jit.load(str(self.path), map_location="cpu").eval()
         except Exception as exc:
-            raise ArtifactError(f"{self.path}: not a loadable TorchScript file ({type(exc).__name__}: "
-                                f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+            raise ArtifactError(f"{self.path}: not a loadable TorchScript file ({first_line(exc)})") from exc
         self._torch = torch
 
     def _run(self, x: np.ndarray) -> np.ndarray:

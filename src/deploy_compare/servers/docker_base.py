@@ -21,7 +21,7 @@ from abc import abstractmethod
 from pathlib import Path
 from typing import Any
 
-from ..errors import ServerError
+from ..errors import ServerError, message_line
 from ..fileio import sha256_of
 from .base import Launcher
 from .config import ServerConfig
@@ -64,8 +64,7 @@ def docker_unavailable_reason(timeout_s: float = ENGINE_PING_TIMEOUT_S) -> str |
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
+    return message_line(exc)[:200]  # Docker errors can embed whole build logs
 
 
 class DockerLauncher(Launcher):
