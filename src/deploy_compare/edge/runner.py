@@ -17,8 +17,8 @@ machine's description), so the report shows these rows next to the local ones.
 
 Where this comes from: deploy_compare/edge/runner.py holds only the runner's own part
 and imports the package's pure measurement modules (bench_local/timing, stats,
-procedure, environment, result and quantization.py); `python -m deploy_compare.edge.runner`
-runs it in the source tree. `deploy-compare edge-bundle` assembles run_edge.py from the
+procedure, environment, result, quantization.py and tflite_invoke.py);
+`python -m deploy_compare.edge.runner` runs it in the source tree. `deploy-compare edge-bundle` assembles run_edge.py from the
 source of those modules and this one (deploy_compare/edge/assemble.py), so the device
 times, counts and computes with the very code the local benchmark uses.
 """
@@ -43,6 +43,7 @@ from ..bench_local.environment import machine_description, peak_rss_mib, pin_to_
 from ..bench_local.procedure import MeasureSettings, measure
 from ..bench_local.result import DEVICE_LABEL_PATTERN, BenchResult, failure_reason, results_document
 from ..quantization import dequantize, quantize
+from ..tflite_invoke import BatchInvoker
 
 MANIFEST_NAME = "manifest.json"
 SAMPLES_NAME = "sample_inputs.npz"  # x (logical layout, float32), reference (float32 logits), y
@@ -151,9 +152,7 @@ class TFLiteModel:
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise RunnerError("%s: not a loadable TFLite model (%s: %s)" % (path, type(exc).__name__, first)) from None
-        self._input_index = self._interpreter.get_input_details()[0]["index"]
-        self._output_index = self._interpreter.get_output_details()[0]["index"]
-        self._batch: Optional[int] = None
+        self._invoke = BatchInvoker(self._interpreter)
 
     def _shape_text(self) -> str:
         return "(" + ", ".join("N" if d is None else str(d) for d in (None,) + tuple(self._expected)) + ")"
@@ -173,20 +172,14 @@ class TFLiteModel:
             x = quantize(x, self._quant_in, self._in_dtype)
         elif self._in_dtype != "float32":
             x = x.astype(self._in_dtype)
-        if self._batch != x.shape[0]:
-            # The batch dimension is dynamic (-1); re-plan only when it changes.
-            self._interpreter.resize_tensor_input(self._input_index, list(x.shape))
-            self._interpreter.allocate_tensors()
-            self._batch = x.shape[0]
-        self._interpreter.set_tensor(self._input_index, x)
-        self._interpreter.invoke()
-        y = self._interpreter.get_tensor(self._output_index).copy()
+        y = self._invoke(x)
         if self._quant_out is not None:
             return dequantize(y, self._quant_out)
         return y.astype(np.float32, copy=False)
 
     def close(self) -> None:
         self._interpreter = None
+        self._invoke = None
 
 
 def read_manifest(bundle_dir: str) -> Dict[str, Any]:

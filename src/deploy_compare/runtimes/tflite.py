@@ -11,7 +11,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
-from ..errors import ArtifactError, RuntimeUnavailable
+from ..errors import ArtifactError, RuntimeUnavailable, first_line
+from ..tflite_invoke import BatchInvoker
 from .base import Runtime
 
 #: (module holding Interpreter, PyPI package), in order of preference
@@ -48,21 +49,12 @@ class TFLiteRuntime(Runtime):
         try:
             self._interpreter = interpreter_class(model_path=str(self.path), num_threads=self.threads or None)
         except Exception as exc:
-            raise ArtifactError(f"{self.path}: not a loadable TFLite model ({type(exc).__name__}: "
-                                f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
-        self._input_index = self._interpreter.get_input_details()[0]["index"]
-        self._output_index = self._interpreter.get_output_details()[0]["index"]
-        self._batch = None
+            raise ArtifactError(f"{self.path}: not a loadable TFLite model ({first_line(exc)})") from exc
+        self._invoke = BatchInvoker(self._interpreter)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        if self._batch != x.shape[0]:
-            # The batch dimension is dynamic (-1); re-plan only when it changes.
-            self._interpreter.resize_tensor_input(self._input_index, list(x.shape))
-            self._interpreter.allocate_tensors()
-            self._batch = x.shape[0]
-        self._interpreter.set_tensor(self._input_index, x)
-        self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output_index).copy()
+        return self._invoke(x)
 
     def close(self) -> None:
         self._interpreter = None
+        self._invoke = None
