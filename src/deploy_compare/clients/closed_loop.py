@@ -15,9 +15,9 @@ import httpcore
 import httpx
 
 from .config import LoadConfig
-from .connections import WorkerConnection, build_requests, close_all, make_transports, send
+from .connections import WorkerConnection, build_requests, close_all, make_transports, send, transport_error_kind
 from .payload import Payloads
-from .records import CONNECT, HTTP_STATUS, OK, TIMEOUT, TRANSPORT, RawRun
+from .records import HTTP_STATUS, OK, RawRun
 from .window import Progress, RunWindow
 
 
@@ -59,14 +59,9 @@ async def _worker(
         t0 = clock()
         try:
             status, body = await send(transport, requests[k])
-        except httpx.ConnectTimeout as exc:
-            append((t0, t0, clock(), CONNECT, k, 0, repr(exc)))
-        except httpx.TimeoutException as exc:
-            append((t0, t0, clock(), TIMEOUT, k, 0, repr(exc)))
-        except httpx.ConnectError as exc:
-            append((t0, t0, clock(), CONNECT, k, 0, repr(exc)))
-            await asyncio.sleep(0.001)  # a refused connect returns at once: do not spin
         except httpx.TransportError as exc:
-            append((t0, t0, clock(), TRANSPORT, k, 0, repr(exc)))
+            append((t0, t0, clock(), transport_error_kind(exc), k, 0, repr(exc)))
+            if isinstance(exc, httpx.ConnectError):
+                await asyncio.sleep(0.001)  # a refused connect returns at once: do not spin
         else:
             append((t0, t0, clock(), OK if 200 <= status < 300 else HTTP_STATUS, k, status, body))

@@ -31,6 +31,7 @@ from httpx._transports.default import map_httpcore_exceptions
 
 from .netstream import AsyncioBackend
 from .payload import Payloads
+from .records import CONNECT, TIMEOUT, TRANSPORT
 
 _SSL_CONTEXT: ssl.SSLContext | None = None
 
@@ -137,3 +138,13 @@ async def send(connection: WorkerConnection, request: httpcore.Request) -> tuple
 async def close_all(connections: list[WorkerConnection]) -> None:
     for c in connections:
         await c.aclose()
+
+
+def transport_error_kind(exc: httpx.TransportError) -> int:
+    """The record kind of a failed send (a ConnectTimeout is a connect failure, not a timeout)."""
+    if isinstance(exc, (httpx.ConnectTimeout, httpx.ConnectError)):
+        return CONNECT
+    if isinstance(exc, httpx.TimeoutException):
+        return TIMEOUT
+    return TRANSPORT
+

@@ -19,9 +19,9 @@ import numpy as np
 
 from ..errors import ConfigError
 from .config import LoadConfig
-from .connections import WorkerConnection, build_requests, close_all, make_transports, send
+from .connections import WorkerConnection, build_requests, close_all, make_transports, send, transport_error_kind
 from .payload import Payloads
-from .records import CONNECT, DROPPED, HTTP_STATUS, OK, TIMEOUT, TRANSPORT, RawRun
+from .records import DROPPED, HTTP_STATUS, OK, RawRun
 from .window import Progress, RunWindow
 
 
@@ -77,14 +77,8 @@ async def open_loop(
         t0 = clock()
         try:
             status, body = await send(transport, requests[k])
-        except httpx.ConnectTimeout as exc:
-            append((scheduled, t0, clock(), CONNECT, k, 0, repr(exc)))
-        except httpx.TimeoutException as exc:
-            append((scheduled, t0, clock(), TIMEOUT, k, 0, repr(exc)))
-        except httpx.ConnectError as exc:
-            append((scheduled, t0, clock(), CONNECT, k, 0, repr(exc)))
         except httpx.TransportError as exc:
-            append((scheduled, t0, clock(), TRANSPORT, k, 0, repr(exc)))
+            append((scheduled, t0, clock(), transport_error_kind(exc), k, 0, repr(exc)))
         else:
             append((scheduled, t0, clock(), OK if 200 <= status < 300 else HTTP_STATUS, k, status, body))
         finally:
