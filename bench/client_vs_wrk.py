@@ -5,8 +5,9 @@
 
 Both tools run closed loops (wrk: one connection = one outstanding request; ours: one worker
 per connection) at concurrency 1, 4 and 16, single-threaded, pinned to the same core(s)
-while the server gets the others (--no-pin to share). Per level the two tools alternate
-for --rounds rounds; the median of the rounds is compared.
+while the server gets the others (--no-pin to share). The server first gets --server-warmup
+seconds of unmeasured load (JIT); then per level the two tools alternate for --rounds rounds,
+taking turns at going first, and the median of the rounds is compared.
 Targets (issue 5): our throughput >= 0.90x wrk's and our p50 <= 1.10x wrk's at each level.
 wrk needs a Lua script to POST a body with headers; it is written to a private temp dir
 (it holds the inference key) and deleted afterwards. wrk: `apt-get install -y wrk`.
@@ -176,6 +177,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--server-warmup", type=float, default=10.0, help="s of unmeasured load before the first level")
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--no-pin", action="store_true", help="do not split cores between server and clients")
     parser.add_argument("--json", type=Path, default=None)
@@ -206,14 +208,29 @@ def main() -> int:
             with tempfile.TemporaryDirectory(prefix="wrk-") as tmp:
                 os.chmod(tmp, 0o700)
                 script = write_wrk_script(Path(tmp), spec.body, spec.headers)
+                # A fresh JVM answers slower until its JIT has compiled the hot paths; neither tool
+                # should be measured against that, so the server is warmed up once, unmeasured.
+                run_wrk(spec.url, script, 4, args.server_warmup, args.timeout, client_cores)
+
+                def ours_once(level: int) -> dict:
+                    return with_server_cpu(server_pid, run_ours, endpoint, payloads, level, args.duration,
+                                           args.warmup, args.timeout)  # warm-up inside, excluded
+
+                def wrk_once(level: int) -> dict:
+                    run_wrk(spec.url, script, level, args.warmup, args.timeout, client_cores)  # warm-up
+                    return with_server_cpu(server_pid, run_wrk, spec.url, script, level, args.duration,
+                                           args.timeout, client_cores)
+
                 for level in levels:
                     ours, theirs = [], []
-                    for _ in range(args.rounds):
-                        ours.append(with_server_cpu(server_pid, run_ours, endpoint, payloads, level, args.duration,
-                                                    args.warmup, args.timeout))
-                        run_wrk(spec.url, script, level, args.warmup, args.timeout, client_cores)  # warm-up
-                        theirs.append(with_server_cpu(server_pid, run_wrk, spec.url, script, level, args.duration,
-                                                      args.timeout, client_cores))
+                    for i in range(args.rounds):
+                        # Alternate which tool goes first, so a drift of the server favours neither.
+                        if i % 2 == 0:
+                            ours.append(ours_once(level))
+                            theirs.append(wrk_once(level))
+                        else:
+                            theirs.append(wrk_once(level))
+                            ours.append(ours_once(level))
                     row = {"concurrency": level, "ours": ours, "wrk": theirs}
                     for key in ("throughput_rps", "p50_ms", "p99_ms"):
                         row[f"ours_{key}"] = statistics.median(r[key] for r in ours)
@@ -240,6 +257,7 @@ def main() -> int:
                        "loadavg_at_end": os.getloadavg()},
            "pinned": {"server": list(plan.server), "clients": list(plan.client)} if not args.no_pin else None,
            "settings": {"levels": levels, "duration_s": args.duration, "warmup_s": args.warmup,
+                        "server_warmup_s": args.server_warmup,
                         "rounds": args.rounds, "body_bytes": len(spec.body)},
            "rows": rows, "all_met": all(r["meets_targets"] for r in rows)}
     if args.json:

@@ -241,3 +241,38 @@ def test_the_event_loop_is_uvloop_when_installed_and_recorded(endpoint, monkeypa
     r = run_closed_loop(endpoint, payloads, cfg)
     assert r.client_info["event_loop"] == "asyncio"
     assert r.completed > 0 and r.errors["transport"] == 0
+
+
+def test_no_collector_pauses_during_a_run_and_no_garbage_cycles_per_request(endpoint, monkeypatch):
+    # The collector is off during a run (its pauses would be timed as latency). That is only
+    # safe if the loops leave no reference cycles behind per request: the garbage found right
+    # after a run must not grow with the number of requests.
+    import contextlib
+    import gc
+
+    from deploy_compare.clients import runner
+
+    seen: dict[str, list] = {"enabled": [], "garbage": []}
+    original = runner.collector_paused
+
+    @contextlib.contextmanager
+    def observed():
+        with original():
+            seen["enabled"].append(gc.isenabled())
+            yield
+            seen["garbage"].append(gc.collect())
+
+    monkeypatch.setattr(runner, "collector_paused", observed)
+    payloads = payloads_for(endpoint, [(0, 0, 1)], [1])
+    completed = []
+    for n in (300, 3000):
+        r = run_closed_loop(endpoint, payloads, LoadConfig(duration_s=0.1, warmup_s=0.05, min_requests=n,
+                                                           concurrency=2))
+        completed.append(r.completed)
+    r = run_open_loop(endpoint, payloads, LoadConfig(duration_s=0.5, warmup_s=0.05, min_requests=100, rate_rps=400))
+    assert completed[1] >= 3000 and r.completed >= 100
+    assert seen["enabled"] == [False, False, False]
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # restored afterwards
+    small, large, opened = seen["garbage"]
+    assert large < 200 + small, f"{large} objects in cycles after {completed[1]} requests vs {small} after {completed[0]}"
+    assert opened < 200 + small

@@ -20,7 +20,9 @@ Results are dataclasses with `to_dict`/`from_dict` (JSON-safe). `LoadResult.clie
 says the run measured the client, not the server (rule in selfcheck.py).
 
 Modules: protocols (request/response adapters, pure), payload (bodies from eval.npz in the
-served artifact's layout/dtype), closed_loop / open_loop (timing only: raw records),
+served artifact's layout/dtype), connections (one keep-alive HTTP/1.1 connection per worker:
+httpx requests and errors, llhttp parsing; also an httpx transport), closed_loop / open_loop
+(timing only: raw records),
 stats (pure numpy), analyze (records -> LoadResult), selfcheck, slo, results, config.
 """
 

@@ -11,11 +11,10 @@ import asyncio
 import time
 from collections.abc import Callable
 
-import httpcore
 import httpx
 
 from .config import LoadConfig
-from .connections import WorkerConnection, build_requests, close_all, make_transports, send, transport_error_kind
+from .connections import PreparedRequest, WorkerConnection, build_requests, close_all, make_transports, send, transport_error_kind
 from .payload import Payloads
 from .records import HTTP_STATUS, OK, RawRun
 from .window import Progress, RunWindow
@@ -43,7 +42,7 @@ async def closed_loop(
 
 async def _worker(
     transport: WorkerConnection,
-    requests: list[httpcore.Request],
+    requests: list[PreparedRequest],
     run: RawRun,
     window: RunWindow,
     counter: list[int],

@@ -1,35 +1,37 @@
-"""One HTTP/1.1 connection per worker, driven through httpcore (what httpx runs on).
+"""One HTTP/1.1 keep-alive connection per worker: httpx requests and errors, llhttp parsing.
 
-Three choices here keep the client from measuring itself instead of the server:
+What a request costs the CLIENT is on the critical path at concurrency 1, so this module
+keeps that cost near wrk's. httpx defines everything a user touches: requests are built as
+`httpx.Request`s, failures are raised as httpx's exceptions (ConnectError, ConnectTimeout,
+ReadTimeout, WriteTimeout, ReadError, RemoteProtocolError), and `Http11Transport` is an
+`httpx.AsyncBaseTransport`, so `httpx.AsyncClient(transport=Http11Transport())` runs on it.
+What it replaces is the wire layer below httpx (httpcore + h11): measured on a trivial
+local endpoint, one request cost ~180 us of client CPU through httpcore + h11 (h11 alone
+validates and re-normalises every header of every request, in Python) and ~40 us here.
+Against TorchServe at concurrency 1 that difference was a 1.25x p50 and 0.83x throughput
+against wrk's (bench/client_vs_wrk.py). So, per request:
 
-1. Each worker (closed loop) or in-flight slot (open loop) owns ONE keep-alive
-   `httpcore.AsyncHTTP11Connection`, used directly instead of through a connection pool.
-   httpcore's pool (behind httpx's transport) scans its connections, takes locks and waits
-   on an event for every request; its connections take an anyio lock (a trip through the
-   event loop each) three times per request. None of it does anything for a connection
-   that only one task ever uses. One connection per worker is also wrk's model. Measured
-   on a trivial local endpoint, in one process, alternating rounds (medians of 5):
-   client CPU per request 264 -> 143 us at 4 connections, 319 -> 191 us at 1.
-2. A plain-asyncio byte stream under httpcore (netstream.py): each request leaves in ONE
-   write (two writes cost ~40 ms per request against TorchServe), and no anyio cancel
-   scope per read/write.
-3. httpx still defines the request and the errors: requests are built once as
-   `httpx.Request`s and mapped to httpcore requests exactly as httpx's
-   `AsyncHTTPTransport` maps them; httpcore + h11 write the request and parse the
-   response; failures are raised as httpx's exceptions through httpx's own mapping
-   (`map_httpcore_exceptions`), so timeouts and connect errors are classified as before.
+- the bytes of each request are serialised ONCE, before the run (`prepare`), and leave in
+  ONE write: a head and body written separately cost ~40 ms per request against TorchServe's
+  Netty (delayed ACK), a trap httpcore's two writes fall into;
+- responses are parsed by llhttp (Node.js's HTTP parser, through httptools, as uvicorn
+  does): status line, headers, Content-Length or chunked bodies, keep-alive;
+- each worker (closed loop) or in-flight slot (open loop) owns ONE connection, used by one
+  task at a time, so no pool, locks or cancel scopes are needed (wrk's model too).
+A connection is reopened when the server closed it or said `Connection: close`, and never
+reused after a failure (a late answer to a timed-out request must not be read as the next
+one's).
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 
-import httpcore
+import httptools
 import httpx
-from httpx._transports.default import map_httpcore_exceptions
 
-from .netstream import AsyncioBackend
 from .payload import Payloads
 from .records import CONNECT, TIMEOUT, TRANSPORT
 
@@ -37,100 +39,296 @@ _SSL_CONTEXT: ssl.SSLContext | None = None
 
 
 def _ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle costs ~40 ms; share one context among all clients.
+    # Loading the CA bundle costs ~40 ms; share one context among all connections.
     global _SSL_CONTEXT
     if _SSL_CONTEXT is None:
         _SSL_CONTEXT = ssl.create_default_context()
     return _SSL_CONTEXT
 
 
-def to_httpcore(request: httpx.Request) -> httpcore.Request:
-    """The httpcore request httpx's AsyncHTTPTransport.handle_async_request builds (httpx 0.28)."""
-    return httpcore.Request(
-        method=request.method,
-        url=httpcore.URL(
-            scheme=request.url.raw_scheme,
-            host=request.url.raw_host,
-            port=request.url.port,
-            target=request.url.raw_path,
-        ),
-        headers=request.headers.raw,
-        content=request.stream,
-        extensions=request.extensions,
-    )
+class PreparedRequest:
+    """An httpx.Request with its wire bytes and what the connection needs, computed once."""
+
+    __slots__ = ("request", "wire", "host", "port", "tls", "connect_timeout", "read_timeout", "write_timeout")
+
+    def __init__(self, request: httpx.Request, timeout: httpx.Timeout) -> None:
+        url = request.url
+        if url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"only http:// and https:// URLs are supported, not {url}")
+        if request.method == "HEAD":
+            # llhttp (through httptools) cannot be told that a response to HEAD has no body.
+            raise httpx.UnsupportedProtocol("HEAD requests are not supported by the load transport")
+        self.request = request
+        self.wire = serialize(request)
+        self.host = url.host
+        self.port = url.port or (443 if url.scheme == "https" else 80)
+        self.tls = url.scheme == "https"
+        self.connect_timeout = timeout.connect
+        self.read_timeout = timeout.read
+        self.write_timeout = timeout.write
+
+
+def serialize(request: httpx.Request) -> bytes:
+    """The request as HTTP/1.1 bytes: request line, httpx's headers (Host and Content-Length
+    included), body. The request's content must have been read."""
+    body = request.content
+    lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), request.url.raw_path)]
+    for name, value in request.headers.raw:
+        if b"\r" in name + value or b"\n" in name + value:
+            raise httpx.LocalProtocolError(f"header {name!r} contains a line break")
+        if name.lower() == b"transfer-encoding":
+            continue  # a streamed body was read into `body`: it is sent with a Content-Length
+        lines.append(name + b": " + value)
+    if body and b"content-length" not in (n.lower() for n, _ in request.headers.raw):
+        lines.append(b"Content-Length: %d" % len(body))
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+class _ResponseReader(asyncio.Protocol):
+    """Feeds received bytes to llhttp and completes `waiter` when a whole response is in."""
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.waiter: asyncio.Future | None = None
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: list[bytes] = []
+        self.headers_done = False
+        self.keep_alive = True
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.last_data = 0.0  # loop time of the last bytes of the current response
+        self.usable = True  # False once closed, broken, or sent bytes nobody asked for
+        self.write_paused = False
+        self.drain_waiter: asyncio.Future | None = None
+        self.deadline: asyncio.TimerHandle | None = None
+
+    def begin(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future:
+        self.status = 0
+        self.headers = []
+        self.chunks = []
+        self.headers_done = False
+        self.loop = loop
+        self.last_data = loop.time()
+        self.waiter = loop.create_future()
+        return self.waiter
+
+    def end(self) -> None:
+        self.waiter = None
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+
+    def arm_read_deadline(self, loop: asyncio.AbstractEventLoop, timeout: float, wait: float | None = None) -> None:
+        """httpx's read timeout: the longest wait for the NEXT bytes of the response. One timer
+        per request; when it fires after bytes arrived, it re-arms for the rest of the wait."""
+        self.deadline = loop.call_later(timeout if wait is None else wait, self._check_deadline, loop, timeout)
+
+    def _check_deadline(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return
+        quiet = loop.time() - self.last_data
+        if quiet >= timeout * 0.999:
+            waiter.set_exception(httpx.ReadTimeout(f"no response bytes for {timeout:g} s"))
+        else:
+            self.arm_read_deadline(loop, timeout, timeout - quiet)
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            self.usable = False  # bytes while idle: the stream is out of step; never reuse it
+            return
+        self.last_data = self.loop.time()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self.usable = False
+            if not waiter.done():
+                waiter.set_exception(httpx.RemoteProtocolError(f"malformed HTTP response: {exc}"))
+
+    def eof_received(self) -> bool:
+        self._ended(None)
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._ended(exc)
+        drain = self.drain_waiter
+        if drain is not None and not drain.done():
+            drain.set_exception(httpx.WriteError(f"connection lost while sending ({exc})"))
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        drain = self.drain_waiter
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    # llhttp callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+        self.headers_done = True
+
+    def on_body(self, body: bytes) -> None:
+        self.chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        self.keep_alive = self.parser.should_keep_alive()
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _ended(self, exc: Exception | None) -> None:
+        self.usable = False
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return
+        if exc is None and self.headers_done and not self._framed():
+            waiter.set_result(None)  # a body delimited by the server closing the connection
+        elif not self.headers_done and not self.chunks:
+            waiter.set_exception(httpx.RemoteProtocolError(
+                "Server disconnected without sending a response." + (f" ({exc})" if exc else "")))
+        elif exc is not None:
+            waiter.set_exception(httpx.ReadError(f"connection lost mid-response ({exc})"))
+        else:
+            waiter.set_exception(httpx.RemoteProtocolError("Server disconnected mid-response."))
+
+    def _framed(self) -> bool:
+        names = {name.lower() for name, _ in self.headers}
+        return b"content-length" in names or b"transfer-encoding" in names
 
 
 class WorkerConnection:
     """One keep-alive HTTP/1.1 connection, (re)opened on demand, used by ONE task at a time.
 
-    Connects lazily on the first request (connect timeout from the request's extensions, TLS
-    for https) and again whenever the last connection is closed or the server hung up on it
-    while idle, as httpcore's pool would. Raises httpx.TransportError subclasses.
+    Raises httpx.TransportError subclasses; after any failure the connection is dropped and
+    the next request opens a new one.
     """
 
     def __init__(self) -> None:
-        self._backend = AsyncioBackend()
-        self._conn: httpcore.AsyncHTTP11Connection | None = None
+        self._reader: _ResponseReader | None = None
 
-    async def _connect(self, request: httpcore.Request) -> httpcore.AsyncHTTP11Connection:
-        origin = request.url.origin
-        timeout = request.extensions.get("timeout", {}).get("connect")
-        host = origin.host.decode("ascii")
-        stream = await self._backend.connect_tcp(host, origin.port, timeout=timeout)
-        if origin.scheme == b"https":
-            sni = request.extensions.get("sni_hostname") or host
-            stream = await stream.start_tls(_ssl_context(), server_hostname=sni, timeout=timeout)
-        conn = httpcore.AsyncHTTP11Connection(origin=origin, stream=stream)
-        # httpcore guards the connection's state with an anyio lock whose every acquire yields
-        # to the event loop (twice per request). Only one task ever uses this connection, so an
-        # asyncio.Lock (no yield when free) keeps the same exclusion for ~10% less CPU.
-        conn._state_lock = asyncio.Lock()  # type: ignore[assignment]
-        return conn
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """The raw headers of the last response."""
+        return self._reader.headers if self._reader is not None else []
 
-    async def send(self, request: httpcore.Request) -> tuple[int, bytes]:
-        """(status, body) of one request."""
+    async def _connect(self, req: PreparedRequest) -> _ResponseReader:
+        loop = asyncio.get_running_loop()
         try:
-            conn = self._conn
-            if conn is None or not conn.is_available() or conn.has_expired():
-                self._conn = None
-                if conn is not None:
-                    await conn.aclose()
-                self._conn = conn = await self._connect(request)
-            response = await conn.handle_async_request(request)
-            try:
-                body = await response.aread()
-            finally:
-                await response.aclose()
-            return response.status, body
-        except Exception:
-            # httpx's own httpcore -> httpx exception mapping, paid only on failures.
-            with map_httpcore_exceptions():
-                raise
+            transport, reader = await asyncio.wait_for(
+                loop.create_connection(
+                    _ResponseReader, req.host, req.port,
+                    ssl=_ssl_context() if req.tls else None,
+                    server_hostname=req.host if req.tls else None,
+                ),
+                req.connect_timeout,
+            )
+        except TimeoutError:
+            raise httpx.ConnectTimeout(f"connect to {req.host}:{req.port} timed out") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise httpx.ConnectError(str(exc) or type(exc).__name__) from None
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each request is one write
+        return reader
+
+    async def send(self, req: PreparedRequest) -> tuple[int, bytes]:
+        """(status, body) of one request."""
+        reader = self._reader
+        if reader is None or not reader.usable:
+            self._drop()
+            self._reader = reader = await self._connect(req)
+        loop = asyncio.get_running_loop()
+        waiter = reader.begin(loop)
+        done = False
+        try:
+            reader.transport.write(req.wire)  # type: ignore[union-attr]
+            if reader.write_paused:
+                await self._drain(reader, req.write_timeout)
+            if req.read_timeout is not None:
+                reader.arm_read_deadline(loop, req.read_timeout)
+            await waiter
+            done = True
+        finally:
+            reader.end()
+            if not done:
+                self._drop()  # failed or cancelled mid-request: the stream is out of step
+        body = b"".join(reader.chunks)
+        if not reader.keep_alive:
+            self._drop()
+        return reader.status, body
+
+    async def _drain(self, reader: _ResponseReader, timeout: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        reader.drain_waiter = fut = loop.create_future()
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise httpx.WriteTimeout("sending the request timed out") from None
+        finally:
+            reader.drain_waiter = None
+
+    def _drop(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None and reader.transport is not None:
+            reader.usable = False
+            reader.transport.close()
 
     async def aclose(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.aclose()
+        self._drop()
+
+
+class Http11Transport(httpx.AsyncBaseTransport):
+    """The same connection as an httpx transport: `httpx.AsyncClient(transport=Http11Transport())`.
+
+    The load loops call WorkerConnection directly (no Response objects in the hot path); this
+    adapter lets ordinary httpx code, and the tests that compare it with httpx's own transport,
+    run on exactly the bytes and parser the loops use. One connection: requests take turns.
+    """
+
+    def __init__(self) -> None:
+        self._connection = WorkerConnection()
+        self._turn = asyncio.Lock()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        timeout = request.extensions.get("timeout")  # set by httpx.AsyncClient
+        prepared = PreparedRequest(request, httpx.Timeout(**timeout) if timeout else httpx.Timeout(None))
+        async with self._turn:
+            status, body = await self._connection.send(prepared)
+            headers = self._connection.headers
+        # stream=, not content=: httpx would add a Content-Length the server did not send
+        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body),
+                              extensions={"http_version": b"HTTP/1.1"})
+
+    async def aclose(self) -> None:
+        await self._connection.aclose()
 
 
 def make_transports(n: int) -> list[WorkerConnection]:
     return [WorkerConnection() for _ in range(n)]
 
 
-def build_requests(payloads: Payloads, timeout_s: float) -> list[httpcore.Request]:
-    """Requests built once (httpx.Request, then httpx's mapping to httpcore); the bodies are
-    immutable bytes so reuse is safe."""
-    timeout = httpx.Timeout(timeout_s).as_dict()
+def build_requests(payloads: Payloads, timeout_s: float) -> list[PreparedRequest]:
+    """Requests built once as httpx.Requests and serialised once; bodies are immutable bytes."""
+    timeout = httpx.Timeout(timeout_s)
     return [
-        to_httpcore(
-            httpx.Request(spec.method, spec.url, headers=spec.headers, content=spec.body,
-                          extensions={"timeout": timeout})
-        )
+        PreparedRequest(httpx.Request(spec.method, spec.url, headers=spec.headers, content=spec.body), timeout)
         for spec in payloads.requests
     ]
 
 
-async def send(connection: WorkerConnection, request: httpcore.Request) -> tuple[int, bytes]:
+async def send(connection: WorkerConnection, request: PreparedRequest) -> tuple[int, bytes]:
     """(status, body) of one request; raises httpx.TransportError subclasses on failure."""
     return await connection.send(request)
 
@@ -147,4 +345,3 @@ def transport_error_kind(exc: httpx.TransportError) -> int:
     if isinstance(exc, httpx.TimeoutException):
         return TIMEOUT
     return TRANSPORT
-

@@ -18,7 +18,6 @@ server (or the in-flight bound) could not keep up, and are reported as `dropped`
 
 from __future__ import annotations
 
-import importlib.util
 import platform
 from importlib import metadata
 
@@ -47,13 +46,9 @@ def bottleneck_reasons(
 def client_info() -> dict[str, str]:
     """Versions that shape the client's own overhead, recorded with every result."""
     info = {"python": platform.python_version()}
-    for pkg in ("httpx", "httpcore", "h11", "anyio", "sniffio", "numpy"):
+    for pkg in ("httpx", "httptools", "uvloop", "numpy"):
         try:
             info[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             info[pkg] = "missing"
-    if importlib.util.find_spec("sniffio") is None:
-        # httpcore 1.0 retries `import sniffio` twice per request when it is absent; each
-        # failed import scans sys.path (~0.2 ms): a large, avoidable client overhead.
-        info["warning"] = "sniffio is not installed: httpcore pays a failed import per request"
     return info
