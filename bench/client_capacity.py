@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO / "bench"))
 import numpy as np  # noqa: E402
 
 from deploy_compare.clients import Endpoint, LoadConfig, build_payloads, run_closed_loop, run_open_loop  # noqa: E402
-from deploy_compare.deploy.affinity import pin, plan_cores, usable_cores  # noqa: E402
+from deploy_compare.deploy.affinity import pin_self, pin_tree, plan_cores, usable_cores  # noqa: E402
 
 TRIVIAL_SERVER = textwrap.dedent('''
     import asyncio, socket, sys
@@ -96,8 +96,8 @@ def main() -> int:
     try:
         port = int(proc.stdout.readline())
         if not plan.shared:
-            pin(proc.pid, plan.server)
-            pin(0, plan.client)
+            pin_tree(proc.pid, plan.server)
+            pin_self(plan.client)
         ep = Endpoint(url=f"http://127.0.0.1:{port}", protocol="torchserve", model="trivial")
         x = np.random.default_rng(0).random((16, 1, 8, 8), dtype=np.float32)
         payloads = build_payloads(ep, x)
@@ -142,7 +142,7 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        pin(0, own)
+        pin_self(own)
     if args.json:
         args.json.write_text(json.dumps(doc, indent=2))
     return 0
