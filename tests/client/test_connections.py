@@ -111,8 +111,9 @@ def test_body_delimited_by_close_and_connection_close_are_honoured():
         server = CannedServer(until_close, close=True)
         async with server as url:
             async with httpx.AsyncClient(transport=Http11Transport(), timeout=TIMEOUT) as client:
-                bodies = [(await client.get(url)).content for _ in range(3)]
-        assert bodies == [b"all of it"] * 3
+                responses = [await client.get(url) for _ in range(3)]
+        assert [r.content for r in responses] == [b"all of it"] * 3
+        assert all(r.headers["connection"] == "close" for r in responses)
         assert server.connections == 3  # a new connection after each `Connection: close`
 
     asyncio.run(main())
@@ -275,3 +276,37 @@ def test_unsupported_requests_are_refused_before_sending():
         PreparedRequest(httpx.Request("HEAD", "http://127.0.0.1:1/"), TIMEOUT)
     with pytest.raises(httpx.UnsupportedProtocol, match="http://"):
         PreparedRequest(httpx.Request("GET", "ftp://127.0.0.1:1/"), TIMEOUT)
+
+
+def test_https_verifies_the_server_certificate(tmp_path, monkeypatch):
+    import shutil
+    import ssl
+    import subprocess
+
+    from deploy_compare.clients import connections
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not found: cannot make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+
+    async def main():
+        server = CannedServer(FRAMINGS["content-length"])
+        tcp = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=server_tls)
+        url = f"https://localhost:{tcp.sockets[0].getsockname()[1]}/"
+        try:
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await WorkerConnection().send(PreparedRequest(httpx.Request("GET", url), TIMEOUT))
+            trusting = ssl.create_default_context(cafile=str(cert))
+            monkeypatch.setattr(connections, "_SSL_CONTEXT", trusting)
+            conn = WorkerConnection()
+            assert await conn.send(PreparedRequest(httpx.Request("GET", url), TIMEOUT)) == (200, b'{"a": 12}')
+            await conn.aclose()
+        finally:
+            tcp.close()
+
+    asyncio.run(main())

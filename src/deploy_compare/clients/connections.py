@@ -216,11 +216,7 @@ class WorkerConnection:
 
     def __init__(self) -> None:
         self._reader: _ResponseReader | None = None
-
-    @property
-    def headers(self) -> list[tuple[bytes, bytes]]:
-        """The raw headers of the last response."""
-        return self._reader.headers if self._reader is not None else []
+        self.headers: list[tuple[bytes, bytes]] = []  # the raw headers of the last response
 
     async def _connect(self, req: PreparedRequest) -> _ResponseReader:
         loop = asyncio.get_running_loop()
@@ -264,6 +260,7 @@ class WorkerConnection:
             if not done:
                 self._drop()  # failed or cancelled mid-request: the stream is out of step
         body = b"".join(reader.chunks)
+        self.headers = reader.headers
         if not reader.keep_alive:
             self._drop()
         return reader.status, body
