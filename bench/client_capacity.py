@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/client_capacity.py [--duration 3] [--json out.json]
 
-The endpoint is a minimal asyncio HTTP/1.1 server in a child process (fixed JSON answer,
-~20k req/s per core), pinned away from the client when there are >= 2 cores; wrk against
+The endpoint is bench/trivial_http_server.py in a child process (a minimal asyncio HTTP/1.1
+server with a fixed JSON answer), pinned away from the client when there are >= 2 cores; wrk against
 it shows the endpoint is not the limit. Then: closed-loop throughput and the client's CPU
 per request at several concurrencies, and the highest open-loop rate at which the client
 still keeps its schedule (not flagged as the bottleneck). Any server that answers faster
@@ -23,7 +23,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -35,40 +34,6 @@ import numpy as np  # noqa: E402
 
 from deploy_compare.clients import Endpoint, LoadConfig, build_payloads, run_closed_loop, run_open_loop  # noqa: E402
 from deploy_compare.deploy.affinity import pin_self, pin_tree, plan_cores, usable_cores  # noqa: E402
-
-TRIVIAL_SERVER = textwrap.dedent('''
-    import asyncio, socket, sys
-    BODY = b'{"predictions": [[0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]}'
-    RESP = b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n%s" % (len(BODY), BODY)
-
-    class P(asyncio.Protocol):
-        def connection_made(self, t):
-            self.t, self.buf = t, b""
-        def data_received(self, data):
-            self.buf += data
-            while True:
-                i = self.buf.find(b"\\r\\n\\r\\n")
-                if i < 0:
-                    return
-                n = 0
-                for line in self.buf[:i].split(b"\\r\\n"):
-                    if line[:15].lower() == b"content-length:":
-                        n = int(line[15:])
-                if len(self.buf) < i + 4 + n:
-                    return
-                self.buf = self.buf[i + 4 + n:]
-                self.t.write(RESP)
-
-    async def main():
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.bind(("127.0.0.1", 0))
-        server = await asyncio.get_running_loop().create_server(P, sock=sock, backlog=1024)
-        print(sock.getsockname()[1], flush=True)
-        await server.serve_forever()
-
-    asyncio.run(main())
-''')
-
 
 def wrk_rps(url: str, body: bytes, connections: int, duration_s: float, cores) -> float | None:
     if shutil.which("wrk") is None:
@@ -84,12 +49,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--levels", default="1,4,16,64")
-    parser.add_argument("--rates", default="500,1000,1500,2000,3000,4000")
+    parser.add_argument("--rates", default="1000,2000,4000,8000,16000,32000")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     plan = plan_cores()
     own = tuple(usable_cores())
-    proc = subprocess.Popen([sys.executable, "-c", TRIVIAL_SERVER], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "trivial_http_server.py")],
+                            stdout=subprocess.PIPE, text=True)
     doc: dict = {"bench": "client_capacity", "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                  "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
                  "pinned": None if plan.shared else plan.to_dict()}
@@ -118,7 +84,7 @@ def main() -> int:
                   f"client CPU {r.client_cpu_share:4.0%}  {cpu_us:5.0f} us/request"
                   + ("  [client-bound]" if r.client_bottleneck else ""), flush=True)
         doc["closed"] = closed
-        opened, best = [], None
+        opened, best, flagged = [], None, False
         for rate in [float(v) for v in args.rates.split(",")]:
             r = run_open_loop(ep, payloads, dataclasses.replace(base, rate_rps=rate, max_in_flight=64))
             opened.append({"rate_rps": rate, "throughput_rps": r.throughput_rps, "late_share": r.late_share,
@@ -127,9 +93,9 @@ def main() -> int:
             print(f"open {rate:7,.0f}/s  got {r.throughput_rps:8,.0f} req/s  late {r.late_share:6.1%}  "
                   f"client CPU {r.client_cpu_share:4.0%}  p99 {r.p99_ms:7.2f} ms  dropped {r.dropped}"
                   + ("  [client-bound]" if r.client_bottleneck else ""), flush=True)
-            if r.client_bottleneck:
-                break
-            best = rate
+            flagged = flagged or r.client_bottleneck
+            if not flagged:
+                best = rate  # the highest rate below the first flagged one (later rates are still run)
         doc["open"] = opened
         doc["max_open_loop_rate_not_client_bound_rps"] = best
         doc["max_closed_loop_rps"] = max(c["throughput_rps"] for c in closed)

@@ -124,3 +124,21 @@ def asgi_server():
         thread.join(timeout=10)
         sock.close()
 
+
+
+@pytest.fixture(scope="module")
+def fast_server():
+    """bench/trivial_http_server.py in a child process: a server far faster than the client
+    (answers at once, no shared GIL), to drive the CLIENT past its capacity."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "trivial_http_server.py"
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -181,15 +181,25 @@ def test_open_loop_drops_beyond_the_in_flight_bound(endpoint):
     assert r.throughput_rps <= 4 / 0.1 * 1.1
 
 
-def test_late_send_flag_trips_past_client_capacity(endpoint):
-    payloads = payloads_for(endpoint, [(0, 0, 1)])
-    over = LoadConfig(duration_s=1.0, warmup_s=0.2, min_requests=100, rate_rps=20000, arrival="constant",
-                      max_in_flight=256)
-    r = run_open_loop(endpoint, payloads, over)
+def test_late_send_flag_trips_past_client_capacity(endpoint, fast_server):
+    # 100,000 arrivals/s against a server that answers at once, in its own process: the client
+    # is the limit (its open loop keeps its schedule to a few 10,000 req/s here). With room for
+    # 2,048 requests in flight (one connection each) the overload shows as late sends, not drops.
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4096 and (hard == resource.RLIM_INFINITY or hard >= 4096):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
+    fast = Endpoint(url=fast_server, protocol="torchserve", model="digits")
+    over = LoadConfig(duration_s=1.0, warmup_s=0.2, min_requests=100, rate_rps=100_000, arrival="constant",
+                      max_in_flight=2048)
+    r = run_open_loop(fast, payloads_for(fast, [(0, 0, 1)]), over)
+    assert r.errors["connect"] == 0
     assert r.client_bottleneck
     assert r.late_share > over.max_late_share
     assert any("after schedule" in reason for reason in r.bottleneck_reasons)
     # A gentle rate, judged with a threshold far above timer jitter, is not flagged as late.
+    payloads = payloads_for(endpoint, [(0, 0, 1)])
     gentle = dataclasses.replace(over, rate_rps=40, max_in_flight=16, late_threshold_ms=25.0, min_requests=30)
     g = run_open_loop(endpoint, payloads, gentle)
     assert g.late_share <= gentle.max_late_share
