@@ -81,6 +81,7 @@ def test_open_loop_on_torchserve_keeps_the_schedule(endpoint, exported):
     assert r.requests >= 60 and r.top1_agreement is not None and r.top1_agreement >= 0.98
     assert r.p99_incl_failures_ms == pytest.approx(r.p99_ms)
     assert r.late_share is not None and r.max_send_lag_ms is not None
+    assert 0 <= r.send_lag_p50_ms <= r.send_lag_p99_ms <= r.max_send_lag_ms
 
 
 def test_wrong_inference_key_fails_fast_with_the_status(endpoint, exported):

@@ -21,7 +21,7 @@ from deploy_compare.clients import (
 from deploy_compare.clients.open_loop import arrival_offsets_ns
 from deploy_compare.clients.results import LoadResult, SloResult, SloTrial
 from deploy_compare.clients.selfcheck import bottleneck_reasons
-from deploy_compare.clients.stats import latency_summary_ms, lateness, percentile_including_failures_ms
+from deploy_compare.clients.stats import latency_summary_ms, percentile_including_failures_ms, send_lag
 from deploy_compare.errors import ConfigError, ProtocolError
 from deploy_compare.manifest import TensorSpec
 
@@ -54,12 +54,13 @@ def test_percentile_including_failures_treats_them_as_infinitely_slow():
     assert percentile_including_failures_ms(np.array([]), 0, 99.0) is None
 
 
-def test_lateness_share_and_max_lag():
+def test_send_lag_share_percentiles_and_max():
     sched = np.array([0, 10, 20, 30]) * 1_000_000
     sent = sched + np.array([0, 1, 6, 12]) * 1_000_000
-    share, lag = lateness(sched, sent, 5e6)
-    assert share == 0.5 and lag == 12.0
-    assert lateness(np.array([]), np.array([]), 1e6) == (None, None)
+    lag = send_lag(sched, sent, 5e6)
+    assert lag.late_share == 0.5 and lag.max_ms == 12.0
+    assert lag.p50_ms == pytest.approx(3.5) and lag.p99_ms == pytest.approx(11.82)
+    assert send_lag(np.array([]), np.array([]), 1e6) == (None, None, None, None)
 
 
 def test_bottleneck_rule():

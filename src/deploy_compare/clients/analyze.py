@@ -11,7 +11,7 @@ from .protocols import adapter_for, error_message
 from .records import DROPPED, ERROR_KINDS, HTTP_STATUS, KIND_NAMES, OK, UNPARSEABLE, RawRun
 from .results import LoadResult
 from .selfcheck import bottleneck_reasons, client_info
-from .stats import latency_summary_ms, lateness, percentile_including_failures_ms, rate_per_s
+from .stats import SendLag, latency_summary_ms, percentile_including_failures_ms, rate_per_s, send_lag
 
 
 def check_top1(parsed: list[tuple[int, np.ndarray]], payloads: Payloads, every: int) -> tuple[int, int]:
@@ -80,12 +80,12 @@ def analyze(
     # in flight at either edge are left out at both ends, so the two biases cancel.
     window_ns = max(run.stop_ns - run.measure_start_ns, 0)
     completed_in_window = int(np.count_nonzero(ok & (done <= run.stop_ns)))
-    late, max_lag = (None, None)
+    lag = SendLag(None, None, None, None)
     if mode == "open":
-        late, max_lag = lateness(sched[went], sent[went], config.late_threshold_ms * 1e6)
+        lag = send_lag(sched[went], sent[went], config.late_threshold_ms * 1e6)
     cpu_share = run.cpu_measure_ns / window_ns if window_ns > 0 else None
     wait_share = run.wait_measure_ns / window_ns if window_ns > 0 and run.wait_measure_ns is not None else None
-    reasons = bottleneck_reasons(cpu_share, late, config, wait_share)
+    reasons = bottleneck_reasons(cpu_share, lag.late_share, config, wait_share)
     summary = latency_summary_ms(latencies)
     return LoadResult(
         mode=mode,
@@ -112,9 +112,11 @@ def analyze(
         top1_agreement=(agreed / checked) if checked else None,
         client_cpu_share=cpu_share,
         client_cpu_wait_share=wait_share,
-        late_share=late,
+        late_share=lag.late_share,
         late_threshold_ms=config.late_threshold_ms,
-        max_send_lag_ms=max_lag,
+        max_send_lag_ms=lag.max_ms,
+        send_lag_p50_ms=lag.p50_ms,
+        send_lag_p99_ms=lag.p99_ms,
         client_bottleneck=bool(reasons),
         bottleneck_reasons=reasons,
         min_requests_met=(not run.stopped_by_cap) and len(measured) >= config.min_requests,

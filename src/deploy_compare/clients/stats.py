@@ -6,6 +6,8 @@ closest ranks, numpy's default), no histogram bucketing, no sampling.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 PERCENTILES: dict[str, float] = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
@@ -43,13 +45,23 @@ def percentile_including_failures_ms(latencies_ns: np.ndarray, n_failed: int, q:
     return None if v >= _FAILED_NS / 2 else v / 1e6
 
 
-def lateness(scheduled_ns: np.ndarray, sent_ns: np.ndarray, threshold_ns: float) -> tuple[float | None, float | None]:
-    """(share of sends later than threshold after their schedule, max lag in ms)."""
+class SendLag(NamedTuple):
+    """How late the open loop's sends left: share later than the threshold, p50/p99/max in ms."""
+
+    late_share: float | None
+    p50_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+
+
+def send_lag(scheduled_ns: np.ndarray, sent_ns: np.ndarray, threshold_ns: float) -> SendLag:
     sched = np.asarray(scheduled_ns, dtype=np.int64)
     if sched.size == 0:
-        return None, None
+        return SendLag(None, None, None, None)
     lag = np.asarray(sent_ns, dtype=np.int64) - sched
-    return float(np.count_nonzero(lag > threshold_ns)) / lag.size, float(lag.max()) / 1e6
+    p50, p99 = np.percentile(lag, [50, 99]) / 1e6
+    return SendLag(float(np.count_nonzero(lag > threshold_ns)) / lag.size, float(p50), float(p99),
+                   float(lag.max()) / 1e6)
 
 
 def rate_per_s(count: int, window_ns: float) -> float:

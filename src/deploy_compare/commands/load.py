@@ -84,7 +84,8 @@ def _row(r) -> list[str]:
             ms(r.p999_ms), ms(r.max_ms), str(errors), str(r.dropped), agree,
             "-" if r.client_cpu_share is None else f"{r.client_cpu_share:.0%}"
             + (f" +{r.client_cpu_wait_share:.0%} wait" if r.client_cpu_wait_share else ""),
-            "-" if r.late_share is None else f"{r.late_share:.1%}", flags]
+            "-" if r.late_share is None else f"{r.late_share:.1%} ({ms(r.send_lag_p50_ms)}/{ms(r.send_lag_p99_ms)})",
+            flags]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     from ..servers.config import safe_model_name
 
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # piped or logged: rich would squeeze the table into 80 columns
     manifest = load_manifest(args.artifacts)
     endpoint = Endpoint(url=args.url, protocol=args.protocol, model=args.model or safe_model_name(manifest.model.name),
                         token=_token(args))
@@ -118,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     table = Table(title=f"{args.protocol} {endpoint.url} model {endpoint.model} "
                         f"({len(payloads)} bodies, {payloads.body_bytes} B each)")
     for col in ("run", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors",
-                "dropped", "top-1", "client CPU", "late", "flags"):
+                "dropped", "top-1", "client CPU", "late (lag p50/p99 ms)", "flags"):
         table.add_column(col, justify="right" if col not in ("run", "flags") else "left")
     results: list = []
     status = {"text": "starting"}
