@@ -11,7 +11,7 @@ validates and re-normalises every header of every request, in Python) and ~40 us
 Against TorchServe at concurrency 1 that difference was a 1.25x p50 and 0.83x throughput
 against wrk's (bench/client_vs_wrk.py). So, per request:
 
-- the bytes of each request are serialised ONCE, before the run (`prepare`), and leave in
+- the bytes of each request are serialised ONCE, before the run (`PreparedRequest`), and leave in
   ONE write: a head and body written separately cost ~40 ms per request against TorchServe's
   Netty (delayed ACK), a trap httpcore's two writes fall into;
 - responses are parsed by llhttp (Node.js's HTTP parser, through httptools, as uvicorn
@@ -119,20 +119,20 @@ class _ResponseReader(asyncio.Protocol):
             self.deadline.cancel()
             self.deadline = None
 
-    def arm_read_deadline(self, loop: asyncio.AbstractEventLoop, timeout: float, wait: float | None = None) -> None:
+    def arm_read_deadline(self, timeout: float, wait: float | None = None) -> None:
         """httpx's read timeout: the longest wait for the NEXT bytes of the response. One timer
         per request; when it fires after bytes arrived, it re-arms for the rest of the wait."""
-        self.deadline = loop.call_later(timeout if wait is None else wait, self._check_deadline, loop, timeout)
+        self.deadline = self.loop.call_later(timeout if wait is None else wait, self._check_deadline, timeout)
 
-    def _check_deadline(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+    def _check_deadline(self, timeout: float) -> None:
         waiter = self.waiter
         if waiter is None or waiter.done():
             return
-        quiet = loop.time() - self.last_data
+        quiet = self.loop.time() - self.last_data
         if quiet >= timeout * 0.999:
             waiter.set_exception(httpx.ReadTimeout(f"no response bytes for {timeout:g} s"))
         else:
-            self.arm_read_deadline(loop, timeout, timeout - quiet)
+            self.arm_read_deadline(timeout, timeout - quiet)
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -252,7 +252,7 @@ class WorkerConnection:
             if reader.write_paused:
                 await self._drain(reader, req.write_timeout)
             if req.read_timeout is not None:
-                reader.arm_read_deadline(loop, req.read_timeout)
+                reader.arm_read_deadline(req.read_timeout)
             await waiter
             done = True
         finally:
