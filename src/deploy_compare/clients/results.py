@@ -51,7 +51,7 @@ class LoadResult:
     # Open loop: how late sends left (sent - scheduled). Latency counts from the schedule, so
     # this lag is inside every open-loop latency figure: event-loop timers wake in whole
     # milliseconds (uvloop/libuv, and asyncio's epoll wait), so expect p50 ~0.1-0.3 ms and
-    # p99 up to ~1 ms at rates under ~2,000/s (wrk2's timers have the same granularity).
+    # p99 ~1-1.5 ms (wrk2's timers have the same millisecond granularity).
     send_lag_p50_ms: float | None = None
     send_lag_p99_ms: float | None = None
     client_info: dict[str, str] = field(default_factory=dict)
