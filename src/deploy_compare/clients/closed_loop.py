@@ -14,7 +14,15 @@ from collections.abc import Callable
 import httpx
 
 from .config import LoadConfig
-from .connections import PreparedRequest, WorkerConnection, build_requests, close_all, make_transports, send, transport_error_kind
+from .connections import (
+    PreparedRequest,
+    WorkerConnection,
+    build_requests,
+    close_all,
+    make_transports,
+    send,
+    transport_error_kind,
+)
 from .payload import Payloads
 from .records import HTTP_STATUS, OK, RawRun
 from .window import Progress, RunWindow
