@@ -44,7 +44,6 @@ class CannedServer:
         self.answer, self.close, self.delay_s = answer, close, delay_s
         self.connections = 0
         self.requests: list[bytes] = []
-        self.reads: list[bytes] = []  # each recv of the first request, to check it came in one write
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1

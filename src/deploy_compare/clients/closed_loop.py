@@ -20,7 +20,6 @@ from .connections import (
     build_requests,
     close_all,
     make_transports,
-    send,
     transport_error_kind,
 )
 from .payload import Payloads
@@ -65,7 +64,7 @@ async def _worker(
         k = i % n
         t0 = clock()
         try:
-            status, body = await send(transport, requests[k])
+            status, body = await transport.send(requests[k])
         except httpx.TransportError as exc:
             append((t0, t0, clock(), transport_error_kind(exc), k, 0, repr(exc)))
             if isinstance(exc, httpx.ConnectError):

@@ -49,7 +49,7 @@ def _ssl_context() -> ssl.SSLContext:
 class PreparedRequest:
     """An httpx.Request with its wire bytes and what the connection needs, computed once."""
 
-    __slots__ = ("request", "wire", "host", "port", "tls", "connect_timeout", "read_timeout", "write_timeout")
+    __slots__ = ("wire", "host", "port", "tls", "connect_timeout", "read_timeout", "write_timeout")
 
     def __init__(self, request: httpx.Request, timeout: httpx.Timeout) -> None:
         url = request.url
@@ -58,7 +58,6 @@ class PreparedRequest:
         if request.method == "HEAD":
             # llhttp (through httptools) cannot be told that a response to HEAD has no body.
             raise httpx.UnsupportedProtocol("HEAD requests are not supported by the load transport")
-        self.request = request
         self.wire = serialize(request)
         self.host = url.host
         self.port = url.port or (443 if url.scheme == "https" else 80)
@@ -73,13 +72,16 @@ def serialize(request: httpx.Request) -> bytes:
     included), body. The request's content must have been read."""
     body = request.content
     lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), request.url.raw_path)]
+    has_length = False
     for name, value in request.headers.raw:
         if b"\r" in name + value or b"\n" in name + value:
             raise httpx.LocalProtocolError(f"header {name!r} contains a line break")
-        if name.lower() == b"transfer-encoding":
+        lowered = name.lower()
+        if lowered == b"transfer-encoding":
             continue  # a streamed body was read into `body`: it is sent with a Content-Length
+        has_length = has_length or lowered == b"content-length"
         lines.append(name + b": " + value)
-    if body and b"content-length" not in (n.lower() for n, _ in request.headers.raw):
+    if body and not has_length:
         lines.append(b"Content-Length: %d" % len(body))
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
@@ -96,21 +98,20 @@ class _ResponseReader(asyncio.Protocol):
         self.chunks: list[bytes] = []
         self.headers_done = False
         self.keep_alive = True
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by connection_made
         self.last_data = 0.0  # loop time of the last bytes of the current response
         self.usable = True  # False once closed, broken, or sent bytes nobody asked for
         self.write_paused = False
         self.drain_waiter: asyncio.Future | None = None
         self.deadline: asyncio.TimerHandle | None = None
 
-    def begin(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future:
+    def begin(self) -> asyncio.Future:
         self.status = 0
         self.headers = []
         self.chunks = []
         self.headers_done = False
-        self.loop = loop
-        self.last_data = loop.time()
-        self.waiter = loop.create_future()
+        self.last_data = self.loop.time()
+        self.waiter = self.loop.create_future()
         return self.waiter
 
     def end(self) -> None:
@@ -137,6 +138,7 @@ class _ResponseReader(asyncio.Protocol):
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
         waiter = self.waiter
@@ -244,8 +246,7 @@ class WorkerConnection:
         if reader is None or not reader.usable:
             self._drop()
             self._reader = reader = await self._connect(req)
-        loop = asyncio.get_running_loop()
-        waiter = reader.begin(loop)
+        waiter = reader.begin()
         done = False
         try:
             reader.transport.write(req.wire)  # type: ignore[union-attr]
@@ -266,8 +267,7 @@ class WorkerConnection:
         return reader.status, body
 
     async def _drain(self, reader: _ResponseReader, timeout: float | None) -> None:
-        loop = asyncio.get_running_loop()
-        reader.drain_waiter = fut = loop.create_future()
+        reader.drain_waiter = fut = reader.loop.create_future()
         try:
             await asyncio.wait_for(fut, timeout)
         except TimeoutError:
@@ -323,11 +323,6 @@ def build_requests(payloads: Payloads, timeout_s: float) -> list[PreparedRequest
         PreparedRequest(httpx.Request(spec.method, spec.url, headers=spec.headers, content=spec.body), timeout)
         for spec in payloads.requests
     ]
-
-
-async def send(connection: WorkerConnection, request: PreparedRequest) -> tuple[int, bytes]:
-    """(status, body) of one request; raises httpx.TransportError subclasses on failure."""
-    return await connection.send(request)
 
 
 async def close_all(connections: list[WorkerConnection]) -> None:

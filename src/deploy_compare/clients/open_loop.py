@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .config import LoadConfig
-from .connections import WorkerConnection, build_requests, close_all, make_transports, send, transport_error_kind
+from .connections import WorkerConnection, build_requests, close_all, make_transports, transport_error_kind
 from .payload import Payloads
 from .records import DROPPED, HTTP_STATUS, OK, RawRun
 from .window import Progress, RunWindow
@@ -76,7 +76,7 @@ async def open_loop(
     async def one(transport: WorkerConnection, k: int, scheduled: int) -> None:
         t0 = clock()
         try:
-            status, body = await send(transport, requests[k])
+            status, body = await transport.send(requests[k])
         except httpx.TransportError as exc:
             append((scheduled, t0, clock(), transport_error_kind(exc), k, 0, repr(exc)))
         else:

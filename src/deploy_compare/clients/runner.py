@@ -15,7 +15,7 @@ from ..errors import ConfigError, LoadError
 from .analyze import analyze
 from .closed_loop import closed_loop
 from .config import Endpoint, LoadConfig
-from .connections import build_requests, close_all, make_transports, send
+from .connections import build_requests, close_all, make_transports
 from .open_loop import open_loop
 from .payload import Payloads
 from .protocols import adapter_for, error_message
@@ -70,7 +70,7 @@ async def preflight(endpoint: Endpoint, payloads: Payloads, config: LoadConfig) 
     try:
         request = build_requests(payloads, config.timeout_s)[0]
         try:
-            status, body = await send(transports[0], request)
+            status, body = await transports[0].send(request)
         except httpx.TransportError as exc:
             raise LoadError(f"{url}: nothing answered the first request ({type(exc).__name__}: {exc})") from None
         # A 4xx (other than 429 Too Many Requests) on the first request is a set-up mistake
