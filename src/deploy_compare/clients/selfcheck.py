@@ -19,8 +19,8 @@ server (or the in-flight bound) could not keep up, and are reported as `dropped`
 from __future__ import annotations
 
 import platform
-from importlib import metadata
 
+from ..versions import package_versions
 from .config import LoadConfig
 
 
@@ -45,10 +45,4 @@ def bottleneck_reasons(
 
 def client_info() -> dict[str, str]:
     """Versions that shape the client's own overhead, recorded with every result."""
-    info = {"python": platform.python_version()}
-    for pkg in ("httpx", "httptools", "uvloop", "numpy"):
-        try:
-            info[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            info[pkg] = "missing"
-    return info
+    return {"python": platform.python_version(), **package_versions("httpx", "httptools", "uvloop", "numpy")}
