@@ -23,6 +23,17 @@ from ..quantization import dequantize, quantize
 __all__ = ["Runtime", "dequantize", "quantize"]
 
 
+def engine_label(package: str) -> str:
+    """"package version" of an engine that imported; "package unknown" when its distribution
+    does not say (the module imported, so it is installed under some name)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{package} {version(package)}"
+    except PackageNotFoundError:
+        return f"{package} unknown"
+
+
 class Runtime(ABC):
     """One loaded artifact. Use as a context manager or call close()."""
 
@@ -61,13 +72,9 @@ class Runtime(ABC):
         import apart from the model load.
         """
         import importlib
-        from importlib.metadata import PackageNotFoundError, version
 
         importlib.import_module(cls.engine_module)
-        try:
-            return f"{cls.package} {version(cls.package)}"
-        except PackageNotFoundError:
-            return f"{cls.package} unknown"
+        return engine_label(cls.package)
 
     @abstractmethod
     def _load(self) -> None:

@@ -7,13 +7,11 @@ TensorFlow Lite XNNPACK delegate for CPU"), which the benchmark records as a not
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 import numpy as np
 
 from ..errors import ArtifactError, RuntimeUnavailable, first_line
 from ..tflite_invoke import BatchInvoker
-from .base import Runtime
+from .base import Runtime, engine_label
 
 #: (module holding Interpreter, PyPI package), in order of preference
 ENGINES = (("ai_edge_litert.interpreter", "ai-edge-litert"), ("tflite_runtime.interpreter", "tflite-runtime"))
@@ -39,10 +37,7 @@ class TFLiteRuntime(Runtime):
     @classmethod
     def import_engine(cls) -> str:
         _, package = load_interpreter_class()
-        try:
-            return f"{package} {version(package)}"
-        except PackageNotFoundError:
-            return f"{package} unknown"
+        return engine_label(package)
 
     def _load(self) -> None:
         interpreter_class, self.package = load_interpreter_class()
