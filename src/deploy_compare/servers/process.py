@@ -19,6 +19,8 @@ from pathlib import Path
 
 import psutil
 
+from ..errors import ServerError
+
 
 def free_ports(count: int) -> list[int]:
     """`count` distinct loopback ports that were free a moment ago.
@@ -175,3 +177,13 @@ class LogWatcher:
                 if marker in line:
                     return line.strip()
         return None
+
+    def raise_if_failed(self, proc: subprocess.Popen, what: str) -> None:
+        """ServerError when the log shows a fatal line or the process already exited: the
+        checks every native launcher makes before asking the server whether it is healthy."""
+        fatal = self.fatal_line()
+        if fatal:
+            raise ServerError(f"{what} failed to start: {fatal[:300]}")
+        code = proc.poll()
+        if code is not None:
+            raise ServerError(f"{what} exited with code {code} before becoming healthy")

@@ -118,12 +118,7 @@ class NativeTFServing(Launcher):
 
     def _check_health(self) -> str | None:
         assert self._proc is not None
-        fatal = self._watcher.fatal_line()
-        if fatal:
-            raise ServerError(f"{self.describe()} failed to start: {fatal[:300]}")
-        code = self._proc.poll()
-        if code is not None:
-            raise ServerError(f"{self.describe()} exited with code {code} before becoming healthy")
+        self._watcher.raise_if_failed(self._proc, self.describe())
         response = httpx.get(f"http://127.0.0.1:{self._rest_port}/v1/models/{self.model.model_name}", timeout=2.0)
         if response.status_code != 200:
             return f"model status answered {response.status_code} {response.text.strip()[:120]}"

@@ -118,12 +118,7 @@ class NativeTorchServe(Launcher):
     # ---- health --------------------------------------------------------------------
     def _check_health(self) -> str | None:
         assert self._proc is not None and self._addresses is not None
-        fatal = self._watcher.fatal_line()
-        if fatal:
-            raise ServerError(f"{self.describe()} failed to start: {fatal[:300]}")
-        code = self._proc.poll()
-        if code is not None:
-            raise ServerError(f"{self.describe()} exited with code {code} before becoming healthy")
+        self._watcher.raise_if_failed(self._proc, self.describe())
         if self._keys is None:
             self._keys = self._read_keys()
             if self._keys is None:
