@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ import numpy as np  # noqa: E402
 
 from deploy_compare.clients import Endpoint, LoadConfig, build_payloads, run_closed_loop, run_open_loop  # noqa: E402
 from deploy_compare.deploy.affinity import pin_self, pin_tree, plan_cores, usable_cores  # noqa: E402
+
 
 def wrk_rps(url: str, body: bytes, connections: int, duration_s: float, cores) -> float | None:
     if shutil.which("wrk") is None:
@@ -54,11 +54,15 @@ def main() -> int:
     args = parser.parse_args()
     plan = plan_cores()
     own = tuple(usable_cores())
-    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "trivial_http_server.py")],
-                            stdout=subprocess.PIPE, text=True)
-    doc: dict = {"bench": "client_capacity", "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                 "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
-                 "pinned": None if plan.shared else plan.to_dict()}
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "trivial_http_server.py")], stdout=subprocess.PIPE, text=True
+    )
+    doc: dict = {
+        "bench": "client_capacity",
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "pinned": None if plan.shared else plan.to_dict(),
+    }
     try:
         port = int(proc.stdout.readline())
         if not plan.shared:
@@ -71,36 +75,64 @@ def main() -> int:
         spec = payloads.requests[0]
         wrk16 = wrk_rps(spec.url, spec.body, 16, args.duration, None if plan.shared else plan.client)
         doc["wrk_rps_c16"] = wrk16
-        print(f"trivial endpoint under wrk (16 connections): "
-              + ("wrk not installed" if wrk16 is None else f"{wrk16:,.0f} req/s"), flush=True)
+        print(
+            "trivial endpoint under wrk (16 connections): "
+            + ("wrk not installed" if wrk16 is None else f"{wrk16:,.0f} req/s"),
+            flush=True,
+        )
         closed = []
         for level in [int(v) for v in args.levels.split(",")]:
             r = run_closed_loop(ep, payloads, dataclasses.replace(base, concurrency=level))
             cpu_us = (r.client_cpu_share or 0) * 1e6 / max(r.throughput_rps, 1e-9)
-            closed.append({"concurrency": level, "throughput_rps": r.throughput_rps, "p50_ms": r.p50_ms,
-                           "client_cpu_share": r.client_cpu_share, "client_cpu_us_per_request": cpu_us,
-                           "client_bottleneck": r.client_bottleneck, "errors": r.error_count})
-            print(f"closed c={level:<3d} {r.throughput_rps:8,.0f} req/s  p50 {r.p50_ms:6.2f} ms  "
-                  f"client CPU {r.client_cpu_share:4.0%}  {cpu_us:5.0f} us/request"
-                  + ("  [client-bound]" if r.client_bottleneck else ""), flush=True)
+            closed.append(
+                {
+                    "concurrency": level,
+                    "throughput_rps": r.throughput_rps,
+                    "p50_ms": r.p50_ms,
+                    "client_cpu_share": r.client_cpu_share,
+                    "client_cpu_us_per_request": cpu_us,
+                    "client_bottleneck": r.client_bottleneck,
+                    "errors": r.error_count,
+                }
+            )
+            print(
+                f"closed c={level:<3d} {r.throughput_rps:8,.0f} req/s  p50 {r.p50_ms:6.2f} ms  "
+                f"client CPU {r.client_cpu_share:4.0%}  {cpu_us:5.0f} us/request"
+                + ("  [client-bound]" if r.client_bottleneck else ""),
+                flush=True,
+            )
         doc["closed"] = closed
         opened, best, flagged = [], None, False
         for rate in [float(v) for v in args.rates.split(",")]:
             r = run_open_loop(ep, payloads, dataclasses.replace(base, rate_rps=rate, max_in_flight=64))
-            opened.append({"rate_rps": rate, "throughput_rps": r.throughput_rps, "late_share": r.late_share,
-                           "client_cpu_share": r.client_cpu_share, "p99_ms": r.p99_ms, "dropped": r.dropped,
-                           "client_bottleneck": r.client_bottleneck, "reasons": r.bottleneck_reasons})
-            print(f"open {rate:7,.0f}/s  got {r.throughput_rps:8,.0f} req/s  late {r.late_share:6.1%}  "
-                  f"client CPU {r.client_cpu_share:4.0%}  p99 {r.p99_ms:7.2f} ms  dropped {r.dropped}"
-                  + ("  [client-bound]" if r.client_bottleneck else ""), flush=True)
+            opened.append(
+                {
+                    "rate_rps": rate,
+                    "throughput_rps": r.throughput_rps,
+                    "late_share": r.late_share,
+                    "client_cpu_share": r.client_cpu_share,
+                    "p99_ms": r.p99_ms,
+                    "dropped": r.dropped,
+                    "client_bottleneck": r.client_bottleneck,
+                    "reasons": r.bottleneck_reasons,
+                }
+            )
+            print(
+                f"open {rate:7,.0f}/s  got {r.throughput_rps:8,.0f} req/s  late {r.late_share:6.1%}  "
+                f"client CPU {r.client_cpu_share:4.0%}  p99 {r.p99_ms:7.2f} ms  dropped {r.dropped}"
+                + ("  [client-bound]" if r.client_bottleneck else ""),
+                flush=True,
+            )
             flagged = flagged or r.client_bottleneck
             if not flagged:
                 best = rate  # the highest rate below the first flagged one (later rates are still run)
         doc["open"] = opened
         doc["max_open_loop_rate_not_client_bound_rps"] = best
         doc["max_closed_loop_rps"] = max(c["throughput_rps"] for c in closed)
-        print(f"capacity: closed loop up to {doc['max_closed_loop_rps']:,.0f} req/s; open loop keeps its schedule "
-              f"up to {best if best is not None else 0:,.0f} req/s (of the rates tried)")
+        print(
+            f"capacity: closed loop up to {doc['max_closed_loop_rps']:,.0f} req/s; open loop keeps its schedule "
+            f"up to {best if best is not None else 0:,.0f} req/s (of the rates tried)"
+        )
     finally:
         proc.terminate()
         try:

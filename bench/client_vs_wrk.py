@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import os
 import platform
@@ -63,15 +62,25 @@ def write_wrk_script(directory: Path, body: bytes, headers: dict[str, str]) -> P
     body_path.write_bytes(body)
     lines = "\n".join(f"wrk.headers[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items())
     script = directory / "post.lua"
-    script.write_text(LUA.replace("%(body)q", lua_string(str(body_path))).replace("%(headers)s", lines)
-                      .replace("%%", "%"))
+    script.write_text(
+        LUA.replace("%(body)q", lua_string(str(body_path))).replace("%(headers)s", lines).replace("%%", "%")
+    )
     return script
 
 
-def run_wrk(url: str, script: Path, connections: int, duration_s: float, timeout_s: float,
-            cores: tuple[int, ...] | None) -> dict:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration_s))}s", f"--timeout={timeout_s:g}s",
-           "-s", str(script), url]
+def run_wrk(
+    url: str, script: Path, connections: int, duration_s: float, timeout_s: float, cores: tuple[int, ...] | None
+) -> dict:
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(duration_s))}s",
+        f"--timeout={timeout_s:g}s",
+        "-s",
+        str(script),
+        url,
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if cores:
         pin_tree(proc.pid, cores)  # also inherited: this process already runs on the client cores
@@ -84,11 +93,15 @@ def run_wrk(url: str, script: Path, connections: int, duration_s: float, timeout
     line = next((ln for ln in out.splitlines() if ln.startswith("WRKJSON ")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {err.strip() or out.strip()}")
-    d = json.loads(line[len("WRKJSON "):])
+    d = json.loads(line[len("WRKJSON ") :])
     return {
         "throughput_rps": d["requests"] / (d["duration_us"] / 1e6),
-        "p50_ms": d["p50_us"] / 1e3, "p90_ms": d["p90_us"] / 1e3, "p99_ms": d["p99_us"] / 1e3,
-        "max_ms": d["max_us"] / 1e3, "mean_ms": d["mean_us"] / 1e3, "requests": d["requests"],
+        "p50_ms": d["p50_us"] / 1e3,
+        "p90_ms": d["p90_us"] / 1e3,
+        "p99_ms": d["p99_us"] / 1e3,
+        "max_ms": d["max_us"] / 1e3,
+        "mean_ms": d["mean_us"] / 1e3,
+        "requests": d["requests"],
         "errors": {k: d[k] for k in ("connect", "read", "write", "status", "timeout")},
     }
 
@@ -128,22 +141,38 @@ def with_server_cpu(pid: int | None, fn, *args) -> dict:
     return out
 
 
-def run_ours(endpoint: Endpoint, payloads: Payloads, connections: int, duration_s: float, warmup_s: float,
-             timeout_s: float) -> dict:
-    cfg = LoadConfig(duration_s=duration_s, warmup_s=warmup_s, min_requests=20, timeout_s=timeout_s,
-                     concurrency=connections, max_duration_s=max(120.0, 4 * (duration_s + warmup_s)))
+def run_ours(
+    endpoint: Endpoint, payloads: Payloads, connections: int, duration_s: float, warmup_s: float, timeout_s: float
+) -> dict:
+    cfg = LoadConfig(
+        duration_s=duration_s,
+        warmup_s=warmup_s,
+        min_requests=20,
+        timeout_s=timeout_s,
+        concurrency=connections,
+        max_duration_s=max(120.0, 4 * (duration_s + warmup_s)),
+    )
     seen = {"completed": 0}
 
     def progress(p) -> None:
         seen["completed"] = p.completed
 
     r = run_closed_loop(endpoint, payloads, cfg, on_progress=progress)
-    return {"requests_total": seen["completed"] + 1,  # + the preflight request
-            "throughput_rps": r.throughput_rps, "p50_ms": r.p50_ms, "p90_ms": r.p90_ms, "p99_ms": r.p99_ms,
-            "max_ms": r.max_ms, "mean_ms": r.mean_ms, "requests": r.requests, "errors": r.errors,
-            "client_cpu_share": r.client_cpu_share, "client_cpu_wait_share": r.client_cpu_wait_share,
-            "client_bottleneck": r.client_bottleneck,
-            "top1_agreement": r.top1_agreement}
+    return {
+        "requests_total": seen["completed"] + 1,  # + the preflight request
+        "throughput_rps": r.throughput_rps,
+        "p50_ms": r.p50_ms,
+        "p90_ms": r.p90_ms,
+        "p99_ms": r.p99_ms,
+        "max_ms": r.max_ms,
+        "mean_ms": r.mean_ms,
+        "requests": r.requests,
+        "errors": r.errors,
+        "client_cpu_share": r.client_cpu_share,
+        "client_cpu_wait_share": r.client_cpu_wait_share,
+        "client_bottleneck": r.client_bottleneck,
+        "top1_agreement": r.top1_agreement,
+    }
 
 
 @contextlib.contextmanager
@@ -202,8 +231,11 @@ def main() -> int:
             if pinned:
                 if server_pid is not None:
                     threads = pin_tree(server_pid, plan.server)  # every thread: affinity is per thread
-                    print(f"server pinned to cores {list(plan.server)}: {threads} threads; "
-                          f"clients on {list(plan.client)}", flush=True)
+                    print(
+                        f"server pinned to cores {list(plan.server)}: {threads} threads; "
+                        f"clients on {list(plan.client)}",
+                        flush=True,
+                    )
                 pin_self(plan.client)
             with tempfile.TemporaryDirectory(prefix="wrk-") as tmp:
                 os.chmod(tmp, 0o700)
@@ -213,13 +245,15 @@ def main() -> int:
                 run_wrk(spec.url, script, 4, args.server_warmup, args.timeout, client_cores)
 
                 def ours_once(level: int) -> dict:
-                    return with_server_cpu(server_pid, run_ours, endpoint, payloads, level, args.duration,
-                                           args.warmup, args.timeout)  # warm-up inside, excluded
+                    return with_server_cpu(
+                        server_pid, run_ours, endpoint, payloads, level, args.duration, args.warmup, args.timeout
+                    )  # warm-up inside, excluded
 
                 def wrk_once(level: int) -> dict:
                     run_wrk(spec.url, script, level, args.warmup, args.timeout, client_cores)  # warm-up
-                    return with_server_cpu(server_pid, run_wrk, spec.url, script, level, args.duration,
-                                           args.timeout, client_cores)
+                    return with_server_cpu(
+                        server_pid, run_wrk, spec.url, script, level, args.duration, args.timeout, client_cores
+                    )
 
                 for level in levels:
                     ours, theirs = [], []
@@ -237,29 +271,43 @@ def main() -> int:
                         row[f"wrk_{key}"] = statistics.median(r[key] for r in theirs)
                     row["throughput_ratio"] = row["ours_throughput_rps"] / row["wrk_throughput_rps"]
                     row["p50_ratio"] = row["ours_p50_ms"] / row["wrk_p50_ms"]
-                    row["meets_targets"] = (row["throughput_ratio"] >= THROUGHPUT_TARGET
-                                            and row["p50_ratio"] <= P50_TARGET)
+                    row["meets_targets"] = (
+                        row["throughput_ratio"] >= THROUGHPUT_TARGET and row["p50_ratio"] <= P50_TARGET
+                    )
                     rows.append(row)
-                    print(f"c={level:<3d} ours {row['ours_throughput_rps']:8.1f} req/s p50 {row['ours_p50_ms']:7.2f} ms"
-                          f" | wrk {row['wrk_throughput_rps']:8.1f} req/s p50 {row['wrk_p50_ms']:7.2f} ms"
-                          f" | ratio thr {row['throughput_ratio']:.3f} (>= {THROUGHPUT_TARGET}) p50 "
-                          f"{row['p50_ratio']:.3f} (<= {P50_TARGET}) {'OK' if row['meets_targets'] else 'MISS'}"
-                          f" | our client CPU {statistics.median(r['client_cpu_share'] for r in ours):.0%}"
-                          f" (+ waiting for a CPU {statistics.median(r['client_cpu_wait_share'] or 0 for r in ours):.0%})"
-                          + (f" | server CPU/request ours {statistics.median(r['server_cpu_ms_per_request'] for r in ours):.2f}"
-                             f" ms, wrk {statistics.median(r['server_cpu_ms_per_request'] for r in theirs):.2f} ms"
-                             if "server_cpu_ms_per_request" in ours[0] else ""),
-                          flush=True)
+                    print(
+                        f"c={level:<3d} ours {row['ours_throughput_rps']:8.1f} req/s p50 {row['ours_p50_ms']:7.2f} ms"
+                        f" | wrk {row['wrk_throughput_rps']:8.1f} req/s p50 {row['wrk_p50_ms']:7.2f} ms"
+                        f" | ratio thr {row['throughput_ratio']:.3f} (>= {THROUGHPUT_TARGET}) p50 "
+                        f"{row['p50_ratio']:.3f} (<= {P50_TARGET}) {'OK' if row['meets_targets'] else 'MISS'}"
+                        f" | our client CPU {statistics.median(r['client_cpu_share'] for r in ours):.0%}"
+                        f" (+ waiting for a CPU {statistics.median(r['client_cpu_wait_share'] or 0 for r in ours):.0%})"
+                        + (
+                            f" | server CPU/request ours {statistics.median(r['server_cpu_ms_per_request'] for r in ours):.2f}"
+                            f" ms, wrk {statistics.median(r['server_cpu_ms_per_request'] for r in theirs):.2f} ms"
+                            if "server_cpu_ms_per_request" in ours[0]
+                            else ""
+                        ),
+                        flush=True,
+                    )
     finally:
         pin_self(own)
-    doc = {"bench": "client_vs_wrk", "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                       "loadavg_at_end": os.getloadavg()},
-           "pinned": {"server": list(plan.server), "clients": list(plan.client)} if not args.no_pin else None,
-           "settings": {"levels": levels, "duration_s": args.duration, "warmup_s": args.warmup,
-                        "server_warmup_s": args.server_warmup,
-                        "rounds": args.rounds, "body_bytes": len(spec.body)},
-           "rows": rows, "all_met": all(r["meets_targets"] for r in rows)}
+    doc = {
+        "bench": "client_vs_wrk",
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "loadavg_at_end": os.getloadavg()},
+        "pinned": {"server": list(plan.server), "clients": list(plan.client)} if not args.no_pin else None,
+        "settings": {
+            "levels": levels,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "server_warmup_s": args.server_warmup,
+            "rounds": args.rounds,
+            "body_bytes": len(spec.body),
+        },
+        "rows": rows,
+        "all_met": all(r["meets_targets"] for r in rows),
+    }
     if args.json:
         args.json.write_text(json.dumps(doc, indent=2))
     print("all targets met" if doc["all_met"] else "some targets missed (see ratios above)")

@@ -48,10 +48,16 @@ def noop_runtime(layout: str, dtype: str) -> NoOpRuntime:
     quant_in = QuantParams(1 / 255, -128) if dtype == "int8" else None
     quant_out = QuantParams(0.2, 8) if dtype == "int8" else None
     entry = ArtifactEntry(
-        name=f"noop_{layout}_{dtype}", format="onnx", variant="fp32", path="-", size_bytes=0, sha256="-",
+        name=f"noop_{layout}_{dtype}",
+        format="onnx",
+        variant="fp32",
+        path="-",
+        size_bytes=0,
+        sha256="-",
         inputs=[TensorSpec("input", shape, dtype, layout, quant_in)],
         outputs=[TensorSpec("logits", [None, 10], dtype, "NC", quant_out)],
-        export_seconds=0.0, tools={},
+        export_seconds=0.0,
+        tools={},
     )
     return NoOpRuntime("-", entry, "NCHW", threads=1)
 
@@ -81,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         ("  (info) + NCHW->NHWC transpose", noop_runtime("NHWC", "float32").predict, False),
         ("  (info) + NHWC transpose + int8 quantize/dequantize", noop_runtime("NHWC", "int8").predict, False),
     ]
-    print(f"harness overhead: median of {args.repetitions} repetitions x {args.iterations} calls "
-          f"(python {sys.version.split()[0]}, numpy {np.__version__})")
+    print(
+        f"harness overhead: median of {args.repetitions} repetitions x {args.iterations} calls "
+        f"(python {sys.version.split()[0]}, numpy {np.__version__})"
+    )
     print(f"{'case':<56} {'in-sample us':>12} {'per-iteration us':>17}")
     gated = None
     for label, fn, is_gated in cases:
@@ -91,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         if is_gated:
             gated = per_iteration
     ok = gated is not None and gated < TARGET_US
-    print(f"\n{'PASS' if ok else 'FAIL'}: runtime interface + timing loop cost {gated:.3f} us per call "
-          f"(target < {TARGET_US:g} us)")
+    print(
+        f"\n{'PASS' if ok else 'FAIL'}: runtime interface + timing loop cost {gated:.3f} us per call "
+        f"(target < {TARGET_US:g} us)"
+    )
     return 0 if ok else 1
 
 

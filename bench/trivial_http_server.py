@@ -32,7 +32,7 @@ class Answer(asyncio.Protocol):
                     length = int(line[15:])
             if len(self.buffer) < end + 4 + length:
                 return
-            self.buffer = self.buffer[end + 4 + length:]
+            self.buffer = self.buffer[end + 4 + length :]
             self.transport.write(RESPONSE)
 
 

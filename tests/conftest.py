@@ -28,8 +28,9 @@ def exported():
     # Several pytest processes may share this cache on a developer machine: one exports, the rest wait.
     with open(out_dir.parent / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        manifest = export_all(ExportOptions(out_dir=out_dir, cache_dir=TEST_CACHE / "models"),
-                              progress=lambda message: None)
+        manifest = export_all(
+            ExportOptions(out_dir=out_dir, cache_dir=TEST_CACHE / "models"), progress=lambda message: None
+        )
     return out_dir, manifest
 
 

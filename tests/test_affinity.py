@@ -12,8 +12,10 @@ import pytest
 
 from deploy_compare.deploy.affinity import pin_self, pin_tree, plan_cores, usable_cores
 
-pytestmark = [pytest.mark.unit,
-              pytest.mark.skipif(len(usable_cores()) < 2, reason="needs two usable cores to tell pinning apart")]
+pytestmark = [
+    pytest.mark.unit,
+    pytest.mark.skipif(len(usable_cores()) < 2, reason="needs two usable cores to tell pinning apart"),
+]
 
 # A child with a few idle threads and a grandchild: a stand-in for Java + its workers.
 CHILD = """

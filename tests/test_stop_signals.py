@@ -30,8 +30,12 @@ def _ignore_sigint():  # what a non-interactive shell does to a background job
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 @pytest.mark.parametrize("sigint_ignored", [False, True], ids=["normal", "background-job"])
 def test_stop_signal_runs_the_cleanup(sig, sigint_ignored):
-    proc = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, text=True,
-                            preexec_fn=_ignore_sigint if sigint_ignored else None)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=_ignore_sigint if sigint_ignored else None,
+    )
     try:
         assert proc.stdout.readline().strip() == "ready"
         started = time.monotonic()

@@ -43,9 +43,11 @@ def test_directory_hash_sees_content_and_names(tmp_path):
 
 
 def test_cli_help_imports_no_framework():
-    code = ("import sys; from deploy_compare import cli; cli.build_parser().format_help(); "
-            "heavy = [m for m in ('torch', 'tensorflow', 'onnxruntime', 'onnx') if m in sys.modules]; "
-            "print(heavy); sys.exit(1 if heavy else 0)")
+    code = (
+        "import sys; from deploy_compare import cli; cli.build_parser().format_help(); "
+        "heavy = [m for m in ('torch', 'tensorflow', 'onnxruntime', 'onnx') if m in sys.modules]; "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

@@ -38,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        cmd.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                         help="show full tracebacks on errors")
+        cmd.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors"
+        )
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)
     return parser

@@ -79,6 +79,6 @@ def message_line(exc: BaseException) -> str:
 
 
 def first_line(exc: BaseException) -> str:
-    """"TypeName: first line of the message", for one-line error reports."""
+    """ "TypeName: first line of the message", for one-line error reports."""
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")

@@ -48,7 +48,7 @@ class TensorSpec:
             raise ManifestError(f"TensorSpec.layout must be one of {LAYOUTS}, got {self.layout!r}")
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TensorSpec":
+    def from_dict(cls, d: dict[str, Any]) -> TensorSpec:
         q = d.get("quantization")
         return cls(
             name=d["name"],
@@ -92,7 +92,7 @@ class ArtifactEntry:
             raise ManifestError(f"artifact {self.name!r}: format must be one of {FORMATS}, got {self.format!r}")
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ArtifactEntry":
+    def from_dict(cls, d: dict[str, Any]) -> ArtifactEntry:
         d = dict(d)
         d["inputs"] = [TensorSpec.from_dict(t) for t in d["inputs"]]
         d["outputs"] = [TensorSpec.from_dict(t) for t in d["outputs"]]
@@ -126,7 +126,7 @@ class Manifest:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Manifest":
+    def from_dict(cls, d: dict[str, Any]) -> Manifest:
         version = d.get("schema_version")
         if version != SCHEMA_VERSION:
             raise ManifestError(f"manifest schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")

@@ -21,7 +21,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import pytest
 
 NUM_CLASSES = 10
@@ -54,8 +53,9 @@ def make_app(state: AppState):
         state.last_headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         path = scope["path"]
         if path not in ("/predictions/digits", "/v1/models/digits:predict"):
-            await send({"type": "http.response.start", "status": 404,
-                        "headers": [(b"content-type", b"application/json")]})
+            await send(
+                {"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"application/json")]}
+            )
             await send({"type": "http.response.body", "body": b'{"error": "Model not found: ' + path.encode() + b'"}'})
             return
         wait = state.stall_until - time.perf_counter()
@@ -83,8 +83,9 @@ def make_app(state: AppState):
             body = b"<html>internal proxy page</html>"
         else:
             body = b'{"outputs": [1, 2, 3]}'
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
+        )
         await send({"type": "http.response.body", "body": body})
 
     return app
@@ -107,8 +108,9 @@ def asgi_server():
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))  # the kernel picks a free port; no race with a second bind
     port = sock.getsockname()[1]
-    config = uvicorn.Config(make_app(state), log_level="warning", lifespan="off", loop="asyncio",
-                            http="h11", access_log=False, backlog=512)
+    config = uvicorn.Config(
+        make_app(state), log_level="warning", lifespan="off", loop="asyncio", http="h11", access_log=False, backlog=512
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -123,7 +125,6 @@ def asgi_server():
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
-
 
 
 @pytest.fixture(scope="module")

@@ -70,16 +70,23 @@ class CannedServer:
         self._server.close()
 
 
-CHUNKED = _response(b"HTTP/1.1 200 OK", [b"Content-Type: application/json", b"Transfer-Encoding: chunked"],
-                    b"5\r\n{\"a\":\r\n4\r\n 12}\r\n0\r\n\r\n")
+CHUNKED = _response(
+    b"HTTP/1.1 200 OK",
+    [b"Content-Type: application/json", b"Transfer-Encoding: chunked"],
+    b'5\r\n{"a":\r\n4\r\n 12}\r\n0\r\n\r\n',
+)
 FRAMINGS = {
-    "content-length": _response(b"HTTP/1.1 200 OK", [b"Content-Type: application/json", b"Content-Length: 9"],
-                                b'{"a": 12}'),
+    "content-length": _response(
+        b"HTTP/1.1 200 OK", [b"Content-Type: application/json", b"Content-Length: 9"], b'{"a": 12}'
+    ),
     "chunked": CHUNKED,
     "empty 204": _response(b"HTTP/1.1 204 No Content", [b"X-Trace: 7"]),
     "large body": _response(b"HTTP/1.1 200 OK", [b"Content-Length: 3000000"], b"x" * 3_000_000),
-    "gzip": _response(b"HTTP/1.1 200 OK", [b"Content-Encoding: gzip", b"Content-Length: %d" % len(gzip.compress(b"zipped!"))],
-                      gzip.compress(b"zipped!")),
+    "gzip": _response(
+        b"HTTP/1.1 200 OK",
+        [b"Content-Encoding: gzip", b"Content-Length: %d" % len(gzip.compress(b"zipped!"))],
+        gzip.compress(b"zipped!"),
+    ),
     "error status": _response(b"HTTP/1.1 503 Service Unavailable", [b"Content-Length: 23"], b'{"error": "overloaded"}'),
 }
 
@@ -130,9 +137,12 @@ def test_request_bytes_leave_in_one_write():
 
         server = await asyncio.start_server(handler, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        request = httpx.Request("POST", f"http://127.0.0.1:{port}/predictions/m",
-                                headers={"Authorization": "Bearer k", "Content-Type": "application/json"},
-                                content=b'{"instances": [[0.5]]}')
+        request = httpx.Request(
+            "POST",
+            f"http://127.0.0.1:{port}/predictions/m",
+            headers={"Authorization": "Bearer k", "Content-Type": "application/json"},
+            content=b'{"instances": [[0.5]]}',
+        )
         prepared = PreparedRequest(request, TIMEOUT)
         conn = WorkerConnection()
         try:
@@ -287,9 +297,28 @@ def test_https_verifies_the_server_certificate(tmp_path, monkeypatch):
     if shutil.which("openssl") is None:
         pytest.skip("openssl CLI not found: cannot make a test certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
 

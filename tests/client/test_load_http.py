@@ -148,8 +148,9 @@ def test_server_stall_shows_in_the_open_loop_tail_not_in_the_closed_loop(endpoin
     """
     payloads = payloads_for(endpoint, [(0, 0, i) for i in range(10)])
     stall_s = 0.4
-    cfg = LoadConfig(duration_s=3.0, warmup_s=0.5, min_requests=300, rate_rps=200, arrival="constant",
-                     max_in_flight=128)
+    cfg = LoadConfig(
+        duration_s=3.0, warmup_s=0.5, min_requests=300, rate_rps=200, arrival="constant", max_in_flight=128
+    )
 
     def with_stall(fn, c):
         timer = threading.Timer(1.5, asgi_server.state.stall, args=(stall_s,))
@@ -172,8 +173,7 @@ def test_server_stall_shows_in_the_open_loop_tail_not_in_the_closed_loop(endpoin
 def test_open_loop_drops_beyond_the_in_flight_bound(endpoint):
     # 100 ms per request, 200 arrivals/s, at most 4 in flight: ~40/s can be sent, the rest drop.
     payloads = payloads_for(endpoint, [(100, 0, 1)])
-    cfg = LoadConfig(duration_s=1.0, warmup_s=0.2, min_requests=100, rate_rps=200, arrival="constant",
-                     max_in_flight=4)
+    cfg = LoadConfig(duration_s=1.0, warmup_s=0.2, min_requests=100, rate_rps=200, arrival="constant", max_in_flight=4)
     r = run_open_loop(endpoint, payloads, cfg)
     assert r.dropped > r.completed > 0
     assert r.requests == r.completed + r.dropped + r.error_count
@@ -191,8 +191,9 @@ def test_late_send_flag_trips_past_client_capacity(endpoint, fast_server):
     if soft < 4096 and (hard == resource.RLIM_INFINITY or hard >= 4096):
         resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
     fast = Endpoint(url=fast_server, protocol="torchserve", model="digits")
-    over = LoadConfig(duration_s=1.0, warmup_s=0.2, min_requests=100, rate_rps=100_000, arrival="constant",
-                      max_in_flight=2048)
+    over = LoadConfig(
+        duration_s=1.0, warmup_s=0.2, min_requests=100, rate_rps=100_000, arrival="constant", max_in_flight=2048
+    )
     r = run_open_loop(fast, payloads_for(fast, [(0, 0, 1)]), over)
     assert r.errors["connect"] == 0
     assert r.client_bottleneck
@@ -276,13 +277,16 @@ def test_no_collector_pauses_during_a_run_and_no_garbage_cycles_per_request(endp
     payloads = payloads_for(endpoint, [(0, 0, 1)], [1])
     completed = []
     for n in (300, 3000):
-        r = run_closed_loop(endpoint, payloads, LoadConfig(duration_s=0.1, warmup_s=0.05, min_requests=n,
-                                                           concurrency=2))
+        r = run_closed_loop(
+            endpoint, payloads, LoadConfig(duration_s=0.1, warmup_s=0.05, min_requests=n, concurrency=2)
+        )
         completed.append(r.completed)
     r = run_open_loop(endpoint, payloads, LoadConfig(duration_s=0.5, warmup_s=0.05, min_requests=100, rate_rps=400))
     assert completed[1] >= 3000 and r.completed >= 100
     assert seen["enabled"] == [False, False, False]
     assert gc.isenabled() and gc.get_freeze_count() == 0  # restored afterwards
     small, large, opened = seen["garbage"]
-    assert large < 200 + small, f"{large} objects in cycles after {completed[1]} requests vs {small} after {completed[0]}"
+    assert large < 200 + small, (
+        f"{large} objects in cycles after {completed[1]} requests vs {small} after {completed[0]}"
+    )
     assert opened < 200 + small

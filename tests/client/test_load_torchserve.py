@@ -22,8 +22,9 @@ from deploy_compare.servers.torchserve_native import native_unavailable_reason
 
 pytestmark = [
     pytest.mark.torchserve,
-    pytest.mark.skipif(native_unavailable_reason() is not None,
-                       reason=f"native TorchServe: {native_unavailable_reason()}"),
+    pytest.mark.skipif(
+        native_unavailable_reason() is not None, reason=f"native TorchServe: {native_unavailable_reason()}"
+    ),
     pytest.mark.timeout(300),
 ]
 
@@ -34,8 +35,9 @@ def torchserve(exported, tmp_path_factory):
 
     out_dir, _ = exported
     config = TorchServeConfig(workers=1, batch_size=1, torch_threads=1)
-    launcher = make_launcher("torchserve", "native", manifest_dir=out_dir,
-                             run_dir=tmp_path_factory.mktemp("ts-load"), config=config)
+    launcher = make_launcher(
+        "torchserve", "native", manifest_dir=out_dir, run_dir=tmp_path_factory.mktemp("ts-load"), config=config
+    )
     with launcher:
         yield launcher
 
@@ -45,7 +47,7 @@ def endpoint(torchserve) -> Endpoint:
     ep = torchserve.endpoint
     auth = ep.headers["Authorization"]
     assert auth.startswith("Bearer ")
-    return Endpoint(url=ep.base_url, protocol="torchserve", model=ep.model_name, token=auth[len("Bearer "):])
+    return Endpoint(url=ep.base_url, protocol="torchserve", model=ep.model_name, token=auth[len("Bearer ") :])
 
 
 def test_closed_loop_on_torchserve_answers_like_the_reference(endpoint, exported):
@@ -74,8 +76,17 @@ def test_closed_loop_on_torchserve_answers_like_the_reference(endpoint, exported
 def test_open_loop_on_torchserve_keeps_the_schedule(endpoint, exported):
     out_dir, manifest = exported
     payloads = payloads_from_export(endpoint, out_dir, manifest, max_payloads=64)
-    cfg = LoadConfig(duration_s=2.0, warmup_s=0.5, min_requests=60, rate_rps=40.0, arrival="poisson", seed=3,
-                     max_in_flight=16, timeout_s=10.0, late_threshold_ms=20.0)
+    cfg = LoadConfig(
+        duration_s=2.0,
+        warmup_s=0.5,
+        min_requests=60,
+        rate_rps=40.0,
+        arrival="poisson",
+        seed=3,
+        max_in_flight=16,
+        timeout_s=10.0,
+        late_threshold_ms=20.0,
+    )
     r = run_open_loop(endpoint, payloads, cfg)
     assert r.error_count == 0 and r.dropped == 0
     assert r.requests >= 60 and r.top1_agreement is not None and r.top1_agreement >= 0.98

@@ -50,8 +50,13 @@ def short_config(tmp_path_factory, exported) -> tuple[Path, Path]:
 def quick_run(short_config):
     """(CompletedProcess, run directory) of one full CLI run."""
     settings, _ = short_config
-    proc = subprocess.run([CLI, "run", "--quick", "--config", str(settings)], capture_output=True, text=True,
-                          timeout=900, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [CLI, "run", "--quick", "--config", str(settings)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        stdin=subprocess.DEVNULL,
+    )
     runs = settings.parent / "runs"
     return proc, (runs / "latest").resolve()
 
@@ -88,4 +93,5 @@ def java_processes_under(path: Path) -> list[int]:
 def cli_runner():
     def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
     return run

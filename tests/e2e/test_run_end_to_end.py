@@ -17,8 +17,14 @@ def test_run_succeeds_and_writes_every_file(quick_run):
     for name in ("results.json", "environment.json", "results.csv", "report.md", "report.html"):
         assert (run_dir / name).is_file(), name
     # progress: every stage and every load level was announced
-    for fragment in ("stage 1/4: export", "stage 2/4: local", "stage 3/4: torchserve", "stage 4/4: tfserving",
-                     "torchserve: concurrency 1:", "torchserve: concurrency 4:"):
+    for fragment in (
+        "stage 1/4: export",
+        "stage 2/4: local",
+        "stage 3/4: torchserve",
+        "stage 4/4: tfserving",
+        "torchserve: concurrency 1:",
+        "torchserve: concurrency 4:",
+    ):
         assert fragment in proc.stdout, fragment
 
 
@@ -29,7 +35,11 @@ def test_results_json_is_valid_and_complete(quick_run):
     results = load_results(run_dir)
     assert results.run.complete and not results.run.interrupted
     assert {s.name: s.status for s in results.run.stages} == {
-        "export": "OK", "local": "OK", "torchserve": "OK", "tfserving": "SKIPPED"}
+        "export": "OK",
+        "local": "OK",
+        "torchserve": "OK",
+        "tfserving": "SKIPPED",
+    }
     assert len(results.artifacts) == 7 and all(a["parity"]["passed"] for a in results.artifacts.values())
     # every artifact measured in both profiles, and correct
     rows = {(r["artifact"], r["profile"]) for r in results.local if r["status"] == "OK"}

@@ -21,9 +21,11 @@ pytestmark = pytest.mark.e2e
 
 def test_server_killed_mid_run_fails_only_that_target(short_config, tmp_path):
     settings, _ = short_config
-    config = load_run_config(settings, quick=True,
-                             overrides={"run": {"runs_dir": str(tmp_path / "runs")},
-                                        "load": {"concurrency": [1, 2, 4], "duration_s": 2.0}})
+    config = load_run_config(
+        settings,
+        quick=True,
+        overrides={"run": {"runs_dir": str(tmp_path / "runs")}, "load": {"concurrency": [1, 2, 4], "duration_s": 2.0}},
+    )
     killed = {}
 
     def kill_soon(kind, launcher):
@@ -35,10 +37,15 @@ def test_server_killed_mid_run_fails_only_that_target(short_config, tmp_path):
             killed["pids"] = [p.pid for p in victims]
             for proc in victims:
                 proc.kill()
+
         threading.Thread(target=kill, daemon=True).start()
 
-    pipeline = Pipeline(config, argv=["deploy-compare", "run", "--quick"], progress=RunProgress(open(os.devnull, "w")),
-                        on_server_started=kill_soon)
+    pipeline = Pipeline(
+        config,
+        argv=["deploy-compare", "run", "--quick"],
+        progress=RunProgress(open(os.devnull, "w")),
+        on_server_started=kill_soon,
+    )
     run_dir = pipeline.run()
     results = load_results(run_dir)
     stages = {s.name: s for s in results.run.stages}
@@ -51,17 +58,24 @@ def test_server_killed_mid_run_fails_only_that_target(short_config, tmp_path):
     assert any(word in ts.reason for word in ("exited", "nothing answered", "connect")), ts.reason
     assert len(results.local) == 7 * 2  # the in-process results survived
     assert "FAILED" in (run_dir / "report.md").read_text()
-    assert killed["pids"] and not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-                                      for p in killed["pids"])
+    assert killed["pids"] and not any(
+        psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in killed["pids"]
+    )
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "terminal-closed"])
-def test_interrupt_stops_servers_and_keeps_partial_results(short_config, tmp_path, cli_command, server_processes,
-                                                           stop_signal):
+def test_interrupt_stops_servers_and_keeps_partial_results(
+    short_config, tmp_path, cli_command, server_processes, stop_signal
+):
     settings, _ = short_config
     runs = tmp_path / "runs"
-    proc = subprocess.Popen([*cli_command, "run", "--quick", "--config", str(settings), "--runs-dir", str(runs)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*cli_command, "run", "--quick", "--config", str(settings), "--runs-dir", str(runs)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     seen = []
     try:
         deadline = time.monotonic() + 600

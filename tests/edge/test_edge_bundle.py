@@ -26,15 +26,23 @@ TFLITE = ["tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8"]
 
 
 def run_runner(bundle: Path, *args: str, python: str = sys.executable) -> subprocess.CompletedProcess:
-    return subprocess.run([python, str(bundle / "run_edge.py"), *args], capture_output=True, text=True,
-                          timeout=600, cwd=bundle.parent)
+    return subprocess.run(
+        [python, str(bundle / "run_edge.py"), *args], capture_output=True, text=True, timeout=600, cwd=bundle.parent
+    )
 
 
 def test_bundle_holds_the_tflite_models_their_entries_samples_and_the_runner(exported, eval_data, edge_bundle):
     out_dir, manifest = exported
     names = sorted(p.name for p in edge_bundle.iterdir())
-    assert names == sorted(["README.txt", "manifest.json", "run_edge.py", "sample_inputs.npz",
-                            *(Path(manifest.artifact(n).path).name for n in TFLITE)])
+    assert names == sorted(
+        [
+            "README.txt",
+            "manifest.json",
+            "run_edge.py",
+            "sample_inputs.npz",
+            *(Path(manifest.artifact(n).path).name for n in TFLITE),
+        ]
+    )
     sub = load_manifest(edge_bundle)
     assert list(sub.artifacts) == TFLITE and sub.failures == {}
     for name, entry in sub.artifacts.items():
@@ -51,13 +59,27 @@ def test_bundle_holds_the_tflite_models_their_entries_samples_and_the_runner(exp
 
 def test_runner_writes_results_in_the_local_schema(edge_bundle, tmp_path):
     out = tmp_path / "devbox.json"
-    proc = run_runner(edge_bundle, "--device", "devbox-1", "--quick", "--threads", "1,2", "--out", str(out),
-                      "--only", "tflite_int8,tflite_fp32")
+    proc = run_runner(
+        edge_bundle,
+        "--device",
+        "devbox-1",
+        "--quick",
+        "--threads",
+        "1,2",
+        "--out",
+        str(out),
+        "--only",
+        "tflite_int8,tflite_fp32",
+    )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     doc, results = read_document(out)  # validates against bench_result.schema.json
     assert doc["device"] == "devbox-1" and doc["command"][0] == "run_edge.py"
-    assert [(r.artifact, r.threads) for r in results] == [("tflite_int8", 1), ("tflite_int8", 2),
-                                                           ("tflite_fp32", 1), ("tflite_fp32", 2)]
+    assert [(r.artifact, r.threads) for r in results] == [
+        ("tflite_int8", 1),
+        ("tflite_int8", 2),
+        ("tflite_fp32", 1),
+        ("tflite_fp32", 2),
+    ]
     manifest = load_manifest(edge_bundle)
     for r in results:
         assert r.status == "OK", r.reason
@@ -75,9 +97,26 @@ def test_runner_writes_results_in_the_local_schema(edge_bundle, tmp_path):
 def test_runner_module_runs_in_the_source_tree_with_python_m(edge_bundle, tmp_path):
     # Development mode: the package module (relative imports) restarts itself as `-m` per row.
     out = tmp_path / "dev.json"
-    proc = subprocess.run([sys.executable, "-m", "deploy_compare.edge.runner", "--bundle", str(edge_bundle),
-                           "--device", "dev", "--quick", "--only", "tflite_int8", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deploy_compare.edge.runner",
+            "--bundle",
+            str(edge_bundle),
+            "--device",
+            "dev",
+            "--quick",
+            "--only",
+            "tflite_int8",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     _, [row] = read_document(out)
     assert (row.artifact, row.status, row.device, row.profile) == ("tflite_int8", "OK", "dev", "edge"), row.reason
@@ -90,7 +129,9 @@ def test_runner_marks_a_corrupt_model_failed_naming_it_and_runs_the_rest(edge_bu
     damaged = bundle / "model_fp16.tflite"
     damaged.write_bytes(damaged.read_bytes()[:3000])
     out = tmp_path / "r.json"
-    proc = run_runner(bundle, "--device", "pi", "--quick", "--only", "tflite_fp16,tflite_dynamic_int8", "--out", str(out))
+    proc = run_runner(
+        bundle, "--device", "pi", "--quick", "--only", "tflite_fp16,tflite_dynamic_int8", "--out", str(out)
+    )
     assert proc.returncode == 1  # a FAILED row
     _, results = read_document(out)
     assert results[0].status == "FAILED" and str(damaged) in results[0].reason and "corrupt" in results[0].reason
@@ -125,9 +166,23 @@ def test_runner_without_tflite_runtime_writes_skipped_rows(edge_bundle, tmp_path
         (shadow / package).mkdir(parents=True)
         (shadow / package / "__init__.py").write_text(f"raise ImportError({package + ' hidden by the test'!r})\n")
     out = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, str(edge_bundle / "run_edge.py"), "--device", "bare", "--quick",
-                           "--only", "tflite_fp32", "--out", str(out)], capture_output=True, text=True, timeout=300,
-                          env={"PYTHONPATH": str(shadow), "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(edge_bundle / "run_edge.py"),
+            "--device",
+            "bare",
+            "--quick",
+            "--only",
+            "tflite_fp32",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(shadow), "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 1  # nothing ran
     _, [row] = read_document(out)
     assert row.status == "SKIPPED" and "neither ai-edge-litert nor tflite-runtime" in row.reason
@@ -148,8 +203,22 @@ def test_bundle_refuses_to_replace_a_directory_that_is_not_a_bundle(exported, tm
 def test_cli_edge_bundle_then_runner_then_ingest(exported, tmp_path, capsys):
     out_dir, _ = exported
     bundle = tmp_path / "bundle"
-    assert cli_main(["edge-bundle", "--artifacts", str(out_dir), "--out", str(bundle), "--only", "tflite_int8",
-                     "--samples", "40"]) == 0
+    assert (
+        cli_main(
+            [
+                "edge-bundle",
+                "--artifacts",
+                str(out_dir),
+                "--out",
+                str(bundle),
+                "--only",
+                "tflite_int8",
+                "--samples",
+                "40",
+            ]
+        )
+        == 0
+    )
     assert cli_main(["edge-bundle", "--artifacts", str(out_dir), "--out", str(bundle), "--only", "tflite_int8"]) == 0
     result = tmp_path / "pi5.json"
     assert run_runner(bundle, "--device", "pi5", "--quick", "--out", str(result)).returncode == 0
@@ -168,7 +237,10 @@ def test_ingest_refuses_invalid_files_with_clear_errors(edge_bundle, tmp_path, c
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     good = tmp_path / "good.json"
-    assert run_runner(edge_bundle, "--device", "board", "--quick", "--only", "tflite_int8", "--out", str(good)).returncode == 0
+    assert (
+        run_runner(edge_bundle, "--device", "board", "--quick", "--only", "tflite_int8", "--out", str(good)).returncode
+        == 0
+    )
     doc = json.loads(good.read_text())
 
     def write(name, data):

@@ -54,8 +54,11 @@ def test_assembled_runner_is_python39_syntax(source, tmp_path):
     if python39:  # a real 3.9 where one is installed (a pyenv shim may exist without one)
         script = tmp_path / "run_edge.py"
         script.write_text(source, encoding="utf-8")
-        proc = subprocess.run([python39, "-c", "import ast,sys; ast.parse(open(sys.argv[1]).read())", str(script)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [python39, "-c", "import ast,sys; ast.parse(open(sys.argv[1]).read())", str(script)],
+            capture_output=True,
+            text=True,
+        )
         if "command not found" not in proc.stderr:
             assert proc.returncode == 0, proc.stderr
 
@@ -85,8 +88,9 @@ def _global_lookups(table: symtable.SymbolTable) -> set[str]:
     """Names that functions and classes of the script look up in the module's namespace."""
     names = set()
     for child in table.get_children():
-        names.update(s.get_name() for s in child.get_symbols() if s.is_referenced() and s.is_global()
-                     and not s.is_assigned())
+        names.update(
+            s.get_name() for s in child.get_symbols() if s.is_referenced() and s.is_global() and not s.is_assigned()
+        )
         names |= _global_lookups(child)
     return names
 
@@ -107,12 +111,22 @@ def test_every_name_the_script_uses_is_defined_in_it(source):
 def test_assembled_runner_runs_where_deploy_compare_is_not_importable(source, tmp_path):
     script = tmp_path / "run_edge.py"
     script.write_text(source, encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-I", "-c", RUN_BLOCKED, str(script), "--help"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", RUN_BLOCKED, str(script), "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "--device" in proc.stdout and "--threads" in proc.stdout
-    proc = subprocess.run([sys.executable, "-I", "-c", RUN_BLOCKED, str(script), "--device", "t", "--quick"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", RUN_BLOCKED, str(script), "--device", "t", "--quick"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "manifest.json: not found" in proc.stderr  # --bundle defaults to its own dir
 
 
@@ -137,22 +151,53 @@ def package_copy(tmp_path, monkeypatch):
     return edit
 
 
-@pytest.mark.parametrize("relative,old,new,message", [
-    ("bench_local/stats.py", "import numpy as np\n", "import numpy as np\nimport torch\n",
-     r"stats\.py:\d+: imports torch"),
-    ("bench_local/timing.py", "import numpy as np\n", "import numpy as np\n\nfrom ..errors import ConfigError\n",
-     r"timing\.py:\d+: imports deploy_compare\.errors, which is not a pure module"),
-    ("bench_local/timing.py", "import numpy as np\n", "import numpy as np\n\nfrom .result import BenchResult\n",
-     r"timing\.py:\d+: imports deploy_compare\.bench_local\.result, which is not a pure module listed before"),
-    ("bench_local/environment.py", "        import resource\n", "        import tensorflow\n",
-     r"environment\.py:\d+: imports tensorflow"),
-    ("bench_local/stats.py", "def throughput_per_s(", "def time_calls(",
-     r"stats\.py: top-level name 'time_calls' is also defined by deploy_compare\.bench_local\.timing"),
-    ("bench_local/procedure.py", "from .timing import time_calls\n", "from .timing import time_calls as tc\n",
-     r"procedure\.py:\d+: `time_calls as tc` is not a top-level name"),
-    ("quantization.py", "    info = np.iinfo(dtype)\n", "    info = np.iinfo(dtype)\n    match dtype:\n        case _: pass\n",
-     r"quantization\.py:\d+: not Python 3\.9 syntax"),
-])
+@pytest.mark.parametrize(
+    "relative,old,new,message",
+    [
+        (
+            "bench_local/stats.py",
+            "import numpy as np\n",
+            "import numpy as np\nimport torch\n",
+            r"stats\.py:\d+: imports torch",
+        ),
+        (
+            "bench_local/timing.py",
+            "import numpy as np\n",
+            "import numpy as np\n\nfrom ..errors import ConfigError\n",
+            r"timing\.py:\d+: imports deploy_compare\.errors, which is not a pure module",
+        ),
+        (
+            "bench_local/timing.py",
+            "import numpy as np\n",
+            "import numpy as np\n\nfrom .result import BenchResult\n",
+            r"timing\.py:\d+: imports deploy_compare\.bench_local\.result, which is not a pure module listed before",
+        ),
+        (
+            "bench_local/environment.py",
+            "        import resource\n",
+            "        import tensorflow\n",
+            r"environment\.py:\d+: imports tensorflow",
+        ),
+        (
+            "bench_local/stats.py",
+            "def throughput_per_s(",
+            "def time_calls(",
+            r"stats\.py: top-level name 'time_calls' is also defined by deploy_compare\.bench_local\.timing",
+        ),
+        (
+            "bench_local/procedure.py",
+            "from .timing import time_calls\n",
+            "from .timing import time_calls as tc\n",
+            r"procedure\.py:\d+: `time_calls as tc` is not a top-level name",
+        ),
+        (
+            "quantization.py",
+            "    info = np.iinfo(dtype)\n",
+            "    info = np.iinfo(dtype)\n    match dtype:\n        case _: pass\n",
+            r"quantization\.py:\d+: not Python 3\.9 syntax",
+        ),
+    ],
+)
 def test_assembler_refuses_what_it_cannot_assemble(package_copy, relative, old, new, message):
     package_copy(relative, old, new)
     with pytest.raises(AssemblyError, match=message):

@@ -45,15 +45,23 @@ print(json.dumps(result))
 
 def _clean_env() -> dict[str, str]:
     # Nothing from this venv or the test's environment may leak in (PYTHONPATH, VIRTUAL_ENV, ...).
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8",
-            **{k: v for k, v in os.environ.items() if k.startswith("PIP_")}}
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": "C.UTF-8",
+        **{k: v for k, v in os.environ.items() if k.startswith("PIP_")},
+    }
 
 
 def _python39() -> str | None:
-    candidates = [shutil.which("python3.9"), *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python3.9")))]
+    candidates = [
+        shutil.which("python3.9"),
+        *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python3.9"))),
+    ]
     for candidate in filter(None, candidates):
-        proc = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 9))"],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 9))"], capture_output=True, text=True
+        )
         if proc.returncode == 0 and proc.stdout.strip() == "True":
             return candidate
     return None
@@ -69,8 +77,13 @@ def _fresh_venv(python: str, tag: str, requirements: list[str]) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".partial", dir=VENV_CACHE))
     try:
         subprocess.run([python, "-m", "venv", str(tmp)], check=True, env=_clean_env(), capture_output=True)
-        proc = subprocess.run([str(tmp / "bin" / "python"), "-m", "pip", "install", "--quiet", *requirements],
-                              env=_clean_env(), capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [str(tmp / "bin" / "python"), "-m", "pip", "install", "--quiet", *requirements],
+            env=_clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"pip install {' '.join(requirements)} failed: {proc.stderr.strip()[-800:]}")
         (tmp / "READY").write_text(" ".join(requirements) + "\n")
@@ -82,8 +95,12 @@ def _fresh_venv(python: str, tag: str, requirements: list[str]) -> Path:
 
 
 def _variants():
-    main = pytest.param(sys.executable, "py" + "".join(map(str, sys.version_info[:2])),
-                        [f"numpy=={version('numpy')}", f"ai-edge-litert=={version('ai-edge-litert')}"], id="lock-versions")
+    main = pytest.param(
+        sys.executable,
+        "py" + "".join(map(str, sys.version_info[:2])),
+        [f"numpy=={version('numpy')}", f"ai-edge-litert=={version('ai-edge-litert')}"],
+        id="lock-versions",
+    )
     py39 = pytest.param("python3.9", "py39", ["numpy==2.0.2", "ai-edge-litert==2.1.0"], id="python3.9")
     return [main, py39]
 
@@ -103,8 +120,14 @@ def test_runner_in_a_fresh_venv_with_only_numpy_and_litert(edge_bundle, tmp_path
         raise
     venv_python = str(venv / "bin" / "python")
 
-    proc = subprocess.run([venv_python, "-c", PROVE_ISOLATION], capture_output=True, text=True, cwd=tmp_path,
-                          env=_clean_env(), timeout=120)
+    proc = subprocess.run(
+        [venv_python, "-c", PROVE_ISOLATION],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_clean_env(),
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     isolation = json.loads(proc.stdout)
     assert isolation["importable"] == [], f"importable in the fresh venv: {isolation['importable']}"
@@ -112,9 +135,14 @@ def test_runner_in_a_fresh_venv_with_only_numpy_and_litert(edge_bundle, tmp_path
     assert isolation["numpy"] == requirements[0].split("==")[1]
 
     out = tmp_path / "fresh.json"
-    proc = subprocess.run([venv_python, str(edge_bundle / "run_edge.py"), "--device", f"fresh-{tag}", "--quick",
-                           "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, env=_clean_env(),
-                          timeout=600)
+    proc = subprocess.run(
+        [venv_python, str(edge_bundle / "run_edge.py"), "--device", f"fresh-{tag}", "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_clean_env(),
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     doc, results = read_document(out)  # the same schema as the local benchmark
     assert doc["device"] == f"fresh-{tag}"

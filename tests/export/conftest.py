@@ -19,8 +19,9 @@ class CliResult:
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> CliResult:
-    proc = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [CLI, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, stdin=subprocess.DEVNULL
+    )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -46,7 +46,7 @@ def residual_bn_depthwise():
     for _ in range(25):
         for i in range(0, len(x), 128):
             optimizer.zero_grad()
-            nn.functional.cross_entropy(model(x[i:i + 128]), y[i:i + 128]).backward()
+            nn.functional.cross_entropy(model(x[i : i + 128]), y[i : i + 128]).backward()
             optimizer.step()
     model.eval()
     return model, split.x_train[:4], (split.x_eval, split.y_eval)

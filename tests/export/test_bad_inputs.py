@@ -62,8 +62,7 @@ def test_parity_failure_names_artifact_figure_and_threshold(cli, tmp_path, expor
     shutil.copytree(src, out)
     result = cli("verify", "--artifacts", str(out), "--only", "savedmodel", "--float-tolerance", "1e-12")
     assert_one_clear_line(result, "savedmodel (savedmodel)", "max abs diff", "> threshold 1e-12")
-    warned = cli("verify", "--artifacts", str(out), "--only", "savedmodel",
-                     "--float-tolerance", "1e-12", "--warn-only")
+    warned = cli("verify", "--artifacts", str(out), "--only", "savedmodel", "--float-tolerance", "1e-12", "--warn-only")
     assert warned.code == 0 and "savedmodel: FAILED" in warned.out
 
 

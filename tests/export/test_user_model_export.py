@@ -11,8 +11,15 @@ pytestmark = pytest.mark.export
 
 def test_residual_bn_depthwise_model_exports_everywhere(cli, tmp_path, test_models):
     out = tmp_path / "residual"
-    result = cli("export", "--model", f"{test_models}:residual_bn_depthwise", "--out", str(out),
-                     "--cache-dir", str(tmp_path / "cache"))
+    result = cli(
+        "export",
+        "--model",
+        f"{test_models}:residual_bn_depthwise",
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
     assert result.code == 0, result.err + result.out
     # progress per step is shown, and the final table lists all seven artifacts
     for step in ("[1/7] torchscript", "[3/7] savedmodel", "[7/7] tflite_int8"):
@@ -28,6 +35,11 @@ def test_residual_bn_depthwise_model_exports_everywhere(cli, tmp_path, test_mode
 
     ops = {node.op_type for node in onnx.load(str(out / "model.onnx")).graph.node}
     assert "Add" in ops and "Conv" in ops
-    groups = [a.i for n in onnx.load(str(out / "model.onnx")).graph.node if n.op_type == "Conv"
-              for a in n.attribute if a.name == "group"]
+    groups = [
+        a.i
+        for n in onnx.load(str(out / "model.onnx")).graph.node
+        if n.op_type == "Conv"
+        for a in n.attribute
+        if a.name == "group"
+    ]
     assert 16 in groups, "depthwise convolution (group=16) should survive export"

@@ -24,17 +24,27 @@ from deploy_compare.report import HTML_NAME, render_all
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--enable-logging=stderr", "--v=0"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+]
 PLOT_BLUE = (31, 119, 180)  # matplotlib "C0", drawn by the throughput and CDF plots
 
 
 def _chromium(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found (Debian: apt-get install -y chromium)")
-    return subprocess.run([str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *extra, url],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *extra, url], capture_output=True, text=True, timeout=120
+    )
 
 
 def _console_lines(stderr: str) -> list[str]:
@@ -62,8 +72,9 @@ def test_report_loads_renders_plots_and_logs_nothing(make_run, tmp_path):
     assert _console_lines(dom.stderr) == []
 
     shot = tmp_path / "report.png"
-    proc = _chromium(url, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1280,4000",
-                     "--hide-scrollbars")
+    proc = _chromium(
+        url, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1280,4000", "--hide-scrollbars"
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert _console_lines(proc.stderr) == []
     assert shot.exists() and shot.stat().st_size > 50_000

@@ -61,8 +61,12 @@ def test_rate_throughput_accuracy_and_status_regressions(make_results):
     savedmodel = next(r for r in b.local if r["artifact"] == "savedmodel" and r["profile"] == "server")
     savedmodel.update(status="FAILED", reason="worker crashed")
     flagged = {r.key for r in diff_runs(a, b, 0.10).regressions}
-    assert flagged == {"slo torchserve max_rate_rps", "artifact tflite_int8 accuracy_pct",
-                       "local onnx server t=1 bs8_samples_per_s", "local savedmodel server t=1 status"}
+    assert flagged == {
+        "slo torchserve max_rate_rps",
+        "artifact tflite_int8 accuracy_pct",
+        "local onnx server t=1 bs8_samples_per_s",
+        "local savedmodel server t=1 status",
+    }
 
 
 def test_sizes_are_shown_but_never_flagged(make_results):

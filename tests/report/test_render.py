@@ -26,7 +26,13 @@ def _views(run_dir):
 def _html_text(html: str) -> str:
     """Visible text of the page (tags dropped, entities of the characters we escape undone)."""
     text = re.sub(r"<[^>]+>", " ", html)
-    return text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&#x27;", "'")
+    return (
+        text.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", '"')
+        .replace("&#x27;", "'")
+    )
 
 
 def test_every_target_reason_and_error_appears_in_md_and_html(make_run, tfserving_skip_reason, savedmodel_edge_error):
@@ -46,8 +52,10 @@ def test_every_target_reason_and_error_appears_in_md_and_html(make_run, tfservin
 
 def test_failed_target_error_and_no_slo_search(make_run, make_results):
     error = "TorchServe did not become healthy within 120 s: java.lang.OutOfMemoryError: Java heap space"
-    served = [ServedResult(target="torchserve", status="FAILED", reason=error, mode="native"),
-              ServedResult(target="tfserving", status="SKIPPED", reason="no Docker engine answers")]
+    served = [
+        ServedResult(target="torchserve", status="FAILED", reason=error, mode="native"),
+        ServedResult(target="tfserving", status="SKIPPED", reason="no Docker engine answers"),
+    ]
     results = make_results(served=served)
     views = _views(make_run(results))
     for view in (views[MARKDOWN_NAME], _html_text(views[HTML_NAME])):
@@ -57,13 +65,17 @@ def test_failed_target_error_and_no_slo_search(make_run, make_results):
     assert throughput.winner is None and error in throughput.answer
     rows = list(csv.DictReader(io.StringIO(views[CSV_NAME])))
     assert {(r["target"], r["status"], r["reason"]) for r in rows if r["kind"] == "served"} == {
-        ("torchserve", "FAILED", error), ("tfserving", "SKIPPED", "no Docker engine answers")}
+        ("torchserve", "FAILED", error),
+        ("tfserving", "SKIPPED", "no Docker engine answers"),
+    }
 
 
 def test_interrupted_run_is_marked_incomplete_at_the_top(make_run, make_results):
     base = make_results()
     run = dataclasses.replace(base.run, complete=False, interrupted=True, finished_utc=None, wall_s=None)
-    torchserve = dataclasses.replace(base.served[0], status="INTERRUPTED", reason="Ctrl-C during the SLO search", slo=None)
+    torchserve = dataclasses.replace(
+        base.served[0], status="INTERRUPTED", reason="Ctrl-C during the SLO search", slo=None
+    )
     views = _views(make_run(make_results(run=run, served=[torchserve])))
     md, html = views[MARKDOWN_NAME], views[HTML_NAME]
     # Above the first section, and the target that never started is still listed.
@@ -96,8 +108,11 @@ def test_verdicts_name_the_fixture_winners(make_results):
     assert verdicts["footprint"].winner == smallest and smallest in verdicts["footprint"].answer
     assert f"{tflite[smallest]['size_bytes'] / 1024:,.1f} KiB" in verdicts["footprint"].answer
 
-    costs = {k: (e["parity"]["accuracy"] - e["parity"]["reference_accuracy"]) * 100
-             for k, e in results.artifacts.items() if e["variant"] in ("fp16", "dynamic_int8", "int8")}
+    costs = {
+        k: (e["parity"]["accuracy"] - e["parity"]["reference_accuracy"]) * 100
+        for k, e in results.artifacts.items()
+        if e["variant"] in ("fp16", "dynamic_int8", "int8")
+    }
     worst = min(costs, key=costs.get)
     assert verdicts["accuracy"].winner == worst
     assert f"{costs[worst]:.2f} points" in verdicts["accuracy"].answer
@@ -135,7 +150,9 @@ def test_results_csv_has_a_row_per_measured_thing(make_run):
     served = {int(r["concurrency"]): r for r in rows if r["kind"] == "served" and r["target"] == "torchserve"}
     for point in torchserve.sweep:
         assert float(served[point["concurrency"]]["p99_ms"]) == pytest.approx(point["p99_ms"])
-    assert {"p50_ms", "p99_ms", "throughput_rps", "offered_rate_rps", "file_size_bytes", "rss_growth_mib"} <= set(rows[0])
+    assert {"p50_ms", "p99_ms", "throughput_rps", "offered_rate_rps", "file_size_bytes", "rss_growth_mib"} <= set(
+        rows[0]
+    )
 
 
 def test_html_is_self_contained(make_run):
@@ -151,6 +168,7 @@ def test_header_environment_and_edge_device(make_run):
     run_dir = make_run()
     md = _views(run_dir)[MARKDOWN_NAME]
     import json
+
     env = json.loads((run_dir / "environment.json").read_text())
     assert env["cpu_model"] in md and env["git_commit"] in md and "digits_cnn" in md
     edge = json.loads((run_dir / "edge" / "rpi4.json").read_text())
@@ -160,8 +178,14 @@ def test_header_environment_and_edge_device(make_run):
 def test_missing_keys_render_as_dashes(make_run, make_results):
     """Older or partial result dicts: absent keys become "-" instead of crashing the report."""
     sparse_local = [{"artifact": "onnx", "profile": "server", "threads": 1, "status": "OK"}]
-    sparse_served = [ServedResult(target="torchserve", status="OK", sweep=[{"concurrency": 1}, {"p50_ms": "n/a"}],
-                                  slo={"trials": [{"rate_rps": 10.0}]})]
+    sparse_served = [
+        ServedResult(
+            target="torchserve",
+            status="OK",
+            sweep=[{"concurrency": 1}, {"p50_ms": "n/a"}],
+            slo={"trials": [{"rate_rps": 10.0}]},
+        )
+    ]
     results = make_results(local=sparse_local, served=sparse_served, model=None, artifacts={})
     views = _views(make_run(results, edge=False))
     assert "| onnx | - |" in views[MARKDOWN_NAME]

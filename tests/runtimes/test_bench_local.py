@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -40,11 +39,16 @@ def test_every_runtime_in_both_profiles(exported):
     out_dir, manifest = exported
     affinity_before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     names = ["torchscript", "onnx", "savedmodel", "tflite_int8"]
-    results = run_local_benchmarks(out_dir, names, BenchConfig(profiles=("server",), server_threads=(1,), settings=QUICK))
-    results += run_local_benchmarks(out_dir, ["onnx", "tflite_fp32"],
-                                    BenchConfig(profiles=("edge",), edge_threads=(1,), settings=QUICK))
+    results = run_local_benchmarks(
+        out_dir, names, BenchConfig(profiles=("server",), server_threads=(1,), settings=QUICK)
+    )
+    results += run_local_benchmarks(
+        out_dir, ["onnx", "tflite_fp32"], BenchConfig(profiles=("edge",), edge_threads=(1,), settings=QUICK)
+    )
     assert [(r.artifact, r.profile) for r in results] == [(n, "server") for n in names] + [
-        ("onnx", "edge"), ("tflite_fp32", "edge")]
+        ("onnx", "edge"),
+        ("tflite_fp32", "edge"),
+    ]
     for row in results:
         _check_ok_row(row, manifest)
         assert row.device == "local" and row.threads == 1
@@ -71,8 +75,11 @@ def no_tflite_runtime(tmp_path, monkeypatch):
 
 def test_missing_runtime_package_skips_that_row_and_the_others_run(exported, no_tflite_runtime):
     out_dir, manifest = exported
-    results = run_local_benchmarks(out_dir, ["tflite_fp32", "onnx", "tflite_int8"],
-                                   BenchConfig(profiles=("server",), server_threads=(1,), settings=QUICK))
+    results = run_local_benchmarks(
+        out_dir,
+        ["tflite_fp32", "onnx", "tflite_int8"],
+        BenchConfig(profiles=("server",), server_threads=(1,), settings=QUICK),
+    )
     by_name = {r.artifact: r for r in results}
     for name in ("tflite_fp32", "tflite_int8"):
         assert by_name[name].status == "SKIPPED", by_name[name].reason
@@ -88,8 +95,9 @@ def test_corrupt_artifact_fails_its_row_naming_the_file(exported, tmp_path):
     shutil.copytree(out_dir, copy, ignore=shutil.ignore_patterns("savedmodel", "logs"))
     damaged = copy / manifest.artifact("tflite_fp32").path
     damaged.write_bytes(damaged.read_bytes()[:4000])
-    results = run_local_benchmarks(copy, ["tflite_fp32", "tflite_fp16"],
-                                   BenchConfig(profiles=("server",), server_threads=(1,), settings=QUICK))
+    results = run_local_benchmarks(
+        copy, ["tflite_fp32", "tflite_fp16"], BenchConfig(profiles=("server",), server_threads=(1,), settings=QUICK)
+    )
     assert results[0].status == "FAILED" and str(damaged) in results[0].reason
     assert "corrupt" in results[0].reason
     _check_ok_row(results[1], manifest)
@@ -106,15 +114,37 @@ def test_cli_bench_local_quick_writes_valid_json(exported, tmp_path):
     out_dir, _ = exported
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "deploy_compare.cli", "bench-local", "--artifacts", str(out_dir), "--only",
-         "tflite_dynamic_int8,onnx", "--profile", "server,edge", "--threads", "2", "--quick", "--out", str(out),
-         "--logs", str(tmp_path / "logs")],
-        capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "deploy_compare.cli",
+            "bench-local",
+            "--artifacts",
+            str(out_dir),
+            "--only",
+            "tflite_dynamic_int8,onnx",
+            "--profile",
+            "server,edge",
+            "--threads",
+            "2",
+            "--quick",
+            "--out",
+            str(out),
+            "--logs",
+            str(tmp_path / "logs"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     doc, results = read_document(out)
     assert [(r.artifact, r.profile, r.threads) for r in results] == [
-        ("tflite_dynamic_int8", "server", 2), ("tflite_dynamic_int8", "edge", 1), ("onnx", "server", 2),
-        ("onnx", "edge", 1)]
+        ("tflite_dynamic_int8", "server", 2),
+        ("tflite_dynamic_int8", "edge", 1),
+        ("onnx", "server", 2),
+        ("onnx", "edge", 1),
+    ]
     assert all(r.status == "OK" for r in results)
     assert doc["command"][:2] == ["deploy-compare", "bench-local"]
     assert "| tflite_dynamic_int8" in proc.stdout  # the table
@@ -123,9 +153,27 @@ def test_cli_bench_local_quick_writes_valid_json(exported, tmp_path):
 
 def test_cli_rejects_unknown_artifact_and_bad_thread_list(exported):
     out_dir, _ = exported
-    proc = subprocess.run([sys.executable, "-m", "deploy_compare.cli", "bench-local", "--artifacts", str(out_dir),
-                           "--only", "tflite_int4", "--quick"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deploy_compare.cli",
+            "bench-local",
+            "--artifacts",
+            str(out_dir),
+            "--only",
+            "tflite_int4",
+            "--quick",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "unknown artifact(s) tflite_int4" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "deploy_compare.cli", "bench-local", "--threads", "0,x"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "deploy_compare.cli", "bench-local", "--threads", "0,x"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "--threads" in proc.stderr

@@ -96,8 +96,16 @@ def test_measure_reports_every_figure_and_checks_correctness():
     assert measure(predict, x, None, settings).top1_agreement is None
 
 
-@pytest.mark.parametrize("field,value", [("min_iterations", 0), ("min_duration_s", -1.0), ("batch_sizes", (0,)),
-                                         ("warmup_iterations", -1), ("max_iterations", 10)])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("min_iterations", 0),
+        ("min_duration_s", -1.0),
+        ("batch_sizes", (0,)),
+        ("warmup_iterations", -1),
+        ("max_iterations", 10),
+    ],
+)
 def test_measure_settings_errors_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         MeasureSettings(**{field: value})
@@ -108,18 +116,43 @@ def test_measure_settings_round_trip():
     assert MeasureSettings.from_dict(json.loads(json.dumps(s.to_dict()))) == s
 
 
-@pytest.mark.parametrize("kwargs,field", [(dict(profiles=("cloud",)), "profiles"), (dict(server_threads=(0,)), "server_threads"),
-                                          (dict(edge_threads=()), "edge_threads"), (dict(worker_timeout_s=0), "worker_timeout_s")])
+@pytest.mark.parametrize(
+    "kwargs,field",
+    [
+        (dict(profiles=("cloud",)), "profiles"),
+        (dict(server_threads=(0,)), "server_threads"),
+        (dict(edge_threads=()), "edge_threads"),
+        (dict(worker_timeout_s=0), "worker_timeout_s"),
+    ],
+)
 def test_bench_config_errors_name_the_field(kwargs, field):
     with pytest.raises(ConfigError, match=field):
         BenchConfig(**kwargs)
 
 
 def _ok_result(**overrides) -> BenchResult:
-    values = dict(artifact="onnx", format="onnx", variant="fp32", runtime="onnxruntime", profile="server",
-                  threads=1, device="local", status="OK", load_ms=1.0, first_inference_ms=1.0, iterations=10,
-                  single_stream_duration_s=0.1, mean_ms=0.1, p50_ms=0.1, p90_ms=0.2, p99_ms=0.3, max_ms=0.4,
-                  throughput_samples_per_s={1: 10.0, 8: 70.0, 32: 200.0}, top1_agreement=1.0, samples_checked=8)
+    values = dict(
+        artifact="onnx",
+        format="onnx",
+        variant="fp32",
+        runtime="onnxruntime",
+        profile="server",
+        threads=1,
+        device="local",
+        status="OK",
+        load_ms=1.0,
+        first_inference_ms=1.0,
+        iterations=10,
+        single_stream_duration_s=0.1,
+        mean_ms=0.1,
+        p50_ms=0.1,
+        p90_ms=0.2,
+        p99_ms=0.3,
+        max_ms=0.4,
+        throughput_samples_per_s={1: 10.0, 8: 70.0, 32: 200.0},
+        top1_agreement=1.0,
+        samples_checked=8,
+    )
     values.update(overrides)
     return BenchResult(**values)
 
@@ -156,7 +189,9 @@ def test_schema_rejects_ok_row_without_latency_and_failed_row_without_reason():
         validate_document(doc, "doc")
 
 
-@pytest.mark.parametrize("text,match", [("{not json", "not readable JSON"), ('{"results": []}', "not a deploy-compare results file")])
+@pytest.mark.parametrize(
+    "text,match", [("{not json", "not readable JSON"), ('{"results": []}', "not a deploy-compare results file")]
+)
 def test_read_document_gives_clear_errors(tmp_path, text, match):
     path = tmp_path / "bad.json"
     path.write_text(text)
@@ -170,10 +205,12 @@ def test_cli_and_bench_packages_import_no_ml_framework():
     import subprocess
     import sys
 
-    code = ("import sys; from deploy_compare.cli import build_parser; build_parser(); "
-            "import deploy_compare.bench_local, deploy_compare.edge.bundle, deploy_compare.edge.ingest; "
-            "heavy = [m for m in ('torch', 'tensorflow', 'onnxruntime', 'ai_edge_litert', 'jsonschema') "
-            "if m in sys.modules]; print(heavy)")
+    code = (
+        "import sys; from deploy_compare.cli import build_parser; build_parser(); "
+        "import deploy_compare.bench_local, deploy_compare.edge.bundle, deploy_compare.edge.ingest; "
+        "heavy = [m for m in ('torch', 'tensorflow', 'onnxruntime', 'ai_edge_litert', 'jsonschema') "
+        "if m in sys.modules]; print(heavy)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"

@@ -37,7 +37,7 @@ def test_any_batch_size_gives_the_same_outputs(exported, eval_data, name):
     x = eval_data.x[:41]
     with open_runtime(out_dir, manifest, name, threads=1) as runtime:
         whole = runtime.predict(x)
-        pieces = np.concatenate([runtime.predict(x[i:i + n]) for i, n in ((0, 1), (1, 7), (8, 33))])
+        pieces = np.concatenate([runtime.predict(x[i : i + n]) for i, n in ((0, 1), (1, 7), (8, 33))])
         again = runtime.predict(x[:1])  # back to batch 1 after a larger batch (TFLite re-plans)
     np.testing.assert_allclose(pieces, whole, rtol=0, atol=1e-5)
     np.testing.assert_allclose(again, whole[:1], rtol=0, atol=1e-5)
@@ -89,11 +89,17 @@ def test_corrupt_file_error_names_the_file(exported, tmp_path, name):
     assert str(damaged) in str(info.value)
 
 
-@pytest.mark.parametrize("name,modules,package", [
-    ("onnx", ["onnxruntime"], "onnxruntime"),
-    ("tflite_fp32", ["ai_edge_litert", "ai_edge_litert.interpreter", "tflite_runtime",
-                     "tflite_runtime.interpreter"], "ai-edge-litert"),
-])
+@pytest.mark.parametrize(
+    "name,modules,package",
+    [
+        ("onnx", ["onnxruntime"], "onnxruntime"),
+        (
+            "tflite_fp32",
+            ["ai_edge_litert", "ai_edge_litert.interpreter", "tflite_runtime", "tflite_runtime.interpreter"],
+            "ai-edge-litert",
+        ),
+    ],
+)
 def test_missing_runtime_package_is_runtime_unavailable(exported, monkeypatch, name, modules, package):
     out_dir, manifest = exported
     for module in modules:  # None in sys.modules makes `import module` raise ImportError

@@ -74,7 +74,7 @@ class FakeContainer:
 
 
 class _Images:
-    def __init__(self, owner: "FakeDockerClient") -> None:
+    def __init__(self, owner: FakeDockerClient) -> None:
         self.owner = owner
 
     def build(self, **kwargs: Any) -> tuple[object, list[dict]]:
@@ -85,7 +85,7 @@ class _Images:
 
 
 class _Containers:
-    def __init__(self, owner: "FakeDockerClient") -> None:
+    def __init__(self, owner: FakeDockerClient) -> None:
         self.owner = owner
 
     def run(self, **kwargs: Any) -> FakeContainer:
@@ -114,5 +114,3 @@ class FakeDockerClient:
 
     def close(self) -> None:
         self.closed = True
-
-

@@ -38,8 +38,9 @@ def _copy_sources(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
 
 
 # ---- Dockerfiles ------------------------------------------------------------------
-@pytest.mark.parametrize(("name", "image"), [("Dockerfile.torchserve", "pytorch/torchserve"),
-                                             ("Dockerfile.tfserving", "tensorflow/serving")])
+@pytest.mark.parametrize(
+    ("name", "image"), [("Dockerfile.torchserve", "pytorch/torchserve"), ("Dockerfile.tfserving", "tensorflow/serving")]
+)
 def test_dockerfiles_parse_and_pin_the_official_image(name, image):
     parser = DockerfileParser(fileobj=open(REPO_ROOT / name, "rb"))
     base = parser.baseimage
@@ -84,15 +85,23 @@ def test_every_file_the_dockerfile_copies_is_produced_by_the_toolkit(kind, artif
 
 # ---- build context ------------------------------------------------------------------
 def test_torchserve_context_holds_the_archive_and_a_container_config(artifacts, tmp_path):
-    launcher = _launcher("torchserve", artifacts, tmp_path, FakeDockerClient(),
-                         TorchServeConfig(workers=3, batch_size=8, max_batch_delay_ms=7))
+    launcher = _launcher(
+        "torchserve",
+        artifacts,
+        tmp_path,
+        FakeDockerClient(),
+        TorchServeConfig(workers=3, batch_size=8, max_batch_delay_ms=7),
+    )
     context = launcher.assemble_context()
     mar = context / "model-store" / f"{launcher.model.model_name}.mar"
     with zipfile.ZipFile(mar) as archive:
         names = set(archive.namelist())
     assert {"model.pt", "torchserve_handler.py", "handler_config.json", "MAR-INF/MANIFEST.json"} <= names
-    props = dict(line.split("=", 1) for line in (context / "config.properties").read_text().splitlines()
-                 if "=" in line and not line.startswith("#"))
+    props = dict(
+        line.split("=", 1)
+        for line in (context / "config.properties").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
     assert props["inference_address"] == "http://0.0.0.0:8080"  # reachable through the published port only
     assert props["model_store"] == "/home/model-server/model-store"
     assert props["enable_model_api"] == "false"
@@ -102,8 +111,13 @@ def test_torchserve_context_holds_the_archive_and_a_container_config(artifacts, 
 
 
 def test_tfserving_context_holds_the_savedmodel_and_batching_file(artifacts, tmp_path):
-    launcher = _launcher("tfserving", artifacts, tmp_path, FakeDockerClient(),
-                         TFServingConfig(batching=True, max_batch_size=16, batch_timeout_micros=500, num_batch_threads=3))
+    launcher = _launcher(
+        "tfserving",
+        artifacts,
+        tmp_path,
+        FakeDockerClient(),
+        TFServingConfig(batching=True, max_batch_size=16, batch_timeout_micros=500, num_batch_threads=3),
+    )
     context = launcher.assemble_context()
     assert (context / "savedmodel" / "saved_model.pb").is_file()
     params = (context / "batching_parameters.txt").read_text()
@@ -145,7 +159,9 @@ def test_tfserving_run_kwargs_turn_batching_on_by_arguments(artifacts, tmp_path)
     on = _launcher("tfserving", artifacts, tmp_path, FakeDockerClient(), TFServingConfig(batching=True))
     assert "command" not in off.run_kwargs("t", {"8501/tcp": 1})
     assert on.run_kwargs("t", {"8501/tcp": 1})["command"] == [
-        "--enable_batching=true", "--batching_parameters_file=/models/batching_parameters.txt"]
+        "--enable_batching=true",
+        "--batching_parameters_file=/models/batching_parameters.txt",
+    ]
     assert on.build_args() == {"MODEL_NAME": on.model.model_name}
     assert on.container_ports == ("8501/tcp",)  # gRPC is not published
 
@@ -171,10 +187,13 @@ def test_launch_builds_then_runs_with_those_arguments_and_stop_removes(artifacts
 def test_image_build_error_is_a_server_error_with_the_build_log_tail(artifacts, tmp_path):
     import docker.errors
 
-    error = docker.errors.BuildError("COPY failed: file not found", [
-        {"stream": "Step 1/4 : FROM pytorch/torchserve:0.12.0-cpu\n"},
-        {"error": "COPY failed: file not found in build context"},
-    ])
+    error = docker.errors.BuildError(
+        "COPY failed: file not found",
+        [
+            {"stream": "Step 1/4 : FROM pytorch/torchserve:0.12.0-cpu\n"},
+            {"error": "COPY failed: file not found in build context"},
+        ],
+    )
     client = FakeDockerClient(build_error=error)
     launcher = _launcher("torchserve", artifacts, tmp_path, client)
     with pytest.raises(ServerError) as info:

@@ -36,8 +36,9 @@ def _check_predictions(launcher, artifacts, artifact_name):
 @pytest.mark.timeout(1800)
 @pytest.mark.skipif(DOCKER_REASON is not None, reason=f"Docker: {DOCKER_REASON}")
 def test_torchserve_in_docker_serves_the_model_with_the_key(artifacts, tmp_path):
-    launcher = make_launcher("torchserve", "docker", manifest_dir=artifacts, run_dir=tmp_path,
-                             config=TorchServeConfig(start_timeout_s=900))
+    launcher = make_launcher(
+        "torchserve", "docker", manifest_dir=artifacts, run_dir=tmp_path, config=TorchServeConfig(start_timeout_s=900)
+    )
     with launcher:
         _check_predictions(launcher, artifacts, "torchscript")
         ep = launcher.endpoint
@@ -56,8 +57,13 @@ def test_torchserve_in_docker_serves_the_model_with_the_key(artifacts, tmp_path)
 @pytest.mark.skipif(DOCKER_REASON is not None, reason=f"Docker: {DOCKER_REASON}")
 @pytest.mark.parametrize("batching", [False, True])
 def test_tfserving_in_docker_serves_the_model(artifacts, tmp_path, batching):
-    launcher = make_launcher("tfserving", "docker", manifest_dir=artifacts, run_dir=tmp_path,
-                             config=TFServingConfig(batching=batching, start_timeout_s=900))
+    launcher = make_launcher(
+        "tfserving",
+        "docker",
+        manifest_dir=artifacts,
+        run_dir=tmp_path,
+        config=TFServingConfig(batching=batching, start_timeout_s=900),
+    )
     with launcher:
         _check_predictions(launcher, artifacts, "savedmodel")
 

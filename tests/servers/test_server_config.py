@@ -14,15 +14,18 @@ from deploy_compare.servers.torchserve_archive import TorchServeAddresses, confi
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.parametrize(("cls", "field", "value", "message"), [
-    (TorchServeConfig, "workers", 0, "TorchServeConfig.workers must be an integer >= 1"),
-    (TorchServeConfig, "batch_size", 2.5, "TorchServeConfig.batch_size must be an integer >= 1"),
-    (TorchServeConfig, "max_batch_delay_ms", -1, "TorchServeConfig.max_batch_delay_ms must be an integer >= 0"),
-    (TorchServeConfig, "start_timeout_s", 0, "TorchServeConfig.start_timeout_s must be a number > 0"),
-    (TorchServeConfig, "model_name", "a/b", "TorchServeConfig.model_name must be letters"),
-    (TFServingConfig, "batching", "yes", "TFServingConfig.batching must be true or false"),
-    (TFServingConfig, "num_batch_threads", 0, "TFServingConfig.num_batch_threads must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    ("cls", "field", "value", "message"),
+    [
+        (TorchServeConfig, "workers", 0, "TorchServeConfig.workers must be an integer >= 1"),
+        (TorchServeConfig, "batch_size", 2.5, "TorchServeConfig.batch_size must be an integer >= 1"),
+        (TorchServeConfig, "max_batch_delay_ms", -1, "TorchServeConfig.max_batch_delay_ms must be an integer >= 0"),
+        (TorchServeConfig, "start_timeout_s", 0, "TorchServeConfig.start_timeout_s must be a number > 0"),
+        (TorchServeConfig, "model_name", "a/b", "TorchServeConfig.model_name must be letters"),
+        (TFServingConfig, "batching", "yes", "TFServingConfig.batching must be true or false"),
+        (TFServingConfig, "num_batch_threads", 0, "TFServingConfig.num_batch_threads must be an integer >= 1"),
+    ],
+)
 def test_config_errors_name_the_field_and_allowed_values(cls, field, value, message):
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         cls(**{field: value})
@@ -51,8 +54,12 @@ def test_safe_model_name():
 
 def test_config_properties_keep_auth_on_model_api_off_and_loopback(artifacts):
     model = served_model("torchserve", artifacts)
-    text = config_properties(model, TorchServeConfig(workers=2, batch_size=4, max_batch_delay_ms=9),
-                             "/store", TorchServeAddresses.native([1001, 1002, 1003, 1004, 1005]))
+    text = config_properties(
+        model,
+        TorchServeConfig(workers=2, batch_size=4, max_batch_delay_ms=9),
+        "/store",
+        TorchServeAddresses.native([1001, 1002, 1003, 1004, 1005]),
+    )
     props = dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
     assert props["inference_address"] == "http://127.0.0.1:1001"
     assert props["management_address"] == "http://127.0.0.1:1002"
@@ -82,8 +89,15 @@ def test_native_tfserving_command(artifacts, tmp_path):
 def test_tfserving_model_status_parsing():
     available = {"model_version_status": [{"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK"}}]}
     loading = {"model_version_status": [{"version": "1", "state": "LOADING", "status": {"error_code": "OK"}}]}
-    failed = {"model_version_status": [{"version": "1", "state": "END",
-                                        "status": {"error_code": "UNKNOWN", "error_message": "Op type not registered"}}]}
+    failed = {
+        "model_version_status": [
+            {
+                "version": "1",
+                "state": "END",
+                "status": {"error_code": "UNKNOWN", "error_message": "Op type not registered"},
+            }
+        ]
+    }
     assert model_status_problem(available) == (False, None)
     assert model_status_problem(loading) == (False, "state LOADING")
     assert model_status_problem({}) == (False, "no model_version_status yet")

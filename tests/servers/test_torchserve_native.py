@@ -27,7 +27,9 @@ from deploy_compare.servers.torchserve_native import NativeTorchServe, native_un
 
 pytestmark = [
     pytest.mark.torchserve,
-    pytest.mark.skipif(native_unavailable_reason() is not None, reason=f"native TorchServe: {native_unavailable_reason()}"),
+    pytest.mark.skipif(
+        native_unavailable_reason() is not None, reason=f"native TorchServe: {native_unavailable_reason()}"
+    ),
     pytest.mark.timeout(300),
 ]
 
@@ -48,8 +50,13 @@ def eval_arrays(artifacts):
 
 
 def _post(endpoint, instances, headers=None, **kwargs):
-    return httpx.post(endpoint.predict_url, json={"instances": instances},
-                      headers=endpoint.headers if headers is None else headers, timeout=30.0, **kwargs)
+    return httpx.post(
+        endpoint.predict_url,
+        json={"instances": instances},
+        headers=endpoint.headers if headers is None else headers,
+        timeout=30.0,
+        **kwargs,
+    )
 
 
 def test_healthy_server_exposes_loopback_endpoint_key_and_log(server):
@@ -122,8 +129,12 @@ def test_request_without_or_with_a_wrong_key_is_refused(server, eval_arrays):
     ],
 )
 def test_malformed_body_gets_400_with_a_clear_message(server, body, expected):
-    response = httpx.post(server.endpoint.predict_url, content=body,
-                          headers={**server.endpoint.headers, "Content-Type": "application/json"}, timeout=30.0)
+    response = httpx.post(
+        server.endpoint.predict_url,
+        content=body,
+        headers={**server.endpoint.headers, "Content-Type": "application/json"},
+        timeout=30.0,
+    )
     assert response.status_code == 400, response.text
     assert expected in response.json()["error"]
 
@@ -132,21 +143,29 @@ def test_model_api_is_off_and_every_listener_is_loopback(server):
     key = json.loads((server.work_dir / "key_file.json").read_text())["management"]["key"]
     props = (server.work_dir / "config.properties").read_text()
     mgmt_url = next(line.split("=", 1)[1] for line in props.splitlines() if line.startswith("management_address="))
-    register = httpx.post(f"{mgmt_url}/models", params={"url": "other.mar"},
-                          headers={"Authorization": f"Bearer {key}"}, timeout=10.0)
+    register = httpx.post(
+        f"{mgmt_url}/models", params={"url": "other.mar"}, headers={"Authorization": f"Bearer {key}"}, timeout=10.0
+    )
     assert register.status_code == 405, register.text  # model API disabled, even with the key
-    listening = [c.laddr for c in psutil.Process(server.pid).net_connections(kind="inet")
-                 if c.status == psutil.CONN_LISTEN]
+    listening = [
+        c.laddr for c in psutil.Process(server.pid).net_connections(kind="inet") if c.status == psutil.CONN_LISTEN
+    ]
     assert listening, "the Java frontend listens nowhere?"
     # Java reports IPv4 loopback as ::ffff:127.0.0.1
-    assert all((ipaddress.ip_address(a.ip).ipv4_mapped or ipaddress.ip_address(a.ip)).is_loopback
-               for a in listening), listening
+    assert all((ipaddress.ip_address(a.ip).ipv4_mapped or ipaddress.ip_address(a.ip)).is_loopback for a in listening), (
+        listening
+    )
     assert len(listening) == 4, listening  # inference, management, gRPC x2; metrics API off
 
 
 def test_stop_ends_the_whole_process_tree_and_removes_the_key(artifacts, tmp_path):
-    launcher = make_launcher("torchserve", "native", manifest_dir=artifacts, run_dir=tmp_path,
-                             config=TorchServeConfig(workers=2, torch_threads=1))
+    launcher = make_launcher(
+        "torchserve",
+        "native",
+        manifest_dir=artifacts,
+        run_dir=tmp_path,
+        config=TorchServeConfig(workers=2, torch_threads=1),
+    )
     with launcher:
         tree = launcher.process_tree()
         names = [p.name() for p in tree]
@@ -165,8 +184,13 @@ def test_relative_run_and_artifact_dirs_work(artifacts, tmp_path, monkeypatch):
     # own working directory, so every path it gets must be absolute (a real bug, once).
     shutil.copytree(artifacts, tmp_path / "artifacts")
     monkeypatch.chdir(tmp_path)
-    launcher = make_launcher("torchserve", "native", manifest_dir=Path("artifacts"), run_dir=Path("runs/r1"),
-                             config=TorchServeConfig(torch_threads=1))
+    launcher = make_launcher(
+        "torchserve",
+        "native",
+        manifest_dir=Path("artifacts"),
+        run_dir=Path("runs/r1"),
+        config=TorchServeConfig(torch_threads=1),
+    )
     with launcher:
         assert launcher.log_path.is_absolute() and launcher.log_path.is_file()
     assert (tmp_path / "runs" / "r1").is_dir()
@@ -195,8 +219,13 @@ def test_broken_archive_fails_fast_with_the_log_tail(manifest_copy, tmp_path):
     model_file = manifest_copy / "model.pt"
     model_file.write_bytes(model_file.read_bytes()[:2000])  # truncated TorchScript zip
     rewrite_sha(manifest_copy, "torchscript")  # the manifest now vouches for the bad file
-    launcher = make_launcher("torchserve", "native", manifest_dir=manifest_copy, run_dir=tmp_path,
-                             config=TorchServeConfig(start_timeout_s=120))
+    launcher = make_launcher(
+        "torchserve",
+        "native",
+        manifest_dir=manifest_copy,
+        run_dir=tmp_path,
+        config=TorchServeConfig(start_timeout_s=120),
+    )
     with pytest.raises(ServerError) as info:
         launcher.start()
     assert "Failed to load model" in str(info.value)
@@ -236,8 +265,9 @@ def test_java_missing_is_a_typed_error_with_the_log_tail(artifacts, tmp_path, mo
 
 
 def test_health_deadline_is_enforced_and_cleans_up(artifacts, tmp_path):
-    launcher = make_launcher("torchserve", "native", manifest_dir=artifacts, run_dir=tmp_path,
-                             config=TorchServeConfig(start_timeout_s=0.5))
+    launcher = make_launcher(
+        "torchserve", "native", manifest_dir=artifacts, run_dir=tmp_path, config=TorchServeConfig(start_timeout_s=0.5)
+    )
     with pytest.raises(ServerError) as info:
         launcher.start()
     assert "did not become healthy within 0.5 s" in str(info.value)

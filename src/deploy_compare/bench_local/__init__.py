@@ -41,5 +41,12 @@ from .result import BenchResult, results_document
 from .suite import run_local_benchmarks
 from .table import markdown_table
 
-__all__ = ["BenchConfig", "BenchJob", "BenchResult", "MeasureSettings", "markdown_table",
-           "results_document", "run_local_benchmarks"]
+__all__ = [
+    "BenchConfig",
+    "BenchJob",
+    "BenchResult",
+    "MeasureSettings",
+    "markdown_table",
+    "results_document",
+    "run_local_benchmarks",
+]

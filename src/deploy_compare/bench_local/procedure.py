@@ -46,8 +46,10 @@ class MeasureSettings:
             if getattr(self, name) < 0:
                 raise ValueError(f"MeasureSettings.{name} must be >= 0 seconds, got {getattr(self, name)}")
         if self.max_iterations < max(self.min_iterations, self.throughput_min_iterations):
-            raise ValueError(f"MeasureSettings.max_iterations ({self.max_iterations}) must be >= "
-                             f"min_iterations and throughput_min_iterations")
+            raise ValueError(
+                f"MeasureSettings.max_iterations ({self.max_iterations}) must be >= "
+                f"min_iterations and throughput_min_iterations"
+            )
         if not self.batch_sizes or any(int(b) < 1 for b in self.batch_sizes):
             raise ValueError(f"MeasureSettings.batch_sizes must be positive integers, got {self.batch_sizes}")
         object.__setattr__(self, "batch_sizes", tuple(int(b) for b in self.batch_sizes))
@@ -55,8 +57,14 @@ class MeasureSettings:
     @classmethod
     def quick(cls) -> "MeasureSettings":
         """Seconds instead of minutes: for CI, tests and a first look (figures are rough)."""
-        return cls(warmup_iterations=3, min_iterations=20, min_duration_s=0.2,
-                   throughput_min_iterations=3, throughput_min_duration_s=0.1, correctness_samples=64)
+        return cls(
+            warmup_iterations=3,
+            min_iterations=20,
+            min_duration_s=0.2,
+            throughput_min_iterations=3,
+            throughput_min_duration_s=0.1,
+            correctness_samples=64,
+        )
 
     def to_dict(self) -> Dict[str, Any]:
         d = asdict(self)
@@ -85,11 +93,15 @@ class Measurement:
 def _batches(x: np.ndarray, size: int, count: int) -> List[np.ndarray]:
     """`count` contiguous batches of `size` samples, cycling through x when it is short."""
     idx = np.arange(size * count) % len(x)
-    return [np.ascontiguousarray(x[idx[i * size:(i + 1) * size]]) for i in range(count)]
+    return [np.ascontiguousarray(x[idx[i * size : (i + 1) * size]]) for i in range(count)]
 
 
-def measure(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, reference: Optional[np.ndarray],
-            settings: MeasureSettings) -> Measurement:
+def measure(
+    predict: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    reference: Optional[np.ndarray],
+    settings: MeasureSettings,
+) -> Measurement:
     """Run the procedure on held-out inputs x (logical layout, float32) and their reference outputs."""
     if len(x) == 0:
         raise ValueError("measure: no input samples")
@@ -103,11 +115,12 @@ def measure(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, referenc
 
     for i in range(settings.warmup_iterations):
         predict(singles[i % len(singles)])
-    single = time_calls(predict, singles, settings.min_iterations, settings.min_duration_s,
-                        settings.max_iterations)
+    single = time_calls(predict, singles, settings.min_iterations, settings.min_duration_s, settings.max_iterations)
     if not single.reached_min_duration:
-        notes.append(f"single-stream stopped at max_iterations={settings.max_iterations} "
-                     f"before min_duration_s={settings.min_duration_s}")
+        notes.append(
+            f"single-stream stopped at max_iterations={settings.max_iterations} "
+            f"before min_duration_s={settings.min_duration_s}"
+        )
     latency = latency_summary(single.samples_ns)
 
     throughput: Dict[int, float] = {}
@@ -119,17 +132,28 @@ def measure(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, referenc
         batches = _batches(x, size, 4)
         for i in range(max(1, settings.warmup_iterations // 4)):  # also re-plans a dynamic batch
             predict(batches[i % len(batches)])
-        timing = time_calls(predict, batches, settings.throughput_min_iterations,
-                            settings.throughput_min_duration_s, settings.max_iterations)
+        timing = time_calls(
+            predict,
+            batches,
+            settings.throughput_min_iterations,
+            settings.throughput_min_duration_s,
+            settings.max_iterations,
+        )
         throughput[size] = throughput_per_s(size * len(timing.samples_ns), timing.wall_ns)
 
     agreement: Optional[float] = None
     checked = 0
     if reference is not None and settings.correctness_samples > 0:
         n = min(settings.correctness_samples, len(x))
-        outputs = np.concatenate([predict(np.ascontiguousarray(x[i:i + 32])) for i in range(0, n, 32)])
+        outputs = np.concatenate([predict(np.ascontiguousarray(x[i : i + 32])) for i in range(0, n, 32)])
         agreement = top1_agreement(outputs, reference[:n])
         checked = n
-    return Measurement(first_inference_ms=first_inference_ms, latency=latency,
-                       single_stream_duration_s=single.wall_ns / 1e9, throughput_samples_per_s=throughput,
-                       top1_agreement=agreement, samples_checked=checked, notes=notes)
+    return Measurement(
+        first_inference_ms=first_inference_ms,
+        latency=latency,
+        single_stream_duration_s=single.wall_ns / 1e9,
+        throughput_samples_per_s=throughput,
+        top1_agreement=agreement,
+        samples_checked=checked,
+        notes=notes,
+    )

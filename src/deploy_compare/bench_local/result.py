@@ -72,8 +72,13 @@ class BenchResult:
         d["throughput_samples_per_s"] = {str(k): v for k, v in self.throughput_samples_per_s.items()}
         return d
 
-    def record_measurement(self, m: Measurement, rss_start_mib: Optional[float], rss_imported_mib: Optional[float],
-                           rss_end_mib: Optional[float]) -> None:
+    def record_measurement(
+        self,
+        m: Measurement,
+        rss_start_mib: Optional[float],
+        rss_imported_mib: Optional[float],
+        rss_end_mib: Optional[float],
+    ) -> None:
         """Mark this row OK with the figures of `m` and the peak-RSS readings taken around it.
 
         The local worker and the edge runner both end a measurement here, so their rows

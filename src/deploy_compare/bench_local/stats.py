@@ -28,8 +28,14 @@ def latency_summary(samples_ns: np.ndarray) -> LatencyStats:
     if ms.size == 0:
         raise ValueError("latency_summary: no samples")
     p50, p90, p99 = np.percentile(ms, [50, 90, 99])
-    return LatencyStats(iterations=int(ms.size), mean_ms=float(ms.mean()), p50_ms=float(p50),
-                        p90_ms=float(p90), p99_ms=float(p99), max_ms=float(ms.max()))
+    return LatencyStats(
+        iterations=int(ms.size),
+        mean_ms=float(ms.mean()),
+        p50_ms=float(p50),
+        p90_ms=float(p90),
+        p99_ms=float(p99),
+        max_ms=float(ms.max()),
+    )
 
 
 def throughput_per_s(items: int, wall_ns: int) -> float:

@@ -6,9 +6,31 @@ from collections.abc import Sequence
 
 from .result import BenchResult
 
-COLUMNS = ("artifact", "runtime", "device", "profile", "threads", "cores", "status", "import ms", "import MiB",
-           "load ms", "first ms", "p50 ms", "p90 ms", "p99 ms", "max ms", "iters", "bs1 /s", "bs8 /s", "bs32 /s",
-           "RSS+ MiB", "size KiB", "top-1", "reason / notes")
+COLUMNS = (
+    "artifact",
+    "runtime",
+    "device",
+    "profile",
+    "threads",
+    "cores",
+    "status",
+    "import ms",
+    "import MiB",
+    "load ms",
+    "first ms",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "max ms",
+    "iters",
+    "bs1 /s",
+    "bs8 /s",
+    "bs32 /s",
+    "RSS+ MiB",
+    "size KiB",
+    "top-1",
+    "reason / notes",
+)
 # import MiB: peak RSS added by importing the runtime package; RSS+ MiB: added by the model's load and inference.
 
 
@@ -20,11 +42,25 @@ def _row(r: BenchResult) -> list[str]:
     thr = r.throughput_samples_per_s
     cores = "" if r.pinned_cores is None else ",".join(map(str, r.pinned_cores))
     return [
-        r.artifact, r.runtime, r.device, r.profile, str(r.threads), cores, r.status,
-        _num(r.import_ms, 0), _num(r.rss_import_mib, 1), _num(r.load_ms, 1), _num(r.first_inference_ms, 2), _num(r.p50_ms), _num(r.p90_ms), _num(r.p99_ms),
-        _num(r.max_ms), "" if r.iterations is None else str(r.iterations),
+        r.artifact,
+        r.runtime,
+        r.device,
+        r.profile,
+        str(r.threads),
+        cores,
+        r.status,
+        _num(r.import_ms, 0),
+        _num(r.rss_import_mib, 1),
+        _num(r.load_ms, 1),
+        _num(r.first_inference_ms, 2),
+        _num(r.p50_ms),
+        _num(r.p90_ms),
+        _num(r.p99_ms),
+        _num(r.max_ms),
+        "" if r.iterations is None else str(r.iterations),
         *(_num(thr.get(b), 0) for b in (1, 8, 32)),
-        _num(r.rss_growth_mib, 1), _num(None if r.file_size_bytes is None else r.file_size_bytes / 1024, 1),
+        _num(r.rss_growth_mib, 1),
+        _num(None if r.file_size_bytes is None else r.file_size_bytes / 1024, 1),
         "" if r.top1_agreement is None else f"{r.top1_agreement:.1%} of {r.samples_checked}",
         r.reason or "; ".join(r.notes),
     ]

@@ -21,8 +21,9 @@ class Timing:
     reached_min_duration: bool  # False when max_iterations stopped the loop first
 
 
-def time_calls(fn: Callable[[Any], Any], inputs: Sequence[Any], min_iterations: int, min_duration_s: float,
-               max_iterations: int) -> Timing:
+def time_calls(
+    fn: Callable[[Any], Any], inputs: Sequence[Any], min_iterations: int, min_duration_s: float, max_iterations: int
+) -> Timing:
     """Call fn(inputs[i % len(inputs)]) until BOTH min_iterations and min_duration_s are reached.
 
     The record array is preallocated and the loop does nothing but read the clock, call
@@ -32,8 +33,9 @@ def time_calls(fn: Callable[[Any], Any], inputs: Sequence[Any], min_iterations: 
     if not inputs:
         raise ValueError("time_calls: inputs must not be empty")
     if not 1 <= min_iterations <= max_iterations:
-        raise ValueError(f"time_calls: need 1 <= min_iterations ({min_iterations}) <= "
-                         f"max_iterations ({max_iterations})")
+        raise ValueError(
+            f"time_calls: need 1 <= min_iterations ({min_iterations}) <= max_iterations ({max_iterations})"
+        )
     samples = np.empty(max_iterations, dtype=np.int64)
     clock = time.perf_counter_ns
     n_inputs = len(inputs)

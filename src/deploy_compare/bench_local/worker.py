@@ -23,8 +23,9 @@ from .procedure import MeasureSettings, measure
 from .result import BenchResult, failure_reason
 
 
-def run_job(manifest_dir: Path, artifact: str, profile: str, threads: int, pin: bool,
-            settings: MeasureSettings) -> BenchResult:
+def run_job(
+    manifest_dir: Path, artifact: str, profile: str, threads: int, pin: bool, settings: MeasureSettings
+) -> BenchResult:
     machine = machine_description()  # before pinning: it describes the machine, not the pinned set
     # Pin before any runtime creates its threads.
     pinned, pin_note = pin_to_cores(threads) if pin else (None, None)
@@ -37,11 +38,21 @@ def run_job(manifest_dir: Path, artifact: str, profile: str, threads: int, pin: 
     manifest = load_manifest(manifest_dir)
     entry = manifest.artifact(artifact)
     result = BenchResult(
-        artifact=artifact, format=entry.format, variant=entry.variant, runtime=RUNTIME_FOR_FORMAT[entry.format],
-        profile=profile, threads=threads, device="local", status="FAILED", pinned_cores=pinned,
-        file_size_bytes=entry.size_bytes, model_name=manifest.model.name,
-        model_content_hash=manifest.model.content_hash, artifact_sha256=entry.sha256,
-        settings=settings.to_dict(), machine=machine,
+        artifact=artifact,
+        format=entry.format,
+        variant=entry.variant,
+        runtime=RUNTIME_FOR_FORMAT[entry.format],
+        profile=profile,
+        threads=threads,
+        device="local",
+        status="FAILED",
+        pinned_cores=pinned,
+        file_size_bytes=entry.size_bytes,
+        model_name=manifest.model.name,
+        model_content_hash=manifest.model.content_hash,
+        artifact_sha256=entry.sha256,
+        settings=settings.to_dict(),
+        machine=machine,
     )
     if pin_note:
         result.notes.append(pin_note)

@@ -37,9 +37,7 @@ def check_top1(parsed: list[tuple[int, np.ndarray]], payloads: Payloads, every: 
     return len(chosen), agreed
 
 
-def analyze(
-    run: RawRun, endpoint: Endpoint, payloads: Payloads, config: LoadConfig, mode: str
-) -> LoadResult:
+def analyze(run: RawRun, endpoint: Endpoint, payloads: Payloads, config: LoadConfig, mode: str) -> LoadResult:
     adapter = adapter_for(endpoint)
     measured = [r for r in run.records if r[0] >= run.measure_start_ns]
     kinds = np.array([r[3] for r in measured], dtype=np.int64)

@@ -94,9 +94,7 @@ class LoadConfig:
         if not 0 <= self.max_late_share <= 1:
             raise ConfigError(f"LoadConfig.max_late_share must be in [0, 1], got {self.max_late_share!r}")
         if not 0 < self.max_client_cpu_share <= 1:
-            raise ConfigError(
-                f"LoadConfig.max_client_cpu_share must be in (0, 1], got {self.max_client_cpu_share!r}"
-            )
+            raise ConfigError(f"LoadConfig.max_client_cpu_share must be in (0, 1], got {self.max_client_cpu_share!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

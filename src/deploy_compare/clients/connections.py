@@ -197,8 +197,11 @@ class _ResponseReader(asyncio.Protocol):
         if exc is None and self.headers_done and not self._framed():
             waiter.set_result(None)  # a body delimited by the server closing the connection
         elif not self.headers_done and not self.chunks:
-            waiter.set_exception(httpx.RemoteProtocolError(
-                "Server disconnected without sending a response." + (f" ({exc})" if exc else "")))
+            waiter.set_exception(
+                httpx.RemoteProtocolError(
+                    "Server disconnected without sending a response." + (f" ({exc})" if exc else "")
+                )
+            )
         elif exc is not None:
             waiter.set_exception(httpx.ReadError(f"connection lost mid-response ({exc})"))
         else:
@@ -225,7 +228,9 @@ class WorkerConnection:
         try:
             transport, reader = await asyncio.wait_for(
                 loop.create_connection(
-                    _ResponseReader, req.host, req.port,
+                    _ResponseReader,
+                    req.host,
+                    req.port,
                     ssl=_ssl_context() if req.tls else None,
                     server_hostname=req.host if req.tls else None,
                 ),
@@ -305,8 +310,9 @@ class Http11Transport(httpx.AsyncBaseTransport):
             status, body = await self._connection.send(prepared)
             headers = self._connection.headers
         # stream=, not content=: httpx would add a Content-Length the server did not send
-        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body),
-                              extensions={"http_version": b"HTTP/1.1"})
+        return httpx.Response(
+            status, headers=headers, stream=httpx.ByteStream(body), extensions={"http_version": b"HTTP/1.1"}
+        )
 
     async def aclose(self) -> None:
         await self._connection.aclose()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+
 import numpy as np
 
 from ..errors import ProtocolError
@@ -128,4 +129,3 @@ SERVED_ARTIFACT: dict[str, str] = {"tfserving": "savedmodel", "torchserve": "tor
 
 def adapter_for(endpoint: Endpoint) -> Protocol:
     return _ADAPTERS[endpoint.protocol](endpoint)
-

@@ -65,7 +65,7 @@ class LoadResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "LoadResult":
+    def from_dict(cls, d: dict[str, Any]) -> LoadResult:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -78,10 +78,15 @@ class SloTrial:
     result: LoadResult
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rate_rps": self.rate_rps, "passed": self.passed, "reason": self.reason, "result": self.result.to_dict()}
+        return {
+            "rate_rps": self.rate_rps,
+            "passed": self.passed,
+            "reason": self.reason,
+            "result": self.result.to_dict(),
+        }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SloTrial":
+    def from_dict(cls, d: dict[str, Any]) -> SloTrial:
         return cls(d["rate_rps"], d["passed"], d["reason"], LoadResult.from_dict(d["result"]))
 
 
@@ -112,7 +117,7 @@ class SloResult:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SloResult":
+    def from_dict(cls, d: dict[str, Any]) -> SloResult:
         return cls(
             p99_bound_ms=d["p99_bound_ms"],
             max_rate_rps=d["max_rate_rps"],

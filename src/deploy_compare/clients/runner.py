@@ -38,6 +38,8 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     except ImportError:
         return None
     return uvloop.new_event_loop
+
+
 ProgressFn = Callable[[Progress], None]
 
 
@@ -95,8 +97,10 @@ def _run(coro_fn, endpoint: Endpoint, payloads: Payloads, config: LoadConfig, on
     except RuntimeError:
         pass
     else:
-        raise LoadError("the load client's sync API was called inside a running event loop; "
-                        "await clients.closed_loop.closed_loop / clients.open_loop.open_loop instead")
+        raise LoadError(
+            "the load client's sync API was called inside a running event loop; "
+            "await clients.closed_loop.closed_loop / clients.open_loop.open_loop instead"
+        )
     with collector_paused(), asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         raw = runner.run(main())
     return analyze(raw, endpoint, payloads, config, mode)

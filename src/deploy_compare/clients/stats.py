@@ -60,8 +60,9 @@ def send_lag(scheduled_ns: np.ndarray, sent_ns: np.ndarray, threshold_ns: float)
         return SendLag(None, None, None, None)
     lag = np.asarray(sent_ns, dtype=np.int64) - sched
     p50, p99 = np.percentile(lag, [50, 99]) / 1e6
-    return SendLag(float(np.count_nonzero(lag > threshold_ns)) / lag.size, float(p50), float(p99),
-                   float(lag.max()) / 1e6)
+    return SendLag(
+        float(np.count_nonzero(lag > threshold_ns)) / lag.size, float(p50), float(p99), float(lag.max()) / 1e6
+    )
 
 
 def rate_per_s(count: int, window_ns: float) -> float:

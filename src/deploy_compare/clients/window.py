@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from .config import LoadConfig
 from .records import OK, RawRun
@@ -28,7 +28,7 @@ def runqueue_wait_ns() -> int | None:
 
 
 def loop_name(loop: asyncio.AbstractEventLoop) -> str:
-    """"uvloop 0.23.0" or "asyncio" (the loop's own module decides, not what is installed)."""
+    """ "uvloop 0.23.0" or "asyncio" (the loop's own module decides, not what is installed)."""
     module = type(loop).__module__.split(".")[0]
     if module == "uvloop":
         import uvloop

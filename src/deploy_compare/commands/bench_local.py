@@ -7,8 +7,10 @@ import sys
 import time
 from pathlib import Path
 
-HELP = ("benchmark the exported artifacts in-process (TorchScript, ONNX Runtime, TensorFlow, TFLite): "
-        "latency, throughput, load time, memory, correctness; server and edge profiles")
+HELP = (
+    "benchmark the exported artifacts in-process (TorchScript, ONNX Runtime, TensorFlow, TFLite): "
+    "latency, throughput, load time, memory, correctness; server and edge profiles"
+)
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -22,23 +24,39 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--artifacts", type=Path, default=Path("artifacts/digits_cnn"),
-                        help="directory holding manifest.json (default: artifacts/digits_cnn)")
+    parser.add_argument(
+        "--artifacts",
+        type=Path,
+        default=Path("artifacts/digits_cnn"),
+        help="directory holding manifest.json (default: artifacts/digits_cnn)",
+    )
     parser.add_argument("--only", default=None, help="comma-separated artifact names (default: all)")
-    parser.add_argument("--profile", default="server,edge",
-                        help="comma-separated: server (not pinned) and/or edge (pinned to --edge-threads "
-                             "cores, a phone/Raspberry-Pi-class CPU); default both")
-    parser.add_argument("--threads", type=_int_list, default=None,
-                        help="thread counts for the server profile, e.g. 1,2 (default: 1 and all cores)")
-    parser.add_argument("--edge-threads", type=_int_list, default=(1,),
-                        help="thread counts for the edge profile, each pinned to that many cores (default: 1)")
+    parser.add_argument(
+        "--profile",
+        default="server,edge",
+        help="comma-separated: server (not pinned) and/or edge (pinned to --edge-threads "
+        "cores, a phone/Raspberry-Pi-class CPU); default both",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_int_list,
+        default=None,
+        help="thread counts for the server profile, e.g. 1,2 (default: 1 and all cores)",
+    )
+    parser.add_argument(
+        "--edge-threads",
+        type=_int_list,
+        default=(1,),
+        help="thread counts for the edge profile, each pinned to that many cores (default: 1)",
+    )
     parser.add_argument("--quick", action="store_true", help="short runs for a first look or CI (rough figures)")
     parser.add_argument("--min-iterations", type=int, default=None, help="single-stream minimum call count")
     parser.add_argument("--min-duration", type=float, default=None, help="single-stream minimum seconds")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per measurement process")
     parser.add_argument("--out", type=Path, default=None, help="write the results JSON here")
-    parser.add_argument("--logs", type=Path, default=None,
-                        help="keep each measurement process's stderr (native logs) in this directory")
+    parser.add_argument(
+        "--logs", type=Path, default=None, help="keep each measurement process's stderr (native logs) in this directory"
+    )
 
 
 def config_from_args(args: argparse.Namespace):
@@ -57,8 +75,12 @@ def config_from_args(args: argparse.Namespace):
         settings = dataclasses.replace(settings, **overrides)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    kwargs = dict(profiles=tuple(p.strip() for p in args.profile.split(",") if p.strip()),
-                  edge_threads=args.edge_threads, settings=settings, worker_timeout_s=args.timeout)
+    kwargs = dict(
+        profiles=tuple(p.strip() for p in args.profile.split(",") if p.strip()),
+        edge_threads=args.edge_threads,
+        settings=settings,
+        worker_timeout_s=args.timeout,
+    )
     if args.threads is not None:
         kwargs["server_threads"] = args.threads
     return BenchConfig(**kwargs)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = ("compare two runs figure by figure (latency, throughput, SLO rate, sizes, accuracy); "
-        "exit code 1 when RUN_B regressed beyond the tolerance, 2 when a run directory is missing or invalid")
+HELP = (
+    "compare two runs figure by figure (latency, throughput, SLO rate, sizes, accuracy); "
+    "exit code 1 when RUN_B regressed beyond the tolerance, 2 when a run directory is missing or invalid"
+)
 
 
 def _share(text: str) -> float:
@@ -22,8 +24,12 @@ def _share(text: str) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_a", type=Path, metavar="RUN_A", help="the baseline run directory")
     parser.add_argument("run_b", type=Path, metavar="RUN_B", help="the run to check against the baseline")
-    parser.add_argument("--tolerance", type=_share, default=0.10,
-                        help="relative change allowed for latency, throughput and rate (default 0.10 = 10%%)")
+    parser.add_argument(
+        "--tolerance",
+        type=_share,
+        default=0.10,
+        help="relative change allowed for latency, throughput and rate (default 0.10 = 10%%)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

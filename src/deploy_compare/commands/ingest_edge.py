@@ -20,6 +20,8 @@ def run(args: argparse.Namespace) -> int:
     target = ingest_edge_result(args.result, args.run)
     _, results = read_document(target)
     counts = {s: sum(r.status == s for r in results) for s in ("OK", "SKIPPED", "FAILED")}
-    print(f"stored {len(results)} rows ({counts['OK']} OK, {counts['SKIPPED']} SKIPPED, {counts['FAILED']} FAILED) "
-          f"for device {results[0].device!r} in {target}")
+    print(
+        f"stored {len(results)} rows ({counts['OK']} OK, {counts['SKIPPED']} SKIPPED, {counts['FAILED']} FAILED) "
+        f"for device {results[0].device!r} in {target}"
+    )
     return 0

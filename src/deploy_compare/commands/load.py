@@ -26,23 +26,41 @@ def _levels(text: str) -> list[int]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", choices=("torchserve", "tfserving"), required=True)
     parser.add_argument("--url", required=True, help="base URL of the inference API, e.g. http://127.0.0.1:8080")
-    parser.add_argument("--model", default=None, help="served model name (default: the manifest's model name, as `deploy-compare serve` names it)")
-    parser.add_argument("--artifacts", type=Path, default=Path("artifacts") / "digits_cnn",
-                        help="export directory (manifest.json + eval.npz): inputs, layout, reference answers")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="served model name (default: the manifest's model name, as `deploy-compare serve` names it)",
+    )
+    parser.add_argument(
+        "--artifacts",
+        type=Path,
+        default=Path("artifacts") / "digits_cnn",
+        help="export directory (manifest.json + eval.npz): inputs, layout, reference answers",
+    )
     auth = parser.add_mutually_exclusive_group()
-    auth.add_argument("--token-file", type=Path, default=None,
-                      help="TorchServe inference key: a file with the key, or TorchServe's key_file.json")
+    auth.add_argument(
+        "--token-file",
+        type=Path,
+        default=None,
+        help="TorchServe inference key: a file with the key, or TorchServe's key_file.json",
+    )
     auth.add_argument("--token", default=None, help="TorchServe inference key (visible in `ps`; prefer --token-file)")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--concurrency", type=_levels, default=None,
-                      help="closed-loop sweep levels, e.g. 1,4,16 (default 1,2,4,8,16)")
+    mode.add_argument(
+        "--concurrency", type=_levels, default=None, help="closed-loop sweep levels, e.g. 1,4,16 (default 1,2,4,8,16)"
+    )
     mode.add_argument("--rate", type=float, default=None, help="one open-loop run at this many requests/s")
-    mode.add_argument("--slo-ms", type=float, default=None,
-                      help="search the highest open-loop rate whose p99 stays under this bound (ms)")
+    mode.add_argument(
+        "--slo-ms",
+        type=float,
+        default=None,
+        help="search the highest open-loop rate whose p99 stays under this bound (ms)",
+    )
     parser.add_argument("--arrival", choices=("poisson", "constant"), default="poisson")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-in-flight", type=int, default=64,
-                        help="open loop: outstanding requests; arrivals beyond are dropped")
+    parser.add_argument(
+        "--max-in-flight", type=int, default=64, help="open loop: outstanding requests; arrivals beyond are dropped"
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per run")
     parser.add_argument("--min-requests", type=int, default=200, help="measured requests per run, at least")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds excluded before measuring")
@@ -80,12 +98,24 @@ def _row(r) -> list[str]:
     if not r.min_requests_met:
         flags = (flags + " short").strip()
     agree = "-" if r.top1_agreement is None else f"{r.top1_agreement:.3f}"
-    return [what, str(r.requests), f"{r.throughput_rps:.1f}", ms(r.p50_ms), ms(r.p90_ms), ms(r.p99_ms),
-            ms(r.p999_ms), ms(r.max_ms), str(errors), str(r.dropped), agree,
-            "-" if r.client_cpu_share is None else f"{r.client_cpu_share:.0%}"
-            + (f" +{r.client_cpu_wait_share:.0%} wait" if r.client_cpu_wait_share else ""),
-            "-" if r.late_share is None else f"{r.late_share:.1%} ({ms(r.send_lag_p50_ms)}/{ms(r.send_lag_p99_ms)})",
-            flags]
+    return [
+        what,
+        str(r.requests),
+        f"{r.throughput_rps:.1f}",
+        ms(r.p50_ms),
+        ms(r.p90_ms),
+        ms(r.p99_ms),
+        ms(r.p999_ms),
+        ms(r.max_ms),
+        str(errors),
+        str(r.dropped),
+        agree,
+        "-"
+        if r.client_cpu_share is None
+        else f"{r.client_cpu_share:.0%}" + (f" +{r.client_cpu_wait_share:.0%} wait" if r.client_cpu_wait_share else ""),
+        "-" if r.late_share is None else f"{r.late_share:.1%} ({ms(r.send_lag_p50_ms)}/{ms(r.send_lag_p99_ms)})",
+        flags,
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,23 +142,52 @@ def run(args: argparse.Namespace) -> int:
     if not console.is_terminal:
         console = Console(width=200)  # piped or logged: rich would squeeze the table into 80 columns
     manifest = load_manifest(args.artifacts)
-    endpoint = Endpoint(url=args.url, protocol=args.protocol, model=args.model or safe_model_name(manifest.model.name),
-                        token=_token(args))
+    endpoint = Endpoint(
+        url=args.url,
+        protocol=args.protocol,
+        model=args.model or safe_model_name(manifest.model.name),
+        token=_token(args),
+    )
     payloads = payloads_from_export(endpoint, args.artifacts, manifest, batch_size=args.batch_size)
-    config = LoadConfig(duration_s=args.duration, min_requests=args.min_requests, warmup_s=args.warmup,
-                        timeout_s=args.timeout, max_duration_s=max(120.0, 3 * (args.warmup + args.duration)),
-                        arrival=args.arrival, seed=args.seed, max_in_flight=args.max_in_flight)
-    table = Table(title=f"{args.protocol} {endpoint.url} model {endpoint.model} "
-                        f"({len(payloads)} bodies, {payloads.body_bytes} B each)")
-    for col in ("run", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors",
-                "dropped", "top-1", "client CPU", "late (lag p50/p99 ms)", "flags"):
+    config = LoadConfig(
+        duration_s=args.duration,
+        min_requests=args.min_requests,
+        warmup_s=args.warmup,
+        timeout_s=args.timeout,
+        max_duration_s=max(120.0, 3 * (args.warmup + args.duration)),
+        arrival=args.arrival,
+        seed=args.seed,
+        max_in_flight=args.max_in_flight,
+    )
+    table = Table(
+        title=f"{args.protocol} {endpoint.url} model {endpoint.model} "
+        f"({len(payloads)} bodies, {payloads.body_bytes} B each)"
+    )
+    for col in (
+        "run",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "errors",
+        "dropped",
+        "top-1",
+        "client CPU",
+        "late (lag p50/p99 ms)",
+        "flags",
+    ):
         table.add_column(col, justify="right" if col not in ("run", "flags") else "left")
     results: list = []
     status = {"text": "starting"}
 
     def on_progress(p) -> None:
-        status["text"] = (f"{p.phase:9s} {p.elapsed_s:6.1f}s  {p.completed} done  {p.errors} errors  "
-                          f"{p.in_flight} in flight  {p.recent_rps:8.1f} req/s")
+        status["text"] = (
+            f"{p.phase:9s} {p.elapsed_s:6.1f}s  {p.completed} done  {p.errors} errors  "
+            f"{p.in_flight} in flight  {p.recent_rps:8.1f} req/s"
+        )
 
     def add(r) -> None:
         results.append(r)
@@ -147,26 +206,38 @@ def run(args: argparse.Namespace) -> int:
         if args.rate is not None:
             add(run_open_loop(endpoint, payloads, dataclasses.replace(config, rate_rps=args.rate), on_progress))
         elif args.slo_ms is not None:
-            slo_result = find_max_rate_under_slo(endpoint, payloads, config, SloConfig(p99_bound_ms=args.slo_ms),
-                                                 on_progress=on_progress, on_trial=lambda t: add(t.result))
+            slo_result = find_max_rate_under_slo(
+                endpoint,
+                payloads,
+                config,
+                SloConfig(p99_bound_ms=args.slo_ms),
+                on_progress=on_progress,
+                on_trial=lambda t: add(t.result),
+            )
         else:
-            sweep_concurrency(endpoint, payloads, config, args.concurrency or [1, 2, 4, 8, 16],
-                              on_progress=on_progress, on_result=add)
+            sweep_concurrency(
+                endpoint, payloads, config, args.concurrency or [1, 2, 4, 8, 16], on_progress=on_progress, on_result=add
+            )
         status["text"] = "done"
     if slo_result is not None:
         best = slo_result.max_rate_rps
-        console.print(f"highest rate with p99 <= {args.slo_ms:g} ms: "
-                      + ("none" if best is None else f"{best:.1f} req/s")
-                      + (f"  ({slo_result.note})" if slo_result.note else ""))
+        console.print(
+            f"highest rate with p99 <= {args.slo_ms:g} ms: "
+            + ("none" if best is None else f"{best:.1f} req/s")
+            + (f"  ({slo_result.note})" if slo_result.note else "")
+        )
     for r in results:
         for reason in r.bottleneck_reasons:
             console.print(f"[yellow]warning[/yellow]: {_row(r)[0]}: the client was the bottleneck: {reason}")
         for kind, example in r.error_examples.items():
             console.print(f"[red]{kind}[/red] ({_row(r)[0]}): {example}")
     if args.json is not None:
-        doc = {"endpoint": endpoint.to_dict(), "config": config.to_dict(),
-               "results": [r.to_dict() for r in results],
-               "slo": slo_result.to_dict() if slo_result is not None else None}
+        doc = {
+            "endpoint": endpoint.to_dict(),
+            "config": config.to_dict(),
+            "results": [r.to_dict() for r in results],
+            "slo": slo_result.to_dict() if slo_result is not None else None,
+        }
         write_json_atomic(args.json, doc)
         console.print(f"results: {args.json}")
     return 0

@@ -9,8 +9,14 @@ HELP = "re-render a run's report (results.csv, report.md, report.html) from its 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", nargs="?", type=Path, default=Path("runs/latest"), metavar="RUN",
-                        help="run directory (default: runs/latest)")
+    parser.add_argument(
+        "run_dir",
+        nargs="?",
+        type=Path,
+        default=Path("runs/latest"),
+        metavar="RUN",
+        help="run directory (default: runs/latest)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

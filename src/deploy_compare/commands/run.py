@@ -11,12 +11,20 @@ HELP = "run the whole comparison: export, in-process benchmarks, TorchServe and 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="the short profile (< 10 minutes on 2 cores)")
-    parser.add_argument("--config", type=Path, default=None,
-                        help="a TOML file merged over the defaults (see src/deploy_compare/deploy/default.toml)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="a TOML file merged over the defaults (see src/deploy_compare/deploy/default.toml)",
+    )
     parser.add_argument("--model", default=None, help="'builtin' or pkg.module:factory / file.py:factory")
     parser.add_argument("--targets", default=None, help="served targets, comma-separated (torchserve,tfserving)")
-    parser.add_argument("--server-mode", default=None, choices=("auto", "docker", "native"),
-                        help="how to run the servers (default auto: Docker if an engine answers, else native)")
+    parser.add_argument(
+        "--server-mode",
+        default=None,
+        choices=("auto", "docker", "native"),
+        help="how to run the servers (default auto: Docker if an engine answers, else native)",
+    )
     parser.add_argument("--runs-dir", default=None, help="where run directories go (default runs/)")
 
 
@@ -45,8 +53,10 @@ def run(args: argparse.Namespace) -> int:
             run_dir = pipeline.run()
     except KeyboardInterrupt:
         if pipeline.run_dir is not None:
-            print(f"interrupted: partial results in {pipeline.run_dir / 'results.json'} (marked incomplete)",
-                  file=sys.stderr)
+            print(
+                f"interrupted: partial results in {pipeline.run_dir / 'results.json'} (marked incomplete)",
+                file=sys.stderr,
+            )
         return 130
     failed = [s for s in pipeline.results.run.stages if s.status == "FAILED"]
     print(f"\nrun finished in {pipeline.results.run.wall_s:.0f}s: {run_dir}")

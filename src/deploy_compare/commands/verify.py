@@ -9,11 +9,16 @@ HELP = "re-verify exported artifacts: file integrity (sha256) and parity with th
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--artifacts", type=Path, default=Path("artifacts/digits_cnn"),
-                        help="directory holding manifest.json (default: artifacts/digits_cnn)")
+    parser.add_argument(
+        "--artifacts",
+        type=Path,
+        default=Path("artifacts/digits_cnn"),
+        help="directory holding manifest.json (default: artifacts/digits_cnn)",
+    )
     parser.add_argument("--only", default=None, help="comma-separated artifact names")
-    parser.add_argument("--float-tolerance", type=float, default=None,
-                        help="max abs diff allowed for float paths (default 1e-4)")
+    parser.add_argument(
+        "--float-tolerance", type=float, default=None, help="max abs diff allowed for float paths (default 1e-4)"
+    )
     parser.add_argument("--warn-only", action="store_true", help="report parity failures without failing")
 
 
@@ -40,8 +45,10 @@ def run(args: argparse.Namespace) -> int:
         for name in names:
             parity = verify_artifact(args.artifacts, manifest, name, data, thresholds)
             status = "ok" if parity.passed else "FAILED"
-            print(f"{name}: {status} (max|diff| {parity.max_abs_diff:.2e}, "
-                  f"top-1 agreement {parity.top1_agreement:.2%})", flush=True)
+            print(
+                f"{name}: {status} (max|diff| {parity.max_abs_diff:.2e}, top-1 agreement {parity.top1_agreement:.2%})",
+                flush=True,
+            )
             failures.extend(parity.failures)
     if failures and not args.warn_only:
         raise VerificationError("parity check failed: " + "; ".join(failures))

@@ -7,17 +7,36 @@ import platform
 import shlex
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..versions import package_versions
 
 PACKAGES = (
-    "deploy-compare", "torch", "onnx", "onnxruntime", "onnxscript", "onnx2tf", "tensorflow-cpu",
-    "ai-edge-litert", "numpy", "httpx", "torchserve", "torch-model-archiver", "docker",
+    "deploy-compare",
+    "torch",
+    "onnx",
+    "onnxruntime",
+    "onnxscript",
+    "onnx2tf",
+    "tensorflow-cpu",
+    "ai-edge-litert",
+    "numpy",
+    "httpx",
+    "torchserve",
+    "torch-model-archiver",
+    "docker",
 )
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                    "TF_NUM_INTEROP_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TF_ENABLE_ONEDNN_OPTS")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "TF_ENABLE_ONEDNN_OPTS",
+)
 
 
 def cpu_model() -> str:
@@ -32,10 +51,15 @@ def cpu_model() -> str:
 
 def git_commit(repo: Path) -> str | None:
     try:
-        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        out = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return out + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -62,7 +86,7 @@ def collect(repo: Path, argv: list[str] | None = None) -> dict:
     except ImportError:
         pass
     return {
-        "collected_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "collected_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": shlex.join(argv if argv is not None else sys.argv),
         "python": sys.version.split()[0],
         "platform": platform.platform(),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import DeployCompareError, message_line
@@ -29,12 +29,17 @@ ENVIRONMENT_NAME = "environment.json"
 
 
 def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Pipeline:
-    def __init__(self, config: RunConfig, argv: list[str], progress: RunProgress | None = None,
-                 on_server_started: Callable[[str, object], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        argv: list[str],
+        progress: RunProgress | None = None,
+        on_server_started: Callable[[str, object], None] | None = None,
+    ) -> None:
         self.config = config
         self.argv = argv
         self.progress = progress or RunProgress()
@@ -100,8 +105,13 @@ class Pipeline:
                 table[key] = tuple(table[key])
         bench_config = build(BenchConfig, {**table, "settings": measure}, "[local]")
         faithful = [n for n, a in self.results.artifacts.items() if (a.get("parity") or {}).get("passed")]
-        results = run_local_benchmarks(self.manifest_dir, faithful, bench_config, progress=self.progress.line,
-                                       log_dir=self.run_dir / "logs" / "bench_local")
+        results = run_local_benchmarks(
+            self.manifest_dir,
+            faithful,
+            bench_config,
+            progress=self.progress.line,
+            log_dir=self.run_dir / "logs" / "bench_local",
+        )
         self.results.local = [r.to_dict() for r in results]
 
     def _served(self, kind: str) -> tuple[str, str] | None:
@@ -117,8 +127,17 @@ class Pipeline:
             self.progress.line(f"{kind}: SKIPPED: {result.reason}")
             return result.status, result.reason
         try:
-            run_served_target(kind, self.config, self.manifest_dir, self.run_dir, self.plan, result, self.save,
-                              self.progress, self.on_server_started)
+            run_served_target(
+                kind,
+                self.config,
+                self.manifest_dir,
+                self.run_dir,
+                self.plan,
+                result,
+                self.save,
+                self.progress,
+                self.on_server_started,
+            )
         except KeyboardInterrupt:
             result.status, result.reason = "INTERRUPTED", "Ctrl-C during the run"
             raise
@@ -138,13 +157,20 @@ class Pipeline:
     def run(self) -> Path:
         self.run_dir = create_run_dir(Path(self.config.run.runs_dir))
         started = time.monotonic()
-        self.progress.line(f"run {self.run_dir} ({self.config.profile} profile); "
-                           f"server cores {list(self.plan.server)}, client cores {list(self.plan.client)}"
-                           + (" (shared: only one core)" if self.plan.shared else ""))
+        self.progress.line(
+            f"run {self.run_dir} ({self.config.profile} profile); "
+            f"server cores {list(self.plan.server)}, client cores {list(self.plan.client)}"
+            + (" (shared: only one core)" if self.plan.shared else "")
+        )
         write_json_atomic(self.run_dir / ENVIRONMENT_NAME, collect_environment(REPO, self.argv))
         self.results = RunResults(
-            run=RunInfo(id=self.run_dir.name, profile=self.config.profile, started_utc=_utc_now(),
-                        command=" ".join(self.argv), cores=self.plan.to_dict()),
+            run=RunInfo(
+                id=self.run_dir.name,
+                profile=self.config.profile,
+                started_utc=_utc_now(),
+                command=" ".join(self.argv),
+                cores=self.plan.to_dict(),
+            ),
             settings=self.config.raw,
         )
         stages = [("export", self._export), ("local", self._local)]

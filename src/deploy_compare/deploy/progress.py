@@ -43,7 +43,11 @@ class RunProgress:
 
     def load_callback(self, label: str):
         """An on_progress callback for the load client's live snapshots."""
+
         def on_progress(p) -> None:
-            self.status(f"{label}: {p.phase} {p.elapsed_s:5.1f}s, {p.completed} done, "
-                        f"{p.errors} errors, {p.in_flight} in flight, {p.recent_rps:7.1f} req/s")
+            self.status(
+                f"{label}: {p.phase} {p.elapsed_s:5.1f}s, {p.completed} done, "
+                f"{p.errors} errors, {p.in_flight} in flight, {p.recent_rps:7.1f} req/s"
+            )
+
         return on_progress

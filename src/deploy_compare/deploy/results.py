@@ -77,17 +77,24 @@ class RunResults:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunResults":
+    def from_dict(cls, d: dict[str, Any]) -> RunResults:
         if d.get("schema_version") != RESULTS_SCHEMA_VERSION:
-            raise ManifestError(f"results schema_version {d.get('schema_version')!r} is not supported "
-                                f"(expected {RESULTS_SCHEMA_VERSION})")
+            raise ManifestError(
+                f"results schema_version {d.get('schema_version')!r} is not supported "
+                f"(expected {RESULTS_SCHEMA_VERSION})"
+            )
         run = dict(d["run"])
         run["stages"] = [StageRecord(**s) for s in run.get("stages", [])]
         return cls(
-            run=RunInfo(**run), settings=d.get("settings", {}), model=d.get("model"),
-            artifacts=d.get("artifacts", {}), export_failures=d.get("export_failures", {}),
-            local=list(d.get("local", [])), served=[ServedResult(**s) for s in d.get("served", [])],
-            edge=list(d.get("edge", [])), schema_version=d["schema_version"],
+            run=RunInfo(**run),
+            settings=d.get("settings", {}),
+            model=d.get("model"),
+            artifacts=d.get("artifacts", {}),
+            export_failures=d.get("export_failures", {}),
+            local=list(d.get("local", [])),
+            served=[ServedResult(**s) for s in d.get("served", [])],
+            edge=list(d.get("edge", [])),
+            schema_version=d["schema_version"],
         )
 
     def write(self, run_dir: Path) -> Path:

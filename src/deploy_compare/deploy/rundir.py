@@ -31,4 +31,3 @@ def point_latest_at(root: Path, run_dir: Path) -> None:
         tmp.unlink()
     os.symlink(run_dir.name, tmp)  # relative, so the runs folder can be moved
     os.replace(tmp, link)
-

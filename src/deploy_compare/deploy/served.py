@@ -49,9 +49,17 @@ def _check_alive(launcher, kind: str) -> None:
         raise ServerError(f"{kind}: the server process (pid {pid}) exited during the run", launcher.tail(15))
 
 
-def run_served_target(kind: str, config: RunConfig, manifest_dir: Path, run_dir: Path, plan: CorePlan,
-                      result: ServedResult, save: Callable[[], None], progress,
-                      on_started: Callable[[str, object], None] | None = None) -> None:
+def run_served_target(
+    kind: str,
+    config: RunConfig,
+    manifest_dir: Path,
+    run_dir: Path,
+    plan: CorePlan,
+    result: ServedResult,
+    save: Callable[[], None],
+    progress,
+    on_started: Callable[[str, object], None] | None = None,
+) -> None:
     """Fill `result` in place. Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself."""
     from ..clients import Endpoint, find_max_rate_under_slo, sweep_concurrency
     from ..clients.payload import payloads_from_export
@@ -62,8 +70,9 @@ def run_served_target(kind: str, config: RunConfig, manifest_dir: Path, run_dir:
     levels, closed_cfg, open_cfg, slo_cfg = _load_configs(config)
     result.server_config = server_config.to_dict()
     try:
-        launcher = make_launcher(kind, config.run.server_mode, manifest_dir=manifest_dir,
-                                 run_dir=run_dir / "servers", config=server_config)
+        launcher = make_launcher(
+            kind, config.run.server_mode, manifest_dir=manifest_dir, run_dir=run_dir / "servers", config=server_config
+        )
     except ServerUnavailable as exc:
         result.status, result.reason = "SKIPPED", str(exc)
         progress.line(f"{kind}: SKIPPED: {exc}")
@@ -95,28 +104,42 @@ def run_served_target(kind: str, config: RunConfig, manifest_dir: Path, run_dir:
             def keep(load_result) -> None:
                 result.sweep.append(load_result.to_dict())
                 save()
-                progress.line(f"{kind}: concurrency {load_result.concurrency}: {load_result.throughput_rps:.1f} req/s, "
-                              f"p50 {_ms(load_result.p50_ms)}, p99 {_ms(load_result.p99_ms)}, "
-                              f"errors {sum(load_result.errors.values())}"
-                              + (" [client was the bottleneck]" if load_result.client_bottleneck else ""))
+                progress.line(
+                    f"{kind}: concurrency {load_result.concurrency}: {load_result.throughput_rps:.1f} req/s, "
+                    f"p50 {_ms(load_result.p50_ms)}, p99 {_ms(load_result.p99_ms)}, "
+                    f"errors {sum(load_result.errors.values())}"
+                    + (" [client was the bottleneck]" if load_result.client_bottleneck else "")
+                )
                 _check_alive(launcher, kind)
 
             for level in levels:
-                sweep_concurrency(endpoint, payloads, closed_cfg, [level],
-                                  on_progress=progress.load_callback(f"{kind} c={level}"), on_result=keep)
+                sweep_concurrency(
+                    endpoint,
+                    payloads,
+                    closed_cfg,
+                    [level],
+                    on_progress=progress.load_callback(f"{kind} c={level}"),
+                    on_result=keep,
+                )
 
             def trial(t) -> None:
-                progress.line(f"{kind}: open loop {t.rate_rps:.1f} req/s: {'pass' if t.passed else 'fail'}"
-                              + (f" ({t.reason})" if t.reason else ""))
+                progress.line(
+                    f"{kind}: open loop {t.rate_rps:.1f} req/s: {'pass' if t.passed else 'fail'}"
+                    + (f" ({t.reason})" if t.reason else "")
+                )
                 _check_alive(launcher, kind)
 
-            slo = find_max_rate_under_slo(endpoint, payloads, open_cfg, slo_cfg,
-                                          on_progress=progress.load_callback(f"{kind} SLO"), on_trial=trial)
+            slo = find_max_rate_under_slo(
+                endpoint, payloads, open_cfg, slo_cfg, on_progress=progress.load_callback(f"{kind} SLO"), on_trial=trial
+            )
             result.slo = slo.to_dict()
             save()
             best = slo.max_rate_rps
-            progress.line(f"{kind}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms: "
-                          + (f"{best:.1f} req/s" if best is not None else "none") + (f" ({slo.note})" if slo.note else ""))
+            progress.line(
+                f"{kind}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms: "
+                + (f"{best:.1f} req/s" if best is not None else "none")
+                + (f" ({slo.note})" if slo.note else "")
+            )
     finally:
         if pinning:
             pin_self(own_cores)

@@ -30,8 +30,15 @@ from ..errors import DeployCompareError
 PACKAGE = "deploy_compare"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 #: the pure modules, each after the ones it imports (their code runs top to bottom in one file)
-PURE_MODULES = ("bench_local.timing", "bench_local.stats", "bench_local.procedure", "bench_local.environment",
-                "bench_local.result", "quantization", "tflite_invoke")
+PURE_MODULES = (
+    "bench_local.timing",
+    "bench_local.stats",
+    "bench_local.procedure",
+    "bench_local.environment",
+    "bench_local.result",
+    "quantization",
+    "tflite_invoke",
+)
 RUNNER_MODULE = "edge.runner"
 THIRD_PARTY = frozenset({"numpy"})
 #: imported only inside the runner's functions, so a device without them gets SKIPPED rows
@@ -101,9 +108,11 @@ def _resolve(module: str, node: ast.ImportFrom) -> str:
     base = module.split(".")[:-1]  # the importing module's package, relative to PACKAGE
     up = node.level - 1
     if up > len(base) or not node.module:
-        raise AssemblyError(f"{_path(module)}:{node.lineno}: unsupported relative import "
-                            f"{'.' * node.level}{node.module or ''} (use `from .module import name`)")
-    return ".".join(base[:len(base) - up] + node.module.split("."))
+        raise AssemblyError(
+            f"{_path(module)}:{node.lineno}: unsupported relative import "
+            f"{'.' * node.level}{node.module or ''} (use `from .module import name`)"
+        )
+    return ".".join(base[: len(base) - up] + node.module.split("."))
 
 
 def _check_nested_imports(module: str, tree: ast.Module) -> None:
@@ -114,13 +123,17 @@ def _check_nested_imports(module: str, tree: ast.Module) -> None:
         if not isinstance(node, (ast.Import, ast.ImportFrom)) or id(node) in top:
             continue
         if isinstance(node, ast.ImportFrom) and node.level:
-            raise AssemblyError(f"{_path(module)}:{node.lineno}: relative import inside a function or block "
-                                "cannot be assembled into run_edge.py; import at module level")
-        for name in ([node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]):
+            raise AssemblyError(
+                f"{_path(module)}:{node.lineno}: relative import inside a function or block "
+                "cannot be assembled into run_edge.py; import at module level"
+            )
+        for name in [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]:
             root = name.split(".")[0]
             if root not in sys.stdlib_module_names and root not in allowed:
-                raise AssemblyError(f"{_path(module)}:{node.lineno}: imports {name}, which run_edge.py cannot "
-                                    f"rely on (allowed: stdlib, {', '.join(sorted(allowed))})")
+                raise AssemblyError(
+                    f"{_path(module)}:{node.lineno}: imports {name}, which run_edge.py cannot "
+                    f"rely on (allowed: stdlib, {', '.join(sorted(allowed))})"
+                )
 
 
 def _part(module: str, earlier: dict[str, set[str]], imports: _Imports) -> tuple[str, set[str], str | None]:
@@ -130,15 +143,20 @@ def _part(module: str, earlier: dict[str, set[str]], imports: _Imports) -> tuple
     try:
         tree = ast.parse(source, filename=str(path), feature_version=TARGET_VERSION)
     except SyntaxError as exc:
-        raise AssemblyError(f"{path}:{exc.lineno}: not Python {TARGET_VERSION[0]}.{TARGET_VERSION[1]} "
-                            f"syntax ({exc.msg})") from None
+        raise AssemblyError(
+            f"{path}:{exc.lineno}: not Python {TARGET_VERSION[0]}.{TARGET_VERSION[1]} syntax ({exc.msg})"
+        ) from None
     lines = source.splitlines()
     drop: set[int] = set()  # 1-based line numbers left out of the body
     docstring = None
-    if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant) \
-            and isinstance(tree.body[0].value.value, str):
+    if (
+        tree.body
+        and isinstance(tree.body[0], ast.Expr)
+        and isinstance(tree.body[0].value, ast.Constant)
+        and isinstance(tree.body[0].value.value, str)
+    ):
         first = tree.body[0]
-        docstring = "\n".join(lines[first.lineno - 1:first.end_lineno])
+        docstring = "\n".join(lines[first.lineno - 1 : first.end_lineno])
         drop.update(range(1, first.end_lineno + 1))  # with the shebang and anything else above it
 
     for node in tree.body:
@@ -151,18 +169,24 @@ def _part(module: str, earlier: dict[str, set[str]], imports: _Imports) -> tuple
         elif isinstance(node, ast.ImportFrom) and node.level:
             target = _resolve(module, node)
             if target not in earlier:
-                raise AssemblyError(f"{where}: imports {PACKAGE}.{target}, which is not a pure module listed "
-                                    f"before {module} in PURE_MODULES ({', '.join(PURE_MODULES)})")
+                raise AssemblyError(
+                    f"{where}: imports {PACKAGE}.{target}, which is not a pure module listed "
+                    f"before {module} in PURE_MODULES ({', '.join(PURE_MODULES)})"
+                )
             for alias in node.names:
                 if alias.asname or alias.name not in earlier[target]:
-                    raise AssemblyError(f"{where}: `{alias.name}{' as ' + alias.asname if alias.asname else ''}`"
-                                        f" is not a top-level name of {PACKAGE}.{target} imported unaliased")
+                    raise AssemblyError(
+                        f"{where}: `{alias.name}{' as ' + alias.asname if alias.asname else ''}`"
+                        f" is not a top-level name of {PACKAGE}.{target} imported unaliased"
+                    )
         else:
             roots = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
             bad = [r for r in roots if r.split(".")[0] not in sys.stdlib_module_names | THIRD_PARTY]
             if bad:
-                raise AssemblyError(f"{where}: imports {', '.join(bad)}; a part of run_edge.py may import only "
-                                    f"the stdlib, {', '.join(sorted(THIRD_PARTY))} and the pure modules")
+                raise AssemblyError(
+                    f"{where}: imports {', '.join(bad)}; a part of run_edge.py may import only "
+                    f"the stdlib, {', '.join(sorted(THIRD_PARTY))} and the pure modules"
+                )
             imports.add(node, where)
         drop.update(range(node.lineno, node.end_lineno + 1))
         above = node.lineno - 1  # a comment block right above an import is about the import
@@ -189,18 +213,27 @@ def assemble_runner() -> str:
         body, names, docstring = _part(module, defined, imports)
         for name in names:
             if name in owner or name in imports.bound:
-                raise AssemblyError(f"{_path(module)}: top-level name {name!r} is also defined by "
-                                    f"{owner.get(name) or 'an import'}; every part shares one namespace "
-                                    "in run_edge.py: rename one")
+                raise AssemblyError(
+                    f"{_path(module)}: top-level name {name!r} is also defined by "
+                    f"{owner.get(name) or 'an import'}; every part shares one namespace "
+                    "in run_edge.py: rename one"
+                )
             owner[name] = f"{PACKAGE}.{module}"
         defined[module] = names
         sections.append(f"{_banner(module)}\n\n\n{body}")
     if docstring is None:
         raise AssemblyError(f"{_path(RUNNER_MODULE)}: needs a module docstring (it becomes run_edge.py's)")
-    header = ["#!/usr/bin/env python3", docstring, "",
-              f"# Generated by `deploy-compare edge-bundle` ({PACKAGE}/edge/assemble.py) from the modules",
-              "# named in the ---- banners below: edit those, not this file.", "",
-              "from __future__ import annotations", "", *imports.render()]
+    header = [
+        "#!/usr/bin/env python3",
+        docstring,
+        "",
+        f"# Generated by `deploy-compare edge-bundle` ({PACKAGE}/edge/assemble.py) from the modules",
+        "# named in the ---- banners below: edit those, not this file.",
+        "",
+        "from __future__ import annotations",
+        "",
+        *imports.render(),
+    ]
     text = "\n".join(header) + "\n\n\n" + "\n\n\n".join(sections) + "\n"
     try:  # every part parsed alone; the whole must too (e.g. no section left half-open)
         ast.parse(text, filename="run_edge.py", feature_version=TARGET_VERSION)

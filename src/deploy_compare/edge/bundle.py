@@ -44,8 +44,9 @@ def _tflite_names(manifest: Manifest, artifacts: Sequence[str] | None) -> list[s
     tflite = [name for name, entry in manifest.artifacts.items() if entry.format == "tflite"]
     if not artifacts:
         if not tflite:
-            raise ManifestError("the manifest has no TFLite artifact to bundle "
-                                f"(export failures: {manifest.failures or 'none'})")
+            raise ManifestError(
+                f"the manifest has no TFLite artifact to bundle (export failures: {manifest.failures or 'none'})"
+            )
         return tflite
     bad = [name for name in artifacts if name not in tflite]
     if bad:
@@ -55,13 +56,16 @@ def _tflite_names(manifest: Manifest, artifacts: Sequence[str] | None) -> list[s
 
 def _check_out_dir(out_dir: Path) -> None:
     # The bundle replaces out_dir whole: refuse to wipe a directory that is not a bundle.
-    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not all(
-            (out_dir / marker).exists() for marker in BUNDLE_MARKERS))):
+    if out_dir.exists() and (
+        not out_dir.is_dir()
+        or (any(out_dir.iterdir()) and not all((out_dir / marker).exists() for marker in BUNDLE_MARKERS))
+    ):
         raise ConfigError(f"{out_dir}: exists and is not an edge bundle; choose an empty or new directory")
 
 
-def write_edge_bundle(manifest_dir: Path, out_dir: Path, artifacts: Sequence[str] | None = None,
-                      samples: int = 128) -> Path:
+def write_edge_bundle(
+    manifest_dir: Path, out_dir: Path, artifacts: Sequence[str] | None = None, samples: int = 128
+) -> Path:
     """Build the bundle in a temporary directory and move it into place (never half-written)."""
     if samples < 1:
         raise ConfigError(f"samples must be >= 1, got {samples}")
@@ -92,7 +96,14 @@ def write_edge_bundle(manifest_dir: Path, out_dir: Path, artifacts: Sequence[str
             np.savez(fh, **arrays)
         (tmp / RUNNER_NAME).write_text(runner_source, encoding="utf-8")
         (tmp / RUNNER_NAME).chmod(0o755)
-        write_text_atomic(tmp / README_NAME, README.format(
-            model=manifest.model.name, n=len(names), names=", ".join(names),
-            samples=len(arrays["x"]), layout=manifest.model.layout))
+        write_text_atomic(
+            tmp / README_NAME,
+            README.format(
+                model=manifest.model.name,
+                n=len(names),
+                names=", ".join(names),
+                samples=len(arrays["x"]),
+                layout=manifest.model.layout,
+            ),
+        )
     return out_dir

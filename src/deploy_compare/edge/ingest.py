@@ -35,8 +35,9 @@ def ingest_edge_result(result_path: Path, run_dir: Path) -> Path:
     device = doc["device"]
     # The schema checks the pattern too; checked again here because it becomes a file name.
     if not DEVICE_LABEL_PATTERN.match(device) or device in (".", ".."):
-        raise ResultsError(f"{result_path}: device label {device!r} cannot be a file name "
-                           "(use letters, digits, '.', '_' or '-')")
+        raise ResultsError(
+            f"{result_path}: device label {device!r} cannot be a file name (use letters, digits, '.', '_' or '-')"
+        )
     others = sorted({r.device for r in results if r.device != device})
     if others:
         raise ResultsError(f"{result_path}: rows of other devices {others} in a file labelled {device!r}")
@@ -47,8 +48,10 @@ def ingest_edge_result(result_path: Path, run_dir: Path) -> Path:
     run_hash = _run_model_hash(run_dir)
     edge_hashes = sorted({r.model_content_hash for r in results if r.model_content_hash})
     if run_hash and edge_hashes and edge_hashes != [run_hash]:
-        raise ResultsError(f"{result_path}: measured model(s) {', '.join(edge_hashes)}, but the run in {run_dir} "
-                           f"measured model {run_hash}; make a bundle from this run's artifacts and measure again")
+        raise ResultsError(
+            f"{result_path}: measured model(s) {', '.join(edge_hashes)}, but the run in {run_dir} "
+            f"measured model {run_hash}; make a bundle from this run's artifacts and measure again"
+        )
     target = run_dir / EDGE_DIR / f"{device}.json"
     write_json_atomic(target, doc)
     return target

@@ -87,6 +87,7 @@ def layout_permutation(src: str, dst: str) -> Optional[Tuple[int, ...]]:
 def package_version(name: str) -> str:
     try:
         from importlib.metadata import version
+
         return version(name)
     except Exception:  # metadata missing (vendored install): say so rather than fail
         return "unknown"
@@ -96,15 +97,18 @@ def load_interpreter_class() -> Tuple[Any, str]:
     """(Interpreter class, "package version"): ai-edge-litert first, then tflite-runtime."""
     try:
         from ai_edge_litert.interpreter import Interpreter
+
         return Interpreter, "ai-edge-litert " + package_version("ai-edge-litert")
     except ImportError:
         pass
     try:
         from tflite_runtime.interpreter import Interpreter
+
         return Interpreter, "tflite-runtime " + package_version("tflite-runtime")
     except ImportError:
-        raise RuntimeMissing("TFLite: neither ai-edge-litert nor tflite-runtime is installed "
-                             "(python3 -m pip install ai-edge-litert)") from None
+        raise RuntimeMissing(
+            "TFLite: neither ai-edge-litert nor tflite-runtime is installed (python3 -m pip install ai-edge-litert)"
+        ) from None
 
 
 def sha256_file(path: str) -> str:
@@ -130,8 +134,9 @@ class TFLiteModel:
     XNNPACK stays on (the interpreter's default delegate).
     """
 
-    def __init__(self, path: str, entry: Dict[str, Any], logical_layout: str, threads: int,
-                 interpreter_class: Any) -> None:
+    def __init__(
+        self, path: str, entry: Dict[str, Any], logical_layout: str, threads: int, interpreter_class: Any
+    ) -> None:
         self.path = path
         self.logical_layout = logical_layout
         self.input_spec = entry["inputs"][0]
@@ -159,14 +164,22 @@ class TFLiteModel:
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         if not isinstance(batch, np.ndarray) or batch.dtype != np.float32:
-            got = ("dtype %s with shape %s" % (batch.dtype, tuple(batch.shape)) if isinstance(batch, np.ndarray)
-                   else type(batch).__name__)
-            raise RunnerError("tflite: expected dtype float32 with shape %s in %s layout, got %s"
-                              % (self._shape_text(), self.logical_layout, got))
+            got = (
+                "dtype %s with shape %s" % (batch.dtype, tuple(batch.shape))
+                if isinstance(batch, np.ndarray)
+                else type(batch).__name__
+            )
+            raise RunnerError(
+                "tflite: expected dtype float32 with shape %s in %s layout, got %s"
+                % (self._shape_text(), self.logical_layout, got)
+            )
         if batch.ndim != len(self._expected) + 1 or any(
-                e is not None and g != e for g, e in zip(batch.shape[1:], self._expected)):
-            raise RunnerError("tflite: expected input shape %s in %s layout, got %s"
-                              % (self._shape_text(), self.logical_layout, tuple(batch.shape)))
+            e is not None and g != e for g, e in zip(batch.shape[1:], self._expected)
+        ):
+            raise RunnerError(
+                "tflite: expected input shape %s in %s layout, got %s"
+                % (self._shape_text(), self.logical_layout, tuple(batch.shape))
+            )
         x = batch if self._perm is None else np.ascontiguousarray(batch.transpose(self._perm))
         if self._quant_in is not None:
             x = quantize(x, self._quant_in, self._in_dtype)
@@ -191,8 +204,11 @@ def read_manifest(bundle_dir: str) -> Dict[str, Any]:
         raise RunnerError("%s: not found (run this script inside the bundle, or pass --bundle DIR)" % path) from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RunnerError("%s: not a deploy-compare manifest (%s)" % (path, exc)) from None
-    if (not isinstance(manifest, dict) or not isinstance(manifest.get("artifacts"), dict)
-            or "layout" not in manifest.get("model", {})):
+    if (
+        not isinstance(manifest, dict)
+        or not isinstance(manifest.get("artifacts"), dict)
+        or "layout" not in manifest.get("model", {})
+    ):
         raise RunnerError("%s: not a deploy-compare manifest (needs model.layout and artifacts)" % path)
     return manifest
 
@@ -210,20 +226,38 @@ def read_samples(bundle_dir: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     return x, reference
 
 
-def _base_result(manifest: Dict[str, Any], name: str, threads: int, device: str, settings: MeasureSettings,
-                 status: str, reason: Optional[str] = None) -> BenchResult:
+def _base_result(
+    manifest: Dict[str, Any],
+    name: str,
+    threads: int,
+    device: str,
+    settings: MeasureSettings,
+    status: str,
+    reason: Optional[str] = None,
+) -> BenchResult:
     entry = manifest["artifacts"].get(name, {})
     return BenchResult(
-        artifact=name, format=entry.get("format", "tflite"), variant=entry.get("variant", "unknown"),
-        runtime="tflite", profile="edge", threads=threads, device=device, status=status, reason=reason,
-        file_size_bytes=entry.get("size_bytes"), model_name=manifest["model"].get("name"),
-        model_content_hash=manifest["model"].get("content_hash"), artifact_sha256=entry.get("sha256"),
-        settings=settings.to_dict(), machine=machine_description(),
+        artifact=name,
+        format=entry.get("format", "tflite"),
+        variant=entry.get("variant", "unknown"),
+        runtime="tflite",
+        profile="edge",
+        threads=threads,
+        device=device,
+        status=status,
+        reason=reason,
+        file_size_bytes=entry.get("size_bytes"),
+        model_name=manifest["model"].get("name"),
+        model_content_hash=manifest["model"].get("content_hash"),
+        artifact_sha256=entry.get("sha256"),
+        settings=settings.to_dict(),
+        machine=machine_description(),
     )
 
 
-def run_child(bundle_dir: str, name: str, threads: int, pin: bool, settings: MeasureSettings,
-              device: str) -> BenchResult:
+def run_child(
+    bundle_dir: str, name: str, threads: int, pin: bool, settings: MeasureSettings, device: str
+) -> BenchResult:
     """One (model, threads) measurement; mirrors deploy_compare.bench_local.worker.run_job."""
     machine = machine_description()  # before pinning: it describes the machine, not the pinned set
     pinned, pin_note = pin_to_cores(threads) if pin else (None, None)
@@ -241,8 +275,9 @@ def run_child(bundle_dir: str, name: str, threads: int, pin: bool, settings: Mea
             raise RunnerError("%s: model file %r is missing from the bundle" % (path, name))
         actual = sha256_file(path)
         if actual != entry["sha256"]:
-            raise RunnerError("%s: corrupt or changed (sha256 %s..., manifest says %s...)"
-                              % (path, actual[:12], entry["sha256"][:12]))
+            raise RunnerError(
+                "%s: corrupt or changed (sha256 %s..., manifest says %s...)" % (path, actual[:12], entry["sha256"][:12])
+            )
         x, reference = read_samples(bundle_dir)
 
         t0 = time.perf_counter_ns()
@@ -297,24 +332,38 @@ def _int_list(text: str) -> List[int]:
 def _device_label(text: str) -> str:
     if not DEVICE_LABEL_PATTERN.match(text):
         raise argparse.ArgumentTypeError(
-            "device label %r: use 1-64 letters, digits, '.', '_' or '-' (it becomes a file name)" % text)
+            "device label %r: use 1-64 letters, digits, '.', '_' or '-' (it becomes a file name)" % text
+        )
     return text
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="run_edge.py", description="Benchmark this bundle's TFLite models on this device "
-                                        "(same figures and JSON schema as `deploy-compare bench-local`).")
-    parser.add_argument("--device", type=_device_label, required=True,
-                        help="a label for this device, e.g. pi4 or pixel7 (letters, digits, . _ -)")
-    parser.add_argument("--threads", type=_int_list, default=[1],
-                        help="comma-separated thread counts, each pinned to that many cores (default: 1)")
+        prog="run_edge.py",
+        description="Benchmark this bundle's TFLite models on this device "
+        "(same figures and JSON schema as `deploy-compare bench-local`).",
+    )
+    parser.add_argument(
+        "--device",
+        type=_device_label,
+        required=True,
+        help="a label for this device, e.g. pi4 or pixel7 (letters, digits, . _ -)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_int_list,
+        default=[1],
+        help="comma-separated thread counts, each pinned to that many cores (default: 1)",
+    )
     parser.add_argument("--quick", action="store_true", help="short runs (rough figures)")
     parser.add_argument("--out", default=None, help="results JSON (default: edge_result_<device>.json)")
     parser.add_argument("--only", default=None, help="comma-separated model names (default: all in the bundle)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the process to cores")
-    parser.add_argument("--bundle", default=os.path.dirname(os.path.abspath(__file__)),
-                        help="bundle directory (default: this script's directory)")
+    parser.add_argument(
+        "--bundle",
+        default=os.path.dirname(os.path.abspath(__file__)),
+        help="bundle directory (default: this script's directory)",
+    )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds allowed per measurement")
     # internal: one measurement in a child process
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -336,25 +385,50 @@ def _self_command() -> List[str]:
     return [sys.executable, os.path.abspath(__file__)]  # the bundle's standalone run_edge.py
 
 
-def _run_one(args: argparse.Namespace, manifest: Dict[str, Any], name: str, threads: int,
-             settings: MeasureSettings) -> BenchResult:
+def _run_one(
+    args: argparse.Namespace, manifest: Dict[str, Any], name: str, threads: int, settings: MeasureSettings
+) -> BenchResult:
     with tempfile.TemporaryDirectory(prefix="dc-edge-") as tmp:
         out = os.path.join(tmp, "result.json")
-        cmd = _self_command() + ["--device", args.device, "--bundle", args.bundle,
-                                 "--child", name, "--child-threads", str(threads), "--child-out", out]
+        cmd = _self_command() + [
+            "--device",
+            args.device,
+            "--bundle",
+            args.bundle,
+            "--child",
+            name,
+            "--child-threads",
+            str(threads),
+            "--child-out",
+            out,
+        ]
         cmd += ["--quick"] if args.quick else []
         cmd += ["--no-pin"] if args.no_pin else []
         try:
-            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  universal_newlines=True, timeout=args.timeout)
+            proc = subprocess.run(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                universal_newlines=True,
+                timeout=args.timeout,
+            )
         except subprocess.TimeoutExpired:
-            return _base_result(manifest, name, threads, args.device, settings, "FAILED",
-                                "timed out after %g s" % args.timeout)
+            return _base_result(
+                manifest, name, threads, args.device, settings, "FAILED", "timed out after %g s" % args.timeout
+            )
         if proc.returncode != 0 or not os.path.exists(out):
             lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
-            return _base_result(manifest, name, threads, args.device, settings, "FAILED",
-                                "measurement process exited with status %d: %s"
-                                % (proc.returncode, lines[-1] if lines else "(no output)"))
+            return _base_result(
+                manifest,
+                name,
+                threads,
+                args.device,
+                settings,
+                "FAILED",
+                "measurement process exited with status %d: %s"
+                % (proc.returncode, lines[-1] if lines else "(no output)"),
+            )
         with open(out, encoding="utf-8") as fh:
             result = BenchResult.from_dict(json.load(fh))
     if result.status == "OK" and XNNPACK_LOG_LINE in proc.stderr:
@@ -377,8 +451,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         wanted = [n.strip() for n in args.only.split(",") if n.strip()]
         unknown = [n for n in wanted if n not in names]
         if unknown:
-            print("run_edge.py: error: unknown model(s) %s; the bundle has: %s"
-                  % (", ".join(unknown), ", ".join(names)), file=sys.stderr)
+            print(
+                "run_edge.py: error: unknown model(s) %s; the bundle has: %s" % (", ".join(unknown), ", ".join(names)),
+                file=sys.stderr,
+            )
             return 2
         names = wanted
     out = args.out or "edge_result_%s.json" % args.device
@@ -388,13 +464,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         for threads in args.threads:
             print("[%d/%d] %s, %d thread(s): measuring..." % (len(results) + 1, total, name, threads), flush=True)
             result = _run_one(args, manifest, name, threads, settings)
-            detail = ("p50 %.3f ms, p99 %.3f ms, batch-32 %.0f samples/s, top-1 %.1f%%"
-                      % (result.p50_ms, result.p99_ms, result.throughput_samples_per_s.get(32, float("nan")),
-                         100 * (result.top1_agreement or 0)) if result.status == "OK" else result.reason)
+            detail = (
+                "p50 %.3f ms, p99 %.3f ms, batch-32 %.0f samples/s, top-1 %.1f%%"
+                % (
+                    result.p50_ms,
+                    result.p99_ms,
+                    result.throughput_samples_per_s.get(32, float("nan")),
+                    100 * (result.top1_agreement or 0),
+                )
+                if result.status == "OK"
+                else result.reason
+            )
             print("        %s: %s" % (result.status, detail), flush=True)
             results.append(result)
-    write_json_atomic(out, results_document(results, args.device, ["run_edge.py"] + list(sys.argv[1:]
-                                                                                      if argv is None else argv)))
+    write_json_atomic(
+        out, results_document(results, args.device, ["run_edge.py"] + list(sys.argv[1:] if argv is None else argv))
+    )
     print("wrote %s" % out)
     ok = [r for r in results if r.status == "OK"]
     failed = [r for r in results if r.status == "FAILED"]

@@ -15,8 +15,6 @@ DEFAULT_OPSET = 18
 LOG_TAIL_LINES = 15
 
 
-
-
 @dataclass
 class ExportContext:
     bundle: ModelBundle
@@ -50,8 +48,7 @@ def captured_output(log_path: Path) -> Iterator[None]:
     torch.onnx and onnx2tf print progress banners; they belong in logs/, not in our
     progress display. The file is kept so a failure can quote its tail.
     """
-    with open(log_path, "a", encoding="utf-8") as log, \
-            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+    with open(log_path, "a", encoding="utf-8") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         yield
 
 
@@ -63,6 +60,3 @@ def quiet_tensorflow() -> None:
 def onnx2tf_layout(rank: int) -> str:
     """onnx2tf turns channel-first inputs channel-last: NCHW -> NHWC, NCL -> NLC."""
     return {4: "NHWC", 3: "NLC", 2: "NC"}.get(rank, "ANY")
-
-
-

@@ -28,9 +28,14 @@ def _export_dynamo(module, example, path, opset: int) -> None:
 
     batch = torch.export.Dim("batch", min=1, max=65536)
     program = torch.onnx.export(
-        module, (example,), dynamo=True, opset_version=opset,
-        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-        dynamic_shapes=({0: batch},), verbose=False,
+        module,
+        (example,),
+        dynamo=True,
+        opset_version=opset,
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_shapes=({0: batch},),
+        verbose=False,
     )
     program.save(str(path))
 
@@ -39,8 +44,13 @@ def _export_legacy(module, example, path, opset: int) -> None:
     import torch
 
     torch.onnx.export(
-        module, (example,), str(path), dynamo=False, opset_version=opset,
-        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+        module,
+        (example,),
+        str(path),
+        dynamo=False,
+        opset_version=opset,
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
         dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
     )
 
@@ -81,20 +91,31 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
             errors.append(f"{name} exporter: {first_line(exc)}")
     if exporter is None:
         tail = log_tail(log_path)
-        raise ExportError(f"onnx: model {bundle.name!r} failed ONNX export ({'; '.join(errors)})"
-                          + (f"\n{tail}" if tail else ""))
+        raise ExportError(
+            f"onnx: model {bundle.name!r} failed ONNX export ({'; '.join(errors)})" + (f"\n{tail}" if tail else "")
+        )
     model = onnx.load(str(path), load_external_data=False)
     layout_in = lambda rank: bundle.layout if rank == bundle.example_input.ndim else "ANY"  # noqa: E731
     inputs = _tensor_specs(model.graph.input, layout_in)
     outputs = _tensor_specs(model.graph.output, lambda rank: "NC" if rank == 2 else "ANY")
     if inputs[0].shape[0] is not None:
-        raise ExportError(f"onnx: exported graph of {bundle.name!r} has a fixed batch dimension "
-                          f"{inputs[0].shape}; a dynamic batch was requested")
+        raise ExportError(
+            f"onnx: exported graph of {bundle.name!r} has a fixed batch dimension "
+            f"{inputs[0].shape}; a dynamic batch was requested"
+        )
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
-    return [ArtifactEntry(
-        name="onnx", format="onnx", variant="fp32", path=FILE_NAME,
-        size_bytes=size_of(path), sha256=sha256_of(path), inputs=inputs, outputs=outputs,
-        export_seconds=round(time.perf_counter() - started, 3),
-        tools=package_versions("torch", "onnx", "onnxscript"),
-        details={"opset": opset, "exporter": exporter, "fallback_reasons": errors},
-    )]
+    return [
+        ArtifactEntry(
+            name="onnx",
+            format="onnx",
+            variant="fp32",
+            path=FILE_NAME,
+            size_bytes=size_of(path),
+            sha256=sha256_of(path),
+            inputs=inputs,
+            outputs=outputs,
+            export_seconds=round(time.perf_counter() - started, 3),
+            tools=package_versions("torch", "onnx", "onnxscript"),
+            details={"opset": opset, "exporter": exporter, "fallback_reasons": errors},
+        )
+    ]

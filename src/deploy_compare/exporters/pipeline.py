@@ -13,11 +13,10 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import (ConfigError, DeployCompareError, ExportError, ManifestError, VerificationError,
-                      first_line)
+from ..errors import ConfigError, DeployCompareError, ExportError, ManifestError, VerificationError, first_line
 from ..lazy import import_object
 from ..manifest import ArtifactEntry, Manifest, ModelInfo, check_artifact_file, load_manifest
 from ..versions import package_versions
@@ -60,8 +59,9 @@ class ExportOptions:
         self.out_dir, self.cache_dir = Path(self.out_dir), Path(self.cache_dir)
         unknown = [n for n in self.only if n not in ARTIFACT_NAMES]
         if unknown:
-            raise ConfigError(f"ExportOptions.only: unknown artifact(s) {', '.join(unknown)}; "
-                              f"allowed: {', '.join(ARTIFACT_NAMES)}")
+            raise ConfigError(
+                f"ExportOptions.only: unknown artifact(s) {', '.join(unknown)}; allowed: {', '.join(ARTIFACT_NAMES)}"
+            )
         if self.opset < 13:
             raise ConfigError(f"ExportOptions.opset must be >= 13, got {self.opset}")
 
@@ -82,8 +82,12 @@ def state_dict_hash(module) -> str:
 
 def _reusable(old: Manifest | None, new: Manifest, name: str, out_dir: Path, opset: int) -> ArtifactEntry | None:
     """An earlier run's artifact, if the same weights went through the same tools and settings."""
-    if (old is None or name not in old.artifacts or old.model.content_hash != new.model.content_hash
-            or old.tools != new.tools):
+    if (
+        old is None
+        or name not in old.artifacts
+        or old.model.content_hash != new.model.content_hash
+        or old.tools != new.tools
+    ):
         return None
     if "onnx" in old.artifacts and old.artifacts["onnx"].details.get("opset") != opset:
         return None
@@ -119,11 +123,17 @@ def export_all(options: ExportOptions = ExportOptions(), progress: Callable[[str
         old = None
     manifest = Manifest(
         model=ModelInfo(
-            name=bundle.name, source=bundle.source, input_shape=list(bundle.example_input.shape[1:]),
-            layout=bundle.layout, num_classes=int(reference.shape[1]), content_hash=content_hash,
-            eval_samples=int(len(data.x)), reference_accuracy=data.reference_accuracy,
+            name=bundle.name,
+            source=bundle.source,
+            input_shape=list(bundle.example_input.shape[1:]),
+            layout=bundle.layout,
+            num_classes=int(reference.shape[1]),
+            content_hash=content_hash,
+            eval_samples=int(len(data.x)),
+            reference_accuracy=data.reference_accuracy,
         ),
-        artifacts={}, created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        artifacts={},
+        created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
         tools=package_versions(*TOOLS),
     )
     ctx = ExportContext(bundle=bundle, out_dir=out_dir, progress=progress, opset=options.opset)
@@ -162,15 +172,19 @@ def export_all(options: ExportOptions = ExportOptions(), progress: Callable[[str
         finally:
             manifest.write(out_dir)
         parity = entry.parity
-        summary = (f"{entry.size_bytes / 1024:.1f} KiB, {time.perf_counter() - started:.1f}s; "
-                   f"max|diff| {parity.max_abs_diff:.2e}, top-1 agreement {parity.top1_agreement:.2%}"
-                   + (f", accuracy {parity.accuracy:.2%}" if parity.accuracy is not None else ""))
+        summary = (
+            f"{entry.size_bytes / 1024:.1f} KiB, {time.perf_counter() - started:.1f}s; "
+            f"max|diff| {parity.max_abs_diff:.2e}, top-1 agreement {parity.top1_agreement:.2%}"
+            + (f", accuracy {parity.accuracy:.2%}" if parity.accuracy is not None else "")
+        )
         if parity.passed:
             progress(f"{prefix}: ok ({summary})")
         else:
             manifest.failures[step.name] = "; ".join(parity.failures)
-            progress(f"{prefix}: PARITY {'FAILED' if options.parity_failures_are_errors else 'WARNING'}: "
-                     f"{manifest.failures[step.name]}")
+            progress(
+                f"{prefix}: PARITY {'FAILED' if options.parity_failures_are_errors else 'WARNING'}: "
+                f"{manifest.failures[step.name]}"
+            )
     manifest.write(out_dir)
     _raise_for_failures(manifest, options)
     return manifest

@@ -10,19 +10,34 @@ def _pct(value: float | None) -> str:
 
 
 def parity_table(manifest: Manifest) -> str:
-    header = ("artifact", "layout", "in dtype", "size KiB", "export s", "max|diff|", "top-1 agree", "accuracy", "parity")
+    header = (
+        "artifact",
+        "layout",
+        "in dtype",
+        "size KiB",
+        "export s",
+        "max|diff|",
+        "top-1 agree",
+        "accuracy",
+        "parity",
+    )
     rows = [header]
     for entry in manifest.artifacts.values():
         p = entry.parity
-        rows.append((
-            entry.name, entry.inputs[0].layout, entry.inputs[0].dtype, f"{entry.size_bytes / 1024:.1f}",
-            f"{entry.export_seconds:.2f}",
-            "-" if p is None else f"{p.max_abs_diff:.2e}",
-            "-" if p is None else _pct(p.top1_agreement),
-            "-" if p is None else _pct(p.accuracy),
-            "-" if p is None else ("ok" if p.passed else "FAILED"),
-        ))
-    for name, why in manifest.failures.items():
+        rows.append(
+            (
+                entry.name,
+                entry.inputs[0].layout,
+                entry.inputs[0].dtype,
+                f"{entry.size_bytes / 1024:.1f}",
+                f"{entry.export_seconds:.2f}",
+                "-" if p is None else f"{p.max_abs_diff:.2e}",
+                "-" if p is None else _pct(p.top1_agreement),
+                "-" if p is None else _pct(p.accuracy),
+                "-" if p is None else ("ok" if p.passed else "FAILED"),
+            )
+        )
+    for name in manifest.failures:
         if name not in manifest.artifacts:
             rows.append((name, "-", "-", "-", "-", "-", "-", "-", "FAILED"))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]

@@ -11,8 +11,7 @@ from ..errors import ExportError, first_line
 from ..fileio import atomic_path, sha256_of, size_of
 from ..manifest import ArtifactEntry, TensorSpec
 from ..versions import package_versions
-from .base import (ExportContext, captured_output, log_tail, onnx2tf_layout,
-                   quiet_tensorflow)
+from .base import ExportContext, captured_output, log_tail, onnx2tf_layout, quiet_tensorflow
 
 DIR_NAME = "savedmodel"
 SIGNATURE = "serving_default"
@@ -26,11 +25,14 @@ def _signature_specs(path) -> tuple[list[TensorSpec], list[TensorSpec]]:
 
     loaded = tf.saved_model.load(str(path))
     fn = loaded.signatures[SIGNATURE]
-    inputs = [TensorSpec(name, list(spec.shape.as_list()), spec.dtype.name, onnx2tf_layout(spec.shape.rank))
-              for name, spec in sorted(fn.structured_input_signature[1].items())]
-    outputs = [TensorSpec(name, list(spec.shape.as_list()), spec.dtype.name,
-                          "NC" if spec.shape.rank == 2 else "ANY")
-               for name, spec in sorted(fn.structured_outputs.items())]
+    inputs = [
+        TensorSpec(name, list(spec.shape.as_list()), spec.dtype.name, onnx2tf_layout(spec.shape.rank))
+        for name, spec in sorted(fn.structured_input_signature[1].items())
+    ]
+    outputs = [
+        TensorSpec(name, list(spec.shape.as_list()), spec.dtype.name, "NC" if spec.shape.rank == 2 else "ANY")
+        for name, spec in sorted(fn.structured_outputs.items())
+    ]
     return inputs, outputs
 
 
@@ -60,8 +62,9 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             tail = log_tail(log_path)
-            raise ExportError(f"savedmodel: onnx2tf could not convert {onnx_path} ({first_line(exc)})"
-                              + (f"\n{tail}" if tail else "")) from None
+            raise ExportError(
+                f"savedmodel: onnx2tf could not convert {onnx_path} ({first_line(exc)})" + (f"\n{tail}" if tail else "")
+            ) from None
         with atomic_path(path) as tmp:
             tmp.mkdir()
             for part in SAVEDMODEL_PARTS:
@@ -77,10 +80,18 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
         inputs, outputs = _signature_specs(path)
     except Exception as exc:
         raise ExportError(f"savedmodel: {path} has no loadable {SIGNATURE!r} signature ({first_line(exc)})") from exc
-    return [ArtifactEntry(
-        name="savedmodel", format="savedmodel", variant="fp32", path=DIR_NAME,
-        size_bytes=size_of(path), sha256=sha256_of(path), inputs=inputs, outputs=outputs,
-        export_seconds=round(time.perf_counter() - started, 3),
-        tools=package_versions("onnx2tf", "tensorflow-cpu", "onnx"),
-        details={"signature": SIGNATURE, "converter": "onnx2tf", "source": "onnx"},
-    )]
+    return [
+        ArtifactEntry(
+            name="savedmodel",
+            format="savedmodel",
+            variant="fp32",
+            path=DIR_NAME,
+            size_bytes=size_of(path),
+            sha256=sha256_of(path),
+            inputs=inputs,
+            outputs=outputs,
+            export_seconds=round(time.perf_counter() - started, 3),
+            tools=package_versions("onnx2tf", "tensorflow-cpu", "onnx"),
+            details={"signature": SIGNATURE, "converter": "onnx2tf", "source": "onnx"},
+        )
+    ]

@@ -61,8 +61,9 @@ def _specs(model_bytes: bytes) -> tuple[list[TensorSpec], list[TensorSpec]]:
     interpreter_class, _ = load_interpreter_class()
     interpreter = interpreter_class(model_content=model_bytes)
     inputs = [_tensor_spec(d, onnx2tf_layout(len(d["shape_signature"]))) for d in interpreter.get_input_details()]
-    outputs = [_tensor_spec(d, "NC" if len(d["shape_signature"]) == 2 else "ANY")
-               for d in interpreter.get_output_details()]
+    outputs = [
+        _tensor_spec(d, "NC" if len(d["shape_signature"]) == 2 else "ANY") for d in interpreter.get_output_details()
+    ]
     return inputs, outputs
 
 
@@ -81,7 +82,8 @@ def export_variant(ctx: ExportContext, variant: str) -> ArtifactEntry:
 
         def representative():
             for i in range(len(data)):
-                yield [data[i:i + 1]]
+                yield [data[i : i + 1]]
+
     try:
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
         _configure(converter, variant, representative)
@@ -94,10 +96,17 @@ def export_variant(ctx: ExportContext, variant: str) -> ArtifactEntry:
         tmp.write_bytes(model_bytes)
     inputs, outputs = _specs(model_bytes)
     return ArtifactEntry(
-        name=f"tflite_{variant}", format="tflite", variant=variant, path=file_name,
-        size_bytes=size_of(path), sha256=sha256_of(path), inputs=inputs, outputs=outputs,
+        name=f"tflite_{variant}",
+        format="tflite",
+        variant=variant,
+        path=file_name,
+        size_bytes=size_of(path),
+        sha256=sha256_of(path),
+        inputs=inputs,
+        outputs=outputs,
         export_seconds=round(time.perf_counter() - started, 3),
-        tools=package_versions("tensorflow-cpu", "ai-edge-litert"), details=details,
+        tools=package_versions("tensorflow-cpu", "ai-edge-litert"),
+        details=details,
     )
 
 

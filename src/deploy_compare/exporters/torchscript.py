@@ -28,19 +28,28 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
             traced = torch.jit.script(bundle.module)
             how = "script"
         except Exception as exc:
-            raise ExportError(f"torchscript: neither torch.jit.trace ({first_line(trace_exc)}) nor "
-                              f"torch.jit.script ({first_line(exc)}) could compile model {bundle.name!r}") from exc
+            raise ExportError(
+                f"torchscript: neither torch.jit.trace ({first_line(trace_exc)}) nor "
+                f"torch.jit.script ({first_line(exc)}) could compile model {bundle.name!r}"
+            ) from exc
     path = ctx.out_dir / FILE_NAME
     with atomic_path(path) as tmp:
         traced.save(str(tmp))
     with torch.no_grad():
         out_shape = list(bundle.module(example).shape)
     sample = list(bundle.example_input.shape[1:])
-    return [ArtifactEntry(
-        name="torchscript", format="torchscript", variant="fp32", path=FILE_NAME,
-        size_bytes=size_of(path), sha256=sha256_of(path),
-        inputs=[TensorSpec("input", [None, *sample], "float32", bundle.layout)],
-        outputs=[TensorSpec("logits", [None, *out_shape[1:]], "float32", "NC")],
-        export_seconds=round(time.perf_counter() - started, 3),
-        tools=package_versions("torch"), details={"method": how},
-    )]
+    return [
+        ArtifactEntry(
+            name="torchscript",
+            format="torchscript",
+            variant="fp32",
+            path=FILE_NAME,
+            size_bytes=size_of(path),
+            sha256=sha256_of(path),
+            inputs=[TensorSpec("input", [None, *sample], "float32", bundle.layout)],
+            outputs=[TensorSpec("logits", [None, *out_shape[1:]], "float32", "NC")],
+            export_seconds=round(time.perf_counter() - started, 3),
+            tools=package_versions("torch"),
+            details={"method": how},
+        )
+    ]

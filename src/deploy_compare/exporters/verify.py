@@ -28,8 +28,12 @@ class ParityThresholds:
     int8_min_top1_agreement_without_labels: float = 0.98
 
     def __post_init__(self) -> None:
-        for name in ("float_min_top1_agreement", "fp16_min_top1_agreement",
-                     "int8_min_top1_agreement_without_labels", "int8_max_accuracy_drop"):
+        for name in (
+            "float_min_top1_agreement",
+            "fp16_min_top1_agreement",
+            "int8_min_top1_agreement_without_labels",
+            "int8_max_accuracy_drop",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"ParityThresholds.{name} must be within [0, 1], got {value}")
@@ -58,7 +62,7 @@ class EvalData:
         return path
 
     @classmethod
-    def load(cls, directory: Path) -> "EvalData":
+    def load(cls, directory: Path) -> EvalData:
         with np.load(Path(directory) / EVAL_DATA_NAME) as data:
             return cls(data["x"], data["y"] if "y" in data else None, data["reference"])
 
@@ -68,11 +72,10 @@ class EvalData:
 
 
 def run_in_batches(runtime, x: np.ndarray, batch: int = BATCH) -> np.ndarray:
-    return np.concatenate([runtime.predict(x[i:i + batch]) for i in range(0, len(x), batch)])
+    return np.concatenate([runtime.predict(x[i : i + batch]) for i in range(0, len(x), batch)])
 
 
-def parity_of(entry: ArtifactEntry, outputs: np.ndarray, data: EvalData,
-              thresholds: ParityThresholds) -> Parity:
+def parity_of(entry: ArtifactEntry, outputs: np.ndarray, data: EvalData, thresholds: ParityThresholds) -> Parity:
     max_abs_diff = float(np.abs(outputs - data.reference).max())
     agreement = float((outputs.argmax(1) == data.reference.argmax(1)).mean())
     ref_acc = data.reference_accuracy
@@ -83,29 +86,45 @@ def parity_of(entry: ArtifactEntry, outputs: np.ndarray, data: EvalData,
         if max_abs_diff > thresholds.float_max_abs_diff:
             failures.append(f"{label}: max abs diff {max_abs_diff:.3g} > threshold {thresholds.float_max_abs_diff:.3g}")
         if agreement < thresholds.float_min_top1_agreement:
-            failures.append(f"{label}: top-1 agreement {agreement:.2%} < threshold "
-                            f"{thresholds.float_min_top1_agreement:.2%}")
+            failures.append(
+                f"{label}: top-1 agreement {agreement:.2%} < threshold {thresholds.float_min_top1_agreement:.2%}"
+            )
     elif entry.variant == "fp16":
         if agreement < thresholds.fp16_min_top1_agreement:
-            failures.append(f"{label}: top-1 agreement {agreement:.2%} < threshold "
-                            f"{thresholds.fp16_min_top1_agreement:.2%}")
+            failures.append(
+                f"{label}: top-1 agreement {agreement:.2%} < threshold {thresholds.fp16_min_top1_agreement:.2%}"
+            )
     elif ref_acc is not None:  # int8 variants, with labels
         floor = ref_acc - thresholds.int8_max_accuracy_drop
         if acc < floor:
-            failures.append(f"{label}: accuracy {acc:.2%} is more than {thresholds.int8_max_accuracy_drop * 100:.0f} "
-                            f"points below fp32's {ref_acc:.2%} (threshold {floor:.2%})")
+            failures.append(
+                f"{label}: accuracy {acc:.2%} is more than {thresholds.int8_max_accuracy_drop * 100:.0f} "
+                f"points below fp32's {ref_acc:.2%} (threshold {floor:.2%})"
+            )
     elif agreement < thresholds.int8_min_top1_agreement_without_labels:
-        failures.append(f"{label}: top-1 agreement {agreement:.2%} < threshold "
-                        f"{thresholds.int8_min_top1_agreement_without_labels:.2%} (no labels given)")
+        failures.append(
+            f"{label}: top-1 agreement {agreement:.2%} < threshold "
+            f"{thresholds.int8_min_top1_agreement_without_labels:.2%} (no labels given)"
+        )
     return Parity(
-        samples=int(len(outputs)), max_abs_diff=max_abs_diff, top1_agreement=agreement,
-        accuracy=acc if data.y is not None else None, reference_accuracy=ref_acc,
-        passed=not failures, failures=failures,
+        samples=int(len(outputs)),
+        max_abs_diff=max_abs_diff,
+        top1_agreement=agreement,
+        accuracy=acc if data.y is not None else None,
+        reference_accuracy=ref_acc,
+        passed=not failures,
+        failures=failures,
     )
 
 
-def verify_artifact(directory: Path, manifest: Manifest, name: str, data: EvalData,
-                    thresholds: ParityThresholds = ParityThresholds(), check_hash: bool = True) -> Parity:
+def verify_artifact(
+    directory: Path,
+    manifest: Manifest,
+    name: str,
+    data: EvalData,
+    thresholds: ParityThresholds = ParityThresholds(),
+    check_hash: bool = True,
+) -> Parity:
     """Load the artifact in its runtime, run the held-out set, compare with PyTorch."""
     from ..runtimes import open_runtime
 

@@ -28,7 +28,5 @@ def load_digits_split(seed: int = SPLIT_SEED, held_out_share: float = HELD_OUT_S
     # Pixel values are 0..16 in this data set.
     x = (digits.images.astype(np.float32) / 16.0)[:, None, :, :]
     y = digits.target.astype(np.int64)
-    x_train, x_eval, y_train, y_eval = train_test_split(
-        x, y, test_size=held_out_share, random_state=seed, stratify=y
-    )
+    x_train, x_eval, y_train, y_eval = train_test_split(x, y, test_size=held_out_share, random_state=seed, stratify=y)
     return DigitsSplit(x_train, y_train, x_eval, y_eval)

@@ -64,8 +64,9 @@ def _bundle_from_factory(spec: str, result: object) -> ModelBundle:
         )
     module, example = result[0], result[1]
     if not isinstance(module, torch.nn.Module):
-        raise ModelLoadError(f"--model {spec!r}: first returned value must be a torch.nn.Module, "
-                             f"got {type(module).__name__}")
+        raise ModelLoadError(
+            f"--model {spec!r}: first returned value must be a torch.nn.Module, got {type(module).__name__}"
+        )
     eval_inputs, eval_labels = None, None
     if len(result) == 3 and result[2] is not None:
         eval_set = result[2]
@@ -73,8 +74,7 @@ def _bundle_from_factory(spec: str, result: object) -> ModelBundle:
             eval_inputs, eval_labels = eval_set
         else:
             eval_inputs = eval_set
-    example = np.asarray(example.detach().cpu().numpy() if hasattr(example, "detach") else example,
-                         dtype=np.float32)
+    example = np.asarray(example.detach().cpu().numpy() if hasattr(example, "detach") else example, dtype=np.float32)
     if eval_inputs is None:
         rng = np.random.default_rng(0)
         noise = rng.standard_normal((RANDOM_EVAL_SAMPLES, *example.shape[1:])).astype(np.float32)
@@ -82,8 +82,15 @@ def _bundle_from_factory(spec: str, result: object) -> ModelBundle:
     layout = "NCHW" if example.ndim == 4 else ("NCL" if example.ndim == 3 else "NC")
     name = spec.rpartition(":")[2]
     module.eval()
-    return ModelBundle(name=name, source=spec, module=module, example_input=example,
-                       eval_inputs=eval_inputs, eval_labels=eval_labels, layout=layout)
+    return ModelBundle(
+        name=name,
+        source=spec,
+        module=module,
+        example_input=example,
+        eval_inputs=eval_inputs,
+        eval_labels=eval_labels,
+        layout=layout,
+    )
 
 
 def load_model(spec: str, cache_dir: Path, progress: Callable[[str], None] = print) -> ModelBundle:

@@ -69,8 +69,9 @@ def _content_hash(settings: TrainSettings, x_train: np.ndarray, y_train: np.ndar
     return digest.hexdigest()[:16]
 
 
-def train(model: nn.Module, x: np.ndarray, y: np.ndarray, settings: TrainSettings,
-          progress: Callable[[str], None] = print) -> None:
+def train(
+    model: nn.Module, x: np.ndarray, y: np.ndarray, settings: TrainSettings, progress: Callable[[str], None] = print
+) -> None:
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -81,7 +82,7 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, settings: TrainSetting
         order = torch.randperm(len(xt), generator=generator)
         total = 0.0
         for start in range(0, len(xt), settings.batch_size):
-            idx = order[start:start + settings.batch_size]
+            idx = order[start : start + settings.batch_size]
             optimizer.zero_grad()
             loss = loss_fn(model(xt[idx]), yt[idx])
             loss.backward()
@@ -98,8 +99,9 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     return float((logits.argmax(axis=1) == y).mean())
 
 
-def build(cache_dir: Path, settings: TrainSettings = TrainSettings(),
-          progress: Callable[[str], None] = print) -> ModelBundle:
+def build(
+    cache_dir: Path, settings: TrainSettings = TrainSettings(), progress: Callable[[str], None] = print
+) -> ModelBundle:
     """Train (or load from cache) the reference CNN and return it with its data."""
     split = load_digits_split()
     key = _content_hash(settings, split.x_train, split.y_train)

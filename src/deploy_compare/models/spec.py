@@ -49,8 +49,9 @@ class ModelBundle:
                     f"eval_inputs has {len(self.eval_inputs)}"
                 )
         if self.example_input.ndim < 2:
-            raise ModelLoadError(f"model {self.name!r}: example_input must be a batch (ndim >= 2), "
-                                 f"got shape {self.example_input.shape}")
+            raise ModelLoadError(
+                f"model {self.name!r}: example_input must be a batch (ndim >= 2), got shape {self.example_input.shape}"
+            )
         if self.eval_inputs.shape[1:] != self.example_input.shape[1:]:
             raise ModelLoadError(
                 f"model {self.name!r}: eval_inputs sample shape {self.eval_inputs.shape[1:]} differs "

@@ -25,8 +25,11 @@ def render_all(run_dir: Path) -> list[Path]:
     inputs = load_inputs(run_dir)
     document = build_document(inputs)
     edge_rows = [row for rows in inputs.edge.values() for row in rows]
-    outputs = {CSV_NAME: render_csv(inputs.results, edge_rows), MARKDOWN_NAME: render_markdown(document),
-               HTML_NAME: render_html(document)}
+    outputs = {
+        CSV_NAME: render_csv(inputs.results, edge_rows),
+        MARKDOWN_NAME: render_markdown(document),
+        HTML_NAME: render_html(document),
+    }
     paths = []
     for name, content in outputs.items():
         path = run_dir / name

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
+from . import plots, tables
 from .document import Bullets, Code, Document, Figure, Paragraph, Section
 from .fmt import get, text
 from .inputs import ReportInputs
 from .names import is_local_device
-from . import plots, tables
 from .verdicts import all_verdicts
 
 
@@ -19,18 +19,30 @@ def _figure(key: str, title: str, png: bytes | None, alt: str, missing: str) -> 
 def banner(inputs: ReportInputs) -> list[Paragraph]:
     run = inputs.results.run
     if run.interrupted:
-        return [Paragraph("INTERRUPTED RUN - INCOMPLETE RESULTS. The run was stopped before it finished; "
-                          "the figures below cover only what completed, and targets with no result are marked "
-                          "NOT RUN or INTERRUPTED.", tone="warning")]
+        return [
+            Paragraph(
+                "INTERRUPTED RUN - INCOMPLETE RESULTS. The run was stopped before it finished; "
+                "the figures below cover only what completed, and targets with no result are marked "
+                "NOT RUN or INTERRUPTED.",
+                tone="warning",
+            )
+        ]
     if not run.complete:
-        return [Paragraph("INCOMPLETE RUN. results.json says the run did not complete; figures may be missing.",
-                          tone="warning")]
+        return [
+            Paragraph(
+                "INCOMPLETE RUN. results.json says the run did not complete; figures may be missing.", tone="warning"
+            )
+        ]
     return []
 
 
 def verdict_section(inputs: ReportInputs) -> Section:
-    blocks: list = [Paragraph("Each answer comes from the figures in this report (results.json); the sections "
-                              "below hold every row.", tone="note")]
+    blocks: list = [
+        Paragraph(
+            "Each answer comes from the figures in this report (results.json); the sections below hold every row.",
+            tone="note",
+        )
+    ]
     for v in all_verdicts(inputs.results):
         blocks.append(Paragraph(v.answer, lead=v.question))
         if v.details:
@@ -53,16 +65,39 @@ def served_section(inputs: ReportInputs) -> Section:
         blocks.append(Paragraph("No served target was configured for this run.", tone="note"))
     sweep = tables.sweep_table(r)
     if sweep.rows:
-        blocks += [Paragraph("Closed-loop concurrency sweep (each client sends its next request when the last "
-                             "answered):", lead="Sweep"), sweep]
-    blocks.append(_figure("throughput", "Throughput and latency vs concurrency", plots.throughput_vs_concurrency(r),
-                          "throughput and latency of each served target against the number of concurrent clients",
-                          "no served target produced a closed-loop sweep"))
-    blocks += [Paragraph("Open-loop search for the highest rate whose p99 (failures counted as infinitely slow) "
-                         "stays under the bound:", lead="SLO search"), tables.slo_table(r)]
-    blocks.append(_figure("slo", "Latency vs offered rate, with the SLO", plots.latency_vs_rate(r),
-                          "p99 latency of each SLO trial against its offered rate, with the SLO bound",
-                          "no served target ran the SLO search"))
+        blocks += [
+            Paragraph(
+                "Closed-loop concurrency sweep (each client sends its next request when the last answered):",
+                lead="Sweep",
+            ),
+            sweep,
+        ]
+    blocks.append(
+        _figure(
+            "throughput",
+            "Throughput and latency vs concurrency",
+            plots.throughput_vs_concurrency(r),
+            "throughput and latency of each served target against the number of concurrent clients",
+            "no served target produced a closed-loop sweep",
+        )
+    )
+    blocks += [
+        Paragraph(
+            "Open-loop search for the highest rate whose p99 (failures counted as infinitely slow) "
+            "stays under the bound:",
+            lead="SLO search",
+        ),
+        tables.slo_table(r),
+    ]
+    blocks.append(
+        _figure(
+            "slo",
+            "Latency vs offered rate, with the SLO",
+            plots.latency_vs_rate(r),
+            "p99 latency of each SLO trial against its offered rate, with the SLO bound",
+            "no served target ran the SLO search",
+        )
+    )
     trials = tables.slo_trials_table(r)
     if trials.rows:
         blocks.append(trials)
@@ -70,35 +105,61 @@ def served_section(inputs: ReportInputs) -> Section:
 
 
 def latency_section(inputs: ReportInputs) -> Section:
-    return Section("latency", "Latency distributions", [
-        Paragraph("Percentile spectrum: the vertical axis is spaced so p90, p99 and p99.9 are equally far apart. "
-                  "Served curves come from the closed-loop percentiles (min, p50, p90, p95, p99, p99.9, max); "
-                  "in-process curves from p50, p90, p99 and max of single-request calls.", tone="note"),
-        _figure("latency_cdf", "Latency CDF per target", plots.latency_cdf(inputs.results),
+    return Section(
+        "latency",
+        "Latency distributions",
+        [
+            Paragraph(
+                "Percentile spectrum: the vertical axis is spaced so p90, p99 and p99.9 are equally far apart. "
+                "Served curves come from the closed-loop percentiles (min, p50, p90, p95, p99, p99.9, max); "
+                "in-process curves from p50, p90, p99 and max of single-request calls.",
+                tone="note",
+            ),
+            _figure(
+                "latency_cdf",
+                "Latency CDF per target",
+                plots.latency_cdf(inputs.results),
                 "latency percentiles of each served target and in-process artifact",
-                "no latency was measured"),
-    ])
+                "no latency was measured",
+            ),
+        ],
+    )
 
 
 def local_section(inputs: ReportInputs) -> Section:
     rows = [row for row in inputs.results.local if isinstance(row, dict) and is_local_device(row)]
     if not rows:
-        return Section("local", "In-process benchmark", [Paragraph("No in-process results in this run.",
-                                                                      tone="note")])
-    return Section("local", "In-process benchmark", [
-        Paragraph("Single-request latency (batch 1) and batched throughput of each artifact in its runtime; "
-                  "server profile = the cores given, edge profile = pinned to few cores like a phone or Pi.",
-                  tone="note"),
-        tables.bench_table(rows)])
+        return Section("local", "In-process benchmark", [Paragraph("No in-process results in this run.", tone="note")])
+    return Section(
+        "local",
+        "In-process benchmark",
+        [
+            Paragraph(
+                "Single-request latency (batch 1) and batched throughput of each artifact in its runtime; "
+                "server profile = the cores given, edge profile = pinned to few cores like a phone or Pi.",
+                tone="note",
+            ),
+            tables.bench_table(rows),
+        ],
+    )
 
 
 def artifacts_section(inputs: ReportInputs) -> Section:
     r = inputs.results
-    blocks: list = [tables.parity_table(r) if (r.artifacts or r.export_failures)
-                    else Paragraph("No artifact was exported in this run.", tone="warning")]
-    blocks.append(_figure("tflite", "TFLite variants", plots.tflite_variants(r),
-                          "file size, memory growth, latency and accuracy of each TFLite variant",
-                          "no TFLite variant was exported"))
+    blocks: list = [
+        tables.parity_table(r)
+        if (r.artifacts or r.export_failures)
+        else Paragraph("No artifact was exported in this run.", tone="warning")
+    ]
+    blocks.append(
+        _figure(
+            "tflite",
+            "TFLite variants",
+            plots.tflite_variants(r),
+            "file size, memory growth, latency and accuracy of each TFLite variant",
+            "no TFLite variant was exported",
+        )
+    )
     if r.export_failures:
         blocks += [Paragraph("Export failures:", lead="Failures", tone="warning"), tables.export_failures_table(r)]
     return Section("artifacts", "Exported artifacts and parity", blocks)
@@ -110,9 +171,11 @@ def edge_section(inputs: ReportInputs) -> Section | None:
     blocks: list = []
     for device, rows in inputs.edge.items():
         machine = next((row.get("machine") for row in rows if isinstance(row.get("machine"), dict)), {}) or {}
-        desc = (f"{text(machine.get('cpu_model'))}, {text(machine.get('machine'))}, {text(machine.get('system'))} "
-                f"{text(machine.get('release'))}, {text(machine.get('logical_cpus'))} CPUs, "
-                f"{text(machine.get('memory_total_mib'))} MiB, Python {text(machine.get('python'))}")
+        desc = (
+            f"{text(machine.get('cpu_model'))}, {text(machine.get('machine'))}, {text(machine.get('system'))} "
+            f"{text(machine.get('release'))}, {text(machine.get('logical_cpus'))} CPUs, "
+            f"{text(machine.get('memory_total_mib'))} MiB, Python {text(machine.get('python'))}"
+        )
         blocks += [Paragraph(desc, lead=f"Device {device}"), tables.bench_table(rows)]
     for problem in inputs.edge_problems:
         blocks.append(Paragraph(problem, tone="warning"))
@@ -120,14 +183,28 @@ def edge_section(inputs: ReportInputs) -> Section | None:
 
 
 def settings_section(inputs: ReportInputs) -> Section:
-    return Section("settings", "Settings", [Code(json.dumps(inputs.results.settings, indent=2, sort_keys=True),
-                                                 "settings used (merged TOML)")])
+    return Section(
+        "settings",
+        "Settings",
+        [Code(json.dumps(inputs.results.settings, indent=2, sort_keys=True), "settings used (merged TOML)")],
+    )
 
 
 def build_document(inputs: ReportInputs) -> Document:
     r = inputs.results
     model = text(get(r.model, "name")) if r.model else "unknown model"
-    sections = [verdict_section(inputs), run_section(inputs), served_section(inputs), latency_section(inputs),
-                local_section(inputs), artifacts_section(inputs), edge_section(inputs), settings_section(inputs)]
-    return Document(f"deploy-compare report: {model}, run {r.run.id} ({r.run.profile})", banner(inputs),
-                    [s for s in sections if s is not None])
+    sections = [
+        verdict_section(inputs),
+        run_section(inputs),
+        served_section(inputs),
+        latency_section(inputs),
+        local_section(inputs),
+        artifacts_section(inputs),
+        edge_section(inputs),
+        settings_section(inputs),
+    ]
+    return Document(
+        f"deploy-compare report: {model}, run {r.run.id} ({r.run.profile})",
+        banner(inputs),
+        [s for s in sections if s is not None],
+    )

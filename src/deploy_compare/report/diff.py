@@ -80,8 +80,11 @@ def figures(results: RunResults) -> dict[str, Figure]:
             add(f"slo {s.target} max_rate_rps", 0.0 if rate is None else rate, HIGHER)
     for name, entry in sorted(results.artifacts.items()):
         add(f"artifact {name} size_bytes", getf(entry, "size_bytes"), INFO)
-        add(f"artifact {name} accuracy_pct", None if getf(entry, "parity", "accuracy") is None
-            else getf(entry, "parity", "accuracy") * 100, POINTS)
+        add(
+            f"artifact {name} accuracy_pct",
+            None if getf(entry, "parity", "accuracy") is None else getf(entry, "parity", "accuracy") * 100,
+            POINTS,
+        )
     return out
 
 
@@ -92,7 +95,11 @@ def _compare(key: str, a: Figure | None, b: Figure | None, tolerance: float) -> 
         bad = va == "OK" and vb in ("FAILED", "INTERRUPTED")
         return DiffRow(key, va, vb, None, better, bad, f"was OK, now {vb}" if bad else "")
     if va is None or vb is None:
-        note = "only in B" if a is None else ("only in A" if b is None else "not measured in " + ("A" if va is None else "B"))
+        note = (
+            "only in B"
+            if a is None
+            else ("only in A" if b is None else "not measured in " + ("A" if va is None else "B"))
+        )
         return DiffRow(key, va, vb, None, better, False, note)
     if better == POINTS:
         delta = vb - va
@@ -143,7 +150,10 @@ def format_diff(report: DiffReport, name_a: str = "A", name_b: str = "B") -> str
     lines.insert(1, "  ".join("-" * w for w in widths).rstrip())
     n = len(report.regressions)
     lines.append("")
-    lines.append(f"{n} regression(s) beyond the tolerance ({report.tolerance:.0%} for latency/throughput/rate, "
-                 f"{ACCURACY_POINTS} point for accuracy)" if n else
-                 f"no regression beyond the tolerance ({report.tolerance:.0%}; accuracy {ACCURACY_POINTS} point)")
+    lines.append(
+        f"{n} regression(s) beyond the tolerance ({report.tolerance:.0%} for latency/throughput/rate, "
+        f"{ACCURACY_POINTS} point for accuracy)"
+        if n
+        else f"no regression beyond the tolerance ({report.tolerance:.0%}; accuracy {ACCURACY_POINTS} point)"
+    )
     return "\n".join(lines)

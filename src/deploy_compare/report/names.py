@@ -12,7 +12,7 @@ QUANTIZED_VARIANTS = ("fp16", "dynamic_int8", "int8")
 
 
 def mode_word(mode: str | None) -> str | None:
-    """"docker" / "native" from a mode or a launcher class name (TorchServeNative -> native)."""
+    """ "docker" / "native" from a mode or a launcher class name (TorchServeNative -> native)."""
     if not mode:
         return None
     low = mode.lower()
@@ -36,8 +36,14 @@ def is_local_device(row: dict[str, Any]) -> bool:
 
 
 def ok_local(results: RunResults, profile: str | None = None) -> list[dict[str, Any]]:
-    return [r for r in results.local if isinstance(r, dict) and r.get("status") == "OK" and is_local_device(r)
-            and (profile is None or r.get("profile") == profile)]
+    return [
+        r
+        for r in results.local
+        if isinstance(r, dict)
+        and r.get("status") == "OK"
+        and is_local_device(r)
+        and (profile is None or r.get("profile") == profile)
+    ]
 
 
 def sweep_points(s: ServedResult) -> list[dict[str, Any]]:
@@ -50,8 +56,10 @@ def slo_trials(s: ServedResult) -> list[dict[str, Any]]:
     trials = get(s.slo, "trials")
     if not isinstance(trials, list):
         return []
-    return sorted((t for t in trials if isinstance(t, dict) and getf(t, "rate_rps") is not None),
-                  key=lambda t: getf(t, "rate_rps"))
+    return sorted(
+        (t for t in trials if isinstance(t, dict) and getf(t, "rate_rps") is not None),
+        key=lambda t: getf(t, "rate_rps"),
+    )
 
 
 def reference_accuracy(results: RunResults) -> float | None:
@@ -70,8 +78,9 @@ def artifact_accuracy(entry: Any) -> float | None:
 
 
 def tflite_artifacts(results: RunResults) -> dict[str, dict[str, Any]]:
-    return {name: e for name, e in sorted(results.artifacts.items())
-            if isinstance(e, dict) and e.get("format") == "tflite"}
+    return {
+        name: e for name, e in sorted(results.artifacts.items()) if isinstance(e, dict) and e.get("format") == "tflite"
+    }
 
 
 def footprint_row(results: RunResults, artifact: str) -> dict[str, Any] | None:

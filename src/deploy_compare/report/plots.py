@@ -12,15 +12,30 @@ from typing import Any
 
 from ..deploy.results import RunResults
 from .fmt import get, getf
-from .names import (artifact_accuracy, footprint_row, ok_local, reference_accuracy, slo_trials, sweep_points,
-                    target_label, tflite_artifacts)
+from .names import (
+    artifact_accuracy,
+    footprint_row,
+    ok_local,
+    reference_accuracy,
+    slo_trials,
+    sweep_points,
+    target_label,
+    tflite_artifacts,
+)
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 #: percentile -> vertical position on a "percentile spectrum" axis: -log10(1 - q), so p90, p99 and
 #: p99.9 are evenly spaced and the tail is readable (HdrHistogram's plot).
-SERVED_POINTS = (("min_ms", 0.0), ("p50_ms", 0.5), ("p90_ms", 0.9), ("p95_ms", 0.95), ("p99_ms", 0.99),
-                 ("p999_ms", 0.999), ("max_ms", None))
+SERVED_POINTS = (
+    ("min_ms", 0.0),
+    ("p50_ms", 0.5),
+    ("p90_ms", 0.9),
+    ("p95_ms", 0.95),
+    ("p99_ms", 0.99),
+    ("p999_ms", 0.999),
+    ("max_ms", None),
+)
 LOCAL_POINTS = (("p50_ms", 0.5), ("p90_ms", 0.9), ("p99_ms", 0.99), ("max_ms", None))
 MAX_Y = 3.5
 TICKS = ((0.0, "min"), (-math.log10(0.5), "p50"), (1.0, "p90"), (2.0, "p99"), (3.0, "p99.9"), (MAX_Y, "max"))
@@ -124,10 +139,21 @@ def throughput_vs_concurrency(results: RunResults) -> bytes | None:
     for s, points in served:
         conc = [getf(p, "concurrency") for p in points]
         line = ax_t.plot(conc, [getf(p, "throughput_rps") for p in points], marker="o", label=target_label(s))[0]
-        ax_l.plot(conc, [getf(p, "p50_ms") for p in points], marker="o", color=line.get_color(),
-                  label=f"{target_label(s)} p50")
-        ax_l.plot(conc, [getf(p, "p99_ms") for p in points], marker="s", ls="--", color=line.get_color(),
-                  label=f"{target_label(s)} p99")
+        ax_l.plot(
+            conc,
+            [getf(p, "p50_ms") for p in points],
+            marker="o",
+            color=line.get_color(),
+            label=f"{target_label(s)} p50",
+        )
+        ax_l.plot(
+            conc,
+            [getf(p, "p99_ms") for p in points],
+            marker="s",
+            ls="--",
+            color=line.get_color(),
+            label=f"{target_label(s)} p99",
+        )
     for ax in (ax_t, ax_l):
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted({getf(p, "concurrency") for _, points in served for p in points}))
@@ -159,16 +185,21 @@ def latency_vs_rate(results: RunResults) -> bytes | None:
         ys = [top if v is None else v for v in p99]
         line = ax.plot(rates, ys, ls="-", alpha=0.6, label=f"{target_label(s)} p99 (failures counted)")[0]
         for rate, y, t in zip(rates, ys, trials):
-            ax.plot([rate], [y], marker="o" if get(t, "passed") else "x", ms=7, color=line.get_color(),
-                    mfc=line.get_color() if get(t, "passed") else "none")
+            ax.plot(
+                [rate],
+                [y],
+                marker="o" if get(t, "passed") else "x",
+                ms=7,
+                color=line.get_color(),
+                mfc=line.get_color() if get(t, "passed") else "none",
+            )
     for bound in sorted(set(bounds)):
         ax.axhline(bound, color="crimson", ls="--", lw=1.2, label=f"SLO: p99 <= {bound:g} ms")
     ax.set_yscale("log")
     _plain_log_axis(ax.yaxis)
     ax.set_xlabel("offered rate (req/s, open loop)")
     ax.set_ylabel("p99 latency (ms, log scale)")
-    ax.set_title("Latency vs offered rate (o passed, x failed; failed runs with unbounded p99 at the top)",
-                 fontsize=10)
+    ax.set_title("Latency vs offered rate (o passed, x failed; failed runs with unbounded p99 at the top)", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -189,8 +220,10 @@ def tflite_variants(results: RunResults) -> bytes | None:
         ("file size (KiB)", values(lambda n: (getf(variants[n], "size_bytes") or 0) / 1024 or None)),
         ("RSS growth (MiB)", values(lambda n: getf(rows[n], "rss_growth_mib"))),
         ("p50 latency (ms)", values(lambda n: getf(rows[n], "p50_ms"))),
-        ("accuracy (%)", values(lambda n: None if artifact_accuracy(variants[n]) is None
-                                else artifact_accuracy(variants[n]) * 100)),
+        (
+            "accuracy (%)",
+            values(lambda n: None if artifact_accuracy(variants[n]) is None else artifact_accuracy(variants[n]) * 100),
+        ),
     ]
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(13, 3.4))
@@ -199,8 +232,13 @@ def tflite_variants(results: RunResults) -> bytes | None:
         heights = [0 if v is None else v for v in vals]
         bars = ax.bar(labels, heights, color=plt.get_cmap("tab10")(range(len(names))))
         for bar, v in zip(bars, vals):
-            ax.annotate("n/a" if v is None else f"{v:.3g}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                        ha="center", va="bottom", fontsize=8)
+            ax.annotate(
+                "n/a" if v is None else f"{v:.3g}",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
         ax.set_title(title, fontsize=10)
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
         ax.grid(True, axis="y", alpha=0.3)

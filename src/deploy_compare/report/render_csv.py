@@ -15,11 +15,41 @@ from ..deploy.results import RunResults, ServedResult
 from .fmt import get
 from .names import slo_trials, sweep_points
 
-BASE_COLUMNS = ("kind", "target", "mode", "artifact", "runtime", "profile", "threads", "device", "concurrency",
-                "offered_rate_rps", "status", "reason", "requests", "p50_ms", "p90_ms", "p95_ms", "p99_ms",
-                "p999_ms", "max_ms", "mean_ms", "p99_incl_failures_ms", "throughput_rps")
-TAIL_COLUMNS = ("errors", "top1_agreement", "client_bottleneck", "slo_p99_bound_ms", "slo_max_rate_rps",
-                "slo_passed", "file_size_bytes", "rss_growth_mib", "load_ms")
+BASE_COLUMNS = (
+    "kind",
+    "target",
+    "mode",
+    "artifact",
+    "runtime",
+    "profile",
+    "threads",
+    "device",
+    "concurrency",
+    "offered_rate_rps",
+    "status",
+    "reason",
+    "requests",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+    "mean_ms",
+    "p99_incl_failures_ms",
+    "throughput_rps",
+)
+TAIL_COLUMNS = (
+    "errors",
+    "top1_agreement",
+    "client_bottleneck",
+    "slo_p99_bound_ms",
+    "slo_max_rate_rps",
+    "slo_passed",
+    "file_size_bytes",
+    "rss_growth_mib",
+    "load_ms",
+)
 LATENCY_KEYS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms")
 
 
@@ -50,9 +80,26 @@ def _batches(rows: list[dict[str, Any]]) -> list[int]:
 def _bench_row(kind: str, r: dict[str, Any], batches: list[int]) -> dict[str, Any]:
     thr = get(r, "throughput_samples_per_s")
     thr = thr if isinstance(thr, dict) else {}
-    row = {"kind": kind, **{k: get(r, k) for k in ("artifact", "runtime", "profile", "threads", "device", "status",
-                                                     "reason", "file_size_bytes", "rss_growth_mib", "load_ms",
-                                                     "top1_agreement", *LATENCY_KEYS)}}
+    row = {
+        "kind": kind,
+        **{
+            k: get(r, k)
+            for k in (
+                "artifact",
+                "runtime",
+                "profile",
+                "threads",
+                "device",
+                "status",
+                "reason",
+                "file_size_bytes",
+                "rss_growth_mib",
+                "load_ms",
+                "top1_agreement",
+                *LATENCY_KEYS,
+            )
+        },
+    }
     row["requests"] = get(r, "iterations")
     for b in batches:
         row[f"throughput_bs{b}_samples_per_s"] = thr.get(str(b), thr.get(b))
@@ -60,10 +107,15 @@ def _bench_row(kind: str, r: dict[str, Any], batches: list[int]) -> dict[str, An
 
 
 def _load_fields(d: Any) -> dict[str, Any]:
-    return {**{k: get(d, k) for k in LATENCY_KEYS}, "requests": get(d, "requests"),
-            "p99_incl_failures_ms": get(d, "p99_incl_failures_ms"), "throughput_rps": get(d, "throughput_rps"),
-            "errors": get(d, "errors"), "top1_agreement": get(d, "top1_agreement"),
-            "client_bottleneck": get(d, "client_bottleneck")}
+    return {
+        **{k: get(d, k) for k in LATENCY_KEYS},
+        "requests": get(d, "requests"),
+        "p99_incl_failures_ms": get(d, "p99_incl_failures_ms"),
+        "throughput_rps": get(d, "throughput_rps"),
+        "errors": get(d, "errors"),
+        "top1_agreement": get(d, "top1_agreement"),
+        "client_bottleneck": get(d, "client_bottleneck"),
+    }
 
 
 def _served_rows(s: ServedResult) -> list[dict[str, Any]]:
@@ -73,13 +125,28 @@ def _served_rows(s: ServedResult) -> list[dict[str, Any]]:
     if not points:
         rows.append({"kind": "served", **base})
     if isinstance(s.slo, dict):
-        rows.append({"kind": "slo", **base, "slo_p99_bound_ms": get(s.slo, "p99_bound_ms"),
-                     "slo_max_rate_rps": get(s.slo, "max_rate_rps"), "client_bottleneck": get(s.slo, "limited_by_client"),
-                     "reason": get(s.slo, "note") or s.reason})
+        rows.append(
+            {
+                "kind": "slo",
+                **base,
+                "slo_p99_bound_ms": get(s.slo, "p99_bound_ms"),
+                "slo_max_rate_rps": get(s.slo, "max_rate_rps"),
+                "client_bottleneck": get(s.slo, "limited_by_client"),
+                "reason": get(s.slo, "note") or s.reason,
+            }
+        )
         for t in slo_trials(s):
-            rows.append({"kind": "slo_trial", **base, "offered_rate_rps": get(t, "rate_rps"),
-                         **_load_fields(get(t, "result")), "slo_p99_bound_ms": get(s.slo, "p99_bound_ms"),
-                         "slo_passed": get(t, "passed"), "reason": get(t, "reason") or None})
+            rows.append(
+                {
+                    "kind": "slo_trial",
+                    **base,
+                    "offered_rate_rps": get(t, "rate_rps"),
+                    **_load_fields(get(t, "result")),
+                    "slo_p99_bound_ms": get(s.slo, "p99_bound_ms"),
+                    "slo_passed": get(t, "passed"),
+                    "reason": get(t, "reason") or None,
+                }
+            )
     return rows
 
 

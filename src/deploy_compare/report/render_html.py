@@ -59,8 +59,9 @@ def _table(t: Table) -> str:
     body = []
     for i, row in enumerate(t.rows):
         status = t.statuses[i] if i < len(t.statuses) else None
-        cells = "".join(f'<td class="status">{escape(c)}</td>' if c in STATUS_WORDS else f"<td>{escape(c)}</td>"
-                        for c in row)
+        cells = "".join(
+            f'<td class="status">{escape(c)}</td>' if c in STATUS_WORDS else f"<td>{escape(c)}</td>" for c in row
+        )
         body.append(f"<tr{_status_class(status)}>{cells}</tr>")
     if not t.rows:
         body.append(f'<tr><td colspan="{len(t.headers)}">(none)</td></tr>')
@@ -70,8 +71,10 @@ def _table(t: Table) -> str:
 
 def _figure(f: Figure) -> str:
     data = base64.b64encode(f.png).decode("ascii")
-    return (f'<figure id="fig-{escape(f.key)}"><img src="data:image/png;base64,{data}" alt="{escape(f.alt)}">'
-            f"<figcaption>{escape(f.title)}</figcaption></figure>")
+    return (
+        f'<figure id="fig-{escape(f.key)}"><img src="data:image/png;base64,{data}" alt="{escape(f.alt)}">'
+        f"<figcaption>{escape(f.title)}</figcaption></figure>"
+    )
 
 
 def _block(block) -> str:
@@ -89,13 +92,22 @@ def _block(block) -> str:
 
 
 def render_html(doc: Document) -> str:
-    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{escape(doc.title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
-             f"<h1>{escape(doc.title)}</h1>"]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(doc.title)}</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{escape(doc.title)}</h1>",
+    ]
     parts += [f'<p class="banner">{escape(p.text)}</p>' for p in doc.banner]
-    parts.append("<nav>" + "".join(f'<a href="#{escape(s.key)}">{escape(s.title)}</a>' for s in doc.sections)
-                 + "</nav>")
+    parts.append(
+        "<nav>" + "".join(f'<a href="#{escape(s.key)}">{escape(s.title)}</a>' for s in doc.sections) + "</nav>"
+    )
     for section in doc.sections:
         parts.append(f'<section id="{escape(section.key)}"><h2>{escape(section.title)}</h2>')
         parts += [_block(b) for b in section.blocks]

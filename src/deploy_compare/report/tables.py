@@ -25,7 +25,7 @@ def _flag(value: Any) -> str:
 def _throughput_batches(rows: list[dict[str, Any]]) -> list[int]:
     sizes = set()
     for r in rows:
-        for k in (get(r, "throughput_samples_per_s") or {}):
+        for k in get(r, "throughput_samples_per_s") or {}:
             try:
                 sizes.add(int(k))
             except (TypeError, ValueError):
@@ -44,27 +44,44 @@ def header_table(results: RunResults, environment: dict[str, Any] | None) -> Tab
     shared = " (shared: only one core)" if plan.get("shared") else ""
     rows = [
         ["run", run.id],
-        ["model", f"{text(model.get('name'))} ({text(model.get('source'))}), input {text(model.get('input_shape'))} "
-                  f"{text(model.get('layout'))}, {text(model.get('num_classes'))} classes"],
-        ["reference accuracy", f"{pct(reference_accuracy(results), 2)} (fp32 PyTorch, "
-                               f"{text(model.get('eval_samples'))} held-out samples)"],
+        [
+            "model",
+            f"{text(model.get('name'))} ({text(model.get('source'))}), input {text(model.get('input_shape'))} "
+            f"{text(model.get('layout'))}, {text(model.get('num_classes'))} classes",
+        ],
+        [
+            "reference accuracy",
+            f"{pct(reference_accuracy(results), 2)} (fp32 PyTorch, {text(model.get('eval_samples'))} held-out samples)",
+        ],
         ["profile", run.profile],
         ["started / finished (UTC)", f"{run.started_utc} / {text(run.finished_utc)}"],
         ["wall time", seconds(run.wall_s)],
-        ["status", "complete" if run.complete and not run.interrupted
-         else ("INTERRUPTED (incomplete)" if run.interrupted else "INCOMPLETE")],
+        [
+            "status",
+            "complete"
+            if run.complete and not run.interrupted
+            else ("INTERRUPTED (incomplete)" if run.interrupted else "INCOMPLETE"),
+        ],
         ["cores: server / client", f"{cores(plan.get('server_cores'))} / {cores(plan.get('client_cores'))}{shared}"],
         ["command", run.command],
     ]
     if env:
         usable = env.get("usable_cores")
         rows += [
-            ["CPU", f"{text(env.get('cpu_model'))}; usable cores {cores(usable)} "
-                    f"({len(usable) if isinstance(usable, list) else '?'} of {text(env.get('logical_cores'))})"],
+            [
+                "CPU",
+                f"{text(env.get('cpu_model'))}; usable cores {cores(usable)} "
+                f"({len(usable) if isinstance(usable, list) else '?'} of {text(env.get('logical_cores'))})",
+            ],
             ["memory", f"{num(env.get('memory_gib'))} GiB"],
-            ["platform", f"{text(env.get('platform'))}, Python {text(env.get('python'))}, Java {text(env.get('java'))}"],
-            ["thread settings", ", ".join(f"{k}={v}" for k, v in sorted((env.get("thread_settings") or {}).items()))
-             or "none set"],
+            [
+                "platform",
+                f"{text(env.get('platform'))}, Python {text(env.get('python'))}, Java {text(env.get('java'))}",
+            ],
+            [
+                "thread settings",
+                ", ".join(f"{k}={v}" for k, v in sorted((env.get("thread_settings") or {}).items())) or "none set",
+            ],
             ["git commit", text(env.get("git_commit"))],
         ]
         packages = env.get("packages")
@@ -81,16 +98,28 @@ def stages_table(results: RunResults) -> Table:
     stages = results.run.stages
     # A served stage's record may leave the reason to its ServedResult; show it here too.
     served_reasons = {s.target: s.reason for s in results.served if s.reason}
-    return Table(["stage", "status", "time", "reason / error"],
-                 [[s.name, s.status, seconds(s.seconds), text(s.reason or served_reasons.get(s.name))]
-                  for s in stages], [s.status for s in stages])
+    return Table(
+        ["stage", "status", "time", "reason / error"],
+        [[s.name, s.status, seconds(s.seconds), text(s.reason or served_reasons.get(s.name))] for s in stages],
+        [s.status for s in stages],
+    )
 
 
 def served_table(results: RunResults) -> Table:
     rows, statuses = [], []
     for s in results.served:
-        rows.append([target_label(s), s.status, text(s.artifact), num(s.startup_s), cores(s.server_cores),
-                     cores(s.client_cores), text(s.reason), text(s.log)])
+        rows.append(
+            [
+                target_label(s),
+                s.status,
+                text(s.artifact),
+                num(s.startup_s),
+                cores(s.server_cores),
+                cores(s.client_cores),
+                text(s.reason),
+                text(s.log),
+            ]
+        )
         statuses.append(s.status)
     present = {s.target for s in results.served}
     planned = get(results.settings, "run", "targets") or []
@@ -99,8 +128,11 @@ def served_table(results: RunResults) -> Table:
             why = "the run ended before this target" if not results.run.complete else "no result recorded"
             rows.append([str(target), "NOT RUN", DASH, DASH, DASH, DASH, why, DASH])
             statuses.append("NOT RUN")
-    return Table(["target", "status", "artifact", "startup s", "server cores", "client cores", "reason / error", "log"],
-                 rows, statuses)
+    return Table(
+        ["target", "status", "artifact", "startup s", "server cores", "client cores", "reason / error", "log"],
+        rows,
+        statuses,
+    )
 
 
 def sweep_table(results: RunResults) -> Table:
@@ -109,14 +141,43 @@ def sweep_table(results: RunResults) -> Table:
         for p in sweep_points(s):
             bottleneck = get(p, "client_bottleneck")
             reasons = "; ".join(get(p, "bottleneck_reasons") or [])
-            rows.append([target_label(s), text(get(p, "concurrency")), text(get(p, "requests")),
-                         num(get(p, "throughput_rps")), ms(get(p, "p50_ms")), ms(get(p, "p90_ms")),
-                         ms(get(p, "p95_ms")), ms(get(p, "p99_ms")), ms(get(p, "p999_ms")), ms(get(p, "max_ms")),
-                         _errors(p), pct(get(p, "top1_agreement")),
-                         _flag(bottleneck) + (f" ({reasons})" if bottleneck and reasons else "")])
+            rows.append(
+                [
+                    target_label(s),
+                    text(get(p, "concurrency")),
+                    text(get(p, "requests")),
+                    num(get(p, "throughput_rps")),
+                    ms(get(p, "p50_ms")),
+                    ms(get(p, "p90_ms")),
+                    ms(get(p, "p95_ms")),
+                    ms(get(p, "p99_ms")),
+                    ms(get(p, "p999_ms")),
+                    ms(get(p, "max_ms")),
+                    _errors(p),
+                    pct(get(p, "top1_agreement")),
+                    _flag(bottleneck) + (f" ({reasons})" if bottleneck and reasons else ""),
+                ]
+            )
             statuses.append("WARN" if bottleneck else "OK")
-    return Table(["target", "concurrency", "requests", "throughput req/s", "p50 ms", "p90 ms", "p95 ms", "p99 ms",
-                  "p99.9 ms", "max ms", "errors", "top-1 agree", "client bottleneck"], rows, statuses)
+    return Table(
+        [
+            "target",
+            "concurrency",
+            "requests",
+            "throughput req/s",
+            "p50 ms",
+            "p90 ms",
+            "p95 ms",
+            "p99 ms",
+            "p99.9 ms",
+            "max ms",
+            "errors",
+            "top-1 agree",
+            "client bottleneck",
+        ],
+        rows,
+        statuses,
+    )
 
 
 def slo_table(results: RunResults) -> Table:
@@ -131,12 +192,23 @@ def slo_table(results: RunResults) -> Table:
             rows.append([target_label(s), DASH, DASH, DASH, DASH, DASH, "no SLO search recorded"])
             statuses.append("SKIPPED")
             continue
-        rows.append([target_label(s), ms(get(slo, "p99_bound_ms")), num(get(slo, "max_rate_rps")),
-                     num(get(slo, "lowest_failing_rate_rps")), _flag(get(slo, "limited_by_client")),
-                     str(len(slo_trials(s))), text(get(slo, "note"))])
+        rows.append(
+            [
+                target_label(s),
+                ms(get(slo, "p99_bound_ms")),
+                num(get(slo, "max_rate_rps")),
+                num(get(slo, "lowest_failing_rate_rps")),
+                _flag(get(slo, "limited_by_client")),
+                str(len(slo_trials(s))),
+                text(get(slo, "note")),
+            ]
+        )
         statuses.append("OK" if getf(slo, "max_rate_rps") is not None else "WARN")
-    return Table(["target", "p99 bound ms", "max rate req/s", "lowest failing req/s", "client-limited", "trials",
-                  "note"], rows, statuses)
+    return Table(
+        ["target", "p99 bound ms", "max rate req/s", "lowest failing req/s", "client-limited", "trials", "note"],
+        rows,
+        statuses,
+    )
 
 
 def slo_trials_table(results: RunResults) -> Table:
@@ -145,13 +217,37 @@ def slo_trials_table(results: RunResults) -> Table:
         for t in slo_trials(s):
             r = get(t, "result")
             passed = get(t, "passed")
-            rows.append([target_label(s), num(get(t, "rate_rps")), "pass" if passed else "FAIL",
-                         ms(get(r, "p99_incl_failures_ms")) if getf(r, "p99_incl_failures_ms") is not None
-                         else "unbounded", ms(get(r, "p99_ms")), num(get(r, "throughput_rps")),
-                         pct(get(r, "late_share")), text(get(r, "dropped")), _errors(r), text(get(t, "reason"))])
+            rows.append(
+                [
+                    target_label(s),
+                    num(get(t, "rate_rps")),
+                    "pass" if passed else "FAIL",
+                    ms(get(r, "p99_incl_failures_ms")) if getf(r, "p99_incl_failures_ms") is not None else "unbounded",
+                    ms(get(r, "p99_ms")),
+                    num(get(r, "throughput_rps")),
+                    pct(get(r, "late_share")),
+                    text(get(r, "dropped")),
+                    _errors(r),
+                    text(get(t, "reason")),
+                ]
+            )
             statuses.append("OK" if passed else "WARN")
-    return Table(["target", "offered req/s", "result", "p99 incl. failures ms", "p99 ms", "completed req/s",
-                  "late sends", "dropped", "errors", "why it failed"], rows, statuses)
+    return Table(
+        [
+            "target",
+            "offered req/s",
+            "result",
+            "p99 incl. failures ms",
+            "p99 ms",
+            "completed req/s",
+            "late sends",
+            "dropped",
+            "errors",
+            "why it failed",
+        ],
+        rows,
+        statuses,
+    )
 
 
 def bench_table(rows: list[dict[str, Any]]) -> Table:
@@ -160,17 +256,49 @@ def bench_table(rows: list[dict[str, Any]]) -> Table:
     out, statuses = [], []
     for r in rows:
         top1 = get(r, "top1_agreement")
-        out.append([text(get(r, "artifact")), text(get(r, "runtime")), text(get(r, "profile")),
-                    text(get(r, "threads")), cores(get(r, "pinned_cores")), text(get(r, "status")),
-                    num(get(r, "load_ms")), ms(get(r, "p50_ms")), ms(get(r, "p90_ms")), ms(get(r, "p99_ms")),
-                    ms(get(r, "max_ms")), *(num(_throughput(r, b), 0) for b in batches),
-                    num(get(r, "rss_growth_mib"), 2), kib(get(r, "file_size_bytes")),
-                    DASH if top1 is None else f"{pct(top1)} of {text(get(r, 'samples_checked'))}",
-                    text(get(r, "reason"))])
+        out.append(
+            [
+                text(get(r, "artifact")),
+                text(get(r, "runtime")),
+                text(get(r, "profile")),
+                text(get(r, "threads")),
+                cores(get(r, "pinned_cores")),
+                text(get(r, "status")),
+                num(get(r, "load_ms")),
+                ms(get(r, "p50_ms")),
+                ms(get(r, "p90_ms")),
+                ms(get(r, "p99_ms")),
+                ms(get(r, "max_ms")),
+                *(num(_throughput(r, b), 0) for b in batches),
+                num(get(r, "rss_growth_mib"), 2),
+                kib(get(r, "file_size_bytes")),
+                DASH if top1 is None else f"{pct(top1)} of {text(get(r, 'samples_checked'))}",
+                text(get(r, "reason")),
+            ]
+        )
         statuses.append(get(r, "status"))
-    return Table(["artifact", "runtime", "profile", "threads", "cores", "status", "load ms", "p50 ms", "p90 ms",
-                  "p99 ms", "max ms", *(f"bs{b} samples/s" for b in batches), "RSS growth MiB", "size KiB",
-                  "top-1 agree", "reason / error"], out, statuses)
+    return Table(
+        [
+            "artifact",
+            "runtime",
+            "profile",
+            "threads",
+            "cores",
+            "status",
+            "load ms",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            *(f"bs{b} samples/s" for b in batches),
+            "RSS growth MiB",
+            "size KiB",
+            "top-1 agree",
+            "reason / error",
+        ],
+        out,
+        statuses,
+    )
 
 
 def parity_table(results: RunResults) -> Table:
@@ -185,16 +313,41 @@ def parity_table(results: RunResults) -> Table:
         passed = get(parity, "passed")
         status = DASH if parity is None else ("ok" if passed else "FAILED")
         max_diff = getf(parity, "max_abs_diff")
-        rows.append([name, text(get(e, "format")), text(get(e, "variant")), kib(get(e, "size_bytes")),
-                     DASH if max_diff is None else f"{max_diff:.2e}", pct(get(parity, "top1_agreement"), 2),
-                     pct(acc, 2), delta, status, "; ".join(get(parity, "failures") or []) or DASH])
+        rows.append(
+            [
+                name,
+                text(get(e, "format")),
+                text(get(e, "variant")),
+                kib(get(e, "size_bytes")),
+                DASH if max_diff is None else f"{max_diff:.2e}",
+                pct(get(parity, "top1_agreement"), 2),
+                pct(acc, 2),
+                delta,
+                status,
+                "; ".join(get(parity, "failures") or []) or DASH,
+            ]
+        )
         statuses.append("OK" if passed else ("FAILED" if parity is not None else None))
     for name, why in sorted(results.export_failures.items()):
         if name not in results.artifacts:
             rows.append([name, DASH, DASH, DASH, DASH, DASH, DASH, DASH, "FAILED", why])
             statuses.append("FAILED")
-    return Table(["artifact", "format", "variant", "size KiB", "max |diff|", "top-1 agree", "accuracy",
-                  "vs fp32 points", "parity", "failures"], rows, statuses)
+    return Table(
+        [
+            "artifact",
+            "format",
+            "variant",
+            "size KiB",
+            "max |diff|",
+            "top-1 agree",
+            "accuracy",
+            "vs fp32 points",
+            "parity",
+            "failures",
+        ],
+        rows,
+        statuses,
+    )
 
 
 def export_failures_table(results: RunResults) -> Table:

@@ -10,8 +10,17 @@ from typing import Any
 
 from ..deploy.results import RunResults, ServedResult
 from .fmt import get, getf, kib, ms, num, pct, ratio
-from .names import (QUANTIZED_VARIANTS, artifact_accuracy, footprint_row, local_label, ok_local, reference_accuracy,
-                    sweep_points, target_label, tflite_artifacts)
+from .names import (
+    QUANTIZED_VARIANTS,
+    artifact_accuracy,
+    footprint_row,
+    local_label,
+    ok_local,
+    reference_accuracy,
+    sweep_points,
+    target_label,
+    tflite_artifacts,
+)
 
 
 @dataclass
@@ -24,8 +33,9 @@ class Verdict:
 
 
 def _not_run(served: list[ServedResult]) -> str:
-    parts = [f"{target_label(s)} {s.status}" + (f" ({s.reason})" if s.reason else "")
-             for s in served if s.status != "OK"]
+    parts = [
+        f"{target_label(s)} {s.status}" + (f" ({s.reason})" if s.reason else "") for s in served if s.status != "OK"
+    ]
     return "; ".join(parts)
 
 
@@ -46,17 +56,23 @@ def latency_verdict(results: RunResults) -> Verdict:
     best_served = min(served, key=lambda sp: getf(sp[1], "p50_ms")) if served else None
     details = []
     if best_local is not None:
-        details.append(f"Best in-process path: {local_label(best_local)}, p50 {ms(best_local.get('p50_ms'))} ms, "
-                       f"p99 {ms(best_local.get('p99_ms'))} ms (server profile, batch 1).")
+        details.append(
+            f"Best in-process path: {local_label(best_local)}, p50 {ms(best_local.get('p50_ms'))} ms, "
+            f"p99 {ms(best_local.get('p99_ms'))} ms (server profile, batch 1)."
+        )
     if best_served is not None:
         s, p = best_served
         conc = int(getf(p, "concurrency"))
         slower = ratio(getf(best_local, "p50_ms"), getf(p, "p50_ms")) if best_local else None
         versus = f", {slower} the in-process p50 (HTTP, serialization and queueing)" if slower and slower != "-" else ""
-        details.append(f"Best served stack: {target_label(s)} serving {s.artifact or '?'}, p50 {ms(p.get('p50_ms'))} ms, "
-                       f"p99 {ms(p.get('p99_ms'))} ms at concurrency {conc} (closed loop){versus}.")
+        details.append(
+            f"Best served stack: {target_label(s)} serving {s.artifact or '?'}, p50 {ms(p.get('p50_ms'))} ms, "
+            f"p99 {ms(p.get('p99_ms'))} ms at concurrency {conc} (closed loop){versus}."
+        )
     elif results.served:
-        details.append("No served stack measured a single request: " + (_not_run(results.served) or "empty sweeps") + ".")
+        details.append(
+            "No served stack measured a single request: " + (_not_run(results.served) or "empty sweeps") + "."
+        )
     if best_local is None and best_served is None:
         return Verdict("latency", question, "Nothing measured a single-request latency in this run.", None, details)
     local_p50 = getf(best_local, "p50_ms") if best_local else None
@@ -86,28 +102,40 @@ def throughput_verdict(results: RunResults) -> Verdict:
     for s in searched:
         rate, bound = getf(s.slo, "max_rate_rps"), getf(s.slo, "p99_bound_ms")
         if rate is None:
-            details.append(f"{target_label(s)}: no rate tried met p99 <= {ms(bound)} ms "
-                           f"({get(s.slo, 'note') or 'see the trials'}).")
+            details.append(
+                f"{target_label(s)}: no rate tried met p99 <= {ms(bound)} ms "
+                f"({get(s.slo, 'note') or 'see the trials'})."
+            )
             continue
         trial = _passing_trial(s.slo) or {}
         lower = "at least " if get(s.slo, "limited_by_client") else ""
-        details.append(f"{target_label(s)}: {lower}{num(rate)} req/s with p99 "
-                       f"{ms(get(trial, 'result', 'p99_incl_failures_ms'))} ms (bound {ms(bound)} ms, "
-                       f"{num(get(trial, 'result', 'throughput_rps'))} req/s completed)"
-                       + (" - the load client was the bottleneck, so this is a lower bound" if lower else "") + ".")
+        details.append(
+            f"{target_label(s)}: {lower}{num(rate)} req/s with p99 "
+            f"{ms(get(trial, 'result', 'p99_incl_failures_ms'))} ms (bound {ms(bound)} ms, "
+            f"{num(get(trial, 'result', 'throughput_rps'))} req/s completed)"
+            + (" - the load client was the bottleneck, so this is a lower bound" if lower else "")
+            + "."
+        )
     skipped = _not_run(results.served)
     if skipped:
         details.append(f"Not compared: {skipped}.")
     passing = [s for s in searched if getf(s.slo, "max_rate_rps") is not None]
     if not passing:
         bound = getf(searched[0].slo, "p99_bound_ms")
-        return Verdict("throughput", question, f"No served target met the p99 bound of {ms(bound)} ms at any rate tried.",
-                       None, details)
+        return Verdict(
+            "throughput",
+            question,
+            f"No served target met the p99 bound of {ms(bound)} ms at any rate tried.",
+            None,
+            details,
+        )
     best = max(passing, key=lambda s: getf(s.slo, "max_rate_rps"))
     lower = "at least " if get(best.slo, "limited_by_client") else ""
     only = " - the only served stack measured" if len(results.served) > 1 and len(passing) == 1 else ""
-    answer = (f"{target_label(best)}, {lower}{num(getf(best.slo, 'max_rate_rps'))} req/s with p99 <= "
-              f"{ms(getf(best.slo, 'p99_bound_ms'))} ms (open loop){only}.")
+    answer = (
+        f"{target_label(best)}, {lower}{num(getf(best.slo, 'max_rate_rps'))} req/s with p99 <= "
+        f"{ms(getf(best.slo, 'p99_bound_ms'))} ms (open loop){only}."
+    )
     return Verdict("throughput", question, answer, best.target, details)
 
 
@@ -116,8 +144,9 @@ def footprint_verdict(results: RunResults) -> Verdict:
     variants = tflite_artifacts(results)
     if not variants:
         failed = "; ".join(f"{k}: {v}" for k, v in sorted(results.export_failures.items()) if k.startswith("tflite"))
-        return Verdict("footprint", question,
-                       "No TFLite variant was exported" + (f" ({failed})." if failed else "."), None)
+        return Verdict(
+            "footprint", question, "No TFLite variant was exported" + (f" ({failed})." if failed else "."), None
+        )
     details, rss = [], {}
     for name, entry in variants.items():
         row = footprint_row(results, name)
@@ -125,23 +154,29 @@ def footprint_verdict(results: RunResults) -> Verdict:
         if growth is not None:
             rss[name] = growth
         where = f" ({row.get('profile')} profile, threads={row.get('threads')})" if row else ""
-        details.append(f"{name}: {kib(entry.get('size_bytes'))} KiB file, RSS growth "
-                       f"{num(growth, 2)} MiB{where}, accuracy {pct(artifact_accuracy(entry))}.")
+        details.append(
+            f"{name}: {kib(entry.get('size_bytes'))} KiB file, RSS growth "
+            f"{num(growth, 2)} MiB{where}, accuracy {pct(artifact_accuracy(entry))}."
+        )
     sized = {k: getf(e, "size_bytes") for k, e in variants.items() if getf(e, "size_bytes") is not None}
     if not sized:
         return Verdict("footprint", question, "The TFLite variants have no recorded file sizes.", None, details)
     best = min(sized, key=lambda k: (sized[k], k))
     entry = variants[best]
     growth = rss.get(best)
-    answer = (f"{best}, {kib(sized[best])} KiB file, RSS growth {num(growth, 2)} MiB, "
-              f"accuracy {pct(artifact_accuracy(entry))}.")
+    answer = (
+        f"{best}, {kib(sized[best])} KiB file, RSS growth {num(growth, 2)} MiB, "
+        f"accuracy {pct(artifact_accuracy(entry))}."
+    )
     if rss:
         least = min(rss, key=lambda k: (rss[k], k))
         if best in rss and rss[least] < rss[best]:
             details.insert(0, f"Smallest RSS growth: {least}, {num(rss[least], 2)} MiB.")
         if all(v == 0 for v in rss.values()):
-            details.append("Every variant's RSS growth is recorded as 0 MiB: below what the peak-RSS "
-                           "measurement resolves, so file size decides.")
+            details.append(
+                "Every variant's RSS growth is recorded as 0 MiB: below what the peak-RSS "
+                "measurement resolves, so file size decides."
+            )
     return Verdict("footprint", question, answer, best, details)
 
 
@@ -170,21 +205,28 @@ def accuracy_verdict(results: RunResults) -> Verdict:
     details = []
     for name, delta in costs:
         entry = results.artifacts[name]
-        details.append(f"{name} ({entry.get('variant')}): accuracy {pct(artifact_accuracy(entry), 2)}, "
-                       f"{'+' if delta >= 0 else ''}{delta:.2f} points; top-1 agreement with PyTorch "
-                       f"{pct(getf(entry, 'parity', 'top1_agreement'), 2)}.")
+        details.append(
+            f"{name} ({entry.get('variant')}): accuracy {pct(artifact_accuracy(entry), 2)}, "
+            f"{'+' if delta >= 0 else ''}{delta:.2f} points; top-1 agreement with PyTorch "
+            f"{pct(getf(entry, 'parity', 'top1_agreement'), 2)}."
+        )
     if samples:
         details.append(f"Measured on {int(samples)} held-out samples: one sample is {100 / samples:.2f} points.")
     worst = min(costs, key=lambda c: (c[1], c[0]))
     if worst[1] >= 0:
-        answer = (f"No quantized variant loses accuracy against the fp32 PyTorch reference ({pct(ref, 2)}); "
-                  f"the lowest is {worst[0]} at {worst[1]:+.2f} points.")
+        answer = (
+            f"No quantized variant loses accuracy against the fp32 PyTorch reference ({pct(ref, 2)}); "
+            f"the lowest is {worst[0]} at {worst[1]:+.2f} points."
+        )
     else:
-        answer = (f"the largest is {worst[0]}, {worst[1]:.2f} points vs the fp32 PyTorch reference "
-                  f"({pct(ref, 2)}).")
+        answer = f"the largest is {worst[0]}, {worst[1]:.2f} points vs the fp32 PyTorch reference ({pct(ref, 2)})."
     return Verdict("accuracy", question, answer, worst[0], details)
 
 
 def all_verdicts(results: RunResults) -> list[Verdict]:
-    return [latency_verdict(results), throughput_verdict(results), footprint_verdict(results),
-            accuracy_verdict(results)]
+    return [
+        latency_verdict(results),
+        throughput_verdict(results),
+        footprint_verdict(results),
+        accuracy_verdict(results),
+    ]

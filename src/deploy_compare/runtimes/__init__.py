@@ -15,12 +15,15 @@ from ..errors import RuntimeUnavailable
 from ..lazy import LazyRegistry
 from ..manifest import Manifest, check_artifact_file
 
-RUNTIMES = LazyRegistry("runtime", {
-    "torchscript": "deploy_compare.runtimes.torchscript:TorchScriptRuntime",
-    "onnxruntime": "deploy_compare.runtimes.onnxruntime:OnnxRuntime",
-    "tensorflow": "deploy_compare.runtimes.tensorflow:SavedModelRuntime",
-    "tflite": "deploy_compare.runtimes.tflite:TFLiteRuntime",
-})
+RUNTIMES = LazyRegistry(
+    "runtime",
+    {
+        "torchscript": "deploy_compare.runtimes.torchscript:TorchScriptRuntime",
+        "onnxruntime": "deploy_compare.runtimes.onnxruntime:OnnxRuntime",
+        "tensorflow": "deploy_compare.runtimes.tensorflow:SavedModelRuntime",
+        "tflite": "deploy_compare.runtimes.tflite:TFLiteRuntime",
+    },
+)
 
 #: which runtime runs which artifact format
 RUNTIME_FOR_FORMAT = {
@@ -39,8 +42,9 @@ def runtime_class(format_name: str):
         raise RuntimeUnavailable(f"runtime {name!r} unavailable: {exc}") from None
 
 
-def open_runtime(manifest_dir: Path, manifest: Manifest, artifact: str, threads: int | None = None,
-                 check_hash: bool = True):
+def open_runtime(
+    manifest_dir: Path, manifest: Manifest, artifact: str, threads: int | None = None, check_hash: bool = True
+):
     """Load one artifact of the manifest in its runtime."""
     entry = manifest.artifact(artifact)
     path = check_artifact_file(manifest_dir, entry) if check_hash else Path(manifest_dir) / entry.path

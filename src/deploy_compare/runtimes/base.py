@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..manifest import ArtifactEntry, TensorSpec, layout_permutation
+
 # Re-exported: callers import quantize/dequantize from here. They live in a pure module
 # because the standalone edge runner is assembled from it too.
 from ..quantization import dequantize, quantize
@@ -24,7 +25,7 @@ __all__ = ["Runtime", "dequantize", "quantize"]
 
 
 def engine_label(package: str) -> str:
-    """"package version" of an engine that imported; "package unknown" when its distribution
+    """ "package version" of an engine that imported; "package unknown" when its distribution
     does not say (the module imported, so it is installed under some name)."""
     from importlib.metadata import PackageNotFoundError, version
 
@@ -99,16 +100,22 @@ class Runtime(ABC):
 
     def check_input(self, batch: np.ndarray) -> None:
         if not isinstance(batch, np.ndarray):
-            raise InputError(f"{self.name}: expected a float32 numpy array of shape {self._shape_text()} "
-                             f"in {self.logical_layout} layout, got {type(batch).__name__}")
+            raise InputError(
+                f"{self.name}: expected a float32 numpy array of shape {self._shape_text()} "
+                f"in {self.logical_layout} layout, got {type(batch).__name__}"
+            )
         if batch.dtype != np.float32:
-            raise InputError(f"{self.name}: expected dtype float32 with shape {self._shape_text()} "
-                             f"in {self.logical_layout} layout, got dtype {batch.dtype} with shape {tuple(batch.shape)}")
+            raise InputError(
+                f"{self.name}: expected dtype float32 with shape {self._shape_text()} "
+                f"in {self.logical_layout} layout, got dtype {batch.dtype} with shape {tuple(batch.shape)}"
+            )
         if batch.ndim != self._expected_ndim or any(
             e is not None and g != e for g, e in zip(batch.shape[1:], self._expected)
         ):
-            raise InputError(f"{self.name}: expected input shape {self._shape_text()} in {self.logical_layout} "
-                             f"layout, got {tuple(batch.shape)}")
+            raise InputError(
+                f"{self.name}: expected input shape {self._shape_text()} in {self.logical_layout} "
+                f"layout, got {tuple(batch.shape)}"
+            )
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """float32 batch in the logical layout -> float32 outputs (int8 outputs dequantized)."""
@@ -126,7 +133,7 @@ class Runtime(ABC):
     def close(self) -> None:
         """Release the engine; subclasses with native handles override."""
 
-    def __enter__(self) -> "Runtime":
+    def __enter__(self) -> Runtime:
         return self
 
     def __exit__(self, *exc: object) -> None:

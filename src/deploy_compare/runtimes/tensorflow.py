@@ -38,8 +38,9 @@ class SavedModelRuntime(Runtime):
             self._model = tf.saved_model.load(str(self.path))
             self._fn = self._model.signatures[signature]
         except Exception as exc:
-            raise ArtifactError(f"{self.path}: not a loadable SavedModel with signature {signature!r} "
-                                f"({type(exc).__name__})") from exc
+            raise ArtifactError(
+                f"{self.path}: not a loadable SavedModel with signature {signature!r} ({type(exc).__name__})"
+            ) from exc
         self._tf = tf
 
     def _run(self, x: np.ndarray) -> np.ndarray:

@@ -25,7 +25,9 @@ class TorchScriptRuntime(Runtime):
             with warnings.catch_warnings():
                 # torch 2.13 deprecates TorchScript in favour of torch.export; the format is
                 # still what TorchServe and libtorch deployments load, so we keep measuring it.
-                warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.*deprecated", category=DeprecationWarning)
+                warnings.filterwarnings(
+                    "ignore", message=r".*torch\.jit\.load.*deprecated", category=DeprecationWarning
+                )
                 self._module = torch.jit.load(str(self.path), map_location="cpu").eval()
         except Exception as exc:
             raise ArtifactError(f"{self.path}: not a loadable TorchScript file ({first_line(exc)})") from exc

@@ -58,13 +58,18 @@ class Endpoint:
     def to_dict(self, redact: bool = True) -> dict[str, Any]:
         """For results files: the key is replaced by a marker unless redact=False."""
         headers = {k: ("<redacted>" if redact and k.lower() == "authorization" else v) for k, v in self.headers.items()}
-        return {"protocol": self.protocol, "base_url": self.base_url, "model_name": self.model_name,
-                "predict_url": self.predict_url, "headers": headers}
+        return {
+            "protocol": self.protocol,
+            "base_url": self.base_url,
+            "model_name": self.model_name,
+            "predict_url": self.predict_url,
+            "headers": headers,
+        }
 
 
 # Launchers alive in this interpreter; stopped at exit if the caller forgot (or an
 # exception escaped outside a `with` block), so no Java process or container outlives us.
-_LIVE: "weakref.WeakSet[Launcher]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[Launcher] = weakref.WeakSet()
 _LIVE_LOCK = threading.Lock()
 
 
@@ -159,7 +164,7 @@ class Launcher(ABC):
     def tail(self, lines: int = 40) -> str:
         return log_tail(self.log_path, lines)
 
-    def __enter__(self) -> "Launcher":
+    def __enter__(self) -> Launcher:
         self.start()
         return self
 

@@ -67,7 +67,7 @@ class TorchServeConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TorchServeConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TorchServeConfig:
         return cls(**_known(cls, d))
 
 
@@ -112,7 +112,7 @@ class TFServingConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TFServingConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TFServingConfig:
         return cls(**_known(cls, d))
 
 
@@ -123,7 +123,9 @@ def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
     allowed = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
     unknown = sorted(set(d) - allowed)
     if unknown:
-        raise ConfigError(f"{cls.__name__}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        raise ConfigError(
+            f"{cls.__name__}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
     return dict(d)
 
 

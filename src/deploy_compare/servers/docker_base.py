@@ -36,8 +36,9 @@ BUILD_TIMEOUT_S = 1800  # first build pulls a ~1 GB base image
 def dockerfile_path(name: str) -> Path:
     path = REPO_ROOT / name
     if not path.is_file():
-        raise ServerError(f"{path}: not found (the Dockerfiles live in the repository root; "
-                          "Docker targets need a source checkout)")
+        raise ServerError(
+            f"{path}: not found (the Dockerfiles live in the repository root; Docker targets need a source checkout)"
+        )
     return path
 
 
@@ -168,8 +169,9 @@ class DockerLauncher(Launcher):
         self._build(client, context, tag)
         self.host_ports = dict(zip(self.container_ports, free_ports(len(self.container_ports))))
         kwargs = self.run_kwargs(tag, self.host_ports)
-        (self.work_dir / "command.json").write_text(json.dumps({"build": self.build_kwargs(context, tag),
-                                                                 "run": kwargs}, indent=2, default=str) + "\n")
+        (self.work_dir / "command.json").write_text(
+            json.dumps({"build": self.build_kwargs(context, tag), "run": kwargs}, indent=2, default=str) + "\n"
+        )
         self._run_attempted = True
         try:
             self._container = client.containers.run(**kwargs)
@@ -183,8 +185,9 @@ class DockerLauncher(Launcher):
             _write_build_log(build_log, logs)
         except Exception as exc:
             _write_build_log(build_log, getattr(exc, "build_log", None) or [])
-            raise ServerError(f"{self.describe()}: image build of {tag} failed ({_first_line(exc)})",
-                              log_tail(build_log)) from None
+            raise ServerError(
+                f"{self.describe()}: image build of {tag} failed ({_first_line(exc)})", log_tail(build_log)
+            ) from None
 
     def _container_state(self) -> dict[str, Any]:
         self._container.reload()
@@ -194,8 +197,11 @@ class DockerLauncher(Launcher):
         state = self._container_state()
         if state.get("Status") in ("exited", "dead"):
             self._save_logs()
-            raise ServerError(f"{self.describe()}: container {self.container_name} exited with code "
-                              f"{state.get('ExitCode')} before becoming healthy", self.tail())
+            raise ServerError(
+                f"{self.describe()}: container {self.container_name} exited with code "
+                f"{state.get('ExitCode')} before becoming healthy",
+                self.tail(),
+            )
 
     def _host_url(self, container_port: str) -> str:
         return f"http://127.0.0.1:{self.host_ports[container_port]}"

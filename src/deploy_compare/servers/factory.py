@@ -14,12 +14,15 @@ from .model_spec import served_model
 LABELS = {"torchserve": "TorchServe", "tfserving": "TF Serving"}
 
 # (kind, mode) -> launcher class, imported on first use.
-LAUNCHERS = LazyRegistry("server launcher", {
-    "torchserve/native": "deploy_compare.servers.torchserve_native:NativeTorchServe",
-    "torchserve/docker": "deploy_compare.servers.torchserve_docker:DockerTorchServe",
-    "tfserving/native": "deploy_compare.servers.tfserving_native:NativeTFServing",
-    "tfserving/docker": "deploy_compare.servers.tfserving_docker:DockerTFServing",
-})
+LAUNCHERS = LazyRegistry(
+    "server launcher",
+    {
+        "torchserve/native": "deploy_compare.servers.torchserve_native:NativeTorchServe",
+        "torchserve/docker": "deploy_compare.servers.torchserve_docker:DockerTorchServe",
+        "tfserving/native": "deploy_compare.servers.tfserving_native:NativeTFServing",
+        "tfserving/docker": "deploy_compare.servers.tfserving_docker:DockerTFServing",
+    },
+)
 
 
 def native_unavailable_reason(kind: str) -> str | None:
@@ -37,7 +40,7 @@ def docker_unavailable_reason() -> str | None:
 
 
 def resolve_mode(kind: str, mode: str) -> str:
-    """"docker" or "native" for this machine, or ServerUnavailable with the reason."""
+    """ "docker" or "native" for this machine, or ServerUnavailable with the reason."""
     check_kind(kind)
     check_mode(mode)
     label = LABELS[kind]
@@ -60,8 +63,15 @@ def resolve_mode(kind: str, mode: str) -> str:
     raise ServerUnavailable(f"{label}: no Docker engine and {native_reason} (docker: {docker_reason})")
 
 
-def make_launcher(kind: str, mode: str = "auto", *, manifest_dir: Path, run_dir: Path,
-                  config: ServerConfig | None = None, docker_client: Any = None) -> Launcher:
+def make_launcher(
+    kind: str,
+    mode: str = "auto",
+    *,
+    manifest_dir: Path,
+    run_dir: Path,
+    config: ServerConfig | None = None,
+    docker_client: Any = None,
+) -> Launcher:
     """A launcher for `kind` ("torchserve" | "tfserving") in `mode` ("auto" | "docker" | "native").
 
     Reads the manifest (and checks the artifact's sha256) now; starts nothing until

@@ -112,8 +112,10 @@ class NativeTFServing(Launcher):
         argv = self.command(binary, self._rest_port, models / self.model.model_name, self._tmp / "grpc.sock")
         (self.work_dir / "command.json").write_text(json.dumps({"argv": argv}, indent=2) + "\n")
         with open(self.log_path, "a", encoding="utf-8") as log:
-            log.write(f"[deploy-compare] note: {BINARY} binds REST to 0.0.0.0:{self._rest_port} "
-                      "(no loopback-only flag exists); gRPC is on a Unix socket only\n")
+            log.write(
+                f"[deploy-compare] note: {BINARY} binds REST to 0.0.0.0:{self._rest_port} "
+                "(no loopback-only flag exists); gRPC is on a Unix socket only\n"
+            )
         self._proc = start_process_group(argv, cwd=self.work_dir, env=dict(os.environ), log_path=self.log_path)
 
     def _check_health(self) -> str | None:
@@ -128,8 +130,9 @@ class NativeTFServing(Launcher):
         return problem
 
     def _make_endpoint(self) -> Endpoint:
-        return Endpoint(protocol="tfserving", base_url=f"http://127.0.0.1:{self._rest_port}",
-                        model_name=self.model.model_name)
+        return Endpoint(
+            protocol="tfserving", base_url=f"http://127.0.0.1:{self._rest_port}", model_name=self.model.model_name
+        )
 
     @property
     def pid(self) -> int | None:

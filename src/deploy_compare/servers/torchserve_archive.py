@@ -49,13 +49,21 @@ def build_mar(model: ServedModel, config: TorchServeConfig, model_store: Path, t
     cfg_path = staging / HANDLER_CONFIG_NAME
     cfg_path.write_text(json.dumps(handler_config(model, config), indent=2) + "\n", encoding="utf-8")
     argv = [
-        sys.executable, "-m", "model_archiver.model_packaging",
-        "--model-name", model.model_name,
-        "--version", MODEL_VERSION,
-        "--serialized-file", str(model.artifact_path),
-        "--handler", str(HANDLER_FILE),
-        "--extra-files", str(cfg_path),
-        "--export-path", str(model_store),
+        sys.executable,
+        "-m",
+        "model_archiver.model_packaging",
+        "--model-name",
+        model.model_name,
+        "--version",
+        MODEL_VERSION,
+        "--serialized-file",
+        str(model.artifact_path),
+        "--handler",
+        str(HANDLER_FILE),
+        "--extra-files",
+        str(cfg_path),
+        "--export-path",
+        str(model_store),
         "--force",
     ]
     try:
@@ -65,8 +73,10 @@ def build_mar(model: ServedModel, config: TorchServeConfig, model_store: Path, t
     mar = model_store / f"{model.model_name}.mar"
     if done.returncode != 0 or not mar.is_file():
         output = (done.stdout + done.stderr).strip()
-        raise ServerError(f"torch-model-archiver failed (exit {done.returncode}) for {model.artifact_path}",
-                          "\n".join(output.splitlines()[-30:]))
+        raise ServerError(
+            f"torch-model-archiver failed (exit {done.returncode}) for {model.artifact_path}",
+            "\n".join(output.splitlines()[-30:]),
+        )
     return mar
 
 
@@ -83,19 +93,26 @@ class TorchServeAddresses:
     grpc_management_port: int
 
     @classmethod
-    def native(cls, ports: list[int]) -> "TorchServeAddresses":
+    def native(cls, ports: list[int]) -> TorchServeAddresses:
         inf, mgmt, metrics, g_inf, g_mgmt = ports
-        return cls(f"http://127.0.0.1:{inf}", f"http://127.0.0.1:{mgmt}", f"http://127.0.0.1:{metrics}",
-                   "127.0.0.1", g_inf, g_mgmt)
+        return cls(
+            f"http://127.0.0.1:{inf}",
+            f"http://127.0.0.1:{mgmt}",
+            f"http://127.0.0.1:{metrics}",
+            "127.0.0.1",
+            g_inf,
+            g_mgmt,
+        )
 
     @classmethod
-    def container(cls) -> "TorchServeAddresses":
+    def container(cls) -> TorchServeAddresses:
         # gRPC is not published and stays on the container's loopback.
         return cls("http://0.0.0.0:8080", "http://0.0.0.0:8081", "http://0.0.0.0:8082", "127.0.0.1", 7070, 7071)
 
 
-def config_properties(model: ServedModel, config: TorchServeConfig, model_store: str,
-                      addresses: TorchServeAddresses) -> str:
+def config_properties(
+    model: ServedModel, config: TorchServeConfig, model_store: str, addresses: TorchServeAddresses
+) -> str:
     """The config.properties text (one model, loaded at start, workers/batching from config)."""
     models = {
         model.model_name: {

@@ -81,8 +81,11 @@ class DockerTorchServe(DockerLauncher):
         ping = httpx.get(f"{inference}/ping", headers=self._auth("inference"), timeout=2.0)
         if ping.status_code != 200 or ping.json().get("status") != "Healthy":
             return f"/ping answered {ping.status_code}"
-        mgmt = httpx.get(f"{self._host_url(MANAGEMENT_PORT)}/models/{self.model.model_name}",
-                         headers=self._auth("management"), timeout=2.0)
+        mgmt = httpx.get(
+            f"{self._host_url(MANAGEMENT_PORT)}/models/{self.model.model_name}",
+            headers=self._auth("management"),
+            timeout=2.0,
+        )
         if mgmt.status_code != 200:
             return f"describe model answered {mgmt.status_code}"
         ready = sum(1 for w in mgmt.json()[0].get("workers", []) if w.get("status") == "READY")
@@ -93,5 +96,9 @@ class DockerTorchServe(DockerLauncher):
         return {"Authorization": f"Bearer {self._keys[which]}"}
 
     def _make_endpoint(self) -> Endpoint:
-        return Endpoint(protocol="torchserve", base_url=self._host_url(INFERENCE_PORT),
-                        model_name=self.model.model_name, headers=self._auth("inference"))
+        return Endpoint(
+            protocol="torchserve",
+            base_url=self._host_url(INFERENCE_PORT),
+            model_name=self.model.model_name,
+            headers=self._auth("inference"),
+        )

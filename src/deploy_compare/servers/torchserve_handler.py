@@ -77,7 +77,9 @@ class DeployCompareHandler:
         self.initialized = True
         logger.info(
             "deploy-compare handler ready: sample shape %s, dtype %s, threads %s",
-            self.sample_shape, config["dtype"], torch.get_num_threads(),
+            self.sample_shape,
+            config["dtype"],
+            torch.get_num_threads(),
         )
 
     def _parse(self, request: Any) -> torch.Tensor:
@@ -106,7 +108,7 @@ class DeployCompareHandler:
             raise ValueError(f'"instances" is not a rectangular numeric array ({exc})') from None
         if tuple(tensor.shape[1:]) != self.sample_shape:
             raise ValueError(
-                f'each instance must have shape {list(self.sample_shape)}; got {list(tensor.shape[1:])} '
+                f"each instance must have shape {list(self.sample_shape)}; got {list(tensor.shape[1:])} "
                 f"(batch of {tensor.shape[0] if tensor.dim() else 0})"
             )
         return tensor

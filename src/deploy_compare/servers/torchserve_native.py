@@ -36,9 +36,9 @@ from .torchserve_archive import TorchServeAddresses, build_mar, config_propertie
 JAVA_MAIN_CLASS = "org.pytorch.serve.ModelServer"
 # Lines that mean the start can never succeed; seen in TorchServe 0.12's log.
 FATAL_MARKERS = (
-    "Failed to load model",          # handler/initialize raised (bad archive, bad TorchScript)
-    "Failed to bind to address",     # port taken
-    "java not found",                # the wrapper could not exec Java
+    "Failed to load model",  # handler/initialize raised (bad archive, bad TorchScript)
+    "Failed to bind to address",  # port taken
+    "java not found",  # the wrapper could not exec Java
     "Invalid temp directory",
     "--ts-config file not found",
     "Address already in use",
@@ -66,7 +66,9 @@ def native_unavailable_reason() -> str | None:
     if torchserve_executable() is None:
         return "the torchserve package is not installed (no `torchserve` executable)"
     if java_executable() is None:
-        where = f"JAVA_HOME={os.environ['JAVA_HOME']} has no bin/java" if os.environ.get("JAVA_HOME") else "no java on PATH"
+        where = (
+            f"JAVA_HOME={os.environ['JAVA_HOME']} has no bin/java" if os.environ.get("JAVA_HOME") else "no java on PATH"
+        )
         return f"Java 11+ is required by TorchServe ({where})"
     return None
 
@@ -96,22 +98,27 @@ class NativeTorchServe(Launcher):
         build_mar(self.model, self.config, model_store)
         self._addresses = TorchServeAddresses.native(free_ports(5))
         cfg_path = self.work_dir / "config.properties"
-        cfg_path.write_text(config_properties(self.model, self.config, str(model_store), self._addresses),
-                            encoding="utf-8")
+        cfg_path.write_text(
+            config_properties(self.model, self.config, str(model_store), self._addresses), encoding="utf-8"
+        )
         self._tmp = Path(tempfile.mkdtemp(prefix="dc-ts-", dir="/tmp" if os.path.isdir("/tmp") else None))
         logs = self.work_dir / "logs"
         logs.mkdir(exist_ok=True)
         env = dict(os.environ)
         env.pop("TS_CONFIG_FILE", None)  # would silently replace our config
-        env.update({
-            "TEMP": str(self._tmp),        # -> -Djava.io.tmpdir: sockets, unpacked models
-            "TMPDIR": str(self._tmp),      # -> the wrapper's .model_server.pid
-            "LOG_LOCATION": str(logs),
-            "METRICS_LOCATION": str(logs),
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "TEMP": str(self._tmp),  # -> -Djava.io.tmpdir: sockets, unpacked models
+                "TMPDIR": str(self._tmp),  # -> the wrapper's .model_server.pid
+                "LOG_LOCATION": str(logs),
+                "METRICS_LOCATION": str(logs),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         argv = [executable, "--foreground", "--ts-config", str(cfg_path), "--model-store", str(model_store), "--ncs"]
-        (self.work_dir / "command.json").write_text(json.dumps({"argv": argv, "cwd": str(self.work_dir)}, indent=2) + "\n")
+        (self.work_dir / "command.json").write_text(
+            json.dumps({"argv": argv, "cwd": str(self.work_dir)}, indent=2) + "\n"
+        )
         # cwd = work_dir: TorchServe writes key_file.json into its working directory.
         self._proc = start_process_group(argv, cwd=self.work_dir, env=env, log_path=self.log_path)
 
@@ -129,8 +136,11 @@ class NativeTorchServe(Launcher):
             return f"/ping answered {ping.status_code} {ping.text.strip()[:120]}"
         # /ping says Healthy even while no worker could load the model; the per-model
         # worker state on the management API is the real readiness signal.
-        mgmt = httpx.get(f"{self._addresses.management}/models/{self.model.model_name}",
-                         headers={"Authorization": f"Bearer {self._keys['management']}"}, timeout=2.0)
+        mgmt = httpx.get(
+            f"{self._addresses.management}/models/{self.model.model_name}",
+            headers={"Authorization": f"Bearer {self._keys['management']}"},
+            timeout=2.0,
+        )
         if mgmt.status_code != 200:
             return f"describe model answered {mgmt.status_code} {mgmt.text.strip()[:120]}"
         workers = mgmt.json()[0].get("workers", [])
@@ -160,8 +170,12 @@ class NativeTorchServe(Launcher):
 
     def _make_endpoint(self) -> Endpoint:
         assert self._addresses is not None and self._keys is not None
-        return Endpoint(protocol="torchserve", base_url=self._addresses.inference, model_name=self.model.model_name,
-                        headers={"Authorization": f"Bearer {self._keys['inference']}"})
+        return Endpoint(
+            protocol="torchserve",
+            base_url=self._addresses.inference,
+            model_name=self.model.model_name,
+            headers={"Authorization": f"Bearer {self._keys['inference']}"},
+        )
 
     # ---- introspection for tests and the pipeline -----------------------------------
     @property
