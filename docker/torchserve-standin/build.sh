@@ -65,7 +65,8 @@ echo "stand-in: debootstrap took $(( $(date +%s) - t0 ))s"
 
 echo "stand-in: downloading wheels on the host: ${pins[*]}"
 mkdir -p "$rootfs/tmp/wheels"
-python3 -m pip download --quiet --no-deps --only-binary :all: -d "$rootfs/tmp/wheels" "${pins[@]}"
+python3 -m pip download --quiet --no-deps --only-binary :all: -d "$rootfs/tmp/wheels" "${pins[@]}" \
+  >"$work/pip.log" 2>&1 || { tail -30 "$work/pip.log" >&2; exit 1; }
 
 mount -t proc proc "$rootfs/proc"
 chroot "$rootfs" /bin/sh -e -c '
