@@ -6,7 +6,7 @@ STAMP := $(VENV)/.lock-installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv deploy-compare export test test-fast bench clean
+.PHONY: venv deploy-compare export test test-fast bench clean torchserve-base
 
 # The stamp depends on the lock and on pyproject.toml: editing either refreshes the venv.
 $(STAMP): requirements.lock pyproject.toml
@@ -36,3 +36,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf artifacts runs .pytest_cache
+
+# The local stand-in for the official TorchServe base image (offline / mirrored networks, CI):
+# debootstrap + the lock's torchserve and torch, `docker import`ed; content-addressed, so a
+# second run reuses it. Needs root and a Docker engine. Use the tag it prints with
+# `--torchserve-base-image` or `[torchserve] base_image`.
+torchserve-base:
+	docker/torchserve-standin/build.sh

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "diff": "deploy_compare.commands.diff",
     "edge-bundle": "deploy_compare.commands.edge_bundle",
     "ingest-edge": "deploy_compare.commands.ingest_edge",
+    "clean": "deploy_compare.commands.clean",
 }
 
 

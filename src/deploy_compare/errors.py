@@ -56,6 +56,15 @@ class ServerError(DeployCompareError):
         super().__init__(full)
 
 
+class ImageBuildError(ServerError):
+    """A server's Docker image could not be built (base image unreachable, build step failed,
+    the model does not load in the image's runtime). `.reason` is one line for a report row."""
+
+    def __init__(self, reason: str, log_tail: str = "") -> None:
+        self.reason = reason
+        super().__init__(reason, log_tail)
+
+
 class ServerUnavailable(DeployCompareError):
     """No way to run this server here (no Docker engine, no binary); becomes SKIPPED."""
 

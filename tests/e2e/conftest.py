@@ -11,6 +11,10 @@ import pytest
 
 CLI = str(Path(sys.executable).parent / "deploy-compare")
 
+# The Docker fixtures (engine client, TorchServe base image) live with the servers tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "servers"))
+from docker_fixtures import docker_client, torchserve_base  # noqa: E402, F401
+
 # Short but complete: every stage runs for real, only the durations shrink.
 SHORT_SETTINGS = """
 [local]

@@ -19,6 +19,8 @@ import pytest
 # directories on sys.path, so do it for this one directory.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from docker_fixtures import docker_client, tfserving_standin_base, torchserve_base  # noqa: E402, F401
+
 
 @pytest.fixture(scope="session")
 def artifacts(exported) -> Path:

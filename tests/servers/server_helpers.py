@@ -77,6 +77,11 @@ class _Images:
     def __init__(self, owner: FakeDockerClient) -> None:
         self.owner = owner
 
+    def get(self, name: str) -> object:
+        if name not in self.owner.present_images:
+            raise LookupError(name)
+        return object()
+
     def build(self, **kwargs: Any) -> tuple[object, list[dict]]:
         self.owner.build_calls.append(kwargs)
         if self.owner.build_error is not None:
@@ -107,6 +112,7 @@ class FakeDockerClient:
         self.run_calls: list[dict] = []
         self.build_error = build_error
         self.container_status = container_status
+        self.present_images: set[str] = set()  # what images.get finds
         self.container: FakeContainer | None = None
         self.images = _Images(self)
         self.containers = _Containers(self)

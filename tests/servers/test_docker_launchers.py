@@ -2,7 +2,8 @@
 building with a recording client), plus the Dockerfiles themselves.
 
 These do NOT show that a container serves anything; the real-engine tests are in
-test_docker_real.py and skip with the reason where no engine answers.
+test_docker_real.py and skip with the reason where no engine answers. Every test here
+holds with and without an engine (a dead DOCKER_HOST stands for "no engine").
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ import pytest
 from dockerfile_parse import DockerfileParser
 from server_helpers import FakeDockerClient
 
-from deploy_compare.errors import ServerError, ServerUnavailable
+from deploy_compare.errors import ConfigError, ImageBuildError, ServerError, ServerUnavailable
 from deploy_compare.servers import TFServingConfig, TorchServeConfig, make_launcher
-from deploy_compare.servers.docker_base import REPO_ROOT, docker_unavailable_reason
+from deploy_compare.servers.docker_base import (
+    DOCKERFILES_DIR,
+    LABEL,
+    default_base_image,
+    docker_unavailable_reason,
+)
 from deploy_compare.servers.tfserving_docker import DockerTFServing
 from deploy_compare.servers.torchserve_docker import DockerTorchServe
 
@@ -41,29 +47,67 @@ def _copy_sources(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
 @pytest.mark.parametrize(
     ("name", "image"), [("Dockerfile.torchserve", "pytorch/torchserve"), ("Dockerfile.tfserving", "tensorflow/serving")]
 )
-def test_dockerfiles_parse_and_pin_the_official_image(name, image):
-    parser = DockerfileParser(fileobj=open(REPO_ROOT / name, "rb"))
-    base = parser.baseimage
+def test_dockerfiles_take_the_base_as_an_argument_defaulting_to_the_pinned_official_image(name, image):
+    parser = DockerfileParser(fileobj=open(DOCKERFILES_DIR / name, "rb"))
+    froms = [i["value"] for i in parser.structure if i["instruction"] == "FROM"]
+    assert froms == ["${BASE_IMAGE}"]
+    base = default_base_image(name)
     repo, _, tag = base.partition(":")
     assert repo == image
     assert tag and tag != "latest" and tag[0].isdigit(), f"{name}: base image {base!r} is not pinned"
+    # the argument reaches FROM: a mirror's name replaces the default
+    mirrored = DockerfileParser(fileobj=open(DOCKERFILES_DIR / name, "rb"), build_args={"BASE_IMAGE": "mirror/x:1"})
+    assert mirrored.baseimage == "mirror/x:1"
+
+
+def test_dockerfiles_ship_with_the_package_not_the_checkout(tmp_path):
+    """A wheel (non-editable install) holds both Dockerfiles and the smoke-load script."""
+    import subprocess
+    import sys
+    import zipfile
+
+    repo = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(repo),
+        ],
+        check=True,
+        cwd=tmp_path,
+    )
+    (wheel,) = tmp_path.glob("deploy_compare-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ("Dockerfile.torchserve", "Dockerfile.tfserving", "smoke_load.py"):
+        assert f"deploy_compare/servers/dockerfiles/{name}" in names, name
 
 
 def test_torchserve_dockerfile_runs_non_root_with_token_auth_and_ports():
-    parser = DockerfileParser(fileobj=open(REPO_ROOT / "Dockerfile.torchserve", "rb"))
+    parser = DockerfileParser(fileobj=open(DOCKERFILES_DIR / "Dockerfile.torchserve", "rb"))
     instructions = [(i["instruction"], i["value"]) for i in parser.structure]
     users = [v for k, v in instructions if k == "USER"]
     assert users and users[-1] not in ("root", "0"), users
     exposed = {p for k, v in instructions if k == "EXPOSE" for p in v.split()}
     assert {"8080", "8081", "8082"} <= exposed
-    assert "cpu" in parser.baseimage
+    assert "cpu" in default_base_image("Dockerfile.torchserve")
+    runs = " ".join(v for k, v in instructions if k == "RUN")
+    assert "smoke_load.py" in runs and "EXPORTER_TORCH" in runs  # version skew fails the build
     entry = " ".join(v for k, v in instructions if k in ("ENTRYPOINT", "CMD"))
     assert "--foreground" in entry and "--disable-token-auth" not in entry
     assert "--enable-model-api" not in entry
 
 
 def test_tfserving_dockerfile_sets_model_name_and_model_path():
-    parser = DockerfileParser(fileobj=open(REPO_ROOT / "Dockerfile.tfserving", "rb"), build_args={"MODEL_NAME": "m1"})
+    parser = DockerfileParser(
+        fileobj=open(DOCKERFILES_DIR / "Dockerfile.tfserving", "rb"), build_args={"MODEL_NAME": "m1"}
+    )
     assert parser.envs["MODEL_NAME"] == "m1"
     copies = [i["value"] for i in parser.structure if i["instruction"] == "COPY"]
     assert any(v.split()[-1].rstrip("/") == "/models/${MODEL_NAME}/1" for v in copies), copies
@@ -127,6 +171,17 @@ def test_tfserving_context_holds_the_savedmodel_and_batching_file(artifacts, tmp
 
 
 # ---- image tag ----------------------------------------------------------------------
+def test_torchserve_image_tag_is_stable_across_runs(artifacts, tmp_path):
+    """The .mar is rebuilt every run with new timestamps; the tag must not change with them."""
+    import time
+
+    a = _launcher("torchserve", artifacts, tmp_path / "a", FakeDockerClient())
+    tag_a = a.make_image_tag(a.assemble_context())
+    time.sleep(2.1)  # zip timestamps have 2-second resolution
+    b = _launcher("torchserve", artifacts, tmp_path / "b", FakeDockerClient())
+    assert b.make_image_tag(b.assemble_context()) == tag_a
+
+
 def test_image_tag_is_content_addressed(artifacts, tmp_path):
     a = _launcher("tfserving", artifacts, tmp_path / "a", FakeDockerClient())
     b = _launcher("tfserving", artifacts, tmp_path / "b", FakeDockerClient())
@@ -195,10 +250,11 @@ def test_image_build_error_is_a_server_error_with_the_build_log_tail(artifacts, 
         ],
     )
     client = FakeDockerClient(build_error=error)
+    client.present_images.add("pytorch/torchserve:0.12.0-cpu")  # the base is there; a step fails
     launcher = _launcher("torchserve", artifacts, tmp_path, client)
     with pytest.raises(ServerError) as info:
         launcher.start()
-    assert "image build" in str(info.value)
+    assert "image build of" in str(info.value)
     assert "COPY failed" in info.value.log_tail
     assert client.run_calls == []
 
@@ -214,32 +270,86 @@ def test_container_that_exits_is_a_server_error_and_is_removed(artifacts, tmp_pa
 
 
 # ---- mode selection -----------------------------------------------------------------
-NO_ENGINE = docker_unavailable_reason()
+@pytest.fixture()
+def no_engine(monkeypatch):
+    """'No Docker engine' on any machine: the client is pointed at a port nothing answers."""
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
 
 
-@pytest.mark.skipif(NO_ENGINE is None, reason="a Docker engine answers here")
-def test_docker_mode_without_an_engine_is_unavailable_with_the_reason(artifacts, tmp_path):
+def test_docker_mode_without_an_engine_is_unavailable_with_the_reason(artifacts, tmp_path, no_engine):
     with pytest.raises(ServerUnavailable) as info:
         make_launcher("tfserving", "docker", manifest_dir=artifacts, run_dir=tmp_path)
     assert str(info.value).startswith("TF Serving: no Docker engine answers")
 
 
-@pytest.mark.skipif(NO_ENGINE is None, reason="a Docker engine answers here")
-def test_auto_mode_falls_back_to_native_or_skips_with_both_reasons(artifacts, tmp_path, monkeypatch):
+def test_auto_mode_falls_back_to_native_or_skips_with_both_reasons(artifacts, tmp_path, monkeypatch, no_engine):
     from deploy_compare.servers import factory
 
     torchserve_reason = factory.native_unavailable_reason("torchserve")
     if torchserve_reason is None:
         launcher = make_launcher("torchserve", "auto", manifest_dir=artifacts, run_dir=tmp_path)
         assert launcher.mode == "native"
+        assert launcher.mode_note is None  # no engine is not a fallback from a failed build
     monkeypatch.setattr(factory, "native_unavailable_reason", lambda kind: "no tensorflow_model_server on PATH")
     with pytest.raises(ServerUnavailable) as info:
         make_launcher("tfserving", "auto", manifest_dir=artifacts, run_dir=tmp_path)
     assert str(info.value).startswith("TF Serving: no Docker engine and no tensorflow_model_server on PATH")
 
 
-def test_docker_probe_reports_a_dead_engine_quickly(monkeypatch):
-    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # discard port: nothing answers
+def _build_error(message: str, log: list[dict]):
+    import docker.errors
+
+    return docker.errors.BuildError(message, log)
+
+
+def test_an_image_that_cannot_be_built_falls_back_to_native_and_says_why(artifacts, tmp_path, monkeypatch):
+    from deploy_compare.servers import factory
+
+    monkeypatch.setattr(factory, "native_unavailable_reason", lambda kind: None)
+    error = _build_error("pull access denied", [{"error": "lookup registry-1.docker.io: no such host"}])
+    client = FakeDockerClient(build_error=error)
+    docker_launcher = _launcher("torchserve", artifacts, tmp_path, client, TorchServeConfig(base_image="mirror/ts:1"))
+    launcher = factory.docker_or_native_fallback(
+        "torchserve", docker_launcher, manifest_dir=artifacts, run_dir=tmp_path
+    )
+    assert launcher.mode == "native"
+    assert launcher.mode_note == "docker: base image mirror/ts:1 not available: pull access denied; ran natively"
+    assert client.run_calls == [] and client.closed is False  # an injected client is the caller's
+
+
+def test_an_image_that_cannot_be_built_without_native_is_unavailable_with_both_reasons(
+    artifacts, tmp_path, monkeypatch
+):
+    from deploy_compare.servers import factory
+
+    monkeypatch.setattr(factory, "native_unavailable_reason", lambda kind: "no tensorflow_model_server on PATH")
+    client = FakeDockerClient(build_error=_build_error("no such host", []))
+    docker_launcher = _launcher("tfserving", artifacts, tmp_path, client)
+    with pytest.raises(ServerUnavailable) as info:
+        factory.docker_or_native_fallback("tfserving", docker_launcher, manifest_dir=artifacts, run_dir=tmp_path)
+    assert str(info.value) == (
+        "TF Serving: docker: base image tensorflow/serving:2.19.0 not available: no such host; "
+        "native: no tensorflow_model_server on PATH"
+    )
+
+
+def test_build_failure_reasons_name_the_cause(artifacts, tmp_path):
+    # the base exists: a plain build failure
+    client = FakeDockerClient(build_error=_build_error("COPY failed", [{"error": "COPY failed"}]))
+    client.present_images.add("pytorch/torchserve:0.12.0-cpu")
+    with pytest.raises(ImageBuildError) as info:
+        _launcher("torchserve", artifacts, tmp_path, client).start()
+    assert info.value.reason.startswith("docker: image build of deploy-compare/torchserve:")
+    assert info.value.reason.endswith("failed: COPY failed")
+    # the model does not load in the image's runtime: smoke_load.py's own line wins
+    smoke = "deploy-compare smoke-load: m.mar does not load in the image's runtime: written by torch 2.13.0+cpu, the image has torch 2.4.0 (RuntimeError: x)"
+    client = FakeDockerClient(build_error=_build_error("returned a non-zero code: 1", [{"stream": smoke + "\n"}]))
+    with pytest.raises(ImageBuildError) as info:
+        _launcher("torchserve", artifacts, tmp_path, client).start()
+    assert info.value.reason == "docker: " + smoke.split(": ", 1)[1]
+
+
+def test_docker_probe_reports_a_dead_engine_quickly(no_engine):
     reason = docker_unavailable_reason(timeout_s=1)
     assert reason is not None and reason.startswith("no Docker engine answers")
 
@@ -247,3 +357,79 @@ def test_docker_probe_reports_a_dead_engine_quickly(monkeypatch):
 def test_docker_launchers_are_the_docker_implementations(artifacts, tmp_path):
     assert isinstance(_launcher("torchserve", artifacts, tmp_path, FakeDockerClient()), DockerTorchServe)
     assert isinstance(_launcher("tfserving", artifacts, tmp_path, FakeDockerClient()), DockerTFServing)
+
+
+# ---- settings: base image, cores, labels ---------------------------------------------
+def test_base_image_setting_becomes_the_build_argument_and_changes_the_tag(artifacts, tmp_path):
+    default = _launcher("torchserve", artifacts, tmp_path / "a", FakeDockerClient())
+    mirrored = _launcher(
+        "torchserve", artifacts, tmp_path / "b", FakeDockerClient(), TorchServeConfig(base_image="mirror.local/ts:0.12")
+    )
+    assert "BASE_IMAGE" not in default.build_args()  # the Dockerfile's pinned default applies
+    assert default.base_image == "pytorch/torchserve:0.12.0-cpu"
+    assert mirrored.build_args()["BASE_IMAGE"] == "mirror.local/ts:0.12" == mirrored.base_image
+    assert mirrored.build_args()["EXPORTER_TORCH"] == mirrored.model.entry.tools["torch"]
+    assert default.make_image_tag(default.assemble_context()) != mirrored.make_image_tag(mirrored.assemble_context())
+    with pytest.raises(ConfigError, match="base_image"):
+        TFServingConfig(base_image="has space")
+
+
+def test_base_image_from_toml_and_flags(tmp_path):
+    from deploy_compare.cli import build_parser
+    from deploy_compare.commands.run import _overrides
+    from deploy_compare.deploy.config import load_run_config
+
+    toml = tmp_path / "c.toml"
+    toml.write_text('[torchserve]\nbase_image = "mirror.local/ts:1"\n')
+    assert load_run_config(toml).section("torchserve")["base_image"] == "mirror.local/ts:1"
+    args = build_parser().parse_args(["run", "--tfserving-base-image", "mirror.local/tfs:2"])
+    config = load_run_config(toml, overrides=_overrides(args))
+    assert config.section("tfserving")["base_image"] == "mirror.local/tfs:2"
+    assert build_parser().parse_args(["serve", "--base-image", "m/x:1"]).base_image == "m/x:1"
+
+
+def test_cpuset_and_label_reach_the_run_arguments(artifacts, tmp_path):
+    launcher = _launcher("torchserve", artifacts, tmp_path, FakeDockerClient())
+    assert "cpuset_cpus" not in launcher.run_kwargs("t", {})
+    launcher.cpuset = (1, 0)
+    kwargs = launcher.run_kwargs("t", {})
+    assert kwargs["cpuset_cpus"] == "0,1"
+    assert kwargs["labels"][LABEL] == "torchserve"
+    assert launcher.build_kwargs(tmp_path, "t")["labels"] == {LABEL: "torchserve"}
+
+
+def test_smoke_load_accepts_the_archive_and_names_both_versions_when_it_cannot_load(artifacts, tmp_path):
+    """The build-time check, run here with this environment's torch on a real .mar."""
+    import json
+    import subprocess
+    import sys
+
+    launcher = _launcher("torchserve", artifacts, tmp_path, FakeDockerClient())
+    context = launcher.assemble_context()
+    script, store = context / "smoke_load.py", context / "model-store"
+    out = tmp_path / "versions.json"
+    ok = subprocess.run(
+        [sys.executable, str(script), str(store), "2.13.0+cpu", str(out)], capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    import torch
+
+    assert json.loads(out.read_text())["torch"] == torch.__version__
+    # a TorchScript file this torch cannot read
+    mar = next(store.glob("*.mar"))
+    with zipfile.ZipFile(mar) as src, zipfile.ZipFile(tmp_path / "bad.mar", "w") as dst:
+        for item in src.namelist():
+            dst.writestr(item, b"not torchscript" if item == "model.pt" else src.read(item))
+    mar.unlink()
+    (tmp_path / "bad.mar").rename(mar)
+    bad = subprocess.run([sys.executable, str(script), str(store), "9.9.9", str(out)], capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert bad.stdout.startswith("deploy-compare smoke-load: ")
+    assert f"written by torch 9.9.9, the image has torch {torch.__version__}" in bad.stdout
+
+
+def test_clean_command_is_registered():
+    from deploy_compare.cli import COMMANDS, build_parser
+
+    assert "clean" in COMMANDS
+    assert build_parser().parse_args(["clean", "--keep-base"]).keep_base is True

@@ -26,6 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how to run the servers (default auto: Docker if an engine answers, else native)",
     )
     parser.add_argument("--runs-dir", default=None, help="where run directories go (default runs/)")
+    for kind in ("torchserve", "tfserving"):
+        parser.add_argument(
+            f"--{kind}-base-image",
+            default=None,
+            metavar="IMAGE",
+            help=f"Docker: FROM image of {kind}'s Dockerfile, e.g. an internal mirror ([{kind}] base_image)",
+        )
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -38,7 +45,12 @@ def _overrides(args: argparse.Namespace) -> dict:
         run["server_mode"] = args.server_mode
     if args.runs_dir:
         run["runs_dir"] = args.runs_dir
-    return {"run": run} if run else {}
+    overrides: dict = {"run": run} if run else {}
+    for kind in ("torchserve", "tfserving"):
+        image = getattr(args, f"{kind}_base_image", None)
+        if image:
+            overrides[kind] = {"base_image": image}
+    return overrides
 
 
 def run(args: argparse.Namespace) -> int:

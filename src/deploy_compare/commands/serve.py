@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-batch-delay-ms", type=int, default=5, help="wait to fill a batch")
     parser.add_argument("--torch-threads", type=int, default=None, help="intra-op threads per TorchServe worker")
     parser.add_argument("--start-timeout", type=float, default=180.0, help="health deadline in seconds")
+    parser.add_argument(
+        "--base-image", default=None, metavar="IMAGE", help="Docker: FROM image (default: the Dockerfile's pinned tag)"
+    )
 
 
 def _config(args: argparse.Namespace):
@@ -48,12 +51,14 @@ def _config(args: argparse.Namespace):
             max_batch_delay_ms=args.max_batch_delay_ms,
             torch_threads=args.torch_threads,
             start_timeout_s=args.start_timeout,
+            base_image=args.base_image,
         )
     return TFServingConfig(
         batching=args.batch_size > 1,
         max_batch_size=max(1, args.batch_size),
         batch_timeout_micros=args.max_batch_delay_ms * 1000,
         start_timeout_s=args.start_timeout,
+        base_image=args.base_image,
     )
 
 
@@ -64,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or Path("runs") / time.strftime("serve-%Y%m%d-%H%M%S")
     launcher = make_launcher(args.target, args.mode, manifest_dir=args.artifacts, run_dir=run_dir, config=_config(args))
     try:
+        if launcher.mode_note:
+            print(launcher.mode_note, flush=True)
         print(f"starting {launcher.describe()} ... (log: {launcher.log_path})", flush=True)
         # `kill <pid>` or a closed terminal must clean up like Ctrl-C does.
         with stop_signals_as_interrupt(), launcher:

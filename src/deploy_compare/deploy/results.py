@@ -38,7 +38,10 @@ class ServedResult:
     reason: str | None = None
     mode: str | None = None  # docker | native
     artifact: str | None = None  # the manifest artifact the server serves
-    startup_s: float | None = None
+    startup_s: float | None = None  # start to healthy (Docker: the image build is not in it)
+    image: str | None = None  # Docker: the image served
+    image_build_s: float | None = None  # Docker: the build (a content-addressed tag that exists: ~0)
+    versions: dict[str, Any] | None = None  # {"server": runtime in the server, "exporter": what wrote the artifact}
     server_cores: list[int] | None = None
     client_cores: list[int] | None = None
     server_config: dict[str, Any] = field(default_factory=dict)

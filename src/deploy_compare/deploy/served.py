@@ -65,6 +65,8 @@ def run_served_target(
     from ..clients.payload import payloads_from_export
     from ..manifest import load_manifest
     from ..servers import make_launcher
+    from ..servers.docker_base import DockerLauncher
+    from ..servers.factory import server_versions
 
     server_config = _server_config(kind, config, plan)
     levels, closed_cfg, open_cfg, slo_cfg = _load_configs(config)
@@ -78,21 +80,36 @@ def run_served_target(
         progress.line(f"{kind}: SKIPPED: {exc}")
         return
     result.mode = launcher.mode
-    progress.line(f"{kind}: starting {launcher.describe()}")
+    if launcher.mode_note:  # auto mode fell back (e.g. the image could not be built): the row says so
+        result.reason = launcher.mode_note
+        progress.line(f"{kind}: {launcher.mode_note}")
     own_cores = tuple(usable_cores())
-    pinning = config.run.pin_cores and launcher.mode == "native"  # a container's processes are not ours to pin
+    pinning = config.run.pin_cores and launcher.mode == "native"
+    container = launcher if isinstance(launcher, DockerLauncher) else None
+    if container is not None and config.run.pin_cores:
+        container.cpuset = tuple(plan.server)  # the engine's cpuset; the client pins itself below
     try:
+        if container is not None:  # the build apart from start-to-healthy, timed on its own
+            progress.line(f"{kind}: building the image")
+            try:
+                container.prepare()
+            finally:
+                result.image, result.image_build_s = container.image_tag, _round(container.build_s)
+        progress.line(f"{kind}: starting {launcher.describe()}")
         if pinning:
             pin_self(plan.server)  # the server's processes and threads inherit this at start
         with launcher:
-            result.startup_s = round(launcher.startup_s, 3)
+            result.startup_s = _round(launcher.startup_s)
+            result.versions = server_versions(launcher)
             result.log = str(Path(launcher.log_path).resolve().relative_to(run_dir.resolve()))
             progress.line(f"{kind}: healthy after {launcher.startup_s:.1f}s")
             if pinning and launcher.pid is not None:
                 threads = pin_tree(launcher.pid, plan.server)  # again: threads made before our pin
                 result.server_cores = list(plan.server)
                 progress.line(f"{kind}: {threads} server threads on cores {list(plan.server)}")
-            if pinning and pin_self(plan.client):
+            if container is not None and container.cpuset:
+                result.server_cores = list(container.cpuset)
+            if config.run.pin_cores and pin_self(plan.client):
                 result.client_cores = list(plan.client)
             if on_started is not None:
                 on_started(kind, launcher)
@@ -140,9 +157,16 @@ def run_served_target(
                 + (f"{best:.1f} req/s" if best is not None else "none")
                 + (f" ({slo.note})" if slo.note else "")
             )
+    except BaseException:
+        launcher.stop()  # a failed image build happens outside `with`
+        raise
     finally:
-        if pinning:
+        if config.run.pin_cores:
             pin_self(own_cores)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def _ms(value) -> str:

@@ -89,6 +89,7 @@ class Launcher(ABC):
     kind: str = ""  # "torchserve" | "tfserving"
     mode: str = ""  # "native" | "docker"
     config_class: type | None = None  # the config type this stack takes
+    mode_note: str | None = None  # why this mode runs instead of the one asked for (auto fallback)
     poll_interval_s = 0.25
 
     def __init__(self, model: ServedModel, run_dir: Path, config: ServerConfig) -> None:

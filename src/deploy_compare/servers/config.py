@@ -35,6 +35,8 @@ class TorchServeConfig:
     token_expiration_min  lifetime of the inference key; TorchServe's default of 60 min
                        would expire a key in the middle of a long sweep.
     metrics_api        start the Prometheus metrics endpoint (off: less attack surface).
+    base_image         Docker only: FROM of Dockerfile.torchserve (None = its pinned official
+                       tag); for an internal registry mirror or the local stand-in.
     """
 
     workers: int = 1
@@ -47,9 +49,11 @@ class TorchServeConfig:
     java_heap_mb: int = 1024
     metrics_api: bool = False
     model_name: str | None = None  # default: the manifest's model name
+    base_image: str | None = None
 
     def __post_init__(self) -> None:
         owner = "TorchServeConfig"
+        _check_image(owner, self.base_image)
         _positive_int(owner, "workers", self.workers)
         _positive_int(owner, "batch_size", self.batch_size)
         _positive_int(owner, "max_batch_delay_ms", self.max_batch_delay_ms, minimum=0)
@@ -78,6 +82,7 @@ class TFServingConfig:
     batching            server-side batching on/off (--enable_batching).
     max_batch_size, batch_timeout_micros, num_batch_threads, max_enqueued_batches
                         written to the batching parameters file when batching is on.
+    base_image          Docker only: FROM of Dockerfile.tfserving (None = its pinned tag).
     """
 
     batching: bool = False
@@ -87,9 +92,11 @@ class TFServingConfig:
     max_enqueued_batches: int = 100
     start_timeout_s: float = 180.0
     model_name: str | None = None
+    base_image: str | None = None
 
     def __post_init__(self) -> None:
         owner = "TFServingConfig"
+        _check_image(owner, self.base_image)
         if not isinstance(self.batching, bool):
             raise ConfigError(f"{owner}.batching must be true or false, got {self.batching!r}")
         _positive_int(owner, "max_batch_size", self.max_batch_size)
@@ -134,6 +141,13 @@ def _check_model_name(owner: str, name: str | None) -> None:
         return
     if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_-" for c in name):
         raise ConfigError(f"{owner}.model_name must be letters, digits, '_' or '-', got {name!r}")
+
+
+def _check_image(owner: str, image: str | None) -> None:
+    if image is None:
+        return
+    if not isinstance(image, str) or not image or any(c.isspace() for c in image):
+        raise ConfigError(f"{owner}.base_image must be an image reference like repo/name:tag, got {image!r}")
 
 
 def safe_model_name(name: str) -> str:

@@ -1,45 +1,65 @@
 """Servers in containers, through the Python `docker` SDK.
 
-A Docker launcher assembles a build context directory itself (the repository's
-Dockerfile.<kind> copied in as `Dockerfile`, plus the files it COPYs, all produced by
-this toolkit), builds an image tagged by the context's content hash (an unchanged model
-and config reuse the image), runs it detached under a unique name with every port
-published on 127.0.0.1 only, on free host ports, and on stop saves the container's log
-to the run directory, stops it and removes it.
+A Docker launcher assembles a build context directory itself (the packaged
+dockerfiles/Dockerfile.<kind> copied in as `Dockerfile`, plus the files it COPYs, all
+produced by this toolkit), builds an image tagged by the context's content hash (an
+unchanged model, config and base image reuse the image), runs it detached under a unique
+name and the toolkit's label, with every port published on 127.0.0.1 only, on free host
+ports, optionally on a cpuset, and on stop saves the container's log to the run
+directory, stops it and removes it.
 
-The docker client is created lazily (or injected, for unit tests of the argument
-building), so importing this module never needs an engine.
+`prepare()` builds the image without starting anything, so the pipeline can time the
+build apart from start-to-healthy and fall back to native when the image cannot be built
+(factory.py). The docker client is created lazily (or injected, for unit tests of the
+argument building), so importing this module never needs an engine.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
+import time
 import uuid
+import zipfile
 from abc import abstractmethod
 from pathlib import Path
 from typing import Any
 
-from ..errors import ServerError, message_line
-from ..fileio import sha256_of
+from ..errors import ImageBuildError, ServerError, message_line
 from .base import Launcher
 from .config import ServerConfig
 from .model_spec import ServedModel
 from .process import free_ports, log_tail
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+# Packaged with the code (package data), so a non-editable install finds them too.
+DOCKERFILES_DIR = Path(__file__).resolve().with_name("dockerfiles")
 ENGINE_PING_TIMEOUT_S = 3
-BUILD_TIMEOUT_S = 1800  # first build pulls a ~1 GB base image
+BUILD_TIMEOUT_S = 1800  # a first build may pull a ~1 GB base image from a mirror
+
+#: every container and image the toolkit makes carries this label (value: the stack);
+#: `deploy-compare clean` and the leak tests find them by it.
+LABEL = "org.deploy-compare.kind"
+RUN_DIR_LABEL = "org.deploy-compare.run-dir"
+#: a line smoke_load.py prints when the model does not load in the image's runtime
+SMOKE_FAILURE_PREFIX = "deploy-compare smoke-load:"
 
 
 def dockerfile_path(name: str) -> Path:
-    path = REPO_ROOT / name
+    path = DOCKERFILES_DIR / name
     if not path.is_file():
-        raise ServerError(
-            f"{path}: not found (the Dockerfiles live in the repository root; Docker targets need a source checkout)"
-        )
+        raise ServerError(f"{path}: not found (the package was installed without its Dockerfiles)")
     return path
+
+
+def default_base_image(dockerfile_name: str) -> str:
+    """The `ARG BASE_IMAGE=<default>` of a packaged Dockerfile: the one place the pin lives."""
+    text = dockerfile_path(dockerfile_name).read_text(encoding="utf-8")
+    match = re.search(r"^ARG BASE_IMAGE=(\S+)\s*$", text, re.MULTILINE)
+    if not match:
+        raise ServerError(f"{dockerfile_name}: no `ARG BASE_IMAGE=<default>` line")
+    return match.group(1)
 
 
 def docker_unavailable_reason(timeout_s: float = ENGINE_PING_TIMEOUT_S) -> str | None:
@@ -49,7 +69,7 @@ def docker_unavailable_reason(timeout_s: float = ENGINE_PING_TIMEOUT_S) -> str |
     except ImportError:
         return "the docker Python SDK is not installed"
     try:
-        client = docker.from_env(timeout=int(max(1, timeout_s)))
+        client = docker.from_env(timeout=int(max(1, timeout_s)))  # type: ignore[attr-defined]  # docker has no stubs for it
     except Exception as exc:  # DockerException when no socket/host is configured
         return f"no Docker engine answers ({_first_line(exc)})"
     try:
@@ -80,6 +100,12 @@ class DockerLauncher(Launcher):
         self.container_name = f"deploy-compare-{self.kind}-{uuid.uuid4().hex[:12]}"
         self.context_dir = self.work_dir / "context"
         self.image_tag: str | None = None
+        #: seconds the image build took (None until prepare(); ~0 when the tag existed)
+        self.build_s: float | None = None
+        #: host cores for the container (the engine's cpuset); None = all
+        self.cpuset: tuple[int, ...] | None = None
+        #: versions of the runtime inside the image, read once healthy
+        self.runtime_versions: dict[str, str] | None = None
         self.host_ports: dict[str, int] = {}
         self._container: Any = None
         self._logs_saved = False
@@ -95,7 +121,7 @@ class DockerLauncher(Launcher):
     def _write_context_files(self, context: Path) -> None:
         """Write every file the Dockerfile COPYs into `context`."""
 
-    def build_args(self) -> dict[str, str]:
+    def extra_build_args(self) -> dict[str, str]:
         return {}
 
     def environment(self) -> dict[str, str]:
@@ -104,7 +130,22 @@ class DockerLauncher(Launcher):
     def command(self) -> list[str] | None:
         return None
 
+    def _read_runtime_versions(self) -> dict[str, str] | None:
+        """The server runtime's versions, asked of the running container (None: unknown)."""
+        return None
+
     # ---- argument building (unit-tested without an engine) --------------------------
+    @property
+    def base_image(self) -> str:
+        """The configured base image, else the Dockerfile's pinned default."""
+        return getattr(self.config, "base_image", None) or default_base_image(self.dockerfile_name)
+
+    def build_args(self) -> dict[str, str]:
+        args = dict(self.extra_build_args())
+        if getattr(self.config, "base_image", None):
+            args["BASE_IMAGE"] = self.base_image
+        return args
+
     def assemble_context(self) -> Path:
         ctx = self.context_dir
         if ctx.exists():
@@ -115,8 +156,8 @@ class DockerLauncher(Launcher):
         return ctx
 
     def make_image_tag(self, context: Path) -> str:
-        # Content-addressed: build args change the image too, so they join the hash.
-        digest = sha256_of(context)
+        # Content-addressed: build args (the base image among them) change the image too.
+        digest = context_digest(context)
         salt = json.dumps(self.build_args(), sort_keys=True)
         tag = hashlib.sha256((digest + salt).encode()).hexdigest()[:12]
         return f"{self.image_repo}:{self.model.model_name}-{tag}"
@@ -130,7 +171,7 @@ class DockerLauncher(Launcher):
             "rm": True,
             "forcerm": True,
             "pull": False,
-            "labels": {"org.deploy-compare.kind": self.kind},
+            "labels": {LABEL: self.kind},
         }
 
     def run_kwargs(self, tag: str, host_ports: dict[str, int]) -> dict[str, Any]:
@@ -141,10 +182,14 @@ class DockerLauncher(Launcher):
             # loopback only: nothing outside this machine can reach the server
             "ports": {cport: ("127.0.0.1", hport) for cport, hport in host_ports.items()},
             "environment": self.environment(),
-            "labels": {"org.deploy-compare.kind": self.kind, "org.deploy-compare.run-dir": str(self.run_dir)},
+            "labels": {LABEL: self.kind, RUN_DIR_LABEL: str(self.run_dir)},
             # tini as PID 1: signals reach the server and zombies are reaped
             "init": True,
         }
+        if self.cpuset:
+            # The engine's cpuset: the server's processes can only run on these host cores,
+            # like the native split's pinning (the client pins itself to the others).
+            kwargs["cpuset_cpus"] = ",".join(str(c) for c in sorted(self.cpuset))
         command = self.command()
         if command:
             kwargs["command"] = command
@@ -156,21 +201,38 @@ class DockerLauncher(Launcher):
             import docker
 
             try:
-                self._client = docker.from_env(timeout=120)
+                self._client = docker.from_env(timeout=120)  # type: ignore[attr-defined]  # docker has no stubs for it
             except Exception as exc:
                 raise ServerError(f"{self.describe()}: cannot reach the Docker engine ({_first_line(exc)})") from None
         return self._client
 
-    def _launch(self) -> None:
+    def prepare(self) -> str:
+        """Assemble the context and build the image (once); return its tag.
+
+        Raises ImageBuildError whose `.reason` says why in one line (the base image is not
+        available, a build step failed, the model does not load in the image's runtime).
+        """
+        if self.image_tag is not None and self.build_s is not None:
+            return self.image_tag
         client = self._docker()
         context = self.assemble_context()
         tag = self.make_image_tag(context)
         self.image_tag = tag
-        self._build(client, context, tag)
+        began = time.monotonic()
+        if _image_present(client, tag):  # content-addressed: this exact image was built before
+            (self.work_dir / "build.log").write_text(f"image {tag} exists; not rebuilt\n", encoding="utf-8")
+        else:
+            self._build(client, context, tag)
+        self.build_s = time.monotonic() - began
+        return tag
+
+    def _launch(self) -> None:
+        client = self._docker()
+        tag = self.prepare()
         self.host_ports = dict(zip(self.container_ports, free_ports(len(self.container_ports))))
         kwargs = self.run_kwargs(tag, self.host_ports)
         (self.work_dir / "command.json").write_text(
-            json.dumps({"build": self.build_kwargs(context, tag), "run": kwargs}, indent=2, default=str) + "\n"
+            json.dumps({"build": self.build_kwargs(self.context_dir, tag), "run": kwargs}, indent=2, default=str) + "\n"
         )
         self._run_attempted = True
         try:
@@ -185,9 +247,18 @@ class DockerLauncher(Launcher):
             _write_build_log(build_log, logs)
         except Exception as exc:
             _write_build_log(build_log, getattr(exc, "build_log", None) or [])
-            raise ServerError(
-                f"{self.describe()}: image build of {tag} failed ({_first_line(exc)})", log_tail(build_log)
-            ) from None
+            raise ImageBuildError(self._build_failure_reason(client, exc, build_log), log_tail(build_log)) from None
+
+    def _build_failure_reason(self, client: Any, exc: Exception, build_log: Path) -> str:
+        """One line for the report: the smoke-load verdict, a missing base, or the build error."""
+        text = build_log.read_text(encoding="utf-8", errors="replace") if build_log.exists() else ""
+        smoke = [line for line in text.splitlines() if line.startswith(SMOKE_FAILURE_PREFIX)]
+        if smoke:
+            return f"docker: {smoke[-1][len(SMOKE_FAILURE_PREFIX) :].strip()}"
+        base = self.base_image
+        if not _image_present(client, base):
+            return f"docker: base image {base} not available: {_first_line(exc)}"
+        return f"docker: image build of {self.image_tag} failed: {_first_line(exc)}"
 
     def _container_state(self) -> dict[str, Any]:
         self._container.reload()
@@ -202,6 +273,14 @@ class DockerLauncher(Launcher):
                 f"{state.get('ExitCode')} before becoming healthy",
                 self.tail(),
             )
+
+    def _wait_healthy(self, deadline: float) -> Any:
+        endpoint = super()._wait_healthy(deadline)
+        try:
+            self.runtime_versions = self._read_runtime_versions()
+        except Exception:
+            self.runtime_versions = None  # a record must not fail the run
+        return endpoint
 
     def _host_url(self, container_port: str) -> str:
         return f"http://127.0.0.1:{self.host_ports[container_port]}"
@@ -247,6 +326,35 @@ class DockerLauncher(Launcher):
                     self._client.close()
                 except Exception:
                     pass
+
+
+def context_digest(context: Path) -> str:
+    """sha256 of a build context by CONTENT: archives (.mar) count by their members' names and
+    bytes, not their timestamps (zip entries, MANIFEST.json's createdOn), so an unchanged
+    model gives the same tag on every run."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(context)).encode() + b"\0")
+        if path.suffix == ".mar":
+            with zipfile.ZipFile(path) as archive:
+                for name in sorted(archive.namelist()):
+                    data = archive.read(name)
+                    if name == "MAR-INF/MANIFEST.json":  # carries a createdOn timestamp
+                        manifest = json.loads(data)
+                        manifest.pop("createdOn", None)
+                        data = json.dumps(manifest, sort_keys=True).encode()
+                    digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+        else:
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _image_present(client: Any, name: str) -> bool:
+    try:
+        client.images.get(name)
+        return True
+    except Exception:
+        return False
 
 
 def _write_build_log(path: Path, logs: Any) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, ServerUnavailable
+from ..errors import ConfigError, ImageBuildError, ServerUnavailable
 from ..lazy import LazyRegistry
 from .base import Launcher
 from .config import ServerConfig, TFServingConfig, TorchServeConfig, check_kind, check_mode, default_config
 from .model_spec import served_model
+
+if TYPE_CHECKING:
+    from .docker_base import DockerLauncher
 
 LABELS = {"torchserve": "TorchServe", "tfserving": "TF Serving"}
 
@@ -93,5 +96,40 @@ def make_launcher(
     model = served_model(kind, Path(manifest_dir).resolve(), config.model_name)
     cls = LAUNCHERS.load(f"{kind}/{chosen}")
     if chosen == "docker":
-        return cls(model, Path(run_dir), config, client=docker_client)
+        launcher = cls(model, Path(run_dir), config, client=docker_client)
+        if mode == "auto" and docker_client is None:
+            return docker_or_native_fallback(kind, launcher, manifest_dir=Path(manifest_dir), run_dir=Path(run_dir))
+        return launcher
     return cls(model, Path(run_dir), config)
+
+
+def docker_or_native_fallback(kind: str, launcher: DockerLauncher, *, manifest_dir: Path, run_dir: Path) -> Launcher:
+    """Auto mode with an engine: build the image now (nothing starts). When it cannot be
+    built (base image unreachable, build step failed, model does not load in the image's
+    runtime), run natively where possible and say so in `mode_note`; else SKIPPED with
+    both reasons. (`--server-mode docker` never comes here: the build error fails it.)"""
+    try:
+        launcher.prepare()
+        return launcher
+    except ImageBuildError as exc:
+        launcher.stop()  # nothing runs yet; this closes its engine client
+        native_reason = native_unavailable_reason(kind)
+        if native_reason is not None:
+            raise ServerUnavailable(f"{LABELS[kind]}: {exc.reason}; native: {native_reason}") from None
+        native = make_launcher(kind, "native", manifest_dir=manifest_dir, run_dir=run_dir, config=launcher.config)
+        native.mode_note = f"{exc.reason}; ran natively"
+        return native
+
+
+def server_versions(launcher: Launcher) -> dict[str, Any]:
+    """The runtime that serves next to the one that wrote the artifact, for results.json."""
+    server: dict[str, str] | None
+    if launcher.mode == "docker":
+        server = getattr(launcher, "runtime_versions", None)  # DockerLauncher: asked of the container
+    elif launcher.kind == "torchserve":
+        from ..versions import package_versions
+
+        server = package_versions("torch", "torchserve")  # native workers run this environment's Python
+    else:
+        server = None
+    return {"server": server, "exporter": dict(launcher.model.entry.tools)}

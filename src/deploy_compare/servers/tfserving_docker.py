@@ -1,4 +1,5 @@
-"""TensorFlow Serving in a container built from Dockerfile.tfserving (tensorflow/serving).
+"""TensorFlow Serving in a container built from dockerfiles/Dockerfile.tfserving
+(tensorflow/serving by default, or the configured base image).
 
 Build context (assembled here):  Dockerfile, savedmodel/ (the artifact directory),
 batching_parameters.txt (always present so the image does not depend on the batching
@@ -37,8 +38,20 @@ class DockerTFServing(DockerLauncher):
     def container_ports(self) -> tuple[str, ...]:
         return (REST_PORT,)
 
-    def build_args(self) -> dict[str, str]:
+    def extra_build_args(self) -> dict[str, str]:
         return {"MODEL_NAME": self.model.model_name}
+
+    def _read_runtime_versions(self) -> dict[str, str] | None:
+        code, output = self._container.exec_run(["tensorflow_model_server", "--version"])
+        if code != 0:
+            return None
+        # "TensorFlow ModelServer: 2.19.0-rc0+dev.sha.xxx\nTensorFlow Library: 2.19.0"
+        versions = {}
+        for line in output.decode(errors="replace").splitlines():
+            name, _, value = line.partition(":")
+            if value.strip():
+                versions[name.strip()] = value.strip()
+        return versions or None
 
     def command(self) -> list[str] | None:
         # Appended to the image entrypoint's own flags (port, model name, base path).

@@ -1,6 +1,8 @@
-"""TorchServe in a container built from Dockerfile.torchserve (pytorch/torchserve, CPU tag).
+"""TorchServe in a container built from dockerfiles/Dockerfile.torchserve (pytorch/torchserve
+CPU tag by default, or the configured base image).
 
-Build context (assembled here):  Dockerfile, model-store/<name>.mar, config.properties.
+Build context (assembled here):  Dockerfile, model-store/<name>.mar, config.properties,
+smoke_load.py (loads the TorchScript file with the image's torch at build time).
 Inside the container TorchServe listens on 0.0.0.0:8080 (inference) and :8081
 (management, model API off); both are published on the host's 127.0.0.1 only. Token
 authorization stays on: the key file is read from the container with `exec cat`.
@@ -16,13 +18,14 @@ from typing import Any
 from ..errors import ServerError
 from .base import Endpoint
 from .config import TorchServeConfig
-from .docker_base import DockerLauncher
+from .docker_base import DOCKERFILES_DIR, DockerLauncher
 from .model_spec import ServedModel
 from .torchserve_archive import TorchServeAddresses, build_mar, config_properties
 
 CONTAINER_HOME = "/home/model-server"
 CONTAINER_MODEL_STORE = f"{CONTAINER_HOME}/model-store"
 CONTAINER_KEY_FILE = f"{CONTAINER_HOME}/key_file.json"
+CONTAINER_VERSIONS_FILE = f"{CONTAINER_HOME}/runtime-versions.json"  # written by smoke_load.py
 INFERENCE_PORT = "8080/tcp"
 MANAGEMENT_PORT = "8081/tcp"
 METRICS_PORT = "8082/tcp"
@@ -44,8 +47,13 @@ class DockerTorchServe(DockerLauncher):
         ports = (INFERENCE_PORT, MANAGEMENT_PORT)
         return ports + (METRICS_PORT,) if self.config.metrics_api else ports
 
+    def extra_build_args(self) -> dict[str, str]:
+        # Named in the smoke-load's failure message next to the image's own torch.
+        return {"EXPORTER_TORCH": self.model.entry.tools.get("torch", "unknown")}
+
     def _write_context_files(self, context: Path) -> None:
         build_mar(self.model, self.config, context / "model-store")
+        shutil.copyfile(DOCKERFILES_DIR / "smoke_load.py", context / "smoke_load.py")
         # build_mar stages its handler_config.json beside the store; keep the context to
         # exactly what the Dockerfile COPYs.
         staging = context / "archive-src"
@@ -65,6 +73,13 @@ class DockerTorchServe(DockerLauncher):
             return {"inference": data["inference"]["key"], "management": data["management"]["key"]}
         except (ValueError, KeyError, TypeError):
             return None
+
+    def _read_runtime_versions(self) -> dict[str, str] | None:
+        code, output = self._container.exec_run(["cat", CONTAINER_VERSIONS_FILE])
+        if code != 0:
+            return None
+        data = json.loads(output)
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
 
     def _check_health(self) -> str | None:
         import httpx
