@@ -115,10 +115,10 @@ class Pipeline:
         self.results.local = [r.to_dict() for r in results]
 
     def _served(self, kind: str) -> tuple[str, str] | None:
-        from ..clients import SERVED_ARTIFACT
+        from ..servers.registry import get
         from .served import run_served_target
 
-        result = ServedResult(target=kind, status="OK", artifact=SERVED_ARTIFACT[kind])
+        result = ServedResult(target=kind, status="OK", artifact=get(kind).artifact)
         self.results.served.append(result)
         artifact = self.results.artifacts.get(result.artifact) or {}
         if not (artifact.get("parity") or {}).get("passed"):
