@@ -19,7 +19,7 @@ from deploy_compare.servers.base import Launcher
 
 pytestmark = pytest.mark.unit
 
-EXPECTED = ("torchserve", "tfserving", "fastapi_onnx", "fastapi_litert")
+EXPECTED = ("torchserve", "tfserving", "triton", "fastapi_onnx", "fastapi_litert")
 
 
 def test_every_stack_is_registered_once_in_target_order():
@@ -65,7 +65,7 @@ def test_cli_choices_schema_targets_and_labels_derive_from_the_registry():
     assert on_disk == list(EXPECTED)  # the file a reader opens says the same
     assert load_run_config().run.targets == list(EXPECTED)
     assert [target_name(n) for n in EXPECTED] == [registry.get(n).label for n in EXPECTED]
-    assert registry.get("torchserve").label_for("native") == "TorchServe"
+    assert registry.get("triton").label_for("native") == "Triton, Python backend + ONNX Runtime"
 
 
 def test_each_stack_has_its_own_toml_table(tmp_path):
