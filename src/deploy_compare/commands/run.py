@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "run the whole comparison: export, in-process benchmarks, TorchServe and TF Serving, report"
+HELP = "run the whole comparison: export, in-process benchmarks, every serving stack, report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -144,6 +144,7 @@ class Pipeline:
         except Exception as exc:
             result.status = "FAILED"
             result.reason = message_line(exc)
+            result.log_tail = getattr(exc, "log_tail", None) or None  # ServerError carries it
             raise
         return None if result.status == "OK" else (result.status, result.reason)
 

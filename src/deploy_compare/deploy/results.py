@@ -45,6 +45,7 @@ class ServedResult:
     sweep: list[dict[str, Any]] = field(default_factory=list)  # closed loop, one per concurrency
     slo: dict[str, Any] | None = None  # open-loop SLO search
     log: str | None = None  # server log, relative to the run directory
+    log_tail: str | None = None  # FAILED: the server log's last lines when it failed
 
 
 @dataclass

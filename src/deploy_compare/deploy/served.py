@@ -82,6 +82,8 @@ def run_served_target(
         progress.line(f"{kind}: SKIPPED: {exc}")
         return
     result.mode = launcher.mode
+    # Known before the start: a stack that fails to start still points to its log.
+    result.log = str(Path(launcher.log_path).resolve().relative_to(run_dir.resolve()))
     progress.line(f"{kind}: starting {launcher.describe()}")
     own_cores = tuple(usable_cores())
     pinning = config.run.pin_cores and launcher.mode == "native"  # a container's processes are not ours to pin

@@ -74,6 +74,18 @@ def native_unavailable_reason() -> str | None:
     return None
 
 
+def env_versions(env: Path | None = None) -> dict[str, str]:
+    """Package versions of the Triton environment (it is not the toolkit's own venv), for
+    environment.json: nvidia-pytriton (the server binary), numpy and onnxruntime (model.py)."""
+    site = _site_packages(env or triton_env())
+    versions = {}
+    for dist in sorted(site.glob("*.dist-info")):
+        name, _, version = dist.name[: -len(".dist-info")].partition("-")
+        if name.lower().replace("_", "-") in ("nvidia-pytriton", "numpy", "onnxruntime"):
+            versions[name.lower().replace("_", "-")] = version
+    return versions
+
+
 def _library_dirs() -> list[str]:
     return ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"]
 
