@@ -112,7 +112,7 @@ def test_reports_name_every_target(quick_run):
         text = (run_dir / name).read_text()
         for target in ("torchserve", "tfserving", "tflite_int8", "onnx", "savedmodel", "torchscript"):
             assert target.lower() in text.lower(), (name, target)
-        for label in ("FastAPI + ONNX Runtime (baseline)", "edge-service path"):
+        for label in ("FastAPI + ONNX Runtime, baseline", "edge-service path"):
             assert label in text, (name, label)
         assert "SKIPPED" in text and "no Docker engine" in text
 

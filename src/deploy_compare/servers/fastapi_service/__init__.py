@@ -17,7 +17,7 @@ AVAILABLE = "deploy_compare.servers.fastapi_service.launcher:native_unavailable_
 STACKS = (
     Stack(
         name="fastapi_onnx",
-        label="FastAPI + ONNX Runtime (baseline)",
+        label="FastAPI + ONNX Runtime, baseline",
         artifact="onnx",
         protocols=("kserve_v2",),
         config_class=FastAPIServiceConfig,
@@ -29,7 +29,7 @@ STACKS = (
     ),
     Stack(
         name="fastapi_litert",
-        label="FastAPI + LiteRT int8, 1 core (edge-service path)",
+        label="FastAPI + LiteRT int8 on 1 core, edge-service path",
         artifact="tflite_dynamic_int8",
         protocols=("kserve_v2",),
         config_class=EdgeServiceConfig,
