@@ -110,3 +110,25 @@ def test_one_endpoint_type_for_servers_and_clients():
     assert ep.to_dict(redact=False)["headers"]["Authorization"] == "Bearer k"
     with pytest.raises(ConfigError, match="protocol must be one of"):
         Endpoint(url="http://x", protocol="grpc", model="m")
+
+
+def test_serve_and_load_take_any_stack_from_the_registry():
+    from deploy_compare.cli import build_parser
+    from deploy_compare.commands.load import _protocol_and_artifact
+    from deploy_compare.commands.serve import _config
+
+    parser = build_parser()
+    args = parser.parse_args(
+        ["serve", "--target", "triton", "--set", "instances=2", "--set", "preferred_batch_sizes=[4, 8]"]
+    )
+    config = _config(args)
+    assert type(config) is registry.get("triton").config_class
+    assert config.instances == 2 and config.preferred_batch_sizes == [4, 8]
+    args = parser.parse_args(["serve", "--target", "torchserve", "--workers", "2", "--set", "java_heap_mb=512"])
+    assert (_config(args).workers, _config(args).java_heap_mb) == (2, 512)
+    with pytest.raises(ConfigError, match="unknown key"):
+        _config(parser.parse_args(["serve", "--target", "fastapi_onnx", "--set", "nope=1"]))
+    args = parser.parse_args(["load", "--target", "fastapi_litert", "--url", "http://127.0.0.1:1"])
+    assert _protocol_and_artifact(args) == ("kserve_v2", "tflite_dynamic_int8")
+    args = parser.parse_args(["load", "--protocol", "tfserving", "--url", "http://127.0.0.1:1"])
+    assert _protocol_and_artifact(args) == ("tfserving", "savedmodel")
