@@ -3,10 +3,14 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.lock-installed
+# Native Triton's own small environment (numpy 1.x for its Python backend stub; see
+# requirements-triton.lock). A failed build leaves Triton SKIPPED with the reason, never the rest.
+TRITON_VENV := .venv-triton
+TRITON_STAMP := $(TRITON_VENV)/.lock-installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv deploy-compare export test test-fast bench clean torchserve-base
+.PHONY: venv triton-env deploy-compare export test test-fast bench clean torchserve-base
 
 # The stamp depends on the lock and on pyproject.toml: editing either refreshes the venv.
 $(STAMP): requirements.lock pyproject.toml
@@ -16,16 +20,25 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-venv: $(STAMP)
+$(TRITON_STAMP): requirements-triton.lock
+	@test -x $(TRITON_VENV)/bin/python || $(PYTHON) -m venv $(TRITON_VENV)
+	$(TRITON_VENV)/bin/python -m pip install --quiet --no-deps -r requirements-triton.lock
+	@touch $(TRITON_STAMP)
 
-# The main job: export, in-process benchmarks, TorchServe / TF Serving, report in runs/latest/.
-deploy-compare: $(STAMP)
+# Best effort: without it only native Triton is SKIPPED (with this reason), not the run.
+triton-env:
+	@$(MAKE) --no-print-directory $(TRITON_STAMP) || echo "note: $(TRITON_VENV) not built; native Triton will be SKIPPED"
+
+venv: $(STAMP) triton-env
+
+# The main job: export, in-process benchmarks, every serving stack, report in runs/latest/.
+deploy-compare: $(STAMP) triton-env
 	$(VENV)/bin/deploy-compare run $(ARGS)
 
 export: $(STAMP)
 	$(VENV)/bin/deploy-compare export $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) triton-env
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

@@ -52,7 +52,7 @@ def endpoint(torchserve) -> Endpoint:
 
 def test_closed_loop_on_torchserve_answers_like_the_reference(endpoint, exported):
     out_dir, manifest = exported
-    payloads = payloads_from_export(endpoint, out_dir, manifest, max_payloads=64)
+    payloads = payloads_from_export(endpoint, out_dir, manifest, artifact="torchscript", max_payloads=64)
     # The TorchScript artifact is NCHW float32: the bodies must be exactly eval.npz's samples.
     with np.load(out_dir / "eval.npz") as data:
         x = data["x"]
@@ -75,7 +75,7 @@ def test_closed_loop_on_torchserve_answers_like_the_reference(endpoint, exported
 
 def test_open_loop_on_torchserve_keeps_the_schedule(endpoint, exported):
     out_dir, manifest = exported
-    payloads = payloads_from_export(endpoint, out_dir, manifest, max_payloads=64)
+    payloads = payloads_from_export(endpoint, out_dir, manifest, artifact="torchscript", max_payloads=64)
     cfg = LoadConfig(
         duration_s=2.0,
         warmup_s=0.5,
@@ -98,6 +98,6 @@ def test_open_loop_on_torchserve_keeps_the_schedule(endpoint, exported):
 def test_wrong_inference_key_fails_fast_with_the_status(endpoint, exported):
     out_dir, manifest = exported
     bad = dataclasses.replace(endpoint, token="not-the-key")
-    payloads = payloads_from_export(bad, out_dir, manifest, max_payloads=4)
+    payloads = payloads_from_export(bad, out_dir, manifest, artifact="torchscript", max_payloads=4)
     with pytest.raises(LoadError, match=r"HTTP 4\d\d on the first request"):
         run_closed_loop(bad, payloads, LoadConfig(duration_s=0.5, warmup_s=0, min_requests=5))

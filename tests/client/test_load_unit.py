@@ -111,7 +111,7 @@ def test_adapter_urls_headers_and_body():
     assert json.loads(ts.body) == {"instances": [[0, 1, 2], [3, 4, 5]]}
     tf = TFServingRest(TF).build_request(batch)
     assert tf.url == "http://127.0.0.1:8501/v1/models/digits:predict" and "Authorization" not in tf.headers
-    assert TS.to_dict()["token"] == "***"
+    assert TS.to_dict()["token"] == "<redacted>"
 
 
 def test_payloads_use_the_served_layout_and_dtype_and_reference_top1():

@@ -1,4 +1,5 @@
-"""`deploy-compare run` end to end: real exports, runtimes, native TorchServe; TF Serving SKIPPED."""
+"""`deploy-compare run` end to end: real exports, runtimes, native TorchServe, Triton, the
+FastAPI baseline and the edge-service path measured side by side; TF Serving SKIPPED."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import json
 import pytest
 
 from deploy_compare.deploy.results import load_results, validate
+from deploy_compare.servers.triton.native import native_unavailable_reason as triton_reason
+
+V2_STACKS = ("triton", "fastapi_onnx", "fastapi_litert")
 
 pytestmark = pytest.mark.e2e
 
@@ -24,12 +28,16 @@ def test_run_succeeds_and_writes_every_file(quick_run):
         assert (run_dir / name).is_file(), name
     # progress: every stage and every load level was announced
     for fragment in (
-        "stage 1/4: export",
-        "stage 2/4: local",
-        "stage 3/4: torchserve",
-        "stage 4/4: tfserving",
+        "stage 1/7: export",
+        "stage 2/7: local",
+        "stage 3/7: torchserve",
+        "stage 4/7: tfserving",
+        "stage 5/7: triton",
+        "stage 6/7: fastapi_onnx",
+        "stage 7/7: fastapi_litert",
         "torchserve: concurrency 1:",
         "torchserve: concurrency 4:",
+        "fastapi_onnx: concurrency 4:",
     ):
         assert fragment in proc.stdout, fragment
 
@@ -45,6 +53,9 @@ def test_results_json_is_valid_and_complete(quick_run):
         "local": "OK",
         "torchserve": "OK",
         "tfserving": "SKIPPED",
+        "triton": "OK" if triton_reason() is None else "SKIPPED",
+        "fastapi_onnx": "OK",
+        "fastapi_litert": "OK",
     }
     assert len(results.artifacts) == 7 and all(a["parity"]["passed"] for a in results.artifacts.values())
     # every artifact measured in both profiles, and correct
@@ -72,6 +83,25 @@ def test_torchserve_measured_for_real_and_tfserving_skipped(quick_run):
     assert tf.status == "SKIPPED" and _why_tfserving_did_not_run(tf.reason)
 
 
+@pytest.mark.parametrize("target", V2_STACKS)
+def test_every_v2_stack_measured_for_real(quick_run, target):
+    _, run_dir = quick_run
+    results = load_results(run_dir)
+    s = next(s for s in results.served if s.target == target)
+    if target == "triton" and triton_reason() is not None:
+        assert s.status == "SKIPPED" and s.reason
+        return
+    assert s.status == "OK" and s.mode == "native" and s.startup_s > 0
+    assert s.artifact == {"triton": "onnx", "fastapi_onnx": "onnx", "fastapi_litert": "tflite_dynamic_int8"}[target]
+    assert [level["concurrency"] for level in s.sweep] == [1, 4]
+    for level in s.sweep:
+        assert level["completed"] >= 30 and sum(level["errors"].values()) == 0
+        assert level["top1_agreement"] >= 0.95
+    assert s.slo is not None and s.slo["trials"] and (run_dir / s.log).is_file()
+    if target == "fastapi_litert" and s.server_cores is not None:
+        assert len(s.server_cores) == 1
+
+
 def test_cores_recorded(quick_run):
     _, run_dir = quick_run
     results = load_results(run_dir)
@@ -91,6 +121,8 @@ def test_reports_name_every_target(quick_run):
         text = (run_dir / name).read_text()
         for target in ("torchserve", "tfserving", "tflite_int8", "onnx", "savedmodel", "torchscript"):
             assert target.lower() in text.lower(), (name, target)
+        for label in ("FastAPI + ONNX Runtime, baseline", "edge-service path"):
+            assert label in text, (name, label)
         assert "SKIPPED" in text and _why_tfserving_did_not_run(text)
 
 

@@ -24,7 +24,10 @@ def test_server_killed_mid_run_fails_only_that_target(short_config, tmp_path):
     config = load_run_config(
         settings,
         quick=True,
-        overrides={"run": {"runs_dir": str(tmp_path / "runs")}, "load": {"concurrency": [1, 2, 4], "duration_s": 2.0}},
+        overrides={
+            "run": {"runs_dir": str(tmp_path / "runs"), "targets": ["torchserve", "tfserving"]},
+            "load": {"concurrency": [1, 2, 4], "duration_s": 2.0},
+        },
     )
     killed = {}
 
@@ -99,3 +102,50 @@ def test_interrupt_stops_servers_and_keeps_partial_results(
     assert stages["export"] == "OK" and stages["local"] == "OK" and stages["torchserve"] == "INTERRUPTED"
     assert (run_dir / "report.md").is_file()
     assert server_processes(run_dir) == [], "a TorchServe process outlived the interrupted run"
+
+
+def test_a_stack_that_cannot_start_is_a_failed_row_with_its_log_tail(short_config, tmp_path):
+    """The FastAPI baseline given no time to come up: FAILED with the reason and the log's
+    last lines in results.json, the next target still runs, nothing is left running."""
+    settings, _ = short_config
+    config = load_run_config(
+        settings,
+        quick=True,
+        overrides={
+            "run": {"runs_dir": str(tmp_path / "runs"), "targets": ["fastapi_onnx", "tfserving"]},
+            "local": {"profiles": ["edge"]},
+            "fastapi_onnx": {"start_timeout_s": 0.01},
+        },
+    )
+    started = {}
+    pipeline = Pipeline(
+        config,
+        argv=["deploy-compare", "run", "--quick"],
+        progress=RunProgress(open(os.devnull, "w")),
+        on_server_started=lambda kind, launcher: started.setdefault(kind, launcher),
+    )
+    run_dir = pipeline.run()
+    results = load_results(run_dir)
+    stages = {s.name: s.status for s in results.run.stages}
+    assert stages["fastapi_onnx"] == "FAILED" and stages["tfserving"] in ("SKIPPED", "FAILED", "OK")
+    row = next(s for s in results.served if s.target == "fastapi_onnx")
+    assert row.status == "FAILED" and "did not become healthy within" in row.reason
+    assert row.log and (run_dir / row.log).is_file()
+    tail = row.log_tail or ""  # what the server printed before it was stopped (may be nothing yet)
+    assert tail in (run_dir / row.log).read_text()
+    assert "fastapi_onnx" not in started
+    assert _service_processes_of(run_dir) == []
+
+
+def _service_processes_of(run_dir) -> list[int]:
+    """FastAPI baseline processes started for this run (their spec file lies in run_dir)."""
+    pids = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if "fastapi_service.app:create_app" in " ".join(p.info["cmdline"] or []) and str(
+                run_dir
+            ) in p.environ().get("DC_SERVICE_SPEC", ""):
+                pids.append(p.pid)
+        except psutil.Error:
+            continue
+    return pids

@@ -12,7 +12,7 @@ import pytest
 from deploy_compare.cli import main
 from deploy_compare.deploy.results import ServedResult, load_results
 from deploy_compare.report import CSV_NAME, HTML_NAME, MARKDOWN_NAME, render_all
-from deploy_compare.report.names import TARGET_NAMES, target_label
+from deploy_compare.report.names import target_label, target_name
 from deploy_compare.report.verdicts import all_verdicts
 
 pytestmark = pytest.mark.unit
@@ -96,7 +96,7 @@ def test_verdicts_name_the_fixture_winners(make_results):
     assert verdicts["latency"].winner == fastest["artifact"]
     assert fastest["artifact"] in verdicts["latency"].answer
     best_served = min(served_c1, key=lambda t: served_c1[t]["p50_ms"])
-    assert any(f"Best served stack: {TARGET_NAMES[best_served]}" in d for d in verdicts["latency"].details)
+    assert any(f"Best served stack: {target_name(best_served)}" in d for d in verdicts["latency"].details)
 
     searched = {s.target: s.slo["max_rate_rps"] for s in results.served if s.slo}
     best_rate = max(searched, key=searched.get)

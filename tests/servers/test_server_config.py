@@ -38,8 +38,8 @@ def test_from_dict_rejects_unknown_fields():
 
 
 def test_make_launcher_checks_kind_mode_and_config_type(artifacts, tmp_path):
-    with pytest.raises(ConfigError, match="server kind must be one of torchserve, tfserving"):
-        make_launcher("triton", manifest_dir=artifacts, run_dir=tmp_path)
+    with pytest.raises(ConfigError, match="unknown serving stack 'kubeflow'; allowed: torchserve, tfserving"):
+        make_launcher("kubeflow", manifest_dir=artifacts, run_dir=tmp_path)
     with pytest.raises(ConfigError, match="server mode must be one of auto, docker, native"):
         make_launcher("torchserve", "k8s", manifest_dir=artifacts, run_dir=tmp_path)
     with pytest.raises(ConfigError, match="torchserve needs a TorchServeConfig"):

@@ -1,40 +1,17 @@
-"""Typed settings of the load client: where to send (Endpoint) and how (LoadConfig, SloConfig)."""
+"""Typed settings of the load client: how to send (LoadConfig, SloConfig). Where to send is
+the one Endpoint (deploy_compare.endpoint), re-exported here for the client's callers."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..endpoint import Endpoint
 from ..errors import ConfigError
 
-PROTOCOLS = ("torchserve", "tfserving")
+__all__ = ["ARRIVALS", "Endpoint", "LoadConfig", "SloConfig"]
+
 ARRIVALS = ("poisson", "constant")
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """A running model server. `url` is the base (scheme://host:port), no path."""
-
-    url: str
-    protocol: str  # one of PROTOCOLS
-    model: str
-    token: str | None = None  # TorchServe inference key (sent as Authorization: Bearer)
-    headers: dict[str, str] = field(default_factory=dict)  # extra headers on every request
-
-    def __post_init__(self) -> None:
-        if self.protocol not in PROTOCOLS:
-            raise ConfigError(f"Endpoint.protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
-        if not self.url.startswith(("http://", "https://")):
-            raise ConfigError(f"Endpoint.url must start with http:// or https://, got {self.url!r}")
-        if not self.model:
-            raise ConfigError("Endpoint.model must be a non-empty model name")
-        object.__setattr__(self, "url", self.url.rstrip("/"))
-
-    def to_dict(self) -> dict[str, Any]:
-        # Never write the credential into results.
-        d = asdict(self)
-        d["token"] = "***" if self.token else None
-        return d
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ConfigError, ManifestError
 from ..manifest import EVAL_DATA_NAME, Manifest, TensorSpec, to_artifact_layout
 from .config import Endpoint
-from .protocols import SERVED_ARTIFACT, RequestSpec, adapter_for
+from .protocols import RequestSpec, adapter_for
 
 
 @dataclass(frozen=True)
@@ -85,15 +85,13 @@ def payloads_from_export(
     export_dir: Path,
     manifest: Manifest,
     *,
-    artifact: str | None = None,
+    artifact: str,
     batch_size: int = 1,
     max_payloads: int | None = 256,
 ) -> Payloads:
-    """Bodies from an export directory's eval.npz, in the served artifact's layout/dtype.
-
-    `artifact` defaults to what the endpoint's server serves (torchscript / savedmodel).
-    """
-    name = artifact or SERVED_ARTIFACT[endpoint.protocol]
+    """Bodies from an export directory's eval.npz, in the layout/dtype of `artifact`, the
+    manifest artifact the endpoint's server serves (its stack descriptor says which)."""
+    name = artifact
     entry = manifest.artifact(name)
     if not entry.inputs:
         raise ManifestError(f"artifact {name!r} lists no inputs in the manifest")

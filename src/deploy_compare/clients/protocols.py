@@ -6,6 +6,11 @@ TF Serving REST predict, row format:
 TorchServe (our handler speaks the same JSON):
     POST {base}/predictions/{model}         Authorization: Bearer <inference key>
     200 -> {"predictions": [[...], ...]}     errors -> {"code": .., "type": .., "message": ..}
+KServe v2 / Open Inference Protocol, REST JSON (Triton, the FastAPI baseline): see v2.py.
+
+Adding an encoding (the v2 binary tensor extension, gRPC) = one Protocol subclass with its
+own build_request/parse_response, registered in ADAPTERS under its own name; an Endpoint
+picks it by `protocol`, a stack descriptor lists the names it speaks.
 """
 
 from __future__ import annotations
@@ -15,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..endpoint import Endpoint
 from ..errors import ProtocolError
-from .config import Endpoint
 
 JSON_CT = "application/json"
 
@@ -66,7 +71,7 @@ def error_message(body: bytes) -> str:
     except (ValueError, UnicodeDecodeError):
         return body[:200].decode("utf-8", "replace")
     if isinstance(doc, dict):
-        for key in ("error", "message"):
+        for key in ("error", "message", "detail"):
             if key in doc:
                 return str(doc[key])[:200]
     return str(doc)[:200]
@@ -84,9 +89,13 @@ class Protocol:
     def url(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @property
+    def health_url(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def headers(self) -> dict[str, str]:
         h = {"Content-Type": JSON_CT, "Accept": JSON_CT}
-        h.update(self.endpoint.headers)
+        h.update(self.endpoint.request_headers())
         return h
 
     def build_request(self, batch: np.ndarray) -> RequestSpec:
@@ -106,6 +115,10 @@ class TFServingRest(Protocol):
     def url(self) -> str:
         return f"{self.endpoint.url}/v1/models/{self.endpoint.model}:predict"
 
+    @property
+    def health_url(self) -> str:
+        return f"{self.endpoint.url}/v1/models/{self.endpoint.model}"
+
 
 class TorchServeRest(Protocol):
     name = "torchserve"
@@ -114,18 +127,47 @@ class TorchServeRest(Protocol):
     def url(self) -> str:
         return f"{self.endpoint.url}/predictions/{self.endpoint.model}"
 
-    def headers(self) -> dict[str, str]:
-        h = super().headers()
-        if self.endpoint.token:
-            h["Authorization"] = f"Bearer {self.endpoint.token}"
-        return h
+    @property
+    def health_url(self) -> str:
+        return f"{self.endpoint.url}/ping"
 
 
-_ADAPTERS: dict[str, type[Protocol]] = {"tfserving": TFServingRest, "torchserve": TorchServeRest}
+class KServeV2Json(Protocol):
+    """KServe v2 / Open Inference Protocol over REST with JSON tensors (v2.py)."""
 
-# Which artifact each server serves: its input layout/dtype decide the request body.
-SERVED_ARTIFACT: dict[str, str] = {"tfserving": "savedmodel", "torchserve": "torchscript"}
+    name = "kserve_v2"
+
+    @property
+    def url(self) -> str:
+        return f"{self.endpoint.url}/v2/models/{self.endpoint.model}/infer"
+
+    @property
+    def health_url(self) -> str:
+        return f"{self.endpoint.url}/v2/models/{self.endpoint.model}/ready"
+
+    def build_request(self, batch: np.ndarray) -> RequestSpec:
+        from .v2 import encode_infer_request
+
+        if not self.endpoint.input_name:
+            raise ProtocolError("a KServe v2 endpoint needs the input tensor's name (Endpoint.input_name)")
+        body = encode_infer_request(np.asarray(batch), self.endpoint.input_name)
+        return RequestSpec("POST", self.url, self.headers(), body)
+
+    def parse_response(self, status: int, body: bytes, batch_size: int | None = None) -> np.ndarray:
+        from .v2 import decode_infer_response
+
+        if not 200 <= status < 300:
+            raise ProtocolError(f"HTTP {status}: {error_message(body)}")
+        return decode_infer_response(body, batch_size)
+
+
+ADAPTERS: dict[str, type[Protocol]] = {
+    TFServingRest.name: TFServingRest,
+    TorchServeRest.name: TorchServeRest,
+    KServeV2Json.name: KServeV2Json,
+}
+PROTOCOLS = tuple(ADAPTERS)
 
 
 def adapter_for(endpoint: Endpoint) -> Protocol:
-    return _ADAPTERS[endpoint.protocol](endpoint)
+    return ADAPTERS[endpoint.protocol](endpoint)

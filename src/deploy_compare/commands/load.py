@@ -1,4 +1,4 @@
-"""`deploy-compare load`: drive a running TorchServe / TF Serving endpoint with the load client.
+"""`deploy-compare load`: drive a running serving stack's endpoint with the load client.
 
 Closed-loop sweep (default), one open-loop rate (--rate) or an SLO search (--slo-ms), with a
 live progress line; a table at the end, and the full results as JSON with --json.
@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-HELP = "load a running TorchServe/TF Serving endpoint: concurrency sweep, open-loop rate, or SLO search"
+HELP = "load a running serving stack's endpoint: concurrency sweep, open-loop rate, or SLO search"
 
 
 def _levels(text: str) -> list[int]:
@@ -24,7 +24,21 @@ def _levels(text: str) -> list[int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--protocol", choices=("torchserve", "tfserving"), required=True)
+    from ..clients.protocols import PROTOCOLS
+    from ..servers.registry import names
+
+    parser.add_argument(
+        "--target",
+        choices=names(),
+        default=None,
+        help="the serving stack behind --url: picks its protocol and the artifact whose layout the inputs take",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default=None,
+        help="override the target's protocol adapter (alone: the first stack speaking it gives the artifact)",
+    )
     parser.add_argument("--url", required=True, help="base URL of the inference API, e.g. http://127.0.0.1:8080")
     parser.add_argument(
         "--model",
@@ -36,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=Path("artifacts") / "digits_cnn",
         help="export directory (manifest.json + eval.npz): inputs, layout, reference answers",
+    )
+    parser.add_argument(
+        "--input-name",
+        default=None,
+        help="KServe v2: the input tensor's name (default: the artifact's, from the manifest)",
     )
     auth = parser.add_mutually_exclusive_group()
     auth.add_argument(
@@ -67,6 +86,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=5.0, help="per-request timeout in seconds")
     parser.add_argument("--batch-size", type=int, default=1, help="samples per request")
     parser.add_argument("--json", type=Path, default=None, help="write all results here as JSON")
+
+
+def _protocol_and_artifact(args: argparse.Namespace) -> tuple[str, str]:
+    from ..errors import ConfigError
+    from ..servers.registry import get, stacks
+
+    if args.target is not None:
+        stack = get(args.target)
+        return args.protocol or stack.protocol, stack.artifact
+    if args.protocol is None:
+        raise ConfigError("load needs --target (a serving stack) or --protocol")
+    speaking = [s for s in stacks().values() if args.protocol in s.protocols]
+    return args.protocol, speaking[0].artifact
 
 
 def _token(args: argparse.Namespace) -> str | None:
@@ -142,13 +174,16 @@ def run(args: argparse.Namespace) -> int:
     if not console.is_terminal:
         console = Console(width=200)  # piped or logged: rich would squeeze the table into 80 columns
     manifest = load_manifest(args.artifacts)
+    protocol, artifact = _protocol_and_artifact(args)
+    entry = manifest.artifact(artifact)
     endpoint = Endpoint(
         url=args.url,
-        protocol=args.protocol,
+        protocol=protocol,
         model=args.model or safe_model_name(manifest.model.name),
         token=_token(args),
+        input_name=args.input_name or (entry.inputs[0].name if entry.inputs else None),
     )
-    payloads = payloads_from_export(endpoint, args.artifacts, manifest, batch_size=args.batch_size)
+    payloads = payloads_from_export(endpoint, args.artifacts, manifest, artifact=artifact, batch_size=args.batch_size)
     config = LoadConfig(
         duration_s=args.duration,
         min_requests=args.min_requests,
@@ -160,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         max_in_flight=args.max_in_flight,
     )
     table = Table(
-        title=f"{args.protocol} {endpoint.url} model {endpoint.model} "
+        title=f"{endpoint.protocol} {endpoint.url} model {endpoint.model} "
         f"({len(payloads)} bodies, {payloads.body_bytes} B each)"
     )
     for col in (

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "run the whole comparison: export, in-process benchmarks, TorchServe and TF Serving, report"
+HELP = "run the whole comparison: export, in-process benchmarks, every serving stack, report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a TOML file merged over the defaults (see src/deploy_compare/deploy/default.toml)",
     )
     parser.add_argument("--model", default=None, help="'builtin' or pkg.module:factory / file.py:factory")
-    parser.add_argument("--targets", default=None, help="served targets, comma-separated (torchserve,tfserving)")
+    parser.add_argument(
+        "--targets",
+        default=None,
+        help="served targets, comma-separated (default: every registered stack; see README's stack table)",
+    )
     parser.add_argument(
         "--server-mode",
         default=None,

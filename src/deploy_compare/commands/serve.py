@@ -1,5 +1,5 @@
-"""`deploy-compare serve`: start TorchServe or TF Serving on the exported model, print how to
-call it (URL, key), and keep it up until Ctrl-C; then stop everything it started."""
+"""`deploy-compare serve`: start a serving stack on the exported model, print how to call it
+(URL, key), and keep it up until Ctrl-C; then stop everything it started."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import json
 import time
 from pathlib import Path
 
-HELP = "start TorchServe or TF Serving on the exported model and print the endpoint and key until Ctrl-C"
+HELP = "start a serving stack on the exported model and print the endpoint and key until Ctrl-C"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", choices=("torchserve", "tfserving"), default="torchserve")
+    from ..servers.registry import names
+
+    parser.add_argument("--target", choices=names(), default="torchserve")
     parser.add_argument(
         "--mode",
         choices=("auto", "docker", "native"),
@@ -39,11 +41,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base-image", default=None, metavar="IMAGE", help="Docker: FROM image (default: the Dockerfile's pinned tag)"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any field of the target's config table (TOML value), e.g. --set workers=2; "
+        "for stacks other than TorchServe/TF Serving this is how they are configured",
+    )
+
+
+def _overrides(pairs: list[str]) -> dict:
+    import tomllib
+
+    from ..errors import ConfigError
+
+    table: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            table.update(tomllib.loads(f"{key.strip()} = {value}"))
+        except tomllib.TOMLDecodeError:
+            table[key.strip()] = value  # a bare word: a string
+    return table
 
 
 def _config(args: argparse.Namespace):
+    import dataclasses
+
+    from ..deploy.config import build
+    from ..servers.registry import get
+
+    base = _legacy_config(args)
+    if base is None:
+        return build(
+            get(args.target).config_class, {"start_timeout_s": args.start_timeout, **_overrides(args.set)}, "--set"
+        )
+    overrides = _overrides(args.set)
+    if not overrides:
+        return base
+    return build(type(base), {**dataclasses.asdict(base), **overrides}, "--set")
+
+
+def _legacy_config(args: argparse.Namespace):
+    """TorchServe and TF Serving keep their dedicated flags."""
     from ..servers import TFServingConfig, TorchServeConfig
 
+    if args.target not in ("torchserve", "tfserving"):
+        return None
     if args.target == "torchserve":
         return TorchServeConfig(
             workers=args.workers,
@@ -60,6 +107,12 @@ def _config(args: argparse.Namespace):
         start_timeout_s=args.start_timeout,
         base_image=args.base_image,
     )
+
+
+def _example_body(ep) -> dict:
+    if ep.protocol == "kserve_v2":
+        return {"inputs": [{"name": ep.input_name, "shape": ["<shape>"], "datatype": "FP32", "data": ["<flat>"]}]}
+    return {"instances": ["<sample>"]}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  predict: POST {ep.predict_url}")
             for key, value in ep.headers.items():
                 print(f"  header:  {key}: {value}")
-            sample = json.dumps({"instances": ["<sample>"]})
+            sample = json.dumps(_example_body(ep))
             auth = "".join(f" -H '{k}: {v}'" for k, v in ep.headers.items())
             print(f"  example: curl -s {ep.predict_url} -H 'Content-Type: application/json'{auth} -d '{sample}'")
             print("Ctrl-C to stop.", flush=True)

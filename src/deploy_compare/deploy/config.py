@@ -16,9 +16,19 @@ from typing import Any
 from ..errors import ConfigError
 
 DEFAULTS = Path(__file__).with_name("default.toml")
-SECTIONS = ("run", "local", "torchserve", "tfserving", "load", "slo")
-TARGETS = ("torchserve", "tfserving")
 SERVER_MODES = ("auto", "docker", "native")
+
+
+def targets() -> tuple[str, ...]:
+    """Every registered serving stack, in order (servers/registry.py)."""
+    from ..servers.registry import names
+
+    return names()
+
+
+def sections() -> tuple[str, ...]:
+    """The TOML tables a settings file may have: one per area, one per serving stack."""
+    return ("run", "local", *targets(), "load", "slo")
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -63,14 +73,15 @@ class RunSection:
     model: str = "builtin"
     runs_dir: str = "runs"
     artifacts_dir: str = ""
-    targets: list[str] = field(default_factory=lambda: list(TARGETS))
+    targets: list[str] = field(default_factory=lambda: list(targets()))
     server_mode: str = "auto"
     pin_cores: bool = True
 
     def __post_init__(self) -> None:
-        bad = [t for t in self.targets if t not in TARGETS]
+        allowed = targets()
+        bad = [t for t in self.targets if t not in allowed]
         if bad:
-            raise ConfigError(f"run.targets: unknown target(s) {', '.join(bad)}; allowed: {', '.join(TARGETS)}")
+            raise ConfigError(f"run.targets: unknown target(s) {', '.join(bad)}; allowed: {', '.join(allowed)}")
         if self.server_mode not in SERVER_MODES:
             raise ConfigError(f"run.server_mode must be one of {', '.join(SERVER_MODES)}, got {self.server_mode!r}")
 
@@ -100,12 +111,12 @@ def load_run_config(path: Path | None = None, quick: bool = False, overrides: di
     if path is not None:
         user = read_toml(Path(path))
         user_quick = user.pop("quick", {})
-        check_keys(user, set(SECTIONS), f"{path}")
+        check_keys(user, set(sections()), f"{path}")
         data = deep_merge(data, user)
         if quick:
             data = deep_merge(data, user_quick)
     if overrides:
         data = deep_merge(data, overrides)
-    check_keys(data, set(SECTIONS), "settings")
+    check_keys(data, set(sections()), "settings")
     run = build(RunSection, data.get("run", {}), "[run]")
     return RunConfig(profile="quick" if quick else "full", run=run, raw=data)

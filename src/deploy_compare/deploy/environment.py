@@ -25,6 +25,8 @@ PACKAGES = (
     "httpx",
     "torchserve",
     "torch-model-archiver",
+    "fastapi",
+    "uvicorn",
     "docker",
 )
 THREAD_VARIABLES = (
@@ -73,6 +75,13 @@ def java_version() -> str | None:
         return None
 
 
+def _triton_env_versions() -> dict[str, str]:
+    """Native Triton runs from its own environment (.venv-triton); its versions are not ours."""
+    from ..servers.triton.native import env_versions
+
+    return env_versions()
+
+
 def collect(repo: Path, argv: list[str] | None = None) -> dict:
     try:
         usable = sorted(os.sched_getaffinity(0))
@@ -97,5 +106,6 @@ def collect(repo: Path, argv: list[str] | None = None) -> dict:
         "thread_settings": {k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ},
         "packages": package_versions(*PACKAGES),
         "java": java_version(),
+        "triton_env": _triton_env_versions(),
         "git_commit": git_commit(repo),
     }

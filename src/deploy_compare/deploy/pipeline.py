@@ -115,10 +115,10 @@ class Pipeline:
         self.results.local = [r.to_dict() for r in results]
 
     def _served(self, kind: str) -> tuple[str, str] | None:
-        from ..clients import SERVED_ARTIFACT
+        from ..servers.registry import get
         from .served import run_served_target
 
-        result = ServedResult(target=kind, status="OK", artifact=SERVED_ARTIFACT[kind])
+        result = ServedResult(target=kind, status="OK", artifact=get(kind).artifact)
         self.results.served.append(result)
         artifact = self.results.artifacts.get(result.artifact) or {}
         if not (artifact.get("parity") or {}).get("passed"):
@@ -144,6 +144,7 @@ class Pipeline:
         except Exception as exc:
             result.status = "FAILED"
             result.reason = message_line(exc)
+            result.log_tail = getattr(exc, "log_tail", None) or None  # ServerError carries it
             raise
         return None if result.status == "OK" else (result.status, result.reason)
 

@@ -23,7 +23,7 @@ STATUSES = ("OK", "SKIPPED", "FAILED", "INTERRUPTED")
 
 @dataclass
 class StageRecord:
-    name: str  # export, local, torchserve, tfserving, report
+    name: str  # export, local, <each served target>, report
     status: str  # one of STATUSES
     seconds: float = 0.0
     reason: str | None = None
@@ -33,7 +33,7 @@ class StageRecord:
 class ServedResult:
     """One served target: a server stack + the load client against it."""
 
-    target: str  # torchserve | tfserving
+    target: str  # a serving stack's registry name (servers/registry.py)
     status: str  # OK | SKIPPED | FAILED | INTERRUPTED
     reason: str | None = None
     mode: str | None = None  # docker | native
@@ -48,6 +48,7 @@ class ServedResult:
     sweep: list[dict[str, Any]] = field(default_factory=list)  # closed loop, one per concurrency
     slo: dict[str, Any] | None = None  # open-loop SLO search
     log: str | None = None  # server log, relative to the run directory
+    log_tail: str | None = None  # FAILED: the server log's last lines when it failed
 
 
 @dataclass
@@ -106,13 +107,21 @@ class RunResults:
         return path
 
 
+def schema() -> dict[str, Any]:
+    """results.schema.json with the served targets taken from the stack registry."""
+    from ..servers.registry import names
+
+    doc: dict[str, Any] = json.loads(SCHEMA_FILE.read_text())
+    doc["properties"]["served"]["items"]["properties"]["target"]["enum"] = list(names())
+    return doc
+
+
 def validate(document: dict[str, Any]) -> None:
-    """Validate a results document against results.schema.json (raises ManifestError)."""
+    """Validate a results document against the schema (raises ManifestError)."""
     import jsonschema
 
-    schema = json.loads(SCHEMA_FILE.read_text())
     try:
-        jsonschema.validate(document, schema)
+        jsonschema.validate(document, schema())
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
         raise ManifestError(f"results.json invalid at {where}: {exc.message}") from None

@@ -17,14 +17,14 @@ from .results import ServedResult
 
 
 def _server_config(kind: str, config: RunConfig, plan: CorePlan):
-    from ..servers import TFServingConfig, TorchServeConfig
+    from ..servers.registry import get
 
+    stack = get(kind)
     table = config.section(kind)
-    if kind == "torchserve":
-        if config.run.pin_cores and "torch_threads" not in table:
-            table["torch_threads"] = len(plan.server)  # one intra-op thread per core the server owns
-        return build(TorchServeConfig, table, f"[{kind}]")
-    return build(TFServingConfig, table, f"[{kind}]")
+    threads = stack.threads_field
+    if threads and config.run.pin_cores and threads not in table:
+        table[threads] = len(plan.server)  # one intra-op thread per core the server owns
+    return build(stack.config_class, table, f"[{kind}]")
 
 
 def _load_configs(config: RunConfig):
@@ -61,13 +61,17 @@ def run_served_target(
     on_started: Callable[[str, object], None] | None = None,
 ) -> None:
     """Fill `result` in place. Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself."""
-    from ..clients import Endpoint, find_max_rate_under_slo, sweep_concurrency
+    from ..clients import find_max_rate_under_slo, sweep_concurrency
     from ..clients.payload import payloads_from_export
     from ..manifest import load_manifest
     from ..servers import make_launcher
     from ..servers.docker_base import DockerLauncher
     from ..servers.factory import server_versions
+    from ..servers.registry import get
 
+    stack = get(kind)
+    if stack.max_server_cores is not None:
+        plan = dataclasses.replace(plan, server=plan.server[: stack.max_server_cores])
     server_config = _server_config(kind, config, plan)
     levels, closed_cfg, open_cfg, slo_cfg = _load_configs(config)
     result.server_config = server_config.to_dict()
@@ -83,6 +87,8 @@ def run_served_target(
     if launcher.mode_note:  # auto mode fell back (e.g. the image could not be built): the row says so
         result.reason = launcher.mode_note
         progress.line(f"{kind}: {launcher.mode_note}")
+    # Known before the start: a stack that fails to start still points to its log.
+    result.log = str(Path(launcher.log_path).resolve().relative_to(run_dir.resolve()))
     own_cores = tuple(usable_cores())
     pinning = config.run.pin_cores and launcher.mode == "native"
     container = launcher if isinstance(launcher, DockerLauncher) else None
@@ -113,10 +119,9 @@ def run_served_target(
                 result.client_cores = list(plan.client)
             if on_started is not None:
                 on_started(kind, launcher)
-            ep = launcher.endpoint
-            endpoint = Endpoint(url=ep.base_url, protocol=ep.protocol, model=ep.model_name, headers=dict(ep.headers))
+            endpoint = launcher.endpoint
             manifest = load_manifest(manifest_dir)
-            payloads = payloads_from_export(endpoint, manifest_dir, manifest)
+            payloads = payloads_from_export(endpoint, manifest_dir, manifest, artifact=stack.artifact)
 
             def keep(load_result) -> None:
                 result.sweep.append(load_result.to_dict())

@@ -7,7 +7,6 @@ from typing import Any
 from ..deploy.results import RunResults, ServedResult
 from .fmt import get, getf
 
-TARGET_NAMES = {"torchserve": "TorchServe", "tfserving": "TF Serving"}
 QUANTIZED_VARIANTS = ("fp16", "dynamic_int8", "int8")
 
 
@@ -19,9 +18,19 @@ def mode_word(mode: str | None) -> str | None:
     return next((word for word in ("docker", "native") if word in low), mode)
 
 
+def target_name(target: str) -> str:
+    """A served target's label from the stack registry (the raw name for an unknown one)."""
+    from ..servers.registry import labels
+
+    return labels().get(target, target)
+
+
 def target_label(s: ServedResult) -> str:
-    name = TARGET_NAMES.get(s.target, s.target)
+    from ..servers.registry import stacks
+
     mode = mode_word(s.mode)
+    stack = stacks().get(s.target)
+    name = stack.label_for(mode) if stack else s.target
     return f"{name} ({mode})" if mode else name
 
 

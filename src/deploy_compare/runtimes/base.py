@@ -130,6 +130,14 @@ class Runtime(ABC):
             return dequantize(y, self._quant_out)
         return y.astype(np.float32, copy=False)
 
+    def predict_artifact(self, x: np.ndarray) -> np.ndarray:
+        """A batch already in the ARTIFACT's layout and input dtype (what a server receives on
+        the wire; the caller checked shape and dtype) -> float32 outputs, int8 dequantized."""
+        y = self._run(x)
+        if self._quant_out is not None:
+            return dequantize(y, self._quant_out)
+        return y.astype(np.float32, copy=False)
+
     def close(self) -> None:
         """Release the engine; subclasses with native handles override."""
 

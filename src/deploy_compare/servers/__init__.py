@@ -1,4 +1,5 @@
-"""Serving stacks: TorchServe and TensorFlow Serving, in Docker or native.
+"""Serving stacks, each a folder here with its descriptor (registry.py): TorchServe, TF
+Serving, Triton, the FastAPI baseline; each in Docker or native.
 
 Public API (what the pipeline calls):
 
@@ -9,9 +10,9 @@ Public API (what the pipeline calls):
                              config=TorchServeConfig(workers=2, batch_size=8, max_batch_delay_ms=5))
     with launcher as server:                    # start() + wait healthy; stop() on exit/Ctrl-C/errors
         ep = server.endpoint                    # Endpoint
-        ep.protocol     # "torchserve" | "tfserving"  (picks the client's protocol adapter)
-        ep.base_url     # http://127.0.0.1:<port>
-        ep.model_name   # /predictions/<name>  |  /v1/models/<name>:predict
+        ep.protocol     # the client's protocol adapter ("torchserve", "tfserving", "kserve_v2")
+        ep.url          # http://127.0.0.1:<port>           (also .base_url)
+        ep.model        # the model name in the URL          (also .model_name)
         ep.predict_url  # full predict URL
         ep.headers      # send with every request: {"Authorization": "Bearer <inference key>"}
         server.log_path     # the server's log, in the run directory
@@ -44,18 +45,23 @@ from __future__ import annotations
 
 from ..errors import ServerError, ServerUnavailable
 from .base import Endpoint, Launcher
-from .config import KINDS, MODES, TFServingConfig, TorchServeConfig
+from .config import MODES, TFServingConfig, TorchServeConfig
 from .factory import make_launcher, resolve_mode
+from .registry import Stack, get, labels, names, stacks
 
 __all__ = [
-    "KINDS",
     "MODES",
+    "Stack",
     "Endpoint",
     "Launcher",
     "ServerError",
     "ServerUnavailable",
     "TFServingConfig",
     "TorchServeConfig",
+    "get",
+    "labels",
     "make_launcher",
+    "names",
     "resolve_mode",
+    "stacks",
 ]

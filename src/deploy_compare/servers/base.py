@@ -14,58 +14,15 @@ import threading
 import time
 import weakref
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from ..endpoint import Endpoint
 from ..errors import ServerError
 from .config import ServerConfig
 from .model_spec import ServedModel
 from .process import log_tail
 
-PROTOCOLS = ("torchserve", "tfserving")
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Everything a client needs to call the server.
-
-    protocol  "torchserve" or "tfserving" (picks the client's protocol adapter)
-    base_url  http://127.0.0.1:<port> of the inference (REST) API
-    headers   to send with EVERY request (TorchServe: the inference key as a Bearer token)
-    """
-
-    protocol: str
-    base_url: str
-    model_name: str
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def predict_url(self) -> str:
-        if self.protocol == "torchserve":
-            return f"{self.base_url}/predictions/{self.model_name}"
-        return f"{self.base_url}/v1/models/{self.model_name}:predict"
-
-    @property
-    def health_url(self) -> str:
-        if self.protocol == "torchserve":
-            return f"{self.base_url}/ping"
-        return f"{self.base_url}/v1/models/{self.model_name}"
-
-    def __repr__(self) -> str:  # keys must not end up in logs or tracebacks
-        return f"Endpoint({self.to_dict()!r})"
-
-    def to_dict(self, redact: bool = True) -> dict[str, Any]:
-        """For results files: the key is replaced by a marker unless redact=False."""
-        headers = {k: ("<redacted>" if redact and k.lower() == "authorization" else v) for k, v in self.headers.items()}
-        return {
-            "protocol": self.protocol,
-            "base_url": self.base_url,
-            "model_name": self.model_name,
-            "predict_url": self.predict_url,
-            "headers": headers,
-        }
-
+__all__ = ["Endpoint", "Launcher"]
 
 # Launchers alive in this interpreter; stopped at exit if the caller forgot (or an
 # exception escaped outside a `with` block), so no Java process or container outlives us.
@@ -86,7 +43,7 @@ atexit.register(_stop_all_at_exit)
 class Launcher(ABC):
     """One server instance. Use as `with make_launcher(...) as server: server.endpoint`."""
 
-    kind: str = ""  # "torchserve" | "tfserving"
+    kind: str = ""  # the stack's registry name
     mode: str = ""  # "native" | "docker"
     config_class: type | None = None  # the config type this stack takes
     mode_note: str | None = None  # why this mode runs instead of the one asked for (auto fallback)
@@ -121,8 +78,9 @@ class Launcher(ABC):
         return None
 
     def describe(self) -> str:
-        name = {"torchserve": "TorchServe", "tfserving": "TF Serving"}.get(self.kind, self.kind)
-        return f"{name} ({self.mode})"
+        from .registry import labels
+
+        return f"{labels().get(self.kind, self.kind)} ({self.mode})"
 
     def start(self) -> Endpoint:
         """Launch, wait until healthy or the deadline, return the endpoint.

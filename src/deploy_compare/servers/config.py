@@ -1,4 +1,5 @@
-"""One typed config per serving stack, validated on construction.
+"""Typed configs of TorchServe and TF Serving (each validated on construction), the
+ServerConfig interface every stack's config meets, and the validation helpers stacks share.
 
 Messages name the field and the allowed values so the CLI can print them as one line.
 """
@@ -6,12 +7,20 @@ Messages name the field and the allowed values so the CLI can print them as one 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import ConfigError
 
-KINDS = ("torchserve", "tfserving")
 MODES = ("auto", "docker", "native")
+
+
+class ServerConfig(Protocol):
+    """What a launcher reads from any stack's config (the rest is the stack's own)."""
+
+    start_timeout_s: float
+    model_name: str | None
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 def _positive_int(owner: str, name: str, value: Any, minimum: int = 1) -> None:
@@ -123,9 +132,6 @@ class TFServingConfig:
         return cls(**_known(cls, d))
 
 
-ServerConfig = TorchServeConfig | TFServingConfig
-
-
 def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
     allowed = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
     unknown = sorted(set(d) - allowed)
@@ -157,15 +163,25 @@ def safe_model_name(name: str) -> str:
 
 
 def default_config(kind: str) -> ServerConfig:
-    check_kind(kind)
-    return TorchServeConfig() if kind == "torchserve" else TFServingConfig()
+    from .registry import get
+
+    config: ServerConfig = get(kind).default_config()
+    return config
 
 
 def check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise ConfigError(f"server kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    from .registry import get
+
+    get(kind)
 
 
 def check_mode(mode: str) -> None:
     if mode not in MODES:
         raise ConfigError(f"server mode must be one of {', '.join(MODES)}, got {mode!r}")
+
+
+# Shared with the stacks' own configs (servers/<stack>/config.py).
+positive_int = _positive_int
+positive_float = _positive_float
+check_model_name = _check_model_name
+known_fields = _known

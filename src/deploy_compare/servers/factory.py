@@ -6,34 +6,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, ImageBuildError, ServerUnavailable
-from ..lazy import LazyRegistry
 from .base import Launcher
-from .config import ServerConfig, TFServingConfig, TorchServeConfig, check_kind, check_mode, default_config
+from .config import ServerConfig, check_mode, default_config
 from .model_spec import served_model
+from .registry import get as get_stack
 
 if TYPE_CHECKING:
     from .docker_base import DockerLauncher
 
-LABELS = {"torchserve": "TorchServe", "tfserving": "TF Serving"}
-
-# (kind, mode) -> launcher class, imported on first use.
-LAUNCHERS = LazyRegistry(
-    "server launcher",
-    {
-        "torchserve/native": "deploy_compare.servers.torchserve_native:NativeTorchServe",
-        "torchserve/docker": "deploy_compare.servers.torchserve_docker:DockerTorchServe",
-        "tfserving/native": "deploy_compare.servers.tfserving_native:NativeTFServing",
-        "tfserving/docker": "deploy_compare.servers.tfserving_docker:DockerTFServing",
-    },
-)
-
 
 def native_unavailable_reason(kind: str) -> str | None:
-    if kind == "torchserve":
-        from .torchserve_native import native_unavailable_reason as reason
-    else:
-        from .tfserving_native import native_unavailable_reason as reason
-    return reason()
+    return get_stack(kind).native_reason()
 
 
 def docker_unavailable_reason() -> str | None:
@@ -42,13 +25,17 @@ def docker_unavailable_reason() -> str | None:
     return reason()
 
 
+def stack_docker_reason(kind: str) -> str | None:
+    """Beyond an engine: the stack's own Docker precondition (e.g. its base image is here)."""
+    return get_stack(kind).docker_reason()
+
+
 def resolve_mode(kind: str, mode: str) -> str:
     """ "docker" or "native" for this machine, or ServerUnavailable with the reason."""
-    check_kind(kind)
     check_mode(mode)
-    label = LABELS[kind]
+    label = get_stack(kind).label
     if mode == "docker":
-        reason = docker_unavailable_reason()
+        reason = docker_unavailable_reason() or stack_docker_reason(kind)
         if reason:
             raise ServerUnavailable(f"{label}: {reason}")
         return "docker"
@@ -58,11 +45,14 @@ def resolve_mode(kind: str, mode: str) -> str:
             raise ServerUnavailable(f"{label}: {reason}")
         return "native"
     docker_reason = docker_unavailable_reason()
-    if docker_reason is None:
+    stack_reason = None if docker_reason else stack_docker_reason(kind)
+    if docker_reason is None and stack_reason is None:
         return "docker"
     native_reason = native_unavailable_reason(kind)
     if native_reason is None:
         return "native"
+    if stack_reason:
+        raise ServerUnavailable(f"{label}: Docker: {stack_reason}; native: {native_reason}")
     raise ServerUnavailable(f"{label}: no Docker engine and {native_reason} (docker: {docker_reason})")
 
 
@@ -75,18 +65,18 @@ def make_launcher(
     config: ServerConfig | None = None,
     docker_client: Any = None,
 ) -> Launcher:
-    """A launcher for `kind` ("torchserve" | "tfserving") in `mode` ("auto" | "docker" | "native").
+    """A launcher for the stack `kind` (registry names) in `mode` ("auto" | "docker" | "native").
 
     Reads the manifest (and checks the artifact's sha256) now; starts nothing until
     start()/`with`. Raises ServerUnavailable (-> SKIPPED) when the mode cannot run here,
     ConfigError for a config of the wrong kind, ManifestError/ArtifactError for a bad
     manifest. `docker_client` injects a client (tests); it also skips the engine probe.
     """
-    check_kind(kind)
+    stack = get_stack(kind)
     check_mode(mode)
     if config is None:
         config = default_config(kind)
-    expected = TorchServeConfig if kind == "torchserve" else TFServingConfig
+    expected = stack.config_class
     if not isinstance(config, expected):
         raise ConfigError(f"{kind} needs a {expected.__name__}, got {type(config).__name__}")
     if docker_client is not None and mode in ("auto", "docker"):
@@ -94,7 +84,7 @@ def make_launcher(
     else:
         chosen = resolve_mode(kind, mode)
     model = served_model(kind, Path(manifest_dir).resolve(), config.model_name)
-    cls = LAUNCHERS.load(f"{kind}/{chosen}")
+    cls = stack.launcher_class(chosen)
     if chosen == "docker":
         launcher = cls(model, Path(run_dir), config, client=docker_client)
         if mode == "auto" and docker_client is None:
@@ -115,7 +105,7 @@ def docker_or_native_fallback(kind: str, launcher: DockerLauncher, *, manifest_d
         launcher.stop()  # nothing runs yet; this closes its engine client
         native_reason = native_unavailable_reason(kind)
         if native_reason is not None:
-            raise ServerUnavailable(f"{LABELS[kind]}: {exc.reason}; native: {native_reason}") from None
+            raise ServerUnavailable(f"{get_stack(kind).label}: {exc.reason}; native: {native_reason}") from None
         native = make_launcher(kind, "native", manifest_dir=manifest_dir, run_dir=run_dir, config=launcher.config)
         native.mode_note = f"{exc.reason}; ran natively"
         return native

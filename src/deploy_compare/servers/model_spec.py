@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ArtifactError, ManifestError
+from ..errors import ArtifactError
 from ..manifest import ArtifactEntry, check_artifact_file, load_manifest
 from .config import safe_model_name
-
-#: which manifest artifact each stack serves
-ARTIFACT_FOR_KIND = {"torchserve": "torchscript", "tfserving": "savedmodel"}
+from .registry import get as get_stack
 
 
 @dataclass(frozen=True)
@@ -22,6 +20,7 @@ class ServedModel:
     artifact_path: Path
     entry: ArtifactEntry
     logical_layout: str
+    manifest_dir: Path | None = None  # absolute; for servers that load the manifest themselves
 
     @property
     def input_shape(self) -> list[int | None]:
@@ -44,10 +43,7 @@ def served_model(kind: str, manifest_dir: Path, model_name: str | None = None) -
     """Read the manifest, pick the artifact for `kind`, check its file against the sha256."""
     manifest_dir = Path(manifest_dir)
     manifest = load_manifest(manifest_dir)
-    try:
-        artifact_name = ARTIFACT_FOR_KIND[kind]
-    except KeyError:
-        raise ManifestError(f"no artifact mapping for server kind {kind!r}") from None
+    artifact_name = get_stack(kind).artifact
     entry = manifest.artifact(artifact_name)
     path = check_artifact_file(manifest_dir, entry)
     if not entry.inputs:
@@ -63,4 +59,5 @@ def served_model(kind: str, manifest_dir: Path, model_name: str | None = None) -
         artifact_path=path,
         entry=entry,
         logical_layout=manifest.model.layout,
+        manifest_dir=manifest_dir.resolve(),
     )

@@ -76,4 +76,4 @@ class DockerTFServing(DockerLauncher):
         return problem
 
     def _make_endpoint(self) -> Endpoint:
-        return Endpoint(protocol="tfserving", base_url=self._host_url(REST_PORT), model_name=self.model.model_name)
+        return Endpoint(protocol="tfserving", url=self._host_url(REST_PORT), model=self.model.model_name)

@@ -130,9 +130,7 @@ class NativeTFServing(Launcher):
         return problem
 
     def _make_endpoint(self) -> Endpoint:
-        return Endpoint(
-            protocol="tfserving", base_url=f"http://127.0.0.1:{self._rest_port}", model_name=self.model.model_name
-        )
+        return Endpoint(protocol="tfserving", url=f"http://127.0.0.1:{self._rest_port}", model=self.model.model_name)
 
     @property
     def pid(self) -> int | None:

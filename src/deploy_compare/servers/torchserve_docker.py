@@ -113,7 +113,7 @@ class DockerTorchServe(DockerLauncher):
     def _make_endpoint(self) -> Endpoint:
         return Endpoint(
             protocol="torchserve",
-            base_url=self._host_url(INFERENCE_PORT),
-            model_name=self.model.model_name,
+            url=self._host_url(INFERENCE_PORT),
+            model=self.model.model_name,
             headers=self._auth("inference"),
         )

@@ -172,8 +172,8 @@ class NativeTorchServe(Launcher):
         assert self._addresses is not None and self._keys is not None
         return Endpoint(
             protocol="torchserve",
-            base_url=self._addresses.inference,
-            model_name=self.model.model_name,
+            url=self._addresses.inference,
+            model=self.model.model_name,
             headers={"Authorization": f"Bearer {self._keys['inference']}"},
         )
 

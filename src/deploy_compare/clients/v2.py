@@ -1,0 +1,102 @@
+"""KServe v2 / Open Inference Protocol, REST with JSON tensors. Pure functions, no I/O.
+
+    POST {base}/v2/models/{model}/infer
+        {"inputs": [{"name": "<input>", "shape": [n, ...], "datatype": "FP32", "data": [flat, row-major]}]}
+    200 -> {"model_name": .., "outputs": [{"name": .., "shape": [n, k], "datatype": "FP32", "data": [...]}]}
+    4xx/5xx -> {"error": "<message>"}
+    GET {base}/v2/health/ready, {base}/v2/models/{model}/ready -> 200 when ready
+
+The server side (servers/fastapi_service) uses the same datatype table and the same
+decoding of a request tensor, so both ends agree on one definition.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from ..errors import ProtocolError
+
+# v2 datatype <-> numpy dtype (the tensor types a vision model here takes or returns).
+DATATYPES: dict[str, str] = {
+    "BOOL": "bool",
+    "UINT8": "uint8",
+    "INT8": "int8",
+    "INT16": "int16",
+    "INT32": "int32",
+    "INT64": "int64",
+    "FP16": "float16",
+    "FP32": "float32",
+    "FP64": "float64",
+}
+DATATYPE_OF = {np.dtype(v): k for k, v in DATATYPES.items()}
+
+
+def datatype_of(dtype: Any) -> str:
+    try:
+        return DATATYPE_OF[np.dtype(dtype)]
+    except (KeyError, TypeError):
+        raise ProtocolError(f"no KServe v2 datatype for numpy dtype {dtype!r}") from None
+
+
+def encode_infer_request(batch: np.ndarray, input_name: str) -> bytes:
+    """One input tensor as compact UTF-8 JSON; `data` is the flattened row-major array."""
+    if batch.ndim < 1:
+        raise ProtocolError(f"a batch needs a leading batch dimension, got shape {batch.shape}")
+    tensor = {
+        "name": input_name,
+        "shape": list(batch.shape),
+        "datatype": datatype_of(batch.dtype),
+        "data": batch.reshape(-1).tolist(),
+    }
+    return json.dumps({"inputs": [tensor]}, separators=(",", ":")).encode()
+
+
+def tensor_from_json(tensor: Any, where: str = "tensor") -> np.ndarray:
+    """A v2 JSON tensor {"shape", "datatype", "data"} as a numpy array of that shape and type.
+
+    ProtocolError names what is wrong (missing field, unknown datatype, data that does not
+    fill the shape); the server turns it into a 400.
+    """
+    if not isinstance(tensor, dict):
+        raise ProtocolError(f"{where} must be an object with name, shape, datatype, data")
+    missing = [k for k in ("shape", "datatype", "data") if k not in tensor]
+    if missing:
+        raise ProtocolError(f"{where} lacks {', '.join(missing)}")
+    shape = tensor["shape"]
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise ProtocolError(f"{where}.shape must be a list of non-negative integers, got {shape!r}")
+    datatype = tensor["datatype"]
+    if datatype not in DATATYPES:
+        raise ProtocolError(f"{where}.datatype {datatype!r} is not one of {', '.join(DATATYPES)}")
+    try:
+        flat = np.asarray(tensor["data"], dtype=np.dtype(DATATYPES[datatype]))
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ProtocolError(f"{where}.data is not a {datatype} array ({exc})") from None
+    expected = int(np.prod(shape)) if shape else 1
+    if flat.size != expected:
+        raise ProtocolError(f"{where}.data has {flat.size} elements, shape {shape} needs {expected}")
+    return flat.reshape(shape)
+
+
+def decode_infer_response(body: bytes, batch_size: int | None = None) -> np.ndarray:
+    """The first output tensor of a v2 response as float64 (batch, ...); ProtocolError otherwise."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"response body is not JSON ({exc}): {body[:80]!r}") from None
+    if not isinstance(doc, dict):
+        raise ProtocolError(f"response JSON is not an object: {body[:80]!r}")
+    if "error" in doc:
+        raise ProtocolError(f"server reported an error: {str(doc['error'])[:200]}")
+    outputs = doc.get("outputs")
+    if not isinstance(outputs, list) or not outputs:
+        raise ProtocolError(f"response JSON has no 'outputs' list (keys: {sorted(doc)[:5]})")
+    out = tensor_from_json(outputs[0], "outputs[0]").astype(np.float64)
+    if out.ndim < 1 or out.size == 0:
+        raise ProtocolError(f"outputs[0] is empty or scalar (shape {out.shape})")
+    if batch_size is not None and out.shape[0] != batch_size:
+        raise ProtocolError(f"outputs[0] has {out.shape[0]} rows for a batch of {batch_size}")
+    return out

@@ -1,0 +1,42 @@
+"""The do-it-yourself baseline: FastAPI under uvicorn around an in-process runtime, KServe v2
+REST JSON (descriptors). app.py runs in the server process, launcher.py starts it.
+
+Two targets from one app: ONNX Runtime on the ONNX file (the baseline a team writes before
+adopting a serving framework), and LiteRT on the dynamic-range int8 .tflite, pinned to one
+core with one thread (the inference service an edge box would run).
+"""
+
+from __future__ import annotations
+
+from ..registry import Stack
+from .config import EdgeServiceConfig, FastAPIServiceConfig
+
+LAUNCHER = "deploy_compare.servers.fastapi_service.launcher:NativeFastAPIService"
+AVAILABLE = "deploy_compare.servers.fastapi_service.launcher:native_unavailable_reason"
+
+STACKS = (
+    Stack(
+        name="fastapi_onnx",
+        label="FastAPI + ONNX Runtime, baseline",
+        artifact="onnx",
+        protocols=("kserve_v2",),
+        config_class=FastAPIServiceConfig,
+        launchers={"native": LAUNCHER},
+        native_unavailable=AVAILABLE,
+        threads_field="threads",
+        runs="native: uvicorn + fastapi + onnxruntime from the lock; no Docker image (it is the toolkit itself)",
+        order=40,
+    ),
+    Stack(
+        name="fastapi_litert",
+        label="FastAPI + LiteRT int8 on 1 core, edge-service path",
+        artifact="tflite_dynamic_int8",
+        protocols=("kserve_v2",),
+        config_class=EdgeServiceConfig,
+        launchers={"native": LAUNCHER},
+        native_unavailable=AVAILABLE,
+        max_server_cores=1,
+        runs="native: the same app with ai-edge-litert, 1 worker, 1 thread, pinned to 1 core",
+        order=50,
+    ),
+)

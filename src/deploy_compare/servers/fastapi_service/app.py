@@ -1,0 +1,169 @@
+"""The do-it-yourself baseline: a FastAPI app answering KServe v2 (REST JSON) around one
+in-process runtime (ONNX Runtime on the ONNX file, or LiteRT on a quantized .tflite).
+
+Runs inside uvicorn, started by launcher.py as
+    python -m uvicorn deploy_compare.servers.fastapi_service.app:create_app --factory ...
+with DC_SERVICE_SPEC naming a JSON file the launcher wrote (service_spec below). Every
+route needs the bearer token; bad input is a 4xx with {"error": "<message>"}:
+    401 missing or wrong token          404 unknown model
+    400 body not JSON / not a v2 request / wrong tensor name, shape or datatype
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from ...clients.v2 import DATATYPES, datatype_of, tensor_from_json
+from ...errors import ProtocolError
+from .config import SPEC_ENV
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _pin_to_one_core() -> None:
+    """The edge-service path: one core (the first this process may use), like a device."""
+    cores = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cores[0]})
+
+
+class Service:
+    """The loaded model and what a request must look like."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        from ...manifest import load_manifest
+        from ...runtimes import open_runtime
+
+        if spec.get("pin_one_core"):
+            _pin_to_one_core()
+        manifest_dir = Path(spec["manifest_dir"])
+        manifest = load_manifest(manifest_dir)
+        self.runtime = open_runtime(manifest_dir, manifest, spec["artifact"], threads=spec.get("threads"))
+        self.model_name: str = spec["model_name"]
+        self.token: str = Path(spec["token_file"]).read_text(encoding="utf-8").strip()
+        entry = manifest.artifact(spec["artifact"])
+        self.input_name = entry.inputs[0].name
+        self.input_shape = list(entry.inputs[0].shape)  # artifact layout; None = any batch
+        self.input_dtype = np.dtype(entry.inputs[0].dtype)
+        self.output_name = entry.outputs[0].name
+        self.platform = spec.get("platform", "")
+        # ONNX Runtime sessions take concurrent run() calls; a TFLite interpreter does not
+        # (concurrent invokes corrupt its tensors), so its requests take turns.
+        self._lock = threading.Lock() if self.runtime.name == "tflite" else contextlib.nullcontext()
+
+    def authorized(self, request: Request) -> bool:
+        given = request.headers.get("authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode())
+
+    def input_from(self, doc: Any) -> np.ndarray:
+        """The request's one input tensor, checked against the model; ProtocolError says why not."""
+        if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list) or len(doc["inputs"]) != 1:
+            raise ProtocolError('a v2 inference request is {"inputs": [<one tensor>]}')
+        tensor = doc["inputs"][0]
+        if isinstance(tensor, dict) and tensor.get("name") != self.input_name:
+            raise ProtocolError(f"unknown input {tensor.get('name')!r}; the model takes {self.input_name!r}")
+        expected_type = datatype_of(self.input_dtype)
+        if isinstance(tensor, dict) and tensor.get("datatype") in DATATYPES and tensor["datatype"] != expected_type:
+            raise ProtocolError(f"input {self.input_name!r} must be {expected_type}, got {tensor['datatype']}")
+        x = tensor_from_json(tensor, f"input {self.input_name!r}")
+        shape = self.input_shape
+        if x.ndim != len(shape) or any(e is not None and g != e for g, e in zip(x.shape, shape)):
+            want = ["N" if d is None else d for d in shape]
+            raise ProtocolError(f"input {self.input_name!r} has shape {list(x.shape)}; the model takes {want}")
+        if x.shape[0] == 0:
+            raise ProtocolError(f"input {self.input_name!r} has an empty batch")
+        return x
+
+    def infer(self, x: np.ndarray) -> dict[str, Any]:
+        with self._lock:
+            y = self.runtime.predict_artifact(x)
+        return {
+            "model_name": self.model_name,
+            "outputs": [
+                {"name": self.output_name, "shape": list(y.shape), "datatype": "FP32", "data": y.reshape(-1).tolist()}
+            ],
+        }
+
+
+def create_app(spec: dict[str, Any] | None = None) -> FastAPI:
+    """The app; uvicorn calls it with no argument (--factory) and the spec comes from the file."""
+    if spec is None:
+        spec = json.loads(Path(os.environ[SPEC_ENV]).read_text(encoding="utf-8"))
+    service = Service(spec)
+    app = FastAPI(title="deploy-compare baseline", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next: Any) -> Any:
+        if not service.authorized(request):
+            return _error(401, "missing or wrong bearer token")
+        return await call_next(request)
+
+    def known(name: str) -> JSONResponse | None:
+        return None if name == service.model_name else _error(404, f"unknown model {name!r}")
+
+    @app.get("/v2/health/live")
+    def live() -> Response:
+        return Response(status_code=200)
+
+    @app.get("/v2/health/ready")
+    def ready() -> Response:
+        return Response(status_code=200)
+
+    @app.get("/v2/models/{name}/ready")
+    def model_ready(name: str) -> Response:
+        return known(name) or Response(status_code=200)
+
+    @app.get("/v2/models/{name}")
+    def metadata(name: str) -> Any:
+        return known(name) or {
+            "name": service.model_name,
+            "platform": service.platform,
+            "inputs": [
+                {
+                    "name": service.input_name,
+                    "datatype": datatype_of(service.input_dtype),
+                    "shape": [-1 if d is None else d for d in service.input_shape],
+                }
+            ],
+            "outputs": [{"name": service.output_name, "datatype": "FP32"}],
+        }
+
+    # A plain `def`: FastAPI runs it in its thread pool, so a blocking inference call never
+    # stalls the event loop (the runtimes release the GIL while they compute).
+    @app.post("/v2/models/{name}/infer")
+    def infer(name: str, body: bytes = _raw_body()) -> Any:  # noqa: B008 - FastAPI's dependency idiom
+        missing = known(name)
+        if missing is not None:
+            return missing
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _error(400, f"request body is not JSON ({exc})")
+        try:
+            x = service.input_from(doc)
+        except ProtocolError as exc:
+            return _error(400, str(exc))
+        return service.infer(x)
+
+    return app
+
+
+def _raw_body() -> Any:
+    """The request body as bytes, read by FastAPI before the endpoint runs in its thread."""
+    from fastapi import Depends
+
+    async def read(request: Request) -> bytes:
+        return await request.body()
+
+    return Depends(read)

@@ -1,0 +1,124 @@
+"""Start the FastAPI baseline under uvicorn, natively, as its own process group.
+
+Layout of one instance (under the run directory):
+  <run>/<target>-native/server.log      uvicorn's output (the server log)
+  <run>/<target>-native/service.json    what app.py loads (manifest dir, artifact, threads...)
+  <run>/<target>-native/token           the bearer token (mode 0600; deleted on stop)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from ..base import Endpoint, Launcher
+from ..model_spec import ServedModel
+from ..process import LogWatcher, free_ports, start_process_group, stop_process_tree
+from ..registry import get as get_stack
+from .config import SPEC_ENV, FastAPIServiceConfig
+
+FATAL_MARKERS = ("Traceback (most recent call last)", "address already in use", "Error loading ASGI app")
+
+
+def native_unavailable_reason() -> str | None:
+    for module in ("fastapi", "uvicorn"):
+        if importlib.util.find_spec(module) is None:
+            return f"the {module} package is not installed"
+    return None
+
+
+class NativeFastAPIService(Launcher):
+    kind = "fastapi_onnx"  # set per instance from the served model (two targets share this class)
+    config_class = FastAPIServiceConfig
+    mode = "native"
+
+    def __init__(self, model: ServedModel, run_dir: Path, config: FastAPIServiceConfig) -> None:
+        self.kind = model.kind
+        super().__init__(model, run_dir, config)
+        self.config: FastAPIServiceConfig = config
+        self._proc: subprocess.Popen | None = None
+        self._port: int | None = None
+        self._token = secrets.token_urlsafe(24)
+        self._watcher = LogWatcher(self.log_path, FATAL_MARKERS)
+        self.token_file = self.work_dir / "token"
+
+    def _launch(self) -> None:
+        stack = get_stack(self.model.kind)
+        self.token_file.write_text(self._token, encoding="utf-8")
+        self.token_file.chmod(0o600)
+        spec = {
+            "manifest_dir": str(self.model.manifest_dir),
+            "artifact": stack.artifact,
+            "model_name": self.model.model_name,
+            "threads": self.config.threads,
+            "pin_one_core": self.config.pin_one_core,
+            "token_file": str(self.token_file),
+            "platform": stack.label,
+        }
+        spec_path = self.work_dir / "service.json"
+        spec_path.write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+        (self._port,) = free_ports(1)
+        argv = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "deploy_compare.servers.fastapi_service.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self._port),
+            "--workers",
+            str(self.config.workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **{SPEC_ENV: str(spec_path)})
+        (self.work_dir / "command.json").write_text(json.dumps({"argv": argv, "cwd": str(self.work_dir)}, indent=2))
+        self._proc = start_process_group(argv, cwd=self.work_dir, env=env, log_path=self.log_path)
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def _check_health(self) -> str | None:
+        assert self._proc is not None
+        self._watcher.raise_if_failed(self._proc, self.describe())
+        base = f"http://127.0.0.1:{self._port}"
+        server = httpx.get(f"{base}/v2/health/ready", headers=self._headers(), timeout=2.0)
+        if server.status_code != 200:
+            return f"/v2/health/ready answered {server.status_code}"
+        model = httpx.get(f"{base}/v2/models/{self.model.model_name}/ready", headers=self._headers(), timeout=2.0)
+        if model.status_code != 200:
+            return f"model ready answered {model.status_code} {model.text[:120]}"
+        return None
+
+    def _make_endpoint(self) -> Endpoint:
+        return Endpoint(
+            url=f"http://127.0.0.1:{self._port}",
+            protocol=get_stack(self.model.kind).protocol,
+            model=self.model.model_name,
+            headers=self._headers(),
+            input_name=self.model.input_name,
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def _shutdown(self) -> None:
+        try:
+            if self._proc is not None:
+                survivors = stop_process_tree(self._proc, grace_s=10.0)
+                if survivors:
+                    with open(self.log_path, "a", encoding="utf-8") as log:
+                        log.write(f"\n[deploy-compare] WARNING: processes still alive after SIGKILL: {survivors}\n")
+        finally:
+            self.token_file.unlink(missing_ok=True)

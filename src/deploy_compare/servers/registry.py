@@ -1,0 +1,123 @@
+"""The serving-stack registry: one descriptor per stack, found in its folder under servers/.
+
+A stack is a sub-package of deploy_compare.servers whose __init__ defines
+`STACKS = (Stack(...), ...)`. Everything else derives from these descriptors: the CLI's
+--target choices, the TOML tables and [run].targets, the results schema's target enum (a
+test keeps the JSON file in step), the report's labels, the served artifact and protocol
+of the pipeline's targets, and which launcher class runs it natively or in Docker.
+
+Descriptors are plain data: launchers and availability probes are "module:attribute"
+strings imported on first use, so reading the registry imports no server code, no
+torch, no fastapi.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from ..errors import ConfigError
+from ..lazy import import_object
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One serving stack.
+
+    name               target name: `serve --target`, [run].targets, the TOML table [<name>],
+                       results.json "target"
+    label              how reports name it
+    artifact           the manifest artifact it serves (its layout/dtype shape the requests)
+    protocols          client protocol adapters it speaks (clients.PROTOCOLS); the first is used
+    config_class       its typed config (validated dataclass with start_timeout_s, model_name,
+                       to_dict)
+    launchers          mode ("native" | "docker") -> "module:Class" of a servers.base.Launcher
+    native_unavailable "module:function" -> None when it can run natively here, else why not
+    docker_unavailable "module:function" -> None when its image can be built here, else why not
+                       (checked after the engine answers; None: the engine is enough)
+    threads_field      config field that gets the server's core count when cores are pinned
+    max_server_cores   at most this many of the server's pinned cores (the edge-service path: 1)
+    mode_labels        a label per mode where the mode changes what is measured (Triton:
+                       Python backend natively, onnxruntime backend in Docker)
+    runs               one line for the README's stack table and --help: how it runs
+    order              position among the targets (lower first)
+    """
+
+    name: str
+    label: str
+    artifact: str
+    protocols: tuple[str, ...]
+    config_class: type
+    launchers: dict[str, str]
+    native_unavailable: str
+    docker_unavailable: str | None = None
+    threads_field: str | None = None
+    max_server_cores: int | None = None
+    mode_labels: dict[str, str] = field(default_factory=dict)
+    runs: str = ""
+    order: int = 100
+
+    @property
+    def protocol(self) -> str:
+        return self.protocols[0]
+
+    def label_for(self, mode: str | None) -> str:
+        return self.mode_labels.get(mode or "", self.label)
+
+    def native_reason(self) -> str | None:
+        return import_object(self.native_unavailable)()
+
+    def docker_reason(self) -> str | None:
+        if "docker" not in self.launchers:
+            return f"{self.label} has no Docker launcher"
+        return import_object(self.docker_unavailable)() if self.docker_unavailable else None
+
+    def launcher_class(self, mode: str) -> Any:
+        try:
+            return import_object(self.launchers[mode])
+        except KeyError:
+            raise ConfigError(f"{self.label} has no {mode} launcher; it has: {', '.join(self.launchers)}") from None
+
+    def default_config(self) -> Any:
+        return self.config_class()
+
+
+@cache
+def _discover() -> dict[str, Stack]:
+    package = importlib.import_module(__package__ or "deploy_compare.servers")
+    found: list[Stack] = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.ispkg:
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        found.extend(getattr(module, "STACKS", ()))
+    found.sort(key=lambda s: (s.order, s.name))
+    stacks: dict[str, Stack] = {}
+    for stack in found:
+        if stack.name in stacks:
+            raise ConfigError(f"serving stack {stack.name!r} is registered twice")
+        stacks[stack.name] = stack
+    return stacks
+
+
+def stacks() -> dict[str, Stack]:
+    """name -> descriptor, in target order."""
+    return dict(_discover())
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_discover())
+
+
+def get(name: str) -> Stack:
+    try:
+        return _discover()[name]
+    except KeyError:
+        raise ConfigError(f"unknown serving stack {name!r}; allowed: {', '.join(names())}") from None
+
+
+def labels() -> dict[str, str]:
+    return {s.name: s.label for s in _discover().values()}

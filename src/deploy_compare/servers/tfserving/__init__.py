@@ -1,0 +1,27 @@
+"""TensorFlow Serving serving the SavedModel (descriptor).
+
+The implementation still lives beside this folder (tfserving_native.py, tfserving_docker.py;
+Dockerfile.tfserving at the repository root).
+"""
+
+from __future__ import annotations
+
+from ..config import TFServingConfig
+from ..registry import Stack
+
+STACKS = (
+    Stack(
+        name="tfserving",
+        label="TF Serving",
+        artifact="savedmodel",
+        protocols=("tfserving",),
+        config_class=TFServingConfig,
+        launchers={
+            "native": "deploy_compare.servers.tfserving_native:NativeTFServing",
+            "docker": "deploy_compare.servers.tfserving_docker:DockerTFServing",
+        },
+        native_unavailable="deploy_compare.servers.tfserving_native:native_unavailable_reason",
+        runs="native: `tensorflow_model_server` on PATH; Docker: Dockerfile.tfserving (tensorflow/serving)",
+        order=20,
+    ),
+)

@@ -1,0 +1,28 @@
+"""TorchServe serving the TorchScript artifact (descriptor).
+
+The implementation still lives beside this folder (torchserve_native.py, torchserve_docker.py,
+torchserve_archive.py, torchserve_handler.py; Dockerfile.torchserve at the repository root).
+"""
+
+from __future__ import annotations
+
+from ..config import TorchServeConfig
+from ..registry import Stack
+
+STACKS = (
+    Stack(
+        name="torchserve",
+        label="TorchServe",
+        artifact="torchscript",
+        protocols=("torchserve",),
+        config_class=TorchServeConfig,
+        launchers={
+            "native": "deploy_compare.servers.torchserve_native:NativeTorchServe",
+            "docker": "deploy_compare.servers.torchserve_docker:DockerTorchServe",
+        },
+        native_unavailable="deploy_compare.servers.torchserve_native:native_unavailable_reason",
+        threads_field="torch_threads",
+        runs="native: `torchserve` (pip) + Java 17; Docker: Dockerfile.torchserve (pytorch/torchserve)",
+        order=10,
+    ),
+)

@@ -1,0 +1,37 @@
+"""Triton Inference Server (descriptor). KServe v2 over REST.
+
+Natively: the `tritonserver` binary of the nvidia-pytriton wheel, which has only the Python
+backend, so the served model is model.py running ONNX Runtime on the exported ONNX file,
+in the small separate environment .venv-triton (requirements-triton.lock; `make venv`).
+In Docker: the pinned official image serving the ONNX file with its onnxruntime backend
+(Dockerfile.triton). repository.py writes the model repository for both.
+"""
+
+from __future__ import annotations
+
+from ..registry import Stack
+from .config import TritonConfig
+
+STACKS = (
+    Stack(
+        name="triton",
+        label="Triton",
+        artifact="onnx",
+        protocols=("kserve_v2",),
+        config_class=TritonConfig,
+        launchers={
+            "native": "deploy_compare.servers.triton.native:NativeTriton",
+            "docker": "deploy_compare.servers.triton.docker:DockerTriton",
+        },
+        native_unavailable="deploy_compare.servers.triton.native:native_unavailable_reason",
+        docker_unavailable="deploy_compare.servers.triton.docker:image_unavailable_reason",
+        threads_field="threads",
+        mode_labels={
+            "native": "Triton, Python backend + ONNX Runtime",
+            "docker": "Triton, onnxruntime backend",
+        },
+        runs="native: tritonserver from nvidia-pytriton in .venv-triton (Python backend + ONNX Runtime); "
+        "Docker: Dockerfile.triton (official image, onnxruntime backend)",
+        order=30,
+    ),
+)

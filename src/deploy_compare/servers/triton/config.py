@@ -1,0 +1,69 @@
+"""How Triton serves the ONNX file: instances, dynamic batching, threads, the Docker image."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ...errors import ConfigError
+from ..config import check_model_name, positive_float, positive_int
+
+#: the official image Dockerfile.triton builds FROM unless base_image says otherwise
+#: (24.10 = Triton 2.51.0, the server version of the binary in nvidia-pytriton 0.7.0)
+DEFAULT_IMAGE = "nvcr.io/nvidia/tritonserver:24.10-py3"
+
+
+@dataclass
+class TritonConfig:
+    """instances            model instances (instance_group count, KIND_CPU), each its own
+                            Python stub process natively / ONNX Runtime session in Docker.
+    max_batch_size          the largest batch Triton forms or accepts (config max_batch_size).
+    dynamic_batching        merge queued requests into one model call.
+    max_queue_delay_us      how long a request may wait for others to join its batch.
+    preferred_batch_sizes   batch sizes the scheduler aims for ([] = as large as possible).
+    threads                 ONNX Runtime intra-op threads per instance (None: its default);
+                            the pipeline sets it to the server's core count when it pins.
+    base_image              Docker only: the image Dockerfile.triton builds FROM
+                            (None: DEFAULT_IMAGE, the pinned official release).
+    """
+
+    instances: int = 1
+    max_batch_size: int = 32
+    dynamic_batching: bool = True
+    max_queue_delay_us: int = 1000
+    preferred_batch_sizes: list[int] = field(default_factory=list)
+    threads: int | None = None
+    start_timeout_s: float = 120.0
+    model_name: str | None = None
+    base_image: str | None = None
+
+    def __post_init__(self) -> None:
+        owner = "TritonConfig"
+        positive_int(owner, "instances", self.instances)
+        positive_int(owner, "max_batch_size", self.max_batch_size)
+        if not isinstance(self.dynamic_batching, bool):
+            raise ConfigError(f"{owner}.dynamic_batching must be true or false, got {self.dynamic_batching!r}")
+        positive_int(owner, "max_queue_delay_us", self.max_queue_delay_us, minimum=0)
+        if not isinstance(self.preferred_batch_sizes, list):
+            raise ConfigError(
+                f"{owner}.preferred_batch_sizes must be a list of integers, got {self.preferred_batch_sizes!r}"
+            )
+        for size in self.preferred_batch_sizes:
+            positive_int(owner, "preferred_batch_sizes[]", size)
+            if size > self.max_batch_size:
+                raise ConfigError(
+                    f"{owner}.preferred_batch_sizes: {size} is above max_batch_size {self.max_batch_size}"
+                )
+        if self.threads is not None:
+            positive_int(owner, "threads", self.threads)
+        positive_float(owner, "start_timeout_s", self.start_timeout_s)
+        check_model_name(owner, self.model_name)
+        if self.base_image is not None and (not isinstance(self.base_image, str) or not self.base_image.strip()):
+            raise ConfigError(f"{owner}.base_image must be an image reference, got {self.base_image!r}")
+
+    @property
+    def image(self) -> str:
+        return self.base_image or DEFAULT_IMAGE
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

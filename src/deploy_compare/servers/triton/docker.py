@@ -1,0 +1,88 @@
+"""Triton in a container built from Dockerfile.triton: the pinned official image serving the
+ONNX file with its onnxruntime backend.
+
+Build context (assembled here): Dockerfile, models/<model>/{config.pbtxt, 1/model.onnx}.
+Only the HTTP port 8000 is published, on 127.0.0.1; gRPC and metrics stay off; every HTTP
+API needs the bearer token. No registry is reachable from the machines this toolkit was
+measured on, so `image_unavailable_reason` says so before anything is built, and auto
+mode then runs Triton natively.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from ..base import Endpoint
+from ..docker_base import DockerLauncher
+from ..model_spec import ServedModel
+from .config import DEFAULT_IMAGE, TritonConfig
+from .native import RESTRICTED_APIS, endpoint_for, ready_problem
+from .repository import onnxruntime_repository
+
+HTTP_PORT = "8000/tcp"
+
+
+def image_unavailable_reason(image: str = DEFAULT_IMAGE) -> str | None:
+    """None when the base image is on this machine; pulling is left to the user (it is
+    several GB and needs a registry), so a missing image is a reason, not a download."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=5)
+    except Exception as exc:
+        return f"no Docker engine answers ({str(exc).splitlines()[0][:160]})"
+    try:
+        client.images.get(image)
+        return None
+    except Exception:
+        return (
+            f"the base image {image} is not on this machine and is not pulled at run time "
+            f"(`docker pull {image}` where a registry is reachable, or set [triton] base_image)"
+        )
+    finally:
+        client.close()
+
+
+class DockerTriton(DockerLauncher):
+    kind = "triton"
+    config_class = TritonConfig
+    dockerfile_name = "Dockerfile.triton"
+    image_repo = "deploy-compare/triton"
+
+    def __init__(self, model: ServedModel, run_dir: Path, config: TritonConfig, client: Any = None) -> None:
+        super().__init__(model, run_dir, config, client)
+        self.config: TritonConfig = config
+        self._token = secrets.token_urlsafe(24)
+
+    @property
+    def container_ports(self) -> tuple[str, ...]:
+        return (HTTP_PORT,)
+
+    def build_args(self) -> dict[str, str]:
+        return {"BASE_IMAGE": self.config.image}
+
+    def command(self) -> list[str] | None:
+        return [
+            "tritonserver",
+            "--model-repository=/models",
+            "--allow-grpc=false",
+            "--allow-metrics=false",
+            "--exit-on-error=true",
+            "--strict-readiness=true",
+            f"--http-restricted-api={RESTRICTED_APIS}:Authorization=Bearer {self._token}",
+        ]
+
+    def _write_context_files(self, context: Path) -> None:
+        onnxruntime_repository(context / "models", self.model, self.config)
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def _check_health(self) -> str | None:
+        self._check_container_running()
+        return ready_problem(self._host_url(HTTP_PORT), self.model.model_name, self._headers())
+
+    def _make_endpoint(self) -> Endpoint:
+        return endpoint_for(self._host_url(HTTP_PORT), self.model, self._headers())

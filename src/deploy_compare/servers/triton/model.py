@@ -1,0 +1,46 @@
+"""The Triton Python-backend model: ONNX Runtime on the exported ONNX file.
+
+Runs INSIDE Triton's Python backend stub (system libpython3.11 + .venv-triton through
+EXECUTION_ENV_PATH), so it imports only numpy, onnxruntime and Triton's own
+triton_python_backend_utils; never deploy_compare. Copied into the model repository as
+<model>/1/model.py by repository.py.
+"""
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        config = json.loads(args["model_config"])
+        params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
+        options = ort.SessionOptions()
+        threads = int(params.get("ort_threads", "0"))
+        if threads > 0:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(params["onnx_path"], options, providers=["CPUExecutionProvider"])
+        self.input_name = config["input"][0]["name"]
+        self.output_name = config["output"][0]["name"]
+
+    def execute(self, requests):
+        # Dynamic batching hands over several requests: one ONNX Runtime call for all of
+        # them, then each gets its own rows back.
+        inputs = [pb_utils.get_input_tensor_by_name(r, self.input_name).as_numpy() for r in requests]
+        sizes = [len(x) for x in inputs]
+        batch = inputs[0] if len(inputs) == 1 else np.concatenate(inputs)
+        out = self.session.run([self.output_name], {self.input_name: batch})[0].astype(np.float32, copy=False)
+        responses = []
+        start = 0
+        for n in sizes:
+            tensor = pb_utils.Tensor(self.output_name, np.ascontiguousarray(out[start : start + n]))
+            responses.append(pb_utils.InferenceResponse(output_tensors=[tensor]))
+            start += n
+        return responses
+
+    def finalize(self):
+        self.session = None

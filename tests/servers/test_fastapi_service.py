@@ -1,0 +1,101 @@
+"""The REAL FastAPI baseline under uvicorn: ONNX Runtime on the ONNX file and LiteRT on the
+dynamic-range int8 .tflite (the edge-service path), both answering KServe v2."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import httpx
+import psutil
+import pytest
+import v2_checks
+from server_helpers import alive
+
+from deploy_compare.errors import ConfigError, LoadError, ServerError
+from deploy_compare.servers import make_launcher
+from deploy_compare.servers.fastapi_service.config import EdgeServiceConfig, FastAPIServiceConfig
+
+pytestmark = [pytest.mark.fastapi_service, pytest.mark.timeout(240)]
+
+TARGETS = {"fastapi_onnx": ("onnx", 1e-4), "fastapi_litert": ("tflite_dynamic_int8", None)}
+
+
+@pytest.fixture(scope="module", params=sorted(TARGETS))
+def server(request, artifacts, tmp_path_factory):
+    kind = request.param
+    config = FastAPIServiceConfig(workers=2, threads=1) if kind == "fastapi_onnx" else EdgeServiceConfig()
+    launcher = make_launcher(kind, "auto", manifest_dir=artifacts, run_dir=tmp_path_factory.mktemp(kind), config=config)
+    with launcher:
+        tree = [p.pid for p in psutil.Process(launcher.pid).children(recursive=True)] + [launcher.pid]
+        yield launcher
+    assert alive(tree) == []  # uvicorn's supervisor and its workers
+
+
+def test_v2_predictions_equal_the_reference(server, exported):
+    artifacts, manifest = exported
+    artifact, atol = TARGETS[server.kind]
+    assert server.mode == "native" and server.startup_s is not None and server.startup_s > 0
+    ep = server.endpoint
+    assert ep.url.startswith("http://127.0.0.1:") and ep.protocol == "kserve_v2"
+    v2_checks.predictions_match_reference(ep, artifacts, manifest, artifact, atol)
+
+
+def test_bad_input_gets_a_4xx_with_a_message(server, exported):
+    artifacts, manifest = exported
+    statuses = v2_checks.bad_input_is_a_4xx_with_a_message(
+        server.endpoint, artifacts, manifest, TARGETS[server.kind][0]
+    )
+    assert statuses["unknown_model"] == 404
+    assert {statuses[k] for k in ("wrong_shape", "wrong_dtype", "malformed_body", "not_v2")} == {400}
+
+
+def test_every_route_needs_the_bearer_token(server):
+    ep = server.endpoint
+    for url in (f"{ep.url}/v2/health/ready", f"{ep.url}/v2/models/{ep.model}", ep.predict_url):
+        assert httpx.get(url, timeout=10).status_code == 401
+        assert httpx.get(url, headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 401
+    assert httpx.get(f"{ep.url}/v2/models/{ep.model}/ready", headers=ep.headers, timeout=10).status_code == 200
+
+
+def test_the_load_client_measures_it_through_the_v2_adapter(server, exported):
+    artifacts, manifest = exported
+    artifact = TARGETS[server.kind][0]
+    v2_checks.load_client_runs_clean(server.endpoint, artifacts, manifest, artifact)
+    from deploy_compare.clients import LoadConfig, payloads_from_export, run_closed_loop
+
+    bad = dataclasses.replace(server.endpoint, headers={"Authorization": "Bearer not-the-token"})
+    payloads = payloads_from_export(bad, artifacts, manifest, artifact=artifact, max_payloads=4)
+    with pytest.raises(LoadError, match=r"HTTP 401 on the first request"):
+        run_closed_loop(bad, payloads, LoadConfig(duration_s=0.5, warmup_s=0, min_requests=5))
+
+
+def test_the_edge_service_runs_on_one_core(server):
+    if server.kind != "fastapi_litert":
+        pytest.skip("the edge-service path only")
+    procs = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
+    serving = [p for p in procs if "uvicorn" in " ".join(p.cmdline())]
+    assert serving
+    assert {len(p.cpu_affinity()) for p in serving} == {1}
+
+
+def test_a_broken_model_is_a_server_error_with_the_log_tail_and_nothing_left(artifacts, tmp_path):
+    """The model file is replaced after the manifest check: the app fails to load it."""
+    import shutil
+
+    from deploy_compare.manifest import load_manifest
+
+    copy = tmp_path / "artifacts"
+    shutil.copytree(artifacts, copy, ignore=shutil.ignore_patterns("savedmodel", "*.pt"))
+    launcher = make_launcher("fastapi_onnx", "native", manifest_dir=copy, run_dir=tmp_path / "run")
+    onnx = copy / load_manifest(copy).artifact("onnx").path
+    onnx.write_bytes(b"not an onnx file")
+    with pytest.raises(ServerError) as info:
+        launcher.start()
+    assert "failed to start" in str(info.value) or "exited" in str(info.value)
+    assert info.value.log_tail
+    assert launcher.pid is None or alive([launcher.pid]) == []
+
+
+def test_the_edge_service_is_one_worker_one_thread_one_core():
+    with pytest.raises(ConfigError, match="one worker, one thread, one core"):
+        EdgeServiceConfig(workers=2)

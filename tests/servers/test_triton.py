@@ -1,0 +1,145 @@
+"""A REAL native Triton Inference Server (tritonserver from nvidia-pytriton in .venv-triton):
+Python backend running ONNX Runtime on the exported ONNX file, KServe v2 over REST."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import httpx
+import psutil
+import pytest
+import v2_checks
+from server_helpers import alive
+
+from deploy_compare.errors import ServerError, ServerUnavailable
+from deploy_compare.manifest import load_manifest
+from deploy_compare.servers import make_launcher
+from deploy_compare.servers.docker_base import REPO_ROOT
+from deploy_compare.servers.triton.config import DEFAULT_IMAGE, TritonConfig
+from deploy_compare.servers.triton.docker import image_unavailable_reason
+from deploy_compare.servers.triton.native import native_unavailable_reason
+
+NATIVE = pytest.mark.skipif(
+    native_unavailable_reason() is not None, reason=f"native Triton: {native_unavailable_reason()}"
+)
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+@pytest.fixture(scope="module")
+def server(artifacts, tmp_path_factory):
+    config = TritonConfig(instances=2, threads=1, max_queue_delay_us=2000, preferred_batch_sizes=[4, 8])
+    launcher = make_launcher(
+        "triton", "native", manifest_dir=artifacts, run_dir=tmp_path_factory.mktemp("triton"), config=config
+    )
+    with launcher:
+        pids = [p.pid for p in _tree(launcher.pid)]
+        yield launcher
+    assert alive(pids) == []  # tritonserver and its backend stubs
+
+
+@pytest.mark.unit
+def test_the_dockerfile_builds_from_the_pinned_image_by_default():
+    text = (REPO_ROOT / "Dockerfile.triton").read_text()
+    assert re.search(r"^ARG BASE_IMAGE=(\S+)$", text, re.M).group(1) == DEFAULT_IMAGE
+    assert "FROM ${BASE_IMAGE}" in text
+    assert TritonConfig(base_image="registry.local/triton:24.10-py3").image == "registry.local/triton:24.10-py3"
+
+
+@pytest.mark.unit
+def test_config_pbtxt_carries_batching_instances_and_the_environment(artifacts, tmp_path):
+    from deploy_compare.servers.model_spec import served_model
+    from deploy_compare.servers.triton.repository import onnxruntime_repository, python_backend_repository
+
+    model = served_model("triton", artifacts)
+    config = TritonConfig(
+        instances=3, max_batch_size=16, max_queue_delay_us=500, preferred_batch_sizes=[4, 8], threads=2
+    )
+    python_backend_repository(tmp_path / "py", model, config, tmp_path / "env")
+    text = (tmp_path / "py" / model.model_name / "config.pbtxt").read_text()
+    assert 'backend: "python"' in text and "max_batch_size: 16" in text
+    assert "count: 3 kind: KIND_CPU" in text
+    assert "preferred_batch_size: [ 4, 8 ]" in text and "max_queue_delay_microseconds: 500" in text
+    assert f'string_value: "{tmp_path / "env"}"' in text and 'key: "ort_threads" value: { string_value: "2" }' in text
+    assert (tmp_path / "py" / model.model_name / "1" / "model.py").is_file()
+    onnxruntime_repository(tmp_path / "ort", model, TritonConfig(dynamic_batching=False))
+    text = (tmp_path / "ort" / model.model_name / "config.pbtxt").read_text()
+    assert 'backend: "onnxruntime"' in text and "dynamic_batching" not in text
+    assert (tmp_path / "ort" / model.model_name / "1" / "model.onnx").read_bytes() == model.artifact_path.read_bytes()
+
+
+@pytest.mark.unit
+def test_docker_mode_says_why_when_the_image_is_not_here_and_auto_runs_natively(artifacts, tmp_path):
+    reason = image_unavailable_reason()
+    if reason is None:
+        pytest.skip(f"{DEFAULT_IMAGE} is on this machine")
+    with pytest.raises(ServerUnavailable, match="Triton: .*(not on this machine|no Docker engine)"):
+        make_launcher("triton", "docker", manifest_dir=artifacts, run_dir=tmp_path)
+    if native_unavailable_reason() is None:
+        assert make_launcher("triton", "auto", manifest_dir=artifacts, run_dir=tmp_path).mode == "native"
+
+
+@pytest.mark.triton
+@NATIVE
+class TestRealTriton:
+    def test_v2_predictions_equal_the_reference(self, server, exported):
+        artifacts, manifest = exported
+        assert server.startup_s is not None and server.startup_s > 0
+        assert server.endpoint.url.startswith("http://127.0.0.1:")
+        v2_checks.predictions_match_reference(server.endpoint, artifacts, manifest, "onnx", atol=1e-4)
+
+    def test_bad_input_gets_a_4xx_with_a_message(self, server, exported):
+        artifacts, manifest = exported
+        # Triton 2.51 answers a body it cannot parse with a 500 and the reason ("failed to
+        # parse the request JSON buffer", "Unable to parse 'inputs'"); shape, datatype, name
+        # and model errors are 400s.
+        statuses = v2_checks.bad_input_is_a_4xx_with_a_message(
+            server.endpoint, artifacts, manifest, "onnx", known_5xx=("malformed_body", "not_v2")
+        )
+        assert statuses["malformed_body"] == statuses["not_v2"] == 500
+
+    def test_every_api_needs_the_bearer_token(self, server):
+        ep = server.endpoint
+        for url in (f"{ep.url}/v2/health/ready", f"{ep.url}/v2/models/{ep.model}/ready", ep.predict_url):
+            assert httpx.get(url, timeout=10).status_code in (401, 403)
+            assert httpx.get(url, headers={"Authorization": "Bearer wrong"}, timeout=10).status_code in (401, 403)
+        assert httpx.get(f"{ep.url}/v2/models/{ep.model}/ready", headers=ep.headers, timeout=10).status_code == 200
+
+    def test_instances_are_backend_processes_and_the_load_client_measures_it(self, server, exported):
+        stubs = [p for p in _tree(server.pid) if "triton_python_backend_stub" in " ".join(p.cmdline())]
+        assert len(stubs) == 2  # instances=2: one stub process each
+        artifacts, manifest = exported
+        v2_checks.load_client_runs_clean(server.endpoint, artifacts, manifest, "onnx")
+
+    def test_a_model_that_cannot_load_is_a_server_error_with_the_log_tail(self, artifacts, tmp_path):
+        copy = tmp_path / "artifacts"
+        shutil.copytree(artifacts, copy, ignore=shutil.ignore_patterns("savedmodel", "*.pt", "*.tflite"))
+        launcher = make_launcher(
+            "triton", "native", manifest_dir=copy, run_dir=tmp_path / "run", config=TritonConfig(start_timeout_s=60)
+        )
+        (copy / load_manifest(copy).artifact("onnx").path).write_bytes(b"not an onnx file")
+        with pytest.raises(ServerError) as info:
+            launcher.start()
+        assert "Triton" in str(info.value) and info.value.log_tail
+        assert alive([launcher.pid]) == []
+
+
+@pytest.mark.unit
+def test_the_docker_build_context_has_what_dockerfile_triton_copies(artifacts, tmp_path):
+    from server_helpers import FakeDockerClient
+
+    from deploy_compare.servers.model_spec import served_model
+    from deploy_compare.servers.triton.docker import DockerTriton
+
+    model = served_model("triton", artifacts)
+    launcher = DockerTriton(model, tmp_path, TritonConfig(base_image="example/triton:1"), client=FakeDockerClient())
+    context = launcher.assemble_context()
+    assert (context / "Dockerfile").read_text() == (REPO_ROOT / "Dockerfile.triton").read_text()
+    assert (context / "models" / model.model_name / "config.pbtxt").is_file()
+    assert (context / "models" / model.model_name / "1" / "model.onnx").is_file()
+    assert launcher.build_args() == {"BASE_IMAGE": "example/triton:1"}
+    assert any(a.startswith("--http-restricted-api=") for a in launcher.command() or [])

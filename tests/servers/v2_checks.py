@@ -1,0 +1,89 @@
+"""Checks every KServe v2 stack must pass against its REAL server (FastAPI baseline, Triton).
+
+Each returns nothing and asserts; the stack's own test module starts the server and calls them.
+"""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+
+from deploy_compare.clients import LoadConfig, payloads_from_export, run_closed_loop
+from deploy_compare.manifest import to_artifact_layout
+
+
+def eval_batch(artifacts, manifest, artifact: str, n: int = 16):
+    """n samples of eval.npz in the artifact's layout/dtype, and the reference logits."""
+    with np.load(artifacts / "eval.npz") as data:
+        x, reference = data["x"][:n], data["reference"][:n]
+    spec = manifest.artifact(artifact).inputs[0]
+    x = to_artifact_layout(x, manifest.model.layout, spec.layout).astype(spec.dtype)
+    return np.ascontiguousarray(x), reference
+
+
+def v2_body(name: str, x: np.ndarray, datatype: str = "FP32") -> dict:
+    return {"inputs": [{"name": name, "shape": list(x.shape), "datatype": datatype, "data": x.reshape(-1).tolist()}]}
+
+
+def post(endpoint, body, *, headers=None, url=None) -> httpx.Response:
+    return httpx.post(
+        url or endpoint.predict_url,
+        json=body if not isinstance(body, bytes) else None,
+        content=body if isinstance(body, bytes) else None,
+        headers=endpoint.request_headers() if headers is None else headers,
+        timeout=30.0,
+    )
+
+
+def predictions_match_reference(endpoint, artifacts, manifest, artifact: str, atol: float | None) -> None:
+    """A batch of 16 through the wire equals the PyTorch reference (atol), or agrees on top-1
+    where the artifact is quantized (atol None: the export's own parity bound applies)."""
+    x, reference = eval_batch(artifacts, manifest, artifact)
+    response = post(endpoint, v2_body(endpoint.input_name, x))
+    assert response.status_code == 200, response.text
+    out = response.json()["outputs"][0]
+    got = np.asarray(out["data"], dtype=np.float64).reshape(out["shape"])
+    assert got.shape == reference.shape
+    if atol is not None:
+        np.testing.assert_allclose(got, reference, atol=atol)
+    else:
+        agreement = float(np.mean(got.argmax(1) == reference.argmax(1)))
+        assert agreement >= 0.9, agreement
+
+
+def bad_input_is_a_4xx_with_a_message(
+    endpoint, artifacts, manifest, artifact: str, known_5xx: tuple[str, ...] = ()
+) -> dict[str, int]:
+    """Wrong shape, wrong dtype, malformed body, unknown model, wrong tensor name: each a 4xx whose
+    body says what is wrong. Returns the status per kind (stacks differ in 400 vs 404).
+
+    `known_5xx` names kinds a stack is known to answer with a 5xx (still with a message):
+    a finding about that server, asserted so a change in it shows up."""
+    x, _ = eval_batch(artifacts, manifest, artifact, n=2)
+    name = endpoint.input_name
+    cases = {
+        "wrong_shape": v2_body(name, x.reshape(2, -1)),
+        "wrong_dtype": v2_body(name, x.astype(np.int32), "INT32"),
+        "malformed_body": b'{"inputs": [',
+        "not_v2": {"instances": x.tolist()},
+        "wrong_input_name": v2_body("no_such_input", x),
+    }
+    statuses: dict[str, int] = {}
+    for kind, body in cases.items():
+        r = post(endpoint, body)
+        low, high = (500, 600) if kind in known_5xx else (400, 500)
+        assert low <= r.status_code < high, (kind, r.status_code, r.text)
+        assert r.json().get("error"), (kind, r.text)
+        statuses[kind] = r.status_code
+    unknown = post(endpoint, v2_body(name, x), url=endpoint.predict_url.replace(f"/{endpoint.model}/", "/no_model/"))
+    assert 400 <= unknown.status_code < 500 and "no_model" in unknown.json().get("error", ""), unknown.text
+    statuses["unknown_model"] = unknown.status_code
+    return statuses
+
+
+def load_client_runs_clean(endpoint, artifacts, manifest, artifact: str) -> None:
+    """The load client through the v2 adapter: no errors, top-1 checked on every response."""
+    payloads = payloads_from_export(endpoint, artifacts, manifest, artifact=artifact, max_payloads=32)
+    r = run_closed_loop(endpoint, payloads, LoadConfig(duration_s=1.5, warmup_s=0.3, min_requests=30, concurrency=2))
+    assert r.error_count == 0 and r.completed >= 30, r.errors
+    assert r.correctness_checked == r.completed and r.top1_agreement is not None and r.top1_agreement >= 0.95
