@@ -15,7 +15,7 @@ from server_helpers import alive
 from deploy_compare.errors import ServerError, ServerUnavailable
 from deploy_compare.manifest import load_manifest
 from deploy_compare.servers import make_launcher
-from deploy_compare.servers.docker_base import REPO_ROOT
+from deploy_compare.servers.docker_base import dockerfile_path
 from deploy_compare.servers.triton.config import DEFAULT_IMAGE, TritonConfig
 from deploy_compare.servers.triton.docker import image_unavailable_reason
 from deploy_compare.servers.triton.native import native_unavailable_reason
@@ -44,7 +44,7 @@ def server(artifacts, tmp_path_factory):
 
 @pytest.mark.unit
 def test_the_dockerfile_builds_from_the_pinned_image_by_default():
-    text = (REPO_ROOT / "Dockerfile.triton").read_text()
+    text = dockerfile_path("Dockerfile.triton").read_text()
     assert re.search(r"^ARG BASE_IMAGE=(\S+)$", text, re.M).group(1) == DEFAULT_IMAGE
     assert "FROM ${BASE_IMAGE}" in text
     assert TritonConfig(base_image="registry.local/triton:24.10-py3").image == "registry.local/triton:24.10-py3"
@@ -138,7 +138,7 @@ def test_the_docker_build_context_has_what_dockerfile_triton_copies(artifacts, t
     model = served_model("triton", artifacts)
     launcher = DockerTriton(model, tmp_path, TritonConfig(base_image="example/triton:1"), client=FakeDockerClient())
     context = launcher.assemble_context()
-    assert (context / "Dockerfile").read_text() == (REPO_ROOT / "Dockerfile.triton").read_text()
+    assert (context / "Dockerfile").read_text() == dockerfile_path("Dockerfile.triton").read_text()
     assert (context / "models" / model.model_name / "config.pbtxt").is_file()
     assert (context / "models" / model.model_name / "1" / "model.onnx").is_file()
     assert launcher.build_args() == {"BASE_IMAGE": "example/triton:1"}

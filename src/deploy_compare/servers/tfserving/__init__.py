@@ -1,7 +1,7 @@
 """TensorFlow Serving serving the SavedModel (descriptor).
 
 The implementation still lives beside this folder (tfserving_native.py, tfserving_docker.py;
-Dockerfile.tfserving at the repository root).
+dockerfiles/Dockerfile.tfserving).
 """
 
 from __future__ import annotations

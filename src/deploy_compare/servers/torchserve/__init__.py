@@ -1,7 +1,7 @@
 """TorchServe serving the TorchScript artifact (descriptor).
 
 The implementation still lives beside this folder (torchserve_native.py, torchserve_docker.py,
-torchserve_archive.py, torchserve_handler.py; Dockerfile.torchserve at the repository root).
+torchserve_archive.py, torchserve_handler.py; dockerfiles/Dockerfile.torchserve).
 """
 
 from __future__ import annotations
