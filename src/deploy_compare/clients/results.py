@@ -54,6 +54,12 @@ class LoadResult:
     # p99 ~1-1.5 ms (wrk2's timers have the same millisecond granularity).
     send_lag_p50_ms: float | None = None
     send_lag_p99_ms: float | None = None
+    # Scale-out (clients/distributed.py): how many client processes produced this figure, where
+    # each ran (node, core), its share of the load and its own self-check; shares lost to an
+    # actor that died, with the reason. A single-process run has client_processes=1 and no list.
+    client_processes: int = 1
+    client_actors: list[dict[str, Any]] = field(default_factory=list)
+    lost_shares: list[dict[str, Any]] = field(default_factory=list)
     client_info: dict[str, str] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
 
