@@ -363,6 +363,7 @@ class ClientPool:
             if self._local:
                 store = max(100 << 20, 3 * self._payload_bytes_hint)
                 ray.init(
+                    address="local",  # a new instance, never a cluster found on this machine by accident
                     num_cpus=self.scale.processes,
                     include_dashboard=False,
                     object_store_memory=store,
