@@ -305,3 +305,25 @@ def test_without_ray_the_single_process_client_works_and_the_flag_says_what_to_i
     single = next(line for line in proc.stdout.splitlines() if line.startswith("single"))
     assert int(single.split()[1]) >= 20 and single.split()[2] == "1"
     assert "need Ray" in proc.stderr + proc.stdout and "pip install ray==2.60.0" in proc.stderr + proc.stdout
+
+
+def test_the_pipeline_checks_the_cluster_before_any_server_starts(tmp_path):
+    import socket
+
+    from deploy_compare.deploy.config import load_run_config
+    from deploy_compare.deploy.pipeline import Pipeline
+    from deploy_compare.deploy.served import scale_out
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{s.getsockname()[1]}"
+    runs = tmp_path / "runs"
+    load = {"client_processes": 2, "ray_address": dead}
+    config = load_run_config(overrides={"run": {"runs_dir": str(runs), "targets": ["torchserve"]}, "load": load})
+    assert scale_out(config).to_dict() == {"client_processes": 2, "ray_address": dead}
+    started = []
+    with pytest.raises(ConfigError, match="unreachable"):
+        Pipeline(config, argv=["test"], on_server_started=lambda *a: started.append(a)).run()
+    assert not started and not runs.exists()  # nothing ran: no export, no server, no run directory
+    with pytest.raises(ConfigError, match=r"\[load\]: client_processes must be an integer >= 1"):
+        scale_out(load_run_config(overrides={"load": {"client_processes": 0}}))

@@ -132,3 +132,21 @@ class SloResult:
             trials=[SloTrial.from_dict(t) for t in d["trials"]],
             note=d.get("note", ""),
         )
+
+
+def client_processes_label(result: dict[str, Any]) -> str:
+    """ "1 process" or "2 actors: nodeA x1, nodeB x1 (cores 0,1); 1 lost": who produced a figure.
+    Works on LoadResult.to_dict() (results.json), so renderers need no LoadResult."""
+    actors = result.get("client_actors") or []
+    if not actors:
+        return "1 process"
+    counts: dict[str, int] = {}
+    for a in actors:
+        node = str(a.get("hostname") or a.get("node_ip") or "?")
+        counts[node] = counts.get(node, 0) + 1
+    cores = [str(a["core"]) for a in actors if a.get("core") is not None]
+    label = f"{len(actors)} actors: " + ", ".join(f"{node} x{n}" for node, n in counts.items())
+    if cores:
+        label += f" (cores {','.join(cores)})"
+    lost = result.get("lost_shares") or []
+    return label + (f"; {len(lost)} lost" if lost else "")

@@ -132,16 +132,6 @@ def _row(r) -> list[str]:
     ]
 
 
-def describe_actors(r) -> str:
-    """ "2 actors: 127.0.0.1 x2 (cores 0,1)": how many client processes on which nodes."""
-    from collections import Counter
-
-    nodes = Counter(a.get("hostname") or a.get("node_ip") for a in r.client_actors)
-    cores = [str(a["core"]) for a in r.client_actors if a.get("core") is not None]
-    where = ", ".join(f"{node} x{count}" for node, count in nodes.items())
-    return f"{len(r.client_actors)} client actors: {where}" + (f" (cores {','.join(cores)})" if cores else "")
-
-
 def run(args: argparse.Namespace) -> int:
     import contextlib
     import dataclasses
@@ -160,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         sweep_concurrency,
     )
     from ..clients.distributed import ClientPool, ScaleOut, check_scale_out
+    from ..clients.results import client_processes_label
     from ..fileio import write_json_atomic
     from ..manifest import load_manifest
     from ..servers.config import safe_model_name
@@ -270,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
         )
     for r in results:
         if r.client_actors:
-            console.print(f"{_row(r)[0]}: {describe_actors(r)}")
+            console.print(f"{_row(r)[0]}: {client_processes_label(r.to_dict())}")
         for lost in r.lost_shares:
             console.print(
                 f"[red]lost[/red] ({_row(r)[0]}): actor {lost['actor']} on {lost['hostname']}: {lost['reason']}"

@@ -45,6 +45,9 @@ class ServedResult:
     sweep: list[dict[str, Any]] = field(default_factory=list)  # closed loop, one per concurrency
     slo: dict[str, Any] | None = None  # open-loop SLO search
     log: str | None = None  # server log, relative to the run directory
+    # Where the load client ran: {"client_processes": N, "ray_address": ...} (clients.distributed.ScaleOut);
+    # each sweep point / SLO trial also lists its actors and their nodes (LoadResult.client_actors).
+    load_client: dict[str, Any] | None = None
 
 
 @dataclass

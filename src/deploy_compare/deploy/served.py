@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import ServerError, ServerUnavailable
+from ..errors import ConfigError, ServerError, ServerUnavailable
 from .affinity import CorePlan, pin_self, pin_tree, usable_cores
 from .config import RunConfig, build
 from .results import ServedResult
@@ -31,6 +31,8 @@ def _load_configs(config: RunConfig):
     from ..clients import LoadConfig, SloConfig
 
     load = config.section("load")
+    for key in SCALE_OUT_KEYS:  # where the client runs, not how it loads: scale_out() reads them
+        load.pop(key, None)
     levels = [int(c) for c in load.pop("concurrency", [1, 2, 4, 8, 16])]
     base = build(LoadConfig, load, "[load]")
     slo_table = config.section("slo")
@@ -38,6 +40,22 @@ def _load_configs(config: RunConfig):
     slo = build(SloConfig, slo_table, "[slo]")
     open_loop = dataclasses.replace(base, **trial_overrides)
     return levels, base, open_loop, slo
+
+
+SCALE_OUT_KEYS = ("client_processes", "ray_address")
+
+
+def scale_out(config: RunConfig):
+    """[load] client_processes / ray_address as a clients.distributed.ScaleOut ("" = no address)."""
+    from ..clients.distributed import ScaleOut
+
+    load = config.section("load")
+    processes = load.get("client_processes", 1)
+    address = load.get("ray_address") or None
+    try:
+        return ScaleOut(processes=processes, address=address)
+    except ConfigError as exc:
+        raise ConfigError(f"[load]: {exc}") from None
 
 
 def _check_alive(launcher, kind: str) -> None:
@@ -63,12 +81,15 @@ def run_served_target(
     """Fill `result` in place. Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself."""
     from ..clients import Endpoint, find_max_rate_under_slo, sweep_concurrency
     from ..clients.payload import payloads_from_export
+    from ..clients.results import client_processes_label
     from ..manifest import load_manifest
     from ..servers import make_launcher
 
     server_config = _server_config(kind, config, plan)
     levels, closed_cfg, open_cfg, slo_cfg = _load_configs(config)
+    scale = scale_out(config)
     result.server_config = server_config.to_dict()
+    result.load_client = scale.to_dict()
     try:
         launcher = make_launcher(
             kind, config.run.server_mode, manifest_dir=manifest_dir, run_dir=run_dir / "servers", config=server_config
@@ -81,6 +102,14 @@ def run_served_target(
     progress.line(f"{kind}: starting {launcher.describe()}")
     own_cores = tuple(usable_cores())
     pinning = config.run.pin_cores and launcher.mode == "native"  # a container's processes are not ours to pin
+    pool = None
+    if scale.distributed:
+        from ..clients.distributed import ClientPool
+
+        # Started before the server (a cluster that cannot place the actors fails the target
+        # before any server runs) and before the pin below (Ray's own processes are not the server's).
+        progress.line(f"{kind}: starting {scale.processes} client actors on {scale.address or 'a local Ray'}")
+        pool = ClientPool(scale).__enter__()
     try:
         if pinning:
             pin_self(plan.server)  # the server's processes and threads inherit this at start
@@ -109,6 +138,7 @@ def run_served_target(
                     f"p50 {_ms(load_result.p50_ms)}, p99 {_ms(load_result.p99_ms)}, "
                     f"errors {sum(load_result.errors.values())}"
                     + (" [client was the bottleneck]" if load_result.client_bottleneck else "")
+                    + (f" [{client_processes_label(load_result.to_dict())}]" if load_result.client_actors else "")
                 )
                 _check_alive(launcher, kind)
 
@@ -120,6 +150,7 @@ def run_served_target(
                     [level],
                     on_progress=progress.load_callback(f"{kind} c={level}"),
                     on_result=keep,
+                    run=pool.run_closed if pool is not None else None,
                 )
 
             def trial(t) -> None:
@@ -130,7 +161,13 @@ def run_served_target(
                 _check_alive(launcher, kind)
 
             slo = find_max_rate_under_slo(
-                endpoint, payloads, open_cfg, slo_cfg, on_progress=progress.load_callback(f"{kind} SLO"), on_trial=trial
+                endpoint,
+                payloads,
+                open_cfg,
+                slo_cfg,
+                on_progress=progress.load_callback(f"{kind} SLO"),
+                on_trial=trial,
+                run=pool.run_open if pool is not None else None,
             )
             result.slo = slo.to_dict()
             save()
@@ -143,6 +180,8 @@ def run_served_target(
     finally:
         if pinning:
             pin_self(own_cores)
+        if pool is not None:
+            pool.close()  # actors killed, Ray shut down (a local Ray's processes with it)
 
 
 def _ms(value) -> str:
