@@ -327,3 +327,55 @@ def test_the_pipeline_checks_the_cluster_before_any_server_starts(tmp_path):
     assert not started and not runs.exists()  # nothing ran: no export, no server, no run directory
     with pytest.raises(ConfigError, match=r"\[load\]: client_processes must be an integer >= 1"):
         scale_out(load_run_config(overrides={"load": {"client_processes": 0}}))
+
+
+@pytest.mark.torchserve
+def test_the_pipeline_measures_torchserve_from_two_actors_and_the_report_says_so(exported, tmp_path):
+    from deploy_compare.deploy.affinity import plan_cores
+    from deploy_compare.deploy.config import load_run_config
+    from deploy_compare.deploy.results import RunInfo, RunResults, ServedResult
+    from deploy_compare.deploy.served import run_served_target
+    from deploy_compare.report import tables
+    from deploy_compare.servers.torchserve_native import native_unavailable_reason
+
+    if native_unavailable_reason() is not None:
+        pytest.skip(f"native TorchServe: {native_unavailable_reason()}")
+    out_dir, _ = exported
+    config = load_run_config(
+        overrides={
+            "run": {"server_mode": "native", "targets": ["torchserve"]},
+            "torchserve": {"workers": 1, "torch_threads": 1},
+            "load": {
+                "concurrency": [2],
+                "warmup_s": 0.3,
+                "duration_s": 1.5,
+                "min_requests": 30,
+                "client_processes": 2,
+            },
+            "slo": {"duration_s": 1.5, "min_requests": 60, "max_trials": 2, "start_rate_rps": 40.0},
+        }
+    )
+    result = ServedResult(target="torchserve", status="OK", artifact="torchscript")
+    lines: list[str] = []
+
+    class Progress:
+        def line(self, text: str) -> None:
+            lines.append(text)
+
+        def load_callback(self, label: str):
+            return None
+
+    run_served_target("torchserve", config, out_dir, tmp_path, plan_cores(), result, lambda: None, Progress())
+    assert result.load_client == {"client_processes": 2, "ray_address": None}
+    point = result.sweep[0]
+    assert point["concurrency"] == 2 and point["client_processes"] == 2 and sum(point["errors"].values()) == 0
+    assert [a["concurrency"] for a in point["client_actors"]] == [1, 1]
+    assert {a["node_ip"] for a in point["client_actors"]} == {"127.0.0.1"}
+    assert point["top1_agreement"] >= 0.98 and point["completed"] == point["requests"]
+    trials = result.slo["trials"]
+    assert trials and all(t["result"]["client_processes"] == 2 for t in trials)
+    assert any("2 client actors" in line for line in lines)
+    doc = RunResults(run=RunInfo(id="t", profile="quick", started_utc="", command=""), settings={}, served=[result])
+    sweep = tables.sweep_table(doc)
+    assert sweep.headers[-1] == "load client" and sweep.rows[0][-1].startswith("2 actors: ")
+    assert tables.slo_trials_table(doc).rows[0][-1].startswith("2 actors: ")

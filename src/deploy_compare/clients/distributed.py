@@ -355,9 +355,15 @@ class ClientPool:
     def __enter__(self) -> ClientPool:
         if self._local:
             for key, value in _LOOPBACK_ENV.items():
-                os.environ.setdefault(key, value)  # before ray is imported: it reads them at import
+                os.environ.setdefault(key, value)  # ray reads them at import, its processes at start
         check_scale_out(self.scale)
         ray = import_ray()
+        if self._local and os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") == "0":
+            # Ray imported earlier in this process read the switch already; its value is looked up
+            # at ray.init time (services.get_node_ip_address), so set it to what the env now says.
+            from ray._private import ray_constants
+
+            ray_constants.ENABLE_RAY_CLUSTER = False
         self._ray = ray
         try:
             if self._local:
