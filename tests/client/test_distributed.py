@@ -379,3 +379,19 @@ def test_the_pipeline_measures_torchserve_from_two_actors_and_the_report_says_so
     sweep = tables.sweep_table(doc)
     assert sweep.headers[-1] == "load client" and sweep.rows[0][-1].startswith("2 actors: ")
     assert tables.slo_trials_table(doc).rows[0][-1].startswith("2 actors: ")
+
+
+@pytest.mark.unit
+def test_the_label_says_how_many_processes_on_which_nodes():
+    from deploy_compare.clients.results import client_processes_label
+
+    assert client_processes_label({}) == "1 process"
+    two_nodes_one_host = [
+        {"node_id": "abcdef12", "hostname": "vm", "core": 0},
+        {"node_id": "99887766", "hostname": "vm"},
+    ]
+    assert client_processes_label({"client_actors": two_nodes_one_host, "lost_shares": [{}]}) == (
+        "2 actors: vm/abcdef x1, vm/998877 x1 (cores 0); 1 lost"
+    )
+    one_node = [{"node_id": "n1", "hostname": "a", "core": 0}, {"node_id": "n1", "hostname": "a", "core": 1}]
+    assert client_processes_label({"client_actors": one_node}) == "2 actors: a x2 (cores 0,1)"

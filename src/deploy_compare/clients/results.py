@@ -141,11 +141,16 @@ def client_processes_label(result: dict[str, Any]) -> str:
     if not actors:
         return "1 process"
     counts: dict[str, int] = {}
+    names: dict[str, str] = {}  # node id -> host name
     for a in actors:
-        node = str(a.get("hostname") or a.get("node_ip") or "?")
+        node = str(a.get("node_id") or a.get("hostname") or "?")
+        names[node] = str(a.get("hostname") or a.get("node_ip") or "?")
         counts[node] = counts.get(node, 0) + 1
+    shared = {n for n in names.values() if list(names.values()).count(n) > 1}
+    # Several Ray nodes on one host (a local test cluster) stay apart by their node id.
+    label_of = {node: name + (f"/{node[:6]}" if name in shared else "") for node, name in names.items()}
     cores = [str(a["core"]) for a in actors if a.get("core") is not None]
-    label = f"{len(actors)} actors: " + ", ".join(f"{node} x{n}" for node, n in counts.items())
+    label = f"{len(actors)} actors: " + ", ".join(f"{label_of[node]} x{n}" for node, n in counts.items())
     if cores:
         label += f" (cores {','.join(cores)})"
     lost = result.get("lost_shares") or []
