@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 
 from ..errors import ProtocolError
@@ -37,7 +39,22 @@ def check_top1(parsed: list[tuple[int, np.ndarray]], payloads: Payloads, every: 
     return len(chosen), agreed
 
 
+class MeasuredSamples(NamedTuple):
+    """The raw numbers behind one LoadResult's percentiles, for an exact merge of several
+    runs (clients/distributed.py): every good latency and every send lag, in ns."""
+
+    latencies_ns: np.ndarray  # done - scheduled of each good response in the measured window
+    send_lag_ns: np.ndarray  # open loop: sent - scheduled of each request that went out
+    failed: int  # errors + drops in the measured window (infinitely slow for p99_incl_failures)
+
+
 def analyze(run: RawRun, endpoint: Endpoint, payloads: Payloads, config: LoadConfig, mode: str) -> LoadResult:
+    return analyze_with_samples(run, endpoint, payloads, config, mode)[0]
+
+
+def analyze_with_samples(
+    run: RawRun, endpoint: Endpoint, payloads: Payloads, config: LoadConfig, mode: str
+) -> tuple[LoadResult, MeasuredSamples]:
     adapter = adapter_for(endpoint)
     measured = [r for r in run.records if r[0] >= run.measure_start_ns]
     kinds = np.array([r[3] for r in measured], dtype=np.int64)
@@ -84,8 +101,13 @@ def analyze(run: RawRun, endpoint: Endpoint, payloads: Payloads, config: LoadCon
     cpu_share = run.cpu_measure_ns / window_ns if window_ns > 0 else None
     wait_share = run.wait_measure_ns / window_ns if window_ns > 0 and run.wait_measure_ns is not None else None
     reasons = bottleneck_reasons(cpu_share, lag.late_share, config, wait_share)
-    summary = latency_summary_ms(latencies)
-    return LoadResult(
+    summary: dict[str, Any] = latency_summary_ms(latencies)  # the *_ms fields
+    samples = MeasuredSamples(
+        latencies_ns=latencies,
+        send_lag_ns=(sent[went] - sched[went]) if mode == "open" else np.zeros(0, dtype=np.int64),
+        failed=n_failed,
+    )
+    result = LoadResult(
         mode=mode,
         protocol=endpoint.protocol,
         url=adapter.url,
@@ -122,3 +144,4 @@ def analyze(run: RawRun, endpoint: Endpoint, payloads: Payloads, config: LoadCon
         client_info={**client_info(), "event_loop": run.event_loop or "unknown"},
         config=config.to_dict(),
     )
+    return result, samples

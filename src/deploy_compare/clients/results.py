@@ -54,6 +54,12 @@ class LoadResult:
     # p99 ~1-1.5 ms (wrk2's timers have the same millisecond granularity).
     send_lag_p50_ms: float | None = None
     send_lag_p99_ms: float | None = None
+    # Scale-out (clients/distributed.py): how many client processes produced this figure, where
+    # each ran (node, core), its share of the load and its own self-check; shares lost to an
+    # actor that died, with the reason. A single-process run has client_processes=1 and no list.
+    client_processes: int = 1
+    client_actors: list[dict[str, Any]] = field(default_factory=list)
+    lost_shares: list[dict[str, Any]] = field(default_factory=list)
     client_info: dict[str, str] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
 
@@ -126,3 +132,26 @@ class SloResult:
             trials=[SloTrial.from_dict(t) for t in d["trials"]],
             note=d.get("note", ""),
         )
+
+
+def client_processes_label(result: dict[str, Any]) -> str:
+    """ "1 process" or "2 actors: nodeA x1, nodeB x1 (cores 0,1); 1 lost": who produced a figure.
+    Works on LoadResult.to_dict() (results.json), so renderers need no LoadResult."""
+    actors = result.get("client_actors") or []
+    if not actors:
+        return "1 process"
+    counts: dict[str, int] = {}
+    names: dict[str, str] = {}  # node id -> host name
+    for a in actors:
+        node = str(a.get("node_id") or a.get("hostname") or "?")
+        names[node] = str(a.get("hostname") or a.get("node_ip") or "?")
+        counts[node] = counts.get(node, 0) + 1
+    shared = {n for n in names.values() if list(names.values()).count(n) > 1}
+    # Several Ray nodes on one host (a local test cluster) stay apart by their node id.
+    label_of = {node: name + (f"/{node[:6]}" if name in shared else "") for node, name in names.items()}
+    cores = [str(a["core"]) for a in actors if a.get("core") is not None]
+    label = f"{len(actors)} actors: " + ", ".join(f"{label_of[node]} x{n}" for node, n in counts.items())
+    if cores:
+        label += f" (cores {','.join(cores)})"
+    lost = result.get("lost_shares") or []
+    return label + (f"; {len(lost)} lost" if lost else "")

@@ -19,6 +19,7 @@ from .connections import build_requests, close_all, make_transports
 from .open_loop import open_loop
 from .payload import Payloads
 from .protocols import adapter_for, error_message
+from .records import RawRun
 from .results import LoadResult
 from .window import Progress
 
@@ -87,6 +88,13 @@ async def preflight(endpoint: Endpoint, payloads: Payloads, config: LoadConfig) 
 
 
 def _run(coro_fn, endpoint: Endpoint, payloads: Payloads, config: LoadConfig, on_progress, mode: str) -> LoadResult:
+    return analyze(run_raw(coro_fn, endpoint, payloads, config, on_progress), endpoint, payloads, config, mode)
+
+
+def run_raw(coro_fn, endpoint: Endpoint, payloads: Payloads, config: LoadConfig, on_progress) -> RawRun:
+    """Preflight + one timing loop (closed_loop or open_loop) on its own event loop: the raw
+    records, before any statistics (the distributed client analyses them inside each actor)."""
+
     async def main():
         if config.preflight:
             await preflight(endpoint, payloads, config)
@@ -102,8 +110,7 @@ def _run(coro_fn, endpoint: Endpoint, payloads: Payloads, config: LoadConfig, on
             "await clients.closed_loop.closed_loop / clients.open_loop.open_loop instead"
         )
     with collector_paused(), asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        raw = runner.run(main())
-    return analyze(raw, endpoint, payloads, config, mode)
+        return runner.run(main())
 
 
 def run_closed_loop(
@@ -120,14 +127,17 @@ def sweep_concurrency(
     levels: Iterable[int] = DEFAULT_CONCURRENCY,
     on_progress: ProgressFn | None = None,
     on_result: Callable[[LoadResult], None] | None = None,
+    run: Callable[..., LoadResult] | None = None,
 ) -> list[LoadResult]:
-    """One closed-loop run per concurrency level, in the order given."""
+    """One closed-loop run per concurrency level, in the order given. `run` replaces
+    run_closed_loop (same signature), e.g. by a distributed.ClientPool's run_closed."""
+    run = run or run_closed_loop
     levels = list(levels)
     if not levels:
         raise ConfigError("concurrency levels must not be empty")
     results = []
     for level in levels:
-        result = run_closed_loop(endpoint, payloads, dataclasses.replace(config, concurrency=level), on_progress)
+        result = run(endpoint, payloads, dataclasses.replace(config, concurrency=level), on_progress)
         results.append(result)
         if on_result is not None:
             on_result(result)

@@ -40,7 +40,9 @@ def find_max_rate_under_slo(
     slo: SloConfig = SloConfig(),
     on_progress: ProgressFn | None = None,
     on_trial: Callable[[SloTrial], None] | None = None,
+    run: Callable[..., LoadResult] | None = None,  # replaces run_open_loop (distributed.ClientPool.run_open)
 ) -> SloResult:
+    run = run or run_open_loop
     trials: list[SloTrial] = []
     best: float | None = None  # highest passing rate
     worst: float | None = None  # lowest failing rate
@@ -48,7 +50,7 @@ def find_max_rate_under_slo(
 
     def trial(rate: float) -> bool:
         nonlocal best, worst, client_limited
-        result = run_open_loop(endpoint, payloads, dataclasses.replace(config, rate_rps=rate), on_progress)
+        result = run(endpoint, payloads, dataclasses.replace(config, rate_rps=rate), on_progress)
         passed, reason = judge(result, slo)
         t = SloTrial(rate, passed, reason, result)
         trials.append(t)

@@ -86,6 +86,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=5.0, help="per-request timeout in seconds")
     parser.add_argument("--batch-size", type=int, default=1, help="samples per request")
     parser.add_argument("--json", type=Path, default=None, help="write all results here as JSON")
+    # Scale-out (clients/distributed.py, needs Ray): the load split over N client processes.
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=1,
+        help="run the load from N client processes (Ray actors), merged exactly into one result; needs Ray",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        help="place the client processes on this Ray cluster (host:port of its head) instead of this machine",
+    )
 
 
 def _protocol_and_artifact(args: argparse.Namespace) -> tuple[str, str]:
@@ -127,6 +139,8 @@ def _row(r) -> list[str]:
     what = f"c={r.concurrency}" if r.mode == "closed" else f"{r.target_rate_rps:g}/s {r.arrival}"
     errors = sum(r.errors.values())
     flags = "CLIENT-BOUND" if r.client_bottleneck else ""
+    if r.lost_shares:
+        flags = (flags + f" LOST {len(r.lost_shares)}/{r.client_processes} actors").strip()
     if not r.min_requests_met:
         flags = (flags + " short").strip()
     agree = "-" if r.top1_agreement is None else f"{r.top1_agreement:.3f}"
@@ -151,6 +165,7 @@ def _row(r) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import contextlib
     import dataclasses
 
     from rich.console import Console
@@ -166,10 +181,14 @@ def run(args: argparse.Namespace) -> int:
         run_open_loop,
         sweep_concurrency,
     )
+    from ..clients.distributed import ClientPool, ScaleOut, check_scale_out
+    from ..clients.results import client_processes_label
     from ..fileio import write_json_atomic
     from ..manifest import load_manifest
     from ..servers.config import safe_model_name
 
+    scale = ScaleOut(processes=args.client_processes, address=args.ray_address)
+    check_scale_out(scale)  # Ray missing or cluster unreachable: fail before any work
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)  # piped or logged: rich would squeeze the table into 80 columns
@@ -237,9 +256,16 @@ def run(args: argparse.Namespace) -> int:
     slo_result = None
     # Four refreshes a second from rich's own thread: cheap next to the load (see the
     # client CPU column; the live display's CPU counts against the client, not the server).
-    with Live(get_renderable=render, console=console, refresh_per_second=4, transient=False):
+    pool = ClientPool(scale, payload_bytes_hint=payloads.body_bytes * len(payloads)) if scale.distributed else None
+    run_closed = pool.run_closed if pool is not None else None  # None: this process alone
+    run_open = pool.run_open if pool is not None else run_open_loop
+    with contextlib.ExitStack() as stack:
+        if pool is not None:
+            status["text"] = f"starting {scale.processes} client actors on {scale.address or 'a local Ray'}"
+            stack.enter_context(pool)
+        stack.enter_context(Live(get_renderable=render, console=console, refresh_per_second=4, transient=False))
         if args.rate is not None:
-            add(run_open_loop(endpoint, payloads, dataclasses.replace(config, rate_rps=args.rate), on_progress))
+            add(run_open(endpoint, payloads, dataclasses.replace(config, rate_rps=args.rate), on_progress))
         elif args.slo_ms is not None:
             slo_result = find_max_rate_under_slo(
                 endpoint,
@@ -248,10 +274,17 @@ def run(args: argparse.Namespace) -> int:
                 SloConfig(p99_bound_ms=args.slo_ms),
                 on_progress=on_progress,
                 on_trial=lambda t: add(t.result),
+                run=run_open,
             )
         else:
             sweep_concurrency(
-                endpoint, payloads, config, args.concurrency or [1, 2, 4, 8, 16], on_progress=on_progress, on_result=add
+                endpoint,
+                payloads,
+                config,
+                args.concurrency or [1, 2, 4, 8, 16],
+                on_progress=on_progress,
+                on_result=add,
+                run=run_closed,
             )
         status["text"] = "done"
     if slo_result is not None:
@@ -262,6 +295,12 @@ def run(args: argparse.Namespace) -> int:
             + (f"  ({slo_result.note})" if slo_result.note else "")
         )
     for r in results:
+        if r.client_actors:
+            console.print(f"{_row(r)[0]}: {client_processes_label(r.to_dict())}")
+        for lost in r.lost_shares:
+            console.print(
+                f"[red]lost[/red] ({_row(r)[0]}): actor {lost['actor']} on {lost['hostname']}: {lost['reason']}"
+            )
         for reason in r.bottleneck_reasons:
             console.print(f"[yellow]warning[/yellow]: {_row(r)[0]}: the client was the bottleneck: {reason}")
         for kind, example in r.error_examples.items():
@@ -270,6 +309,7 @@ def run(args: argparse.Namespace) -> int:
         doc = {
             "endpoint": endpoint.to_dict(),
             "config": config.to_dict(),
+            "scale_out": scale.to_dict(),
             "results": [r.to_dict() for r in results],
             "slo": slo_result.to_dict() if slo_result is not None else None,
         }

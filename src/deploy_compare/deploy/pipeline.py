@@ -156,6 +156,11 @@ class Pipeline:
 
     # -- the run -----------------------------------------------------------------------------
     def run(self) -> Path:
+        if self.config.run.targets:
+            from ..clients.distributed import check_scale_out
+            from .served import scale_out
+
+            check_scale_out(scale_out(self.config))  # Ray missing / cluster unreachable: before any work
         self.run_dir = create_run_dir(Path(self.config.run.runs_dir))
         started = time.monotonic()
         self.progress.line(

@@ -49,6 +49,9 @@ class ServedResult:
     slo: dict[str, Any] | None = None  # open-loop SLO search
     log: str | None = None  # server log, relative to the run directory
     log_tail: str | None = None  # FAILED: the server log's last lines when it failed
+    # Where the load client ran: {"client_processes": N, "ray_address": ...} (clients.distributed.ScaleOut);
+    # each sweep point / SLO trial also lists its actors and their nodes (LoadResult.client_actors).
+    load_client: dict[str, Any] | None = None
 
 
 @dataclass

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import ServerError, ServerUnavailable
+from ..errors import ConfigError, ServerError, ServerUnavailable
 from .affinity import CorePlan, pin_self, pin_tree, usable_cores
 from .config import RunConfig, build
 from .results import ServedResult
@@ -31,6 +31,8 @@ def _load_configs(config: RunConfig):
     from ..clients import LoadConfig, SloConfig
 
     load = config.section("load")
+    for key in SCALE_OUT_KEYS:  # where the client runs, not how it loads: scale_out() reads them
+        load.pop(key, None)
     levels = [int(c) for c in load.pop("concurrency", [1, 2, 4, 8, 16])]
     base = build(LoadConfig, load, "[load]")
     slo_table = config.section("slo")
@@ -38,6 +40,22 @@ def _load_configs(config: RunConfig):
     slo = build(SloConfig, slo_table, "[slo]")
     open_loop = dataclasses.replace(base, **trial_overrides)
     return levels, base, open_loop, slo
+
+
+SCALE_OUT_KEYS = ("client_processes", "ray_address")
+
+
+def scale_out(config: RunConfig):
+    """[load] client_processes / ray_address as a clients.distributed.ScaleOut ("" = no address)."""
+    from ..clients.distributed import ScaleOut
+
+    load = config.section("load")
+    processes = load.get("client_processes", 1)
+    address = load.get("ray_address") or None
+    try:
+        return ScaleOut(processes=processes, address=address)
+    except ConfigError as exc:
+        raise ConfigError(f"[load]: {exc}") from None
 
 
 def _check_alive(launcher, kind: str) -> None:
@@ -63,6 +81,7 @@ def run_served_target(
     """Fill `result` in place. Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself."""
     from ..clients import find_max_rate_under_slo, sweep_concurrency
     from ..clients.payload import payloads_from_export
+    from ..clients.results import client_processes_label
     from ..manifest import load_manifest
     from ..servers import make_launcher
     from ..servers.docker_base import DockerLauncher
@@ -74,7 +93,9 @@ def run_served_target(
         plan = dataclasses.replace(plan, server=plan.server[: stack.max_server_cores])
     server_config = _server_config(kind, config, plan)
     levels, closed_cfg, open_cfg, slo_cfg = _load_configs(config)
+    scale = scale_out(config)
     result.server_config = server_config.to_dict()
+    result.load_client = scale.to_dict()
     try:
         launcher = make_launcher(
             kind, config.run.server_mode, manifest_dir=manifest_dir, run_dir=run_dir / "servers", config=server_config
@@ -94,6 +115,14 @@ def run_served_target(
     container = launcher if isinstance(launcher, DockerLauncher) else None
     if container is not None and config.run.pin_cores:
         container.cpuset = tuple(plan.server)  # the engine's cpuset; the client pins itself below
+    pool = None
+    if scale.distributed:
+        from ..clients.distributed import ClientPool
+
+        # Started before the server (a cluster that cannot place the actors fails the target
+        # before any server runs) and before the pin below (Ray's own processes are not the server's).
+        progress.line(f"{kind}: starting {scale.processes} client actors on {scale.address or 'a local Ray'}")
+        pool = ClientPool(scale).__enter__()
     try:
         if container is not None:  # the build apart from start-to-healthy, timed on its own
             progress.line(f"{kind}: building the image")
@@ -131,6 +160,7 @@ def run_served_target(
                     f"p50 {_ms(load_result.p50_ms)}, p99 {_ms(load_result.p99_ms)}, "
                     f"errors {sum(load_result.errors.values())}"
                     + (" [client was the bottleneck]" if load_result.client_bottleneck else "")
+                    + (f" [{client_processes_label(load_result.to_dict())}]" if load_result.client_actors else "")
                 )
                 _check_alive(launcher, kind)
 
@@ -142,6 +172,7 @@ def run_served_target(
                     [level],
                     on_progress=progress.load_callback(f"{kind} c={level}"),
                     on_result=keep,
+                    run=pool.run_closed if pool is not None else None,
                 )
 
             def trial(t) -> None:
@@ -152,7 +183,13 @@ def run_served_target(
                 _check_alive(launcher, kind)
 
             slo = find_max_rate_under_slo(
-                endpoint, payloads, open_cfg, slo_cfg, on_progress=progress.load_callback(f"{kind} SLO"), on_trial=trial
+                endpoint,
+                payloads,
+                open_cfg,
+                slo_cfg,
+                on_progress=progress.load_callback(f"{kind} SLO"),
+                on_trial=trial,
+                run=pool.run_open if pool is not None else None,
             )
             result.slo = slo.to_dict()
             save()
@@ -168,6 +205,8 @@ def run_served_target(
     finally:
         if config.run.pin_cores:
             pin_self(own_cores)
+        if pool is not None:
+            pool.close()  # actors killed, Ray shut down (a local Ray's processes with it)
 
 
 def _round(value: float | None) -> float | None:

@@ -43,6 +43,7 @@ TAIL_COLUMNS = (
     "errors",
     "top1_agreement",
     "client_bottleneck",
+    "client_processes",
     "slo_p99_bound_ms",
     "slo_max_rate_rps",
     "slo_passed",
@@ -115,6 +116,7 @@ def _load_fields(d: Any) -> dict[str, Any]:
         "errors": get(d, "errors"),
         "top1_agreement": get(d, "top1_agreement"),
         "client_bottleneck": get(d, "client_bottleneck"),
+        "client_processes": get(d, "client_processes"),
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..clients.results import client_processes_label
 from ..deploy.results import RunResults
 from .document import Table
 from .fmt import DASH, cores, get, getf, kib, ms, num, pct, seconds, text
@@ -156,9 +157,10 @@ def sweep_table(results: RunResults) -> Table:
                     _errors(p),
                     pct(get(p, "top1_agreement")),
                     _flag(bottleneck) + (f" ({reasons})" if bottleneck and reasons else ""),
+                    client_processes_label(p) if isinstance(p, dict) else DASH,
                 ]
             )
-            statuses.append("WARN" if bottleneck else "OK")
+            statuses.append("WARN" if bottleneck or get(p, "lost_shares") else "OK")
     return Table(
         [
             "target",
@@ -174,6 +176,7 @@ def sweep_table(results: RunResults) -> Table:
             "errors",
             "top-1 agree",
             "client bottleneck",
+            "load client",
         ],
         rows,
         statuses,
@@ -229,6 +232,7 @@ def slo_trials_table(results: RunResults) -> Table:
                     text(get(r, "dropped")),
                     _errors(r),
                     text(get(t, "reason")),
+                    client_processes_label(r) if isinstance(r, dict) else DASH,
                 ]
             )
             statuses.append("OK" if passed else "WARN")
@@ -244,6 +248,7 @@ def slo_trials_table(results: RunResults) -> Table:
             "dropped",
             "errors",
             "why it failed",
+            "load client",
         ],
         rows,
         statuses,
