@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from ..errors import DeployCompareError, message_line
@@ -45,13 +46,32 @@ class Pipeline:
         self.progress = progress or RunProgress()
         self.on_server_started = on_server_started  # a hook for tests (e.g. kill a server mid-run)
         self.plan = plan_cores()
-        self.run_dir: Path | None = None
-        self.results: RunResults | None = None
-        self.manifest_dir: Path | None = None
+        self.run_dir: Path | None = None  # set first thing in run(); the CLI reads it after Ctrl-C
+        self._results: RunResults | None = None
+        self._manifest_dir: Path | None = None
+
+    # -- state that exists once run() has started: stages may rely on it -----------------------
+    @property
+    def results(self) -> RunResults:
+        if self._results is None:
+            raise RuntimeError("Pipeline.results exists only once run() has started")
+        return self._results
+
+    @property
+    def manifest_dir(self) -> Path:
+        if self._manifest_dir is None:
+            raise RuntimeError("Pipeline.manifest_dir exists only once the export stage has run")
+        return self._manifest_dir
+
+    @property
+    def _run_dir(self) -> Path:
+        if self.run_dir is None:
+            raise RuntimeError("Pipeline.run_dir exists only once run() has started")
+        return self.run_dir
 
     # -- bookkeeping -------------------------------------------------------------------------
     def save(self) -> None:
-        self.results.write(self.run_dir)
+        self.results.write(self._run_dir)
 
     def _stage(self, name: str, fn: Callable[[], tuple[str, str] | None]) -> None:
         """Run one stage; fn returns None (OK) or (status, reason) for SKIPPED/FAILED without raising."""
@@ -82,10 +102,10 @@ class Pipeline:
 
         run = self.config.run
         out_dir = Path(run.artifacts_dir) if run.artifacts_dir else default_out_dir(run.model)
-        self.manifest_dir = out_dir
+        self._manifest_dir = out_dir
         failure = None
         try:
-            export_all_logged(ExportOptions(model=run.model, out_dir=out_dir), self.progress.line, self.run_dir)
+            export_all_logged(ExportOptions(model=run.model, out_dir=out_dir), self.progress.line, self._run_dir)
         except (ExportError, VerificationError) as exc:
             failure = exc  # what did export is still in the manifest; its failures become rows
         manifest = load_manifest(out_dir)
@@ -110,7 +130,7 @@ class Pipeline:
             faithful,
             bench_config,
             progress=self.progress.line,
-            log_dir=self.run_dir / "logs" / "bench_local",
+            log_dir=self._run_dir / "logs" / "bench_local",
         )
         self.results.local = [r.to_dict() for r in results]
 
@@ -118,9 +138,10 @@ class Pipeline:
         from ..clients import SERVED_ARTIFACT
         from .served import run_served_target
 
-        result = ServedResult(target=kind, status="OK", artifact=SERVED_ARTIFACT[kind])
+        artifact_name = SERVED_ARTIFACT[kind]
+        result = ServedResult(target=kind, status="OK", artifact=artifact_name)
         self.results.served.append(result)
-        artifact = self.results.artifacts.get(result.artifact) or {}
+        artifact = self.results.artifacts.get(artifact_name) or {}
         if not (artifact.get("parity") or {}).get("passed"):
             result.status = "SKIPPED"
             result.reason = f"{kind}: artifact {result.artifact!r} was not exported or failed verification"
@@ -131,7 +152,7 @@ class Pipeline:
                 kind,
                 self.config,
                 self.manifest_dir,
-                self.run_dir,
+                self._run_dir,
                 self.plan,
                 result,
                 self.save,
@@ -145,27 +166,27 @@ class Pipeline:
             result.status = "FAILED"
             result.reason = message_line(exc)
             raise
-        return None if result.status == "OK" else (result.status, result.reason)
+        return None if result.status == "OK" else (result.status, result.reason or "")
 
     def _render(self) -> None:
         from ..report import render_all
 
-        for path in render_all(self.run_dir):
+        for path in render_all(self._run_dir):
             self.progress.line(f"report: wrote {path}")
 
     # -- the run -----------------------------------------------------------------------------
     def run(self) -> Path:
-        self.run_dir = create_run_dir(Path(self.config.run.runs_dir))
+        self.run_dir = run_dir = create_run_dir(Path(self.config.run.runs_dir))
         started = time.monotonic()
         self.progress.line(
-            f"run {self.run_dir} ({self.config.profile} profile); "
+            f"run {run_dir} ({self.config.profile} profile); "
             f"server cores {list(self.plan.server)}, client cores {list(self.plan.client)}"
             + (" (shared: only one core)" if self.plan.shared else "")
         )
-        write_json_atomic(self.run_dir / ENVIRONMENT_NAME, collect_environment(REPO, self.argv))
-        self.results = RunResults(
+        write_json_atomic(run_dir / ENVIRONMENT_NAME, collect_environment(REPO, self.argv))
+        self._results = RunResults(
             run=RunInfo(
-                id=self.run_dir.name,
+                id=run_dir.name,
                 profile=self.config.profile,
                 started_utc=_utc_now(),
                 command=" ".join(self.argv),
@@ -173,8 +194,11 @@ class Pipeline:
             ),
             settings=self.config.raw,
         )
-        stages = [("export", self._export), ("local", self._local)]
-        stages += [(kind, lambda kind=kind: self._served(kind)) for kind in self.config.run.targets]
+        stages: list[tuple[str, Callable[[], tuple[str, str] | None]]] = [
+            ("export", self._export),
+            ("local", self._local),
+        ]
+        stages += [(kind, partial(self._served, kind)) for kind in self.config.run.targets]
         try:
             for number, (name, fn) in enumerate(stages, 1):
                 if name != "export" and self.results.model is None:
@@ -192,7 +216,7 @@ class Pipeline:
             self.results.run.wall_s = round(time.monotonic() - started, 1)
             self.save()
             self._render_safely()
-        return self.run_dir
+        return run_dir
 
     def _render_safely(self) -> None:
         try:

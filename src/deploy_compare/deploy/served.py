@@ -85,6 +85,7 @@ def run_served_target(
         if pinning:
             pin_self(plan.server)  # the server's processes and threads inherit this at start
         with launcher:
+            assert launcher.startup_s is not None, "set by __enter__ once healthy"
             result.startup_s = round(launcher.startup_s, 3)
             result.log = str(Path(launcher.log_path).resolve().relative_to(run_dir.resolve()))
             progress.line(f"{kind}: healthy after {launcher.startup_s:.1f}s")
