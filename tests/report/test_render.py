@@ -164,6 +164,17 @@ def test_html_is_self_contained(make_run):
     assert len(images) == 4 and all(src.startswith("data:image/png;base64,") for src in images)
 
 
+def test_wide_tables_scroll_in_a_box_a_screen_high(make_run):
+    html = _views(make_run())[HTML_NAME]
+    tables = html.count("<table>")
+    assert tables > 5 and html.count('<div class="scroll"><table>') == tables
+    scroll_rule = re.search(r"\.scroll \{([^}]*)\}", html).group(1)
+    # overflow in both directions, and never taller than the window: the horizontal
+    # scrollbar of a long table (the in-process one) is on screen, not 20 rows down.
+    assert "overflow: auto" in scroll_rule and "max-height: 85vh" in scroll_rule
+    assert re.search(r"th \{[^}]*position: sticky; top: 0", html)
+
+
 def test_header_environment_and_edge_device(make_run):
     run_dir = make_run()
     md = _views(run_dir)[MARKDOWN_NAME]
