@@ -299,7 +299,7 @@ ENVIRONMENT = {
     "cpu_model": "Test CPU @ 2.0GHz",
     "logical_cores": 2,
     "usable_cores": [0, 1],
-    "memory_gib": 7.7,
+    "memory_total_mib": 7900.0,
     "thread_settings": {},
     "packages": {"torch": "2.13.0", "onnxruntime": "1.22.0", "torchserve": "0.12.0"},
     "java": "openjdk 17.0.14",

@@ -25,7 +25,6 @@ from .progress import RunProgress
 from .results import RunInfo, RunResults, ServedResult, StageRecord
 from .rundir import create_run_dir
 
-REPO = Path(__file__).resolve().parents[3]
 ENVIRONMENT_NAME = "environment.json"
 
 
@@ -183,7 +182,7 @@ class Pipeline:
             f"server cores {list(self.plan.server)}, client cores {list(self.plan.client)}"
             + (" (shared: only one core)" if self.plan.shared else "")
         )
-        write_json_atomic(run_dir / ENVIRONMENT_NAME, collect_environment(REPO, self.argv))
+        write_json_atomic(run_dir / ENVIRONMENT_NAME, collect_environment(self.argv))
         self._results = RunResults(
             run=RunInfo(
                 id=run_dir.name,
