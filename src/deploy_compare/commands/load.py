@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     auth.add_argument("--token", default=None, help="TorchServe inference key (visible in `ps`; prefer --token-file)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
-        "--concurrency", type=_levels, default=None, help="closed-loop sweep levels, e.g. 1,4,16 (default 1,2,4,8,16)"
+        "--concurrency", type=_levels, default=None, help="closed-loop sweep levels, e.g. 1,4,16 (default: [load])"
     )
     mode.add_argument("--rate", type=float, default=None, help="one open-loop run at this many requests/s")
     mode.add_argument(
@@ -56,15 +56,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="search the highest open-loop rate whose p99 stays under this bound (ms)",
     )
-    parser.add_argument("--arrival", choices=("poisson", "constant"), default="poisson")
-    parser.add_argument("--seed", type=int, default=0)
+    # Unset flags take the [load] / [slo] settings `run` uses (default.toml, --quick, --config).
+    parser.add_argument("--quick", action="store_true", help="the --quick profile of `run` (shorter runs)")
+    parser.add_argument("--config", type=Path, default=None, help="a TOML file like `run --config` ([load], [slo])")
+    parser.add_argument("--arrival", choices=("poisson", "constant"), default=None, help="open loop (default poisson)")
+    parser.add_argument("--seed", type=int, default=None, help="open loop: arrival times (default 0)")
     parser.add_argument(
-        "--max-in-flight", type=int, default=64, help="open loop: outstanding requests; arrivals beyond are dropped"
+        "--max-in-flight", type=int, default=None, help="open loop: outstanding requests; arrivals beyond are dropped"
     )
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per run")
-    parser.add_argument("--min-requests", type=int, default=200, help="measured requests per run, at least")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds excluded before measuring")
-    parser.add_argument("--timeout", type=float, default=5.0, help="per-request timeout in seconds")
+    parser.add_argument("--duration", type=float, default=None, help="measured seconds per run (default: [load])")
+    parser.add_argument("--min-requests", type=int, default=None, help="measured requests per run, at least")
+    parser.add_argument("--warmup", type=float, default=None, help="seconds excluded before measuring")
+    parser.add_argument("--timeout", type=float, default=None, help="per-request timeout in seconds")
     parser.add_argument("--batch-size", type=int, default=1, help="samples per request")
     parser.add_argument("--json", type=Path, default=None, help="write all results here as JSON")
 
@@ -86,6 +89,26 @@ def _token(args: argparse.Namespace) -> str | None:
         except (ValueError, KeyError, TypeError):
             raise ConfigError(f"--token-file {args.token_file}: JSON without inference.key") from None
     return text
+
+
+def settings_from_args(args: argparse.Namespace):
+    """[load] and [slo] as `run` builds them (same defaults, --quick, --config), the flags on top."""
+    from ..deploy.config import load_run_config
+
+    flags = {
+        "concurrency": args.concurrency,
+        "duration_s": args.duration,
+        "min_requests": args.min_requests,
+        "warmup_s": args.warmup,
+        "timeout_s": args.timeout,
+        "arrival": args.arrival,
+        "seed": args.seed,
+        "max_in_flight": args.max_in_flight,
+    }
+    overrides: dict = {"load": {k: v for k, v in flags.items() if v is not None}}
+    if args.slo_ms is not None:
+        overrides["slo"] = {"p99_bound_ms": args.slo_ms}
+    return load_run_config(args.config, quick=args.quick, overrides=overrides).load_settings()
 
 
 def _row(r) -> list[str]:
@@ -127,8 +150,6 @@ def run(args: argparse.Namespace) -> int:
 
     from ..clients import (
         Endpoint,
-        LoadConfig,
-        SloConfig,
         find_max_rate_under_slo,
         payloads_from_export,
         run_open_loop,
@@ -138,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
     from ..manifest import load_manifest
     from ..servers.config import safe_model_name
 
+    settings = settings_from_args(args)  # validated before anything is read or sent
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)  # piped or logged: rich would squeeze the table into 80 columns
@@ -149,16 +171,7 @@ def run(args: argparse.Namespace) -> int:
         token=_token(args),
     )
     payloads = payloads_from_export(endpoint, args.artifacts, manifest, batch_size=args.batch_size)
-    config = LoadConfig(
-        duration_s=args.duration,
-        min_requests=args.min_requests,
-        warmup_s=args.warmup,
-        timeout_s=args.timeout,
-        max_duration_s=max(120.0, 3 * (args.warmup + args.duration)),
-        arrival=args.arrival,
-        seed=args.seed,
-        max_in_flight=args.max_in_flight,
-    )
+    config = settings.closed
     table = Table(
         title=f"{args.protocol} {endpoint.url} model {endpoint.model} "
         f"({len(payloads)} bodies, {payloads.body_bytes} B each)"
@@ -209,15 +222,13 @@ def run(args: argparse.Namespace) -> int:
             slo_result = find_max_rate_under_slo(
                 endpoint,
                 payloads,
-                config,
-                SloConfig(p99_bound_ms=args.slo_ms),
+                settings.open_loop,
+                settings.slo,
                 on_progress=on_progress,
                 on_trial=lambda t: add(t.result),
             )
         else:
-            sweep_concurrency(
-                endpoint, payloads, config, args.concurrency or [1, 2, 4, 8, 16], on_progress=on_progress, on_result=add
-            )
+            sweep_concurrency(endpoint, payloads, config, settings.levels, on_progress=on_progress, on_result=add)
         status["text"] = "done"
     if slo_result is not None:
         best = slo_result.max_rate_rps

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import DeployCompareError, message_line
 from ..fileio import write_json_atomic
 from .affinity import plan_cores
-from .config import RunConfig, build
+from .config import RunConfig
 from .environment import collect as collect_environment
 from .progress import RunProgress
 from .results import RunInfo, RunResults, ServedResult, StageRecord
@@ -115,14 +115,9 @@ class Pipeline:
             raise failure
 
     def _local(self) -> None:
-        from ..bench_local import BenchConfig, MeasureSettings, run_local_benchmarks
+        from ..bench_local import run_local_benchmarks
 
-        table = self.config.section("local")
-        measure = build(MeasureSettings, table.pop("measure", {}), "[local.measure]")
-        for key in ("profiles", "server_threads", "edge_threads"):
-            if key in table:
-                table[key] = tuple(table[key])
-        bench_config = build(BenchConfig, {**table, "settings": measure}, "[local]")
+        bench_config = self.config.bench_config()
         faithful = [n for n, a in self.results.artifacts.items() if (a.get("parity") or {}).get("passed")]
         results = run_local_benchmarks(
             self.manifest_dir,
@@ -175,6 +170,7 @@ class Pipeline:
 
     # -- the run -----------------------------------------------------------------------------
     def run(self) -> Path:
+        self.config.validate()  # every section, before a directory or a process exists
         self.run_dir = run_dir = create_run_dir(Path(self.config.run.runs_dir))
         started = time.monotonic()
         self.progress.line(

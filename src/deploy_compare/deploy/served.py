@@ -6,7 +6,6 @@ that dies mid-run still leaves the levels it finished in results.json.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,19 +24,6 @@ def _server_config(kind: str, config: RunConfig, plan: CorePlan):
             table["torch_threads"] = len(plan.server)  # one intra-op thread per core the server owns
         return build(TorchServeConfig, table, f"[{kind}]")
     return build(TFServingConfig, table, f"[{kind}]")
-
-
-def _load_configs(config: RunConfig):
-    from ..clients import LoadConfig, SloConfig
-
-    load = config.section("load")
-    levels = [int(c) for c in load.pop("concurrency", [1, 2, 4, 8, 16])]
-    base = build(LoadConfig, load, "[load]")
-    slo_table = config.section("slo")
-    trial_overrides = {k: slo_table.pop(k) for k in ("duration_s", "min_requests") if k in slo_table}
-    slo = build(SloConfig, slo_table, "[slo]")
-    open_loop = dataclasses.replace(base, **trial_overrides)
-    return levels, base, open_loop, slo
 
 
 def _check_alive(launcher, kind: str) -> None:
@@ -67,7 +53,7 @@ def run_served_target(
     from ..servers import make_launcher
 
     server_config = _server_config(kind, config, plan)
-    levels, closed_cfg, open_cfg, slo_cfg = _load_configs(config)
+    levels, closed_cfg, open_cfg, slo_cfg = config.load_settings()
     result.server_config = server_config.to_dict()
     try:
         launcher = make_launcher(
