@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 HELP = (
@@ -83,15 +82,12 @@ def config_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from ..bench_local import markdown_table, results_document, run_local_benchmarks
     from ..fileio import write_json_atomic
+    from ..progress import ProgressLog
 
     config = config_from_args(args)
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
-    started = time.perf_counter()
-
-    def progress(message: str) -> None:
-        print(f"[{time.perf_counter() - started:6.1f}s] {message}", flush=True)
-
-    results = run_local_benchmarks(args.artifacts, only, config, progress=progress, log_dir=args.logs)
+    with ProgressLog() as progress:
+        results = run_local_benchmarks(args.artifacts, only, config, progress=progress.line, log_dir=args.logs)
     print()
     print(markdown_table(results))
     if args.out:

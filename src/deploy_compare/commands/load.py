@@ -143,6 +143,7 @@ def _row(r) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     import dataclasses
+    from contextlib import nullcontext
 
     from rich.console import Console
     from rich.live import Live
@@ -157,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from ..fileio import write_json_atomic
     from ..manifest import load_manifest
+    from ..progress import quiet_requested
     from ..servers.config import safe_model_name
 
     settings = settings_from_args(args)  # validated before anything is read or sent
@@ -215,7 +217,9 @@ def run(args: argparse.Namespace) -> int:
     slo_result = None
     # Four refreshes a second from rich's own thread: cheap next to the load (see the
     # client CPU column; the live display's CPU counts against the client, not the server).
-    with Live(get_renderable=render, console=console, refresh_per_second=4, transient=False):
+    # Quiet (--quiet, CI, logs) or not a terminal: no live redraw, the table once at the end.
+    live = console.is_terminal and not quiet_requested()
+    with Live(get_renderable=render, console=console, refresh_per_second=4) if live else nullcontext():
         if args.rate is not None:
             add(run_open_loop(endpoint, payloads, dataclasses.replace(config, rate_rps=args.rate), on_progress))
         elif args.slo_ms is not None:
@@ -230,6 +234,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             sweep_concurrency(endpoint, payloads, config, settings.levels, on_progress=on_progress, on_result=add)
         status["text"] = "done"
+    if not live:
+        console.print(table)
     if slo_result is not None:
         best = slo_result.max_rate_rps
         console.print(

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from ..errors import DeployCompareError, message_line
 from ..fileio import write_json_atomic
+from ..progress import ProgressLog
 from .affinity import plan_cores
 from .config import RunConfig
 from .environment import collect as collect_environment
-from .progress import RunProgress
 from .results import RunInfo, RunResults, ServedResult, StageRecord
 from .rundir import create_run_dir
 
@@ -37,12 +37,12 @@ class Pipeline:
         self,
         config: RunConfig,
         argv: list[str],
-        progress: RunProgress | None = None,
+        progress: ProgressLog | None = None,
         on_server_started: Callable[[str, object], None] | None = None,
     ) -> None:
         self.config = config
         self.argv = argv
-        self.progress = progress or RunProgress()
+        self.progress = progress or ProgressLog()
         self.on_server_started = on_server_started  # a hook for tests (e.g. kill a server mid-run)
         self.plan = plan_cores()
         self.run_dir: Path | None = None  # set first thing in run(); the CLI reads it after Ctrl-C
