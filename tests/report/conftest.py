@@ -318,6 +318,17 @@ def write_run(run_dir: Path, results: RunResults, edge: bool = True) -> Path:
     return run_dir
 
 
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory) -> Path:
+    """The reference run (build_results()) rendered once per test module, for tests that only
+    read its files (rendering draws four plots: the unit tier's biggest cost). Read-only."""
+    from deploy_compare.report import render_all
+
+    run_dir = write_run(tmp_path_factory.mktemp("reference") / "run", build_results())
+    render_all(run_dir)
+    return run_dir
+
+
 @pytest.fixture
 def make_results():
     """build_results(**overrides) -> RunResults: the reference run, fields replaced by overrides."""
