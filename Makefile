@@ -10,13 +10,22 @@ TRITON_STAMP := $(TRITON_VENV)/.lock-installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv triton-env deploy-compare export test test-fast bench clean torchserve-base
+.PHONY: venv triton-env deploy-compare export lint test test-fast bench clean torchserve-base
+
+# torch's CPU-only build (torch==X+cpu) is published on PyTorch's own index, not on PyPI.
+# torch is installed on its own: from pip's usual sources first (these machines have the
+# wheel on local disk through pip's find-links), else from that index, for torch only.
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_PIN = $$(sed -n 's/^\(torch==[^ ]*\).*/\1/p' requirements.lock)
 
 # The stamp depends on the lock and on pyproject.toml: editing either refreshes the venv.
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24" "setuptools>=68" wheel
-	$(PY) -m pip install --quiet --no-deps -r requirements.lock
+	grep -v '^torch==' requirements.lock > $(VENV)/lock-without-torch.txt
+	$(PY) -m pip install --quiet --no-deps -r $(VENV)/lock-without-torch.txt
+	$(PY) -m pip install --quiet --no-deps "$(TORCH_PIN)" 2>/dev/null \
+	  || $(PY) -m pip install --quiet --no-deps --index-url $(TORCH_CPU_INDEX) "$(TORCH_PIN)"
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
@@ -38,10 +47,16 @@ deploy-compare: $(STAMP) triton-env
 export: $(STAMP)
 	$(VENV)/bin/deploy-compare export $(ARGS)
 
-test: $(STAMP) triton-env
+# Lint, format and types gate every test run (CI runs `make test`).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint triton-env
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
+test-fast: lint
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -3,6 +3,9 @@
 `exported` is the real export of the built-in model, made once per test session into
 .cache/test-artifacts (reused across sessions while the model and tools are unchanged).
 Treat it as read-only: a test that damages artifacts copies them to tmp_path first.
+Unit tests never use it: they get `synthetic_manifest`, a manifest.json + eval.npz with
+small placeholder files (no model, no exporter), enough for code that reads the manifest
+and checks files against it but never loads a model.
 """
 
 from __future__ import annotations
@@ -39,3 +42,50 @@ def eval_data(exported):
     from deploy_compare.exporters.verify import EvalData
 
     return EvalData.load(exported[0])
+
+
+@pytest.fixture(scope="session")
+def synthetic_manifest(tmp_path_factory) -> Path:
+    """A directory with manifest.json (torchscript + savedmodel entries), eval.npz and placeholder
+    artifact files whose sha256 match the manifest. Nothing in it is a loadable model."""
+    import numpy as np
+
+    from deploy_compare.exporters.verify import EvalData
+    from deploy_compare.fileio import sha256_of
+    from deploy_compare.manifest import ArtifactEntry, Manifest, ModelInfo, Parity, TensorSpec
+
+    out = tmp_path_factory.mktemp("synthetic-manifest")
+    (out / "model.pt").write_bytes(b"placeholder: not a TorchScript file")
+    (out / "saved_model" / "1").mkdir(parents=True)
+    (out / "saved_model" / "1" / "saved_model.pb").write_bytes(b"placeholder: not a SavedModel")
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 1, 8, 8), dtype=np.float32)
+    reference = rng.standard_normal((16, 10)).astype(np.float32)
+    EvalData(x=x, y=reference.argmax(1), reference=reference).save(out)
+    parity = Parity(16, 0.0, 1.0, 1.0, 1.0, True)
+
+    def entry(name: str, fmt: str, path: str, layout: str, shape: list[int | None]) -> ArtifactEntry:
+        return ArtifactEntry(
+            name=name,
+            format=fmt,
+            variant="fp32",
+            path=path,
+            size_bytes=64,
+            sha256=sha256_of(out / path),
+            inputs=[TensorSpec("input", shape, "float32", layout)],
+            outputs=[TensorSpec("logits", [None, 10], "float32", "NC")],
+            export_seconds=0.0,
+            tools={},
+            parity=parity,
+        )
+
+    Manifest(
+        model=ModelInfo("digits_cnn", "synthetic", [1, 8, 8], "NCHW", 10, "0" * 16, 16, 1.0),
+        artifacts={
+            "torchscript": entry("torchscript", "torchscript", "model.pt", "NCHW", [None, 1, 8, 8]),
+            "savedmodel": entry("savedmodel", "savedmodel", "saved_model", "NHWC", [None, 8, 8, 1]),
+        },
+        created_utc="2026-01-01T00:00:00+00:00",
+        tools={},
+    ).write(out)
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,3 +77,32 @@ def test_export_options_validate_names():
         ExportOptions(only=("tflite_int4",))
     with pytest.raises(ConfigError, match="fp16_min_top1_agreement must be within"):
         ParityThresholds(fp16_min_top1_agreement=99)
+
+
+def test_git_commit_from_the_checkout_and_none_for_a_copy_outside_one(tmp_path):
+    import shutil
+
+    import deploy_compare
+    from deploy_compare.deploy.environment import git_commit
+
+    package = Path(deploy_compare.__file__).parent
+    head = subprocess.run(["git", "-C", str(package), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0:  # this test runs from a checkout (editable install)
+        assert git_commit().removesuffix("-dirty") == head.stdout.strip()
+    # An installed copy: no checkout above it, and pip recorded no git commit for it.
+    site = tmp_path / "site-packages"
+    shutil.copytree(package, site / "deploy_compare", ignore=shutil.ignore_patterns("__pycache__"))
+    code = "from deploy_compare.deploy.environment import git_commit, PACKAGE_DIR; print(PACKAGE_DIR, git_commit())"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(site)}, check=True
+    ).stdout.split()
+    assert out == [str(site / "deploy_compare"), "None"]
+
+
+def test_machine_description_and_environment_json_describe_the_machine_alike():
+    from deploy_compare.bench_local.environment import machine_description
+    from deploy_compare.deploy.environment import collect
+
+    machine, env = machine_description(), collect(["deploy-compare", "run"])
+    assert env["cpu_model"] == machine["cpu_model"] and env["memory_total_mib"] == machine["memory_total_mib"]
+    assert len(env["usable_cores"]) == machine["allowed_cpus"] and env["logical_cores"] == machine["logical_cpus"]

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .errors import DeployCompareError
+from .progress import QUIET_ENV
 
 COMMANDS: dict[str, str] = {
     "run": "deploy_compare.commands.run",
@@ -35,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Export one model to every deployment path and measure each path the same way.",
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="plain progress lines: no live status line, colour or cursor codes (CI, logs)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
@@ -50,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.quiet:
+        os.environ[QUIET_ENV] = "1"  # every ProgressLog of this process (and its children) reads it
     try:
         return int(args._run(args) or 0)
     except DeployCompareError as exc:

@@ -15,8 +15,11 @@ import numpy as np
 class AffineQuant(Protocol):
     """Anything with the two parameters: manifest.QuantParams, or the edge runner's own."""
 
-    scale: float
-    zero_point: int
+    @property
+    def scale(self) -> float: ...  # read-only: frozen dataclasses satisfy it
+
+    @property
+    def zero_point(self) -> int: ...
 
 
 def quantize(x: np.ndarray, q: AffineQuant, dtype: str) -> np.ndarray:

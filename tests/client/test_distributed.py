@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deploy_compare.bench_local.stats import latency_summary
 from deploy_compare.clients import Endpoint, LoadConfig, build_payloads, run_closed_loop, run_open_loop
 from deploy_compare.clients.analyze import MeasuredSamples
 from deploy_compare.clients.distributed import (
@@ -33,7 +34,6 @@ from deploy_compare.clients.distributed import (
     split_evenly,
 )
 from deploy_compare.clients.results import LoadResult
-from deploy_compare.clients.stats import latency_summary_ms
 from deploy_compare.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -167,7 +167,7 @@ def test_merge_is_exact_over_all_raw_latencies():
         shares.append(Share(i, {"hostname": f"node{i}"}, cfg, result, samples, {"core": i, "own_core": True}))
     shares.append(Share(3, {"hostname": "node3"}, LoadConfig(concurrency=1), lost_reason="ActorDiedError: killed"))
     merged = merge(shares, LoadConfig(concurrency=4), "closed")
-    expected = latency_summary_ms(np.concatenate(parts))
+    expected = latency_summary(np.concatenate(parts)).figures_ms()
     for key, value in expected.items():
         assert getattr(merged, key) == pytest.approx(value)
     assert merged.requests == sum(len(p) + 1 for p in parts) and merged.errors["timeout"] == 3

@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
+from deploy_compare.bench_local.stats import latency_summary
 from deploy_compare.clients import (
     Endpoint,
     LoadConfig,
@@ -21,7 +22,7 @@ from deploy_compare.clients import (
 from deploy_compare.clients.open_loop import arrival_offsets_ns
 from deploy_compare.clients.results import LoadResult, SloResult, SloTrial
 from deploy_compare.clients.selfcheck import bottleneck_reasons
-from deploy_compare.clients.stats import latency_summary_ms, percentile_including_failures_ms, send_lag
+from deploy_compare.clients.stats import percentile_including_failures_ms, send_lag
 from deploy_compare.errors import ConfigError, ProtocolError
 from deploy_compare.manifest import TensorSpec
 
@@ -37,14 +38,14 @@ TF = Endpoint(url="http://127.0.0.1:8501", protocol="tfserving", model="digits")
 def test_percentiles_are_exact_over_all_samples():
     rng = np.random.default_rng(1)
     lat_ns = rng.lognormal(mean=15, sigma=0.5, size=10_001)
-    s = latency_summary_ms(lat_ns)
+    s = latency_summary(lat_ns).figures_ms()
     for key, q in (("p50_ms", 50), ("p90_ms", 90), ("p95_ms", 95), ("p99_ms", 99), ("p999_ms", 99.9)):
         assert s[key] == pytest.approx(np.percentile(lat_ns, q) / 1e6, rel=1e-12)
     assert s["max_ms"] == pytest.approx(lat_ns.max() / 1e6) and s["mean_ms"] == pytest.approx(lat_ns.mean() / 1e6)
     # Known values: 1..100 ms -> median 50.5 ms, max 100 ms.
-    k = latency_summary_ms(np.arange(1, 101) * 1e6)
+    k = latency_summary(np.arange(1, 101) * 1e6).figures_ms()
     assert k["p50_ms"] == pytest.approx(50.5) and k["max_ms"] == 100.0 and k["min_ms"] == 1.0
-    assert latency_summary_ms(np.array([]))["p99_ms"] is None
+    assert latency_summary(np.array([])).p99_ms is None
 
 
 def test_percentile_including_failures_treats_them_as_infinitely_slow():

@@ -13,8 +13,8 @@ import pytest
 
 from deploy_compare.deploy.config import load_run_config
 from deploy_compare.deploy.pipeline import Pipeline
-from deploy_compare.deploy.progress import RunProgress
 from deploy_compare.deploy.results import load_results
+from deploy_compare.progress import ProgressLog
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +46,7 @@ def test_server_killed_mid_run_fails_only_that_target(short_config, tmp_path):
     pipeline = Pipeline(
         config,
         argv=["deploy-compare", "run", "--quick"],
-        progress=RunProgress(open(os.devnull, "w")),
+        progress=ProgressLog(open(os.devnull, "w")),
         on_server_started=kill_soon,
     )
     run_dir = pipeline.run()
@@ -121,7 +121,7 @@ def test_a_stack_that_cannot_start_is_a_failed_row_with_its_log_tail(short_confi
     pipeline = Pipeline(
         config,
         argv=["deploy-compare", "run", "--quick"],
-        progress=RunProgress(open(os.devnull, "w")),
+        progress=ProgressLog(open(os.devnull, "w")),
         on_server_started=lambda kind, launcher: started.setdefault(kind, launcher),
     )
     run_dir = pipeline.run()

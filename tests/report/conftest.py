@@ -299,7 +299,7 @@ ENVIRONMENT = {
     "cpu_model": "Test CPU @ 2.0GHz",
     "logical_cores": 2,
     "usable_cores": [0, 1],
-    "memory_gib": 7.7,
+    "memory_total_mib": 7900.0,
     "thread_settings": {},
     "packages": {"torch": "2.13.0", "onnxruntime": "1.22.0", "torchserve": "0.12.0"},
     "java": "openjdk 17.0.14",
@@ -315,6 +315,17 @@ def write_run(run_dir: Path, results: RunResults, edge: bool = True) -> Path:
         rows = [bench(n, "edge", 1, device="rpi4", scale=8.0) for n in ARTIFACTS if n.startswith("tflite")]
         (run_dir / "edge").mkdir(exist_ok=True)
         (run_dir / "edge" / "rpi4.json").write_text(json.dumps(results_document(rows, "rpi4", ["run_edge.py"])))
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory) -> Path:
+    """The reference run (build_results()) rendered once per test module, for tests that only
+    read its files (rendering draws four plots: the unit tier's biggest cost). Read-only."""
+    from deploy_compare.report import render_all
+
+    run_dir = write_run(tmp_path_factory.mktemp("reference") / "run", build_results())
+    render_all(run_dir)
     return run_dir
 
 

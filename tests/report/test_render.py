@@ -18,9 +18,13 @@ from deploy_compare.report.verdicts import all_verdicts
 pytestmark = pytest.mark.unit
 
 
+def _read(run_dir):
+    return {name: (run_dir / name).read_text(encoding="utf-8") for name in (CSV_NAME, MARKDOWN_NAME, HTML_NAME)}
+
+
 def _views(run_dir):
     render_all(run_dir)
-    return {name: (run_dir / name).read_text(encoding="utf-8") for name in (CSV_NAME, MARKDOWN_NAME, HTML_NAME)}
+    return _read(run_dir)
 
 
 def _html_text(html: str) -> str:
@@ -35,10 +39,12 @@ def _html_text(html: str) -> str:
     )
 
 
-def test_every_target_reason_and_error_appears_in_md_and_html(make_run, tfserving_skip_reason, savedmodel_edge_error):
-    run_dir = make_run()
+def test_every_target_reason_and_error_appears_in_md_and_html(
+    reference_run, tfserving_skip_reason, savedmodel_edge_error
+):
+    run_dir = reference_run
     results = load_results(run_dir)
-    views = _views(run_dir)
+    views = _read(run_dir)
     for view in (views[MARKDOWN_NAME], _html_text(views[HTML_NAME])):
         for s in results.served:
             assert target_label(s) in view
@@ -120,9 +126,9 @@ def test_verdicts_name_the_fixture_winners(make_results):
         assert any(d.startswith(f"{name} (") and f"{delta:+.2f} points" in d for d in verdicts["accuracy"].details)
 
 
-def test_verdict_sentences_appear_in_both_views(make_run):
-    run_dir = make_run()
-    views = _views(run_dir)
+def test_verdict_sentences_appear_in_both_views(reference_run):
+    run_dir = reference_run
+    views = _read(run_dir)
     for v in all_verdicts(load_results(run_dir)):
         assert v.answer in views[MARKDOWN_NAME]
         assert v.answer in _html_text(views[HTML_NAME])
@@ -137,10 +143,10 @@ def test_rerender_is_byte_identical(make_run, capsys):
     assert first == second
 
 
-def test_results_csv_has_a_row_per_measured_thing(make_run):
-    run_dir = make_run()
+def test_results_csv_has_a_row_per_measured_thing(reference_run):
+    run_dir = reference_run
     results = load_results(run_dir)
-    rows = list(csv.DictReader(io.StringIO(_views(run_dir)[CSV_NAME])))
+    rows = list(csv.DictReader(io.StringIO(_read(run_dir)[CSV_NAME])))
     kinds = [r["kind"] for r in rows]
     assert kinds.count("local") == len(results.local)
     torchserve = results.served[0]
@@ -155,8 +161,8 @@ def test_results_csv_has_a_row_per_measured_thing(make_run):
     )
 
 
-def test_html_is_self_contained(make_run):
-    html = _views(make_run())[HTML_NAME]
+def test_html_is_self_contained(reference_run):
+    html = _read(reference_run)[HTML_NAME]
     assert "<script" not in html.lower()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.I)
     assert "@import" not in html and "url(" not in html
@@ -164,9 +170,20 @@ def test_html_is_self_contained(make_run):
     assert len(images) == 4 and all(src.startswith("data:image/png;base64,") for src in images)
 
 
-def test_header_environment_and_edge_device(make_run):
-    run_dir = make_run()
-    md = _views(run_dir)[MARKDOWN_NAME]
+def test_wide_tables_scroll_in_a_box_a_screen_high(reference_run):
+    html = _read(reference_run)[HTML_NAME]
+    tables = html.count("<table>")
+    assert tables > 5 and html.count('<div class="scroll"><table>') == tables
+    scroll_rule = re.search(r"\.scroll \{([^}]*)\}", html).group(1)
+    # overflow in both directions, and never taller than the window: the horizontal
+    # scrollbar of a long table (the in-process one) is on screen, not 20 rows down.
+    assert "overflow: auto" in scroll_rule and "max-height: 85vh" in scroll_rule
+    assert re.search(r"th \{[^}]*position: sticky; top: 0", html)
+
+
+def test_header_environment_and_edge_device(reference_run):
+    run_dir = reference_run
+    md = _read(run_dir)[MARKDOWN_NAME]
     import json
 
     env = json.loads((run_dir / "environment.json").read_text())

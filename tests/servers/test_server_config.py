@@ -37,13 +37,15 @@ def test_from_dict_rejects_unknown_fields():
         TorchServeConfig.from_dict({"wokers": 2})
 
 
-def test_make_launcher_checks_kind_mode_and_config_type(artifacts, tmp_path):
+def test_make_launcher_checks_kind_mode_and_config_type(synthetic_manifest, tmp_path):
     with pytest.raises(ConfigError, match="unknown serving stack 'kubeflow'; allowed: torchserve, tfserving"):
-        make_launcher("kubeflow", manifest_dir=artifacts, run_dir=tmp_path)
+        make_launcher("kubeflow", manifest_dir=synthetic_manifest, run_dir=tmp_path)
     with pytest.raises(ConfigError, match="server mode must be one of auto, docker, native"):
-        make_launcher("torchserve", "k8s", manifest_dir=artifacts, run_dir=tmp_path)
+        make_launcher("torchserve", "k8s", manifest_dir=synthetic_manifest, run_dir=tmp_path)
     with pytest.raises(ConfigError, match="torchserve needs a TorchServeConfig"):
-        make_launcher("torchserve", "native", manifest_dir=artifacts, run_dir=tmp_path, config=TFServingConfig())
+        make_launcher(
+            "torchserve", "native", manifest_dir=synthetic_manifest, run_dir=tmp_path, config=TFServingConfig()
+        )
 
 
 def test_safe_model_name():
@@ -52,8 +54,8 @@ def test_safe_model_name():
     assert safe_model_name("///") == "model"
 
 
-def test_config_properties_keep_auth_on_model_api_off_and_loopback(artifacts):
-    model = served_model("torchserve", artifacts)
+def test_config_properties_keep_auth_on_model_api_off_and_loopback(synthetic_manifest):
+    model = served_model("torchserve", synthetic_manifest)
     text = config_properties(
         model,
         TorchServeConfig(workers=2, batch_size=4, max_batch_delay_ms=9),
@@ -71,8 +73,8 @@ def test_config_properties_keep_auth_on_model_api_off_and_loopback(artifacts):
     assert '"minWorkers":2,"maxWorkers":2,"batchSize":4,"maxBatchDelay":9' in props["models"]
 
 
-def test_native_tfserving_command(artifacts, tmp_path):
-    model = served_model("tfserving", artifacts)
+def test_native_tfserving_command(synthetic_manifest, tmp_path):
+    model = served_model("tfserving", synthetic_manifest)
     plain = NativeTFServing(model, tmp_path, TFServingConfig())
     argv = plain.command("/bin/tms", 8123, tmp_path / "models" / model.model_name, tmp_path / "g.sock")
     assert argv[:2] == ["/bin/tms", "--port=0"]  # no 0.0.0.0 gRPC listener

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
+from .environment import usable_cores
 from .procedure import MeasureSettings
 from .result import PROFILES
 
 
 def default_server_threads() -> tuple[int, ...]:
     """1 thread and every core this process may use (deduplicated): the two ends of the scale."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return tuple(sorted({1, cores}))
+    return tuple(sorted({1, len(usable_cores())}))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""Process and machine facts recorded with every result: memory, CPU pinning, machine description.
+"""Process and machine facts: memory, usable cores, CPU pinning, the machine description.
+
+The one place that reads them: local rows, the edge runner's rows and the run's
+environment.json (deploy/environment.py) all describe the CPU, the cores and the memory
+through these functions, so a Pi's rows and its environment agree.
 
 A pure module (stdlib + numpy only, Python 3.9 syntax): edge-bundle assembles it into
 the standalone run_edge.py (edge/assemble.py).
@@ -47,6 +51,12 @@ def allowed_cores() -> Optional[List[int]]:
     return sorted(os.sched_getaffinity(0))
 
 
+def usable_cores() -> List[int]:
+    """The cores this process may use: its affinity where the OS has one, else all of them."""
+    cores = allowed_cores()
+    return cores if cores is not None else list(range(os.cpu_count() or 1))
+
+
 def pin_to_cores(count: int) -> Tuple[Optional[List[int]], Optional[str]]:
     """Pin this process to `count` of its allowed cores: (cores, None) or (None, why not).
 
@@ -64,7 +74,8 @@ def pin_to_cores(count: int) -> Tuple[Optional[List[int]], Optional[str]]:
     return chosen, None
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's name: x86 "model name"; ARM boards (Raspberry Pi, ...) "Model" or "Hardware"."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
             fields = dict(line.split(":", 1) for line in fh if ":" in line)
@@ -78,7 +89,7 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def _memory_total_mib() -> Optional[float]:
+def memory_total_mib() -> Optional[float]:
     try:
         with open("/proc/meminfo", encoding="utf-8") as fh:
             for line in fh:
@@ -91,15 +102,14 @@ def _memory_total_mib() -> Optional[float]:
 
 def machine_description() -> Dict[str, Any]:
     """What the numbers were measured on (no host name: results get shared)."""
-    cores = allowed_cores()
     return {
         "system": platform.system(),
         "release": platform.release(),
         "machine": platform.machine(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "logical_cpus": os.cpu_count(),
-        "allowed_cpus": len(cores) if cores is not None else None,
-        "memory_total_mib": _memory_total_mib(),
+        "allowed_cpus": len(usable_cores()),
+        "memory_total_mib": memory_total_mib(),
         "python": platform.python_version(),
         "numpy": np.__version__,
     }

@@ -24,15 +24,19 @@ from .timing import time_calls
 
 @dataclass(frozen=True)
 class MeasureSettings:
-    """How long and how often to measure. Both a minimum count AND a minimum duration apply."""
+    """How long and how often to measure. Both a minimum count AND a minimum duration apply.
+
+    The defaults are the full profile and quick() the --quick one, for every command
+    (run, bench-local) and the edge runner alike; [local.measure] in a config overrides them.
+    """
 
     warmup_iterations: int = 20
-    min_iterations: int = 200  # single-stream
-    min_duration_s: float = 2.0  # single-stream
+    min_iterations: int = 300  # single-stream
+    min_duration_s: float = 3.0  # single-stream
     max_iterations: int = 1_000_000  # record array size; stops a loop of very fast calls
     batch_sizes: Tuple[int, ...] = (1, 8, 32)
-    throughput_min_iterations: int = 20  # per batch size (batch 1 reuses the single-stream run)
-    throughput_min_duration_s: float = 1.0
+    throughput_min_iterations: int = 30  # per batch size (batch 1 reuses the single-stream run)
+    throughput_min_duration_s: float = 1.5
     correctness_samples: int = 256  # held-out samples checked against the reference; 0 = none
 
     def __post_init__(self) -> None:
@@ -58,11 +62,11 @@ class MeasureSettings:
     def quick(cls) -> "MeasureSettings":
         """Seconds instead of minutes: for CI, tests and a first look (figures are rough)."""
         return cls(
-            warmup_iterations=3,
-            min_iterations=20,
-            min_duration_s=0.2,
-            throughput_min_iterations=3,
-            throughput_min_duration_s=0.1,
+            warmup_iterations=5,
+            min_iterations=50,
+            min_duration_s=0.5,
+            throughput_min_iterations=5,
+            throughput_min_duration_s=0.25,
             correctness_samples=64,
         )
 

@@ -86,13 +86,14 @@ class BenchResult:
         """
         self.status = "OK"
         self.first_inference_ms = m.first_inference_ms
-        self.iterations = m.latency.iterations
+        self.iterations = m.latency.count
         self.single_stream_duration_s = m.single_stream_duration_s
         self.mean_ms, self.p50_ms, self.p90_ms = m.latency.mean_ms, m.latency.p50_ms, m.latency.p90_ms
         self.p99_ms, self.max_ms = m.latency.p99_ms, m.latency.max_ms
         self.throughput_samples_per_s = m.throughput_samples_per_s
         self.top1_agreement, self.samples_checked = m.top1_agreement, m.samples_checked
-        if rss_start_mib is not None:  # the OS reports peak RSS (then all three readings exist)
+        # The OS reports peak RSS for all three readings or for none.
+        if rss_start_mib is not None and rss_imported_mib is not None and rss_end_mib is not None:
             self.rss_import_mib = round(rss_imported_mib - rss_start_mib, 2)
             self.rss_growth_mib = round(rss_end_mib - rss_imported_mib, 2)
         self.notes.extend(m.notes)

@@ -1,40 +1,77 @@
-"""Statistics over timing samples. Pure functions; nothing here knows what was timed.
+"""The measurement core: latency summaries, throughput and top-1 agreement.
+
+Every path summarises latencies here: the in-process benchmark, the edge runner and the
+load client (clients/analyze.py), so a p99 means the same thing in every row. Pure
+functions; nothing here knows what was timed or over which protocol.
+
+Percentiles are exact: numpy's default (linear) interpolation over ALL samples, no
+histogram bucketing, no sampling; every numpy version on a device computes it the same way.
 
 A pure module (stdlib + numpy only, Python 3.9 syntax): edge-bundle assembles it into
-the standalone run_edge.py (edge/assemble.py). Percentiles use numpy's default (linear) interpolation over ALL samples, which every numpy version
-on a device computes the same way.
+the standalone run_edge.py (edge/assemble.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
 
 import numpy as np
+
+#: (name, q): the percentiles every latency summary reports, as <name>_ms
+PERCENTILES: Tuple[Tuple[str, float], ...] = (
+    ("p50", 50.0),
+    ("p90", 90.0),
+    ("p95", 95.0),
+    ("p99", 99.0),
+    ("p999", 99.9),
+)
 
 
 @dataclass(frozen=True)
 class LatencyStats:
-    iterations: int
-    mean_ms: float
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    max_ms: float
+    """A latency summary in milliseconds. An empty window has count 0 and every figure None."""
+
+    count: int
+    mean_ms: Optional[float]
+    min_ms: Optional[float]
+    p50_ms: Optional[float]
+    p90_ms: Optional[float]
+    p95_ms: Optional[float]
+    p99_ms: Optional[float]
+    p999_ms: Optional[float]
+    max_ms: Optional[float]
+
+    def figures_ms(self) -> Dict[str, Optional[float]]:
+        """The <name>_ms figures by field name (what result records store)."""
+        return {
+            "mean_ms": self.mean_ms,
+            "min_ms": self.min_ms,
+            "p50_ms": self.p50_ms,
+            "p90_ms": self.p90_ms,
+            "p95_ms": self.p95_ms,
+            "p99_ms": self.p99_ms,
+            "p999_ms": self.p999_ms,
+            "max_ms": self.max_ms,
+        }
 
 
 def latency_summary(samples_ns: np.ndarray) -> LatencyStats:
-    """LatencyStats of per-call durations given in nanoseconds."""
-    ms = np.asarray(samples_ns, dtype=np.float64) / 1e6
-    if ms.size == 0:
-        raise ValueError("latency_summary: no samples")
-    p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+    """LatencyStats of per-request (or per-call) durations given in nanoseconds."""
+    ns = np.asarray(samples_ns, dtype=np.float64)
+    if ns.size == 0:
+        return LatencyStats(0, None, None, None, None, None, None, None, None)
+    p50, p90, p95, p99, p999 = (float(v) / 1e6 for v in np.percentile(ns, [q for _, q in PERCENTILES]))
     return LatencyStats(
-        iterations=int(ms.size),
-        mean_ms=float(ms.mean()),
-        p50_ms=float(p50),
-        p90_ms=float(p90),
-        p99_ms=float(p99),
-        max_ms=float(ms.max()),
+        count=int(ns.size),
+        mean_ms=float(ns.mean()) / 1e6,
+        min_ms=float(ns.min()) / 1e6,
+        p50_ms=p50,
+        p90_ms=p90,
+        p95_ms=p95,
+        p99_ms=p99,
+        p999_ms=p999,
+        max_ms=float(ns.max()) / 1e6,
     )
 
 
@@ -46,9 +83,18 @@ def throughput_per_s(items: int, wall_ns: int) -> float:
 
 
 def top1_agreement(outputs: np.ndarray, reference: np.ndarray) -> float:
-    """Share of rows whose arg-max equals the reference's arg-max."""
+    """Share of rows whose arg-max equals the reference's arg-max (both (rows, classes) scores)."""
     outputs = np.asarray(outputs)
     reference = np.asarray(reference)
     if outputs.shape != reference.shape:
         raise ValueError(f"top1_agreement: outputs shape {outputs.shape} != reference shape {reference.shape}")
-    return float((outputs.argmax(axis=1) == reference.argmax(axis=1)).mean())
+    return top1_accuracy(outputs, reference.argmax(axis=1))
+
+
+def top1_accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
+    """Share of rows whose arg-max equals the label (class index) given for that row."""
+    outputs = np.asarray(outputs)
+    labels = np.asarray(labels)
+    if outputs.shape[:1] != labels.shape:
+        raise ValueError(f"top1_accuracy: {outputs.shape[0]} output rows for {labels.shape} labels")
+    return float((outputs.argmax(axis=1) == labels).mean())

@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..bench_local.stats import latency_summary
 from ..errors import ProtocolError
 from .config import Endpoint, LoadConfig
 from .payload import Payloads
@@ -13,7 +14,7 @@ from .protocols import adapter_for, error_message
 from .records import DROPPED, ERROR_KINDS, HTTP_STATUS, KIND_NAMES, OK, UNPARSEABLE, RawRun
 from .results import LoadResult
 from .selfcheck import bottleneck_reasons, client_info
-from .stats import SendLag, latency_summary_ms, percentile_including_failures_ms, rate_per_s, send_lag
+from .stats import SendLag, percentile_including_failures_ms, rate_per_s, send_lag
 
 
 def check_top1(parsed: list[tuple[int, np.ndarray]], payloads: Payloads, every: int) -> tuple[int, int]:
@@ -26,7 +27,7 @@ def check_top1(parsed: list[tuple[int, np.ndarray]], payloads: Payloads, every: 
     if expected is None or not parsed:
         return 0, 0
     if every == 1:
-        chosen = range(len(parsed))
+        chosen = np.arange(len(parsed))
     else:
         size = -(-len(parsed) // every)
         chosen = np.sort(np.random.default_rng(0).choice(len(parsed), size=size, replace=False))
@@ -65,8 +66,10 @@ def analyze_with_samples(
         if kind == OK:
             # Every 2xx body is parsed (after the run, so parsing is never timed): a body
             # that does not parse is an error, not a success.
+            body = rec[6]
+            assert isinstance(body, bytes), "an OK record carries the response body"
             try:
-                parsed.append((rec[4], adapter.parse_response(rec[5], rec[6], payloads.batch_size)))
+                parsed.append((rec[4], adapter.parse_response(rec[5], body, payloads.batch_size)))
             except ProtocolError as exc:
                 kinds[idx] = UNPARSEABLE
                 examples.setdefault("unparseable", str(exc)[:300])
@@ -101,7 +104,7 @@ def analyze_with_samples(
     cpu_share = run.cpu_measure_ns / window_ns if window_ns > 0 else None
     wait_share = run.wait_measure_ns / window_ns if window_ns > 0 and run.wait_measure_ns is not None else None
     reasons = bottleneck_reasons(cpu_share, lag.late_share, config, wait_share)
-    summary: dict[str, Any] = latency_summary_ms(latencies)  # the *_ms fields
+    summary: dict[str, Any] = latency_summary(latencies).figures_ms()
     samples = MeasuredSamples(
         latencies_ns=latencies,
         send_lag_ns=(sent[went] - sched[went]) if mode == "open" else np.zeros(0, dtype=np.int64),

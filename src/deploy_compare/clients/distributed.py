@@ -46,12 +46,13 @@ from typing import Any
 
 import numpy as np
 
+from ..bench_local.stats import latency_summary
 from ..errors import ConfigError, LoadError
 from .analyze import MeasuredSamples
 from .config import Endpoint, LoadConfig
 from .payload import Payloads
 from .results import LoadResult
-from .stats import latency_summary_ms, percentile_including_failures_ms, send_lag
+from .stats import percentile_including_failures_ms, send_lag
 
 RAY_PIN = "ray==2.60.0"
 INSTALL_HINT = f"pip install {RAY_PIN} (or `pip install --no-deps -r requirements.lock`, which pins it and msgpack)"
@@ -277,7 +278,7 @@ def merge(shares: list[Share], config: LoadConfig, mode: str) -> LoadResult:
     lag = send_lag(np.zeros_like(lags), lags, config.late_threshold_ms * 1e6) if mode == "open" else None
     reasons = [f"{_label(s)}: {reason}" for s in done if s.result is not None for reason in s.result.bottleneck_reasons]
 
-    summary: dict[str, Any] = latency_summary_ms(latencies)
+    summary: dict[str, Any] = latency_summary(latencies).figures_ms()
 
     def most(name: str) -> float | None:
         values = [getattr(r, name) for r in results if getattr(r, name) is not None]

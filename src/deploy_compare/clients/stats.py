@@ -1,7 +1,7 @@
-"""Statistics over raw numbers. Pure numpy; knows nothing of HTTP or of the loops.
+"""The load client's own statistics: percentiles with failures counted, send lag, rates.
 
-Percentiles are exact: numpy.percentile over ALL samples (linear interpolation between
-closest ranks, numpy's default), no histogram bucketing, no sampling.
+The latency summary itself is the one every path uses (bench_local/stats.py). Pure
+numpy; knows nothing of HTTP or of the loops. Percentiles are exact, over ALL samples.
 """
 
 from __future__ import annotations
@@ -10,25 +10,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-PERCENTILES: dict[str, float] = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
-
 # A failed or dropped request counts as slower than any real one when a percentile
 # "including failures" is asked for; results at or above this are reported as None.
 _FAILED_NS = float(1 << 62)
-
-
-def latency_summary_ms(latencies_ns: np.ndarray) -> dict[str, float | None]:
-    """p50/p90/p95/p99/p999, mean, min and max in milliseconds; None for no samples."""
-    lat = np.asarray(latencies_ns, dtype=np.float64)
-    keys = [f"{k}_ms" for k in PERCENTILES] + ["mean_ms", "min_ms", "max_ms"]
-    if lat.size == 0:
-        return dict.fromkeys(keys, None)
-    qs = np.percentile(lat, list(PERCENTILES.values()))
-    out: dict[str, float | None] = {f"{k}_ms": float(v) / 1e6 for k, v in zip(PERCENTILES, qs)}
-    out["mean_ms"] = float(lat.mean()) / 1e6
-    out["min_ms"] = float(lat.min()) / 1e6
-    out["max_ms"] = float(lat.max()) / 1e6
-    return out
 
 
 def percentile_including_failures_ms(latencies_ns: np.ndarray, n_failed: int, q: float) -> float | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 HELP = (
@@ -33,9 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", default=None, help="comma-separated artifact names (default: all)")
     parser.add_argument(
         "--profile",
-        default="server,edge",
+        default=None,
         help="comma-separated: server (not pinned) and/or edge (pinned to --edge-threads "
-        "cores, a phone/Raspberry-Pi-class CPU); default both",
+        "cores, a phone/Raspberry-Pi-class CPU); default: [local] profiles (both)",
     )
     parser.add_argument(
         "--threads",
@@ -46,13 +45,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--edge-threads",
         type=_int_list,
-        default=(1,),
-        help="thread counts for the edge profile, each pinned to that many cores (default: 1)",
+        default=None,
+        help="thread counts for the edge profile, each pinned to that many cores (default: [local] edge_threads, 1)",
     )
-    parser.add_argument("--quick", action="store_true", help="short runs for a first look or CI (rough figures)")
+    parser.add_argument("--quick", action="store_true", help="the --quick profile of `run` (rough figures)")
+    parser.add_argument(
+        "--config", type=Path, default=None, help="a TOML file like `run --config`; its [local] table applies"
+    )
     parser.add_argument("--min-iterations", type=int, default=None, help="single-stream minimum call count")
     parser.add_argument("--min-duration", type=float, default=None, help="single-stream minimum seconds")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per measurement process")
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="seconds allowed per measurement process (default 600)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the results JSON here")
     parser.add_argument(
         "--logs", type=Path, default=None, help="keep each measurement process's stderr (native logs) in this directory"
@@ -60,44 +64,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    import dataclasses
+    """The [local] settings `run` would use (same defaults, same --quick), the flags on top."""
+    from ..deploy.config import load_run_config
 
-    from ..bench_local import BenchConfig, MeasureSettings
-    from ..errors import ConfigError
-
-    settings = MeasureSettings.quick() if args.quick else MeasureSettings()
-    overrides = {}
-    if args.min_iterations is not None:
-        overrides["min_iterations"] = args.min_iterations
-    if args.min_duration is not None:
-        overrides["min_duration_s"] = args.min_duration
-    try:
-        settings = dataclasses.replace(settings, **overrides)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    kwargs = dict(
-        profiles=tuple(p.strip() for p in args.profile.split(",") if p.strip()),
-        edge_threads=args.edge_threads,
-        settings=settings,
-        worker_timeout_s=args.timeout,
-    )
-    if args.threads is not None:
-        kwargs["server_threads"] = args.threads
-    return BenchConfig(**kwargs)
+    flags = {
+        "profiles": [p.strip() for p in args.profile.split(",") if p.strip()] if args.profile else None,
+        "server_threads": args.threads,
+        "edge_threads": args.edge_threads,
+        "worker_timeout_s": args.timeout,
+    }
+    measure = {"min_iterations": args.min_iterations, "min_duration_s": args.min_duration}
+    local = {k: v for k, v in flags.items() if v is not None}
+    local["measure"] = {k: v for k, v in measure.items() if v is not None}
+    return load_run_config(args.config, quick=args.quick, overrides={"local": local}).bench_config()
 
 
 def run(args: argparse.Namespace) -> int:
     from ..bench_local import markdown_table, results_document, run_local_benchmarks
     from ..fileio import write_json_atomic
+    from ..progress import ProgressLog
 
     config = config_from_args(args)
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
-    started = time.perf_counter()
-
-    def progress(message: str) -> None:
-        print(f"[{time.perf_counter() - started:6.1f}s] {message}", flush=True)
-
-    results = run_local_benchmarks(args.artifacts, only, config, progress=progress, log_dir=args.logs)
+    with ProgressLog() as progress:
+        results = run_local_benchmarks(args.artifacts, only, config, progress=progress.line, log_dir=args.logs)
     print()
     print(markdown_table(results))
     if args.out:

@@ -58,15 +58,12 @@ def run(args: argparse.Namespace) -> int:
     from ..exporters.pipeline import export_all
     from ..exporters.report import parity_table
     from ..native_logs import native_stderr_to
+    from ..progress import ProgressLog
 
     options = options_from_args(args)
     started = time.perf_counter()
-
-    def progress(message: str) -> None:
-        print(f"[{time.perf_counter() - started:6.1f}s] {message}", flush=True)
-
-    with native_stderr_to(options.out_dir / "logs" / "native.log"):
-        manifest = export_all(options, progress=progress)
+    with native_stderr_to(options.out_dir / "logs" / "native.log"), ProgressLog() as progress:
+        manifest = export_all(options, progress=progress.line)
     print()
     print(parity_table(manifest))
     print(f"\nwrote {options.out_dir / 'manifest.json'} in {time.perf_counter() - started:.1f}s")

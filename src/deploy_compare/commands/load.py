@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     auth.add_argument("--token", default=None, help="TorchServe inference key (visible in `ps`; prefer --token-file)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
-        "--concurrency", type=_levels, default=None, help="closed-loop sweep levels, e.g. 1,4,16 (default 1,2,4,8,16)"
+        "--concurrency", type=_levels, default=None, help="closed-loop sweep levels, e.g. 1,4,16 (default: [load])"
     )
     mode.add_argument("--rate", type=float, default=None, help="one open-loop run at this many requests/s")
     mode.add_argument(
@@ -75,15 +75,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="search the highest open-loop rate whose p99 stays under this bound (ms)",
     )
-    parser.add_argument("--arrival", choices=("poisson", "constant"), default="poisson")
-    parser.add_argument("--seed", type=int, default=0)
+    # Unset flags take the [load] / [slo] settings `run` uses (default.toml, --quick, --config).
+    parser.add_argument("--quick", action="store_true", help="the --quick profile of `run` (shorter runs)")
+    parser.add_argument("--config", type=Path, default=None, help="a TOML file like `run --config` ([load], [slo])")
+    parser.add_argument("--arrival", choices=("poisson", "constant"), default=None, help="open loop (default poisson)")
+    parser.add_argument("--seed", type=int, default=None, help="open loop: arrival times (default 0)")
     parser.add_argument(
-        "--max-in-flight", type=int, default=64, help="open loop: outstanding requests; arrivals beyond are dropped"
+        "--max-in-flight", type=int, default=None, help="open loop: outstanding requests; arrivals beyond are dropped"
     )
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per run")
-    parser.add_argument("--min-requests", type=int, default=200, help="measured requests per run, at least")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds excluded before measuring")
-    parser.add_argument("--timeout", type=float, default=5.0, help="per-request timeout in seconds")
+    parser.add_argument("--duration", type=float, default=None, help="measured seconds per run (default: [load])")
+    parser.add_argument("--min-requests", type=int, default=None, help="measured requests per run, at least")
+    parser.add_argument("--warmup", type=float, default=None, help="seconds excluded before measuring")
+    parser.add_argument("--timeout", type=float, default=None, help="per-request timeout in seconds")
     parser.add_argument("--batch-size", type=int, default=1, help="samples per request")
     parser.add_argument("--json", type=Path, default=None, help="write all results here as JSON")
     # Scale-out (clients/distributed.py, needs Ray): the load split over N client processes.
@@ -132,6 +135,26 @@ def _token(args: argparse.Namespace) -> str | None:
     return text
 
 
+def settings_from_args(args: argparse.Namespace):
+    """[load] and [slo] as `run` builds them (same defaults, --quick, --config), the flags on top."""
+    from ..deploy.config import load_run_config
+
+    flags = {
+        "concurrency": args.concurrency,
+        "duration_s": args.duration,
+        "min_requests": args.min_requests,
+        "warmup_s": args.warmup,
+        "timeout_s": args.timeout,
+        "arrival": args.arrival,
+        "seed": args.seed,
+        "max_in_flight": args.max_in_flight,
+    }
+    overrides: dict = {"load": {k: v for k, v in flags.items() if v is not None}}
+    if args.slo_ms is not None:
+        overrides["slo"] = {"p99_bound_ms": args.slo_ms}
+    return load_run_config(args.config, quick=args.quick, overrides=overrides).load_settings()
+
+
 def _row(r) -> list[str]:
     def ms(v):
         return "-" if v is None else f"{v:.2f}"
@@ -174,8 +197,6 @@ def run(args: argparse.Namespace) -> int:
 
     from ..clients import (
         Endpoint,
-        LoadConfig,
-        SloConfig,
         find_max_rate_under_slo,
         payloads_from_export,
         run_open_loop,
@@ -185,8 +206,10 @@ def run(args: argparse.Namespace) -> int:
     from ..clients.results import client_processes_label
     from ..fileio import write_json_atomic
     from ..manifest import load_manifest
+    from ..progress import quiet_requested
     from ..servers.config import safe_model_name
 
+    settings = settings_from_args(args)  # validated before anything is read or sent
     scale = ScaleOut(processes=args.client_processes, address=args.ray_address)
     check_scale_out(scale)  # Ray missing or cluster unreachable: fail before any work
     console = Console()
@@ -203,16 +226,7 @@ def run(args: argparse.Namespace) -> int:
         input_name=args.input_name or (entry.inputs[0].name if entry.inputs else None),
     )
     payloads = payloads_from_export(endpoint, args.artifacts, manifest, artifact=artifact, batch_size=args.batch_size)
-    config = LoadConfig(
-        duration_s=args.duration,
-        min_requests=args.min_requests,
-        warmup_s=args.warmup,
-        timeout_s=args.timeout,
-        max_duration_s=max(120.0, 3 * (args.warmup + args.duration)),
-        arrival=args.arrival,
-        seed=args.seed,
-        max_in_flight=args.max_in_flight,
-    )
+    config = settings.closed
     table = Table(
         title=f"{endpoint.protocol} {endpoint.url} model {endpoint.model} "
         f"({len(payloads)} bodies, {payloads.body_bytes} B each)"
@@ -259,19 +273,21 @@ def run(args: argparse.Namespace) -> int:
     pool = ClientPool(scale, payload_bytes_hint=payloads.body_bytes * len(payloads)) if scale.distributed else None
     run_closed = pool.run_closed if pool is not None else None  # None: this process alone
     run_open = pool.run_open if pool is not None else run_open_loop
+    live = console.is_terminal and not quiet_requested()
     with contextlib.ExitStack() as stack:
         if pool is not None:
             status["text"] = f"starting {scale.processes} client actors on {scale.address or 'a local Ray'}"
             stack.enter_context(pool)
-        stack.enter_context(Live(get_renderable=render, console=console, refresh_per_second=4, transient=False))
+        if live:  # quiet (--quiet, CI, logs) or not a terminal: no live redraw, the table once at the end
+            stack.enter_context(Live(get_renderable=render, console=console, refresh_per_second=4))
         if args.rate is not None:
             add(run_open(endpoint, payloads, dataclasses.replace(config, rate_rps=args.rate), on_progress))
         elif args.slo_ms is not None:
             slo_result = find_max_rate_under_slo(
                 endpoint,
                 payloads,
-                config,
-                SloConfig(p99_bound_ms=args.slo_ms),
+                settings.open_loop,
+                settings.slo,
                 on_progress=on_progress,
                 on_trial=lambda t: add(t.result),
                 run=run_open,
@@ -281,12 +297,14 @@ def run(args: argparse.Namespace) -> int:
                 endpoint,
                 payloads,
                 config,
-                args.concurrency or [1, 2, 4, 8, 16],
+                settings.levels,
                 on_progress=on_progress,
                 on_result=add,
                 run=run_closed,
             )
         status["text"] = "done"
+    if not live:
+        console.print(table)
     if slo_result is not None:
         best = slo_result.max_rate_rps
         console.print(

@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ..bench_local.environment import usable_cores
+
 
 @dataclass(frozen=True)
 class CorePlan:
@@ -24,13 +26,6 @@ class CorePlan:
 
     def to_dict(self) -> dict:
         return {"server_cores": list(self.server), "client_cores": list(self.client), "shared": self.shared}
-
-
-def usable_cores() -> list[int]:
-    try:
-        return sorted(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return list(range(os.cpu_count() or 1))
 
 
 def plan_cores(cores: list[int] | None = None) -> CorePlan:

@@ -8,15 +8,21 @@ that name the key and the keys allowed.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:  # the typed configs of each area; imported lazily at run time
+    from ..bench_local import BenchConfig
+    from ..clients import LoadConfig, SloConfig
 
 from ..errors import ConfigError
 
 DEFAULTS = Path(__file__).with_name("default.toml")
 SERVER_MODES = ("auto", "docker", "native")
+SCALE_OUT_KEYS = ("client_processes", "ray_address")  # [load] keys of the client's placement
 
 
 def targets() -> tuple[str, ...]:
@@ -86,9 +92,22 @@ class RunSection:
             raise ConfigError(f"run.server_mode must be one of {', '.join(SERVER_MODES)}, got {self.server_mode!r}")
 
 
+class LoadSettings(NamedTuple):
+    """[load] and [slo] as the load client takes them."""
+
+    levels: list[int]  # closed-loop concurrency sweep
+    closed: LoadConfig  # each sweep level (and `load --rate`)
+    open_loop: LoadConfig  # each SLO trial: [slo] duration_s / min_requests over [load]
+    slo: SloConfig
+
+
 @dataclass
 class RunConfig:
-    """Everything one `deploy-compare run` needs, already validated."""
+    """Everything one `deploy-compare run` needs, already validated.
+
+    `load` and `bench-local` build their settings here too (their flags are overrides of
+    the same tables), so the commands share one set of defaults and one validation.
+    """
 
     profile: str  # "full" or "quick"
     run: RunSection
@@ -99,6 +118,54 @@ class RunConfig:
 
     def artifacts_dir(self, model_name: str) -> Path:
         return Path(self.run.artifacts_dir) if self.run.artifacts_dir else Path("artifacts") / model_name
+
+    def bench_config(self) -> BenchConfig:
+        """[local] as a BenchConfig; [local.measure] overrides MeasureSettings (or .quick())."""
+        from ..bench_local import BenchConfig, MeasureSettings
+
+        table = self.section("local")
+        measure = table.pop("measure", {})
+        check_keys(measure, {f.name for f in fields(MeasureSettings)}, "[local.measure]")
+        base = MeasureSettings.quick() if self.profile == "quick" else MeasureSettings()
+        try:
+            settings = dataclasses.replace(base, **measure)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"[local.measure]: {exc}") from None
+        for key in ("profiles", "server_threads", "edge_threads"):
+            if key in table:
+                table[key] = tuple(table[key])
+        return build(BenchConfig, {**table, "settings": settings}, "[local]")
+
+    def load_settings(self) -> LoadSettings:
+        from ..clients import LoadConfig, SloConfig
+
+        load = self.section("load")
+        for key in SCALE_OUT_KEYS:  # where the client runs, not how it loads: served.scale_out() reads them
+            load.pop(key, None)
+        levels = [int(c) for c in load.pop("concurrency")]
+        if not levels or min(levels) < 1:
+            raise ConfigError(f"[load] concurrency: levels must be integers >= 1, got {levels}")
+        # A long run may need more than the default hard stop: never below 3x its own length.
+        warmup, duration = load.get("warmup_s", 0.0), load.get("duration_s", 0.0)
+        load.setdefault("max_duration_s", max(120.0, 3 * (warmup + duration)))
+        closed = build(LoadConfig, load, "[load]")
+        slo_table = self.section("slo")
+        trial_overrides = {k: slo_table.pop(k) for k in ("duration_s", "min_requests") if k in slo_table}
+        slo = build(SloConfig, slo_table, "[slo]")
+        try:
+            open_loop = dataclasses.replace(closed, **trial_overrides)
+        except (TypeError, ValueError, ConfigError) as exc:
+            raise ConfigError(f"[slo]: {exc}") from None
+        return LoadSettings(levels, closed, open_loop, slo)
+
+    def validate(self) -> None:
+        """Build every area's typed config, so a bad value stops the command before any work."""
+        from ..servers.registry import get
+
+        self.bench_config()
+        self.load_settings()
+        for kind in self.run.targets:
+            build(get(kind).config_class, self.section(kind), f"[{kind}]")
 
 
 def load_run_config(path: Path | None = None, quick: bool = False, overrides: dict | None = None) -> RunConfig:

@@ -1,15 +1,22 @@
-"""The context every number needs: packages, CPU, cores, thread settings, commit, command."""
+"""The context every number needs: packages, CPU, cores, thread settings, commit, command.
+
+The machine itself (CPU model, cores, memory) is described by bench_local/environment.py,
+the same functions the local and edge rows use.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shlex
 import subprocess
 import sys
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
+from ..bench_local.environment import cpu_model, memory_total_mib, usable_cores
 from ..versions import package_versions
 
 PACKAGES = (
@@ -41,30 +48,39 @@ THREAD_VARIABLES = (
 )
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # .../deploy_compare, wherever it is installed
 
 
-def git_commit(repo: Path) -> str | None:
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(PACKAGE_DIR), *args], capture_output=True, text=True, timeout=10, check=True
+    ).stdout.strip()
+
+
+def _installed_commit() -> str | None:
+    """The commit pip recorded when it installed this package from a git URL (PEP 610)."""
     try:
-        out = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        return out + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
+        text = distribution("deploy-compare").read_text("direct_url.json")
+        return json.loads(text)["vcs_info"]["commit_id"] if text else None
+    except (PackageNotFoundError, ValueError, KeyError, TypeError):
         return None
+
+
+def git_commit() -> str | None:
+    """The commit of the deploy_compare code that is running (with -dirty for local changes).
+
+    From the git checkout the package is imported from (an editable install or a source
+    tree); an installed copy (site-packages) is no checkout even when a venv sits inside
+    one, so it reports what pip recorded at install time, or None.
+    """
+    if "site-packages" not in PACKAGE_DIR.parts:
+        try:
+            commit = _git("rev-parse", "HEAD")
+            dirty = _git("status", "--porcelain", "--untracked-files=no")
+            return commit + ("-dirty" if dirty else "")
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return _installed_commit()
 
 
 def java_version() -> str | None:
@@ -82,18 +98,7 @@ def _triton_env_versions() -> dict[str, str]:
     return env_versions()
 
 
-def collect(repo: Path, argv: list[str] | None = None) -> dict:
-    try:
-        usable = sorted(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = list(range(os.cpu_count() or 1))
-    mem_total = None
-    try:
-        import psutil
-
-        mem_total = round(psutil.virtual_memory().total / 2**30, 1)
-    except ImportError:
-        pass
+def collect(argv: list[str] | None = None) -> dict:
     return {
         "collected_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": shlex.join(argv if argv is not None else sys.argv),
@@ -101,11 +106,11 @@ def collect(repo: Path, argv: list[str] | None = None) -> dict:
         "platform": platform.platform(),
         "cpu_model": cpu_model(),
         "logical_cores": os.cpu_count(),
-        "usable_cores": usable,
-        "memory_gib": mem_total,
+        "usable_cores": usable_cores(),
+        "memory_total_mib": memory_total_mib(),
         "thread_settings": {k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ},
         "packages": package_versions(*PACKAGES),
         "java": java_version(),
         "triton_env": _triton_env_versions(),
-        "git_commit": git_commit(repo),
+        "git_commit": git_commit(),
     }

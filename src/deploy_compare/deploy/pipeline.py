@@ -13,18 +13,18 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from ..errors import DeployCompareError, message_line
 from ..fileio import write_json_atomic
+from ..progress import ProgressLog
 from .affinity import plan_cores
-from .config import RunConfig, build
+from .config import RunConfig
 from .environment import collect as collect_environment
-from .progress import RunProgress
 from .results import RunInfo, RunResults, ServedResult, StageRecord
 from .rundir import create_run_dir
 
-REPO = Path(__file__).resolve().parents[3]
 ENVIRONMENT_NAME = "environment.json"
 
 
@@ -37,21 +37,40 @@ class Pipeline:
         self,
         config: RunConfig,
         argv: list[str],
-        progress: RunProgress | None = None,
+        progress: ProgressLog | None = None,
         on_server_started: Callable[[str, object], None] | None = None,
     ) -> None:
         self.config = config
         self.argv = argv
-        self.progress = progress or RunProgress()
+        self.progress = progress or ProgressLog()
         self.on_server_started = on_server_started  # a hook for tests (e.g. kill a server mid-run)
         self.plan = plan_cores()
-        self.run_dir: Path | None = None
-        self.results: RunResults | None = None
-        self.manifest_dir: Path | None = None
+        self.run_dir: Path | None = None  # set first thing in run(); the CLI reads it after Ctrl-C
+        self._results: RunResults | None = None
+        self._manifest_dir: Path | None = None
+
+    # -- state that exists once run() has started: stages may rely on it -----------------------
+    @property
+    def results(self) -> RunResults:
+        if self._results is None:
+            raise RuntimeError("Pipeline.results exists only once run() has started")
+        return self._results
+
+    @property
+    def manifest_dir(self) -> Path:
+        if self._manifest_dir is None:
+            raise RuntimeError("Pipeline.manifest_dir exists only once the export stage has run")
+        return self._manifest_dir
+
+    @property
+    def _run_dir(self) -> Path:
+        if self.run_dir is None:
+            raise RuntimeError("Pipeline.run_dir exists only once run() has started")
+        return self.run_dir
 
     # -- bookkeeping -------------------------------------------------------------------------
     def save(self) -> None:
-        self.results.write(self.run_dir)
+        self.results.write(self._run_dir)
 
     def _stage(self, name: str, fn: Callable[[], tuple[str, str] | None]) -> None:
         """Run one stage; fn returns None (OK) or (status, reason) for SKIPPED/FAILED without raising."""
@@ -82,10 +101,10 @@ class Pipeline:
 
         run = self.config.run
         out_dir = Path(run.artifacts_dir) if run.artifacts_dir else default_out_dir(run.model)
-        self.manifest_dir = out_dir
+        self._manifest_dir = out_dir
         failure = None
         try:
-            export_all_logged(ExportOptions(model=run.model, out_dir=out_dir), self.progress.line, self.run_dir)
+            export_all_logged(ExportOptions(model=run.model, out_dir=out_dir), self.progress.line, self._run_dir)
         except (ExportError, VerificationError) as exc:
             failure = exc  # what did export is still in the manifest; its failures become rows
         manifest = load_manifest(out_dir)
@@ -96,21 +115,16 @@ class Pipeline:
             raise failure
 
     def _local(self) -> None:
-        from ..bench_local import BenchConfig, MeasureSettings, run_local_benchmarks
+        from ..bench_local import run_local_benchmarks
 
-        table = self.config.section("local")
-        measure = build(MeasureSettings, table.pop("measure", {}), "[local.measure]")
-        for key in ("profiles", "server_threads", "edge_threads"):
-            if key in table:
-                table[key] = tuple(table[key])
-        bench_config = build(BenchConfig, {**table, "settings": measure}, "[local]")
+        bench_config = self.config.bench_config()
         faithful = [n for n, a in self.results.artifacts.items() if (a.get("parity") or {}).get("passed")]
         results = run_local_benchmarks(
             self.manifest_dir,
             faithful,
             bench_config,
             progress=self.progress.line,
-            log_dir=self.run_dir / "logs" / "bench_local",
+            log_dir=self._run_dir / "logs" / "bench_local",
         )
         self.results.local = [r.to_dict() for r in results]
 
@@ -118,9 +132,10 @@ class Pipeline:
         from ..servers.registry import get
         from .served import run_served_target
 
-        result = ServedResult(target=kind, status="OK", artifact=get(kind).artifact)
+        artifact_name = get(kind).artifact
+        result = ServedResult(target=kind, status="OK", artifact=artifact_name)
         self.results.served.append(result)
-        artifact = self.results.artifacts.get(result.artifact) or {}
+        artifact = self.results.artifacts.get(artifact_name) or {}
         if not (artifact.get("parity") or {}).get("passed"):
             result.status = "SKIPPED"
             result.reason = f"{kind}: artifact {result.artifact!r} was not exported or failed verification"
@@ -131,7 +146,7 @@ class Pipeline:
                 kind,
                 self.config,
                 self.manifest_dir,
-                self.run_dir,
+                self._run_dir,
                 self.plan,
                 result,
                 self.save,
@@ -146,12 +161,12 @@ class Pipeline:
             result.reason = message_line(exc)
             result.log_tail = getattr(exc, "log_tail", None) or None  # ServerError carries it
             raise
-        return None if result.status == "OK" else (result.status, result.reason)
+        return None if result.status == "OK" else (result.status, result.reason or "")
 
     def _render(self) -> None:
         from ..report import render_all
 
-        for path in render_all(self.run_dir):
+        for path in render_all(self._run_dir):
             self.progress.line(f"report: wrote {path}")
 
     # -- the run -----------------------------------------------------------------------------
@@ -161,17 +176,18 @@ class Pipeline:
             from .served import scale_out
 
             check_scale_out(scale_out(self.config))  # Ray missing / cluster unreachable: before any work
-        self.run_dir = create_run_dir(Path(self.config.run.runs_dir))
+        self.config.validate()  # every section, before a directory or a process exists
+        self.run_dir = run_dir = create_run_dir(Path(self.config.run.runs_dir))
         started = time.monotonic()
         self.progress.line(
-            f"run {self.run_dir} ({self.config.profile} profile); "
+            f"run {run_dir} ({self.config.profile} profile); "
             f"server cores {list(self.plan.server)}, client cores {list(self.plan.client)}"
             + (" (shared: only one core)" if self.plan.shared else "")
         )
-        write_json_atomic(self.run_dir / ENVIRONMENT_NAME, collect_environment(REPO, self.argv))
-        self.results = RunResults(
+        write_json_atomic(run_dir / ENVIRONMENT_NAME, collect_environment(self.argv))
+        self._results = RunResults(
             run=RunInfo(
-                id=self.run_dir.name,
+                id=run_dir.name,
                 profile=self.config.profile,
                 started_utc=_utc_now(),
                 command=" ".join(self.argv),
@@ -179,8 +195,11 @@ class Pipeline:
             ),
             settings=self.config.raw,
         )
-        stages = [("export", self._export), ("local", self._local)]
-        stages += [(kind, lambda kind=kind: self._served(kind)) for kind in self.config.run.targets]
+        stages: list[tuple[str, Callable[[], tuple[str, str] | None]]] = [
+            ("export", self._export),
+            ("local", self._local),
+        ]
+        stages += [(kind, partial(self._served, kind)) for kind in self.config.run.targets]
         try:
             for number, (name, fn) in enumerate(stages, 1):
                 if name != "export" and self.results.model is None:
@@ -198,7 +217,7 @@ class Pipeline:
             self.results.run.wall_s = round(time.monotonic() - started, 1)
             self.save()
             self._render_safely()
-        return self.run_dir
+        return run_dir
 
     def _render_safely(self) -> None:
         try:

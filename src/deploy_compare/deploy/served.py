@@ -27,24 +27,6 @@ def _server_config(kind: str, config: RunConfig, plan: CorePlan):
     return build(stack.config_class, table, f"[{kind}]")
 
 
-def _load_configs(config: RunConfig):
-    from ..clients import LoadConfig, SloConfig
-
-    load = config.section("load")
-    for key in SCALE_OUT_KEYS:  # where the client runs, not how it loads: scale_out() reads them
-        load.pop(key, None)
-    levels = [int(c) for c in load.pop("concurrency", [1, 2, 4, 8, 16])]
-    base = build(LoadConfig, load, "[load]")
-    slo_table = config.section("slo")
-    trial_overrides = {k: slo_table.pop(k) for k in ("duration_s", "min_requests") if k in slo_table}
-    slo = build(SloConfig, slo_table, "[slo]")
-    open_loop = dataclasses.replace(base, **trial_overrides)
-    return levels, base, open_loop, slo
-
-
-SCALE_OUT_KEYS = ("client_processes", "ray_address")
-
-
 def scale_out(config: RunConfig):
     """[load] client_processes / ray_address as a clients.distributed.ScaleOut ("" = no address)."""
     from ..clients.distributed import ScaleOut
@@ -92,7 +74,7 @@ def run_served_target(
     if stack.max_server_cores is not None:
         plan = dataclasses.replace(plan, server=plan.server[: stack.max_server_cores])
     server_config = _server_config(kind, config, plan)
-    levels, closed_cfg, open_cfg, slo_cfg = _load_configs(config)
+    levels, closed_cfg, open_cfg, slo_cfg = config.load_settings()
     scale = scale_out(config)
     result.server_config = server_config.to_dict()
     result.load_client = scale.to_dict()

@@ -37,6 +37,8 @@ def _export_dynamo(module, example, path, opset: int) -> None:
         dynamic_shapes=({0: batch},),
         verbose=False,
     )
+    if program is None:  # torch returns None only for the legacy exporter, which dynamo=True is not
+        raise ExportError(f"ONNX (dynamo): torch.onnx.export returned no program for {path}")
     program.save(str(path))
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bench_local.stats import top1_accuracy, top1_agreement
 from ..errors import ConfigError
 from ..manifest import EVAL_DATA_NAME, ArtifactEntry, Manifest, Parity
 
@@ -55,10 +56,10 @@ class EvalData:
         path = Path(directory) / EVAL_DATA_NAME
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
-                arrays = {"x": self.x, "reference": self.reference}
-                if self.y is not None:
-                    arrays["y"] = self.y
-                np.savez(fh, **arrays)
+                if self.y is None:
+                    np.savez(fh, x=self.x, reference=self.reference)
+                else:
+                    np.savez(fh, x=self.x, reference=self.reference, y=self.y)
         return path
 
     @classmethod
@@ -68,7 +69,7 @@ class EvalData:
 
     @property
     def reference_accuracy(self) -> float | None:
-        return None if self.y is None else float((self.reference.argmax(1) == self.y).mean())
+        return None if self.y is None else top1_accuracy(self.reference, self.y)
 
 
 def run_in_batches(runtime, x: np.ndarray, batch: int = BATCH) -> np.ndarray:
@@ -77,9 +78,9 @@ def run_in_batches(runtime, x: np.ndarray, batch: int = BATCH) -> np.ndarray:
 
 def parity_of(entry: ArtifactEntry, outputs: np.ndarray, data: EvalData, thresholds: ParityThresholds) -> Parity:
     max_abs_diff = float(np.abs(outputs - data.reference).max())
-    agreement = float((outputs.argmax(1) == data.reference.argmax(1)).mean())
+    agreement = top1_agreement(outputs, data.reference)
     ref_acc = data.reference_accuracy
-    acc = float((outputs.argmax(1) == data.y).mean()) if data.y is not None else float("nan")
+    acc = top1_accuracy(outputs, data.y) if data.y is not None else float("nan")
     failures = []
     label = f"{entry.name} ({entry.path})"
     if entry.variant == "fp32":

@@ -37,6 +37,8 @@ def _import_factory(spec: str) -> Callable[[], object]:
                 raise ModelLoadError(f"--model {spec!r}: file {path} does not exist")
             unique = f"deploy_compare_user_model_{abs(hash(path.resolve()))}"
             file_spec = importlib.util.spec_from_file_location(unique, path)
+            if file_spec is None or file_spec.loader is None:
+                raise ModelLoadError(f"--model {spec!r}: {path} cannot be imported as a Python module")
             module = importlib.util.module_from_spec(file_spec)
             sys.modules[unique] = module
             file_spec.loader.exec_module(module)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..bench_local.stats import top1_accuracy
 from ..fileio import atomic_path
 from .data import load_digits_split
 from .spec import ModelBundle
@@ -96,7 +97,7 @@ def train(
 def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     with torch.no_grad():
         logits = model(torch.from_numpy(x)).numpy()
-    return float((logits.argmax(axis=1) == y).mean())
+    return top1_accuracy(logits, y)
 
 
 def build(

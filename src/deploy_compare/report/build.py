@@ -170,7 +170,7 @@ def edge_section(inputs: ReportInputs) -> Section | None:
         return None
     blocks: list = []
     for device, rows in inputs.edge.items():
-        machine = next((row.get("machine") for row in rows if isinstance(row.get("machine"), dict)), {}) or {}
+        machine = next((m for row in rows if isinstance(m := row.get("machine"), dict)), {})
         desc = (
             f"{text(machine.get('cpu_model'))}, {text(machine.get('machine'))}, {text(machine.get('system'))} "
             f"{text(machine.get('release'))}, {text(machine.get('logical_cpus'))} CPUs, "

@@ -70,7 +70,7 @@ def figures(results: RunResults) -> dict[str, Figure]:
         if s.status != "OK":
             continue
         for p in sweep_points(s):
-            name = f"served {s.target} c={int(getf(p, 'concurrency'))}"
+            name = f"served {s.target} c={get(p, 'concurrency')}"
             add(f"{name} p50_ms", getf(p, "p50_ms"), LOWER)
             add(f"{name} p99_ms", getf(p, "p99_ms"), LOWER)
             add(f"{name} throughput_rps", getf(p, "throughput_rps"), HIGHER)
@@ -80,16 +80,16 @@ def figures(results: RunResults) -> dict[str, Figure]:
             add(f"slo {s.target} max_rate_rps", 0.0 if rate is None else rate, HIGHER)
     for name, entry in sorted(results.artifacts.items()):
         add(f"artifact {name} size_bytes", getf(entry, "size_bytes"), INFO)
-        add(
-            f"artifact {name} accuracy_pct",
-            None if getf(entry, "parity", "accuracy") is None else getf(entry, "parity", "accuracy") * 100,
-            POINTS,
-        )
+        accuracy = getf(entry, "parity", "accuracy")
+        add(f"artifact {name} accuracy_pct", None if accuracy is None else accuracy * 100, POINTS)
     return out
 
 
 def _compare(key: str, a: Figure | None, b: Figure | None, tolerance: float) -> DiffRow:
-    better = (a or b).better
+    present = a or b
+    if present is None:
+        raise ValueError(f"{key}: in neither run")  # diff_runs only asks for keys of A or B
+    better = present.better
     va, vb = a.value if a else None, b.value if b else None
     if better == "status":
         bad = va == "OK" and vb in ("FAILED", "INTERRUPTED")
@@ -101,6 +101,8 @@ def _compare(key: str, a: Figure | None, b: Figure | None, tolerance: float) -> 
             else ("only in A" if b is None else "not measured in " + ("A" if va is None else "B"))
         )
         return DiffRow(key, va, vb, None, better, False, note)
+    if isinstance(va, str) or isinstance(vb, str):  # a status row compares above; text is never a figure
+        return DiffRow(key, va, vb, None, better, False, "not a number")
     if better == POINTS:
         delta = vb - va
         bad = delta < -ACCURACY_POINTS

@@ -6,6 +6,7 @@ so both views always carry the same rows and sentences.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -26,7 +27,7 @@ class Table:
     headers: list[str]
     rows: list[list[str]]
     #: per row: the status shown in it (OK, SKIPPED, FAILED, ...), used for highlighting
-    statuses: list[str | None] = field(default_factory=list)
+    statuses: Sequence[str | None] = field(default_factory=list)  # read-only: builders pass list[str]
     caption: str | None = None
 
 

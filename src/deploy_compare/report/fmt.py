@@ -21,6 +21,11 @@ def get(d: Any, *keys: str) -> Any:
     return d
 
 
+def ascending(value: float | None) -> float:
+    """A sort key for a figure that may be missing: missing figures sort last."""
+    return math.inf if value is None else value
+
+
 def getf(d: Any, *keys: str) -> float | None:
     """A finite float at d[k1][k2]..., else None (bools are not numbers here)."""
     value = get(d, *keys)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..deploy.results import RunResults, ServedResult
-from .fmt import get, getf
+from .fmt import ascending, get, getf
 
 QUANTIZED_VARIANTS = ("fp16", "dynamic_int8", "int8")
 
@@ -58,7 +58,7 @@ def ok_local(results: RunResults, profile: str | None = None) -> list[dict[str, 
 def sweep_points(s: ServedResult) -> list[dict[str, Any]]:
     """The closed-loop results that have a concurrency, by increasing concurrency."""
     points = [p for p in s.sweep if isinstance(p, dict) and getf(p, "concurrency") is not None]
-    return sorted(points, key=lambda p: getf(p, "concurrency"))
+    return sorted(points, key=lambda p: ascending(getf(p, "concurrency")))
 
 
 def slo_trials(s: ServedResult) -> list[dict[str, Any]]:
@@ -67,7 +67,7 @@ def slo_trials(s: ServedResult) -> list[dict[str, Any]]:
         return []
     return sorted(
         (t for t in trials if isinstance(t, dict) and getf(t, "rate_rps") is not None),
-        key=lambda t: getf(t, "rate_rps"),
+        key=lambda t: ascending(getf(t, "rate_rps")),
     )
 
 

@@ -23,11 +23,16 @@ a { color: #0b5cad; }
 .lead { font-weight: 650; }
 #verdicts p { margin: .8rem 0 .2rem; }
 #verdicts ul { margin-top: .2rem; font-size: .93rem; }
-.scroll { overflow-x: auto; margin: .6rem 0 1rem; }
-table { border-collapse: collapse; font-size: .84rem; }
-th, td { border: 1px solid #d6dde5; padding: .25rem .5rem; text-align: left; vertical-align: top; }
-th { background: #eef2f6; white-space: nowrap; }
-td { max-width: 34rem; overflow-wrap: break-word; }
+/* A wide table scrolls inside its own box, which is at most a screen high so its horizontal
+   scrollbar is always in view; the header row and the first column (what the row is) stay put. */
+.scroll { overflow: auto; max-height: 85vh; margin: .6rem 0 1rem; border: 1px solid #d6dde5; }
+table { border-collapse: separate; border-spacing: 0; font-size: .84rem; }
+th, td { border-right: 1px solid #d6dde5; border-bottom: 1px solid #d6dde5; padding: .25rem .5rem;
+         text-align: left; vertical-align: top; }
+th { background: #eef2f6; white-space: nowrap; position: sticky; top: 0; z-index: 2; }
+td { max-width: 34rem; overflow-wrap: break-word; background: #fff; }
+th:first-child, td:first-child { position: sticky; left: 0; z-index: 1; }
+th:first-child { z-index: 3; }
 tr.st-skipped td { background: #f4f4f4; color: #555; }
 tr.st-failed td, tr.st-interrupted td { background: #fde2e1; }
 tr.st-not-run td { background: #f4f4f4; color: #555; font-style: italic; }

@@ -74,7 +74,7 @@ def header_table(results: RunResults, environment: dict[str, Any] | None) -> Tab
                 f"{text(env.get('cpu_model'))}; usable cores {cores(usable)} "
                 f"({len(usable) if isinstance(usable, list) else '?'} of {text(env.get('logical_cores'))})",
             ],
-            ["memory", f"{num(env.get('memory_gib'))} GiB"],
+            ["memory", f"{num(env.get('memory_total_mib'))} MiB"],
             [
                 "platform",
                 f"{text(env.get('platform'))}, Python {text(env.get('python'))}, Java {text(env.get('java'))}",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..deploy.results import RunResults, ServedResult
-from .fmt import get, getf, kib, ms, num, pct, ratio
+from .fmt import ascending, get, getf, kib, ms, num, pct, ratio
 from .names import (
     QUANTIZED_VARIANTS,
     artifact_accuracy,
@@ -52,8 +52,8 @@ def latency_verdict(results: RunResults) -> Verdict:
         point = _single_request_point(s) if s.status == "OK" else None
         if point is not None:
             served.append((s, point))
-    best_local = min(local, key=lambda r: getf(r, "p50_ms")) if local else None
-    best_served = min(served, key=lambda sp: getf(sp[1], "p50_ms")) if served else None
+    best_local = min(local, key=lambda r: ascending(getf(r, "p50_ms"))) if local else None
+    best_served = min(served, key=lambda sp: ascending(getf(sp[1], "p50_ms"))) if served else None
     details = []
     if best_local is not None:
         details.append(
@@ -62,7 +62,7 @@ def latency_verdict(results: RunResults) -> Verdict:
         )
     if best_served is not None:
         s, p = best_served
-        conc = int(getf(p, "concurrency"))
+        conc = get(p, "concurrency")
         slower = ratio(getf(best_local, "p50_ms"), getf(p, "p50_ms")) if best_local else None
         versus = f", {slower} the in-process p50 (HTTP, serialization and queueing)" if slower and slower != "-" else ""
         details.append(
@@ -77,14 +77,15 @@ def latency_verdict(results: RunResults) -> Verdict:
         return Verdict("latency", question, "Nothing measured a single-request latency in this run.", None, details)
     local_p50 = getf(best_local, "p50_ms") if best_local else None
     served_p50 = getf(best_served[1], "p50_ms") if best_served else None
-    if served_p50 is None or (local_p50 is not None and local_p50 <= served_p50):
+    if best_local is not None and (served_p50 is None or (local_p50 is not None and local_p50 <= served_p50)):
         winner, p50, label = best_local["artifact"], local_p50, local_label(best_local)
     else:
+        assert best_served is not None, "nothing measured returned above"
         winner, p50, label = best_served[0].target, served_p50, target_label(best_served[0])
     return Verdict("latency", question, f"{label}, p50 {ms(p50)} ms.", winner, details)
 
 
-def _passing_trial(slo: dict[str, Any]) -> dict[str, Any] | None:
+def _passing_trial(slo: dict[str, Any] | None) -> dict[str, Any] | None:
     rate = getf(slo, "max_rate_rps")
     for trial in get(slo, "trials") or []:
         if get(trial, "passed") and getf(trial, "rate_rps") == rate:
@@ -129,7 +130,7 @@ def throughput_verdict(results: RunResults) -> Verdict:
             None,
             details,
         )
-    best = max(passing, key=lambda s: getf(s.slo, "max_rate_rps"))
+    best = max(passing, key=lambda s: getf(s.slo, "max_rate_rps") or 0.0)  # all not None: filtered above
     lower = "at least " if get(best.slo, "limited_by_client") else ""
     only = " - the only served stack measured" if len(results.served) > 1 and len(passing) == 1 else ""
     answer = (

@@ -85,8 +85,8 @@ class Runtime(ABC):
     def _run(self, x: np.ndarray) -> np.ndarray:
         """Run one batch already in the artifact's layout and input dtype."""
 
-    def expected_sample_shape(self) -> tuple[int, ...]:
-        """Shape of one sample in the LOGICAL layout (what callers pass)."""
+    def expected_sample_shape(self) -> tuple[int | None, ...]:
+        """Shape of one sample in the LOGICAL layout (what callers pass); None: any size."""
         artifact_shape = self.input_spec.shape[1:]
         if self._perm is None:
             return tuple(artifact_shape)

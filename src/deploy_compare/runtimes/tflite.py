@@ -45,9 +45,11 @@ class TFLiteRuntime(Runtime):
             self._interpreter = interpreter_class(model_path=str(self.path), num_threads=self.threads or None)
         except Exception as exc:
             raise ArtifactError(f"{self.path}: not a loadable TFLite model ({first_line(exc)})") from exc
-        self._invoke = BatchInvoker(self._interpreter)
+        self._invoke: BatchInvoker | None = BatchInvoker(self._interpreter)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
+        if self._invoke is None:
+            raise RuntimeError(f"{self.path}: TFLite runtime used after close()")
         return self._invoke(x)
 
     def close(self) -> None:

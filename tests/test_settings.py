@@ -1,0 +1,58 @@
+"""One set of defaults: `load` and `bench-local` build their settings exactly as `run` does
+(default.toml, --quick, --config), their flags override the same typed fields, and a bad
+value stops the command before it reads or starts anything."""
+
+from __future__ import annotations
+
+import pytest
+
+from deploy_compare.bench_local import MeasureSettings
+from deploy_compare.cli import build_parser, main
+from deploy_compare.commands.bench_local import config_from_args
+from deploy_compare.commands.load import settings_from_args
+from deploy_compare.deploy.config import load_run_config
+from deploy_compare.errors import ConfigError
+
+pytestmark = pytest.mark.unit
+
+LOAD = ["load", "--protocol", "torchserve", "--url", "http://127.0.0.1:9"]
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_load_and_bench_local_defaults_are_the_run_profile(quick):
+    flag = ["--quick"] if quick else []
+    run = load_run_config(quick=quick)
+    assert settings_from_args(build_parser().parse_args(LOAD + flag)) == run.load_settings()
+    assert config_from_args(build_parser().parse_args(["bench-local", *flag])) == run.bench_config()
+    # --quick means one thing everywhere, the edge runner's MeasureSettings.quick() included.
+    assert run.bench_config().settings == (MeasureSettings.quick() if quick else MeasureSettings())
+
+
+def test_flags_override_the_same_fields_as_the_toml(tmp_path):
+    s = settings_from_args(build_parser().parse_args(LOAD + ["--duration", "7", "--concurrency", "1,3"]))
+    assert s.closed.duration_s == 7.0 and s.levels == [1, 3]
+    s = settings_from_args(build_parser().parse_args(LOAD + ["--slo-ms", "20"]))
+    assert s.slo.p99_bound_ms == 20.0
+    assert s.open_loop.duration_s == load_run_config().load_settings().open_loop.duration_s  # [slo] trial length
+    toml = tmp_path / "c.toml"
+    toml.write_text("[load]\nduration_s = 4.0\nmin_requests = 99\n[local.measure]\nmin_iterations = 7\n")
+    s = settings_from_args(build_parser().parse_args(LOAD + ["--config", str(toml), "--min-requests", "11"]))
+    assert s.closed.duration_s == 4.0 and s.closed.min_requests == 11  # the flag wins over the file
+    bench = config_from_args(build_parser().parse_args(["bench-local", "--config", str(toml), "--quick"]))
+    assert (
+        bench.settings.min_iterations == 7 and bench.settings.min_duration_s == MeasureSettings.quick().min_duration_s
+    )
+
+
+def test_bad_values_stop_before_any_work(tmp_path, capsys):
+    with pytest.raises(ConfigError, match=r"\[load\].*timeout_s must be > 0"):
+        settings_from_args(build_parser().parse_args(LOAD + ["--timeout", "0"]))
+    toml = tmp_path / "bad.toml"
+    toml.write_text("[local.measure]\nmin_iterashuns = 5\n")
+    with pytest.raises(ConfigError, match=r"\[local.measure\]: unknown key\(s\) min_iterashuns"):
+        load_run_config(toml).validate()
+    # The CLI turns it into exit code 2 and never reads the (missing) export.
+    missing = tmp_path / "no-export"
+    assert main(LOAD + ["--artifacts", str(missing), "--warmup", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "warmup_s must be >= 0" in err and "manifest" not in err
