@@ -30,7 +30,7 @@ def image_unavailable_reason(image: str = DEFAULT_IMAGE) -> str | None:
     try:
         import docker
 
-        client = docker.from_env(timeout=5)
+        client = docker.from_env(timeout=5)  # type: ignore[attr-defined]  # docker has no stubs for it
     except Exception as exc:
         return f"no Docker engine answers ({str(exc).splitlines()[0][:160]})"
     try:
