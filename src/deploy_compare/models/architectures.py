@@ -11,6 +11,10 @@ ours (the built-in task has 10 classes, not ImageNet's 1000).
 - ResNet-18: He et al., "Deep Residual Learning for Image Recognition" (2015), Table 1:
   7x7/2 stem, 3x3/2 max-pool, four stages of two basic blocks (64, 128, 256, 512),
   1x1 projection shortcuts where shape changes, global average pool.
+
+Global average pooling is written as a mean over H and W: onnx2tf turns the usual
+AdaptiveAvgPool2d + Flatten pair into a reshape with the traced batch size baked in
+(the SavedModel then answers 8 rows for any batch), while a ReduceMean keeps it dynamic.
 """
 
 from __future__ import annotations
@@ -69,11 +73,10 @@ class MobileNetV2(nn.Module):
         last = max(1280, int(1280 * width))
         layers.append(_conv_bn(cin, last, 1, 1))
         self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(last, num_classes))
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(last, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.pool(self.features(x)))
+        return self.classifier(self.features(x).mean(dim=(2, 3)))
 
 
 class BasicBlock(nn.Module):
@@ -109,8 +112,7 @@ class ResNet18(nn.Module):
             stages += [BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)]
             cin = cout
         self.stages = nn.Sequential(*stages)
-        self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(512, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.pool(self.stages(self.stem(x))), 1))
+        return self.fc(self.stages(self.stem(x)).mean(dim=(2, 3)))
