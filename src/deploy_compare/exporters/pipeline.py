@@ -67,9 +67,10 @@ class ExportOptions:
 
 
 def default_out_dir(model: str) -> Path:
-    """artifacts/<model name>: the built-in model's name, or the factory's."""
-    name = "digits_cnn" if model in ("builtin", "builtin:digits_cnn", "digits_cnn") else model.rpartition(":")[2]
-    return Path("artifacts") / name
+    """artifacts/<model name>: the built-in model's name (with its input size), or the factory's."""
+    from ..models.loader import model_name
+
+    return Path("artifacts") / model_name(model)
 
 
 def state_dict_hash(module) -> str:
