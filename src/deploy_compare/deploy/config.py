@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import ConfigError
 
 DEFAULTS = Path(__file__).with_name("default.toml")
-SECTIONS = ("run", "local", "torchserve", "tfserving", "load", "slo")
+SECTIONS = ("run", "local", "torchserve", "tfserving", "load", "slo", "report")
 TARGETS = ("torchserve", "tfserving")
 SERVER_MODES = ("auto", "docker", "native")
 
@@ -108,4 +108,7 @@ def load_run_config(path: Path | None = None, quick: bool = False, overrides: di
         data = deep_merge(data, overrides)
     check_keys(data, set(SECTIONS), "settings")
     run = build(RunSection, data.get("run", {}), "[run]")
+    from ..report.edge import accuracy_budget_points
+
+    accuracy_budget_points(data)  # validated before any work, read again when the report renders
     return RunConfig(profile="quick" if quick else "full", run=run, raw=data)
