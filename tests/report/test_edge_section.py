@@ -45,9 +45,11 @@ def _ship(section) -> dict[str, list[str]]:
 
 
 def _expected(budget_points: float) -> str:
-    """The fastest (edge p50) TFLite variant whose accuracy is within the budget, from the fixture's figures."""
+    """The fastest (edge p50) TFLite variant whose accuracy is within the budget, from the fixture's figures;
+    among p50s within 5% of the fastest (a tie), the smallest file."""
     ok = [n for n in TFLITE if (REF_ACC - ARTIFACTS[n][3]) * 100 <= budget_points]
-    return min(ok, key=lambda n: LOCAL_P50[n])
+    fastest = min(LOCAL_P50[n] for n in ok)
+    return min((n for n in ok if LOCAL_P50[n] <= fastest * 1.05), key=lambda n: ARTIFACTS[n][2])
 
 
 @pytest.mark.parametrize("budget", [None, 0.5, 0.0])
@@ -111,3 +113,14 @@ def test_routes_are_compared_per_variant_when_both_made_one(make_results, make_r
     }
     assert by[("int8", "litert-torch (from PyTorch)")][3] == f"{16_000 / 1024:.1f}"
     assert by[("fp32", "onnx2tf + TFLiteConverter")][5] != "-"  # its local edge-profile p50
+
+
+def test_a_tie_in_p50_goes_to_the_smallest_file(make_results, make_run):
+    from deploy_compare.report.edge import pick_to_ship
+
+    results = make_results()
+    rows = [dict(bench("tflite_fp32", "edge", 1).to_dict(), p50_ms=0.0429)]
+    rows.append(dict(bench("tflite_dynamic_int8", "edge", 1).to_dict(), p50_ms=0.0440))  # 2.6% slower: a tie
+    rows.append(dict(bench("tflite_fp16", "edge", 1).to_dict(), p50_ms=0.0500))  # 17% slower: not a tie
+    row, eligible = pick_to_ship(rows, results.artifacts, REF_ACC, 1.0)
+    assert eligible == 3 and row is not None and row["artifact"] == "tflite_dynamic_int8"

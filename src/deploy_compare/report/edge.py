@@ -22,6 +22,8 @@ from .names import ok_local, reference_accuracy, tflite_artifacts
 from .tables import bench_table, xnnpack_coverage
 
 DEFAULT_BUDGET_POINTS = 1.0
+#: p50s within this share of the fastest are a tie (never crown noise): the smallest file wins among them
+TIE_SHARE = 0.05
 ROUTES = {"litert-torch": "litert-torch (from PyTorch)", None: "onnx2tf + TFLiteConverter"}
 
 INVOKE_NOTE = (
@@ -75,7 +77,8 @@ def quality(entry: Any, reference: float | None) -> Quality | None:
 def pick_to_ship(
     rows: list[dict[str, Any]], artifacts: dict[str, Any], reference: float | None, budget: float
 ) -> tuple[dict[str, Any] | None, int]:
-    """(fastest OK row, by end-to-end p50, among variants within the budget; how many were eligible)."""
+    """(fastest OK row by end-to-end p50 among variants within the budget, the smallest file among
+    those within TIE_SHARE of the fastest; how many variants were eligible)."""
     eligible = []
     for row in rows:
         q = quality(artifacts.get(get(row, "artifact")), reference)
@@ -83,7 +86,9 @@ def pick_to_ship(
             eligible.append(row)
     if not eligible:
         return None, 0
-    return min(eligible, key=lambda r: (getf(r, "p50_ms"), getf(r, "file_size_bytes") or 0)), len(eligible)
+    fastest = min(getf(r, "p50_ms") or 0.0 for r in eligible)
+    tied = [r for r in eligible if (getf(r, "p50_ms") or 0.0) <= fastest * (1 + TIE_SHARE)]
+    return min(tied, key=lambda r: (getf(r, "file_size_bytes") or 0, getf(r, "p50_ms") or 0.0)), len(eligible)
 
 
 def ship_table(inputs: ReportInputs, budget: float) -> Table:
@@ -125,7 +130,8 @@ def ship_table(inputs: ReportInputs, budget: float) -> Table:
                 ms(get(row, "invoke_p50_ms")),
                 f"{pct(q.share, 2)} ({q.kind})",
                 f"{-q.drop_points:+.2f}",
-                f"fastest end-to-end p50 of {eligible} variant(s) within {budget:g} point(s), {text(get(row, 'threads'))} thread(s)",
+                f"fastest end-to-end p50 of {eligible} variant(s) within {budget:g} point(s) "
+                f"(p50s within {TIE_SHARE:.0%} are a tie: the smallest file wins), {text(get(row, 'threads'))} thread(s)",
             ]
         )
         statuses.append("OK")
