@@ -1,4 +1,4 @@
-"""The built-in model exported to all seven artifacts, each verified against PyTorch."""
+"""The built-in model exported to all nine artifacts (seven through ONNX/onnx2tf, two through litert-torch), each verified against PyTorch."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ def test_residual_bn_depthwise_model_exports_everywhere(cli, tmp_path, test_mode
         str(tmp_path / "cache"),
     )
     assert result.code == 0, result.err + result.out
-    # progress per step is shown, and the final table lists all seven artifacts
+    # progress per step is shown, and the final table lists all nine artifacts
     for step in ("[1/9] torchscript", "[3/9] savedmodel", "[7/9] tflite_int8", "[9/9] litert_torch_int8"):
         assert step in result.out
     manifest = load_manifest(out)
