@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 @pytest.fixture(scope="session")
 def exported():
-    """(artifacts directory, Manifest) of the built-in digits CNN, all seven artifacts."""
+    """(artifacts directory, Manifest) of the built-in digits CNN, all nine artifacts."""
     from deploy_compare.exporters.pipeline import ExportOptions, export_all
 
     out_dir = TEST_CACHE / "test-artifacts" / "digits_cnn"

@@ -57,7 +57,7 @@ def test_results_json_is_valid_and_complete(quick_run):
         "fastapi_onnx": "OK",
         "fastapi_litert": "OK",
     }
-    assert len(results.artifacts) == 7 and all(a["parity"]["passed"] for a in results.artifacts.values())
+    assert len(results.artifacts) == 9 and all(a["parity"]["passed"] for a in results.artifacts.values())
     # every artifact measured in both profiles, and correct
     rows = {(r["artifact"], r["profile"]) for r in results.local if r["status"] == "OK"}
     assert rows == {(a, p) for a in results.artifacts for p in ("server", "edge")}

@@ -59,7 +59,7 @@ def test_server_killed_mid_run_fails_only_that_target(short_config, tmp_path):
     ts = next(s for s in results.served if s.target == "torchserve")
     assert ts.status == "FAILED" and ts.reason
     assert any(word in ts.reason for word in ("exited", "nothing answered", "connect")), ts.reason
-    assert len(results.local) == 7 * 2  # the in-process results survived
+    assert len(results.local) == 9 * 2  # the in-process results survived
     assert "FAILED" in (run_dir / "report.md").read_text()
     assert killed["pids"] and not any(
         psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in killed["pids"]

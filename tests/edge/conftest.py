@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def edge_bundle(exported, tmp_path_factory):
-    """A bundle of all four TFLite artifacts (read-only: copy it before damaging anything)."""
+    """A bundle of all six TFLite artifacts (both converter routes) (read-only: copy it before damaging anything)."""
     from deploy_compare.edge.bundle import write_edge_bundle
 
     out_dir, _ = exported

@@ -22,7 +22,10 @@ from deploy_compare.manifest import load_manifest
 
 pytestmark = pytest.mark.runtime
 
-TFLITE = ["tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8"]
+TFLITE = [
+    *("tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8"),
+    *("litert_torch_fp32", "litert_torch_int8"),
+]
 
 
 def run_runner(bundle: Path, *args: str, python: str = sys.executable) -> subprocess.CompletedProcess:

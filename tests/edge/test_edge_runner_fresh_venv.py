@@ -146,7 +146,10 @@ def test_runner_in_a_fresh_venv_with_only_numpy_and_litert(edge_bundle, tmp_path
     assert proc.returncode == 0, proc.stderr + proc.stdout
     doc, results = read_document(out)  # the same schema as the local benchmark
     assert doc["device"] == f"fresh-{tag}"
-    assert [r.artifact for r in results] == ["tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8"]
+    assert [r.artifact for r in results] == [
+        *("tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8"),
+        *("litert_torch_fp32", "litert_torch_int8"),
+    ]
     for r in results:
         assert r.status == "OK", r.reason
         assert r.machine["python"] == isolation["python"] and r.machine["numpy"] == isolation["numpy"]

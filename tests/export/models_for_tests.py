@@ -52,6 +52,34 @@ def residual_bn_depthwise():
     return model, split.x_train[:4], (split.x_eval, split.y_eval)
 
 
+class RowLSTM(nn.Module):
+    """Reads the 8x8 digit row by row with an LSTM: the model family onnx2tf is known to break on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(8, 32, batch_first=True)
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(x.reshape(-1, 8, 8))
+        return self.head(out[:, -1])
+
+
+def row_lstm():
+    torch.manual_seed(2)
+    split = load_digits_split()
+    model = RowLSTM()
+    x, y = torch.from_numpy(split.x_train), torch.from_numpy(split.y_train)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(15):
+        for i in range(0, len(x), 128):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(x[i : i + 128]), y[i : i + 128]).backward()
+            optimizer.step()
+    model.eval()
+    return model, split.x_train[:4], (split.x_eval, split.y_eval)
+
+
 class Eigenvalues(nn.Module):
     """linalg.eigvals has no ONNX lowering in either torch.onnx exporter."""
 

@@ -1,4 +1,4 @@
-"""The built-in model exported to all seven artifacts, each verified against PyTorch."""
+"""The built-in model exported to all nine artifacts (seven through ONNX/onnx2tf, two through litert-torch), each verified against PyTorch."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from deploy_compare.manifest import MANIFEST_NAME, load_manifest
 
 pytestmark = pytest.mark.export
 
-ALL = ("torchscript", "onnx", "savedmodel", "tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8")
+ALL = (
+    *("torchscript", "onnx", "savedmodel", "tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8"),
+    *("litert_torch_fp32", "litert_torch_int8"),  # the second TFLite route
+)
 
 
 def test_reference_model_is_accurate(exported):
@@ -44,7 +47,10 @@ def test_manifest_describes_files_exactly(exported):
         path = out_dir / entry.path
         assert size_of(path) == entry.size_bytes > 0
         assert sha256_of(path) == entry.sha256
-        assert entry.inputs[0].shape[0] is None, f"{entry.name}: batch must be dynamic"
+        if entry.details.get("route") == "litert-torch":  # traced on one sample: a fixed batch of 1
+            assert entry.inputs[0].shape[0] == 1, entry.name
+        else:
+            assert entry.inputs[0].shape[0] is None, f"{entry.name}: batch must be dynamic"
         assert entry.tools and all(v != "not installed" for v in entry.tools.values())
     assert manifest.artifact("onnx").details["opset"] >= 17
     assert manifest.artifact("savedmodel").details["signature"] == "serving_default"

@@ -161,3 +161,21 @@ def measure(
         samples_checked=checked,
         notes=notes,
     )
+
+
+def measure_invoke_only(
+    run: Callable[[Any], Any], prepare: Callable[[np.ndarray], Any], x: np.ndarray, settings: MeasureSettings
+) -> LatencyStats:
+    """Batch-1 latency of the engine call alone, like TFLite's benchmark_model times Invoke().
+
+    The inputs are converted (layout, int8 quantization) by `prepare` BEFORE timing, so
+    only `run` (for TFLite: set_tensor + invoke + get_tensor) is inside the clock; the
+    same counts and durations as the end-to-end single-stream run apply.
+    """
+    if len(x) == 0:
+        raise ValueError("measure_invoke_only: no input samples")
+    prepared = [prepare(b) for b in _batches(x, 1, min(len(x), 256))]
+    for i in range(settings.warmup_iterations):
+        run(prepared[i % len(prepared)])
+    timing = time_calls(run, prepared, settings.min_iterations, settings.min_duration_s, settings.max_iterations)
+    return latency_summary(timing.samples_ns)

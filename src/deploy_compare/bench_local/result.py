@@ -13,7 +13,9 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, List, Optional
 
+from ..tflite_invoke import KernelCoverage
 from .procedure import Measurement
+from .stats import LatencyStats
 
 RESULT_SCHEMA_VERSION = 1
 RESULTS_KIND = "deploy-compare.bench-results"
@@ -48,6 +50,14 @@ class BenchResult:
     p99_ms: Optional[float] = None
     max_ms: Optional[float] = None
     throughput_samples_per_s: Dict[int, float] = field(default_factory=dict)  # batch size -> samples/s
+    # Invoke-only (TFLite rows): set_tensor + invoke + get_tensor on inputs already in the
+    # artifact's layout and dtype, as benchmark_model times; p50_ms above is end-to-end
+    # (layout conversion and int8 quantize/dequantize included).
+    invoke_p50_ms: Optional[float] = None
+    invoke_p99_ms: Optional[float] = None
+    xnnpack_ops: Optional[int] = None  # ops the XNNPACK delegate took (the interpreter's node list)
+    total_ops: Optional[int] = None  # ops in the model
+    fallback_ops: Optional[List[str]] = None  # ops left to the built-in kernels; non-empty = a fallback
     rss_import_mib: Optional[float] = None  # peak RSS growth from importing the runtime package
     rss_growth_mib: Optional[float] = None  # peak RSS growth from model load through all inference
     top1_agreement: Optional[float] = None  # share in [0, 1] vs the reference (PyTorch) outputs
@@ -97,6 +107,18 @@ class BenchResult:
             self.rss_import_mib = round(rss_imported_mib - rss_start_mib, 2)
             self.rss_growth_mib = round(rss_end_mib - rss_imported_mib, 2)
         self.notes.extend(m.notes)
+
+    def record_invoke_only(self, latency: LatencyStats, coverage: Optional[KernelCoverage]) -> None:
+        """Add the invoke-only figures and the XNNPACK coverage (local worker and edge runner alike)."""
+        self.invoke_p50_ms, self.invoke_p99_ms = latency.p50_ms, latency.p99_ms
+        if coverage is not None:
+            self.xnnpack_ops, self.total_ops = coverage.delegated_ops, coverage.total_ops
+            self.fallback_ops = list(coverage.fallback_ops)
+            if coverage.fallback_ops:
+                self.notes.append(
+                    "XNNPACK took %d of %d ops; on TFLite's built-in kernels: %s"
+                    % (coverage.delegated_ops, coverage.total_ops, ", ".join(coverage.fallback_ops))
+                )
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "BenchResult":

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import DeployCompareError, RuntimeUnavailable
 from ..fileio import write_json_atomic
 from .environment import machine_description, peak_rss_mib, pin_to_cores
-from .procedure import MeasureSettings, measure
+from .procedure import MeasureSettings, measure, measure_invoke_only
 from .result import BenchResult, failure_reason
 
 
@@ -34,6 +34,7 @@ def run_job(
     from ..exporters.verify import EvalData
     from ..manifest import EVAL_DATA_NAME, check_artifact_file, load_manifest
     from ..runtimes import RUNTIME_FOR_FORMAT, open_runtime, runtime_class
+    from ..runtimes.tflite import TFLiteRuntime
 
     manifest = load_manifest(manifest_dir)
     entry = manifest.artifact(artifact)
@@ -79,6 +80,9 @@ def run_job(
         result.load_ms = (time.perf_counter_ns() - t0) / 1e6
         try:
             m = measure(runtime.predict, x, reference, settings)
+            if isinstance(runtime, TFLiteRuntime):  # benchmark_model's figure beside ours, and XNNPACK's share
+                invoke = measure_invoke_only(runtime.run_prepared, runtime.prepare, x, settings)
+                result.record_invoke_only(invoke, runtime.kernel_coverage())
             result.notes.extend(runtime.notes)
         finally:
             runtime.close()

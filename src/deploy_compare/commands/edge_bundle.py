@@ -16,11 +16,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--artifacts",
         type=Path,
-        default=Path("artifacts/digits_cnn"),
-        help="directory holding manifest.json (default: artifacts/digits_cnn)",
+        default=None,
+        help="directory holding manifest.json (default: artifacts/<model name>); exported first when it has none",
+    )
+    parser.add_argument(
+        "--model",
+        default="builtin",
+        help="the model to export when --artifacts has no manifest yet (as for `export`; default: builtin)",
     )
     parser.add_argument("--only", default=None, help="comma-separated TFLite artifact names (default: all)")
     parser.add_argument("--samples", type=int, default=128, help="held-out samples to ship (default: 128)")
+
+
+def ensure_exported(model: str, artifacts: Path | None) -> Path:
+    """The artifacts directory, exported first (as `run` does) when it holds no manifest yet."""
+    import time
+
+    from ..exporters.pipeline import ExportOptions, default_out_dir, export_all
+    from ..manifest import MANIFEST_NAME
+    from ..native_logs import native_stderr_to
+
+    out_dir = artifacts or default_out_dir(model)
+    if (out_dir / MANIFEST_NAME).exists():
+        return out_dir
+    print(f"{out_dir / MANIFEST_NAME}: none yet; exporting {model} first")
+    started = time.perf_counter()
+    with native_stderr_to(out_dir / "logs" / "native.log"):
+        export_all(
+            ExportOptions(model=model, out_dir=out_dir),
+            progress=lambda message: print(f"[{time.perf_counter() - started:6.1f}s] export: {message}", flush=True),
+        )
+    return out_dir
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from ..fileio import size_of
 
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
-    out = write_edge_bundle(args.artifacts, args.out, only, args.samples)
+    artifacts = ensure_exported(args.model, args.artifacts)
+    out = write_edge_bundle(artifacts, args.out, only, args.samples)
     for path in sorted(out.iterdir()):
         print(f"  {path.name:<28} {size_of(path) / 1024:8.1f} KiB")
     print(

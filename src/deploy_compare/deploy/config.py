@@ -34,7 +34,7 @@ def targets() -> tuple[str, ...]:
 
 def sections() -> tuple[str, ...]:
     """The TOML tables a settings file may have: one per area, one per serving stack."""
-    return ("run", "local", *targets(), "load", "slo")
+    return ("run", "local", *targets(), "load", "slo", "report")
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -186,4 +186,7 @@ def load_run_config(path: Path | None = None, quick: bool = False, overrides: di
         data = deep_merge(data, overrides)
     check_keys(data, set(sections()), "settings")
     run = build(RunSection, data.get("run", {}), "[run]")
+    from ..report.edge import accuracy_budget_points
+
+    accuracy_budget_points(data)  # validated before any work, read again when the report renders
     return RunConfig(profile="quick" if quick else "full", run=run, raw=data)

@@ -31,13 +31,13 @@ PACKAGE = "deploy_compare"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 #: the pure modules, each after the ones it imports (their code runs top to bottom in one file)
 PURE_MODULES = (
+    "tflite_invoke",
     "bench_local.timing",
     "bench_local.stats",
     "bench_local.procedure",
     "bench_local.environment",
     "bench_local.result",
     "quantization",
-    "tflite_invoke",
 )
 RUNNER_MODULE = "edge.runner"
 THIRD_PARTY = frozenset({"numpy"})
@@ -68,7 +68,7 @@ class _Imports:
                 self.plain.add((alias.name, alias.asname))
                 self.bind(alias.asname or alias.name.split(".")[0], f"import {alias.name}", where)
             else:
-                self.names.setdefault(node.module, set()).add((alias.name, alias.asname))
+                self.names.setdefault(node.module or "", set()).add((alias.name, alias.asname))
                 self.bind(alias.asname or alias.name, f"from {node.module} import {alias.name}", where)
 
     def render(self) -> list[str]:
@@ -127,7 +127,7 @@ def _check_nested_imports(module: str, tree: ast.Module) -> None:
                 f"{_path(module)}:{node.lineno}: relative import inside a function or block "
                 "cannot be assembled into run_edge.py; import at module level"
             )
-        for name in [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]:
+        for name in [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]:
             root = name.split(".")[0]
             if root not in sys.stdlib_module_names and root not in allowed:
                 raise AssemblyError(
@@ -156,8 +156,9 @@ def _part(module: str, earlier: dict[str, set[str]], imports: _Imports) -> tuple
         and isinstance(tree.body[0].value.value, str)
     ):
         first = tree.body[0]
-        docstring = "\n".join(lines[first.lineno - 1 : first.end_lineno])
-        drop.update(range(1, first.end_lineno + 1))  # with the shebang and anything else above it
+        last = first.end_lineno or first.lineno
+        docstring = "\n".join(lines[first.lineno - 1 : last])
+        drop.update(range(1, last + 1))  # with the shebang and anything else above it
 
     for node in tree.body:
         if not isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -180,7 +181,7 @@ def _part(module: str, earlier: dict[str, set[str]], imports: _Imports) -> tuple
                         f" is not a top-level name of {PACKAGE}.{target} imported unaliased"
                     )
         else:
-            roots = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            roots = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
             bad = [r for r in roots if r.split(".")[0] not in sys.stdlib_module_names | THIRD_PARTY]
             if bad:
                 raise AssemblyError(
@@ -188,7 +189,7 @@ def _part(module: str, earlier: dict[str, set[str]], imports: _Imports) -> tuple
                     f"the stdlib, {', '.join(sorted(THIRD_PARTY))} and the pure modules"
                 )
             imports.add(node, where)
-        drop.update(range(node.lineno, node.end_lineno + 1))
+        drop.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
         above = node.lineno - 1  # a comment block right above an import is about the import
         while above >= 1 and lines[above - 1].lstrip().startswith("#"):
             drop.add(above)

@@ -29,6 +29,10 @@ import argparse
 import hashlib
 import json
 import os
+import platform
+import re
+import shlex
+import socket
 import subprocess
 import sys
 import tempfile
@@ -40,10 +44,10 @@ import numpy as np
 
 # The pure modules: in run_edge.py these imports are replaced by the modules' source.
 from ..bench_local.environment import machine_description, peak_rss_mib, pin_to_cores
-from ..bench_local.procedure import MeasureSettings, measure
+from ..bench_local.procedure import MeasureSettings, measure, measure_invoke_only
 from ..bench_local.result import DEVICE_LABEL_PATTERN, BenchResult, failure_reason, results_document
 from ..quantization import dequantize, quantize
-from ..tflite_invoke import BatchInvoker
+from ..tflite_invoke import BatchInvoker, KernelCoverage, kernel_coverage
 
 MANIFEST_NAME = "manifest.json"
 SAMPLES_NAME = "sample_inputs.npz"  # x (logical layout, float32), reference (float32 logits), y
@@ -162,7 +166,8 @@ class TFLiteModel:
     def _shape_text(self) -> str:
         return "(" + ", ".join("N" if d is None else str(d) for d in (None,) + tuple(self._expected)) + ")"
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
+    def prepare(self, batch: np.ndarray) -> np.ndarray:
+        """float32 batch in the logical layout -> the model's layout and input dtype (int8 quantized)."""
         if not isinstance(batch, np.ndarray) or batch.dtype != np.float32:
             got = (
                 "dtype %s with shape %s" % (batch.dtype, tuple(batch.shape))
@@ -182,17 +187,27 @@ class TFLiteModel:
             )
         x = batch if self._perm is None else np.ascontiguousarray(batch.transpose(self._perm))
         if self._quant_in is not None:
-            x = quantize(x, self._quant_in, self._in_dtype)
-        elif self._in_dtype != "float32":
-            x = x.astype(self._in_dtype)
-        y = self._invoke(x)
+            return quantize(x, self._quant_in, self._in_dtype)
+        if self._in_dtype != "float32":
+            return x.astype(self._in_dtype)
+        return x
+
+    def run_prepared(self, x: np.ndarray) -> np.ndarray:
+        """set_tensor + invoke + get_tensor on a prepare()d batch: what invoke-only latency times."""
+        return self._invoke(x)
+
+    def kernel_coverage(self) -> Optional[KernelCoverage]:
+        return kernel_coverage(self._interpreter)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        y = self._invoke(self.prepare(batch))
         if self._quant_out is not None:
             return dequantize(y, self._quant_out)
         return y.astype(np.float32, copy=False)
 
     def close(self) -> None:
         self._interpreter = None
-        self._invoke = None
+        self._invoke = None  # type: ignore[assignment]  # released: never called after close()
 
 
 def read_manifest(bundle_dir: str) -> Dict[str, Any]:
@@ -290,6 +305,8 @@ def run_child(
         result.load_ms = (time.perf_counter_ns() - t0) / 1e6
         try:
             m = measure(model.predict, x, reference, settings)
+            invoke = measure_invoke_only(model.run_prepared, model.prepare, x, settings)
+            coverage = model.kernel_coverage()
         finally:
             model.close()
         rss_end = peak_rss_mib()
@@ -301,6 +318,7 @@ def run_child(
         return result
 
     result.record_measurement(m, rss_start, rss_imported, rss_end)
+    result.record_invoke_only(invoke, coverage)
     return result
 
 
@@ -337,6 +355,41 @@ def _device_label(text: str) -> str:
     return text
 
 
+def default_device_label() -> str:
+    """This machine's host name, made a valid label (it becomes a file name when ingested)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", socket.gethostname().split(".")[0]).strip("-._")[:64]
+    return name if name and DEVICE_LABEL_PATTERN.match(name) else "device"
+
+
+#: an x86 CPU described by /proc/cpuinfo while Python says ARM: qemu user emulation passes the host's file through
+#: or the Hardware line of the cpuinfo deploy-compare's emulated arm64 root file system provides
+_X86_CPUINFO = re.compile(
+    r"^(vendor_id\s*:\s*(GenuineIntel|AuthenticAMD)|flags\s*:.*\bsse2\b|Hardware\s*:\s*qemu-user emulation)",
+    re.MULTILINE,
+)
+
+
+def detect_emulation() -> Optional[str]:
+    """A description when this ARM Python runs under user-mode emulation on an x86 host, else None."""
+    machine = platform.machine().lower()
+    if not (machine.startswith("arm") or machine == "aarch64"):
+        return None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            cpuinfo = fh.read()
+    except OSError:
+        return None
+    if _X86_CPUINFO.search(cpuinfo):
+        return "user-mode emulation of %s (detected from /proc/cpuinfo)" % machine
+    return None
+
+
+def mark_emulated(result: BenchResult, how: str) -> None:
+    """Latencies under emulation are the emulator's, not a device's: say so in the row itself."""
+    result.machine = dict(result.machine, emulated=how)
+    result.notes.append("EMULATED (%s): timings are not a device's; only correctness counts" % how)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_edge.py",
@@ -346,8 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--device",
         type=_device_label,
-        required=True,
-        help="a label for this device, e.g. pi4 or pixel7 (letters, digits, . _ -)",
+        default=None,
+        help="a label for this device, e.g. pi4 or pixel7 (letters, digits, . _ -; default: the host name)",
     )
     parser.add_argument(
         "--threads",
@@ -365,6 +418,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="bundle directory (default: this script's directory)",
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds allowed per measurement")
+    parser.add_argument(
+        "--emulator",
+        default=None,
+        help="this Python runs under a user-mode emulator: start each measurement process with this "
+        "command in front (e.g. 'qemu-aarch64-static -L ROOTFS'); the results are marked emulated",
+    )
     # internal: one measurement in a child process
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child-threads", type=int, default=1, help=argparse.SUPPRESS)
@@ -378,11 +437,13 @@ def _child_main(args: argparse.Namespace, settings: MeasureSettings) -> int:
     return 0
 
 
-def _self_command() -> List[str]:
-    """How to start this runner again, in a child process."""
+def _self_command(emulator: Optional[str] = None) -> List[str]:
+    """How to start this runner again, in a child process (behind the emulator, when under one:
+    without binfmt_misc an ARM binary cannot be exec'd directly on an x86 host)."""
+    prefix = shlex.split(emulator) if emulator else []
     if __package__:  # deploy_compare.edge.runner in the source tree: its relative imports need -m
-        return [sys.executable, "-m", __spec__.name]
-    return [sys.executable, os.path.abspath(__file__)]  # the bundle's standalone run_edge.py
+        return prefix + [sys.executable, "-m", __spec__.name]
+    return prefix + [sys.executable, os.path.abspath(__file__)]  # the bundle's standalone run_edge.py
 
 
 def _run_one(
@@ -390,7 +451,7 @@ def _run_one(
 ) -> BenchResult:
     with tempfile.TemporaryDirectory(prefix="dc-edge-") as tmp:
         out = os.path.join(tmp, "result.json")
-        cmd = _self_command() + [
+        cmd = _self_command(args.emulator) + [
             "--device",
             args.device,
             "--bundle",
@@ -439,8 +500,11 @@ def _run_one(
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     settings = MeasureSettings.quick() if args.quick else MeasureSettings()
+    if args.device is None:
+        args.device = default_device_label()
     if args.child is not None:
         return _child_main(args, settings)
+    emulated = ("emulator: " + args.emulator) if args.emulator else detect_emulation()
     try:
         manifest = read_manifest(args.bundle)
     except RunnerError as exc:
@@ -458,17 +522,20 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
         names = wanted
     out = args.out or "edge_result_%s.json" % args.device
-    results = []
+    results = []  # type: List[BenchResult]
     total = len(names) * len(args.threads)
     for name in names:
         for threads in args.threads:
             print("[%d/%d] %s, %d thread(s): measuring..." % (len(results) + 1, total, name, threads), flush=True)
             result = _run_one(args, manifest, name, threads, settings)
+            if emulated:
+                mark_emulated(result, emulated)
             detail = (
-                "p50 %.3f ms, p99 %.3f ms, batch-32 %.0f samples/s, top-1 %.1f%%"
+                "p50 %.3f ms end-to-end (invoke-only %s), p99 %.3f ms, batch-32 %.0f samples/s, top-1 %.1f%%"
                 % (
-                    result.p50_ms,
-                    result.p99_ms,
+                    float("nan") if result.p50_ms is None else result.p50_ms,
+                    "n/a" if result.invoke_p50_ms is None else "%.3f ms" % result.invoke_p50_ms,
+                    float("nan") if result.p99_ms is None else result.p99_ms,
                     result.throughput_samples_per_s.get(32, float("nan")),
                     100 * (result.top1_agreement or 0),
                 )

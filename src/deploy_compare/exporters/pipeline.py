@@ -39,9 +39,15 @@ STEPS: tuple[ExportStep, ...] = (
     ExportStep("tflite_fp16", "deploy_compare.exporters.tflite:export_fp16", ("savedmodel",)),
     ExportStep("tflite_dynamic_int8", "deploy_compare.exporters.tflite:export_dynamic_int8", ("savedmodel",)),
     ExportStep("tflite_int8", "deploy_compare.exporters.tflite:export_int8", ("savedmodel",)),
+    # the second TFLite route: litert-torch, straight from the PyTorch module (no ONNX, no onnx2tf)
+    ExportStep("litert_torch_fp32", "deploy_compare.exporters.litert_torch_export:export_fp32"),
+    ExportStep("litert_torch_int8", "deploy_compare.exporters.litert_torch_export:export_int8"),
 )
 ARTIFACT_NAMES = tuple(step.name for step in STEPS)
-TOOLS = ("torch", "onnx", "onnxscript", "onnxruntime", "onnx2tf", "tensorflow-cpu", "ai-edge-litert", "numpy")
+TOOLS = (
+    *("torch", "onnx", "onnxscript", "onnxruntime", "onnx2tf", "tensorflow-cpu", "ai-edge-litert", "numpy"),
+    "litert-torch",
+)
 
 
 @dataclass

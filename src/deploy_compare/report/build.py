@@ -6,6 +6,7 @@ import json
 
 from . import plots, tables
 from .document import Bullets, Code, Document, Figure, Paragraph, Section
+from .edge import INVOKE_NOTE, edge_section
 from .fmt import get, text
 from .inputs import ReportInputs
 from .names import is_local_device
@@ -136,7 +137,8 @@ def local_section(inputs: ReportInputs) -> Section:
         [
             Paragraph(
                 "Single-request latency (batch 1) and batched throughput of each artifact in its runtime; "
-                "server profile = the cores given, edge profile = pinned to few cores like a phone or Pi.",
+                "server profile = the cores given, edge profile = pinned to few cores like a phone or Pi. "
+                + INVOKE_NOTE,
                 tone="note",
             ),
             tables.bench_table(rows),
@@ -163,23 +165,6 @@ def artifacts_section(inputs: ReportInputs) -> Section:
     if r.export_failures:
         blocks += [Paragraph("Export failures:", lead="Failures", tone="warning"), tables.export_failures_table(r)]
     return Section("artifacts", "Exported artifacts and parity", blocks)
-
-
-def edge_section(inputs: ReportInputs) -> Section | None:
-    if not inputs.edge and not inputs.edge_problems:
-        return None
-    blocks: list = []
-    for device, rows in inputs.edge.items():
-        machine = next((m for row in rows if isinstance(m := row.get("machine"), dict)), {})
-        desc = (
-            f"{text(machine.get('cpu_model'))}, {text(machine.get('machine'))}, {text(machine.get('system'))} "
-            f"{text(machine.get('release'))}, {text(machine.get('logical_cpus'))} CPUs, "
-            f"{text(machine.get('memory_total_mib'))} MiB, Python {text(machine.get('python'))}"
-        )
-        blocks += [Paragraph(desc, lead=f"Device {device}"), tables.bench_table(rows)]
-    for problem in inputs.edge_problems:
-        blocks.append(Paragraph(problem, tone="warning"))
-    return Section("edge", "Edge devices", blocks)
 
 
 def settings_section(inputs: ReportInputs) -> Section:

@@ -255,6 +255,15 @@ def slo_trials_table(results: RunResults) -> Table:
     )
 
 
+def xnnpack_coverage(row: dict[str, Any]) -> str:
+    """ "8/8", or "6/8, fallback: LSTM, ..." when some ops run on TFLite's built-in kernels."""
+    took, total = get(row, "xnnpack_ops"), get(row, "total_ops")
+    if took is None or total is None:
+        return DASH
+    fallback = get(row, "fallback_ops") or []
+    return f"{took}/{total}" + (f", fallback: {', '.join(fallback)}" if fallback else "")
+
+
 def bench_table(rows: list[dict[str, Any]]) -> Table:
     """Local (in-process) or edge-device rows: one per artifact/profile/threads."""
     batches = _throughput_batches(rows)
@@ -271,6 +280,7 @@ def bench_table(rows: list[dict[str, Any]]) -> Table:
                 text(get(r, "status")),
                 num(get(r, "load_ms")),
                 ms(get(r, "p50_ms")),
+                ms(get(r, "invoke_p50_ms")),
                 ms(get(r, "p90_ms")),
                 ms(get(r, "p99_ms")),
                 ms(get(r, "max_ms")),
@@ -278,6 +288,7 @@ def bench_table(rows: list[dict[str, Any]]) -> Table:
                 num(get(r, "rss_growth_mib"), 2),
                 kib(get(r, "file_size_bytes")),
                 DASH if top1 is None else f"{pct(top1)} of {text(get(r, 'samples_checked'))}",
+                xnnpack_coverage(r),
                 text(get(r, "reason")),
             ]
         )
@@ -292,6 +303,7 @@ def bench_table(rows: list[dict[str, Any]]) -> Table:
             "status",
             "load ms",
             "p50 ms",
+            "invoke p50 ms",
             "p90 ms",
             "p99 ms",
             "max ms",
@@ -299,6 +311,7 @@ def bench_table(rows: list[dict[str, Any]]) -> Table:
             "RSS growth MiB",
             "size KiB",
             "top-1 agree",
+            "XNNPACK ops",
             "reason / error",
         ],
         out,

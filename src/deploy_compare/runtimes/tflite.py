@@ -1,8 +1,8 @@
 """TFLite through ai-edge-litert (the maintained runtime), falling back to tflite-runtime.
 
 XNNPACK is the default delegate of both for float and int8 models (op resolver AUTO); we
-keep it on by not overriding the resolver. LiteRT announces it on stderr ("Created
-TensorFlow Lite XNNPACK delegate for CPU"), which the benchmark records as a note.
+keep it on by not overriding the resolver. How many ops it took is read from the
+interpreter's node list (tflite_invoke.kernel_coverage) and recorded with each row.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ArtifactError, RuntimeUnavailable, first_line
-from ..tflite_invoke import BatchInvoker
+from ..tflite_invoke import BatchInvoker, KernelCoverage, kernel_coverage
 from .base import Runtime, engine_label
 
 #: (module holding Interpreter, PyPI package), in order of preference
@@ -51,6 +51,10 @@ class TFLiteRuntime(Runtime):
         if self._invoke is None:
             raise RuntimeError(f"{self.path}: TFLite runtime used after close()")
         return self._invoke(x)
+
+    def kernel_coverage(self) -> KernelCoverage | None:
+        """The XNNPACK delegate's share of the ops (after the first inference applied it)."""
+        return kernel_coverage(self._interpreter)
 
     def close(self) -> None:
         self._interpreter = None
