@@ -108,10 +108,10 @@ def torchserve(args, doc: dict) -> None:
     config = TorchServeConfig(workers=1, batch_size=1, torch_threads=1)
     launcher = make_launcher("torchserve", "native", manifest_dir=args.torchserve, run_dir=run_dir, config=config)
     with launcher:
-        ep = launcher.endpoint
-        auth = ep.headers["Authorization"]
-        endpoint = Endpoint(url=ep.base_url, protocol="torchserve", model=ep.model_name, token=auth[len("Bearer ") :])
-        payloads = payloads_from_export(endpoint, args.torchserve, load_manifest(args.torchserve), max_payloads=64)
+        endpoint = launcher.endpoint
+        payloads = payloads_from_export(
+            endpoint, args.torchserve, load_manifest(args.torchserve), artifact="torchscript", max_payloads=64
+        )
         cfg = LoadConfig(
             duration_s=args.duration, warmup_s=1.0, min_requests=200, rate_rps=args.rate, timeout_s=10.0, seed=1
         )

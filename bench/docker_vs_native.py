@@ -19,7 +19,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from deploy_compare.clients import Endpoint, LoadConfig, sweep_concurrency
+from deploy_compare.clients import LoadConfig, sweep_concurrency
 from deploy_compare.clients.payload import payloads_from_export
 from deploy_compare.deploy.affinity import pin_self, pin_tree, plan_cores
 from deploy_compare.manifest import load_manifest
@@ -65,11 +65,8 @@ def main() -> None:
             }
         for _ in range(args.repeats):
             for name, launcher in launchers.items():  # A B A B
-                ep = launcher.endpoint
-                endpoint = Endpoint(
-                    url=ep.base_url, protocol=ep.protocol, model=ep.model_name, headers=dict(ep.headers)
-                )
-                payloads = payloads_from_export(endpoint, args.artifacts, manifest)
+                endpoint = launcher.endpoint
+                payloads = payloads_from_export(endpoint, args.artifacts, manifest, artifact="torchscript")
                 for result in sweep_concurrency(endpoint, payloads, load, levels):
                     record["servers"][name]["runs"][str(result.concurrency)].append(
                         {

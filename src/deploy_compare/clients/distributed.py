@@ -39,7 +39,9 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import socket
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -338,6 +340,28 @@ def _ray_version() -> str:
 # -- the pool ------------------------------------------------------------------------------
 
 
+def _check_reachable(endpoint: Endpoint, where: list[dict[str, Any]], driver_node: str) -> None:
+    """An actor on another machine cannot reach a server bound to this machine's loopback
+    (every stack `run` starts binds 127.0.0.1): say so before any load is sent, instead of
+    every share failing to connect to its own machine's loopback."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(endpoint.url).hostname or ""
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        return
+    remote = [
+        w
+        for w in where
+        if w.get("node_id") not in (None, driver_node) and not str(w.get("node_ip", "")).startswith("127.")
+    ]
+    if remote:
+        nodes = ", ".join(sorted({str(w.get("node_ip")) for w in remote}))
+        raise ConfigError(
+            f"the endpoint {endpoint.url} is this machine's loopback, but client actors run on other machines "
+            f"({nodes}); serve on an address they can reach and pass it with --url"
+        )
+
+
 class ClientPool:
     """Ray connected (or a local Ray started), N actors placed, reused run after run; on exit
     every actor is killed and Ray shut down (a local Ray's processes with it)."""
@@ -366,6 +390,10 @@ class ClientPool:
 
             ray_constants.ENABLE_RAY_CLUSTER = False
         self._ray = ray
+        # ray.init installs its own SIGTERM handler (sys.exit) and shutdown() does not restore
+        # it: a `kill` of the run would then skip our Ctrl-C path (stop_signals.py) and leave
+        # the run marked OK with a partial sweep. Keep whatever handler the caller had.
+        term_handler = signal.getsignal(signal.SIGTERM)
         try:
             if self._local:
                 store = max(100 << 20, 3 * self._payload_bytes_hint)
@@ -383,6 +411,9 @@ class ClientPool:
             self._shutdown()
             where = self.scale.address or "a local Ray instance"
             raise LoadError(f"could not start the client actors on {where}: {type(exc).__name__}: {exc}") from None
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, term_handler)
         self._actor_cls = ray.remote(num_cpus=1, max_restarts=0, scheduling_strategy="SPREAD")(LoadActor)
         return self
 
@@ -467,6 +498,7 @@ class ClientPool:
         self._ensure_actors(len(configs))
         ray = self._ray
         driver_node = ray.get_runtime_context().get_node_id()
+        _check_reachable(endpoint, self._where[: len(configs)], driver_node)
         own_cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
         ranks: dict[str, int] = {}
         payload_ref = self._payload_ref(payloads)

@@ -145,11 +145,13 @@ class RunConfig:
         levels = [int(c) for c in load.pop("concurrency")]
         if not levels or min(levels) < 1:
             raise ConfigError(f"[load] concurrency: levels must be integers >= 1, got {levels}")
-        # A long run may need more than the default hard stop: never below 3x its own length.
-        warmup, duration = load.get("warmup_s", 0.0), load.get("duration_s", 0.0)
-        load.setdefault("max_duration_s", max(120.0, 3 * (warmup + duration)))
-        closed = build(LoadConfig, load, "[load]")
         slo_table = self.section("slo")
+        # A long run may need more than the default hard stop: never below 3x its own length,
+        # an SLO trial's included (it shares this hard stop).
+        warmup = load.get("warmup_s", 0.0)
+        longest = max(load.get("duration_s", 0.0), slo_table.get("duration_s", 0.0))
+        load.setdefault("max_duration_s", max(120.0, 3 * (warmup + longest)))
+        closed = build(LoadConfig, load, "[load]")
         trial_overrides = {k: slo_table.pop(k) for k in ("duration_s", "min_requests") if k in slo_table}
         slo = build(SloConfig, slo_table, "[slo]")
         try:

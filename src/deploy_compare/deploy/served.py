@@ -98,14 +98,14 @@ def run_served_target(
     if container is not None and config.run.pin_cores:
         container.cpuset = tuple(plan.server)  # the engine's cpuset; the client pins itself below
     pool = None
-    if scale.distributed:
-        from ..clients.distributed import ClientPool
-
-        # Started before the server (a cluster that cannot place the actors fails the target
-        # before any server runs) and before the pin below (Ray's own processes are not the server's).
-        progress.line(f"{kind}: starting {scale.processes} client actors on {scale.address or 'a local Ray'}")
-        pool = ClientPool(scale).__enter__()
     try:
+        if scale.distributed:
+            from ..clients.distributed import ClientPool
+
+            # Started before the server (a cluster that cannot place the actors fails the target
+            # before any server runs) and before the pin below (Ray's own processes are not the server's).
+            progress.line(f"{kind}: starting {scale.processes} client actors on {scale.address or 'a local Ray'}")
+            pool = ClientPool(scale).__enter__()
         if container is not None:  # the build apart from start-to-healthy, timed on its own
             progress.line(f"{kind}: building the image")
             try:

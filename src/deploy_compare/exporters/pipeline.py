@@ -176,6 +176,10 @@ def export_all(options: ExportOptions = ExportOptions(), progress: Callable[[str
             manifest.failures[step.name] = f"verification could not run: {exc}"
             progress(f"{prefix}: FAILED verification: {exc}")
             continue
+        except Exception as exc:  # the runtime's own error on this file: name the step, keep the others
+            manifest.failures[step.name] = f"verification could not run: {type(exc).__name__}: {first_line(exc)}"
+            progress(f"{prefix}: FAILED verification: {manifest.failures[step.name]}")
+            continue
         finally:
             manifest.write(out_dir)
         parity = entry.parity
