@@ -93,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--client-processes",
         type=int,
-        default=1,
+        default=None,
         help="run the load from N client processes (Ray actors), merged exactly into one result; needs Ray",
     )
     parser.add_argument(
@@ -135,8 +135,8 @@ def _token(args: argparse.Namespace) -> str | None:
     return text
 
 
-def settings_from_args(args: argparse.Namespace):
-    """[load] and [slo] as `run` builds them (same defaults, --quick, --config), the flags on top."""
+def run_config_from_args(args: argparse.Namespace):
+    """The settings as `run` builds them (same defaults, --quick, --config), the flags on top."""
     from ..deploy.config import load_run_config
 
     flags = {
@@ -148,11 +148,20 @@ def settings_from_args(args: argparse.Namespace):
         "arrival": args.arrival,
         "seed": args.seed,
         "max_in_flight": args.max_in_flight,
+        "client_processes": args.client_processes,
+        "ray_address": args.ray_address,
     }
     overrides: dict = {"load": {k: v for k, v in flags.items() if v is not None}}
     if args.slo_ms is not None:
-        overrides["slo"] = {"p99_bound_ms": args.slo_ms}
-    return load_run_config(args.config, quick=args.quick, overrides=overrides).load_settings()
+        # The SLO trials take their length from [slo]: the flags mean this run's trials.
+        trial = {"duration_s": args.duration, "min_requests": args.min_requests}
+        overrides["slo"] = {"p99_bound_ms": args.slo_ms, **{k: v for k, v in trial.items() if v is not None}}
+    return load_run_config(args.config, quick=args.quick, overrides=overrides)
+
+
+def settings_from_args(args: argparse.Namespace):
+    """[load] and [slo] as `run` builds them, the flags on top."""
+    return run_config_from_args(args).load_settings()
 
 
 def _row(r) -> list[str]:
@@ -202,15 +211,17 @@ def run(args: argparse.Namespace) -> int:
         run_open_loop,
         sweep_concurrency,
     )
-    from ..clients.distributed import ClientPool, ScaleOut, check_scale_out
+    from ..clients.distributed import ClientPool, check_scale_out
     from ..clients.results import client_processes_label
+    from ..deploy.served import scale_out
     from ..fileio import write_json_atomic
     from ..manifest import load_manifest
     from ..progress import quiet_requested
     from ..servers.config import safe_model_name
 
-    settings = settings_from_args(args)  # validated before anything is read or sent
-    scale = ScaleOut(processes=args.client_processes, address=args.ray_address)
+    run_config = run_config_from_args(args)
+    settings = run_config.load_settings()  # validated before anything is read or sent
+    scale = scale_out(run_config)  # [load] client_processes / ray_address, the flags on top
     check_scale_out(scale)  # Ray missing or cluster unreachable: fail before any work
     console = Console()
     if not console.is_terminal:

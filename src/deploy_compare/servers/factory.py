@@ -32,25 +32,30 @@ def stack_docker_reason(kind: str) -> str | None:
 
 def resolve_mode(kind: str, mode: str) -> str:
     """ "docker" or "native" for this machine, or ServerUnavailable with the reason."""
+    return _resolve(kind, mode)[0]
+
+
+def _resolve(kind: str, mode: str) -> tuple[str, str | None]:
+    """(mode, note): the note says why auto mode ran natively although an engine answers."""
     check_mode(mode)
     label = get_stack(kind).label
     if mode == "docker":
         reason = docker_unavailable_reason() or stack_docker_reason(kind)
         if reason:
             raise ServerUnavailable(f"{label}: {reason}")
-        return "docker"
+        return "docker", None
     if mode == "native":
         reason = native_unavailable_reason(kind)
         if reason:
             raise ServerUnavailable(f"{label}: {reason}")
-        return "native"
+        return "native", None
     docker_reason = docker_unavailable_reason()
     stack_reason = None if docker_reason else stack_docker_reason(kind)
     if docker_reason is None and stack_reason is None:
-        return "docker"
+        return "docker", None
     native_reason = native_unavailable_reason(kind)
     if native_reason is None:
-        return "native"
+        return "native", (f"docker: {stack_reason}; ran natively" if stack_reason else None)
     if stack_reason:
         raise ServerUnavailable(f"{label}: Docker: {stack_reason}; native: {native_reason}")
     raise ServerUnavailable(f"{label}: no Docker engine and {native_reason} (docker: {docker_reason})")
@@ -79,10 +84,11 @@ def make_launcher(
     expected = stack.config_class
     if not isinstance(config, expected):
         raise ConfigError(f"{kind} needs a {expected.__name__}, got {type(config).__name__}")
+    note = None
     if docker_client is not None and mode in ("auto", "docker"):
         chosen = "docker"
     else:
-        chosen = resolve_mode(kind, mode)
+        chosen, note = _resolve(kind, mode)
     model = served_model(kind, Path(manifest_dir).resolve(), config.model_name)
     cls = stack.launcher_class(chosen)
     if chosen == "docker":
@@ -90,7 +96,9 @@ def make_launcher(
         if mode == "auto" and docker_client is None:
             return docker_or_native_fallback(kind, launcher, manifest_dir=Path(manifest_dir), run_dir=Path(run_dir))
         return launcher
-    return cls(model, Path(run_dir), config)
+    native = cls(model, Path(run_dir), config)
+    native.mode_note = note  # auto mode with an engine, but this stack's image is not here: the row says so
+    return native
 
 
 def docker_or_native_fallback(kind: str, launcher: DockerLauncher, *, manifest_dir: Path, run_dir: Path) -> Launcher:
