@@ -25,22 +25,22 @@ def docker_unavailable_reason() -> str | None:
     return reason()
 
 
-def stack_docker_reason(kind: str) -> str | None:
+def stack_docker_reason(kind: str, config: ServerConfig | None = None) -> str | None:
     """Beyond an engine: the stack's own Docker precondition (e.g. its base image is here)."""
-    return get_stack(kind).docker_reason()
+    return get_stack(kind).docker_reason(config)
 
 
-def resolve_mode(kind: str, mode: str) -> str:
+def resolve_mode(kind: str, mode: str, config: ServerConfig | None = None) -> str:
     """ "docker" or "native" for this machine, or ServerUnavailable with the reason."""
-    return _resolve(kind, mode)[0]
+    return _resolve(kind, mode, config)[0]
 
 
-def _resolve(kind: str, mode: str) -> tuple[str, str | None]:
+def _resolve(kind: str, mode: str, config: ServerConfig | None = None) -> tuple[str, str | None]:
     """(mode, note): the note says why auto mode ran natively although an engine answers."""
     check_mode(mode)
     label = get_stack(kind).label
     if mode == "docker":
-        reason = docker_unavailable_reason() or stack_docker_reason(kind)
+        reason = docker_unavailable_reason() or stack_docker_reason(kind, config)
         if reason:
             raise ServerUnavailable(f"{label}: {reason}")
         return "docker", None
@@ -50,7 +50,7 @@ def _resolve(kind: str, mode: str) -> tuple[str, str | None]:
             raise ServerUnavailable(f"{label}: {reason}")
         return "native", None
     docker_reason = docker_unavailable_reason()
-    stack_reason = None if docker_reason else stack_docker_reason(kind)
+    stack_reason = None if docker_reason else stack_docker_reason(kind, config)
     if docker_reason is None and stack_reason is None:
         return "docker", None
     native_reason = native_unavailable_reason(kind)
@@ -88,7 +88,7 @@ def make_launcher(
     if docker_client is not None and mode in ("auto", "docker"):
         chosen = "docker"
     else:
-        chosen, note = _resolve(kind, mode)
+        chosen, note = _resolve(kind, mode, config)
     model = served_model(kind, Path(manifest_dir).resolve(), config.model_name)
     cls = stack.launcher_class(chosen)
     if chosen == "docker":

@@ -70,10 +70,12 @@ class Stack:
     def native_reason(self) -> str | None:
         return import_object(self.native_unavailable)()
 
-    def docker_reason(self) -> str | None:
+    def docker_reason(self, config: Any = None) -> str | None:
+        """Why this stack cannot run in Docker here (None: it can); `config` is the stack's own
+        (its base image, for instance), or None for its defaults."""
         if "docker" not in self.launchers:
             return f"{self.label} has no Docker launcher"
-        return import_object(self.docker_unavailable)() if self.docker_unavailable else None
+        return import_object(self.docker_unavailable)(config) if self.docker_unavailable else None
 
     def launcher_class(self, mode: str) -> Any:
         try:

@@ -24,9 +24,11 @@ from .repository import onnxruntime_repository
 HTTP_PORT = "8000/tcp"
 
 
-def image_unavailable_reason(image: str = DEFAULT_IMAGE) -> str | None:
-    """None when the base image is on this machine; pulling is left to the user (it is
-    several GB and needs a registry), so a missing image is a reason, not a download."""
+def image_unavailable_reason(config: TritonConfig | None = None) -> str | None:
+    """None when the base image (`[triton] base_image`, else the pinned official one) is on
+    this machine; pulling is left to the user (it is several GB and needs a registry), so a
+    missing image is a reason, not a download."""
+    image = config.image if config is not None else DEFAULT_IMAGE
     try:
         import docker
 
