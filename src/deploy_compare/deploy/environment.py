@@ -28,6 +28,7 @@ PACKAGES = (
     "onnx2tf",
     "tensorflow-cpu",
     "ai-edge-litert",
+    "litert-torch",
     "numpy",
     "httpx",
     "torchserve",
@@ -35,6 +36,7 @@ PACKAGES = (
     "fastapi",
     "uvicorn",
     "docker",
+    "ray",
 )
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",

@@ -28,9 +28,8 @@ from ..process import LogWatcher, free_ports, start_process_group, stop_process_
 from .config import TritonConfig
 from .repository import python_backend_repository
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
 ENV_VARIABLE = "DEPLOY_COMPARE_TRITON_ENV"
-DEFAULT_ENV = REPO_ROOT / ".venv-triton"
+ENV_NAME = ".venv-triton"  # made by `make venv` (requirements-triton.lock) in the checkout
 STUB_PYTHON = "3.11"  # the stub must match the system libpython it embeds
 RESTRICTED_APIS = "health,metadata,inference,shared-memory,model-config,model-repository,statistics,trace,logging"
 # Lines that mean the start can never succeed.
@@ -45,7 +44,12 @@ FATAL_MARKERS = (
 
 
 def triton_env() -> Path:
-    return Path(os.environ.get(ENV_VARIABLE) or DEFAULT_ENV)
+    """$DEPLOY_COMPARE_TRITON_ENV, else .venv-triton beside the main virtualenv (the checkout
+    `make venv` ran in), else in the working directory (an installed copy run from a checkout)."""
+    if os.environ.get(ENV_VARIABLE):
+        return Path(os.environ[ENV_VARIABLE])
+    beside_venv = Path(sys.prefix).parent / ENV_NAME
+    return beside_venv if beside_venv.is_dir() else Path.cwd() / ENV_NAME
 
 
 def _site_packages(env: Path) -> Path:
