@@ -31,7 +31,7 @@ def test_invoke_only_times_run_on_prepared_inputs_only():
     settings = MeasureSettings(warmup_iterations=2, min_iterations=5, min_duration_s=0.0)
     stats = measure_invoke_only(run, prepare, np.zeros((3, 1, 2, 2), np.float32), settings)
     assert prepared == [(1, 1, 2, 2)] * 3  # once per distinct input, outside the timed loop
-    assert stats.iterations == len(ran) - 2 >= 5
+    assert stats.count == len(ran) - 2 >= 5
     assert 0 < stats.p50_ms <= stats.p99_ms
 
 
