@@ -9,10 +9,12 @@ in the log, where they can still be read.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 
 @contextlib.contextmanager
@@ -28,8 +30,21 @@ def native_stderr_to(log_path: Path) -> Iterator[None]:
         try:
             yield
         finally:
-            sys.stderr.flush()
-            sys.stderr.close()
+            temporary = sys.stderr
+            temporary.flush()
             sys.stderr = saved_stream
+            # A logging handler made inside (TF, absl, torchao set theirs up on import) holds
+            # the temporary stream: point it back at the terminal before that stream closes,
+            # or its next warning is a "--- Logging error ---" traceback.
+            _repoint_handlers(temporary, saved_stream)
+            temporary.close()
             os.dup2(saved_fd, 2)
             os.close(saved_fd)
+
+
+def _repoint_handlers(old: object, new: TextIO) -> None:
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, logging.StreamHandler) and handler.stream is old:
+                handler.setStream(new)

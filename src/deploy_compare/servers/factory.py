@@ -55,7 +55,9 @@ def _resolve(kind: str, mode: str, config: ServerConfig | None = None) -> tuple[
         return "docker", None
     native_reason = native_unavailable_reason(kind)
     if native_reason is None:
-        return "native", (f"docker: {stack_reason}; ran natively" if stack_reason else None)
+        # Say why only for a stack that could have run in Docker (its image is missing, say).
+        could_dock = stack_reason and "docker" in get_stack(kind).launchers
+        return "native", (f"docker: {stack_reason}; ran natively" if could_dock else None)
     if stack_reason:
         raise ServerUnavailable(f"{label}: Docker: {stack_reason}; native: {native_reason}")
     raise ServerUnavailable(f"{label}: no Docker engine and {native_reason} (docker: {docker_reason})")
