@@ -41,8 +41,8 @@ def encode_instances(batch: np.ndarray) -> bytes:
     return json.dumps({"instances": batch.tolist()}, separators=(",", ":")).encode()
 
 
-def decode_predictions(body: bytes, batch_size: int | None = None) -> np.ndarray:
-    """The `predictions` of a JSON body as float64 (batch, ...); ProtocolError otherwise."""
+def response_object(body: bytes) -> dict:
+    """A JSON response body as an object; ProtocolError for anything else or an {"error": ...}."""
     try:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -51,6 +51,12 @@ def decode_predictions(body: bytes, batch_size: int | None = None) -> np.ndarray
         raise ProtocolError(f"response JSON is not an object: {body[:80]!r}")
     if "error" in doc:
         raise ProtocolError(f"server reported an error: {str(doc['error'])[:200]}")
+    return doc
+
+
+def decode_predictions(body: bytes, batch_size: int | None = None) -> np.ndarray:
+    """The `predictions` of a JSON body as float64 (batch, ...); ProtocolError otherwise."""
+    doc = response_object(body)
     if "predictions" not in doc:
         raise ProtocolError(f"response JSON has no 'predictions' (keys: {sorted(doc)[:5]})")
     try:

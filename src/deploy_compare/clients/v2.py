@@ -83,14 +83,9 @@ def tensor_from_json(tensor: Any, where: str = "tensor") -> np.ndarray:
 
 def decode_infer_response(body: bytes, batch_size: int | None = None) -> np.ndarray:
     """The first output tensor of a v2 response as float64 (batch, ...); ProtocolError otherwise."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolError(f"response body is not JSON ({exc}): {body[:80]!r}") from None
-    if not isinstance(doc, dict):
-        raise ProtocolError(f"response JSON is not an object: {body[:80]!r}")
-    if "error" in doc:
-        raise ProtocolError(f"server reported an error: {str(doc['error'])[:200]}")
+    from .protocols import response_object
+
+    doc = response_object(body)
     outputs = doc.get("outputs")
     if not isinstance(outputs, list) or not outputs:
         raise ProtocolError(f"response JSON has no 'outputs' list (keys: {sorted(doc)[:5]})")
