@@ -16,12 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
-
 from ..base import Endpoint, Launcher
 from ..model_spec import ServedModel
 from ..process import LogWatcher, free_ports, start_process_group, stop_process_tree
 from ..registry import get as get_stack
+from ..v2_health import endpoint_for, ready_problem
 from .config import SPEC_ENV, FastAPIServiceConfig
 
 FATAL_MARKERS = ("Traceback (most recent call last)", "address already in use", "Error loading ASGI app")
@@ -91,23 +90,10 @@ class NativeFastAPIService(Launcher):
     def _check_health(self) -> str | None:
         assert self._proc is not None
         self._watcher.raise_if_failed(self._proc, self.describe())
-        base = f"http://127.0.0.1:{self._port}"
-        server = httpx.get(f"{base}/v2/health/ready", headers=self._headers(), timeout=2.0)
-        if server.status_code != 200:
-            return f"/v2/health/ready answered {server.status_code}"
-        model = httpx.get(f"{base}/v2/models/{self.model.model_name}/ready", headers=self._headers(), timeout=2.0)
-        if model.status_code != 200:
-            return f"model ready answered {model.status_code} {model.text[:120]}"
-        return None
+        return ready_problem(f"http://127.0.0.1:{self._port}", self.model.model_name, self._headers())
 
     def _make_endpoint(self) -> Endpoint:
-        return Endpoint(
-            url=f"http://127.0.0.1:{self._port}",
-            protocol=get_stack(self.model.kind).protocol,
-            model=self.model.model_name,
-            headers=self._headers(),
-            input_name=self.model.input_name,
-        )
+        return endpoint_for(f"http://127.0.0.1:{self._port}", self.model, self._headers())
 
     @property
     def pid(self) -> int | None:

@@ -17,8 +17,9 @@ from typing import Any
 from ..base import Endpoint
 from ..docker_base import DockerLauncher
 from ..model_spec import ServedModel
+from ..v2_health import endpoint_for, ready_problem
 from .config import DEFAULT_IMAGE, TritonConfig
-from .native import RESTRICTED_APIS, endpoint_for, ready_problem
+from .native import RESTRICTED_APIS
 from .repository import onnxruntime_repository
 
 HTTP_PORT = "8000/tcp"

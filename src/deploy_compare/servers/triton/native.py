@@ -19,12 +19,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
-
 from ...errors import ServerError
 from ..base import Endpoint, Launcher
 from ..model_spec import ServedModel
 from ..process import LogWatcher, free_ports, start_process_group, stop_process_tree
+from ..v2_health import endpoint_for, ready_problem
 from .config import TritonConfig
 from .repository import python_backend_repository
 
@@ -171,20 +170,3 @@ class NativeTriton(Launcher):
         if survivors:
             with open(self.log_path, "a", encoding="utf-8") as log:
                 log.write(f"\n[deploy-compare] WARNING: processes still alive after SIGKILL: {survivors}\n")
-
-
-def ready_problem(base_url: str, model_name: str, headers: dict[str, str]) -> str | None:
-    """Healthy = the server is ready AND the model is ready (KServe v2 health endpoints)."""
-    server = httpx.get(f"{base_url}/v2/health/ready", headers=headers, timeout=2.0)
-    if server.status_code != 200:
-        return f"/v2/health/ready answered {server.status_code}"
-    model = httpx.get(f"{base_url}/v2/models/{model_name}/ready", headers=headers, timeout=2.0)
-    if model.status_code != 200:
-        return f"model {model_name} not ready ({model.status_code} {model.text[:120]})"
-    return None
-
-
-def endpoint_for(base_url: str, model: ServedModel, headers: dict[str, str]) -> Endpoint:
-    return Endpoint(
-        url=base_url, protocol="kserve_v2", model=model.model_name, headers=headers, input_name=model.input_name
-    )
