@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..servers.config import MODES
+
 HELP = "run the whole comparison: export, in-process benchmarks, every serving stack, report"
 
 
@@ -26,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--server-mode",
         default=None,
-        choices=("auto", "docker", "native"),
+        choices=MODES,
         help="how to run the servers (default auto: Docker if an engine answers, else native)",
     )
     parser.add_argument("--runs-dir", default=None, help="where run directories go (default runs/)")

@@ -8,6 +8,8 @@ import json
 import time
 from pathlib import Path
 
+from ..servers.config import MODES
+
 HELP = "start a serving stack on the exported model and print the endpoint and key until Ctrl-C"
 
 
@@ -17,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", choices=names(), default="torchserve")
     parser.add_argument(
         "--mode",
-        choices=("auto", "docker", "native"),
+        choices=MODES,
         default="auto",
         help="auto: Docker if an engine answers, else native",
     )

@@ -19,9 +19,9 @@ if TYPE_CHECKING:  # the typed configs of each area; imported lazily at run time
     from ..clients import LoadConfig, SloConfig
 
 from ..errors import ConfigError
+from ..servers.config import MODES
 
 DEFAULTS = Path(__file__).with_name("default.toml")
-SERVER_MODES = ("auto", "docker", "native")
 SCALE_OUT_KEYS = ("client_processes", "ray_address")  # [load] keys of the client's placement
 
 
@@ -88,8 +88,8 @@ class RunSection:
         bad = [t for t in self.targets if t not in allowed]
         if bad:
             raise ConfigError(f"run.targets: unknown target(s) {', '.join(bad)}; allowed: {', '.join(allowed)}")
-        if self.server_mode not in SERVER_MODES:
-            raise ConfigError(f"run.server_mode must be one of {', '.join(SERVER_MODES)}, got {self.server_mode!r}")
+        if self.server_mode not in MODES:
+            raise ConfigError(f"run.server_mode must be one of {', '.join(MODES)}, got {self.server_mode!r}")
 
 
 class LoadSettings(NamedTuple):
