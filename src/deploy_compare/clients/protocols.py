@@ -16,6 +16,7 @@ picks it by `protocol`, a stack descriptor lists the names it speaks.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,8 +35,16 @@ class RequestSpec:
     body: bytes
 
 
-def encode_instances(batch: np.ndarray) -> bytes:
-    """{"instances": batch.tolist()} as compact UTF-8 JSON (row format: one item per sample)."""
+def encode_instances(batch: np.ndarray | Mapping[str, np.ndarray]) -> bytes:
+    """{"instances": batch.tolist()} as compact UTF-8 JSON (row format: one item per sample).
+
+    Named inputs (a dict of arrays) use TF Serving's named row format: one object per
+    sample, {"instances": [{"input_ids": [...], "attention_mask": [...]}, ...]}.
+    """
+    if isinstance(batch, Mapping):
+        columns = {name: np.asarray(a).tolist() for name, a in batch.items()}
+        rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
+        return json.dumps({"instances": rows}, separators=(",", ":")).encode()
     if batch.ndim < 1:
         raise ProtocolError(f"a batch needs a leading batch dimension, got shape {batch.shape}")
     return json.dumps({"instances": batch.tolist()}, separators=(",", ":")).encode()
@@ -104,8 +113,9 @@ class Protocol:
         h.update(self.endpoint.request_headers())
         return h
 
-    def build_request(self, batch: np.ndarray) -> RequestSpec:
-        return RequestSpec("POST", self.url, self.headers(), encode_instances(np.asarray(batch)))
+    def build_request(self, batch: np.ndarray | Mapping[str, np.ndarray]) -> RequestSpec:
+        body = encode_instances(batch if isinstance(batch, Mapping) else np.asarray(batch))
+        return RequestSpec("POST", self.url, self.headers(), body)
 
     def parse_response(self, status: int, body: bytes, batch_size: int | None = None) -> np.ndarray:
         """Predictions (batch, ...) of a 2xx response; ProtocolError for anything else."""
@@ -151,9 +161,11 @@ class KServeV2Json(Protocol):
     def health_url(self) -> str:
         return f"{self.endpoint.url}/v2/models/{self.endpoint.model}/ready"
 
-    def build_request(self, batch: np.ndarray) -> RequestSpec:
+    def build_request(self, batch: np.ndarray | Mapping[str, np.ndarray]) -> RequestSpec:
         from .v2 import encode_infer_request
 
+        if isinstance(batch, Mapping):  # named inputs: one tensor each, under its own name
+            return RequestSpec("POST", self.url, self.headers(), encode_infer_request(batch))
         if not self.endpoint.input_name:
             raise ProtocolError("a KServe v2 endpoint needs the input tensor's name (Endpoint.input_name)")
         body = encode_infer_request(np.asarray(batch), self.endpoint.input_name)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..batches import batch_len, from_npz, is_named, take, to_npz_arrays
 from ..errors import ConfigError, ManifestError
 from ..fileio import atomic_path, write_json_atomic, write_text_atomic
 from ..manifest import EVAL_DATA_NAME, MANIFEST_NAME, Manifest, check_artifact_file, load_manifest
@@ -78,7 +79,9 @@ def write_edge_bundle(
     if not eval_path.exists():
         raise ManifestError(f"{eval_path}: missing (re-run `deploy-compare export`)")
     with np.load(eval_path) as data:
-        arrays = {"x": data["x"][:samples].astype(np.float32), "reference": data["reference"][:samples]}
+        x = take(from_npz(data), slice(0, samples))
+        x = x if is_named(x) else x.astype(np.float32)  # type: ignore[union-attr]
+        arrays = {**to_npz_arrays(x), "reference": data["reference"][:samples]}
         if "y" in data.files:
             arrays["y"] = data["y"][:samples]
 
@@ -102,7 +105,7 @@ def write_edge_bundle(
                 model=manifest.model.name,
                 n=len(names),
                 names=", ".join(names),
-                samples=len(arrays["x"]),
+                samples=batch_len(x),
                 layout=manifest.model.layout,
             ),
         )

@@ -43,6 +43,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 # The pure modules: in run_edge.py these imports are replaced by the modules' source.
+from ..batches import Batch, from_npz, is_named, take
 from ..bench_local.environment import machine_description, peak_rss_mib, pin_to_cores
 from ..bench_local.procedure import MeasureSettings, measure, measure_invoke_only
 from ..bench_local.result import DEVICE_LABEL_PATTERN, BenchResult, failure_reason, results_document
@@ -139,9 +140,18 @@ class TFLiteModel:
     """
 
     def __init__(
-        self, path: str, entry: Dict[str, Any], logical_layout: str, threads: int, interpreter_class: Any
+        self,
+        path: str,
+        entry: Dict[str, Any],
+        logical_layout: str,
+        threads: int,
+        interpreter_class: Any,
+        logical_inputs: Optional[List[Dict[str, Any]]] = None,
     ) -> None:
         self.path = path
+        #: a model with several inputs (manifest model.inputs): named arrays in, in their own dtypes
+        self.logical_inputs = list(logical_inputs or [])
+        self.input_specs = list(entry["inputs"])
         self.logical_layout = logical_layout
         self.input_spec = entry["inputs"][0]
         self.output_spec = entry["outputs"][0]
@@ -161,13 +171,36 @@ class TFLiteModel:
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise RunnerError("%s: not a loadable TFLite model (%s: %s)" % (path, type(exc).__name__, first)) from None
-        self._invoke = BatchInvoker(self._interpreter)
+        names = [spec["name"] for spec in self.input_specs] if self.logical_inputs else None
+        self._invoke = BatchInvoker(self._interpreter, names)
 
     def _shape_text(self) -> str:
         return "(" + ", ".join("N" if d is None else str(d) for d in (None,) + tuple(self._expected)) + ")"
 
-    def prepare(self, batch: np.ndarray) -> np.ndarray:
+    def _prepare_named(self, batch: Dict[str, np.ndarray]) -> Tuple[np.ndarray, ...]:
+        """Named inputs -> a tuple in the file's input order, each in its dtype (as runtimes/base.py)."""
+        if not isinstance(batch, dict) or sorted(batch) != sorted(t["name"] for t in self.logical_inputs):
+            raise RunnerError("tflite: expected the named inputs %s" % [t["name"] for t in self.logical_inputs])
+        prepared = []
+        for logical, spec in zip(self.logical_inputs, self.input_specs):
+            x = batch[logical["name"]]
+            if x.dtype != np.dtype(logical["dtype"]) or list(x.shape[1:]) != list(logical["shape"][1:]):
+                raise RunnerError(
+                    "tflite: input %s must be %s %s, got %s %s"
+                    % (logical["name"], logical["dtype"], logical["shape"], x.dtype, tuple(x.shape))
+                )
+            q = _quant(spec)
+            if q is not None and x.dtype.kind == "f":
+                x = quantize(x, q, spec["dtype"])
+            elif x.dtype != np.dtype(spec["dtype"]):
+                x = x.astype(spec["dtype"])
+            prepared.append(np.ascontiguousarray(x))
+        return tuple(prepared)
+
+    def prepare(self, batch: Any) -> Any:
         """float32 batch in the logical layout -> the model's layout and input dtype (int8 quantized)."""
+        if self.logical_inputs:
+            return self._prepare_named(batch)
         if not isinstance(batch, np.ndarray) or batch.dtype != np.float32:
             got = (
                 "dtype %s with shape %s" % (batch.dtype, tuple(batch.shape))
@@ -192,14 +225,14 @@ class TFLiteModel:
             return x.astype(self._in_dtype)
         return x
 
-    def run_prepared(self, x: np.ndarray) -> np.ndarray:
+    def run_prepared(self, x: Any) -> np.ndarray:
         """set_tensor + invoke + get_tensor on a prepare()d batch: what invoke-only latency times."""
         return self._invoke(x)
 
     def kernel_coverage(self) -> Optional[KernelCoverage]:
         return kernel_coverage(self._interpreter)
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
+    def predict(self, batch: Any) -> np.ndarray:
         y = self._invoke(self.prepare(batch))
         if self._quant_out is not None:
             return dequantize(y, self._quant_out)
@@ -228,11 +261,12 @@ def read_manifest(bundle_dir: str) -> Dict[str, Any]:
     return manifest
 
 
-def read_samples(bundle_dir: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+def read_samples(bundle_dir: str) -> Tuple[Batch, Optional[np.ndarray]]:
     path = os.path.join(bundle_dir, SAMPLES_NAME)
     try:
         with np.load(path) as data:
-            x = np.ascontiguousarray(data["x"], dtype=np.float32)
+            x = from_npz(data)  # named inputs keep their dtypes (int64 token ids)
+            x = take(x, slice(None)) if is_named(x) else np.ascontiguousarray(x, dtype=np.float32)
             reference = data["reference"] if "reference" in data.files else None
     except FileNotFoundError:
         raise RunnerError("%s: not found" % path) from None
@@ -301,7 +335,9 @@ def run_child(
         rss_imported = peak_rss_mib()
 
         t0 = time.perf_counter_ns()
-        model = TFLiteModel(path, entry, manifest["model"]["layout"], threads, interpreter_class)
+        model = TFLiteModel(
+            path, entry, manifest["model"]["layout"], threads, interpreter_class, manifest["model"].get("inputs")
+        )
         result.load_ms = (time.perf_counter_ns() - t0) / 1e6
         try:
             m = measure(model.predict, x, reference, settings)

@@ -9,27 +9,31 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..batches import Batch, batch_len, is_named, take
 from ..errors import ExportError, first_line
 from ..fileio import atomic_path, sha256_of, size_of
 from ..manifest import ArtifactEntry, QuantParams, TensorSpec, to_artifact_layout
 from ..versions import package_versions
-from .base import ExportContext, onnx2tf_layout, quiet_tensorflow
+from .base import ExportContext, in_logical_order, onnx2tf_layout, quiet_tensorflow
 
 VARIANTS = ("fp32", "fp16", "dynamic_int8", "int8")
 MIN_REPRESENTATIVE_SAMPLES = 100
 MAX_REPRESENTATIVE_SAMPLES = 300
 
 
-def _representative(ctx: ExportContext, layout: str) -> tuple[np.ndarray, str]:
+def _representative(ctx: ExportContext, layout: str) -> tuple[Batch, str]:
     bundle = ctx.bundle
     if bundle.calibration_inputs is not None:
         data, source = bundle.calibration_inputs, "training samples"
     else:
         data, source = bundle.eval_inputs, "evaluation inputs (the factory gave no calibration data)"
-    data = data[:MAX_REPRESENTATIVE_SAMPLES]
-    if len(data) < MIN_REPRESENTATIVE_SAMPLES:
-        ctx.progress(f"  warning: only {len(data)} representative samples (< {MIN_REPRESENTATIVE_SAMPLES})")
-    return to_artifact_layout(data, bundle.layout, layout), f"{len(data)} {source}"
+    data = take(data, slice(0, MAX_REPRESENTATIVE_SAMPLES))
+    count = batch_len(data)
+    if count < MIN_REPRESENTATIVE_SAMPLES:
+        ctx.progress(f"  warning: only {count} representative samples (< {MIN_REPRESENTATIVE_SAMPLES})")
+    if is_named(data):
+        return data, f"{count} {source}"
+    return to_artifact_layout(data, bundle.layout, layout), f"{count} {source}"
 
 
 def _configure(converter, variant: str, representative: Callable | None) -> None:
@@ -53,6 +57,13 @@ def _tensor_spec(detail: dict, layout: str) -> TensorSpec:
     quant = QuantParams(float(scale), int(zero_point)) if scale else None
     shape = [None if d < 0 else int(d) for d in detail["shape_signature"]]
     return TensorSpec(detail["name"], shape, np.dtype(detail["dtype"]).name, layout, quant)
+
+
+def integer_inputs(ctx: ExportContext) -> list[str]:
+    """The model's integer inputs ('input_ids (int64)'): token ids and masks, not real values."""
+    x = ctx.bundle.example_input
+    arrays = x if is_named(x) else {"input": x}
+    return [f"{n} ({a.dtype})" for n, a in arrays.items() if a.dtype.kind in "iub"]  # type: ignore[union-attr]
 
 
 def _specs(model_bytes: bytes) -> tuple[list[TensorSpec], list[TensorSpec]]:
@@ -79,22 +90,34 @@ def export_variant(ctx: ExportContext, variant: str) -> ArtifactEntry:
         layout = ctx.done["savedmodel"].inputs[0].layout
         data, described = _representative(ctx, layout)
         details["representative_data"] = described
+        signature_names = [t.name for t in ctx.done["savedmodel"].inputs]
 
         def representative():
-            for i in range(len(data)):
-                yield [data[i : i + 1]]
+            for i in range(batch_len(data)):
+                sample = take(data, slice(i, i + 1))
+                # named inputs go by the signature's names (artifact inputs are in model order)
+                yield dict(zip(signature_names, sample.values())) if isinstance(sample, dict) else [sample]
 
     try:
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
         _configure(converter, variant, representative)
         model_bytes = converter.convert()
     except Exception as exc:
+        integer = integer_inputs(ctx)
+        if variant == "int8" and integer:
+            # Full int8 gives every INPUT a scale and zero point; integer ids and masks have none, and
+            # TFLITE_BUILTINS_INT8 then has no int8 kernel for the ops that take them.
+            raise ExportError(
+                f"tflite_int8: full-integer int8 is not supported for integer inputs {', '.join(integer)} "
+                f"(TFLiteConverter: {first_line(exc)[:160]}); tflite_dynamic_int8 quantizes this model's weights"
+            ) from exc
         raise ExportError(f"tflite_{variant}: TFLiteConverter failed on {saved_model} ({first_line(exc)})") from exc
     file_name = f"model_{variant}.tflite"
     path = ctx.out_dir / file_name
     with atomic_path(path) as tmp:
         tmp.write_bytes(model_bytes)
     inputs, outputs = _specs(model_bytes)
+    inputs = in_logical_order(inputs, ctx.bundle.input_names, f"tflite_{variant}")
     return ArtifactEntry(
         name=f"tflite_{variant}",
         format="tflite",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..batches import Batch, batch_len, from_npz, take, to_npz_arrays
 from ..bench_local.stats import top1_accuracy, top1_agreement
 from ..errors import ConfigError
 from ..manifest import EVAL_DATA_NAME, ArtifactEntry, Manifest, Parity
@@ -44,9 +45,10 @@ class ParityThresholds:
 
 @dataclass(frozen=True)
 class EvalData:
-    """Held-out inputs (logical layout, float32), labels (or None) and PyTorch's outputs."""
+    """Held-out inputs (logical layout, float32; or named arrays, see batches.py), labels (or
+    None) and PyTorch's outputs."""
 
-    x: np.ndarray
+    x: Batch
     y: np.ndarray | None
     reference: np.ndarray
 
@@ -56,24 +58,24 @@ class EvalData:
         path = Path(directory) / EVAL_DATA_NAME
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
-                if self.y is None:
-                    np.savez(fh, x=self.x, reference=self.reference)
-                else:
-                    np.savez(fh, x=self.x, reference=self.reference, y=self.y)
+                arrays: dict[str, np.ndarray] = {**to_npz_arrays(self.x), "reference": self.reference}
+                if self.y is not None:
+                    arrays["y"] = self.y
+                np.savez(fh, **arrays)  # type: ignore[arg-type]
         return path
 
     @classmethod
     def load(cls, directory: Path) -> EvalData:
         with np.load(Path(directory) / EVAL_DATA_NAME) as data:
-            return cls(data["x"], data["y"] if "y" in data else None, data["reference"])
+            return cls(from_npz(data), data["y"] if "y" in data else None, data["reference"])
 
     @property
     def reference_accuracy(self) -> float | None:
         return None if self.y is None else top1_accuracy(self.reference, self.y)
 
 
-def run_in_batches(runtime, x: np.ndarray, batch: int = BATCH) -> np.ndarray:
-    return np.concatenate([runtime.predict(x[i : i + batch]) for i in range(0, len(x), batch)])
+def run_in_batches(runtime, x: Batch, batch: int = BATCH) -> np.ndarray:
+    return np.concatenate([runtime.predict(take(x, slice(i, i + batch))) for i in range(0, batch_len(x), batch)])
 
 
 def parity_of(entry: ArtifactEntry, outputs: np.ndarray, data: EvalData, thresholds: ParityThresholds) -> Parity:
