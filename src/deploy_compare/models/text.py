@@ -45,7 +45,10 @@ NUM_CLASSES = 4
 KEYWORDS_PER_CLASS = 16
 FIRST_KEYWORD = 16  # ids below are reserved ([PAD], [CLS], ... as in BERT vocabularies)
 FIRST_FILLER = FIRST_KEYWORD + NUM_CLASSES * KEYWORDS_PER_CLASS
-MASK_BIAS = -1e4  # added to attention scores at padding; finite so fp16 and int8 paths keep it
+# Added to attention scores at padding positions. BERT's TensorFlow code used -10000; full int8
+# gives the scores tensor ONE scale, and a -1e4 entry stretches it so far that every real score
+# rounds to the same step (int8 accuracy fell to chance). exp(-30) ~ 1e-13 still removes padding.
+MASK_BIAS = -30.0
 
 
 class EncoderLayer(nn.Module):
