@@ -18,11 +18,12 @@ def test_text_bundle_runs_every_tflite_model_on_named_inputs(text_exported, tmp_
     from deploy_compare.edge.bundle import write_edge_bundle
 
     out, manifest = text_exported
-    bundle = write_edge_bundle(out, tmp_path / "bundle", samples=64)
+    # one file per converter route: TFLiteConverter names the inputs, litert-torch numbers them (args_0, args_1)
+    tflite = [n for n in ("tflite_fp32", "litert_torch_fp32") if n in manifest.artifacts]
+    assert "tflite_fp32" in tflite
+    bundle = write_edge_bundle(out, tmp_path / "bundle", artifacts=tflite, samples=64)
     with np.load(bundle / "sample_inputs.npz") as data:
         assert data["x.input_ids"].dtype == np.int64 and data["x.attention_mask"].shape == (64, 32)
-    tflite = [n for n, e in manifest.artifacts.items() if e.format == "tflite"]
-    assert "tflite_fp32" in tflite
     result = tmp_path / "device.json"
     proc = subprocess.run(
         [
@@ -33,6 +34,8 @@ def test_text_bundle_runs_every_tflite_model_on_named_inputs(text_exported, tmp_
             "--quick",
             "--threads",
             "1",
+            "--only",
+            ",".join(tflite),
             "--out",
             str(result),
         ],
