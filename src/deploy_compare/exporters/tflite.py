@@ -1,6 +1,8 @@
 """TFLite fp32 / fp16 / dynamic-range int8 / full int8 from the SavedModel, through
 TensorFlow's TFLiteConverter. Full int8 is calibrated on our own representative data
-(training samples), never on anything downloaded."""
+(training samples), never on anything downloaded. Integer inputs (a text model's int64
+token ids and mask) stay integer in every variant: full int8 quantizes only float inputs,
+and the manifest records each input's own dtype and (absent) quantization."""
 
 from __future__ import annotations
 
@@ -59,13 +61,6 @@ def _tensor_spec(detail: dict, layout: str) -> TensorSpec:
     return TensorSpec(detail["name"], shape, np.dtype(detail["dtype"]).name, layout, quant)
 
 
-def integer_inputs(ctx: ExportContext) -> list[str]:
-    """The model's integer inputs ('input_ids (int64)'): token ids and masks, not real values."""
-    x = ctx.bundle.example_input
-    arrays = x if is_named(x) else {"input": x}
-    return [f"{n} ({a.dtype})" for n, a in arrays.items() if a.dtype.kind in "iub"]  # type: ignore[union-attr]
-
-
 def _specs(model_bytes: bytes) -> tuple[list[TensorSpec], list[TensorSpec]]:
     from ..runtimes.tflite import load_interpreter_class
 
@@ -103,14 +98,6 @@ def export_variant(ctx: ExportContext, variant: str) -> ArtifactEntry:
         _configure(converter, variant, representative)
         model_bytes = converter.convert()
     except Exception as exc:
-        integer = integer_inputs(ctx)
-        if variant == "int8" and integer:
-            # Full int8 gives every INPUT a scale and zero point; integer ids and masks have none, and
-            # TFLITE_BUILTINS_INT8 then has no int8 kernel for the ops that take them.
-            raise ExportError(
-                f"tflite_int8: full-integer int8 is not supported for integer inputs {', '.join(integer)} "
-                f"(TFLiteConverter: {first_line(exc)[:160]}); tflite_dynamic_int8 quantizes this model's weights"
-            ) from exc
         raise ExportError(f"tflite_{variant}: TFLiteConverter failed on {saved_model} ({first_line(exc)})") from exc
     file_name = f"model_{variant}.tflite"
     path = ctx.out_dir / file_name
