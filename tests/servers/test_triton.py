@@ -42,6 +42,19 @@ def server(artifacts, tmp_path_factory):
     assert alive(pids) == []  # tritonserver and its backend stubs
 
 
+def test_every_encoding_gives_the_reference_predictions(server, exported):
+    """v2 JSON, the binary tensor data extension and GRPCInferenceService (the real tritonserver)."""
+    import encoding_checks
+
+    artifacts, manifest = exported
+    encoding_checks.predictions_equal_the_reference(server.endpoint, "triton", artifacts, manifest, 1e-4)
+    encoding_checks.predictions_equal_the_reference(server.endpoint, "triton", artifacts, manifest, 1e-4, 4)
+    # Triton answers a restricted gRPC protocol without its key with UNAVAILABLE.
+    encoding_checks.grpc_errors_are_counted_by_status(
+        server.endpoint, "triton", artifacts, manifest, denied="UNAVAILABLE"
+    )
+
+
 @pytest.mark.unit
 def test_the_dockerfile_builds_from_the_pinned_image_by_default():
     text = dockerfile_path("Dockerfile.triton").read_text()

@@ -11,6 +11,8 @@ from __future__ import annotations
 from ..registry import Stack
 from .config import EdgeServiceConfig, FastAPIServiceConfig
 
+# KServe v2 JSON, its binary tensor extension (app.py) and GRPCInferenceService (grpc_server.py).
+V2_ENCODINGS = {"json": "kserve_v2", "binary": "kserve_v2_binary", "grpc": "kserve_v2_grpc"}
 LAUNCHER = "deploy_compare.servers.fastapi_service.launcher:NativeFastAPIService"
 AVAILABLE = "deploy_compare.servers.fastapi_service.launcher:native_unavailable_reason"
 
@@ -20,6 +22,7 @@ STACKS = (
         label="FastAPI + ONNX Runtime, baseline",
         artifact="onnx",
         protocols=("kserve_v2",),
+        encodings=V2_ENCODINGS,
         config_class=FastAPIServiceConfig,
         launchers={"native": LAUNCHER},
         native_unavailable=AVAILABLE,
@@ -32,6 +35,7 @@ STACKS = (
         label="FastAPI + LiteRT int8 on 1 core, edge-service path",
         artifact="tflite_dynamic_int8",
         protocols=("kserve_v2",),
+        encodings=V2_ENCODINGS,
         config_class=EdgeServiceConfig,
         launchers={"native": LAUNCHER},
         native_unavailable=AVAILABLE,

@@ -18,6 +18,7 @@ STACKS = (
         label="Triton",
         artifact="onnx",
         protocols=("kserve_v2",),
+        encodings={"json": "kserve_v2", "binary": "kserve_v2_binary", "grpc": "kserve_v2_grpc"},
         config_class=TritonConfig,
         launchers={
             "native": "deploy_compare.servers.triton.native:NativeTriton",
