@@ -102,6 +102,8 @@ class Endpoint:
             "grpc_target": self.grpc_target,
             "grpc_headers": None
             if self.grpc_headers is None
-            else {k: (REDACTED if redact and "authorization" in k.lower() else v) for k, v in self.grpc_headers.items()},
+            else {
+                k: (REDACTED if redact and "authorization" in k.lower() else v) for k, v in self.grpc_headers.items()
+            },
             "predict_url": self.predict_url,
         }

@@ -7,9 +7,11 @@ that dies mid-run still leaves the levels it finished in results.json.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
+from ..endpoint import Endpoint
 from ..errors import ConfigError, LoadError, ProtocolError, ServerError, ServerUnavailable
 from .affinity import CorePlan, pin_self, pin_tree, usable_cores
 from .config import RunConfig, build
@@ -32,8 +34,13 @@ class EncodingPlan:
     """One [load] encoding for one running target: the endpoint speaking it, or why not."""
 
     encoding: str
-    endpoint: object | None
+    endpoint: Endpoint | None
     reason: str | None
+
+    @property
+    def ready(self) -> Endpoint:
+        assert self.endpoint is not None, f"{self.encoding}: {self.reason}"
+        return self.endpoint
 
     def cell(self, status: str, reason: str | None) -> dict:
         protocol = getattr(self.endpoint, "protocol", None)
@@ -171,7 +178,7 @@ def run_served_target(
                     progress.line(f"{kind}: {plan_.encoding}: SKIPPED: {plan_.reason}")
             if not ready:
                 raise ConfigError(f"{kind} speaks none of [load] encodings {list(config.encodings())}")
-            endpoint, result.encoding = ready[0].endpoint, ready[0].encoding
+            endpoint, result.encoding = ready[0].ready, ready[0].encoding
             payloads = payloads_from_export(endpoint, manifest_dir, manifest, artifact=stack.artifact)
             tag = "" if len(config.encodings()) == 1 else f" [{result.encoding}]"
 
@@ -227,17 +234,15 @@ def run_served_target(
                 cell = other.cell("OK", None)
                 result.encodings.append(cell)
                 try:
-                    other_payloads = payloads_from_export(
-                        other.endpoint, manifest_dir, manifest, artifact=stack.artifact
-                    )
+                    other_payloads = payloads_from_export(other.ready, manifest_dir, manifest, artifact=stack.artifact)
                     for level in levels:
                         sweep_concurrency(
-                            other.endpoint,
+                            other.ready,
                             other_payloads,
                             closed_cfg,
                             [level],
                             on_progress=progress.load_callback(f"{kind} {other.encoding} c={level}"),
-                            on_result=lambda r, into=cell["sweep"]: keep(r, into),
+                            on_result=functools.partial(keep, into=cell["sweep"]),
                             run=pool.run_closed if pool is not None else None,
                         )
                 except (LoadError, ProtocolError) as exc:  # this encoding failed; the others stand

@@ -74,7 +74,7 @@ def encoding_table(results: RunResults) -> Table:
                         _bytes(get(p, "request_bytes") or get(p, "body_bytes")),
                         _bytes(get(p, "response_bytes")),
                         _times(getf(p, "p50_ms"), best_p50),
-                        _times(best_rate, getf(p, "throughput_rps")) if best_rate else DASH,
+                        _times(getf(p, "throughput_rps"), best_rate),
                         DASH,
                     ]
                 )
@@ -95,13 +95,14 @@ def encoding_table(results: RunResults) -> Table:
             "bytes/request",
             "bytes/response",
             "p50 vs best",
-            "best req/s vs this",
+            "req/s vs best",
             "reason",
         ],
         rows,
         statuses,
         caption="bytes: the message (HTTP body or gRPC message), framing excluded; "
-        "'vs best': against the stack's best encoding at the same concurrency (1.00x = the best)",
+        "'vs best': against the stack's best encoding at the same concurrency (1.00x = the best; "
+        "p50: lowest, req/s: highest)",
     )
 
 
