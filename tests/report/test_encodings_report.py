@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+import csv
 
 import pytest
 
 from deploy_compare.deploy.results import load_results
-from deploy_compare.report import MARKDOWN_NAME, render_all
+from deploy_compare.report import CSV_NAME, MARKDOWN_NAME, render_all
 
 pytestmark = pytest.mark.unit
 
@@ -66,6 +67,17 @@ def test_each_encoding_gets_rows_json_its_cost_and_a_skipped_cell_its_reason(mak
     assert "| 3,000 |" in json_c1 and "2.00x" in json_c1  # JSON's p50 twice the best
     assert "SKIPPED" in md and "TorchServe does not speak it" in md
     assert "c=1: JSON p50 2.00x binary's" in md
+    served = [r for r in csv.DictReader((run / CSV_NAME).open()) if r["kind"] == "served"]
+    assert {(r["encoding"], r["concurrency"], r["status"]) for r in served} == {
+        ("json", "1", "OK"),
+        ("json", "16", "OK"),
+        ("binary", "1", "OK"),
+        ("binary", "16", "OK"),
+        ("grpc", "1", "OK"),
+        ("grpc", "16", "OK"),
+        ("json_columnar", "", "SKIPPED"),
+    }
+    assert next(r for r in served if r["encoding"] == "binary")["request_bytes"] == "256"
 
 
 def test_a_single_encoding_run_has_no_encoding_section(make_run, make_results):
