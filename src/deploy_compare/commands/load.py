@@ -234,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
     from ..manifest import load_manifest
     from ..progress import quiet_requested
     from ..servers.config import safe_model_name
+    from ..servers.registry import get as get_stack
 
     run_config = run_config_from_args(args)
     settings = run_config.load_settings()  # validated before anything is read or sent
@@ -245,13 +246,18 @@ def run(args: argparse.Namespace) -> int:
     manifest = load_manifest(args.artifacts)
     protocol, artifact = _protocol_and_artifact(args)
     entry = manifest.artifact(artifact)
+    token = _token(args)
+    grpc_headers = None
+    if token and args.target is not None:  # the key where this stack's gRPC API reads it
+        grpc_headers = {get_stack(args.target).grpc_key_metadata: f"Bearer {token}"}
     endpoint = Endpoint(
         url=args.url,
         protocol=protocol,
         model=args.model or safe_model_name(manifest.model.name),
-        token=_token(args),
+        token=token,
         input_name=args.input_name or (entry.inputs[0].name if entry.inputs else None),
         grpc_target=args.grpc_target,
+        grpc_headers=grpc_headers,
     )
     payloads = payloads_from_export(endpoint, args.artifacts, manifest, artifact=artifact, batch_size=args.batch_size)
     config = settings.closed

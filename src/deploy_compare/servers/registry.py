@@ -65,6 +65,8 @@ class Stack:
     encodings: dict[str, str] = field(default_factory=dict)
     # encoding -> why this stack does not speak it (shown in the SKIPPED cell instead of the default)
     encoding_gaps: dict[str, str] = field(default_factory=dict)
+    # the gRPC metadata name that carries "Bearer <key>" (Triton: triton-grpc-protocol-<key>)
+    grpc_key_metadata: str = "authorization"
 
     @property
     def protocol(self) -> str:

@@ -24,6 +24,7 @@ from ..base import Endpoint, Launcher
 from ..model_spec import ServedModel
 from ..process import LogWatcher, free_ports, start_process_group, stop_process_tree
 from ..v2_health import endpoint_for, ready_problem
+from . import GRPC_KEY_METADATA
 from .config import TritonConfig
 from .repository import python_backend_repository
 
@@ -171,8 +172,7 @@ class NativeTriton(Launcher):
             self.model,
             self._headers(),
             grpc_target=f"127.0.0.1:{self._grpc_port}",
-            # Triton reads a restricted gRPC protocol's key from `triton-grpc-protocol-<key>`.
-            grpc_headers={"triton-grpc-protocol-authorization": f"Bearer {self._token}"},
+            grpc_headers={GRPC_KEY_METADATA: f"Bearer {self._token}"},
         )
 
     @property
