@@ -114,7 +114,10 @@ class DeployCompareHandler:
         # starting with "{"; any other bytes are a binary tensor (one whose first byte
         # happens to be "{" is still read as one: it does not parse as JSON).
         if isinstance(body, (bytes, bytearray)) and bytes(body[:1]) != b"{":
-            return self._from_bytes(body)
+            try:
+                return self._from_bytes(body)
+            except ValueError as exc:
+                raise ValueError(f"request body is not valid JSON, nor a binary tensor: {exc}") from None
         if isinstance(body, (bytes, bytearray)):
             try:
                 body = json.loads(body.decode("utf-8"))
