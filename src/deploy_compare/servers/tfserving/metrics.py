@@ -1,0 +1,27 @@
+"""TF Serving's split from its monitoring endpoint (servers/metrics.py), for when it runs.
+
+TF Serving exports Prometheus metrics when started with --monitoring_config_file whose
+prometheus_config has enable: true and path: "/monitoring/prometheus/metrics" (on the REST
+port). Its request latency is a histogram of the whole request (`_sum`/`_count` in
+microseconds) and its runtime latency one of the session run (the model's compute), so
+queue is not separated: queue_us here is request - runtime (decode, batching queue, encode).
+Not measured on the machines this was written on (TF Serving is SKIPPED there); the
+launchers do not yet pass a monitoring config, so the stack declares no metrics.
+"""
+
+from __future__ import annotations
+
+from ..metrics import Counters
+
+PATH = "/monitoring/prometheus/metrics"
+MONITORING_CONFIG = 'prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }\n'
+REQUEST = ":tensorflow:serving:request_latency"
+RUNTIME = ":tensorflow:serving:runtime_latency"
+
+
+def read(metrics: dict[str, float]) -> Counters:
+    request_us = metrics.get(f"{REQUEST}_sum", 0.0)
+    runtime_us = metrics.get(f"{RUNTIME}_sum", 0.0)
+    return Counters(
+        requests=metrics.get(f"{REQUEST}_count", 0.0), queue_us=request_us - runtime_us, compute_us=runtime_us
+    )
