@@ -34,7 +34,7 @@ def targets() -> tuple[str, ...]:
 
 def sections() -> tuple[str, ...]:
     """The TOML tables a settings file may have: one per area, one per serving stack."""
-    return ("run", "local", *targets(), "load", "slo", "report")
+    return ("run", "local", *targets(), "load", "slo", "report", "cost")
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -195,4 +195,7 @@ def load_run_config(path: Path | None = None, quick: bool = False, overrides: di
     from ..report.edge import accuracy_budget_points
 
     accuracy_budget_points(data)  # validated before any work, read again when the report renders
+    from ..report.serverview import cost_settings
+
+    cost_settings(data)  # the same: [cost] is read by the report
     return RunConfig(profile="quick" if quick else "full", run=run, raw=data)
