@@ -170,3 +170,36 @@ def test_a_server_out_of_memory_is_a_failed_reason_not_a_hang(artifacts, tmp_pat
     assert time.monotonic() - began < 30  # killed at the limit, not left to the start timeout
     reason = message_line(caught.value)  # what the pipeline writes as the FAILED row's reason
     assert "out of memory" in reason and "40 MiB" in reason, reason
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(900)
+def test_docker_torchserve_seen_through_the_engines_stats_and_killed_at_its_memory_limit(
+    artifacts, tmp_path, docker_client, torchserve_base
+):
+    from deploy_compare.servers import TorchServeConfig
+
+    config = TorchServeConfig(base_image=torchserve_base, start_timeout_s=300, torch_threads=1)
+    launcher = make_launcher("torchserve", "docker", manifest_dir=artifacts, run_dir=tmp_path / "ok", config=config)
+    with launcher:
+        endpoint = launcher.endpoint
+        payloads = payloads_from_export(endpoint, artifacts, load_manifest(artifacts), artifact="torchscript")
+        cfg = LoadConfig(concurrency=4, warmup_s=0.5, duration_s=DURATION_S, min_requests=50)
+        r = monitored(run_closed_loop, launcher)(endpoint, payloads, cfg)
+    server = r.server
+    assert server["source"] == "docker stats API" and server["processes"] is None
+    assert 0 < server["cpu_ms_per_request"] < 100 and 0 < server["cores_busy"] <= 2.5
+    assert server["peak_rss_mib"] > 100  # Java frontend + a Python worker with torch
+    split = server["split"]
+    assert split is not None, server.get("split_note")
+    assert 0 < split["queue_ms"] + split["compute_ms"] <= r.mean_ms
+
+    # The same image under a 160 MiB cgroup limit: the kernel's OOM killer ends the torch worker
+    # (or the JVM); the start fails with that reason instead of waiting out the start timeout.
+    limited = make_launcher("torchserve", "docker", manifest_dir=artifacts, run_dir=tmp_path / "oom", config=config)
+    limited.memory_limit_mib = 160
+    began = time.monotonic()
+    with pytest.raises(ServerError, match="out of memory"):
+        limited.start()
+    assert time.monotonic() - began < 200
+    assert docker_client.containers.list(all=True, filters={"name": limited.container_name}) == []
