@@ -155,7 +155,13 @@ def test_server_view_rows_split_the_client_mean_and_price_the_slo_rate():
     assert e.cost_measured == pytest.approx(0.015)
     # 1 core for 1e6 / 300 s = 0.9259 h -> 0.0333
     assert e.cost_provisioned == pytest.approx(0.036 / 3600 / 300 * 1e6)
-    assert e.rps_per_busy_core == pytest.approx(300 / 0.6)
+    assert e.rps_per_busy_core == pytest.approx(300 / 0.6) and e.load == "SLO rate"
+    # No SLO rate found: the best closed-loop level stands in, and says so.
+    no_slo = _served()
+    no_slo.slo = {"max_rate_rps": None, "trials": []}
+    fallback = efficiency(no_slo, CostSettings(price_per_vcpu_hour=0.036))
+    assert fallback is not None and fallback.load == "no SLO rate: closed loop c=1"
+    assert fallback.slo_rate_rps == 400.0 and fallback.cost_measured == pytest.approx(0.015)
 
 
 def test_native_monitor_measures_a_real_busy_process_tree(tmp_path):

@@ -179,7 +179,7 @@ def test_docker_torchserve_seen_through_the_engines_stats_and_killed_at_its_memo
 ):
     from deploy_compare.servers import TorchServeConfig
 
-    config = TorchServeConfig(base_image=torchserve_base, start_timeout_s=300, torch_threads=1)
+    config = TorchServeConfig(base_image=torchserve_base, start_timeout_s=300)  # test_docker_real's image, reused
     launcher = make_launcher("torchserve", "docker", manifest_dir=artifacts, run_dir=tmp_path / "ok", config=config)
     with launcher:
         endpoint = launcher.endpoint

@@ -63,18 +63,26 @@ def monitored(run: Callable[..., Any], launcher: Any, on_usage: Callable[[dict[s
 
     def wrapped(endpoint, payloads, config, on_progress=None):
         monitor = launcher.monitor()
-        began: list[threading.Thread] = []
+        began: list[threading.Timer] = []
 
         def progress(p) -> None:
             if monitor is not None and not began and p.phase != "warm-up":
-                began.append(threading.Thread(target=monitor.begin, name="server-monitor-begin", daemon=True))
-                began[0].start()  # off the event loop: a metrics scrape must not delay requests
+                # Off the event loop: a metrics scrape must not delay requests. Client actors
+                # (distributed.py) report only their start: the warm-up is then waited out here.
+                delay = 0.0 if p.phase in ("measuring", "draining") else config.warmup_s
+                began.append(threading.Timer(delay, monitor.begin))
+                began[0].daemon = True
+                began[0].start()
             if on_progress is not None:
                 on_progress(p)
 
         result = run(endpoint, payloads, config, progress)
         if monitor is not None and began:
+            began[0].cancel()  # not yet fired (a run cut short inside its warm-up): never begins
             began[0].join(timeout=30)
+            if not monitor.begun:
+                result.server = {"source": monitor.source, "error": "not sampled: the run ended within its warm-up"}
+                return result
             try:
                 usage = monitor.end(result.completed)
                 result.server = usage.to_dict()

@@ -164,6 +164,7 @@ def cold_start_table(results: RunResults) -> Table:
 @dataclass
 class Efficiency:
     target: str
+    load: str  # "SLO rate", or the closed-loop level used when no SLO rate was found
     slo_rate_rps: float
     cpu_ms_per_request: float | None
     rps_per_busy_core: float | None  # the SLO rate / the cores the server kept busy
@@ -173,16 +174,26 @@ class Efficiency:
 
 
 def efficiency(s: ServedResult, cost: CostSettings) -> Efficiency | None:
+    """At the SLO rate; without one (no rate met the bound, or the client was the limit), at the
+    closed-loop level with the highest throughput, and the row says so."""
     best = slo_point(s)
     rate = getf(s.slo, "max_rate_rps")
+    load = "SLO rate"
     if best is None or rate is None:
-        return None
+        measured = [p for p in sweep_points(s) if getf(p, "server", "cpu_ms_per_request") and getf(p, "throughput_rps")]
+        if not measured:
+            return None
+        best = max(measured, key=lambda p: getf(p, "throughput_rps") or 0.0)
+        rate = getf(best, "throughput_rps")
+        load = f"no SLO rate: closed loop c={get(best, 'concurrency')}"
+        assert rate is not None
     cpu_ms = getf(best, "server", "cpu_ms_per_request")
     busy = getf(best, "server", "cores_busy")
     cores = len(s.server_cores) if s.server_cores else None
     per_hour = cost.price_per_vcpu_hour
     return Efficiency(
         target=target_label(s),
+        load=load,
         slo_rate_rps=rate,
         cpu_ms_per_request=cpu_ms,
         rps_per_busy_core=(getf(best, "throughput_rps") or rate) / busy if busy else None,
@@ -202,6 +213,7 @@ def cost_table(results: RunResults) -> tuple[Table, CostSettings]:
         rows.append(
             [
                 e.target,
+                e.load,
                 num(e.slo_rate_rps),
                 ms(e.cpu_ms_per_request),
                 num(e.rps_per_busy_core),
@@ -210,11 +222,12 @@ def cost_table(results: RunResults) -> tuple[Table, CostSettings]:
                 _money(e.cost_provisioned, cost.currency),
             ]
         )
-        statuses.append("OK")
+        statuses.append("OK" if e.load == "SLO rate" else "WARN")
     table = Table(
         [
             "target",
-            "SLO rate req/s",
+            "at",
+            "req/s",
             "server CPU ms/req",
             "req/s per busy core",
             "server cores",
@@ -254,7 +267,7 @@ def server_view_section(results: RunResults, time_series_figure: Any) -> Section
     table, cost = cost_table(results)
     blocks.append(
         Paragraph(
-            f"At each stack's SLO rate, at {cost.price_per_vcpu_hour:g} {cost.currency} per vCPU-hour "
+            f"At each stack's SLO rate (where none was found: its best closed-loop level, marked), at {cost.price_per_vcpu_hour:g} {cost.currency} per vCPU-hour "
             f"({cost.price_source}; [cost] price_per_vcpu_hour). Measured CPU: the server's CPU seconds per request "
             "priced (a perfectly packed machine); provisioned cores: the cores given to the server, priced, "
             "divided by the SLO rate.",

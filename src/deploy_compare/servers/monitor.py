@@ -71,6 +71,10 @@ class ServerMonitor(ABC):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def begun(self) -> bool:
+        return self._began > 0
+
     def begin(self) -> None:
         self._peak, self._samples, self._scrape_error = 0.0, 0, None
         self._counters = self._scrape()
