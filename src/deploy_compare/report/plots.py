@@ -282,7 +282,7 @@ def time_series(results: RunResults) -> bytes | None:
                 ax_l.plot([x for x, _ in bad], [y for _, y in bad], "x", color="crimson", ms=6)
             offset = xs[-1] + width + 1.0
         ax_t.set_title(f"{target_label(s)}: throughput per second", fontsize=9)
-        ax_l.set_title(f"{target_label(s)}: p99 per second (x: errors in that second)", fontsize=9)
+        ax_l.set_title(f"{target_label(s)}: p99 per second (x: errors)", fontsize=9)
         ax_t.set_ylabel("req/s")
         ax_l.set_ylabel("ms")
         ax_l.set_yscale("log")
