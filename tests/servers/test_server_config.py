@@ -81,6 +81,8 @@ def test_native_tfserving_command(synthetic_manifest, tmp_path):
     assert f"--grpc_socket_path={tmp_path / 'g.sock'}" in argv
     assert "--rest_api_port=8123" in argv and f"--model_name={model.model_name}" in argv
     assert not any("batching" in a for a in argv)
+    monitoring = next(a.split("=", 1)[1] for a in argv if a.startswith("--monitoring_config_file="))
+    assert 'path: "/monitoring/prometheus/metrics"' in open(monitoring).read()  # the server's view reads it
     batched = NativeTFServing(model, tmp_path, TFServingConfig(batching=True, max_batch_size=8))
     argv = batched.command("/bin/tms", 8123, tmp_path, tmp_path / "g.sock")
     assert "--enable_batching=true" in argv
