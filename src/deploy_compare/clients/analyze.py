@@ -15,6 +15,7 @@ from .records import DROPPED, ERROR_KINDS, GRPC_STATUS, HTTP_STATUS, KIND_NAMES,
 from .results import LoadResult
 from .selfcheck import bottleneck_reasons, client_info
 from .stats import SendLag, percentile_including_failures_ms, rate_per_s, send_lag
+from .timeseries import per_second
 
 # gRPC status code numbers -> names (grpc.StatusCode), so analysing needs no grpcio.
 GRPC_CODE_NAMES = (
@@ -199,5 +200,6 @@ def analyze_with_samples(
         status_counts=status_counts,
         client_info={**client_info(), "event_loop": run.event_loop or "unknown"},
         config=config.to_dict(),
+        timeseries=per_second(sched, done, ok, run.measure_start_ns, max(run.end_ns, run.stop_ns)),
     )
     return result, samples

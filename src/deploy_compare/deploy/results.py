@@ -56,6 +56,11 @@ class ServedResult:
     # entry {"encoding", "status": OK|SKIPPED|FAILED, "reason", "protocol", "sweep": [LoadResult...]}.
     encoding: str | None = None
     encodings: list[dict[str, Any]] = field(default_factory=list)
+    # Launch -> first successful inference, the first requests' latency (deploy/coldstart.py ColdStart).
+    cold_start: dict[str, Any] | None = None
+    # Highest resident memory of the server's process tree (or container) over every measured
+    # run; each run's own figure is in its LoadResult.server (servers/monitor.py ServerUsage).
+    peak_rss_mib: float | None = None
 
 
 @dataclass

@@ -11,6 +11,9 @@ Encodings: v2 JSON tensors, and the binary tensor data extension (a request with
 Inference-Header-Content-Length header: JSON header + raw tensor bytes; outputs come back
 binary when it asks with binary_data_output or per output binary_data), as Triton does.
 With "grpc_port" in the spec, the same process also answers GRPCInferenceService (grpc_server.py).
+GET /metrics: this process's cumulative counters in Prometheus text (the server's view,
+metrics.py): requests answered, microseconds from arrival to the model call (queue) and
+in the model call (compute).
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import hmac
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from ...clients.v2 import DATATYPES, datatype_of, tensor_from_json
 from ...clients.v2_binary import BINARY_CT, HEADER_LENGTH, split_binary_body, tensors_from_binary
@@ -41,6 +45,34 @@ def _pin_to_one_core() -> None:
     """The edge-service path: one core (the first this process may use), like a device."""
     cores = sorted(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cores[0]})
+
+
+class Counters:
+    """Cumulative request timing of this process (one lock: requests finish on many threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.queue_ns = 0
+        self.compute_ns = 0
+
+    def add(self, queue_ns: int, compute_ns: int) -> None:
+        with self._lock:
+            self.requests += 1
+            self.queue_ns += queue_ns
+            self.compute_ns += compute_ns
+
+    def prometheus(self) -> str:
+        with self._lock:
+            requests, queue_us, compute_us = self.requests, self.queue_ns / 1000.0, self.compute_ns / 1000.0
+        return (
+            "# TYPE dc_requests_total counter\n"
+            f"dc_requests_total {requests}\n"
+            "# TYPE dc_queue_duration_us_total counter\n"
+            f"dc_queue_duration_us_total {queue_us}\n"
+            "# TYPE dc_compute_duration_us_total counter\n"
+            f"dc_compute_duration_us_total {compute_us}\n"
+        )
 
 
 class Service:
@@ -66,6 +98,7 @@ class Service:
         # ONNX Runtime sessions take concurrent run() calls; a TFLite interpreter does not
         # (concurrent invokes corrupt its tensors), so its requests take turns.
         self._lock = threading.Lock() if self.runtime.name == "tflite" else contextlib.nullcontext()
+        self.counters = Counters()
 
     def authorized(self, request: Request) -> bool:
         given = request.headers.get("authorization", "")
@@ -96,12 +129,17 @@ class Service:
             raise ProtocolError(f"input {self.input_name!r} has an empty batch")
         return x
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    def run(self, x: np.ndarray, arrived_ns: int | None = None) -> np.ndarray:
+        """The model's output for `x`; the queue/compute counters (metrics.py) learn the split
+        (`arrived_ns`: when the request arrived; None: no queue time known)."""
         with self._lock:
-            return np.asarray(self.runtime.predict_artifact(x), dtype=np.float32)
+            began = time.perf_counter_ns()
+            y = np.asarray(self.runtime.predict_artifact(x), dtype=np.float32)
+            self.counters.add(began - (began if arrived_ns is None else arrived_ns), time.perf_counter_ns() - began)
+        return y
 
-    def infer(self, x: np.ndarray) -> dict[str, Any]:
-        y = self.run(x)
+    def infer(self, x: np.ndarray, arrived_ns: int) -> dict[str, Any]:
+        y = self.run(x, arrived_ns)
         return {
             "model_name": self.model_name,
             "outputs": [
@@ -134,12 +172,17 @@ def create_app(spec: dict[str, Any] | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def require_token(request: Request, call_next: Any) -> Any:
+        request.state.arrived_ns = time.perf_counter_ns()
         if not service.authorized(request):
             return _error(401, "missing or wrong bearer token")
         return await call_next(request)
 
     def known(name: str) -> JSONResponse | None:
         return None if name == service.model_name else _error(404, f"unknown model {name!r}")
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return PlainTextResponse(service.counters.prometheus(), media_type="text/plain; version=0.0.4")
 
     @app.get("/v2/health/live")
     def live() -> Response:
@@ -171,13 +214,13 @@ def create_app(spec: dict[str, Any] | None = None) -> FastAPI:
     # A plain `def`: FastAPI runs it in its thread pool, so a blocking inference call never
     # stalls the event loop (the runtimes release the GIL while they compute).
     @app.post("/v2/models/{name}/infer")
-    def infer(name: str, raw: tuple[bytes, str | None] = _raw_body()) -> Any:  # noqa: B008 - FastAPI's dependency idiom
+    def infer(request: Request, name: str, raw: tuple[bytes, str | None] = _raw_body()) -> Any:  # noqa: B008 - FastAPI's dependency idiom
         missing = known(name)
         if missing is not None:
             return missing
         body, header_length = raw
         if header_length is not None:
-            return _infer_binary(service, body, header_length)
+            return _infer_binary(service, body, header_length, request.state.arrived_ns)
         try:
             doc = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -186,7 +229,7 @@ def create_app(spec: dict[str, Any] | None = None) -> FastAPI:
             x = service.input_from(doc)
         except ProtocolError as exc:
             return _error(400, str(exc))
-        return service.infer(x)
+        return service.infer(x, request.state.arrived_ns)
 
     return app
 
@@ -202,7 +245,7 @@ def _wants_binary_output(doc: dict[str, Any]) -> bool:
     )
 
 
-def _infer_binary(service: Service, body: bytes, header_length: str) -> Response:
+def _infer_binary(service: Service, body: bytes, header_length: str, arrived_ns: int) -> Response:
     """A binary tensor data extension request: JSON header + raw bytes in, the same out."""
     try:
         length = int(header_length)
@@ -212,7 +255,7 @@ def _infer_binary(service: Service, body: bytes, header_length: str) -> Response
         return _error(400, f"{HEADER_LENGTH} must be an integer, got {header_length!r}")
     except ProtocolError as exc:
         return _error(400, str(exc))
-    y = service.run(x)
+    y = service.run(x, arrived_ns)
     output: dict[str, Any] = {"name": service.output_name, "shape": list(y.shape), "datatype": "FP32"}
     if not _wants_binary_output(doc):
         output["data"] = y.reshape(-1).tolist()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -47,6 +48,7 @@ def handlers(service: Service) -> grpc.GenericRpcHandler:
     expected = f"Bearer {service.token}".encode()
 
     async def model_infer(body: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        arrived = time.perf_counter_ns()  # the queue/compute split counts from here (metrics.py)
         given = dict(context.invocation_metadata() or ()).get("authorization", "")
         if not hmac.compare_digest(str(given).encode(), expected):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
@@ -61,7 +63,7 @@ def handlers(service: Service) -> grpc.GenericRpcHandler:
         except ProtocolError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         # In a thread, as the REST route runs in FastAPI's pool: the loop keeps serving.
-        y = await asyncio.to_thread(service.run, x)
+        y = await asyncio.to_thread(service.run, x, arrived)
         response = ModelInferResponse(model_name=service.model_name)
         out = response.outputs.add(name=service.output_name, datatype="FP32")
         out.shape.extend(y.shape)
