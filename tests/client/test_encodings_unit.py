@@ -109,3 +109,13 @@ def test_failed_requests_are_labelled_by_status():
     assert status_label(HTTP_STATUS, 503) == "HTTP 503"
     assert status_label(GRPC_STATUS, 14) == "gRPC UNAVAILABLE"
     assert status_label(GRPC_STATUS, 16) == "gRPC UNAUTHENTICATED"
+
+
+def test_tfserving_columnar_json_is_the_whole_batch_under_inputs():
+    ep = Endpoint(url="http://127.0.0.1:1", protocol="tfserving_columnar", model="m")
+    payloads = build_payloads(ep, X, batch_size=2)
+    assert json.loads(payloads.requests[0].body) == {"inputs": X.tolist()} and payloads.encoding == "json_columnar"
+    adapter = adapter_class("tfserving_columnar")(ep)
+    np.testing.assert_array_equal(adapter.parse_response(200, b'{"outputs": [[1, 2], [3, 4]]}', 2), [[1, 2], [3, 4]])
+    with pytest.raises(ProtocolError, match="outputs"):
+        adapter.parse_response(200, b'{"predictions": [[1, 2]]}', 1)
