@@ -8,9 +8,16 @@ TorchServe (our handler speaks the same JSON):
     200 -> {"predictions": [[...], ...]}     errors -> {"code": .., "type": .., "message": ..}
 KServe v2 / Open Inference Protocol, REST JSON (Triton, the FastAPI baseline): see v2.py.
 
-Adding an encoding (the v2 binary tensor extension, gRPC) = one Protocol subclass with its
-own build_request/parse_response, registered in ADAPTERS under its own name; an Endpoint
-picks it by `protocol`, a stack descriptor lists the names it speaks.
+Encodings: one logical request can travel as JSON, as raw tensor bytes, or over gRPC. Each
+way is one Protocol subclass with its own build_request/parse_response, registered in
+ADAPTERS under its own name ("module:Class" when it lives in a stack's folder or needs
+grpcio: imported on first use). An Endpoint picks one by `protocol`; a stack descriptor maps
+the ENCODINGS it speaks to adapter names (Stack.encodings).
+    json            the stack's JSON body (row format, or KServe v2 JSON tensors)
+    json_columnar   TF Serving's columnar {"inputs": ...} JSON
+    binary          raw little-endian tensor bytes (TorchServe), the KServe v2 binary tensor
+                    data extension (Triton, the FastAPI service)
+    grpc            the stack's gRPC inference API (clients/grpc_transport.py sends it)
 """
 
 from __future__ import annotations
@@ -27,12 +34,23 @@ from ..errors import ProtocolError
 JSON_CT = "application/json"
 
 
+ENCODINGS = ("json", "json_columnar", "binary", "grpc")
+GRPC_METHOD = "GRPC"  # RequestSpec.method of a unary gRPC call (url = "/package.Service/Method")
+
+
 @dataclass(frozen=True)
 class RequestSpec:
+    """One pre-encoded request. HTTP: method, url, headers, body. gRPC: method GRPC_METHOD,
+    url the full method path, headers the call's metadata, body the serialized message."""
+
     method: str
     url: str
     headers: dict[str, str]
     body: bytes
+
+    @property
+    def is_grpc(self) -> bool:
+        return self.method == GRPC_METHOD
 
 
 def encode_instances(batch: np.ndarray | Mapping[str, np.ndarray]) -> bytes:
@@ -48,6 +66,28 @@ def encode_instances(batch: np.ndarray | Mapping[str, np.ndarray]) -> bytes:
     if batch.ndim < 1:
         raise ProtocolError(f"a batch needs a leading batch dimension, got shape {batch.shape}")
     return json.dumps({"instances": batch.tolist()}, separators=(",", ":")).encode()
+
+
+Batch = np.ndarray | Mapping[str, np.ndarray]  # named inputs: {served input name: array}, see payload.py
+
+
+def named_tensors(batch: Batch, input_name: str | None) -> list[tuple[str, np.ndarray]]:
+    """The request's tensors as (name, array): every named input, or the one under `input_name`."""
+    if isinstance(batch, Mapping):
+        return [(name, np.asarray(a)) for name, a in batch.items()]
+    if not input_name:
+        raise ProtocolError("a KServe v2 endpoint needs the input tensor's name (Endpoint.input_name)")
+    return [(input_name, np.asarray(batch))]
+
+
+def one_tensor(batch: Batch, encoding: str) -> np.ndarray:
+    """The batch of a single-input model; ProtocolError naming the limit for named inputs."""
+    if isinstance(batch, Mapping):
+        raise ProtocolError(
+            f"{encoding} carries one raw tensor; this model takes the named inputs {list(batch)} "
+            "(use the JSON encoding)"
+        )
+    return np.asarray(batch)
 
 
 def response_object(body: bytes) -> dict:
@@ -96,6 +136,7 @@ class Protocol:
     """One server API. Subclasses set the URL and headers; JSON is shared."""
 
     name = "base"
+    encoding = "json"  # one of ENCODINGS
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
@@ -179,13 +220,26 @@ class KServeV2Json(Protocol):
         return decode_infer_response(body, batch_size)
 
 
-ADAPTERS: dict[str, type[Protocol]] = {
+ADAPTERS: dict[str, type[Protocol] | str] = {
     TFServingRest.name: TFServingRest,
     TorchServeRest.name: TorchServeRest,
     KServeV2Json.name: KServeV2Json,
+    # Other encodings, imported on first use (stack folders; grpcio only when gRPC is used).
+    "tfserving_columnar": "deploy_compare.servers.tfserving.encodings:TFServingColumnar",
+    "torchserve_binary": "deploy_compare.servers.torchserve.encodings:TorchServeBinary",
+    "torchserve_grpc": "deploy_compare.servers.torchserve.encodings:TorchServeGrpc",
+    "kserve_v2_binary": "deploy_compare.clients.v2_binary:KServeV2Binary",
+    "kserve_v2_grpc": "deploy_compare.clients.v2_grpc:KServeV2Grpc",
 }
 PROTOCOLS = tuple(ADAPTERS)
 
 
+def adapter_class(protocol: str) -> type[Protocol]:
+    from ..lazy import import_object
+
+    cls = ADAPTERS[protocol]
+    return import_object(cls) if isinstance(cls, str) else cls
+
+
 def adapter_for(endpoint: Endpoint) -> Protocol:
-    return ADAPTERS[endpoint.protocol](endpoint)
+    return adapter_class(endpoint.protocol)(endpoint)
