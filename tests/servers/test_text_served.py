@@ -54,6 +54,11 @@ def _check_stack(launcher, text_exported) -> None:
     result = run_closed_loop(ep, payloads, LoadConfig(duration_s=1.0, warmup_s=0.2, min_requests=20, concurrency=2))
     assert result.error_count == 0 and result.completed >= 20, result.errors
     assert result.correctness_checked == result.completed and result.top1_agreement == 1.0
+    # every encoding the stack speaks (v2 JSON, the binary tensor extension, gRPC) carries both named tensors
+    import encoding_checks
+
+    sizes = encoding_checks.predictions_equal_the_reference(ep, launcher.kind, out, manifest, 1e-4, batch_size=4)
+    assert {"json", "binary", "grpc"} <= set(sizes), sizes
 
 
 @pytest.mark.fastapi_service
