@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ...defaults import default
 from ..config import check_model_name, positive_float, positive_int
 
 #: environment variable naming the JSON file app.py loads (written by launcher.py)
@@ -20,7 +21,7 @@ class FastAPIServiceConfig:
                  use), with threads = 1, like an on-device inference service.
     """
 
-    workers: int = 1
+    workers: int = default("fastapi_onnx", "workers")
     threads: int | None = None
     pin_one_core: bool = False
     start_timeout_s: float = 60.0

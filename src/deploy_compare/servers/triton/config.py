@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ...defaults import default
 from ...errors import ConfigError
 from ..config import check_model_name, positive_float, positive_int
 
@@ -27,11 +28,11 @@ class TritonConfig:
                             (None: DEFAULT_IMAGE, the pinned official release).
     """
 
-    instances: int = 1
-    max_batch_size: int = 32
-    dynamic_batching: bool = True
-    max_queue_delay_us: int = 1000
-    preferred_batch_sizes: list[int] = field(default_factory=list)
+    instances: int = default("triton", "instances")
+    max_batch_size: int = default("triton", "max_batch_size")
+    dynamic_batching: bool = default("triton", "dynamic_batching")
+    max_queue_delay_us: int = default("triton", "max_queue_delay_us")
+    preferred_batch_sizes: list[int] = field(default_factory=lambda: default("triton", "preferred_batch_sizes"))
     threads: int | None = None
     start_timeout_s: float = 120.0
     model_name: str | None = None
