@@ -42,12 +42,12 @@ import numpy as np
 sys.path.insert(0, sys.argv[1])
 import run_edge
 bundle, out = sys.argv[1], sys.argv[2]
-manifest = run_edge.read_manifest(bundle)
-x, _ = run_edge.read_samples(bundle)
-interpreter_class, engine = run_edge.load_interpreter_class()
+manifest = run_edge.load_manifest(bundle)
+x = run_edge.EvalData.load(bundle, run_edge.SAMPLES_NAME).x
+engine = run_edge.TFLiteRuntime.import_engine()
 arrays = {}
-for name, entry in manifest["artifacts"].items():
-    model = run_edge.TFLiteModel(bundle + "/" + entry["path"], entry, manifest["model"]["layout"], 1, interpreter_class)
+for name, entry in manifest.artifacts.items():
+    model = run_edge.tflite_only(entry.format)(run_edge.Path(bundle) / entry.path, entry, manifest.model.layout, 1)
     arrays[name] = np.concatenate([model.predict(x[i : i + 32]) for i in range(0, len(x), 32)])
 np.savez(out, **arrays)
 print(json.dumps({"engine": engine, "models": sorted(arrays)}))

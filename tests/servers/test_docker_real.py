@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from deploy_compare.errors import ImageBuildError
+from deploy_compare.evaldata import EvalData
 from deploy_compare.manifest import load_manifest, to_artifact_layout
 from deploy_compare.servers import TFServingConfig, TorchServeConfig, make_launcher
 from deploy_compare.servers.docker_base import LABEL, RUN_DIR_LABEL
@@ -31,8 +32,8 @@ ABSENT_BASE = "deploy-compare/absent-base:0"  # on no engine, and no registry to
 
 def _check_predictions(launcher, artifacts, artifact_name):
     manifest = load_manifest(artifacts)
-    with np.load(artifacts / "eval.npz") as data:
-        x, reference = data["x"][:8], data["reference"][:8]
+    data = EvalData.load(artifacts).head(8)
+    x, reference = data.x, data.reference
     layout = manifest.artifact(artifact_name).inputs[0].layout
     instances = to_artifact_layout(x, manifest.model.layout, layout).tolist()
     ep = launcher.endpoint

@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
+from deploy_compare.evaldata import EvalData
 from deploy_compare.servers import TorchServeConfig, make_launcher
 from deploy_compare.servers.model_spec import served_model
 from deploy_compare.servers.torchserve_archive import HANDLER_CONFIG_NAME, handler_config
@@ -40,8 +41,8 @@ def handler_and_context(artifacts, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def eval_arrays(artifacts):
-    with np.load(artifacts / "eval.npz") as data:
-        return data["x"], data["reference"]
+    data = EvalData.load(artifacts)
+    return data.x, data.reference
 
 
 def test_batch_of_requests_is_run_once_and_split_back(handler_and_context, eval_arrays):
