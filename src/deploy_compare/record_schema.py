@@ -10,8 +10,7 @@ validating). Here the dataclass is the only place a field is written:
 - a field WITHOUT a default is required; a field WITH a default is optional, so a file
   written before the field existed still validates (adding a field never breaks old files);
   `field(default=..., metadata={"required": True})` for one that every file has always had;
-- extra keywords come from the field's metadata: `field(metadata={"schema": {"minimum": 0}})`,
-  and `{"items": SomeDataclass}` for a list kept as plain dicts whose rows are that record;
+- extra keywords come from the field's metadata: `field(metadata={"schema": {"minimum": 0}})`;
 - cross-field rules come from an optional class attribute SCHEMA_RULES (a list of
   JSON Schema `if`/`then` objects, put under `allOf`);
 - unknown keys are rejected (`additionalProperties: false`), as `cls(**d)` would.
@@ -72,11 +71,8 @@ def type_schema(tp: Any) -> dict[str, Any]:
 
 
 def _field_schema(f: dataclasses.Field, tp: Any) -> dict[str, Any]:
-    meta = f.metadata
     schema = type_schema(tp)
-    if "items" in meta:  # a list of plain dicts whose rows are a record
-        schema["items"] = record_schema(meta["items"])
-    schema.update(meta.get("schema", {}))
+    schema.update(f.metadata.get("schema", {}))
     return schema
 
 

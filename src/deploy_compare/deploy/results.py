@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..bench_local.result import BenchResult
 from ..errors import ManifestError
 from ..fileio import write_json_atomic
 
@@ -87,11 +86,11 @@ class RunResults:
     model: dict[str, Any] | None = None  # manifest "model"
     artifacts: dict[str, Any] = field(default_factory=dict)  # manifest "artifacts" (incl. parity)
     export_failures: dict[str, str] = field(default_factory=dict)
-    # bench_local BenchResult dicts (validated as BenchResult rows)
-    local: list[dict[str, Any]] = field(default_factory=list, metadata={"items": BenchResult})
+    # BenchResult dicts: their own schema (bench_local/schema.py) checks them where they are
+    # written; here any object, so an older run's rows still render (as dashes where absent)
+    local: list[dict[str, Any]] = field(default_factory=list)
     served: list[ServedResult] = field(default_factory=list)
-    # ingested edge-device BenchResult dicts
-    edge: list[dict[str, Any]] = field(default_factory=list, metadata={"items": BenchResult})
+    edge: list[dict[str, Any]] = field(default_factory=list)  # ingested edge-device BenchResult dicts
     schema_version: int = field(
         default=RESULTS_SCHEMA_VERSION, metadata={"required": True, "schema": {"const": RESULTS_SCHEMA_VERSION}}
     )
