@@ -9,10 +9,6 @@ from ...defaults import default
 from ...errors import ConfigError
 from ..config import check_model_name, positive_float, positive_int
 
-#: the official image Dockerfile.triton builds FROM unless base_image says otherwise
-#: (24.10 = Triton 2.51.0, the server version of the binary in nvidia-pytriton 0.7.0)
-DEFAULT_IMAGE = "nvcr.io/nvidia/tritonserver:24.10-py3"
-
 
 @dataclass
 class TritonConfig:
@@ -25,7 +21,7 @@ class TritonConfig:
     threads                 ONNX Runtime intra-op threads per instance (None: its default);
                             the pipeline sets it to the server's core count when it pins.
     base_image              Docker only: the image Dockerfile.triton builds FROM
-                            (None: DEFAULT_IMAGE, the pinned official release).
+                            (None: Dockerfile.triton's `ARG BASE_IMAGE`, the pinned official release).
     """
 
     instances: int = default("triton", "instances")
@@ -61,10 +57,6 @@ class TritonConfig:
         check_model_name(owner, self.model_name)
         if self.base_image is not None and (not isinstance(self.base_image, str) or not self.base_image.strip()):
             raise ConfigError(f"{owner}.base_image must be an image reference, got {self.base_image!r}")
-
-    @property
-    def image(self) -> str:
-        return self.base_image or DEFAULT_IMAGE
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
