@@ -316,9 +316,7 @@ def test_an_image_that_cannot_be_built_falls_back_to_native_and_says_why(artifac
     error = _build_error("pull access denied", [{"error": "lookup registry-1.docker.io: no such host"}])
     client = FakeDockerClient(build_error=error)
     docker_launcher = _launcher("torchserve", artifacts, tmp_path, client, TorchServeConfig(base_image="mirror/ts:1"))
-    launcher = factory.docker_or_native_fallback(
-        "torchserve", docker_launcher, manifest_dir=artifacts, run_dir=tmp_path
-    )
+    launcher = factory.built_or_native("torchserve", "auto", docker_launcher, manifest_dir=artifacts, run_dir=tmp_path)
     assert launcher.mode == "native"
     assert launcher.mode_note == "docker: base image mirror/ts:1 not available: pull access denied; ran natively"
     assert client.run_calls == [] and client.closed is False  # an injected client is the caller's
@@ -333,11 +331,15 @@ def test_an_image_that_cannot_be_built_without_native_is_unavailable_with_both_r
     client = FakeDockerClient(build_error=_build_error("no such host", []))
     docker_launcher = _launcher("tfserving", artifacts, tmp_path, client)
     with pytest.raises(ServerUnavailable) as info:
-        factory.docker_or_native_fallback("tfserving", docker_launcher, manifest_dir=artifacts, run_dir=tmp_path)
+        factory.built_or_native("tfserving", "auto", docker_launcher, manifest_dir=artifacts, run_dir=tmp_path)
     assert str(info.value) == (
         "TF Serving: docker: base image tensorflow/serving:2.19.0 not available: no such host; "
         "native: no tensorflow_model_server on PATH"
     )
+    # --server-mode docker: the same build error fails it (no fallback)
+    docker_launcher = _launcher("tfserving", artifacts, tmp_path, client)
+    with pytest.raises(ImageBuildError, match="no such host"):
+        factory.built_or_native("tfserving", "docker", docker_launcher, manifest_dir=artifacts, run_dir=tmp_path)
 
 
 def test_build_failure_reasons_name_the_cause(artifacts, tmp_path):
@@ -393,6 +395,18 @@ def test_base_image_from_toml_and_flags(tmp_path):
     config = load_run_config(toml, overrides=_overrides(args))
     assert config.section("tfserving")["base_image"] == "mirror.local/tfs:2"
     assert build_parser().parse_args(["serve", "--base-image", "m/x:1"]).base_image == "m/x:1"
+    # the flags come from the registry: every stack with a Docker launcher whose config takes base_image
+    from deploy_compare.servers.registry import base_image_stacks
+
+    assert base_image_stacks() == ("torchserve", "tfserving", "triton")
+    args = build_parser().parse_args(["run", "--triton-base-image", "mirror.local/triton:1"])
+    assert load_run_config(overrides=_overrides(args)).section("triton")["base_image"] == "mirror.local/triton:1"
+    from deploy_compare.commands.serve import _config
+
+    serve = build_parser().parse_args(["serve", "--target", "triton", "--base-image", "m/t:1"])
+    assert _config(serve).base_image == "m/t:1"
+    with pytest.raises(ConfigError, match="fastapi_onnx has no Docker image"):
+        _config(build_parser().parse_args(["serve", "--target", "fastapi_onnx", "--base-image", "m/x:1"]))
 
 
 def test_cpuset_and_label_reach_the_run_arguments(artifacts, tmp_path):
