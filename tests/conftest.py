@@ -46,7 +46,7 @@ def eval_data(exported):
 
 @pytest.fixture(scope="session")
 def synthetic_manifest(tmp_path_factory) -> Path:
-    """A directory with manifest.json (torchscript + savedmodel entries), eval.npz and placeholder
+    """A directory with manifest.json (torchscript, onnx and savedmodel entries), eval.npz and placeholder
     artifact files whose sha256 match the manifest. Nothing in it is a loadable model."""
     import numpy as np
 
@@ -56,6 +56,7 @@ def synthetic_manifest(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("synthetic-manifest")
     (out / "model.pt").write_bytes(b"placeholder: not a TorchScript file")
+    (out / "model.onnx").write_bytes(b"placeholder: not an ONNX file")
     (out / "savedmodel").mkdir()  # the exporter's layout: savedmodel/saved_model.pb
     (out / "savedmodel" / "saved_model.pb").write_bytes(b"placeholder: not a SavedModel")
     rng = np.random.default_rng(0)
@@ -83,6 +84,7 @@ def synthetic_manifest(tmp_path_factory) -> Path:
         model=ModelInfo("digits_cnn", "synthetic", [1, 8, 8], "NCHW", 10, "0" * 16, 16, 1.0),
         artifacts={
             "torchscript": entry("torchscript", "torchscript", "model.pt", "NCHW", [None, 1, 8, 8]),
+            "onnx": entry("onnx", "onnx", "model.onnx", "NCHW", [None, 1, 8, 8]),
             "savedmodel": entry("savedmodel", "savedmodel", "savedmodel", "NHWC", [None, 8, 8, 1]),
         },
         created_utc="2026-01-01T00:00:00+00:00",

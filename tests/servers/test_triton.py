@@ -56,7 +56,8 @@ def test_the_dockerfile_builds_from_the_pinned_image_by_default():
 
 
 @pytest.mark.unit
-def test_config_pbtxt_carries_batching_instances_and_the_environment(artifacts, tmp_path):
+def test_config_pbtxt_carries_batching_instances_and_the_environment(synthetic_manifest, tmp_path):
+    artifacts = synthetic_manifest  # the unit tier needs no export: these never load the model
     from deploy_compare.servers.model_spec import served_model
     from deploy_compare.servers.triton.repository import onnxruntime_repository, python_backend_repository
 
@@ -78,7 +79,8 @@ def test_config_pbtxt_carries_batching_instances_and_the_environment(artifacts, 
 
 
 @pytest.mark.unit
-def test_docker_mode_says_why_when_the_image_is_not_here_and_auto_runs_natively(artifacts, tmp_path):
+def test_docker_mode_says_why_when_the_image_is_not_here_and_auto_runs_natively(synthetic_manifest, tmp_path):
+    artifacts = synthetic_manifest  # the unit tier needs no export: these never load the model
     reason = image_unavailable_reason()
     if reason is None:
         pytest.skip(f"{default_base_image('Dockerfile.triton')} is on this machine")
@@ -134,7 +136,8 @@ class TestRealTriton:
 
 
 @pytest.mark.unit
-def test_the_docker_build_context_has_what_dockerfile_triton_copies(artifacts, tmp_path):
+def test_the_docker_build_context_has_what_dockerfile_triton_copies(synthetic_manifest, tmp_path):
+    artifacts = synthetic_manifest  # the unit tier needs no export: these never load the model
     from server_helpers import FakeDockerClient
 
     from deploy_compare.servers.model_spec import served_model
