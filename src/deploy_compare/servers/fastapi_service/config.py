@@ -50,6 +50,6 @@ class EdgeServiceConfig(FastAPIServiceConfig):
 
         if (self.workers, self.threads) != (1, 1):
             raise ConfigError(
-                "EdgeServiceConfig is one worker, one thread (workers=1, threads=1; one core: its "
-                f"stack's max_server_cores), got workers={self.workers}, threads={self.threads}"
+                "EdgeServiceConfig is one worker, one thread, one core (workers=1, threads=1; the core: "
+                f"its stack's max_server_cores), got workers={self.workers}, threads={self.threads}"
             )
