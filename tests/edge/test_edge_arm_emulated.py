@@ -92,6 +92,8 @@ def test_emulated_python_is_aarch64_with_only_numpy_and_litert(arm64_root):
 
 
 def test_bundle_on_aarch64_validates_ingests_and_matches_x86(arm64_root, edge_bundle, tmp_path):
+    from deploy_compare.edge.runner import SAMPLES_NAME
+    from deploy_compare.evaldata import EvalData
     from deploy_compare.manifest import load_manifest
     from deploy_compare.runtimes import open_runtime
 
@@ -148,8 +150,7 @@ def test_bundle_on_aarch64_validates_ingests_and_matches_x86(arm64_root, edge_bu
     )
     assert proc.returncode == 0, proc.stderr
     manifest = load_manifest(bundle)
-    with np.load(bundle / "sample_inputs.npz") as data:
-        x = data["x"]
+    x = EvalData.load(bundle, SAMPLES_NAME).x
     with np.load(arm_out) as arm:
         assert sorted(arm.files) == sorted(manifest.artifacts)
         for name in manifest.artifacts:
