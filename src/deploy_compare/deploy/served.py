@@ -91,6 +91,7 @@ def run_served_target(
     container = launcher if isinstance(launcher, DockerLauncher) else None
     if container is not None:  # make_launcher built the image, timed apart from start-to-healthy
         result.image, result.image_build_s = container.image_tag, _round(container.build_s)
+        progress.line(f"{kind}: image {container.image_tag} ready ({container.build_s or 0:.1f}s to build or find)")
     if launcher.mode_note:  # auto mode fell back (e.g. the image could not be built): the row says so
         result.reason = launcher.mode_note
         progress.line(f"{kind}: {launcher.mode_note}")
