@@ -35,7 +35,7 @@ def targets() -> tuple[str, ...]:
 
 def sections() -> tuple[str, ...]:
     """The TOML tables a settings file may have: one per area, one per serving stack."""
-    return ("run", "local", *targets(), "load", "slo", "report")
+    return ("run", "local", *targets(), "load", "slo", "report", "cost")
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -83,12 +83,18 @@ class RunSection:
     targets: list[str] = field(default_factory=lambda: list(targets()))
     server_mode: str = default("run", "server_mode")
     pin_cores: bool = default("run", "pin_cores")
+    server_memory_limit_mib: int = default(
+        "run", "server_memory_limit_mib"
+    )  # 0 = none; else Docker's --memory, natively the tree killed at it
 
     def __post_init__(self) -> None:
         allowed = targets()
         bad = [t for t in self.targets if t not in allowed]
         if bad:
             raise ConfigError(f"run.targets: unknown target(s) {', '.join(bad)}; allowed: {', '.join(allowed)}")
+        limit = self.server_memory_limit_mib
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise ConfigError(f"run.server_memory_limit_mib must be an integer >= 0 (0 = no limit), got {limit!r}")
         if self.server_mode not in MODES:
             raise ConfigError(f"run.server_mode must be one of {', '.join(MODES)}, got {self.server_mode!r}")
 
@@ -141,7 +147,7 @@ class RunConfig:
         from ..clients import LoadConfig, SloConfig
 
         load = self.section("load")
-        for key in SCALE_OUT_KEYS:  # where the client runs, not how it loads: served.scale_out() reads them
+        for key in (*SCALE_OUT_KEYS, "encodings"):  # read by served.scale_out() / encodings()
             load.pop(key, None)
         levels = [int(c) for c in load.pop("concurrency")]
         if not levels or min(levels) < 1:
@@ -161,12 +167,31 @@ class RunConfig:
             raise ConfigError(f"[slo]: {exc}") from None
         return LoadSettings(levels, closed, open_loop, slo)
 
+    def encodings(self) -> tuple[str, ...]:
+        """[load] encodings: how each served target is loaded, in order (clients.protocols.ENCODINGS).
+        The first gets the sweep and the SLO search; the others a sweep each. A target that does
+        not speak one gets a SKIPPED cell for it, not an error."""
+        from ..clients.protocols import ENCODINGS
+
+        value = self.section("load").get("encodings", ["json"])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"[load] encodings must be a non-empty list of names, got {value!r}")
+        unknown = [v for v in value if v not in ENCODINGS]
+        if unknown:
+            raise ConfigError(f"[load] encodings: unknown {', '.join(unknown)}; allowed: {', '.join(ENCODINGS)}")
+        if len(set(value)) != len(value):
+            raise ConfigError(f"[load] encodings lists one twice: {value}")
+        return tuple(value)
+
     def validate(self) -> None:
         """Build every area's typed config, so a bad value stops the command before any work."""
         from ..servers.registry import get
 
         self.bench_config()
         self.load_settings()
+        self.encodings()
         for kind in self.run.targets:
             build(get(kind).config_class, self.section(kind), f"[{kind}]")
 
@@ -192,4 +217,7 @@ def load_run_config(path: Path | None = None, quick: bool = False, overrides: di
     from ..report.edge import accuracy_budget_points
 
     accuracy_budget_points(data)  # validated before any work, read again when the report renders
+    from ..report.serverview import cost_settings
+
+    cost_settings(data)  # the same: [cost] is read by the report
     return RunConfig(profile="quick" if quick else "full", run=run, raw=data)

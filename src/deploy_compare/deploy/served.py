@@ -7,10 +7,15 @@ that dies mid-run still leaves the levels it finished in results.json.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from ..errors import ConfigError, ServerError, ServerUnavailable
+from ..endpoint import Endpoint
+from ..errors import ConfigError, LoadError, ProtocolError, ServerError, ServerUnavailable
 from .affinity import CorePlan, pin_self, pin_tree, usable_cores
 from .config import RunConfig, build
 from .results import ServedResult
@@ -25,6 +30,43 @@ def _server_config(kind: str, config: RunConfig, plan: CorePlan):
     if threads and config.run.pin_cores and threads not in table:
         table[threads] = len(plan.server)  # one intra-op thread per core the server owns
     return build(stack.config_class, table, f"[{kind}]")
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodingPlan:
+    """One [load] encoding for one running target: the endpoint speaking it, or why not."""
+
+    encoding: str
+    endpoint: Endpoint | None
+    reason: str | None
+
+    @property
+    def ready(self) -> Endpoint:
+        assert self.endpoint is not None, f"{self.encoding}: {self.reason}"
+        return self.endpoint
+
+    def cell(self, status: str, reason: str | None) -> dict:
+        protocol = getattr(self.endpoint, "protocol", None)
+        return {"encoding": self.encoding, "status": status, "reason": reason, "protocol": protocol, "sweep": []}
+
+
+def encoding_plans(stack, endpoint, encodings: tuple[str, ...], mode: str | None) -> list[EncodingPlan]:
+    """The launcher's endpoint re-pointed at each encoding's adapter; a stack that does not
+    speak one, or a launcher without the port it needs, gives a reason (a SKIPPED cell)."""
+    plans = []
+    for encoding in encodings:
+        reason = stack.encoding_reason(encoding)
+        if reason is not None:
+            plans.append(EncodingPlan(encoding, None, reason))
+            continue
+        ep = dataclasses.replace(endpoint, protocol=stack.protocol_for(encoding))
+        if encoding == "grpc" and not ep.grpc_target:
+            plans.append(
+                EncodingPlan(encoding, None, f"{stack.label_for(mode)}: the {mode} launcher opens no gRPC port")
+            )
+            continue
+        plans.append(EncodingPlan(encoding, ep, None))
+    return plans
 
 
 def scale_out(config: RunConfig):
@@ -44,9 +86,52 @@ def _check_alive(launcher, kind: str) -> None:
     """A dead server must fail its target loudly, not look like a slow one."""
     import psutil
 
+    reason = launcher.failure_reason()  # out of memory (the guard's kill, Docker's OOM killer)
+    if reason:
+        raise ServerError(f"{kind}: {reason}", launcher.tail(15))
     pid = launcher.pid
     if pid is not None and not psutil.pid_exists(pid):
         raise ServerError(f"{kind}: the server process (pid {pid}) exited during the run", launcher.tail(15))
+
+
+def monitored(run: Callable[..., Any], launcher: Any, on_usage: Callable[[dict[str, Any]], None] | None = None):
+    """`run` (run_closed_loop's signature) with the server's view of its measured window in
+    LoadResult.server: the monitor starts when the loop reports the end of the warm-up and
+    ends when the run returns (in-flight requests drained), so it covers the requests the
+    client's figures count."""
+
+    def wrapped(endpoint, payloads, config, on_progress=None):
+        monitor = launcher.monitor()
+        began: list[threading.Timer] = []
+
+        def progress(p) -> None:
+            if monitor is not None and not began and p.phase != "warm-up":
+                # Off the event loop: a metrics scrape must not delay requests. Client actors
+                # (distributed.py) report only their start: the warm-up is then waited out here.
+                delay = 0.0 if p.phase in ("measuring", "draining") else config.warmup_s
+                began.append(threading.Timer(delay, monitor.begin))
+                began[0].daemon = True
+                began[0].start()
+            if on_progress is not None:
+                on_progress(p)
+
+        result = run(endpoint, payloads, config, progress)
+        if monitor is not None and began:
+            began[0].cancel()  # not yet fired (a run cut short inside its warm-up): never begins
+            began[0].join(timeout=30)
+            if not monitor.begun:
+                result.server = {"source": monitor.source, "error": "not sampled: the run ended within its warm-up"}
+                return result
+            try:
+                usage = monitor.end(result.completed)
+                result.server = usage.to_dict()
+                if on_usage is not None:
+                    on_usage(result.server)
+            except Exception as exc:  # the server's view is a record; it must not fail the run
+                result.server = {"source": monitor.source, "error": f"{type(exc).__name__}: {exc}"}
+        return result
+
+    return wrapped
 
 
 def run_served_target(
@@ -61,7 +146,7 @@ def run_served_target(
     on_started: Callable[[str, object], None] | None = None,
 ) -> None:
     """Fill `result` in place. Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself."""
-    from ..clients import find_max_rate_under_slo, sweep_concurrency
+    from ..clients import find_max_rate_under_slo, run_closed_loop, run_open_loop, sweep_concurrency
     from ..clients.payload import payloads_from_export
     from ..clients.results import client_processes_label
     from ..manifest import load_manifest
@@ -69,6 +154,7 @@ def run_served_target(
     from ..servers.docker_base import DockerLauncher
     from ..servers.factory import server_versions
     from ..servers.registry import get
+    from .coldstart import measure_cold_start
 
     stack = get(kind)
     if stack.max_server_cores is not None:
@@ -99,6 +185,7 @@ def run_served_target(
     result.log = str(Path(launcher.log_path).resolve().relative_to(run_dir.resolve()))
     own_cores = tuple(usable_cores())
     pinning = config.run.pin_cores and launcher.mode == "native"
+    launcher.memory_limit_mib = config.run.server_memory_limit_mib or None
     if container is not None and config.run.pin_cores:
         container.cpuset = tuple(plan.server)  # the engine's cpuset; the client pins itself below
     pool = None
@@ -128,17 +215,43 @@ def run_served_target(
                 result.client_cores = list(plan.client)
             if on_started is not None:
                 on_started(kind, launcher)
-            endpoint = launcher.endpoint
             manifest = load_manifest(manifest_dir)
+            plans = encoding_plans(stack, launcher.endpoint, config.encodings(), launcher.mode)
+            ready = [p for p in plans if p.reason is None]
+            for plan_ in plans:
+                if plan_.reason is not None:
+                    result.encodings.append(plan_.cell("SKIPPED", plan_.reason))
+                    progress.line(f"{kind}: {plan_.encoding}: SKIPPED: {plan_.reason}")
+            if not ready:
+                raise ConfigError(f"{kind} speaks none of [load] encodings {list(config.encodings())}")
+            endpoint, result.encoding = ready[0].ready, ready[0].encoding
             payloads = payloads_from_export(endpoint, manifest_dir, manifest, artifact=stack.artifact)
+            tag = "" if len(config.encodings()) == 1 else f" [{result.encoding}]"
+            healthy_at = launcher.healthy_at if launcher.healthy_at is not None else time.monotonic()
+            cold = measure_cold_start(payloads, launcher.startup_s, healthy_at, closed_cfg.timeout_s)
+            cold.image_build_s = result.image_build_s
+            result.cold_start = cold.to_dict()
+            progress.line(
+                f"{kind}: first inference {_s(cold.launch_to_first_inference_s)} after launch; first requests "
+                + ", ".join(f"{ms:.1f}" for ms in cold.first_requests_ms)
+                + " ms"
+                + (f" ({cold.note})" if cold.note else "")
+            )
 
-            def keep(load_result) -> None:
-                result.sweep.append(load_result.to_dict())
+            def peak(usage: dict[str, Any]) -> None:
+                rss = usage.get("peak_rss_mib")
+                if rss is not None:
+                    result.peak_rss_mib = max(result.peak_rss_mib or 0.0, rss)
+
+            def keep(load_result, into: list | None = None) -> None:
+                (result.sweep if into is None else into).append(load_result.to_dict())
                 save()
                 progress.line(
-                    f"{kind}: concurrency {load_result.concurrency}: {load_result.throughput_rps:.1f} req/s, "
+                    f"{kind}{tag if into is None else ' [' + load_result.encoding + ']'}: "
+                    f"concurrency {load_result.concurrency}: {load_result.throughput_rps:.1f} req/s, "
                     f"p50 {_ms(load_result.p50_ms)}, p99 {_ms(load_result.p99_ms)}, "
                     f"errors {sum(load_result.errors.values())}"
+                    + _server_line(load_result.server)
                     + (" [client was the bottleneck]" if load_result.client_bottleneck else "")
                     + (f" [{client_processes_label(load_result.to_dict())}]" if load_result.client_actors else "")
                 )
@@ -152,7 +265,7 @@ def run_served_target(
                     [level],
                     on_progress=progress.load_callback(f"{kind} c={level}"),
                     on_result=keep,
-                    run=pool.run_closed if pool is not None else None,
+                    run=monitored(pool.run_closed if pool is not None else run_closed_loop, launcher, peak),
                 )
 
             def trial(t) -> None:
@@ -169,16 +282,35 @@ def run_served_target(
                 slo_cfg,
                 on_progress=progress.load_callback(f"{kind} SLO"),
                 on_trial=trial,
-                run=pool.run_open if pool is not None else None,
+                run=monitored(pool.run_open if pool is not None else run_open_loop, launcher, peak),
             )
             result.slo = slo.to_dict()
             save()
             best = slo.max_rate_rps
             progress.line(
-                f"{kind}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms: "
+                f"{kind}{tag}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms: "
                 + (f"{best:.1f} req/s" if best is not None else "none")
                 + (f" ({slo.note})" if slo.note else "")
             )
+            for other in ready[1:]:  # each other encoding: the same sweep, on the same server
+                cell = other.cell("OK", None)
+                result.encodings.append(cell)
+                try:
+                    other_payloads = payloads_from_export(other.ready, manifest_dir, manifest, artifact=stack.artifact)
+                    for level in levels:
+                        sweep_concurrency(
+                            other.ready,
+                            other_payloads,
+                            closed_cfg,
+                            [level],
+                            on_progress=progress.load_callback(f"{kind} {other.encoding} c={level}"),
+                            on_result=functools.partial(keep, into=cell["sweep"]),
+                            run=monitored(pool.run_closed if pool is not None else run_closed_loop, launcher, peak),
+                        )
+                except (LoadError, ProtocolError) as exc:  # this encoding failed; the others stand
+                    cell["status"], cell["reason"] = "FAILED", str(exc)
+                    progress.line(f"{kind}: {other.encoding}: FAILED: {exc}")
+                save()
     except BaseException:
         launcher.stop()  # a failed image build happens outside `with`
         raise
@@ -187,6 +319,23 @@ def run_served_target(
             pin_self(own_cores)
         if pool is not None:
             pool.close()  # actors killed, Ray shut down (a local Ray's processes with it)
+
+
+def _server_line(server: dict[str, Any] | None) -> str:
+    """'; server 0.52 ms CPU/request, 180 MiB peak, queue 0.1 / compute 0.3 ms' for the progress line."""
+    if not server or "cpu_s" not in server:
+        return ""
+    text = f"; server {_ms(server.get('cpu_ms_per_request'))} CPU/request"
+    if server.get("peak_rss_mib") is not None:
+        text += f", {server['peak_rss_mib']:.0f} MiB peak"
+    split = server.get("split")
+    if split:
+        text += f", queue {_ms(split.get('queue_ms'))} / compute {_ms(split.get('compute_ms'))}"
+    return text
+
+
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"
 
 
 def _round(value: float | None) -> float | None:
