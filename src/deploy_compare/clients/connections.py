@@ -268,7 +268,10 @@ class WorkerConnection:
         waiter = reader.begin()
         done = False
         try:
-            reader.transport.write(req.wire)  # type: ignore[union-attr]
+            transport = reader.transport
+            if transport is None:  # connection_lost already ran: the server closed it before we wrote
+                raise httpx.WriteError("connection closed by the server before the request was sent")
+            transport.write(req.wire)
             if reader.write_paused:
                 await self._drain(reader, req.write_timeout)
             if req.read_timeout is not None:
