@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from deploy_compare.evaldata import EvalData
 from deploy_compare.exporters.pipeline import ARTIFACT_NAMES
-from deploy_compare.exporters.verify import EvalData
 from deploy_compare.models.text import INPUT_NAMES, SEQ_LEN
 
 pytestmark = pytest.mark.export

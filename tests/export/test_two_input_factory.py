@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deploy_compare.exporters.verify import EvalData
+from deploy_compare.evaldata import EvalData
 from deploy_compare.manifest import load_manifest
 from deploy_compare.runtimes import open_runtime
 

@@ -8,7 +8,8 @@ import pytest
 
 from deploy_compare.bench_local.procedure import MeasureSettings, measure, measure_invoke_only
 from deploy_compare.errors import InputError
-from deploy_compare.exporters.verify import EvalData, run_in_batches
+from deploy_compare.evaldata import EvalData
+from deploy_compare.exporters.verify import run_in_batches
 from deploy_compare.runtimes import open_runtime
 
 pytestmark = pytest.mark.runtime

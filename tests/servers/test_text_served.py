@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from deploy_compare.clients import LoadConfig, payloads_from_export, run_closed_loop
-from deploy_compare.exporters.verify import EvalData
+from deploy_compare.evaldata import EvalData
 from deploy_compare.servers import TorchServeConfig, make_launcher
 from deploy_compare.servers.fastapi_service.config import FastAPIServiceConfig
 from deploy_compare.servers.model_spec import served_model

@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how to run the servers (default auto: Docker if an engine answers, else native)",
     )
     parser.add_argument("--runs-dir", default=None, help="where run directories go (default runs/)")
-    for kind in ("torchserve", "tfserving"):
+    from ..servers.registry import base_image_stacks
+
+    for kind in base_image_stacks():  # every stack with a Docker launcher whose config takes base_image
         parser.add_argument(
             f"--{kind}-base-image",
             default=None,
@@ -51,8 +53,10 @@ def _overrides(args: argparse.Namespace) -> dict:
         run["server_mode"] = args.server_mode
     if args.runs_dir:
         run["runs_dir"] = args.runs_dir
+    from ..servers.registry import base_image_stacks
+
     overrides: dict = {"run": run} if run else {}
-    for kind in ("torchserve", "tfserving"):
+    for kind in base_image_stacks():
         image = getattr(args, f"{kind}_base_image", None)
         if image:
             overrides[kind] = {"base_image": image}

@@ -11,16 +11,15 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
-from ..batches import batch_len, from_npz, is_named, take, to_npz_arrays
+from ..batches import batch_len
 from ..errors import ConfigError, ManifestError
+from ..evaldata import EvalData
 from ..fileio import atomic_path, write_json_atomic, write_text_atomic
-from ..manifest import EVAL_DATA_NAME, MANIFEST_NAME, Manifest, check_artifact_file, load_manifest
+from ..manifest import MANIFEST_NAME, Manifest, check_artifact_file, load_manifest
 from .assemble import assemble_runner
+from .runner import SAMPLES_NAME
 
 RUNNER_NAME = "run_edge.py"
-SAMPLES_NAME = "sample_inputs.npz"  # the runner's name for it too
 README_NAME = "README.txt"
 #: files that mark a directory as an edge bundle, so --out may replace it
 BUNDLE_MARKERS = (RUNNER_NAME, MANIFEST_NAME, SAMPLES_NAME)
@@ -75,15 +74,7 @@ def write_edge_bundle(
     manifest = load_manifest(manifest_dir)
     names = _tflite_names(manifest, artifacts)
     _check_out_dir(out_dir)
-    eval_path = manifest_dir / EVAL_DATA_NAME
-    if not eval_path.exists():
-        raise ManifestError(f"{eval_path}: missing (re-run `deploy-compare export`)")
-    with np.load(eval_path) as data:
-        x = take(from_npz(data), slice(0, samples))
-        x = x if is_named(x) else x.astype(np.float32)  # type: ignore[union-attr]
-        arrays = {**to_npz_arrays(x), "reference": data["reference"][:samples]}
-        if "y" in data.files:
-            arrays["y"] = data["y"][:samples]
+    sample_data = EvalData.load(manifest_dir).head(samples)
 
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
@@ -95,8 +86,7 @@ def write_edge_bundle(
             entries[name] = dataclasses.replace(entry, path=Path(entry.path).name)
         subset = dataclasses.replace(manifest, artifacts=entries, failures={})
         write_json_atomic(tmp / MANIFEST_NAME, subset.to_dict())
-        with open(tmp / SAMPLES_NAME, "wb") as fh:
-            np.savez(fh, **arrays)
+        sample_data.save(tmp, SAMPLES_NAME)
         (tmp / RUNNER_NAME).write_text(runner_source, encoding="utf-8")
         (tmp / RUNNER_NAME).chmod(0o755)
         write_text_atomic(
@@ -105,7 +95,7 @@ def write_edge_bundle(
                 model=manifest.model.name,
                 n=len(names),
                 names=", ".join(names),
-                samples=batch_len(x),
+                samples=batch_len(sample_data.x),
                 layout=manifest.model.layout,
             ),
         )

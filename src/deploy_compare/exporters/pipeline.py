@@ -18,11 +18,12 @@ from pathlib import Path
 
 from ..batches import batch_len, is_named
 from ..errors import ConfigError, DeployCompareError, ExportError, ManifestError, VerificationError, first_line
+from ..evaldata import EvalData
 from ..lazy import import_object
 from ..manifest import ArtifactEntry, Manifest, ModelInfo, TensorSpec, check_artifact_file, load_manifest
 from ..versions import package_versions
 from .base import DEFAULT_OPSET, ExportContext, quiet_tensorflow, torch_args
-from .verify import EvalData, ParityThresholds, verify_artifact
+from .verify import ParityThresholds, reference_accuracy, verify_artifact
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def export_all(options: ExportOptions = ExportOptions(), progress: Callable[[str
             num_classes=int(reference.shape[1]),
             content_hash=content_hash,
             eval_samples=batch_len(data.x),
-            reference_accuracy=data.reference_accuracy,
+            reference_accuracy=reference_accuracy(data),
             inputs=_logical_inputs(bundle) if bundle.input_names else [],
         ),
         artifacts={},

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..batches import Batch, batch_len, from_npz, take, to_npz_arrays
+from ..batches import Batch, batch_len, take
 from ..bench_local.stats import top1_accuracy, top1_agreement
 from ..errors import ConfigError
-from ..manifest import EVAL_DATA_NAME, ArtifactEntry, Manifest, Parity
+from ..evaldata import EvalData
+from ..manifest import ArtifactEntry, Manifest, Parity
 
 BATCH = 64
 
@@ -43,45 +44,19 @@ class ParityThresholds:
             raise ConfigError(f"ParityThresholds.float_max_abs_diff must be >= 0, got {self.float_max_abs_diff}")
 
 
-@dataclass(frozen=True)
-class EvalData:
-    """Held-out inputs (logical layout, float32; or named arrays, see batches.py), labels (or
-    None) and PyTorch's outputs."""
-
-    x: Batch
-    y: np.ndarray | None
-    reference: np.ndarray
-
-    def save(self, directory: Path) -> Path:
-        from ..fileio import atomic_path
-
-        path = Path(directory) / EVAL_DATA_NAME
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                arrays: dict[str, np.ndarray] = {**to_npz_arrays(self.x), "reference": self.reference}
-                if self.y is not None:
-                    arrays["y"] = self.y
-                np.savez(fh, **arrays)  # type: ignore[arg-type]
-        return path
-
-    @classmethod
-    def load(cls, directory: Path) -> EvalData:
-        with np.load(Path(directory) / EVAL_DATA_NAME) as data:
-            return cls(from_npz(data), data["y"] if "y" in data else None, data["reference"])
-
-    @property
-    def reference_accuracy(self) -> float | None:
-        return None if self.y is None else top1_accuracy(self.reference, self.y)
-
-
 def run_in_batches(runtime, x: Batch, batch: int = BATCH) -> np.ndarray:
     return np.concatenate([runtime.predict(take(x, slice(i, i + batch))) for i in range(0, batch_len(x), batch)])
+
+
+def reference_accuracy(data: EvalData) -> float | None:
+    """The PyTorch model's accuracy on the held-out set (None without labels)."""
+    return None if data.y is None else top1_accuracy(data.reference, data.y)
 
 
 def parity_of(entry: ArtifactEntry, outputs: np.ndarray, data: EvalData, thresholds: ParityThresholds) -> Parity:
     max_abs_diff = float(np.abs(outputs - data.reference).max())
     agreement = top1_agreement(outputs, data.reference)
-    ref_acc = data.reference_accuracy
+    ref_acc = reference_accuracy(data)
     acc = top1_accuracy(outputs, data.y) if data.y is not None else float("nan")
     failures = []
     label = f"{entry.name} ({entry.path})"
