@@ -10,7 +10,8 @@ the model's input order (its forward() argument order).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Sequence, Union
+from collections.abc import Mapping
+from typing import Any, Dict, Sequence, Union
 
 import numpy as np
 

@@ -8,7 +8,7 @@ exactly as the local benchmark does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
@@ -26,7 +26,7 @@ class BatchInvoker:
     manifest's artifact input names, which it matches to the interpreter's tensors).
     """
 
-    def __init__(self, interpreter: Any, input_names: Optional[Sequence[str]] = None) -> None:
+    def __init__(self, interpreter: Any, input_names: Optional[List[str]] = None) -> None:
         self.interpreter = interpreter
         details = interpreter.get_input_details()
         if input_names:
