@@ -82,8 +82,11 @@ class RunSection:
     targets: list[str] = field(default_factory=lambda: list(targets()))
     server_mode: str = "auto"
     pin_cores: bool = True
+    repeat: int = 3  # each served point measured this many times, the stacks interleaved
 
     def __post_init__(self) -> None:
+        if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 1:
+            raise ConfigError(f"run.repeat must be an integer >= 1, got {self.repeat!r}")
         allowed = targets()
         bad = [t for t in self.targets if t not in allowed]
         if bad:

@@ -59,12 +59,15 @@ def run_served_target(
     save: Callable[[], None],
     progress,
     on_started: Callable[[str, object], None] | None = None,
+    repetition: int = 1,
 ) -> None:
-    """Fill `result` in place. Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself."""
+    """Fill `result` in place (repetition > 1: add that repetition's points to it).
+    Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself."""
     from ..clients import find_max_rate_under_slo, sweep_concurrency
     from ..clients.payload import payloads_from_export
     from ..clients.results import client_processes_label
     from ..manifest import load_manifest
+    from ..repeats import combine_slo
     from ..servers import make_launcher
     from ..servers.docker_base import DockerLauncher
     from ..servers.factory import server_versions
@@ -78,9 +81,12 @@ def run_served_target(
     scale = scale_out(config)
     result.server_config = server_config.to_dict()
     result.load_client = scale.to_dict()
+    # Each repetition's server gets its own folder: its log never overwrites the last one's.
+    servers_dir = run_dir / "servers" / (f"repetition-{repetition}" if repetition > 1 else "")
+    again = f" (repetition {repetition}/{result.repeat})" if result.repeat > 1 else ""
     try:
         launcher = make_launcher(
-            kind, config.run.server_mode, manifest_dir=manifest_dir, run_dir=run_dir / "servers", config=server_config
+            kind, config.run.server_mode, manifest_dir=manifest_dir, run_dir=servers_dir, config=server_config
         )
     except ServerUnavailable as exc:
         result.status, result.reason = "SKIPPED", str(exc)
@@ -112,7 +118,7 @@ def run_served_target(
                 container.prepare()
             finally:
                 result.image, result.image_build_s = container.image_tag, _round(container.build_s)
-        progress.line(f"{kind}: starting {launcher.describe()}")
+        progress.line(f"{kind}: starting {launcher.describe()}{again}")
         if pinning:
             pin_self(plan.server)  # the server's processes and threads inherit this at start
         with launcher:
@@ -135,7 +141,7 @@ def run_served_target(
             payloads = payloads_from_export(endpoint, manifest_dir, manifest, artifact=stack.artifact)
 
             def keep(load_result) -> None:
-                result.sweep.append(load_result.to_dict())
+                result.sweep.append({**load_result.to_dict(), "repetition": repetition})
                 save()
                 progress.line(
                     f"{kind}: concurrency {load_result.concurrency}: {load_result.throughput_rps:.1f} req/s, "
@@ -159,7 +165,8 @@ def run_served_target(
 
             def trial(t) -> None:
                 progress.line(
-                    f"{kind}: open loop {t.rate_rps:.1f} req/s: {'pass' if t.passed else 'fail'}"
+                    f"{kind}: open loop {t.rate_rps:.1f} req/s{' (confirming)' if t.confirm else ''}: "
+                    f"{'pass' if t.passed else 'fail'}"
                     + (f" ({t.reason})" if t.reason else "")
                 )
                 _check_alive(launcher, kind)
@@ -173,12 +180,18 @@ def run_served_target(
                 on_trial=trial,
                 run=pool.run_open if pool is not None else None,
             )
-            result.slo = slo.to_dict()
+            this = slo.to_dict()
+            trials = [{**t, "repetition": repetition} for t in this.pop("trials")]
+            result.slo_repeats.append({**this, "repetition": repetition})
+            result.slo = combine_slo(result.slo_repeats, list(get_trials(result.slo)) + trials)
             save()
-            best = slo.max_rate_rps
+            best, fail = slo.max_rate_rps, slo.lowest_failing_rate_rps
+            confirmed = {True: ", confirmed", False: ", NOT confirmed", None: ""}[slo.confirmed]
             progress.line(
-                f"{kind}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms: "
+                f"{kind}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms{again}: "
                 + (f"{best:.1f} req/s" if best is not None else "none")
+                + (f" [pass {best:g}, fail {fail:g})" if best is not None and fail is not None else "")
+                + confirmed
                 + (f" ({slo.note})" if slo.note else "")
             )
     except BaseException:
@@ -189,6 +202,12 @@ def run_served_target(
             pin_self(own_cores)
         if pool is not None:
             pool.close()  # actors killed, Ray shut down (a local Ray's processes with it)
+
+
+def get_trials(slo: dict | None) -> list[dict]:
+    """The trials already recorded (earlier repetitions), each with its repetition."""
+    trials = (slo or {}).get("trials")
+    return trials if isinstance(trials, list) else []
 
 
 def _round(value: float | None) -> float | None:
