@@ -206,13 +206,10 @@ class Pipeline:
         # Repetitions interleave the stacks (A B A B): drift on a shared machine hits all alike.
         # Each stack starts once per repetition (seconds, next to minutes of load), so one
         # server at a time owns the server cores and every repetition includes a fresh start.
-        repeat = self.config.run.repeat
         served_stages: dict[str, str] = {}
-        for repetition in range(1, repeat + 1):
-            for kind in self.config.run.targets:
-                name = served_stage_name(kind, repetition, repeat)
-                served_stages[name] = kind
-                stages.append((name, partial(self._served, kind, repetition)))
+        for name, kind, repetition in served_plan(self.config.run.targets, self.config.run.repeat):
+            served_stages[name] = kind
+            stages.append((name, partial(self._served, kind, repetition)))
         try:
             for number, (name, fn) in enumerate(stages, 1):
                 if name != "export" and self.results.model is None:
@@ -244,9 +241,14 @@ class Pipeline:
             self.progress.line(f"report: rendering failed ({type(exc).__name__}: {exc}); results.json is intact")
 
 
-def served_stage_name(kind: str, repetition: int, repeat: int) -> str:
-    """ "triton", or "triton 2/3" when the run repeats."""
-    return kind if repeat == 1 else f"{kind} {repetition}/{repeat}"
+def served_plan(targets: list[str], repeat: int) -> list[tuple[str, str, int]]:
+    """(stage name, target, repetition) in run order: every target once per repetition (A B A B).
+    A stage is named after its target, "triton 2/3" when the run repeats."""
+    return [
+        (kind if repeat == 1 else f"{kind} {repetition}/{repeat}", kind, repetition)
+        for repetition in range(1, repeat + 1)
+        for kind in targets
+    ]
 
 
 def export_all_logged(options, line: Callable[[str], None], run_dir: Path):

@@ -185,6 +185,7 @@ def sweep_table(results: RunResults) -> Table:
                     _spread(points, "throughput_rps", num),
                     _spread(points, "p50_ms"),
                     _spread(points, "p90_ms"),
+                    _spread(points, "p95_ms"),
                     _spread(points, "p99_ms"),
                     _p99_with_failures(points),
                     _spread(points, "p999_ms"),

@@ -78,8 +78,12 @@ def _uncertainty(spreads: list[Spread], what: str) -> str:
 def _rank(named: list[tuple[str, str, Spread]]) -> tuple[tuple[str, str, Spread], list[tuple[str, str, Spread]]]:
     """(the lowest median, every entry whose band overlaps its band, the leader first)."""
     best = min(named, key=lambda e: (e[2].median, e[0]))
-    tied = [best] + [e for e in named if e is not best and _bands_overlap(e[2], best[2])]
-    return best, tied
+    others = sorted((e for e in named if e is not best and _bands_overlap(e[2], best[2])), key=lambda e: e[2].median)
+    return best, [best, *others]
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _common_concurrency(served: list[ServedResult]) -> tuple[int | None, list[ServedResult]]:
@@ -137,7 +141,7 @@ def serving_latency_verdict(results: RunResults) -> Verdict:
     best, tied = _rank(named)
     if len(tied) > 1:
         figures = ", ".join(f"{label} p50 {_ms_spread(sp)} ms" for _, label, sp in tied)
-        answer = f"{' and '.join(label for _, label, _ in tied)} are {TIED} {where}: {figures}."
+        answer = f"{_and([label for _, label, _ in tied])} are {TIED} {where}: {figures}."
         return Verdict("serving_latency", question, answer, None, details, [name for name, _, _ in tied])
     only = " - the only served stack measured" if len(named) == 1 and len(results.served) > 1 else ""
     answer = f"{best[1]}, p50 {_ms_spread(best[2])} ms {where}{only}."
@@ -147,9 +151,14 @@ def serving_latency_verdict(results: RunResults) -> Verdict:
 def inprocess_latency_verdict(results: RunResults) -> Verdict:
     """In-process runtimes only (server profile, batch 1): no HTTP, no serialization, no queue."""
     question = "Lowest single-request latency in-process (no server)"
-    local = [r for r in ok_local(results, "server") if getf(r, "p50_ms") is not None]
-    if not local:
+    measured = [r for r in ok_local(results, "server") if getf(r, "p50_ms") is not None]
+    if not measured:
         return Verdict("inprocess_latency", question, "No in-process benchmark measured a latency.", None)
+    fastest: dict[str, dict] = {}  # per artifact, its thread count with the lowest p50
+    for r in measured:
+        if r["artifact"] not in fastest or r["p50_ms"] < fastest[r["artifact"]]["p50_ms"]:
+            fastest[r["artifact"]] = r
+    local = list(fastest.values())
     named = []
     for r in local:
         spread = Spread.of([r.get("p50_ms")])
@@ -165,7 +174,7 @@ def inprocess_latency_verdict(results: RunResults) -> Verdict:
     artifacts = list(dict.fromkeys(by_key[key]["artifact"] for key, _, _ in tied))
     if len(artifacts) > 1:
         figures = ", ".join(f"{label} p50 {ms(sp.median)} ms" for _, label, sp in tied)
-        answer = f"{' and '.join(artifacts)} are {TIED}: {figures}."
+        answer = f"{_and(artifacts)} are {TIED}: {figures}."
         return Verdict("inprocess_latency", question, answer, None, details, artifacts)
     row = by_key[best[0]]
     return Verdict(
@@ -297,7 +306,7 @@ def throughput_verdict(results: RunResults) -> Verdict:
     tied = [best] + [r for r in measured if r is not best and r.overlaps(best)]
     if len(tied) > 1:
         figures = "; ".join(f"{target_label(r.s)} {r.describe()}" for r in tied)
-        answer = f"{' and '.join(target_label(r.s) for r in tied)} are {TIED} {where}: {figures}."
+        answer = f"{_and([target_label(r.s) for r in tied])} are {TIED} {where}: {figures}."
         return Verdict("throughput", question, answer, None, details, [r.s.target for r in tied])
     only = " - the only served stack measured" if len(results.served) > 1 and len(rates) == 1 else ""
     answer = f"{target_label(best.s)}, {best.describe()} {where}{only}."
