@@ -5,6 +5,8 @@ and tests/servers/test_repeats_real.py."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from deploy_compare.clients import Endpoint, LoadConfig, LoadResult, SloConfig, find_max_rate_under_slo
@@ -59,12 +61,22 @@ def outcome(rate: float, p99: float | None, *, short: bool = False, seed: int = 
     )
 
 
+def test_a_client_limited_first_rate_halves_to_a_lower_bound():
+    server = Scripted(capacity=1000.0, client_limit=60.0)
+    result = search(server, max_trials=8)
+    assert [r for r, _ in server.calls] == [100.0, 50.0]  # no bisection above the client's limit
+    assert result.max_rate_rps == 50.0 and result.limited_by_client and result.confirmed is None
+    assert "lower bound" in result.note
+
+
 class Scripted:
     """A server of a given capacity: p99 10 ms below it, unbounded above; `flaky` rates pass
     only on the first trial at them (the lucky trial the confirmation exists for)."""
 
-    def __init__(self, capacity: float, flaky: tuple[float, ...] = (), short_below: float = 0.0) -> None:
-        self.capacity, self.flaky, self.short_below = capacity, set(flaky), short_below
+    def __init__(
+        self, capacity: float, flaky: tuple[float, ...] = (), short_below: float = 0.0, client_limit: float = 1e9
+    ) -> None:
+        self.capacity, self.flaky, self.short_below, self.client_limit = capacity, set(flaky), short_below, client_limit
         self.calls: list[tuple[float, int]] = []
         self.settles = 0
 
@@ -74,7 +86,10 @@ class Scripted:
         self.calls.append((rate, config.seed))
         short = rate < self.short_below
         ok = rate <= self.capacity or (rate in self.flaky and not seen_before)
-        return outcome(rate, 10.0 if ok else None, short=short, seed=config.seed)
+        result = outcome(rate, 10.0 if ok else None, short=short, seed=config.seed)
+        if rate > self.client_limit:  # the client fell behind its schedule
+            result = dataclasses.replace(result, client_bottleneck=True, bottleneck_reasons=["sends late"])
+        return result
 
     def settle(self) -> None:
         self.settles += 1

@@ -11,8 +11,9 @@ Bounded search, at most SloConfig.max_trials open-loop runs, then a confirmation
 
 A rate passes when the trial issued its min_requests (a trial cut short by max_duration_s
 judges nothing), p99 with failures counted as infinitely slow (so errors and drops above 1%
-fail it) is <= p99_bound_ms, and the client was not the bottleneck. A rate failed only
-because of the client ends the search: higher rates would measure the client.
+fail it) is <= p99_bound_ms, and the client was not the bottleneck. A rate failed because of
+the client is never bisected above (higher rates would measure the client), but the search
+still halves below it to find a rate the client can drive: the answer is then a lower bound.
 
 Trials are apart: pause_s, then the server's health URL must answer, and each trial's
 preflight request queues behind anything the last trial left, so its stragglers cannot
@@ -122,7 +123,9 @@ def find_max_rate_under_slo(
                 break
             rate = min(rate * 2, slo.max_rate_rps)
         else:
-            if client_limited or cut_short or bracket(trials)[0] is not None or rate <= slo.min_rate_rps:
+            # Lower rates may be within the client's reach (the answer is then a lower bound);
+            # nothing lower is needed once a rate passed, nor possible below a capped-short trial.
+            if cut_short or bracket(trials)[0] is not None or rate <= slo.min_rate_rps:
                 break
             rate = max(rate / 2, slo.min_rate_rps)
 
