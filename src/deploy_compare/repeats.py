@@ -61,8 +61,8 @@ class Spread:
         return self.lo <= other.hi and other.lo <= self.hi
 
     def text(self, fmt: Callable[[Any], str]) -> str:
-        """ "2.45 (2.40-2.61)": median (min-max) over the repetitions; one value alone."""
-        if self.n == 1:
+        """ "2.45 (2.40-2.61)": median (min-max) over the repetitions; one value (or equal ones) alone."""
+        if self.n == 1 or self.lo == self.hi:
             return fmt(self.values[0])
         return f"{fmt(self.median)} ({fmt(self.lo)}-{fmt(self.hi)})"
 
