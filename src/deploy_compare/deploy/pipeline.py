@@ -219,7 +219,6 @@ class Pipeline:
                 earlier = next((s for s in self.results.served if s.target == target), None)
                 if earlier is not None and earlier.status != "OK":
                     continue  # SKIPPED or FAILED in an earlier repetition: its record says why
-
                 self.progress.stage(number, len(stages), name)
                 self._stage(name, fn)
             self.results.run.complete = True
