@@ -166,8 +166,7 @@ def run_served_target(
             def trial(t) -> None:
                 progress.line(
                     f"{kind}: open loop {t.rate_rps:.1f} req/s{' (confirming)' if t.confirm else ''}: "
-                    f"{'pass' if t.passed else 'fail'}"
-                    + (f" ({t.reason})" if t.reason else "")
+                    f"{'pass' if t.passed else 'fail'}" + (f" ({t.reason})" if t.reason else "")
                 )
                 _check_alive(launcher, kind)
 
