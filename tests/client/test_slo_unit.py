@@ -67,6 +67,8 @@ def test_a_client_limited_first_rate_halves_to_a_lower_bound():
     assert [r for r, _ in server.calls] == [100.0, 50.0]  # no bisection above the client's limit
     assert result.max_rate_rps == 50.0 and result.limited_by_client and result.confirmed is None
     assert "lower bound" in result.note
+    nothing = search(Scripted(capacity=1000.0, client_limit=1.0), max_trials=3)
+    assert nothing.max_rate_rps is None and "fell behind at every rate tried (down to 25/s)" in nothing.note
 
 
 class Scripted:

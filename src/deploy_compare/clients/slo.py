@@ -154,7 +154,12 @@ def find_max_rate_under_slo(
     if confirmed and best is None:  # cannot happen: a confirmed rate passed twice
         confirmed = False
     notes = []
-    if best is None:
+    if best is None and client_limited and all(t.result.client_bottleneck for t in trials):
+        lowest = min(t.rate_rps for t in trials)
+        notes.append(
+            f"the load client fell behind at every rate tried (down to {lowest:g}/s): the server was not measured"
+        )
+    elif best is None:
         notes.append("no rate tried met the bound")
     elif worst is None:
         notes.append(f"the highest rate allowed ({slo.max_rate_rps:g}/s) still met the bound")
