@@ -171,3 +171,9 @@ def test_tables_show_median_spread_and_p99_with_failures(make_results, served):
     slo = dict(zip(tables.slo_table(results).headers, tables.slo_table(results).rows[0]))
     assert slo["max rate req/s median (min-max)"] == "575.0 (550.0-575.0)"
     assert slo["bracket [pass, fail) req/s"] == "[550, 600)" and slo["confirmed"] == "yes"
+
+
+def test_a_search_where_the_client_always_fell_behind_is_not_called_a_server_failure(make_results, served):
+    stack = served("triton", {1: [2.0]}, [(None, 200.0)], limited=True)
+    v = verdicts_of(make_results, stack)["throughput"]
+    assert v.winner is None and v.answer.startswith("Not measured: the load client fell behind")

@@ -266,6 +266,15 @@ def throughput_verdict(results: RunResults) -> Verdict:
     skipped = _not_run(results.served)
     if skipped:
         details.append(f"Not compared: {skipped}.")
+    if not rates and all(get(s.slo, "limited_by_client") for s in searched):
+        return Verdict(
+            "throughput",
+            question,
+            "Not measured: the load client fell behind its schedule for every stack, so no trial measured a "
+            "server (a loaded machine; see the notes).",
+            None,
+            details,
+        )
     if not rates:
         return Verdict(
             "throughput",
