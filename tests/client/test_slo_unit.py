@@ -138,6 +138,13 @@ def test_no_confirmation_left_says_so():
     assert result.max_rate_rps is not None and result.max_rate_rps < 562.5
 
 
+def test_a_single_lucky_pass_that_fails_its_confirmation_leaves_no_rate():
+    server = Scripted(capacity=10.0, flaky=(25.0,))
+    result = search(server, max_trials=3)  # 100 fail, 50 fail, 25 pass (lucky), confirm 25 fails
+    assert result.max_rate_rps is None and result.lowest_failing_rate_rps == 25.0 and result.confirmed is False
+    assert "failed its confirmation" in result.note and "no rate tried met the bound" not in result.note
+
+
 def test_halving_stops_at_a_rate_too_low_to_reach_min_requests():
     server = Scripted(capacity=10.0, short_below=60.0)
     result = search(server, max_trials=8)

@@ -159,8 +159,10 @@ def find_max_rate_under_slo(
         notes.append(
             f"the load client fell behind at every rate tried (down to {lowest:g}/s): the server was not measured"
         )
-    elif best is None:
+    elif best is None and not any(t.passed for t in trials):
         notes.append("no rate tried met the bound")
+    elif best is None:
+        pass  # a rate passed once and failed its confirmation: said below
     elif worst is None:
         notes.append(f"the highest rate allowed ({slo.max_rate_rps:g}/s) still met the bound")
     elif client_limited:
