@@ -155,7 +155,8 @@ def test_model_api_is_off_and_every_listener_is_loopback(server):
     assert all((ipaddress.ip_address(a.ip).ipv4_mapped or ipaddress.ip_address(a.ip)).is_loopback for a in listening), (
         listening
     )
-    assert len(listening) == 4, listening  # inference, management, gRPC x2; metrics API off
+    # inference, management, gRPC x2, and the metrics API (on by default: the server's view reads it)
+    assert len(listening) == 5, listening
 
 
 def test_stop_ends_the_whole_process_tree_and_removes_the_key(artifacts, tmp_path):

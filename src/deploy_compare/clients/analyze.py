@@ -15,6 +15,7 @@ from .records import DROPPED, ERROR_KINDS, HTTP_STATUS, KIND_NAMES, OK, UNPARSEA
 from .results import LoadResult
 from .selfcheck import bottleneck_reasons, client_info
 from .stats import SendLag, percentile_including_failures_ms, rate_per_s, send_lag
+from .timeseries import per_second
 
 
 def check_top1(parsed: list[tuple[int, np.ndarray]], payloads: Payloads, every: int) -> tuple[int, int]:
@@ -146,5 +147,6 @@ def analyze_with_samples(
         body_bytes=payloads.body_bytes,
         client_info={**client_info(), "event_loop": run.event_loop or "unknown"},
         config=config.to_dict(),
+        timeseries=per_second(sched, done, ok, run.measure_start_ns, max(run.end_ns, run.stop_ns)),
     )
     return result, samples

@@ -62,6 +62,12 @@ class LoadResult:
     lost_shares: list[dict[str, Any]] = field(default_factory=list)
     client_info: dict[str, str] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    # Per-second throughput, p50, p99 and errors over the measured window (clients/timeseries.py);
+    # empty for a run merged from several client processes.
+    timeseries: dict[str, Any] = field(default_factory=dict)
+    # The server's own view of this run (servers/monitor.py ServerUsage.to_dict()): CPU, peak
+    # memory, queue/compute split; None when the run was not against a server the toolkit started.
+    server: dict[str, Any] | None = None
 
     @property
     def error_count(self) -> int:

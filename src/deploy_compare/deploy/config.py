@@ -34,7 +34,7 @@ def targets() -> tuple[str, ...]:
 
 def sections() -> tuple[str, ...]:
     """The TOML tables a settings file may have: one per area, one per serving stack."""
-    return ("run", "local", *targets(), "load", "slo", "report")
+    return ("run", "local", *targets(), "load", "slo", "report", "cost")
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -83,6 +83,7 @@ class RunSection:
     server_mode: str = "auto"
     pin_cores: bool = True
     repeat: int = 3  # each served point measured this many times, the stacks interleaved
+    server_memory_limit_mib: int = 0  # 0 = none; else Docker's --memory, natively the tree killed at it
 
     def __post_init__(self) -> None:
         if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 1:
@@ -91,6 +92,9 @@ class RunSection:
         bad = [t for t in self.targets if t not in allowed]
         if bad:
             raise ConfigError(f"run.targets: unknown target(s) {', '.join(bad)}; allowed: {', '.join(allowed)}")
+        limit = self.server_memory_limit_mib
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise ConfigError(f"run.server_memory_limit_mib must be an integer >= 0 (0 = no limit), got {limit!r}")
         if self.server_mode not in MODES:
             raise ConfigError(f"run.server_mode must be one of {', '.join(MODES)}, got {self.server_mode!r}")
 
@@ -194,4 +198,7 @@ def load_run_config(path: Path | None = None, quick: bool = False, overrides: di
     from ..report.edge import accuracy_budget_points
 
     accuracy_budget_points(data)  # validated before any work, read again when the report renders
+    from ..report.serverview import cost_settings
+
+    cost_settings(data)  # the same: [cost] is read by the report
     return RunConfig(profile="quick" if quick else "full", run=run, raw=data)

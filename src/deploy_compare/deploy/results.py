@@ -56,6 +56,11 @@ class ServedResult:
     # Where the load client ran: {"client_processes": N, "ray_address": ...} (clients.distributed.ScaleOut);
     # each sweep point / SLO trial also lists its actors and their nodes (LoadResult.client_actors).
     load_client: dict[str, Any] | None = None
+    # Launch -> first successful inference, the first requests' latency (deploy/coldstart.py ColdStart).
+    cold_start: dict[str, Any] | None = None
+    # Highest resident memory of the server's process tree (or container) over every measured
+    # run; each run's own figure is in its LoadResult.server (servers/monitor.py ServerUsage).
+    peak_rss_mib: float | None = None
 
 
 @dataclass

@@ -7,8 +7,11 @@ that dies mid-run still leaves the levels it finished in results.json.
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, ServerError, ServerUnavailable
 from .affinity import CorePlan, pin_self, pin_tree, usable_cores
@@ -44,9 +47,52 @@ def _check_alive(launcher, kind: str) -> None:
     """A dead server must fail its target loudly, not look like a slow one."""
     import psutil
 
+    reason = launcher.failure_reason()  # out of memory (the guard's kill, Docker's OOM killer)
+    if reason:
+        raise ServerError(f"{kind}: {reason}", launcher.tail(15))
     pid = launcher.pid
     if pid is not None and not psutil.pid_exists(pid):
         raise ServerError(f"{kind}: the server process (pid {pid}) exited during the run", launcher.tail(15))
+
+
+def monitored(run: Callable[..., Any], launcher: Any, on_usage: Callable[[dict[str, Any]], None] | None = None):
+    """`run` (run_closed_loop's signature) with the server's view of its measured window in
+    LoadResult.server: the monitor starts when the loop reports the end of the warm-up and
+    ends when the run returns (in-flight requests drained), so it covers the requests the
+    client's figures count."""
+
+    def wrapped(endpoint, payloads, config, on_progress=None):
+        monitor = launcher.monitor()
+        began: list[threading.Timer] = []
+
+        def progress(p) -> None:
+            if monitor is not None and not began and p.phase != "warm-up":
+                # Off the event loop: a metrics scrape must not delay requests. Client actors
+                # (distributed.py) report only their start: the warm-up is then waited out here.
+                delay = 0.0 if p.phase in ("measuring", "draining") else config.warmup_s
+                began.append(threading.Timer(delay, monitor.begin))
+                began[0].daemon = True
+                began[0].start()
+            if on_progress is not None:
+                on_progress(p)
+
+        result = run(endpoint, payloads, config, progress)
+        if monitor is not None and began:
+            began[0].cancel()  # not yet fired (a run cut short inside its warm-up): never begins
+            began[0].join(timeout=30)
+            if not monitor.begun:
+                result.server = {"source": monitor.source, "error": "not sampled: the run ended within its warm-up"}
+                return result
+            try:
+                usage = monitor.end(result.completed)
+                result.server = usage.to_dict()
+                if on_usage is not None:
+                    on_usage(result.server)
+            except Exception as exc:  # the server's view is a record; it must not fail the run
+                result.server = {"source": monitor.source, "error": f"{type(exc).__name__}: {exc}"}
+        return result
+
+    return wrapped
 
 
 def run_served_target(
@@ -63,7 +109,7 @@ def run_served_target(
 ) -> None:
     """Fill `result` in place (repetition > 1: add that repetition's points to it).
     Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself."""
-    from ..clients import find_max_rate_under_slo, sweep_concurrency
+    from ..clients import find_max_rate_under_slo, run_closed_loop, run_open_loop, sweep_concurrency
     from ..clients.payload import payloads_from_export
     from ..clients.results import client_processes_label
     from ..manifest import load_manifest
@@ -72,6 +118,7 @@ def run_served_target(
     from ..servers.docker_base import DockerLauncher
     from ..servers.factory import server_versions
     from ..servers.registry import get
+    from .coldstart import measure_cold_start
 
     stack = get(kind)
     if stack.max_server_cores is not None:
@@ -101,6 +148,7 @@ def run_served_target(
     own_cores = tuple(usable_cores())
     pinning = config.run.pin_cores and launcher.mode == "native"
     container = launcher if isinstance(launcher, DockerLauncher) else None
+    launcher.memory_limit_mib = config.run.server_memory_limit_mib or None
     if container is not None and config.run.pin_cores:
         container.cpuset = tuple(plan.server)  # the engine's cpuset; the client pins itself below
     pool = None
@@ -139,6 +187,21 @@ def run_served_target(
             endpoint = launcher.endpoint
             manifest = load_manifest(manifest_dir)
             payloads = payloads_from_export(endpoint, manifest_dir, manifest, artifact=stack.artifact)
+            healthy_at = launcher.healthy_at if launcher.healthy_at is not None else time.monotonic()
+            cold = measure_cold_start(payloads, launcher.startup_s, healthy_at, closed_cfg.timeout_s)
+            cold.image_build_s = result.image_build_s
+            result.cold_start = cold.to_dict()
+            progress.line(
+                f"{kind}: first inference {_s(cold.launch_to_first_inference_s)} after launch; first requests "
+                + ", ".join(f"{ms:.1f}" for ms in cold.first_requests_ms)
+                + " ms"
+                + (f" ({cold.note})" if cold.note else "")
+            )
+
+            def peak(usage: dict[str, Any]) -> None:
+                rss = usage.get("peak_rss_mib")
+                if rss is not None:
+                    result.peak_rss_mib = max(result.peak_rss_mib or 0.0, rss)
 
             def keep(load_result) -> None:
                 result.sweep.append({**load_result.to_dict(), "repetition": repetition})
@@ -147,6 +210,7 @@ def run_served_target(
                     f"{kind}: concurrency {load_result.concurrency}: {load_result.throughput_rps:.1f} req/s, "
                     f"p50 {_ms(load_result.p50_ms)}, p99 {_ms(load_result.p99_ms)}, "
                     f"errors {sum(load_result.errors.values())}"
+                    + _server_line(load_result.server)
                     + (" [client was the bottleneck]" if load_result.client_bottleneck else "")
                     + (f" [{client_processes_label(load_result.to_dict())}]" if load_result.client_actors else "")
                 )
@@ -160,7 +224,7 @@ def run_served_target(
                     [level],
                     on_progress=progress.load_callback(f"{kind} c={level}"),
                     on_result=keep,
-                    run=pool.run_closed if pool is not None else None,
+                    run=monitored(pool.run_closed if pool is not None else run_closed_loop, launcher, peak),
                 )
 
             def trial(t) -> None:
@@ -177,7 +241,7 @@ def run_served_target(
                 slo_cfg,
                 on_progress=progress.load_callback(f"{kind} SLO"),
                 on_trial=trial,
-                run=pool.run_open if pool is not None else None,
+                run=monitored(pool.run_open if pool is not None else run_open_loop, launcher, peak),
             )
             this = slo.to_dict()
             trials = [{**t, "repetition": repetition} for t in this.pop("trials")]
@@ -207,6 +271,23 @@ def get_trials(slo: dict | None) -> list[dict]:
     """The trials already recorded (earlier repetitions), each with its repetition."""
     trials = (slo or {}).get("trials")
     return trials if isinstance(trials, list) else []
+
+
+def _server_line(server: dict[str, Any] | None) -> str:
+    """'; server 0.52 ms CPU/request, 180 MiB peak, queue 0.1 / compute 0.3 ms' for the progress line."""
+    if not server or "cpu_s" not in server:
+        return ""
+    text = f"; server {_ms(server.get('cpu_ms_per_request'))} CPU/request"
+    if server.get("peak_rss_mib") is not None:
+        text += f", {server['peak_rss_mib']:.0f} MiB peak"
+    split = server.get("split")
+    if split:
+        text += f", queue {_ms(split.get('queue_ms'))} / compute {_ms(split.get('compute_ms'))}"
+    return text
+
+
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"
 
 
 def _round(value: float | None) -> float | None:

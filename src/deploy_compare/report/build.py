@@ -10,6 +10,7 @@ from .edge import INVOKE_NOTE, edge_section
 from .fmt import get, text
 from .inputs import ReportInputs
 from .names import is_local_device
+from .serverview import server_view_section
 from .verdicts import all_verdicts
 
 
@@ -108,6 +109,20 @@ def served_section(inputs: ReportInputs) -> Section:
     return Section("served", "Served targets", blocks)
 
 
+def server_section(inputs: ReportInputs) -> Section | None:
+    r = inputs.results
+    if not any(s.sweep or s.cold_start for s in r.served):
+        return None
+    figure = _figure(
+        "timeseries",
+        "Per-second throughput and p99 of each concurrency level",
+        plots.time_series(r),
+        "per-second throughput and p99 latency of each served target over the sweep",
+        "no run recorded a per-second time series",
+    )
+    return server_view_section(r, figure)
+
+
 def latency_section(inputs: ReportInputs) -> Section:
     return Section(
         "latency",
@@ -185,6 +200,7 @@ def build_document(inputs: ReportInputs) -> Document:
         verdict_section(inputs),
         run_section(inputs),
         served_section(inputs),
+        server_section(inputs),
         latency_section(inputs),
         local_section(inputs),
         artifacts_section(inputs),

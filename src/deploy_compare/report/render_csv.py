@@ -53,6 +53,12 @@ TAIL_COLUMNS = (
     "file_size_bytes",
     "rss_growth_mib",
     "load_ms",
+    # the server's view of a served run (servers/monitor.py): CPU, memory, mean queue/compute per request
+    "server_cpu_ms_per_request",
+    "server_cores_busy",
+    "server_peak_rss_mib",
+    "server_queue_ms",
+    "server_compute_ms",
 )
 LATENCY_KEYS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms")
 
@@ -120,6 +126,11 @@ def _load_fields(d: Any) -> dict[str, Any]:
         "top1_agreement": get(d, "top1_agreement"),
         "client_bottleneck": get(d, "client_bottleneck"),
         "client_processes": get(d, "client_processes"),
+        "server_cpu_ms_per_request": get(d, "server", "cpu_ms_per_request"),
+        "server_cores_busy": get(d, "server", "cores_busy"),
+        "server_peak_rss_mib": get(d, "server", "peak_rss_mib"),
+        "server_queue_ms": get(d, "server", "split", "queue_ms"),
+        "server_compute_ms": get(d, "server", "split", "compute_ms"),
     }
 
 

@@ -40,6 +40,9 @@ class Stack:
                        (checked after the engine answers; None: the engine is enough)
     threads_field      config field that gets the server's core count when cores are pinned
     max_server_cores   at most this many of the server's pinned cores (the edge-service path: 1)
+    metrics            "module:function" (launcher) -> a servers.metrics.MetricsSource of the running
+                       server's queue/compute counters, or a string saying why there is none
+                       (None: the stack exposes no such metrics)
     mode_labels        a label per mode where the mode changes what is measured (Triton:
                        Python backend natively, onnxruntime backend in Docker)
     runs               one line for the README's stack table and --help: how it runs
@@ -57,6 +60,7 @@ class Stack:
     threads_field: str | None = None
     max_server_cores: int | None = None
     mode_labels: dict[str, str] = field(default_factory=dict)
+    metrics: str | None = None
     runs: str = ""
     order: int = 100
 

@@ -137,6 +137,8 @@ def config_properties(
         f"grpc_inference_port={addresses.grpc_inference_port}",
         f"grpc_management_port={addresses.grpc_management_port}",
         f"enable_metrics_api={'true' if config.metrics_api else 'false'}",
+        # Prometheus text with cumulative queue/inference counters (the server's view, metrics.py)
+        f"metrics_mode={'prometheus' if config.metrics_api else 'log'}",
         # the per-minute system-metrics script would add noise to latency measurements
         "disable_system_metrics=true",
         "enable_model_api=false",

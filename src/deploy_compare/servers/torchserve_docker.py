@@ -47,6 +47,10 @@ class DockerTorchServe(DockerLauncher):
         ports = (INFERENCE_PORT, MANAGEMENT_PORT)
         return ports + (METRICS_PORT,) if self.config.metrics_api else ports
 
+    @property
+    def metrics_url(self) -> str | None:
+        return f"{self._host_url(METRICS_PORT)}/metrics" if METRICS_PORT in self.host_ports else None
+
     def extra_build_args(self) -> dict[str, str]:
         # Named in the smoke-load's failure message next to the image's own torch.
         return {"EXPORTER_TORCH": self.model.entry.tools.get("torch", "unknown")}

@@ -188,6 +188,14 @@ class NativeTorchServe(Launcher):
     def wrapper_pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
+    @property
+    def metrics_url(self) -> str | None:
+        return f"{self._addresses.metrics}/metrics" if self._addresses is not None else None
+
+    @property
+    def root_pid(self) -> int | None:
+        return self.wrapper_pid
+
     def process_tree(self) -> list[psutil.Process]:
         """Wrapper, Java and workers as they are now."""
         from .process import tree_of

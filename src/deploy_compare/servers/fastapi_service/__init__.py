@@ -13,6 +13,7 @@ from .config import EdgeServiceConfig, FastAPIServiceConfig
 
 LAUNCHER = "deploy_compare.servers.fastapi_service.launcher:NativeFastAPIService"
 AVAILABLE = "deploy_compare.servers.fastapi_service.launcher:native_unavailable_reason"
+METRICS = "deploy_compare.servers.fastapi_service.metrics:metrics_source"
 
 STACKS = (
     Stack(
@@ -23,6 +24,7 @@ STACKS = (
         config_class=FastAPIServiceConfig,
         launchers={"native": LAUNCHER},
         native_unavailable=AVAILABLE,
+        metrics=METRICS,
         threads_field="threads",
         runs="native: uvicorn + fastapi + onnxruntime from the lock; no Docker image (it is the toolkit itself)",
         order=40,
@@ -35,6 +37,7 @@ STACKS = (
         config_class=EdgeServiceConfig,
         launchers={"native": LAUNCHER},
         native_unavailable=AVAILABLE,
+        metrics=METRICS,
         max_server_cores=1,
         runs="native: the same app with ai-edge-litert, 1 worker, 1 thread, pinned to 1 core",
         order=50,

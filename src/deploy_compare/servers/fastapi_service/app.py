@@ -7,6 +7,9 @@ with DC_SERVICE_SPEC naming a JSON file the launcher wrote (service_spec below).
 route needs the bearer token; bad input is a 4xx with {"error": "<message>"}:
     401 missing or wrong token          404 unknown model
     400 body not JSON / not a v2 request / wrong tensor name, shape or datatype
+GET /metrics: this process's cumulative counters in Prometheus text (the server's view,
+metrics.py): requests answered, microseconds from arrival to the model call (queue) and
+in the model call (compute).
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import hmac
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from ...clients.v2 import DATATYPES, datatype_of, tensor_from_json
 from ...errors import ProtocolError
@@ -36,6 +40,34 @@ def _pin_to_one_core() -> None:
     """The edge-service path: one core (the first this process may use), like a device."""
     cores = sorted(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cores[0]})
+
+
+class Counters:
+    """Cumulative request timing of this process (one lock: requests finish on many threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.queue_ns = 0
+        self.compute_ns = 0
+
+    def add(self, queue_ns: int, compute_ns: int) -> None:
+        with self._lock:
+            self.requests += 1
+            self.queue_ns += queue_ns
+            self.compute_ns += compute_ns
+
+    def prometheus(self) -> str:
+        with self._lock:
+            requests, queue_us, compute_us = self.requests, self.queue_ns / 1000.0, self.compute_ns / 1000.0
+        return (
+            "# TYPE dc_requests_total counter\n"
+            f"dc_requests_total {requests}\n"
+            "# TYPE dc_queue_duration_us_total counter\n"
+            f"dc_queue_duration_us_total {queue_us}\n"
+            "# TYPE dc_compute_duration_us_total counter\n"
+            f"dc_compute_duration_us_total {compute_us}\n"
+        )
 
 
 class Service:
@@ -61,6 +93,7 @@ class Service:
         # ONNX Runtime sessions take concurrent run() calls; a TFLite interpreter does not
         # (concurrent invokes corrupt its tensors), so its requests take turns.
         self._lock = threading.Lock() if self.runtime.name == "tflite" else contextlib.nullcontext()
+        self.counters = Counters()
 
     def authorized(self, request: Request) -> bool:
         given = request.headers.get("authorization", "")
@@ -85,9 +118,11 @@ class Service:
             raise ProtocolError(f"input {self.input_name!r} has an empty batch")
         return x
 
-    def infer(self, x: np.ndarray) -> dict[str, Any]:
+    def infer(self, x: np.ndarray, arrived_ns: int) -> dict[str, Any]:
         with self._lock:
+            began = time.perf_counter_ns()
             y = self.runtime.predict_artifact(x)
+            self.counters.add(began - arrived_ns, time.perf_counter_ns() - began)
         return {
             "model_name": self.model_name,
             "outputs": [
@@ -105,12 +140,17 @@ def create_app(spec: dict[str, Any] | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def require_token(request: Request, call_next: Any) -> Any:
+        request.state.arrived_ns = time.perf_counter_ns()
         if not service.authorized(request):
             return _error(401, "missing or wrong bearer token")
         return await call_next(request)
 
     def known(name: str) -> JSONResponse | None:
         return None if name == service.model_name else _error(404, f"unknown model {name!r}")
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return PlainTextResponse(service.counters.prometheus(), media_type="text/plain; version=0.0.4")
 
     @app.get("/v2/health/live")
     def live() -> Response:
@@ -142,7 +182,7 @@ def create_app(spec: dict[str, Any] | None = None) -> FastAPI:
     # A plain `def`: FastAPI runs it in its thread pool, so a blocking inference call never
     # stalls the event loop (the runtimes release the GIL while they compute).
     @app.post("/v2/models/{name}/infer")
-    def infer(name: str, body: bytes = _raw_body()) -> Any:  # noqa: B008 - FastAPI's dependency idiom
+    def infer(request: Request, name: str, body: bytes = _raw_body()) -> Any:  # noqa: B008 - FastAPI's dependency idiom
         missing = known(name)
         if missing is not None:
             return missing
@@ -154,7 +194,7 @@ def create_app(spec: dict[str, Any] | None = None) -> FastAPI:
             x = service.input_from(doc)
         except ProtocolError as exc:
             return _error(400, str(exc))
-        return service.infer(x)
+        return service.infer(x, request.state.arrived_ns)
 
     return app
 

@@ -21,6 +21,7 @@ STACKS = (
             "docker": "deploy_compare.servers.tfserving_docker:DockerTFServing",
         },
         native_unavailable="deploy_compare.servers.tfserving_native:native_unavailable_reason",
+        metrics="deploy_compare.servers.tfserving.metrics:metrics_source",
         runs="native: `tensorflow_model_server` on PATH; Docker: Dockerfile.tfserving (tensorflow/serving)",
         order=20,
     ),

@@ -22,6 +22,7 @@ STACKS = (
         },
         native_unavailable="deploy_compare.servers.torchserve_native:native_unavailable_reason",
         threads_field="torch_threads",
+        metrics="deploy_compare.servers.torchserve.metrics:metrics_source",
         runs="native: `torchserve` (pip) + Java 17; Docker: Dockerfile.torchserve (pytorch/torchserve)",
         order=10,
     ),

@@ -26,6 +26,7 @@ STACKS = (
         native_unavailable="deploy_compare.servers.triton.native:native_unavailable_reason",
         docker_unavailable="deploy_compare.servers.triton.docker:image_unavailable_reason",
         threads_field="threads",
+        metrics="deploy_compare.servers.triton.metrics:metrics_source",
         mode_labels={
             "native": "Triton, Python backend + ONNX Runtime",
             "docker": "Triton, onnxruntime backend",

@@ -5,8 +5,10 @@ Layout of one instance (under the run directory):
   <run>/triton-native/models/<model>/...   the model repository (repository.py)
   <run>/triton-native/backends/python/     the Python backend + the stub for Python 3.11,
                                            assembled the way PyTriton does it
-Everything binds 127.0.0.1; gRPC and metrics are off (the load client speaks REST); every
-HTTP API needs the bearer token (--http-restricted-api).
+Everything binds 127.0.0.1; gRPC is off (the load client speaks REST); every HTTP API needs
+the bearer token (--http-restricted-api). The Prometheus metrics listener is on, on
+127.0.0.1 only (its own port, no token: Triton has none for it), for the server's view of
+queue and compute time (metrics.py).
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ class NativeTriton(Launcher):
         self.config: TritonConfig = config
         self._proc: subprocess.Popen | None = None
         self._port: int | None = None
+        self._metrics_port: int | None = None
         self._token = secrets.token_urlsafe(24)
         self._watcher = LogWatcher(self.log_path, FATAL_MARKERS)
 
@@ -122,7 +125,7 @@ class NativeTriton(Launcher):
             raise ServerError(f"Triton: {reason}")
         repo = python_backend_repository(self.work_dir / "models", self.model, self.config, env_dir)
         backends = self._backends(env_dir)
-        self._port = free_ports(1)[0]
+        self._port, self._metrics_port = free_ports(2)
         server = tritonserver_dir(env_dir) / "bin" / "tritonserver"
         argv = [
             str(server),
@@ -131,7 +134,11 @@ class NativeTriton(Launcher):
             "--http-address=127.0.0.1",
             f"--http-port={self._port}",
             "--allow-grpc=false",
-            "--allow-metrics=false",
+            "--allow-metrics=true",
+            "--allow-cpu-metrics=false",
+            "--allow-gpu-metrics=false",
+            "--metrics-address=127.0.0.1",
+            f"--metrics-port={self._metrics_port}",
             "--exit-on-error=true",
             "--strict-readiness=true",
             "--disable-auto-complete-config",
@@ -162,6 +169,10 @@ class NativeTriton(Launcher):
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
+
+    @property
+    def metrics_url(self) -> str | None:
+        return f"http://127.0.0.1:{self._metrics_port}/metrics" if self._metrics_port else None
 
     def _shutdown(self) -> None:
         if self._proc is None:
