@@ -47,7 +47,14 @@ def test_two_stacks_two_repetitions_interleaved_with_a_confirmed_slo_rate(artifa
                 "max_late_share": 0.5,
             },
             # Low rates that every stack sustains: the search passes, doubles, and confirms.
-            "slo": {"duration_s": 0.8, "min_requests": 30, "max_trials": 2, "start_rate_rps": 25.0, "pause_s": 0.2},
+            "slo": {
+                "duration_s": 0.8,
+                "min_requests": 30,
+                "max_trials": 2,
+                "start_rate_rps": 25.0,
+                "pause_s": 0.2,
+                "p99_bound_ms": 1000.0,  # a loaded machine's stalls must not fail these low rates
+            },
         }
     )
     results = {k: ServedResult(target=k, status="OK", artifact=get(k).artifact, repeat=2) for k in TARGETS}
@@ -72,14 +79,18 @@ def test_two_stacks_two_repetitions_interleaved_with_a_confirmed_slo_rate(artifa
         assert all(p["requests"] >= 20 and p["min_requests_met"] for p in s.sweep)
         # The SLO search ran per repetition and confirmed its rate on another seed.
         assert [r["repetition"] for r in s.slo_repeats] == [1, 2]
-        for rep in s.slo_repeats:
-            assert rep["confirmed"] is True, [(t["rate_rps"], t["passed"], t["reason"]) for t in s.slo["trials"]]
-            assert rep["max_rate_rps"] == 50.0 and rep["lowest_failing_rate_rps"] is None
         trials = s.slo["trials"]
-        confirms = [t for t in trials if t["confirm"]]
-        assert [t["repetition"] for t in confirms] == [1, 2] and all(t["passed"] for t in confirms)
-        assert {t["result"]["seed"] for t in trials if t["rate_rps"] == 50.0} == {0, 1}
-        assert s.slo["repetitions"] == 2 and s.slo["max_rate_rps"] == 50.0 and s.slo["confirmed"] is True
+        for rep in s.slo_repeats:
+            assert rep["confirmed"] is True, [(t["rate_rps"], t["passed"], t["reason"]) for t in trials]
+            # The rate reported passed twice in its repetition: the search's trial and the confirmation.
+            at_rate = [
+                t for t in trials if t["repetition"] == rep["repetition"] and t["rate_rps"] == rep["max_rate_rps"]
+            ]
+            assert [t["confirm"] for t in at_rate] == [False, True] and all(t["passed"] for t in at_rate)
+            assert at_rate[0]["result"]["seed"] != at_rate[1]["result"]["seed"]
+        assert s.slo["repetitions"] == 2 and s.slo["confirmed"] is True
+        rates = [r["max_rate_rps"] for r in s.slo_repeats]
+        assert s.slo["rate_min_rps"] == min(rates) and s.slo["rate_max_rps"] == max(rates)
         assert all(t["result"]["min_requests_met"] for t in trials)
         # The second repetition's server wrote its own log.
         assert (tmp_path / "servers" / "repetition-2").is_dir()
@@ -95,6 +106,6 @@ def test_two_stacks_two_repetitions_interleaved_with_a_confirmed_slo_rate(artifa
     serving = verdicts["serving_latency"]
     assert "at concurrency 1" in serving.answer and (serving.winner in TARGETS or set(serving.tied) == set(TARGETS))
     assert any("over 2 repetitions" in d for d in serving.details)
-    # Neither stack ever failed a rate: both brackets are open above, so throughput is a tie.
     throughput = verdicts["throughput"]
-    assert set(throughput.tied) == set(TARGETS) and "none failed" in throughput.answer
+    assert sum("confirmed by a repeat" in d for d in throughput.details) == len(TARGETS)
+    assert throughput.winner in TARGETS or set(throughput.tied) == set(TARGETS)
