@@ -62,6 +62,14 @@ class LoadResult:
     lost_shares: list[dict[str, Any]] = field(default_factory=list)
     client_info: dict[str, str] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    # How the requests travelled (clients.protocols.ENCODINGS: json, binary, grpc, ...) and what
+    # one request and one good response weighed: message bytes (HTTP body, gRPC message),
+    # framing (HTTP headers, HTTP/2 frames) excluded; means over the run's bodies / responses.
+    encoding: str = "json"
+    request_bytes: int | None = None
+    response_bytes: int | None = None
+    # Failed requests per status: "HTTP 503", "gRPC UNAVAILABLE" (errors{} counts per kind).
+    status_counts: dict[str, int] = field(default_factory=dict)
     # Per-second throughput, p50, p99 and errors over the measured window (clients/timeseries.py);
     # empty for a run merged from several client processes.
     timeseries: dict[str, Any] = field(default_factory=dict)

@@ -43,7 +43,7 @@ async def _measure(payloads: Any, startup_s: float | None, healthy_at: float, ti
     from ..clients.connections import build_requests, close_all, make_transports
 
     requests = build_requests(payloads, timeout_s)
-    transports = make_transports(1)
+    transports = make_transports(1, payloads)  # HTTP/1.1 or gRPC, as the payloads are
     latencies: list[float] = []
     first_ok: float | None = None
     last_error = ""

@@ -147,7 +147,7 @@ class RunConfig:
         from ..clients import LoadConfig, SloConfig
 
         load = self.section("load")
-        for key in SCALE_OUT_KEYS:  # where the client runs, not how it loads: served.scale_out() reads them
+        for key in (*SCALE_OUT_KEYS, "encodings"):  # read by served.scale_out() / encodings()
             load.pop(key, None)
         levels = [int(c) for c in load.pop("concurrency")]
         if not levels or min(levels) < 1:
@@ -167,12 +167,31 @@ class RunConfig:
             raise ConfigError(f"[slo]: {exc}") from None
         return LoadSettings(levels, closed, open_loop, slo)
 
+    def encodings(self) -> tuple[str, ...]:
+        """[load] encodings: how each served target is loaded, in order (clients.protocols.ENCODINGS).
+        The first gets the sweep and the SLO search; the others a sweep each. A target that does
+        not speak one gets a SKIPPED cell for it, not an error."""
+        from ..clients.protocols import ENCODINGS
+
+        value = self.section("load").get("encodings", ["json"])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"[load] encodings must be a non-empty list of names, got {value!r}")
+        unknown = [v for v in value if v not in ENCODINGS]
+        if unknown:
+            raise ConfigError(f"[load] encodings: unknown {', '.join(unknown)}; allowed: {', '.join(ENCODINGS)}")
+        if len(set(value)) != len(value):
+            raise ConfigError(f"[load] encodings lists one twice: {value}")
+        return tuple(value)
+
     def validate(self) -> None:
         """Build every area's typed config, so a bad value stops the command before any work."""
         from ..servers.registry import get
 
         self.bench_config()
         self.load_settings()
+        self.encodings()
         for kind in self.run.targets:
             build(get(kind).config_class, self.section(kind), f"[{kind}]")
 

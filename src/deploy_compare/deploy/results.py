@@ -56,6 +56,10 @@ class ServedResult:
     # Where the load client ran: {"client_processes": N, "ray_address": ...} (clients.distributed.ScaleOut);
     # each sweep point / SLO trial also lists its actors and their nodes (LoadResult.client_actors).
     load_client: dict[str, Any] | None = None
+    # [load] encodings: `sweep` and `slo` used `encoding`; every other encoding asked for is one
+    # entry {"encoding", "status": OK|SKIPPED|FAILED, "reason", "protocol", "sweep": [LoadResult...]}.
+    encoding: str | None = None
+    encodings: list[dict[str, Any]] = field(default_factory=list)
     # Launch -> first successful inference, the first requests' latency (deploy/coldstart.py ColdStart).
     cold_start: dict[str, Any] | None = None
     # Highest resident memory of the server's process tree (or container) over every measured

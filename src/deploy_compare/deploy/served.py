@@ -7,13 +7,15 @@ that dies mid-run still leaves the levels it finished in results.json.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, ServerError, ServerUnavailable
+from ..endpoint import Endpoint
+from ..errors import ConfigError, LoadError, ProtocolError, ServerError, ServerUnavailable
 from .affinity import CorePlan, pin_self, pin_tree, usable_cores
 from .config import RunConfig, build
 from .results import ServedResult
@@ -28,6 +30,43 @@ def _server_config(kind: str, config: RunConfig, plan: CorePlan):
     if threads and config.run.pin_cores and threads not in table:
         table[threads] = len(plan.server)  # one intra-op thread per core the server owns
     return build(stack.config_class, table, f"[{kind}]")
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodingPlan:
+    """One [load] encoding for one running target: the endpoint speaking it, or why not."""
+
+    encoding: str
+    endpoint: Endpoint | None
+    reason: str | None
+
+    @property
+    def ready(self) -> Endpoint:
+        assert self.endpoint is not None, f"{self.encoding}: {self.reason}"
+        return self.endpoint
+
+    def cell(self, status: str, reason: str | None) -> dict:
+        protocol = getattr(self.endpoint, "protocol", None)
+        return {"encoding": self.encoding, "status": status, "reason": reason, "protocol": protocol, "sweep": []}
+
+
+def encoding_plans(stack, endpoint, encodings: tuple[str, ...], mode: str | None) -> list[EncodingPlan]:
+    """The launcher's endpoint re-pointed at each encoding's adapter; a stack that does not
+    speak one, or a launcher without the port it needs, gives a reason (a SKIPPED cell)."""
+    plans = []
+    for encoding in encodings:
+        reason = stack.encoding_reason(encoding)
+        if reason is not None:
+            plans.append(EncodingPlan(encoding, None, reason))
+            continue
+        ep = dataclasses.replace(endpoint, protocol=stack.protocol_for(encoding))
+        if encoding == "grpc" and not ep.grpc_target:
+            plans.append(
+                EncodingPlan(encoding, None, f"{stack.label_for(mode)}: the {mode} launcher opens no gRPC port")
+            )
+            continue
+        plans.append(EncodingPlan(encoding, ep, None))
+    return plans
 
 
 def scale_out(config: RunConfig):
@@ -184,9 +223,18 @@ def run_served_target(
                 result.client_cores = list(plan.client)
             if on_started is not None:
                 on_started(kind, launcher)
-            endpoint = launcher.endpoint
             manifest = load_manifest(manifest_dir)
+            plans = encoding_plans(stack, launcher.endpoint, config.encodings(), launcher.mode)
+            ready = [p for p in plans if p.reason is None]
+            for plan_ in plans:
+                if plan_.reason is not None and repetition == 1:  # later repetitions: the same reason
+                    result.encodings.append(plan_.cell("SKIPPED", plan_.reason))
+                    progress.line(f"{kind}: {plan_.encoding}: SKIPPED: {plan_.reason}")
+            if not ready:
+                raise ConfigError(f"{kind} speaks none of [load] encodings {list(config.encodings())}")
+            endpoint, result.encoding = ready[0].ready, ready[0].encoding
             payloads = payloads_from_export(endpoint, manifest_dir, manifest, artifact=stack.artifact)
+            tag = "" if len(config.encodings()) == 1 else f" [{result.encoding}]"
             healthy_at = launcher.healthy_at if launcher.healthy_at is not None else time.monotonic()
             cold = measure_cold_start(payloads, launcher.startup_s, healthy_at, closed_cfg.timeout_s)
             cold.image_build_s = result.image_build_s
@@ -203,11 +251,12 @@ def run_served_target(
                 if rss is not None:
                     result.peak_rss_mib = max(result.peak_rss_mib or 0.0, rss)
 
-            def keep(load_result) -> None:
-                result.sweep.append({**load_result.to_dict(), "repetition": repetition})
+            def keep(load_result, into: list | None = None) -> None:
+                (result.sweep if into is None else into).append({**load_result.to_dict(), "repetition": repetition})
                 save()
                 progress.line(
-                    f"{kind}: concurrency {load_result.concurrency}: {load_result.throughput_rps:.1f} req/s, "
+                    f"{kind}{tag if into is None else ' [' + load_result.encoding + ']'}: "
+                    f"concurrency {load_result.concurrency}: {load_result.throughput_rps:.1f} req/s, "
                     f"p50 {_ms(load_result.p50_ms)}, p99 {_ms(load_result.p99_ms)}, "
                     f"errors {sum(load_result.errors.values())}"
                     + _server_line(load_result.server)
@@ -251,12 +300,35 @@ def run_served_target(
             best, fail = slo.max_rate_rps, slo.lowest_failing_rate_rps
             confirmed = {True: ", confirmed", False: ", NOT confirmed", None: ""}[slo.confirmed]
             progress.line(
-                f"{kind}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms{again}: "
+                f"{kind}{tag}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms{again}: "
                 + (f"{best:.1f} req/s" if best is not None else "none")
                 + (f" [pass {best:g}, fail {fail:g})" if best is not None and fail is not None else "")
                 + confirmed
                 + (f" ({slo.note})" if slo.note else "")
             )
+            for other in ready[1:]:  # each other encoding: the same sweep, on the same server
+                cell = other.cell("OK", None)
+                earlier = [c for c in result.encodings if c.get("encoding") == other.encoding]
+                if earlier:  # a later repetition adds its points to the encoding's one cell
+                    cell = earlier[0]
+                else:
+                    result.encodings.append(cell)
+                try:
+                    other_payloads = payloads_from_export(other.ready, manifest_dir, manifest, artifact=stack.artifact)
+                    for level in levels:
+                        sweep_concurrency(
+                            other.ready,
+                            other_payloads,
+                            closed_cfg,
+                            [level],
+                            on_progress=progress.load_callback(f"{kind} {other.encoding} c={level}"),
+                            on_result=functools.partial(keep, into=cell["sweep"]),
+                            run=monitored(pool.run_closed if pool is not None else run_closed_loop, launcher, peak),
+                        )
+                except (LoadError, ProtocolError) as exc:  # this encoding failed; the others stand
+                    cell["status"], cell["reason"] = "FAILED", str(exc)
+                    progress.line(f"{kind}: {other.encoding}: FAILED: {exc}")
+                save()
     except BaseException:
         launcher.stop()  # a failed image build happens outside `with`
         raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from . import plots, tables
+from . import encodings, plots, tables
 from .document import Bullets, Code, Document, Figure, Paragraph, Section
 from .edge import INVOKE_NOTE, edge_section
 from .fmt import get, text
@@ -85,6 +85,19 @@ def served_section(inputs: ReportInputs) -> Section:
             "no served target produced a closed-loop sweep",
         )
     )
+    if encodings.has_dimension(r):
+        blocks.append(
+            Paragraph(
+                "The same sweep per payload encoding ([load] encodings), on the same server; the SLO "
+                "search below used each target's first encoding:",
+                lead="Encodings",
+            )
+        )
+        blocks.append(encodings.encoding_table(r))
+        costs = encodings.json_costs(r)
+        if costs:
+            blocks.append(Paragraph("What JSON costs against each stack's best encoding:", lead="JSON's cost"))
+            blocks.append(Bullets(costs))
     blocks += [
         Paragraph(
             "Open-loop search for the highest rate whose p99 (failures counted as infinitely slow) "

@@ -1,9 +1,9 @@
 """results.csv: one row per measured thing, raw numbers, units in the column names.
 
 kind = local | edge (one per artifact/profile/threads/device), served (one per target x
-concurrency x repetition; a target without a sweep gets one row with its status and reason),
-slo (one per target's search: the median rate over the repetitions), slo_trial (one per
-open-loop trial, with its repetition).
+encoding x concurrency x repetition; a target or encoding without a sweep gets one row with
+its status and reason), slo (one per target's search: the median rate over the repetitions),
+slo_trial (one per open-loop trial, with its repetition).
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ TAIL_COLUMNS = (
     "server_peak_rss_mib",
     "server_queue_ms",
     "server_compute_ms",
+    "encoding",  # served: how requests travelled (json, binary, grpc, ...), bytes per message
+    "request_bytes",
+    "response_bytes",
 )
 LATENCY_KEYS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms")
 
@@ -131,6 +134,9 @@ def _load_fields(d: Any) -> dict[str, Any]:
         "server_peak_rss_mib": get(d, "server", "peak_rss_mib"),
         "server_queue_ms": get(d, "server", "split", "queue_ms"),
         "server_compute_ms": get(d, "server", "split", "compute_ms"),
+        "encoding": get(d, "encoding"),
+        "request_bytes": get(d, "request_bytes"),
+        "response_bytes": get(d, "response_bytes"),
     }
 
 
@@ -143,6 +149,28 @@ def _served_rows(s: ServedResult) -> list[dict[str, Any]]:
     ]
     if not points:
         rows.append({"kind": "served", **base})
+    for cell in s.encodings or []:  # the other [load] encodings: their sweeps, or why not
+        if not isinstance(cell, dict):
+            continue
+        cell_base = {
+            **base,
+            "status": cell.get("status"),
+            "reason": cell.get("reason"),
+            "encoding": cell.get("encoding"),
+        }
+        sweep = [p for p in cell.get("sweep") or [] if isinstance(p, dict)]
+        rows += [
+            {
+                "kind": "served",
+                **cell_base,
+                "concurrency": get(p, "concurrency"),
+                "repetition": repetition(p),
+                **_load_fields(p),
+            }
+            for p in sweep
+        ]
+        if not sweep:
+            rows.append({"kind": "served", **cell_base})
     if isinstance(s.slo, dict):
         rows.append(
             {

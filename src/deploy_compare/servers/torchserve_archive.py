@@ -106,8 +106,8 @@ class TorchServeAddresses:
 
     @classmethod
     def container(cls) -> TorchServeAddresses:
-        # gRPC is not published and stays on the container's loopback.
-        return cls("http://0.0.0.0:8080", "http://0.0.0.0:8081", "http://0.0.0.0:8082", "127.0.0.1", 7070, 7071)
+        # gRPC inference is published (the grpc encoding); gRPC management is not.
+        return cls("http://0.0.0.0:8080", "http://0.0.0.0:8081", "http://0.0.0.0:8082", "0.0.0.0", 7070, 7071)
 
 
 def config_properties(

@@ -175,6 +175,7 @@ class NativeTorchServe(Launcher):
             url=self._addresses.inference,
             model=self.model.model_name,
             headers={"Authorization": f"Bearer {self._keys['inference']}"},
+            grpc_target=f"{self._addresses.grpc_host}:{self._addresses.grpc_inference_port}",
         )
 
     # ---- introspection for tests and the pipeline -----------------------------------

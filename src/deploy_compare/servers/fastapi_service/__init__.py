@@ -11,6 +11,8 @@ from __future__ import annotations
 from ..registry import Stack
 from .config import EdgeServiceConfig, FastAPIServiceConfig
 
+# KServe v2 JSON, its binary tensor extension (app.py) and GRPCInferenceService (grpc_server.py).
+V2_ENCODINGS = {"json": "kserve_v2", "binary": "kserve_v2_binary", "grpc": "kserve_v2_grpc"}
 LAUNCHER = "deploy_compare.servers.fastapi_service.launcher:NativeFastAPIService"
 AVAILABLE = "deploy_compare.servers.fastapi_service.launcher:native_unavailable_reason"
 METRICS = "deploy_compare.servers.fastapi_service.metrics:metrics_source"
@@ -21,6 +23,7 @@ STACKS = (
         label="FastAPI + ONNX Runtime, baseline",
         artifact="onnx",
         protocols=("kserve_v2",),
+        encodings=V2_ENCODINGS,
         config_class=FastAPIServiceConfig,
         launchers={"native": LAUNCHER},
         native_unavailable=AVAILABLE,
@@ -34,6 +37,7 @@ STACKS = (
         label="FastAPI + LiteRT int8 on 1 core, edge-service path",
         artifact="tflite_dynamic_int8",
         protocols=("kserve_v2",),
+        encodings=V2_ENCODINGS,
         config_class=EdgeServiceConfig,
         launchers={"native": LAUNCHER},
         native_unavailable=AVAILABLE,

@@ -15,6 +15,8 @@ STACKS = (
         label="TF Serving",
         artifact="savedmodel",
         protocols=("tfserving",),
+        encodings={"json": "tfserving", "json_columnar": "tfserving_columnar"},
+        encoding_gaps={"grpc": "TF Serving's gRPC Predict client is not built here (TF Serving cannot run here)"},
         config_class=TFServingConfig,
         launchers={
             "native": "deploy_compare.servers.tfserving_native:NativeTFServing",

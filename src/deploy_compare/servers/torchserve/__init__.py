@@ -15,6 +15,7 @@ STACKS = (
         label="TorchServe",
         artifact="torchscript",
         protocols=("torchserve",),
+        encodings={"json": "torchserve", "binary": "torchserve_binary", "grpc": "torchserve_grpc"},
         config_class=TorchServeConfig,
         launchers={
             "native": "deploy_compare.servers.torchserve_native:NativeTorchServe",

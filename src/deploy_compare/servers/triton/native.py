@@ -26,6 +26,7 @@ from ..base import Endpoint, Launcher
 from ..model_spec import ServedModel
 from ..process import LogWatcher, free_ports, start_process_group, stop_process_tree
 from ..v2_health import endpoint_for, ready_problem
+from . import GRPC_KEY_METADATA
 from .config import TritonConfig
 from .repository import python_backend_repository
 
@@ -105,6 +106,7 @@ class NativeTriton(Launcher):
         self.config: TritonConfig = config
         self._proc: subprocess.Popen | None = None
         self._port: int | None = None
+        self._grpc_port: int | None = None
         self._metrics_port: int | None = None
         self._token = secrets.token_urlsafe(24)
         self._watcher = LogWatcher(self.log_path, FATAL_MARKERS)
@@ -125,7 +127,7 @@ class NativeTriton(Launcher):
             raise ServerError(f"Triton: {reason}")
         repo = python_backend_repository(self.work_dir / "models", self.model, self.config, env_dir)
         backends = self._backends(env_dir)
-        self._port, self._metrics_port = free_ports(2)
+        self._port, self._grpc_port, self._metrics_port = free_ports(3)
         server = tritonserver_dir(env_dir) / "bin" / "tritonserver"
         argv = [
             str(server),
@@ -133,7 +135,9 @@ class NativeTriton(Launcher):
             f"--backend-directory={backends}",
             "--http-address=127.0.0.1",
             f"--http-port={self._port}",
-            "--allow-grpc=false",
+            # gRPC (GRPCInferenceService) for the grpc encoding, on loopback, behind the same key
+            "--grpc-address=127.0.0.1",
+            f"--grpc-port={self._grpc_port}",
             "--allow-metrics=true",
             "--allow-cpu-metrics=false",
             "--allow-gpu-metrics=false",
@@ -144,8 +148,14 @@ class NativeTriton(Launcher):
             "--disable-auto-complete-config",
             "--log-verbose=0",
         ]
-        logged = [*argv, f"--http-restricted-api={RESTRICTED_APIS}:Authorization=<redacted>"]
+        logged = [
+            *argv,
+            f"--http-restricted-api={RESTRICTED_APIS}:Authorization=<redacted>",
+            f"--grpc-restricted-protocol={RESTRICTED_APIS}:authorization=<redacted>",
+        ]
         argv.append(f"--http-restricted-api={RESTRICTED_APIS}:Authorization=Bearer {self._token}")
+        # gRPC metadata keys are lowercase: the client sends the key as `authorization`.
+        argv.append(f"--grpc-restricted-protocol={RESTRICTED_APIS}:authorization=Bearer {self._token}")
         libs = _site_packages(env_dir) / "nvidia_pytriton.libs"
         environ = dict(os.environ)
         environ["LD_LIBRARY_PATH"] = ":".join(p for p in (str(libs), environ.get("LD_LIBRARY_PATH", "")) if p)
@@ -164,7 +174,13 @@ class NativeTriton(Launcher):
         return ready_problem(f"http://127.0.0.1:{self._port}", self.model.model_name, self._headers())
 
     def _make_endpoint(self) -> Endpoint:
-        return endpoint_for(f"http://127.0.0.1:{self._port}", self.model, self._headers())
+        return endpoint_for(
+            f"http://127.0.0.1:{self._port}",
+            self.model,
+            self._headers(),
+            grpc_target=f"127.0.0.1:{self._grpc_port}",
+            grpc_headers={GRPC_KEY_METADATA: f"Bearer {self._token}"},
+        )
 
     @property
     def pid(self) -> int | None:
