@@ -28,6 +28,24 @@ def test_load_and_bench_local_defaults_are_the_run_profile(quick):
     assert run.bench_config().settings == (MeasureSettings.quick() if quick else MeasureSettings())
 
 
+def test_config_dataclass_defaults_are_default_toml():
+    """Defaults are written once (default.toml; defaults.py): each table of the full profile builds
+    exactly the dataclass's default instance, so `LoadConfig()` and `run` start from the same values."""
+    from deploy_compare.bench_local import BenchConfig
+    from deploy_compare.clients import LoadConfig, SloConfig
+    from deploy_compare.deploy.config import RunSection, build
+    from deploy_compare.servers.registry import get, names
+
+    run = load_run_config()
+    assert run.run == RunSection()
+    assert run.bench_config() == BenchConfig()
+    settings = run.load_settings()
+    assert settings.closed == LoadConfig() and settings.slo == SloConfig()
+    for kind in names():
+        stack = get(kind)
+        assert build(stack.config_class, run.section(kind), f"[{kind}]") == stack.default_config(), kind
+
+
 def test_flags_override_the_same_fields_as_the_toml(tmp_path):
     s = settings_from_args(build_parser().parse_args(LOAD + ["--duration", "7", "--concurrency", "1,3"]))
     assert s.closed.duration_s == 7.0 and s.levels == [1, 3]

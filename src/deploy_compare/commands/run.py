@@ -39,7 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="measure every served point N times, the stacks interleaved ([run] repeat: 3, --quick 1)",
     )
-    for kind in ("torchserve", "tfserving"):
+    from ..servers.registry import base_image_stacks
+
+    for kind in base_image_stacks():  # every stack with a Docker launcher whose config takes base_image
         parser.add_argument(
             f"--{kind}-base-image",
             default=None,
@@ -60,8 +62,10 @@ def _overrides(args: argparse.Namespace) -> dict:
         run["runs_dir"] = args.runs_dir
     if args.repeat is not None:
         run["repeat"] = args.repeat
+    from ..servers.registry import base_image_stacks
+
     overrides: dict = {"run": run} if run else {}
-    for kind in ("torchserve", "tfserving"):
+    for kind in base_image_stacks():
         image = getattr(args, f"{kind}_base_image", None)
         if image:
             overrides[kind] = {"base_image": image}

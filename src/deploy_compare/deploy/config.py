@@ -18,10 +18,11 @@ if TYPE_CHECKING:  # the typed configs of each area; imported lazily at run time
     from ..bench_local import BenchConfig
     from ..clients import LoadConfig, SloConfig
 
+from ..defaults import DEFAULT_TOML, default
 from ..errors import ConfigError
 from ..servers.config import MODES
 
-DEFAULTS = Path(__file__).with_name("default.toml")
+DEFAULTS = DEFAULT_TOML
 SCALE_OUT_KEYS = ("client_processes", "ray_address")  # [load] keys of the client's placement
 
 
@@ -76,14 +77,16 @@ def build(cls: type, table: dict, where: str) -> Any:
 
 @dataclass
 class RunSection:
-    model: str = "builtin"
-    runs_dir: str = "runs"
-    artifacts_dir: str = ""
+    model: str = default("run", "model")
+    runs_dir: str = default("run", "runs_dir")
+    artifacts_dir: str = default("run", "artifacts_dir")
     targets: list[str] = field(default_factory=lambda: list(targets()))
-    server_mode: str = "auto"
-    pin_cores: bool = True
-    repeat: int = 3  # each served point measured this many times, the stacks interleaved
-    server_memory_limit_mib: int = 0  # 0 = none; else Docker's --memory, natively the tree killed at it
+    server_mode: str = default("run", "server_mode")
+    pin_cores: bool = default("run", "pin_cores")
+    repeat: int = default("run", "repeat")  # each served point measured this many times, the stacks interleaved
+    server_memory_limit_mib: int = default(
+        "run", "server_memory_limit_mib"
+    )  # 0 = none; else Docker's --memory, natively the tree killed at it
 
     def __post_init__(self) -> None:
         if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 1:

@@ -167,6 +167,7 @@ def run_served_target(
     scale = scale_out(config)
     result.server_config = server_config.to_dict()
     result.load_client = scale.to_dict()
+    progress.line(f"{kind}: preparing ({config.run.server_mode} mode; Docker builds its image now)")
     # Each repetition's server gets its own folder: its log never overwrites the last one's.
     servers_dir = run_dir / "servers" / (f"repetition-{repetition}" if repetition > 1 else "")
     again = f" (repetition {repetition}/{result.repeat})" if result.repeat > 1 else ""
@@ -179,6 +180,10 @@ def run_served_target(
         progress.line(f"{kind}: SKIPPED: {exc}")
         return
     result.mode = launcher.mode
+    container = launcher if isinstance(launcher, DockerLauncher) else None
+    if container is not None:  # make_launcher built the image, timed apart from start-to-healthy
+        result.image, result.image_build_s = container.image_tag, _round(container.build_s)
+        progress.line(f"{kind}: image {container.image_tag} ready ({container.build_s or 0:.1f}s to build or find)")
     if launcher.mode_note:  # auto mode fell back (e.g. the image could not be built): the row says so
         result.reason = launcher.mode_note
         progress.line(f"{kind}: {launcher.mode_note}")
@@ -186,7 +191,6 @@ def run_served_target(
     result.log = str(Path(launcher.log_path).resolve().relative_to(run_dir.resolve()))
     own_cores = tuple(usable_cores())
     pinning = config.run.pin_cores and launcher.mode == "native"
-    container = launcher if isinstance(launcher, DockerLauncher) else None
     launcher.memory_limit_mib = config.run.server_memory_limit_mib or None
     if container is not None and config.run.pin_cores:
         container.cpuset = tuple(plan.server)  # the engine's cpuset; the client pins itself below
@@ -199,12 +203,6 @@ def run_served_target(
             # before any server runs) and before the pin below (Ray's own processes are not the server's).
             progress.line(f"{kind}: starting {scale.processes} client actors on {scale.address or 'a local Ray'}")
             pool = ClientPool(scale).__enter__()
-        if container is not None:  # the build apart from start-to-healthy, timed on its own
-            progress.line(f"{kind}: building the image")
-            try:
-                container.prepare()
-            finally:
-                result.image, result.image_build_s = container.image_tag, _round(container.build_s)
         progress.line(f"{kind}: starting {launcher.describe()}{again}")
         if pinning:
             pin_self(plan.server)  # the server's processes and threads inherit this at start
