@@ -180,11 +180,15 @@ def settings_from_args(args: argparse.Namespace):
     return run_config_from_args(args).load_settings()
 
 
-def _row(r) -> list[str]:
+def _row(r, confirm: bool = False) -> list[str]:
     def ms(v):
         return "-" if v is None else f"{v:.2f}"
 
     what = f"c={r.concurrency}" if r.mode == "closed" else f"{r.target_rate_rps:g}/s {r.arrival}"
+    if confirm:
+        what += " (confirm)"
+    # Errors and drops count as infinitely slow: over 1% of them and no p99 bounds the run.
+    p99_all = "unbounded" if r.p99_incl_failures_ms is None and r.requests else ms(r.p99_incl_failures_ms)
     errors = sum(r.errors.values())
     flags = "CLIENT-BOUND" if r.client_bottleneck else ""
     if r.lost_shares:
@@ -199,6 +203,7 @@ def _row(r) -> list[str]:
         ms(r.p50_ms),
         ms(r.p90_ms),
         ms(r.p99_ms),
+        p99_all,
         ms(r.p999_ms),
         ms(r.max_ms),
         str(errors),
@@ -272,6 +277,7 @@ def run(args: argparse.Namespace) -> int:
         "p50 ms",
         "p90 ms",
         "p99 ms",
+        "p99 incl. failures ms",
         "p99.9 ms",
         "max ms",
         "errors",
@@ -291,9 +297,9 @@ def run(args: argparse.Namespace) -> int:
             f"{p.in_flight} in flight  {p.recent_rps:8.1f} req/s"
         )
 
-    def add(r) -> None:
+    def add(r, confirm: bool = False) -> None:
         results.append(r)
-        table.add_row(*_row(r))
+        table.add_row(*_row(r, confirm))
 
     def render():
         grid = Table.grid()
@@ -323,7 +329,7 @@ def run(args: argparse.Namespace) -> int:
                 settings.open_loop,
                 settings.slo,
                 on_progress=on_progress,
-                on_trial=lambda t: add(t.result),
+                on_trial=lambda t: add(t.result, t.confirm),
                 run=run_open,
             )
         else:
@@ -340,10 +346,13 @@ def run(args: argparse.Namespace) -> int:
     if not live:
         console.print(table)
     if slo_result is not None:
-        best = slo_result.max_rate_rps
+        best, fail = slo_result.max_rate_rps, slo_result.lowest_failing_rate_rps
+        confirmed = {True: ", confirmed by a repeat", False: ", NOT confirmed", None: ""}[slo_result.confirmed]
         console.print(
-            f"highest rate with p99 <= {args.slo_ms:g} ms: "
-            + ("none" if best is None else f"{best:.1f} req/s")
+            f"highest rate with p99 (failures counted) <= {args.slo_ms:g} ms: "
+            + ("none" if best is None else f"{'at least ' if slo_result.limited_by_client else ''}{best:.1f} req/s")
+            + (f", bracket [pass {best:g}, fail {fail:g}) req/s" if best is not None and fail is not None else "")
+            + confirmed
             + (f"  ({slo_result.note})" if slo_result.note else "")
         )
     for r in results:

@@ -83,11 +83,14 @@ class RunSection:
     targets: list[str] = field(default_factory=lambda: list(targets()))
     server_mode: str = default("run", "server_mode")
     pin_cores: bool = default("run", "pin_cores")
+    repeat: int = default("run", "repeat")  # each served point measured this many times, the stacks interleaved
     server_memory_limit_mib: int = default(
         "run", "server_memory_limit_mib"
     )  # 0 = none; else Docker's --memory, natively the tree killed at it
 
     def __post_init__(self) -> None:
+        if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 1:
+            raise ConfigError(f"run.repeat must be an integer >= 1, got {self.repeat!r}")
         allowed = targets()
         bad = [t for t in self.targets if t not in allowed]
         if bad:

@@ -56,8 +56,12 @@ class ServedResult:
     server_cores: list[int] | None = None
     client_cores: list[int] | None = None
     server_config: dict[str, Any] = field(default_factory=dict)
-    sweep: list[dict[str, Any]] = field(default_factory=list)  # closed loop, one per concurrency
-    slo: dict[str, Any] | None = None  # open-loop SLO search
+    # Closed loop: one LoadResult dict per concurrency and repetition (its "repetition" key, 1..repeat).
+    sweep: list[dict[str, Any]] = field(default_factory=list)
+    # Open-loop SLO search over every repetition (repeats.combine_slo): median rate, spread, all trials.
+    slo: dict[str, Any] | None = None
+    slo_repeats: list[dict[str, Any]] = field(default_factory=list)  # each repetition's SloResult, no trials
+    repeat: int = 1  # repetitions planned ([run] repeat); the stack was started once per repetition
     log: str | None = None  # server log, relative to the run directory
     log_tail: str | None = None  # FAILED: the server log's last lines when it failed
     # Where the load client ran: {"client_processes": N, "ray_address": ...} (clients.distributed.ScaleOut);

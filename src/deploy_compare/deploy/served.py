@@ -144,12 +144,15 @@ def run_served_target(
     save: Callable[[], None],
     progress,
     on_started: Callable[[str, object], None] | None = None,
+    repetition: int = 1,
 ) -> None:
-    """Fill `result` in place. Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself."""
+    """Fill `result` in place (repetition > 1: add that repetition's points to it).
+    Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself."""
     from ..clients import find_max_rate_under_slo, run_closed_loop, run_open_loop, sweep_concurrency
     from ..clients.payload import payloads_from_export
     from ..clients.results import client_processes_label
     from ..manifest import load_manifest
+    from ..repeats import combine_slo
     from ..servers import make_launcher
     from ..servers.docker_base import DockerLauncher
     from ..servers.factory import server_versions
@@ -165,9 +168,12 @@ def run_served_target(
     result.server_config = server_config.to_dict()
     result.load_client = scale.to_dict()
     progress.line(f"{kind}: preparing ({config.run.server_mode} mode; Docker builds its image now)")
+    # Each repetition's server gets its own folder: its log never overwrites the last one's.
+    servers_dir = run_dir / "servers" / (f"repetition-{repetition}" if repetition > 1 else "")
+    again = f" (repetition {repetition}/{result.repeat})" if result.repeat > 1 else ""
     try:
         launcher = make_launcher(
-            kind, config.run.server_mode, manifest_dir=manifest_dir, run_dir=run_dir / "servers", config=server_config
+            kind, config.run.server_mode, manifest_dir=manifest_dir, run_dir=servers_dir, config=server_config
         )
     except ServerUnavailable as exc:
         result.status, result.reason = "SKIPPED", str(exc)
@@ -197,7 +203,7 @@ def run_served_target(
             # before any server runs) and before the pin below (Ray's own processes are not the server's).
             progress.line(f"{kind}: starting {scale.processes} client actors on {scale.address or 'a local Ray'}")
             pool = ClientPool(scale).__enter__()
-        progress.line(f"{kind}: starting {launcher.describe()}")
+        progress.line(f"{kind}: starting {launcher.describe()}{again}")
         if pinning:
             pin_self(plan.server)  # the server's processes and threads inherit this at start
         with launcher:
@@ -219,7 +225,7 @@ def run_served_target(
             plans = encoding_plans(stack, launcher.endpoint, config.encodings(), launcher.mode)
             ready = [p for p in plans if p.reason is None]
             for plan_ in plans:
-                if plan_.reason is not None:
+                if plan_.reason is not None and repetition == 1:  # later repetitions: the same reason
                     result.encodings.append(plan_.cell("SKIPPED", plan_.reason))
                     progress.line(f"{kind}: {plan_.encoding}: SKIPPED: {plan_.reason}")
             if not ready:
@@ -244,7 +250,7 @@ def run_served_target(
                     result.peak_rss_mib = max(result.peak_rss_mib or 0.0, rss)
 
             def keep(load_result, into: list | None = None) -> None:
-                (result.sweep if into is None else into).append(load_result.to_dict())
+                (result.sweep if into is None else into).append({**load_result.to_dict(), "repetition": repetition})
                 save()
                 progress.line(
                     f"{kind}{tag if into is None else ' [' + load_result.encoding + ']'}: "
@@ -270,8 +276,8 @@ def run_served_target(
 
             def trial(t) -> None:
                 progress.line(
-                    f"{kind}: open loop {t.rate_rps:.1f} req/s: {'pass' if t.passed else 'fail'}"
-                    + (f" ({t.reason})" if t.reason else "")
+                    f"{kind}: open loop {t.rate_rps:.1f} req/s{' (confirming)' if t.confirm else ''}: "
+                    f"{'pass' if t.passed else 'fail'}" + (f" ({t.reason})" if t.reason else "")
                 )
                 _check_alive(launcher, kind)
 
@@ -284,17 +290,27 @@ def run_served_target(
                 on_trial=trial,
                 run=monitored(pool.run_open if pool is not None else run_open_loop, launcher, peak),
             )
-            result.slo = slo.to_dict()
+            this = slo.to_dict()
+            trials = [{**t, "repetition": repetition} for t in this.pop("trials")]
+            result.slo_repeats.append({**this, "repetition": repetition})
+            result.slo = combine_slo(result.slo_repeats, list(get_trials(result.slo)) + trials)
             save()
-            best = slo.max_rate_rps
+            best, fail = slo.max_rate_rps, slo.lowest_failing_rate_rps
+            confirmed = {True: ", confirmed", False: ", NOT confirmed", None: ""}[slo.confirmed]
             progress.line(
-                f"{kind}{tag}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms: "
+                f"{kind}{tag}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms{again}: "
                 + (f"{best:.1f} req/s" if best is not None else "none")
+                + (f" [pass {best:g}, fail {fail:g})" if best is not None and fail is not None else "")
+                + confirmed
                 + (f" ({slo.note})" if slo.note else "")
             )
             for other in ready[1:]:  # each other encoding: the same sweep, on the same server
                 cell = other.cell("OK", None)
-                result.encodings.append(cell)
+                earlier = [c for c in result.encodings if c.get("encoding") == other.encoding]
+                if earlier:  # a later repetition adds its points to the encoding's one cell
+                    cell = earlier[0]
+                else:
+                    result.encodings.append(cell)
                 try:
                     other_payloads = payloads_from_export(other.ready, manifest_dir, manifest, artifact=stack.artifact)
                     for level in levels:
@@ -319,6 +335,12 @@ def run_served_target(
             pin_self(own_cores)
         if pool is not None:
             pool.close()  # actors killed, Ray shut down (a local Ray's processes with it)
+
+
+def get_trials(slo: dict | None) -> list[dict]:
+    """The trials already recorded (earlier repetitions), each with its repetition."""
+    trials = (slo or {}).get("trials")
+    return trials if isinstance(trials, list) else []
 
 
 def _server_line(server: dict[str, Any] | None) -> str:

@@ -69,7 +69,9 @@ def served_section(inputs: ReportInputs) -> Section:
     if sweep.rows:
         blocks += [
             Paragraph(
-                "Closed-loop concurrency sweep (each client sends its next request when the last answered):",
+                "Closed-loop concurrency sweep (each client sends its next request when the last answered); "
+                "with repetitions, each figure is the median (min-max) over them, the stacks interleaved "
+                "(A B A B); p99 incl. failures counts errors as infinitely slow:",
                 lead="Sweep",
             ),
             sweep,
@@ -99,7 +101,8 @@ def served_section(inputs: ReportInputs) -> Section:
     blocks += [
         Paragraph(
             "Open-loop search for the highest rate whose p99 (failures counted as infinitely slow) "
-            "stays under the bound:",
+            "stays under the bound; the limit lies in the bracket [pass, fail), the rate found was run "
+            "again on another arrival seed (confirmed), and with repetitions the rate is their median (min-max):",
             lead="SLO search",
         ),
         tables.slo_table(r),
