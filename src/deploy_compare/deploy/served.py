@@ -59,8 +59,14 @@ def run_served_target(
     save: Callable[[], None],
     progress,
     on_started: Callable[[str, object], None] | None = None,
+    *,
+    sweep: bool = True,
 ) -> None:
-    """Fill `result` in place. Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself."""
+    """Fill `result` in place. Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself.
+
+    For each request batch size of [load] batch_sizes: the closed-loop sweep (unless
+    `sweep` is False: the tune stage's trials run the SLO search alone), then the SLO search.
+    """
     from ..clients import find_max_rate_under_slo, sweep_concurrency
     from ..clients.payload import payloads_from_export
     from ..clients.results import client_processes_label
@@ -132,55 +138,79 @@ def run_served_target(
                 on_started(kind, launcher)
             endpoint = launcher.endpoint
             manifest = load_manifest(manifest_dir)
-            payloads = payloads_from_export(endpoint, manifest_dir, manifest, artifact=stack.artifact)
-
-            def keep(load_result) -> None:
-                result.sweep.append(load_result.to_dict())
-                save()
-                progress.line(
-                    f"{kind}: concurrency {load_result.concurrency}: {load_result.throughput_rps:.1f} req/s, "
-                    f"p50 {_ms(load_result.p50_ms)}, p99 {_ms(load_result.p99_ms)}, "
-                    f"errors {sum(load_result.errors.values())}"
-                    + (" [client was the bottleneck]" if load_result.client_bottleneck else "")
-                    + (f" [{client_processes_label(load_result.to_dict())}]" if load_result.client_actors else "")
+            for number, batch_size in enumerate(config.batch_sizes()):
+                # The first batch size fills result.sweep / result.slo (the headline rows);
+                # each further one gets its own entry in result.batches.
+                if number == 0:
+                    sweep_sink, slo_sink = result.sweep, None
+                else:
+                    entry: dict = {"batch_size": batch_size, "sweep": [], "slo": None}
+                    result.batches.append(entry)
+                    sweep_sink, slo_sink = entry["sweep"], entry
+                payloads = payloads_from_export(
+                    endpoint, manifest_dir, manifest, artifact=stack.artifact, batch_size=batch_size
                 )
-                _check_alive(launcher, kind)
+                tag = f"{kind}" + (f" b={batch_size}" if batch_size != 1 else "")
 
-            for level in levels:
-                sweep_concurrency(
+                def keep(load_result, sink=sweep_sink, tag=tag) -> None:
+                    sink.append(load_result.to_dict())
+                    save()
+                    progress.line(
+                        f"{tag}: concurrency {load_result.concurrency}: {load_result.throughput_rps:.1f} req/s"
+                        + (
+                            f" ({load_result.throughput_samples_per_s:.1f} samples/s)"
+                            if load_result.batch_size != 1
+                            else ""
+                        )
+                        + f", p50 {_ms(load_result.p50_ms)}, p99 {_ms(load_result.p99_ms)}, "
+                        f"errors {sum(load_result.errors.values())}"
+                        + (" [client was the bottleneck]" if load_result.client_bottleneck else "")
+                        + (f" [{client_processes_label(load_result.to_dict())}]" if load_result.client_actors else "")
+                    )
+                    _check_alive(launcher, kind)
+
+                for level in (levels if number == 0 else config.batch_levels()) if sweep else []:
+                    sweep_concurrency(
+                        endpoint,
+                        payloads,
+                        closed_cfg,
+                        [level],
+                        on_progress=progress.load_callback(f"{tag} c={level}"),
+                        on_result=keep,
+                        run=pool.run_closed if pool is not None else None,
+                    )
+
+                def trial(t, tag=tag) -> None:
+                    progress.line(
+                        f"{tag}: open loop {t.rate_rps:.1f} req/s: {'pass' if t.passed else 'fail'}"
+                        + (f" ({t.reason})" if t.reason else "")
+                    )
+                    _check_alive(launcher, kind)
+
+                slo = find_max_rate_under_slo(
                     endpoint,
                     payloads,
-                    closed_cfg,
-                    [level],
-                    on_progress=progress.load_callback(f"{kind} c={level}"),
-                    on_result=keep,
-                    run=pool.run_closed if pool is not None else None,
+                    open_cfg,
+                    slo_cfg,
+                    on_progress=progress.load_callback(f"{tag} SLO"),
+                    on_trial=trial,
+                    run=pool.run_open if pool is not None else None,
                 )
-
-            def trial(t) -> None:
+                if slo_sink is None:
+                    result.slo = slo.to_dict()
+                else:
+                    slo_sink["slo"] = slo.to_dict()
+                save()
+                best = slo.max_rate_rps
                 progress.line(
-                    f"{kind}: open loop {t.rate_rps:.1f} req/s: {'pass' if t.passed else 'fail'}"
-                    + (f" ({t.reason})" if t.reason else "")
+                    f"{tag}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms: "
+                    + (
+                        f"{best:.1f} req/s" + (f" = {best * batch_size:.1f} samples/s" if batch_size != 1 else "")
+                        if best is not None
+                        else "none"
+                    )
+                    + (f" ({slo.note})" if slo.note else "")
                 )
-                _check_alive(launcher, kind)
-
-            slo = find_max_rate_under_slo(
-                endpoint,
-                payloads,
-                open_cfg,
-                slo_cfg,
-                on_progress=progress.load_callback(f"{kind} SLO"),
-                on_trial=trial,
-                run=pool.run_open if pool is not None else None,
-            )
-            result.slo = slo.to_dict()
-            save()
-            best = slo.max_rate_rps
-            progress.line(
-                f"{kind}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms: "
-                + (f"{best:.1f} req/s" if best is not None else "none")
-                + (f" ({slo.note})" if slo.note else "")
-            )
     except BaseException:
         launcher.stop()  # a failed image build happens outside `with`
         raise

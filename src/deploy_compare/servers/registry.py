@@ -44,6 +44,10 @@ class Stack:
                        Python backend natively, onnxruntime backend in Docker)
     runs               one line for the README's stack table and --help: how it runs
     order              position among the targets (lower first)
+    tunables           config fields the tune stage may vary (server batching, workers,
+                       instances); a [tune.grids] setting naming any other field is refused
+    tune_grid          the stack's own small grid: settings (field -> value, over its TOML
+                       table) the tune stage tries besides the defaults, most promising first
     """
 
     name: str
@@ -59,6 +63,8 @@ class Stack:
     mode_labels: dict[str, str] = field(default_factory=dict)
     runs: str = ""
     order: int = 100
+    tunables: tuple[str, ...] = ()
+    tune_grid: tuple[dict[str, Any], ...] = ()
 
     @property
     def protocol(self) -> str:
