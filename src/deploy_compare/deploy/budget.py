@@ -1,9 +1,9 @@
 """How long the served stages still take, estimated from the settings alone (progress lines).
 
-An upper bound: every SLO search is counted at its max_trials and each run at its
-warm-up + duration (a run also waits for min_requests, which a fast stack reaches within
-the duration). Export and the in-process benchmark are not estimated: their cost depends
-on the model, not on the settings.
+Every SLO search is counted at its max_trials and each run at its warm-up + duration. A
+run also waits for min_requests: a stack that passes the SLO only at a few requests/s (a
+big model, a batch of 32) takes longer than this estimate. Export and the in-process
+benchmark are not estimated: their cost depends on the model, not on the settings.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def served_seconds(config: RunConfig, kind: str) -> float:
 
 
 def time_left(config: RunConfig, stages: Iterable[str]) -> str:
-    """`served stages: at most ~12 min left` for the stages still to run (this one included)."""
+    """`served stages: about 12 min left` for the stages still to run (this one included)."""
     try:
         targets = set(config.run.targets)
         total = sum(served_seconds(config, name) for name in stages if name in targets)
@@ -45,4 +45,4 @@ def time_left(config: RunConfig, stages: Iterable[str]) -> str:
         return ""  # settings are validated before the run starts; never fail a progress line
     if total <= 0:
         return ""
-    return f"served stages: at most ~{total / 60:.0f} min left, estimated from the settings"
+    return f"served stages: about {total / 60:.0f} min left, estimated from the settings"

@@ -138,6 +138,8 @@ def _row(setting: Setting, search: dict | None, batch_size: int, **extra: Any) -
         "label": setting_label(setting),
         "max_rate_rps": rate,
         "max_rate_samples_per_s": None if rate is None else rate * batch_size,
+        # a search stopped by the client: the rate is a lower bound for the server
+        "limited_by_client": bool((search or {}).get("limited_by_client")),
         **extra,
     }
 

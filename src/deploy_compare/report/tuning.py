@@ -90,6 +90,10 @@ def tuning_table(results: RunResults) -> Table:
             note = "; ".join(
                 [note] * bool(note) + [f"{t['label']}: {t.get('status')} ({t.get('reason')})" for t in failed]
             )
+        bounded = [default] + [t for t in tuning.get("trials") or [] if t.get("status") == "OK"]
+        limited = [t.get("label", "?") for t in bounded if t.get("limited_by_client")]
+        if limited:
+            note = "; ".join([note] * bool(note) + [f"client-limited (a lower bound): {', '.join(limited)}"])
         gain = get(best, "gain_vs_default")
         if best and best.get("setting") and gain is not None and gain < TIE_FACTOR:
             note = "; ".join([note] * bool(note) + ["within the search's resolution of the defaults: a tie"])
