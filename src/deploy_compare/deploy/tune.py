@@ -174,18 +174,19 @@ def tune_target(
         "seconds": None,
     }
     result.tuning = tuning
-    if not grid:
-        tuning["note"] = "no tunable settings: this stack's configuration is fixed"
-        progress.line(f"tune {kind}: nothing to tune ({tuning['note']})")
-        save()
-        return
     started = time.monotonic()
     todo: list[Setting] = list(grid)
     default_slo = _slo_at(result, config, batch)
     if default_slo is not None:
         tuning["default"] = _row({}, default_slo, batch, server_config=result.server_config, source="served stage")
-    else:
+    elif grid:
         todo.insert(0, {})  # the defaults at this batch size were not measured yet
+    if not grid:
+        tuning["note"] = "no tunable settings: this stack's configuration is fixed"
+        tuning["best"] = best_of(tuning)
+        progress.line(f"tune {kind}: nothing to tune ({tuning['note']})")
+        save()
+        return
     per_trial = None
     for number, setting in enumerate(todo, 1):
         left = "" if per_trial is None else f", about {per_trial * (len(todo) - number + 1) / 60:.1f} min left"

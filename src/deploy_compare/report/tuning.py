@@ -38,12 +38,12 @@ def batch_table(results: RunResults) -> Table:
     for s in results.served:
         if s.status != "OK" or not s.batches:
             continue
-        base = None
-        for batch, sweep, slo in _workloads(s):
+        base: float | None = None  # the first batch size's SLO rate in samples/s
+        for number, (batch, sweep, slo) in enumerate(_workloads(s)):
             peak = max(sweep, key=lambda p: getf(p, "throughput_samples_per_s") or 0.0, default=None)
             rate = getf(slo, "max_rate_rps")
             samples = None if rate is None else rate * batch
-            if base is None:
+            if number == 0:
                 base = samples
             rows.append(
                 [
