@@ -201,7 +201,7 @@ def tune_target(
                 plan,
                 trial,
                 save,
-                progress,
+                _Tagged(progress, f"tune {number}/{len(todo)}"),
                 sweep=False,
             )
         except Exception as exc:  # noqa: BLE001 - one setting failing must not lose the others
@@ -261,3 +261,17 @@ def best_of(tuning: dict[str, Any]) -> dict[str, Any] | None:
         "max_rate_samples_per_s": best["max_rate_samples_per_s"],
         "gain_vs_default": (best["max_rate_rps"] / base) if base else None,
     }
+
+
+class _Tagged:
+    """The run's ProgressLog with each line of a tuning trial marked as such."""
+
+    def __init__(self, progress: Any, tag: str) -> None:
+        self.progress, self.tag = progress, tag
+
+    def line(self, message: str) -> None:
+        self.progress.line(f"[{self.tag}] {message}")
+
+    def load_callback(self, label: str) -> Callable[[Any], None]:
+        callback: Callable[[Any], None] = self.progress.load_callback(f"[{self.tag}] {label}")
+        return callback
