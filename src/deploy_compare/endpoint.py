@@ -25,6 +25,11 @@ class Endpoint:
     token       a bearer token sent as Authorization (the load CLI's --token)
     headers     sent with EVERY request (servers put their inference key here)
     input_name  the input tensor's name, for protocols that name tensors (KServe v2)
+    grpc_target host:port of the same server's gRPC inference API, where it has one (the
+                gRPC encodings use it; None: the stack speaks no gRPC here)
+    grpc_headers the metadata of every gRPC call where it differs from `headers` (Triton
+                takes its restricted-protocol key as `triton-grpc-protocol-<key>`); None:
+                `headers` and the token, names lowercased
     """
 
     url: str
@@ -33,6 +38,8 @@ class Endpoint:
     token: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     input_name: str | None = None
+    grpc_target: str | None = None
+    grpc_headers: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         from .clients.protocols import PROTOCOLS
@@ -53,6 +60,11 @@ class Endpoint:
     @property
     def model_name(self) -> str:
         return self.model
+
+    def grpc_metadata(self) -> dict[str, str]:
+        """The metadata of every gRPC call: lowercase names, as gRPC requires."""
+        given = self.grpc_headers if self.grpc_headers is not None else self.request_headers()
+        return {k.lower(): v for k, v in given.items()}
 
     def request_headers(self) -> dict[str, str]:
         """`headers` plus the bearer token, for every request."""
@@ -87,5 +99,11 @@ class Endpoint:
             "token": token,
             "headers": headers,
             "input_name": self.input_name,
+            "grpc_target": self.grpc_target,
+            "grpc_headers": None
+            if self.grpc_headers is None
+            else {
+                k: (REDACTED if redact and "authorization" in k.lower() else v) for k, v in self.grpc_headers.items()
+            },
             "predict_url": self.predict_url,
         }

@@ -134,6 +134,27 @@ def test_report_rerenders_identically(quick_run, cli_runner):
     assert (run_dir / "report.md").read_text() == before
 
 
+def test_the_servers_view_is_recorded_and_reported(quick_run):
+    """Every measured stack: CPU and memory per level, cold start, a per-second series; the
+    report's server's view section shows them."""
+    _, run_dir = quick_run
+    results = load_results(run_dir)
+    measured = [s for s in results.served if s.status == "OK"]
+    assert measured
+    for s in measured:
+        assert s.cold_start["launch_to_first_inference_s"] >= s.cold_start["launch_to_healthy_s"] > 0
+        assert s.peak_rss_mib > 20
+        for level in s.sweep:
+            server = level["server"]
+            assert server["cpu_ms_per_request"] > 0 and server["peak_rss_mib"] > 20, (s.target, server)
+            assert level["timeseries"]["t_s"], s.target
+            if s.target in ("torchserve", "triton", "fastapi_onnx", "fastapi_litert"):
+                split = server["split"]
+                assert split and split["queue_ms"] + split["compute_ms"] <= level["mean_ms"], (s.target, split)
+    report = (run_dir / "report.md").read_text()
+    assert "The server's view" in report and "server CPU ms/req" in report
+
+
 def test_batch_sizes_and_the_tune_stage_are_recorded_and_reported(quick_run):
     _, run_dir = quick_run
     results = load_results(run_dir)

@@ -61,6 +61,11 @@ def test_torchserve_in_docker_serves_the_reference_with_token_auth_then_is_gone(
         _check_predictions(launcher, artifacts, "torchscript")
         ep = launcher.endpoint
         assert ep.base_url.startswith("http://127.0.0.1:")
+        # every encoding, gRPC through the published gRPC inference port
+        import encoding_checks
+
+        assert ep.grpc_target is not None and ep.grpc_target.startswith("127.0.0.1:")
+        encoding_checks.predictions_equal_the_reference(ep, "torchserve", artifacts, load_manifest(artifacts), 1e-3)
         refused = httpx.post(ep.predict_url, json={"instances": [[[[0.0] * 8] * 8]]}, timeout=30.0)
         assert refused.status_code in (400, 401, 403)  # token authorization is on
         container = docker_client.containers.get(launcher.container_name)

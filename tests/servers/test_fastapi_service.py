@@ -99,3 +99,24 @@ def test_a_broken_model_is_a_server_error_with_the_log_tail_and_nothing_left(art
 def test_the_edge_service_is_one_worker_one_thread_one_core():
     with pytest.raises(ConfigError, match="one worker, one thread, one core"):
         EdgeServiceConfig(workers=2)
+
+
+def test_every_encoding_gives_the_reference_predictions(server, exported):
+    """v2 JSON, the v2 binary tensor extension and the in-process gRPC server; a wrong gRPC key
+    is UNAUTHENTICATED, failed fast in the preflight and counted by status without it."""
+    import encoding_checks
+
+    artifacts, manifest = exported
+    artifact, atol = TARGETS[server.kind]
+    sizes = encoding_checks.predictions_equal_the_reference(server.endpoint, server.kind, artifacts, manifest, atol)
+    assert set(sizes) == {"json", "binary", "grpc"}
+    encoding_checks.grpc_errors_are_counted_by_status(server.endpoint, server.kind, artifacts, manifest)
+    # The binary extension's errors are 4xx with a message, like JSON's.
+    ep = server.endpoint
+    bad = httpx.post(
+        ep.predict_url,
+        content=b'{"inputs":[]}xx',
+        headers={**ep.headers, "Inference-Header-Content-Length": "13"},
+        timeout=10,
+    )
+    assert bad.status_code == 400 and "inputs" in bad.json()["error"]

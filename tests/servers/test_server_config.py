@@ -67,7 +67,7 @@ def test_config_properties_keep_auth_on_model_api_off_and_loopback(synthetic_man
     assert props["management_address"] == "http://127.0.0.1:1002"
     assert props["grpc_inference_address"] == props["grpc_management_address"] == "127.0.0.1"
     assert props["enable_model_api"] == "false" and props["install_py_dep_per_model"] == "false"
-    assert props["enable_metrics_api"] == "false"
+    assert props["enable_metrics_api"] == "true" and props["metrics_mode"] == "prometheus"
     assert not any("token" in k and "disable" in k for k in props)
     assert props["load_models"] == f"{model.model_name}.mar"
     assert '"minWorkers":2,"maxWorkers":2,"batchSize":4,"maxBatchDelay":9' in props["models"]
@@ -81,6 +81,8 @@ def test_native_tfserving_command(synthetic_manifest, tmp_path):
     assert f"--grpc_socket_path={tmp_path / 'g.sock'}" in argv
     assert "--rest_api_port=8123" in argv and f"--model_name={model.model_name}" in argv
     assert not any("batching" in a for a in argv)
+    monitoring = next(a.split("=", 1)[1] for a in argv if a.startswith("--monitoring_config_file="))
+    assert 'path: "/monitoring/prometheus/metrics"' in open(monitoring).read()  # the server's view reads it
     batched = NativeTFServing(model, tmp_path, TFServingConfig(batching=True, max_batch_size=8))
     argv = batched.command("/bin/tms", 8123, tmp_path, tmp_path / "g.sock")
     assert "--enable_batching=true" in argv

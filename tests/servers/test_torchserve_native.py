@@ -155,7 +155,8 @@ def test_model_api_is_off_and_every_listener_is_loopback(server):
     assert all((ipaddress.ip_address(a.ip).ipv4_mapped or ipaddress.ip_address(a.ip)).is_loopback for a in listening), (
         listening
     )
-    assert len(listening) == 4, listening  # inference, management, gRPC x2; metrics API off
+    # inference, management, gRPC x2, and the metrics API (on by default: the server's view reads it)
+    assert len(listening) == 5, listening
 
 
 def test_stop_ends_the_whole_process_tree_and_removes_the_key(artifacts, tmp_path):
@@ -273,3 +274,33 @@ def test_health_deadline_is_enforced_and_cleans_up(artifacts, tmp_path):
     assert "did not become healthy within 0.5 s" in str(info.value)
     assert "last check:" in str(info.value)
     assert processes_mentioning(str(launcher.work_dir)) == []
+
+
+def test_every_encoding_gives_the_reference_predictions(server, exported):
+    """REST JSON, REST binary (raw tensor bytes) and gRPC (key in the metadata), batch 1 and 4."""
+    import encoding_checks
+
+    artifacts, manifest = exported
+    sizes = encoding_checks.predictions_equal_the_reference(server.endpoint, "torchserve", artifacts, manifest, 1e-4)
+    assert sizes["binary"][0] == 8 * 8 * 4  # one float32 1x8x8 sample, nothing else
+    encoding_checks.predictions_equal_the_reference(server.endpoint, "torchserve", artifacts, manifest, 1e-4, 4)
+
+
+def test_grpc_errors_are_counted_by_status(server, exported):
+    import encoding_checks
+
+    artifacts, manifest = exported
+    encoding_checks.grpc_errors_are_counted_by_status(
+        server.endpoint, "torchserve", artifacts, manifest, denied="PERMISSION_DENIED"
+    )
+
+
+def test_a_binary_body_of_partial_samples_is_a_400(server):
+    ep = server.endpoint
+    response = httpx.post(
+        ep.predict_url,
+        content=b"\0" * 100,
+        headers={**ep.headers, "Content-Type": "application/octet-stream"},
+        timeout=30.0,
+    )
+    assert response.status_code == 400 and "whole samples" in response.json()["error"]

@@ -42,6 +42,19 @@ def server(artifacts, tmp_path_factory):
     assert alive(pids) == []  # tritonserver and its backend stubs
 
 
+def test_every_encoding_gives_the_reference_predictions(server, exported):
+    """v2 JSON, the binary tensor data extension and GRPCInferenceService (the real tritonserver)."""
+    import encoding_checks
+
+    artifacts, manifest = exported
+    encoding_checks.predictions_equal_the_reference(server.endpoint, "triton", artifacts, manifest, 1e-4)
+    encoding_checks.predictions_equal_the_reference(server.endpoint, "triton", artifacts, manifest, 1e-4, 4)
+    # Triton answers a restricted gRPC protocol without its key with UNAVAILABLE.
+    encoding_checks.grpc_errors_are_counted_by_status(
+        server.endpoint, "triton", artifacts, manifest, denied="UNAVAILABLE"
+    )
+
+
 @pytest.mark.unit
 def test_the_dockerfile_builds_from_the_pinned_image_by_default():
     text = dockerfile_path("Dockerfile.triton").read_text()
@@ -143,3 +156,24 @@ def test_the_docker_build_context_has_what_dockerfile_triton_copies(artifacts, t
     assert (context / "models" / model.model_name / "1" / "model.onnx").is_file()
     assert launcher.build_args() == {"BASE_IMAGE": "example/triton:1"}
     assert any(a.startswith("--http-restricted-api=") for a in launcher.command() or [])
+
+
+def test_the_load_command_speaks_grpc_to_triton(server, exported, tmp_path):
+    """`load --encoding grpc`: the key goes where Triton's gRPC API reads it (the descriptor's
+    grpc_key_metadata); the JSON results say which encoding and how many bytes."""
+    import json
+
+    from deploy_compare.cli import main
+
+    artifacts, _ = exported
+    ep = server.endpoint
+    token = ep.headers["Authorization"].removeprefix("Bearer ")
+    out = tmp_path / "load.json"
+    argv = ["--quiet", "load", "--target", "triton", "--encoding", "grpc", "--url", ep.url]
+    argv += ["--grpc-target", ep.grpc_target, "--token", token, "--artifacts", str(artifacts)]
+    argv += ["--concurrency", "2", "--duration", "0.5", "--warmup", "0", "--min-requests", "10", "--json", str(out)]
+    assert main(argv) == 0
+    (result,) = json.loads(out.read_text())["results"]
+    assert result["encoding"] == "grpc" and result["protocol"] == "kserve_v2_grpc"
+    assert sum(result["errors"].values()) == 0 and result["top1_agreement"] == 1.0
+    assert result["request_bytes"] > 256 and result["response_bytes"] > 40  # 1x1x8x8 float32 in, 10 logits out

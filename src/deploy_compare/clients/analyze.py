@@ -11,10 +11,49 @@ from ..errors import ProtocolError
 from .config import Endpoint, LoadConfig
 from .payload import Payloads
 from .protocols import adapter_for, error_message
-from .records import DROPPED, ERROR_KINDS, HTTP_STATUS, KIND_NAMES, OK, UNPARSEABLE, RawRun
+from .records import DROPPED, ERROR_KINDS, GRPC_STATUS, HTTP_STATUS, KIND_NAMES, OK, UNPARSEABLE, RawRun
 from .results import LoadResult
 from .selfcheck import bottleneck_reasons, client_info
 from .stats import SendLag, percentile_including_failures_ms, rate_per_s, send_lag
+from .timeseries import per_second
+
+# gRPC status code numbers -> names (grpc.StatusCode), so analysing needs no grpcio.
+GRPC_CODE_NAMES = (
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+)
+
+
+def status_label(kind: int, status: int) -> str | None:
+    """ "HTTP 503" / "gRPC UNAVAILABLE" for a failed request that carries a status, else None."""
+    if kind == HTTP_STATUS:
+        return f"HTTP {status}"
+    if kind == GRPC_STATUS:
+        return "gRPC " + (GRPC_CODE_NAMES[status] if 0 <= status < len(GRPC_CODE_NAMES) else str(status))
+    return None
+
+
+def _grpc_text(body: bytes | str) -> str:
+    """The message of a recorded GrpcStatusError (stored as its repr)."""
+    text = body if isinstance(body, str) else body.decode("utf-8", "replace")
+    if text.startswith("GrpcStatusError(") and text.endswith(")"):
+        text = text[len("GrpcStatusError(") : -1].strip("'\"")
+    return text
 
 
 def check_top1(parsed: list[tuple[int, np.ndarray]], payloads: Payloads, every: int) -> tuple[int, int]:
@@ -61,6 +100,8 @@ def analyze_with_samples(
     kinds = np.array([r[3] for r in measured], dtype=np.int64)
     examples: dict[str, str] = {}
     parsed: list[tuple[int, np.ndarray]] = []  # (payload index, predictions) of good responses
+    status_counts: dict[str, int] = {}  # "HTTP 503" / "gRPC UNAVAILABLE" -> failed requests
+    received: list[int] = []  # response body bytes of good responses
     for idx, rec in enumerate(measured):
         kind = rec[3]
         if kind == OK:
@@ -68,6 +109,7 @@ def analyze_with_samples(
             # that does not parse is an error, not a success.
             body = rec[6]
             assert isinstance(body, bytes), "an OK record carries the response body"
+            received.append(len(body))
             try:
                 parsed.append((rec[4], adapter.parse_response(rec[5], body, payloads.batch_size)))
             except ProtocolError as exc:
@@ -75,9 +117,17 @@ def analyze_with_samples(
                 examples.setdefault("unparseable", str(exc)[:300])
         elif kind != DROPPED:
             name = KIND_NAMES[kind]
+            label = status_label(kind, rec[5])
+            if label is not None:
+                status_counts[label] = status_counts.get(label, 0) + 1
+            if kind == GRPC_STATUS:
+                name = label or name  # one example per gRPC status: "gRPC UNAVAILABLE"
             if name not in examples:
                 body = rec[6]
-                text = body if isinstance(body, str) else error_message(body)
+                if kind == GRPC_STATUS:
+                    text = _grpc_text(body)
+                else:
+                    text = body if isinstance(body, str) else error_message(body)
                 examples[name] = (f"HTTP {rec[5]}: " if kind == HTTP_STATUS else "") + text[:300]
     checked, agreed = check_top1(parsed, payloads, config.sample_every)
 
@@ -146,7 +196,12 @@ def analyze_with_samples(
         bottleneck_reasons=reasons,
         min_requests_met=(not run.stopped_by_cap) and len(measured) >= config.min_requests,
         body_bytes=payloads.body_bytes,
+        encoding=payloads.encoding,
+        request_bytes=payloads.body_bytes,
+        response_bytes=int(np.mean(received)) if received else None,
+        status_counts=status_counts,
         client_info={**client_info(), "event_loop": run.event_loop or "unknown"},
         config=config.to_dict(),
+        timeseries=per_second(sched, done, ok, run.measure_start_ns, max(run.end_ns, run.stop_ns)),
     )
     return result, samples

@@ -19,6 +19,7 @@ from .connections import (
     WorkerConnection,
     build_requests,
     close_all,
+    error_status,
     make_transports,
     transport_error_kind,
 )
@@ -32,7 +33,7 @@ async def closed_loop(
     config: LoadConfig,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> RawRun:
-    transports = make_transports(config.concurrency)
+    transports = make_transports(config.concurrency, payloads)
     requests = build_requests(payloads, config.timeout_s)
     run = RawRun()
     window = RunWindow(config, run, on_progress)
@@ -66,7 +67,7 @@ async def _worker(
         try:
             status, body = await transport.send(requests[k])
         except httpx.TransportError as exc:
-            append((t0, t0, clock(), transport_error_kind(exc), k, 0, repr(exc)))
+            append((t0, t0, clock(), transport_error_kind(exc), k, error_status(exc), repr(exc)))
             if isinstance(exc, httpx.ConnectError):
                 await asyncio.sleep(0.001)  # a refused connect returns at once: do not spin
         else:

@@ -28,12 +28,13 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from typing import Any
 
 import httptools
 import httpx
 
 from .payload import Payloads
-from .records import CONNECT, TIMEOUT, TRANSPORT
+from .records import CONNECT, GRPC_STATUS, TIMEOUT, TRANSPORT
 
 _SSL_CONTEXT: ssl.SSLContext | None = None
 
@@ -318,12 +319,27 @@ class Http11Transport(httpx.AsyncBaseTransport):
         await self._connection.aclose()
 
 
-def make_transports(n: int) -> list[WorkerConnection]:
+def _is_grpc(payloads: Payloads | None) -> bool:
+    return payloads is not None and payloads.requests[0].is_grpc
+
+
+def make_transports(n: int, payloads: Payloads | None = None) -> list[Any]:
+    """n connections for these payloads: HTTP/1.1 ones, or gRPC channels (grpc_transport.py)
+    when the payloads are gRPC calls. Both have send(prepared) -> (status, body)."""
+    if _is_grpc(payloads):
+        from .grpc_transport import GrpcConnection
+
+        return [GrpcConnection() for _ in range(n)]
     return [WorkerConnection() for _ in range(n)]
 
 
-def build_requests(payloads: Payloads, timeout_s: float) -> list[PreparedRequest]:
-    """Requests built once as httpx.Requests and serialised once; bodies are immutable bytes."""
+def build_requests(payloads: Payloads, timeout_s: float) -> list[Any]:
+    """Requests built once as httpx.Requests and serialised once; bodies are immutable bytes.
+    gRPC payloads: their prepared calls (grpc_transport.PreparedGrpc)."""
+    if _is_grpc(payloads):
+        from .grpc_transport import build_grpc_requests
+
+        return build_grpc_requests(payloads.requests, timeout_s)
     timeout = httpx.Timeout(timeout_s)
     return [
         PreparedRequest(httpx.Request(spec.method, spec.url, headers=spec.headers, content=spec.body), timeout)
@@ -331,7 +347,7 @@ def build_requests(payloads: Payloads, timeout_s: float) -> list[PreparedRequest
     ]
 
 
-async def close_all(connections: list[WorkerConnection]) -> None:
+async def close_all(connections: list[Any]) -> None:
     for c in connections:
         await c.aclose()
 
@@ -342,4 +358,11 @@ def transport_error_kind(exc: httpx.TransportError) -> int:
         return CONNECT
     if isinstance(exc, httpx.TimeoutException):
         return TIMEOUT
+    if hasattr(exc, "code") and hasattr(exc, "status"):  # grpc_transport.GrpcStatusError
+        return GRPC_STATUS
     return TRANSPORT
+
+
+def error_status(exc: httpx.TransportError) -> int:
+    """The status column of a failed send: the gRPC status code of a GrpcStatusError, else 0."""
+    return int(getattr(exc, "status", 0))

@@ -19,7 +19,14 @@ import numpy as np
 
 from ..errors import ConfigError
 from .config import LoadConfig
-from .connections import WorkerConnection, build_requests, close_all, make_transports, transport_error_kind
+from .connections import (
+    WorkerConnection,
+    build_requests,
+    close_all,
+    error_status,
+    make_transports,
+    transport_error_kind,
+)
 from .payload import Payloads
 from .records import DROPPED, HTTP_STATUS, OK, RawRun
 from .window import Progress, RunWindow
@@ -64,7 +71,7 @@ async def open_loop(
     on_progress: Callable[[Progress], None] | None = None,
 ) -> RawRun:
     offsets, cut = arrival_offsets_ns(config)
-    transports = make_transports(config.max_in_flight)
+    transports = make_transports(config.max_in_flight, payloads)
     requests = build_requests(payloads, config.timeout_s)
     n = len(requests)
     free = list(reversed(transports))  # a stack: the warmest connection is reused first
@@ -78,7 +85,7 @@ async def open_loop(
         try:
             status, body = await transport.send(requests[k])
         except httpx.TransportError as exc:
-            append((scheduled, t0, clock(), transport_error_kind(exc), k, 0, repr(exc)))
+            append((scheduled, t0, clock(), transport_error_kind(exc), k, error_status(exc), repr(exc)))
         else:
             append((scheduled, t0, clock(), OK if 200 <= status < 300 else HTTP_STATUS, k, status, body))
         finally:

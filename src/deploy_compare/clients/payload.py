@@ -25,6 +25,7 @@ class Payloads:
     requests: tuple[RequestSpec, ...]
     batch_size: int
     expected_top1: np.ndarray | None  # (len(requests), batch_size) int64; None: no check
+    encoding: str = "json"  # how the bodies are encoded (the adapter's; protocols.ENCODINGS)
 
     def __post_init__(self) -> None:
         if not self.requests:
@@ -77,7 +78,7 @@ def build_payloads(
         ref = np.asarray(reference)[:n]
         top1 = ref.argmax(axis=-1) if ref.ndim > 1 else ref
         expected = top1.astype(np.int64).reshape(len(requests), batch_size)
-    return Payloads(requests=requests, batch_size=batch_size, expected_top1=expected)
+    return Payloads(requests=requests, batch_size=batch_size, expected_top1=expected, encoding=adapter.encoding)
 
 
 def payloads_from_export(

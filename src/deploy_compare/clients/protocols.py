@@ -8,9 +8,16 @@ TorchServe (our handler speaks the same JSON):
     200 -> {"predictions": [[...], ...]}     errors -> {"code": .., "type": .., "message": ..}
 KServe v2 / Open Inference Protocol, REST JSON (Triton, the FastAPI baseline): see v2.py.
 
-Adding an encoding (the v2 binary tensor extension, gRPC) = one Protocol subclass with its
-own build_request/parse_response, registered in ADAPTERS under its own name; an Endpoint
-picks it by `protocol`, a stack descriptor lists the names it speaks.
+Encodings: one logical request can travel as JSON, as raw tensor bytes, or over gRPC. Each
+way is one Protocol subclass with its own build_request/parse_response, registered in
+ADAPTERS under its own name ("module:Class" when it lives in a stack's folder or needs
+grpcio: imported on first use). An Endpoint picks one by `protocol`; a stack descriptor maps
+the ENCODINGS it speaks to adapter names (Stack.encodings).
+    json            the stack's JSON body (row format, or KServe v2 JSON tensors)
+    json_columnar   TF Serving's columnar {"inputs": ...} JSON
+    binary          raw little-endian tensor bytes (TorchServe), the KServe v2 binary tensor
+                    data extension (Triton, the FastAPI service)
+    grpc            the stack's gRPC inference API (clients/grpc_transport.py sends it)
 """
 
 from __future__ import annotations
@@ -26,12 +33,23 @@ from ..errors import ProtocolError
 JSON_CT = "application/json"
 
 
+ENCODINGS = ("json", "json_columnar", "binary", "grpc")
+GRPC_METHOD = "GRPC"  # RequestSpec.method of a unary gRPC call (url = "/package.Service/Method")
+
+
 @dataclass(frozen=True)
 class RequestSpec:
+    """One pre-encoded request. HTTP: method, url, headers, body. gRPC: method GRPC_METHOD,
+    url the full method path, headers the call's metadata, body the serialized message."""
+
     method: str
     url: str
     headers: dict[str, str]
     body: bytes
+
+    @property
+    def is_grpc(self) -> bool:
+        return self.method == GRPC_METHOD
 
 
 def encode_instances(batch: np.ndarray) -> bytes:
@@ -87,6 +105,7 @@ class Protocol:
     """One server API. Subclasses set the URL and headers; JSON is shared."""
 
     name = "base"
+    encoding = "json"  # one of ENCODINGS
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
@@ -167,13 +186,26 @@ class KServeV2Json(Protocol):
         return decode_infer_response(body, batch_size)
 
 
-ADAPTERS: dict[str, type[Protocol]] = {
+ADAPTERS: dict[str, type[Protocol] | str] = {
     TFServingRest.name: TFServingRest,
     TorchServeRest.name: TorchServeRest,
     KServeV2Json.name: KServeV2Json,
+    # Other encodings, imported on first use (stack folders; grpcio only when gRPC is used).
+    "tfserving_columnar": "deploy_compare.servers.tfserving.encodings:TFServingColumnar",
+    "torchserve_binary": "deploy_compare.servers.torchserve.encodings:TorchServeBinary",
+    "torchserve_grpc": "deploy_compare.servers.torchserve.encodings:TorchServeGrpc",
+    "kserve_v2_binary": "deploy_compare.clients.v2_binary:KServeV2Binary",
+    "kserve_v2_grpc": "deploy_compare.clients.v2_grpc:KServeV2Grpc",
 }
 PROTOCOLS = tuple(ADAPTERS)
 
 
+def adapter_class(protocol: str) -> type[Protocol]:
+    from ..lazy import import_object
+
+    cls = ADAPTERS[protocol]
+    return import_object(cls) if isinstance(cls, str) else cls
+
+
 def adapter_for(endpoint: Endpoint) -> Protocol:
-    return ADAPTERS[endpoint.protocol](endpoint)
+    return adapter_class(endpoint.protocol)(endpoint)

@@ -19,6 +19,7 @@ CONNECT = 3
 TRANSPORT = 4  # any other transport failure: connection reset, protocol error, ...
 DROPPED = 5  # open loop: no free connection within max_in_flight; never sent
 UNPARSEABLE = 6  # assigned after the run, when a 2xx body does not parse
+GRPC_STATUS = 7  # a gRPC call ended with a status other than OK (status column: its code)
 
 KIND_NAMES = {
     OK: "ok",
@@ -28,8 +29,9 @@ KIND_NAMES = {
     TRANSPORT: "transport",
     DROPPED: "dropped",
     UNPARSEABLE: "unparseable",
+    GRPC_STATUS: "grpc_status",
 }
-ERROR_KINDS = ("timeout", "connect", "http_status", "unparseable", "transport")
+ERROR_KINDS = ("timeout", "connect", "http_status", "unparseable", "transport", "grpc_status")
 
 Record = tuple[int, int, int, int, int, int, "bytes | str"]
 

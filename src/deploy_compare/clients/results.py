@@ -66,6 +66,20 @@ class LoadResult:
     # throughput_rps x batch_size. A batch of 8 at 100 req/s serves 800 samples/s.
     batch_size: int = 1
     throughput_samples_per_s: float | None = None
+    # How the requests travelled (clients.protocols.ENCODINGS: json, binary, grpc, ...) and what
+    # one request and one good response weighed: message bytes (HTTP body, gRPC message),
+    # framing (HTTP headers, HTTP/2 frames) excluded; means over the run's bodies / responses.
+    encoding: str = "json"
+    request_bytes: int | None = None
+    response_bytes: int | None = None
+    # Failed requests per status: "HTTP 503", "gRPC UNAVAILABLE" (errors{} counts per kind).
+    status_counts: dict[str, int] = field(default_factory=dict)
+    # Per-second throughput, p50, p99 and errors over the measured window (clients/timeseries.py);
+    # empty for a run merged from several client processes.
+    timeseries: dict[str, Any] = field(default_factory=dict)
+    # The server's own view of this run (servers/monitor.py ServerUsage.to_dict()): CPU, peak
+    # memory, queue/compute split; None when the run was not against a server the toolkit started.
+    server: dict[str, Any] | None = None
 
     @property
     def error_count(self) -> int:

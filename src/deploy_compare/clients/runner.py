@@ -24,6 +24,11 @@ from .results import LoadResult
 from .window import Progress
 
 DEFAULT_CONCURRENCY = (1, 2, 4, 8, 16)
+# gRPC statuses that, on the first call, mean a set-up mistake every call would repeat (the
+# gRPC side of "a 4xx other than 429").
+GRPC_SETUP_MISTAKES = frozenset(
+    {"UNAUTHENTICATED", "PERMISSION_DENIED", "NOT_FOUND", "INVALID_ARGUMENT", "UNIMPLEMENTED", "FAILED_PRECONDITION"}
+)
 LOOP_ENV = "DEPLOY_COMPARE_EVENT_LOOP"  # "asyncio" forces the standard loop (A/B measurements)
 
 
@@ -69,12 +74,20 @@ def collector_paused() -> Iterator[None]:
 async def preflight(endpoint: Endpoint, payloads: Payloads, config: LoadConfig) -> None:
     """One request before the run: a dead URL, wrong model or bad key fails fast and clearly."""
     url = adapter_for(endpoint).url
-    transports = make_transports(1)
+    transports = make_transports(1, payloads)
     try:
         request = build_requests(payloads, config.timeout_s)[0]
         try:
             status, body = await transports[0].send(request)
         except httpx.TransportError as exc:
+            code = getattr(exc, "code", None)  # grpc_transport.GrpcStatusError
+            if code is not None:
+                hint = (
+                    " (wrong model name, inference key or input?)"
+                    if code.name in GRPC_SETUP_MISTAKES
+                    else " (nothing listening there, or the server refused the call)"
+                )
+                raise LoadError(f"{url}: gRPC {exc} on the first request{hint}") from None
             raise LoadError(f"{url}: nothing answered the first request ({type(exc).__name__}: {exc})") from None
         # A 4xx (other than 429 Too Many Requests) on the first request is a set-up mistake
         # (wrong model name, key or body format): every request of the run would fail the same.

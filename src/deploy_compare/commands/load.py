@@ -24,7 +24,7 @@ def _levels(text: str) -> list[int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..clients.protocols import PROTOCOLS
+    from ..clients.protocols import ENCODINGS, PROTOCOLS
     from ..servers.registry import names
 
     parser.add_argument(
@@ -38,6 +38,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=PROTOCOLS,
         default=None,
         help="override the target's protocol adapter (alone: the first stack speaking it gives the artifact)",
+    )
+    parser.add_argument(
+        "--encoding",
+        choices=ENCODINGS,
+        default=None,
+        help="how requests travel to --target: json (default), binary, grpc, json_columnar; "
+        "a stack that does not speak it is refused before any request",
+    )
+    parser.add_argument(
+        "--grpc-target",
+        default=None,
+        help="host:port of the server's gRPC inference API (--encoding grpc), e.g. 127.0.0.1:7070",
     )
     parser.add_argument("--url", required=True, help="base URL of the inference API, e.g. http://127.0.0.1:8080")
     parser.add_argument(
@@ -114,7 +126,11 @@ def _protocol_and_artifact(args: argparse.Namespace) -> tuple[str, str]:
 
     if args.target is not None:
         stack = get(args.target)
+        if args.encoding is not None and args.protocol is None:
+            return stack.protocol_for(args.encoding), stack.artifact  # ConfigError: does not speak it
         return args.protocol or stack.protocol, stack.artifact
+    if args.encoding is not None and args.protocol is None:
+        raise ConfigError("--encoding needs --target (the stack decides how it speaks that encoding)")
     if args.protocol is None:
         raise ConfigError("load needs --target (a serving stack) or --protocol")
     speaking = [s for s in stacks().values() if args.protocol in s.protocols]
@@ -227,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
     from ..manifest import load_manifest
     from ..progress import quiet_requested
     from ..servers.config import safe_model_name
+    from ..servers.registry import get as get_stack
 
     run_config = run_config_from_args(args)
     settings = run_config.load_settings()  # validated before anything is read or sent
@@ -238,12 +255,18 @@ def run(args: argparse.Namespace) -> int:
     manifest = load_manifest(args.artifacts)
     protocol, artifact = _protocol_and_artifact(args)
     entry = manifest.artifact(artifact)
+    token = _token(args)
+    grpc_headers = None
+    if token and args.target is not None:  # the key where this stack's gRPC API reads it
+        grpc_headers = {get_stack(args.target).grpc_key_metadata: f"Bearer {token}"}
     endpoint = Endpoint(
         url=args.url,
         protocol=protocol,
         model=args.model or safe_model_name(manifest.model.name),
-        token=_token(args),
+        token=token,
         input_name=args.input_name or (entry.inputs[0].name if entry.inputs else None),
+        grpc_target=args.grpc_target,
+        grpc_headers=grpc_headers,
     )
     batch_sizes = run_config.batch_sizes()
     workloads = [
@@ -252,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
     payloads = workloads[0]
     config = settings.closed
     table = Table(
-        title=f"{endpoint.protocol} {endpoint.url} model {endpoint.model} "
+        title=f"{endpoint.protocol} ({payloads.encoding}) {endpoint.url} model {endpoint.model} "
         f"({len(payloads)} bodies, {payloads.body_bytes} B each"
         + (f"; batch sizes {','.join(str(b) for b in batch_sizes)}" if len(batch_sizes) > 1 else "")
         + ")"

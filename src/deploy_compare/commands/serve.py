@@ -137,6 +137,10 @@ def run(args: argparse.Namespace) -> int:
             sample = json.dumps(_example_body(ep))
             auth = "".join(f" -H '{k}: {v}'" for k, v in ep.headers.items())
             print(f"  example: curl -s {ep.predict_url} -H 'Content-Type: application/json'{auth} -d '{sample}'")
+            if ep.grpc_target:  # `load --encoding grpc --grpc-target` reaches the same model over gRPC
+                print(f"  gRPC:    {ep.grpc_target}")
+                for key, value in ep.grpc_metadata().items():
+                    print(f"  gRPC metadata: {key}: {value}")
             print("Ctrl-C to stop.", flush=True)
             while True:
                 time.sleep(3600)

@@ -36,7 +36,7 @@ def targets() -> tuple[str, ...]:
 
 def sections() -> tuple[str, ...]:
     """The TOML tables a settings file may have: one per area, one per serving stack."""
-    return ("run", "local", *targets(), "load", "slo", "tune", "report")
+    return ("run", "local", *targets(), "load", "slo", "tune", "report", "cost")
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -84,12 +84,16 @@ class RunSection:
     targets: list[str] = field(default_factory=lambda: list(targets()))
     server_mode: str = "auto"
     pin_cores: bool = True
+    server_memory_limit_mib: int = 0  # 0 = none; else Docker's --memory, natively the tree killed at it
 
     def __post_init__(self) -> None:
         allowed = targets()
         bad = [t for t in self.targets if t not in allowed]
         if bad:
             raise ConfigError(f"run.targets: unknown target(s) {', '.join(bad)}; allowed: {', '.join(allowed)}")
+        limit = self.server_memory_limit_mib
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise ConfigError(f"run.server_memory_limit_mib must be an integer >= 0 (0 = no limit), got {limit!r}")
         if self.server_mode not in MODES:
             raise ConfigError(f"run.server_mode must be one of {', '.join(MODES)}, got {self.server_mode!r}")
 
@@ -142,7 +146,8 @@ class RunConfig:
         from ..clients import LoadConfig, SloConfig
 
         load = self.section("load")
-        for key in SCALE_OUT_KEYS + WORKLOAD_KEYS:  # not LoadConfig fields: scale_out(), batch_sizes() read them
+        # not LoadConfig fields: read by served.scale_out() / encodings() / batch_sizes() / batch_levels()
+        for key in (*SCALE_OUT_KEYS, *WORKLOAD_KEYS, "encodings"):
             load.pop(key, None)
         levels = [int(c) for c in load.pop("concurrency")]
         if not levels or min(levels) < 1:
@@ -192,6 +197,24 @@ class RunConfig:
 
         return tune_settings(self)
 
+    def encodings(self) -> tuple[str, ...]:
+        """[load] encodings: how each served target is loaded, in order (clients.protocols.ENCODINGS).
+        The first gets the sweep and the SLO search; the others a sweep each. A target that does
+        not speak one gets a SKIPPED cell for it, not an error."""
+        from ..clients.protocols import ENCODINGS
+
+        value = self.section("load").get("encodings", ["json"])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"[load] encodings must be a non-empty list of names, got {value!r}")
+        unknown = [v for v in value if v not in ENCODINGS]
+        if unknown:
+            raise ConfigError(f"[load] encodings: unknown {', '.join(unknown)}; allowed: {', '.join(ENCODINGS)}")
+        if len(set(value)) != len(value):
+            raise ConfigError(f"[load] encodings lists one twice: {value}")
+        return tuple(value)
+
     def validate(self) -> None:
         """Build every area's typed config, so a bad value stops the command before any work."""
         from ..servers.registry import get
@@ -201,6 +224,7 @@ class RunConfig:
         self.batch_sizes()
         self.batch_levels()
         self.tune_settings()
+        self.encodings()
         for kind in self.run.targets:
             build(get(kind).config_class, self.section(kind), f"[{kind}]")
 
@@ -226,4 +250,7 @@ def load_run_config(path: Path | None = None, quick: bool = False, overrides: di
     from ..report.edge import accuracy_budget_points
 
     accuracy_budget_points(data)  # validated before any work, read again when the report renders
+    from ..report.serverview import cost_settings
+
+    cost_settings(data)  # the same: [cost] is read by the report
     return RunConfig(profile="quick" if quick else "full", run=run, raw=data)

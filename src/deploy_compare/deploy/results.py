@@ -58,6 +58,15 @@ class ServedResult:
     # The tune stage (deploy/tune.py): the stack at its defaults and at each setting of its
     # grid under the same SLO, and the best setting found; None when tuning did not run.
     tuning: dict[str, Any] | None = None
+    # [load] encodings: `sweep` and `slo` used `encoding`; every other encoding asked for is one
+    # entry {"encoding", "status": OK|SKIPPED|FAILED, "reason", "protocol", "sweep": [LoadResult...]}.
+    encoding: str | None = None
+    encodings: list[dict[str, Any]] = field(default_factory=list)
+    # Launch -> first successful inference, the first requests' latency (deploy/coldstart.py ColdStart).
+    cold_start: dict[str, Any] | None = None
+    # Highest resident memory of the server's process tree (or container) over every measured
+    # run; each run's own figure is in its LoadResult.server (servers/monitor.py ServerUsage).
+    peak_rss_mib: float | None = None
 
 
 @dataclass

@@ -7,10 +7,15 @@ that dies mid-run still leaves the levels it finished in results.json.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from ..errors import ConfigError, ServerError, ServerUnavailable
+from ..endpoint import Endpoint
+from ..errors import ConfigError, LoadError, ProtocolError, ServerError, ServerUnavailable
 from .affinity import CorePlan, pin_self, pin_tree, usable_cores
 from .config import RunConfig, build
 from .results import ServedResult
@@ -25,6 +30,43 @@ def _server_config(kind: str, config: RunConfig, plan: CorePlan):
     if threads and config.run.pin_cores and threads not in table:
         table[threads] = len(plan.server)  # one intra-op thread per core the server owns
     return build(stack.config_class, table, f"[{kind}]")
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodingPlan:
+    """One [load] encoding for one running target: the endpoint speaking it, or why not."""
+
+    encoding: str
+    endpoint: Endpoint | None
+    reason: str | None
+
+    @property
+    def ready(self) -> Endpoint:
+        assert self.endpoint is not None, f"{self.encoding}: {self.reason}"
+        return self.endpoint
+
+    def cell(self, status: str, reason: str | None) -> dict:
+        protocol = getattr(self.endpoint, "protocol", None)
+        return {"encoding": self.encoding, "status": status, "reason": reason, "protocol": protocol, "sweep": []}
+
+
+def encoding_plans(stack, endpoint, encodings: tuple[str, ...], mode: str | None) -> list[EncodingPlan]:
+    """The launcher's endpoint re-pointed at each encoding's adapter; a stack that does not
+    speak one, or a launcher without the port it needs, gives a reason (a SKIPPED cell)."""
+    plans = []
+    for encoding in encodings:
+        reason = stack.encoding_reason(encoding)
+        if reason is not None:
+            plans.append(EncodingPlan(encoding, None, reason))
+            continue
+        ep = dataclasses.replace(endpoint, protocol=stack.protocol_for(encoding))
+        if encoding == "grpc" and not ep.grpc_target:
+            plans.append(
+                EncodingPlan(encoding, None, f"{stack.label_for(mode)}: the {mode} launcher opens no gRPC port")
+            )
+            continue
+        plans.append(EncodingPlan(encoding, ep, None))
+    return plans
 
 
 def scale_out(config: RunConfig):
@@ -44,9 +86,52 @@ def _check_alive(launcher, kind: str) -> None:
     """A dead server must fail its target loudly, not look like a slow one."""
     import psutil
 
+    reason = launcher.failure_reason()  # out of memory (the guard's kill, Docker's OOM killer)
+    if reason:
+        raise ServerError(f"{kind}: {reason}", launcher.tail(15))
     pid = launcher.pid
     if pid is not None and not psutil.pid_exists(pid):
         raise ServerError(f"{kind}: the server process (pid {pid}) exited during the run", launcher.tail(15))
+
+
+def monitored(run: Callable[..., Any], launcher: Any, on_usage: Callable[[dict[str, Any]], None] | None = None):
+    """`run` (run_closed_loop's signature) with the server's view of its measured window in
+    LoadResult.server: the monitor starts when the loop reports the end of the warm-up and
+    ends when the run returns (in-flight requests drained), so it covers the requests the
+    client's figures count."""
+
+    def wrapped(endpoint, payloads, config, on_progress=None):
+        monitor = launcher.monitor()
+        began: list[threading.Timer] = []
+
+        def progress(p) -> None:
+            if monitor is not None and not began and p.phase != "warm-up":
+                # Off the event loop: a metrics scrape must not delay requests. Client actors
+                # (distributed.py) report only their start: the warm-up is then waited out here.
+                delay = 0.0 if p.phase in ("measuring", "draining") else config.warmup_s
+                began.append(threading.Timer(delay, monitor.begin))
+                began[0].daemon = True
+                began[0].start()
+            if on_progress is not None:
+                on_progress(p)
+
+        result = run(endpoint, payloads, config, progress)
+        if monitor is not None and began:
+            began[0].cancel()  # not yet fired (a run cut short inside its warm-up): never begins
+            began[0].join(timeout=30)
+            if not monitor.begun:
+                result.server = {"source": monitor.source, "error": "not sampled: the run ended within its warm-up"}
+                return result
+            try:
+                usage = monitor.end(result.completed)
+                result.server = usage.to_dict()
+                if on_usage is not None:
+                    on_usage(result.server)
+            except Exception as exc:  # the server's view is a record; it must not fail the run
+                result.server = {"source": monitor.source, "error": f"{type(exc).__name__}: {exc}"}
+        return result
+
+    return wrapped
 
 
 def run_served_target(
@@ -64,10 +149,11 @@ def run_served_target(
 ) -> None:
     """Fill `result` in place. Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself.
 
-    For each request batch size of [load] batch_sizes: the closed-loop sweep (unless
-    `sweep` is False: the tune stage's trials run the SLO search alone), then the SLO search.
+    The first request batch size of [load] batch_sizes fills result.sweep / result.slo; each
+    further one gets its closed-loop levels ([load] batch_concurrency) and its SLO search in
+    result.batches. `sweep` False (the tune stage's trials): the SLO searches alone.
     """
-    from ..clients import find_max_rate_under_slo, sweep_concurrency
+    from ..clients import find_max_rate_under_slo, run_closed_loop, run_open_loop, sweep_concurrency
     from ..clients.payload import payloads_from_export
     from ..clients.results import client_processes_label
     from ..manifest import load_manifest
@@ -75,6 +161,7 @@ def run_served_target(
     from ..servers.docker_base import DockerLauncher
     from ..servers.factory import server_versions
     from ..servers.registry import get
+    from .coldstart import measure_cold_start
 
     stack = get(kind)
     if stack.max_server_cores is not None:
@@ -101,6 +188,7 @@ def run_served_target(
     own_cores = tuple(usable_cores())
     pinning = config.run.pin_cores and launcher.mode == "native"
     container = launcher if isinstance(launcher, DockerLauncher) else None
+    launcher.memory_limit_mib = config.run.server_memory_limit_mib or None
     if container is not None and config.run.pin_cores:
         container.cpuset = tuple(plan.server)  # the engine's cpuset; the client pins itself below
     pool = None
@@ -136,81 +224,137 @@ def run_served_target(
                 result.client_cores = list(plan.client)
             if on_started is not None:
                 on_started(kind, launcher)
-            endpoint = launcher.endpoint
             manifest = load_manifest(manifest_dir)
-            for number, batch_size in enumerate(config.batch_sizes()):
-                # The first batch size fills result.sweep / result.slo (the headline rows);
-                # each further one gets its own entry in result.batches.
-                if number == 0:
-                    sweep_sink, slo_sink = result.sweep, None
-                else:
-                    entry: dict = {"batch_size": batch_size, "sweep": [], "slo": None}
-                    result.batches.append(entry)
-                    sweep_sink, slo_sink = entry["sweep"], entry
-                payloads = payloads_from_export(
-                    endpoint, manifest_dir, manifest, artifact=stack.artifact, batch_size=batch_size
+            plans = encoding_plans(stack, launcher.endpoint, config.encodings(), launcher.mode)
+            ready = [p for p in plans if p.reason is None]
+            for plan_ in plans:
+                if plan_.reason is not None:
+                    result.encodings.append(plan_.cell("SKIPPED", plan_.reason))
+                    progress.line(f"{kind}: {plan_.encoding}: SKIPPED: {plan_.reason}")
+            if not ready:
+                raise ConfigError(f"{kind} speaks none of [load] encodings {list(config.encodings())}")
+            endpoint, result.encoding = ready[0].ready, ready[0].encoding
+            batch_sizes = config.batch_sizes()
+            payloads = payloads_from_export(
+                endpoint, manifest_dir, manifest, artifact=stack.artifact, batch_size=batch_sizes[0]
+            )
+            tag = "" if len(config.encodings()) == 1 else f" [{result.encoding}]"
+            healthy_at = launcher.healthy_at if launcher.healthy_at is not None else time.monotonic()
+            cold = measure_cold_start(payloads, launcher.startup_s, healthy_at, closed_cfg.timeout_s)
+            cold.image_build_s = result.image_build_s
+            result.cold_start = cold.to_dict()
+            progress.line(
+                f"{kind}: first inference {_s(cold.launch_to_first_inference_s)} after launch; first requests "
+                + ", ".join(f"{ms:.1f}" for ms in cold.first_requests_ms)
+                + " ms"
+                + (f" ({cold.note})" if cold.note else "")
+            )
+
+            def peak(usage: dict[str, Any]) -> None:
+                rss = usage.get("peak_rss_mib")
+                if rss is not None:
+                    result.peak_rss_mib = max(result.peak_rss_mib or 0.0, rss)
+
+            def keep(load_result, into: list | None = None) -> None:
+                (result.sweep if into is None else into).append(load_result.to_dict())
+                save()
+                progress.line(
+                    f"{kind}{tag if into is None else ' [' + load_result.encoding + ']'}: "
+                    f"concurrency {load_result.concurrency}: {load_result.throughput_rps:.1f} req/s, "
+                    f"p50 {_ms(load_result.p50_ms)}, p99 {_ms(load_result.p99_ms)}, "
+                    f"errors {sum(load_result.errors.values())}"
+                    + _server_line(load_result.server)
+                    + (" [client was the bottleneck]" if load_result.client_bottleneck else "")
+                    + (f" [{client_processes_label(load_result.to_dict())}]" if load_result.client_actors else "")
                 )
-                tag = f"{kind}" + (f" b={batch_size}" if batch_size != 1 else "")
+                _check_alive(launcher, kind)
 
-                def keep(load_result, sink=sweep_sink, tag=tag) -> None:
-                    sink.append(load_result.to_dict())
-                    save()
-                    progress.line(
-                        f"{tag}: concurrency {load_result.concurrency}: {load_result.throughput_rps:.1f} req/s"
-                        + (
-                            f" ({load_result.throughput_samples_per_s:.1f} samples/s)"
-                            if load_result.batch_size != 1
-                            else ""
-                        )
-                        + f", p50 {_ms(load_result.p50_ms)}, p99 {_ms(load_result.p99_ms)}, "
-                        f"errors {sum(load_result.errors.values())}"
-                        + (" [client was the bottleneck]" if load_result.client_bottleneck else "")
-                        + (f" [{client_processes_label(load_result.to_dict())}]" if load_result.client_actors else "")
-                    )
-                    _check_alive(launcher, kind)
-
-                for level in (levels if number == 0 else config.batch_levels()) if sweep else []:
-                    sweep_concurrency(
-                        endpoint,
-                        payloads,
-                        closed_cfg,
-                        [level],
-                        on_progress=progress.load_callback(f"{tag} c={level}"),
-                        on_result=keep,
-                        run=pool.run_closed if pool is not None else None,
-                    )
-
-                def trial(t, tag=tag) -> None:
-                    progress.line(
-                        f"{tag}: open loop {t.rate_rps:.1f} req/s: {'pass' if t.passed else 'fail'}"
-                        + (f" ({t.reason})" if t.reason else "")
-                    )
-                    _check_alive(launcher, kind)
-
-                slo = find_max_rate_under_slo(
+            for level in levels if sweep else []:
+                sweep_concurrency(
                     endpoint,
                     payloads,
-                    open_cfg,
-                    slo_cfg,
-                    on_progress=progress.load_callback(f"{tag} SLO"),
-                    on_trial=trial,
-                    run=pool.run_open if pool is not None else None,
+                    closed_cfg,
+                    [level],
+                    on_progress=progress.load_callback(f"{kind} c={level}"),
+                    on_result=keep,
+                    run=monitored(pool.run_closed if pool is not None else run_closed_loop, launcher, peak),
                 )
-                if slo_sink is None:
-                    result.slo = slo.to_dict()
-                else:
-                    slo_sink["slo"] = slo.to_dict()
-                save()
-                best = slo.max_rate_rps
+
+            def trial(t) -> None:
                 progress.line(
-                    f"{tag}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms: "
-                    + (
-                        f"{best:.1f} req/s" + (f" = {best * batch_size:.1f} samples/s" if batch_size != 1 else "")
-                        if best is not None
-                        else "none"
-                    )
-                    + (f" ({slo.note})" if slo.note else "")
+                    f"{kind}: open loop {t.rate_rps:.1f} req/s: {'pass' if t.passed else 'fail'}"
+                    + (f" ({t.reason})" if t.reason else "")
                 )
+                _check_alive(launcher, kind)
+
+            slo = find_max_rate_under_slo(
+                endpoint,
+                payloads,
+                open_cfg,
+                slo_cfg,
+                on_progress=progress.load_callback(f"{kind} SLO"),
+                on_trial=trial,
+                run=monitored(pool.run_open if pool is not None else run_open_loop, launcher, peak),
+            )
+            result.slo = slo.to_dict()
+            save()
+            best = slo.max_rate_rps
+            progress.line(
+                f"{kind}{tag}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms: "
+                + (f"{best:.1f} req/s" if best is not None else "none")
+                + (f" ({slo.note})" if slo.note else "")
+            )
+            for batch_size in batch_sizes[1:]:
+                _measure_batch(
+                    result.batches,
+                    batch_size,
+                    f"{kind}{tag} b={batch_size}",
+                    payloads_from_export(
+                        endpoint, manifest_dir, manifest, artifact=stack.artifact, batch_size=batch_size
+                    ),
+                    levels=config.batch_levels() if sweep else [],
+                    sweep=lambda p, cfg, lvl, on_progress, on_result: sweep_concurrency(
+                        endpoint,
+                        p,
+                        cfg,
+                        [lvl],
+                        on_progress=on_progress,
+                        on_result=on_result,
+                        run=monitored(pool.run_closed if pool is not None else run_closed_loop, launcher, peak),
+                    ),
+                    search=lambda p, on_progress, on_trial: find_max_rate_under_slo(
+                        endpoint,
+                        p,
+                        open_cfg,
+                        slo_cfg,
+                        on_progress=on_progress,
+                        on_trial=on_trial,
+                        run=monitored(pool.run_open if pool is not None else run_open_loop, launcher, peak),
+                    ),
+                    closed_cfg=closed_cfg,
+                    check=lambda: _check_alive(launcher, kind),
+                    save=save,
+                    progress=progress,
+                )
+            for other in ready[1:]:  # each other encoding: the same sweep, on the same server
+                cell = other.cell("OK", None)
+                result.encodings.append(cell)
+                try:
+                    other_payloads = payloads_from_export(other.ready, manifest_dir, manifest, artifact=stack.artifact)
+                    for level in levels:
+                        sweep_concurrency(
+                            other.ready,
+                            other_payloads,
+                            closed_cfg,
+                            [level],
+                            on_progress=progress.load_callback(f"{kind} {other.encoding} c={level}"),
+                            on_result=functools.partial(keep, into=cell["sweep"]),
+                            run=monitored(pool.run_closed if pool is not None else run_closed_loop, launcher, peak),
+                        )
+                except (LoadError, ProtocolError) as exc:  # this encoding failed; the others stand
+                    cell["status"], cell["reason"] = "FAILED", str(exc)
+                    progress.line(f"{kind}: {other.encoding}: FAILED: {exc}")
+                save()
     except BaseException:
         launcher.stop()  # a failed image build happens outside `with`
         raise
@@ -219,6 +363,73 @@ def run_served_target(
             pin_self(own_cores)
         if pool is not None:
             pool.close()  # actors killed, Ray shut down (a local Ray's processes with it)
+
+
+def _server_line(server: dict[str, Any] | None) -> str:
+    """'; server 0.52 ms CPU/request, 180 MiB peak, queue 0.1 / compute 0.3 ms' for the progress line."""
+    if not server or "cpu_s" not in server:
+        return ""
+    text = f"; server {_ms(server.get('cpu_ms_per_request'))} CPU/request"
+    if server.get("peak_rss_mib") is not None:
+        text += f", {server['peak_rss_mib']:.0f} MiB peak"
+    split = server.get("split")
+    if split:
+        text += f", queue {_ms(split.get('queue_ms'))} / compute {_ms(split.get('compute_ms'))}"
+    return text
+
+
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"
+
+
+def _measure_batch(
+    batches: list[dict[str, Any]],
+    batch_size: int,
+    tag: str,
+    payloads: Any,
+    *,
+    levels: list[int],
+    sweep: Callable[..., Any],
+    search: Callable[..., Any],
+    closed_cfg: Any,
+    check: Callable[[], None],
+    save: Callable[[], None],
+    progress: Any,
+) -> None:
+    """One further request batch size: its closed-loop levels, then its SLO search, appended
+    to result.batches as {"batch_size", "sweep", "slo"} as soon as each exists."""
+    entry: dict[str, Any] = {"batch_size": batch_size, "sweep": [], "slo": None}
+    batches.append(entry)
+
+    def keep(r) -> None:
+        entry["sweep"].append(r.to_dict())
+        save()
+        progress.line(
+            f"{tag}: concurrency {r.concurrency}: {r.throughput_rps:.1f} req/s "
+            f"({r.throughput_samples_per_s or 0.0:.1f} samples/s), p50 {_ms(r.p50_ms)}, p99 {_ms(r.p99_ms)}, "
+            f"errors {sum(r.errors.values())}" + (" [client was the bottleneck]" if r.client_bottleneck else "")
+        )
+        check()
+
+    for level in levels:
+        sweep(payloads, closed_cfg, level, progress.load_callback(f"{tag} c={level}"), keep)
+
+    def trial(t) -> None:
+        progress.line(
+            f"{tag}: open loop {t.rate_rps:.1f} req/s: {'pass' if t.passed else 'fail'}"
+            + (f" ({t.reason})" if t.reason else "")
+        )
+        check()
+
+    slo = search(payloads, progress.load_callback(f"{tag} SLO"), trial)
+    entry["slo"] = slo.to_dict()
+    save()
+    best = slo.max_rate_rps
+    progress.line(
+        f"{tag}: highest rate with p99 <= {slo.p99_bound_ms:g} ms: "
+        + (f"{best:.1f} req/s = {best * batch_size:.1f} samples/s" if best is not None else "none")
+        + (f" ({slo.note})" if slo.note else "")
+    )
 
 
 def _round(value: float | None) -> float | None:

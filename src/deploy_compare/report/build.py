@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-from . import plots, tables
+from . import encodings, plots, tables
 from .document import Bullets, Code, Document, Figure, Paragraph, Section
 from .edge import INVOKE_NOTE, edge_section
 from .fmt import get, text
 from .inputs import ReportInputs
 from .names import is_local_device
+from .serverview import server_view_section
 from .verdicts import all_verdicts
 
 
@@ -82,6 +83,19 @@ def served_section(inputs: ReportInputs) -> Section:
             "no served target produced a closed-loop sweep",
         )
     )
+    if encodings.has_dimension(r):
+        blocks.append(
+            Paragraph(
+                "The same sweep per payload encoding ([load] encodings), on the same server; the SLO "
+                "search below used each target's first encoding:",
+                lead="Encodings",
+            )
+        )
+        blocks.append(encodings.encoding_table(r))
+        costs = encodings.json_costs(r)
+        if costs:
+            blocks.append(Paragraph("What JSON costs against each stack's best encoding:", lead="JSON's cost"))
+            blocks.append(Bullets(costs))
     blocks += [
         Paragraph(
             "Open-loop search for the highest rate whose p99 (failures counted as infinitely slow) "
@@ -134,6 +148,20 @@ def workload_blocks(r) -> list:
             tuning_trials_table(r),
         ]
     return blocks
+
+
+def server_section(inputs: ReportInputs) -> Section | None:
+    r = inputs.results
+    if not any(s.sweep or s.cold_start for s in r.served):
+        return None
+    figure = _figure(
+        "timeseries",
+        "Per-second throughput and p99 of each concurrency level",
+        plots.time_series(r),
+        "per-second throughput and p99 latency of each served target over the sweep",
+        "no run recorded a per-second time series",
+    )
+    return server_view_section(r, figure)
 
 
 def latency_section(inputs: ReportInputs) -> Section:
@@ -213,6 +241,7 @@ def build_document(inputs: ReportInputs) -> Document:
         verdict_section(inputs),
         run_section(inputs),
         served_section(inputs),
+        server_section(inputs),
         latency_section(inputs),
         local_section(inputs),
         artifacts_section(inputs),

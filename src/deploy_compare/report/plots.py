@@ -255,3 +255,41 @@ def tflite_variants(results: RunResults) -> bytes | None:
     fig.suptitle("TFLite variants: footprint, latency (edge profile where measured) and accuracy", fontsize=10)
     fig.tight_layout()
     return _png(fig)
+
+
+def time_series(results: RunResults) -> bytes | None:
+    """Per-second throughput and p99 of every closed-loop level, one row per served target,
+    the levels one after another on the time axis as they ran; seconds with errors marked x."""
+    served = [
+        (s, [p for p in sweep_points(s) if get(p, "timeseries", "t_s")]) for s in results.served if s.status == "OK"
+    ]
+    served = [(s, points) for s, points in served if points]
+    if not served:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(served), 2, figsize=(12, 2.6 * len(served)), squeeze=False)
+    for (s, points), (ax_t, ax_l) in zip(served, axes):
+        offset = 0.0
+        for p in points:
+            ts = get(p, "timeseries")
+            width = getf(ts, "bucket_s") or 1.0
+            xs = [offset + float(t) for t in ts["t_s"]]
+            line = ax_t.plot(xs, ts["throughput_rps"], label=f"c={get(p, 'concurrency')}")[0]
+            p99 = [float("nan") if v is None else v for v in ts["p99_ms"]]
+            ax_l.plot(xs, p99, color=line.get_color())
+            bad = [(x, y) for x, y, e in zip(xs, p99, ts["errors"]) if e]
+            if bad:
+                ax_l.plot([x for x, _ in bad], [y for _, y in bad], "x", color="crimson", ms=6)
+            offset = xs[-1] + width + 1.0
+        ax_t.set_title(f"{target_label(s)}: throughput per second", fontsize=9)
+        ax_l.set_title(f"{target_label(s)}: p99 per second (x: errors)", fontsize=9)
+        ax_t.set_ylabel("req/s")
+        ax_l.set_ylabel("ms")
+        ax_l.set_yscale("log")
+        _plain_log_axis(ax_l.yaxis)
+        for ax in (ax_t, ax_l):
+            ax.set_xlabel("seconds of measurement (levels in the order run)")
+            ax.grid(True, alpha=0.3)
+        ax_t.legend(fontsize=7, ncol=5)
+    fig.tight_layout()
+    return _png(fig)

@@ -1,7 +1,8 @@
 """results.csv: one row per measured thing, raw numbers, units in the column names.
 
 kind = local | edge (one per artifact/profile/threads/device), served (one per target x
-concurrency; a target without a sweep gets one row with its status and reason), slo (one
+encoding x concurrency; a target or encoding without a sweep gets one row with its status
+and reason), slo (one
 per target's search), slo_trial (one per open-loop trial).
 """
 
@@ -50,6 +51,15 @@ TAIL_COLUMNS = (
     "file_size_bytes",
     "rss_growth_mib",
     "load_ms",
+    # the server's view of a served run (servers/monitor.py): CPU, memory, mean queue/compute per request
+    "server_cpu_ms_per_request",
+    "server_cores_busy",
+    "server_peak_rss_mib",
+    "server_queue_ms",
+    "server_compute_ms",
+    "encoding",  # served: how requests travelled (json, binary, grpc, ...), bytes per message
+    "request_bytes",
+    "response_bytes",
 )
 LATENCY_KEYS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms")
 
@@ -117,6 +127,14 @@ def _load_fields(d: Any) -> dict[str, Any]:
         "top1_agreement": get(d, "top1_agreement"),
         "client_bottleneck": get(d, "client_bottleneck"),
         "client_processes": get(d, "client_processes"),
+        "server_cpu_ms_per_request": get(d, "server", "cpu_ms_per_request"),
+        "server_cores_busy": get(d, "server", "cores_busy"),
+        "server_peak_rss_mib": get(d, "server", "peak_rss_mib"),
+        "server_queue_ms": get(d, "server", "split", "queue_ms"),
+        "server_compute_ms": get(d, "server", "split", "compute_ms"),
+        "encoding": get(d, "encoding"),
+        "request_bytes": get(d, "request_bytes"),
+        "response_bytes": get(d, "response_bytes"),
     }
 
 
@@ -126,6 +144,21 @@ def _served_rows(s: ServedResult) -> list[dict[str, Any]]:
     rows = [{"kind": "served", **base, "concurrency": get(p, "concurrency"), **_load_fields(p)} for p in points]
     if not points:
         rows.append({"kind": "served", **base})
+    for cell in s.encodings or []:  # the other [load] encodings: their sweeps, or why not
+        if not isinstance(cell, dict):
+            continue
+        cell_base = {
+            **base,
+            "status": cell.get("status"),
+            "reason": cell.get("reason"),
+            "encoding": cell.get("encoding"),
+        }
+        sweep = [p for p in cell.get("sweep") or [] if isinstance(p, dict)]
+        rows += [
+            {"kind": "served", **cell_base, "concurrency": get(p, "concurrency"), **_load_fields(p)} for p in sweep
+        ]
+        if not sweep:
+            rows.append({"kind": "served", **cell_base})
     if isinstance(s.slo, dict):
         rows.append(
             {

@@ -15,12 +15,17 @@ import time
 import weakref
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..endpoint import Endpoint
 from ..errors import ServerError
 from .config import ServerConfig
 from .model_spec import ServedModel
 from .process import log_tail
+
+if TYPE_CHECKING:
+    from .metrics import MetricsSource
+    from .monitor import MemoryGuard, ServerMonitor
 
 __all__ = ["Endpoint", "Launcher"]
 
@@ -64,6 +69,11 @@ class Launcher(ABC):
         self._stopped = False
         #: seconds from start() to healthy (None until healthy)
         self.startup_s: float | None = None
+        self.healthy_at: float | None = None  # time.monotonic() when it became healthy
+        #: resident-memory limit of the server (MiB; None = none): Docker's --memory, natively
+        #: a MemoryGuard that kills the process tree at the limit (servers/monitor.py)
+        self.memory_limit_mib: int | None = None
+        self._guard: MemoryGuard | None = None
 
     # ---- the interface -------------------------------------------------------------
     @property
@@ -76,6 +86,41 @@ class Launcher(ABC):
     def pid(self) -> int | None:
         """PID of the process answering requests (native), else None."""
         return None
+
+    @property
+    def root_pid(self) -> int | None:
+        """PID of the root of everything this launcher started (native), else None."""
+        return self.pid
+
+    def monitor(self) -> ServerMonitor | None:
+        """A monitor of this running server's CPU, memory and metrics (None: not running)."""
+        from .monitor import NativeMonitor
+
+        root = self.root_pid
+        if root is None:
+            return None
+        metrics, note = self.metrics_source()
+        return NativeMonitor(root, metrics, note)
+
+    def metrics_source(self) -> tuple[MetricsSource | None, str | None]:
+        """The stack's declared metrics scraper for this launch, or (None, why not)."""
+        from ..lazy import import_object
+        from .registry import get
+
+        declared = get(self.kind).metrics
+        if not declared:
+            return None, f"{get(self.kind).label} exposes no queue/compute metrics"
+        try:
+            found = import_object(declared)(self)
+        except Exception as exc:  # a record must not fail the run
+            return None, f"metrics unavailable: {type(exc).__name__}: {exc}"
+        if isinstance(found, str):
+            return None, found
+        return found, None
+
+    def failure_reason(self) -> str | None:
+        """Why the server died, when the toolkit knows (out of memory), else None."""
+        return self._guard.reason if self._guard is not None else None
 
     def describe(self) -> str:
         from .registry import labels
@@ -96,6 +141,7 @@ class Launcher(ABC):
         began = time.monotonic()
         try:
             self._launch()
+            self._start_guard()
             self._endpoint = self._wait_healthy(began + self.config.start_timeout_s)
         except ServerError as exc:
             self.stop()
@@ -105,7 +151,8 @@ class Launcher(ABC):
         except BaseException:
             self.stop()
             raise
-        self.startup_s = time.monotonic() - began
+        self.healthy_at = time.monotonic()
+        self.startup_s = self.healthy_at - began
         return self._endpoint
 
     def stop(self) -> None:
@@ -114,6 +161,8 @@ class Launcher(ABC):
             return
         self._stopped = True
         try:
+            if self._guard is not None:
+                self._guard.stop()
             self._shutdown()
         finally:
             self._endpoint = None
@@ -147,9 +196,18 @@ class Launcher(ABC):
     def _shutdown(self) -> None:
         """Stop everything; must not raise."""
 
+    def _start_guard(self) -> None:
+        if self.memory_limit_mib and self.root_pid is not None:
+            from .monitor import MemoryGuard
+
+            self._guard = MemoryGuard(self.root_pid, self.memory_limit_mib)
+
     def _wait_healthy(self, deadline: float) -> Endpoint:
         last = "no probe yet"
         while True:
+            oom = self.failure_reason()
+            if oom:
+                raise ServerError(f"{self.describe()}: {oom}")
             try:
                 problem = self._check_health()
             except ServerError:

@@ -43,7 +43,9 @@ class TorchServeConfig:
     torch_threads      intra-op threads per worker (None = torch's default: all cores).
     token_expiration_min  lifetime of the inference key; TorchServe's default of 60 min
                        would expire a key in the middle of a long sweep.
-    metrics_api        start the Prometheus metrics endpoint (off: less attack surface).
+    metrics_api        start the Prometheus metrics endpoint (loopback only; natively on 127.0.0.1,
+                       in Docker published on the host's 127.0.0.1): the server's view reads its
+                       queue and inference-time counters (torchserve/metrics.py). Off: no split.
     base_image         Docker only: FROM of Dockerfile.torchserve (None = its pinned official
                        tag); for an internal registry mirror or the local stand-in.
     """
@@ -56,7 +58,7 @@ class TorchServeConfig:
     start_timeout_s: float = 180.0
     token_expiration_min: int = 24 * 60
     java_heap_mb: int = 1024
-    metrics_api: bool = False
+    metrics_api: bool = True
     model_name: str | None = None  # default: the manifest's model name
     base_image: str | None = None
 

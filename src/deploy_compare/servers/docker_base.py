@@ -186,6 +186,10 @@ class DockerLauncher(Launcher):
             # tini as PID 1: signals reach the server and zombies are reaped
             "init": True,
         }
+        if self.memory_limit_mib:
+            # The cgroup's limit, swap included (no swap): the kernel's OOM killer acts at it.
+            kwargs["mem_limit"] = f"{self.memory_limit_mib}m"
+            kwargs["memswap_limit"] = f"{self.memory_limit_mib}m"
         if self.cpuset:
             # The engine's cpuset: the server's processes can only run on these host cores,
             # like the native split's pinning (the client pins itself to the others).
@@ -260,6 +264,26 @@ class DockerLauncher(Launcher):
             return f"docker: base image {base} not available: {_first_line(exc)}"
         return f"docker: image build of {self.image_tag} failed: {_first_line(exc)}"
 
+    def monitor(self) -> Any:
+        from .monitor import DockerMonitor
+
+        if self._container is None:
+            return None
+        metrics, note = self.metrics_source()
+        return DockerMonitor(self._container, metrics, note)
+
+    def failure_reason(self) -> str | None:
+        """'out of memory ...' when the engine's OOM killer ended the container."""
+        if self._container is None:
+            return None
+        try:
+            state = self._container_state()
+        except Exception:
+            return None
+        if state.get("OOMKilled"):
+            return f"out of memory: the kernel's OOM killer ended the container at its memory limit ({self.memory_limit_mib} MiB)"
+        return None
+
     def _container_state(self) -> dict[str, Any]:
         self._container.reload()
         return self._container.attrs.get("State", {}) or {}
@@ -268,9 +292,14 @@ class DockerLauncher(Launcher):
         state = self._container_state()
         if state.get("Status") in ("exited", "dead"):
             self._save_logs()
+            oom = (
+                " (out of memory: killed by the kernel's OOM killer at the memory limit)"
+                if state.get("OOMKilled")
+                else ""
+            )
             raise ServerError(
                 f"{self.describe()}: container {self.container_name} exited with code "
-                f"{state.get('ExitCode')} before becoming healthy",
+                f"{state.get('ExitCode')} before becoming healthy{oom}",
                 self.tail(),
             )
 

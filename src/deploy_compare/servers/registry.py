@@ -32,6 +32,9 @@ class Stack:
     label              how reports name it
     artifact           the manifest artifact it serves (its layout/dtype shape the requests)
     protocols          client protocol adapters it speaks (clients.PROTOCOLS); the first is used
+    encodings          encoding (clients.protocols.ENCODINGS: json, binary, grpc, ...) -> the
+                       adapter that speaks it to this stack; {} means {"json": protocols[0]}.
+                       An encoding missing here is a SKIPPED cell, with encoding_reason()
     config_class       its typed config (validated dataclass with start_timeout_s, model_name,
                        to_dict)
     launchers          mode ("native" | "docker") -> "module:Class" of a servers.base.Launcher
@@ -40,6 +43,9 @@ class Stack:
                        (checked after the engine answers; None: the engine is enough)
     threads_field      config field that gets the server's core count when cores are pinned
     max_server_cores   at most this many of the server's pinned cores (the edge-service path: 1)
+    metrics            "module:function" (launcher) -> a servers.metrics.MetricsSource of the running
+                       server's queue/compute counters, or a string saying why there is none
+                       (None: the stack exposes no such metrics)
     mode_labels        a label per mode where the mode changes what is measured (Triton:
                        Python backend natively, onnxruntime backend in Docker)
     runs               one line for the README's stack table and --help: how it runs
@@ -61,14 +67,39 @@ class Stack:
     threads_field: str | None = None
     max_server_cores: int | None = None
     mode_labels: dict[str, str] = field(default_factory=dict)
+    metrics: str | None = None
     runs: str = ""
     order: int = 100
     tunables: tuple[str, ...] = ()
     tune_grid: tuple[dict[str, Any], ...] = ()
+    encodings: dict[str, str] = field(default_factory=dict)
+    # encoding -> why this stack does not speak it (shown in the SKIPPED cell instead of the default)
+    encoding_gaps: dict[str, str] = field(default_factory=dict)
+    # the gRPC metadata name that carries "Bearer <key>" (Triton: triton-grpc-protocol-<key>)
+    grpc_key_metadata: str = "authorization"
 
     @property
     def protocol(self) -> str:
         return self.protocols[0]
+
+    def spoken_encodings(self) -> dict[str, str]:
+        return dict(self.encodings) or {"json": self.protocol}
+
+    def encoding_reason(self, encoding: str) -> str | None:
+        """Why this stack is not measured with `encoding` (None: it speaks it)."""
+        if encoding in self.spoken_encodings():
+            return None
+        return self.encoding_gaps.get(encoding) or (
+            f"{self.label} does not speak the {encoding!r} encoding here "
+            f"(it speaks: {', '.join(self.spoken_encodings())})"
+        )
+
+    def protocol_for(self, encoding: str) -> str:
+        """The adapter name of `encoding`; ConfigError when the stack does not speak it."""
+        reason = self.encoding_reason(encoding)
+        if reason is not None:
+            raise ConfigError(reason)
+        return self.spoken_encodings()[encoding]
 
     def label_for(self, mode: str | None) -> str:
         return self.mode_labels.get(mode or "", self.label)

@@ -27,6 +27,8 @@ from .base import Endpoint, Launcher
 from .config import TFServingConfig
 from .model_spec import ServedModel
 from .process import LogWatcher, free_ports, start_process_group, stop_process_tree
+from .tfserving.metrics import MONITORING_CONFIG
+from .tfserving.metrics import PATH as METRICS_PATH
 
 BINARY = "tensorflow_model_server"
 MODEL_VERSION = "1"
@@ -95,6 +97,10 @@ class NativeTFServing(Launcher):
             f"--model_name={self.model.model_name}",
             f"--model_base_path={model_base}",
         ]
+        # Prometheus metrics on the REST port (tfserving/metrics.py: the server's view).
+        monitoring = self.work_dir / "monitoring.config"
+        monitoring.write_text(MONITORING_CONFIG, encoding="utf-8")
+        argv.append(f"--monitoring_config_file={monitoring}")
         if self.config.batching:
             params = self.work_dir / "batching_parameters.txt"
             params.write_text(self.config.batching_parameters(), encoding="utf-8")
@@ -128,6 +134,10 @@ class NativeTFServing(Launcher):
         if fatal_status:
             raise ServerError(f"{self.describe()} could not load the model: {problem}")
         return problem
+
+    @property
+    def metrics_url(self) -> str | None:
+        return f"http://127.0.0.1:{self._rest_port}{METRICS_PATH}" if self._rest_port else None
 
     def _make_endpoint(self) -> Endpoint:
         return Endpoint(protocol="tfserving", url=f"http://127.0.0.1:{self._rest_port}", model=self.model.model_name)

@@ -106,8 +106,8 @@ class TorchServeAddresses:
 
     @classmethod
     def container(cls) -> TorchServeAddresses:
-        # gRPC is not published and stays on the container's loopback.
-        return cls("http://0.0.0.0:8080", "http://0.0.0.0:8081", "http://0.0.0.0:8082", "127.0.0.1", 7070, 7071)
+        # gRPC inference is published (the grpc encoding); gRPC management is not.
+        return cls("http://0.0.0.0:8080", "http://0.0.0.0:8081", "http://0.0.0.0:8082", "0.0.0.0", 7070, 7071)
 
 
 def config_properties(
@@ -137,6 +137,8 @@ def config_properties(
         f"grpc_inference_port={addresses.grpc_inference_port}",
         f"grpc_management_port={addresses.grpc_management_port}",
         f"enable_metrics_api={'true' if config.metrics_api else 'false'}",
+        # Prometheus text with cumulative queue/inference counters (the server's view, metrics.py)
+        f"metrics_mode={'prometheus' if config.metrics_api else 'log'}",
         # the per-minute system-metrics script would add noise to latency measurements
         "disable_system_metrics=true",
         "enable_model_api=false",

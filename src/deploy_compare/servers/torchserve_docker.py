@@ -29,6 +29,7 @@ CONTAINER_VERSIONS_FILE = f"{CONTAINER_HOME}/runtime-versions.json"  # written b
 INFERENCE_PORT = "8080/tcp"
 MANAGEMENT_PORT = "8081/tcp"
 METRICS_PORT = "8082/tcp"
+GRPC_INFERENCE_PORT = "7070/tcp"
 
 
 class DockerTorchServe(DockerLauncher):
@@ -44,8 +45,12 @@ class DockerTorchServe(DockerLauncher):
 
     @property
     def container_ports(self) -> tuple[str, ...]:
-        ports = (INFERENCE_PORT, MANAGEMENT_PORT)
+        ports = (INFERENCE_PORT, MANAGEMENT_PORT, GRPC_INFERENCE_PORT)
         return ports + (METRICS_PORT,) if self.config.metrics_api else ports
+
+    @property
+    def metrics_url(self) -> str | None:
+        return f"{self._host_url(METRICS_PORT)}/metrics" if METRICS_PORT in self.host_ports else None
 
     def extra_build_args(self) -> dict[str, str]:
         # Named in the smoke-load's failure message next to the image's own torch.
@@ -116,4 +121,5 @@ class DockerTorchServe(DockerLauncher):
             url=self._host_url(INFERENCE_PORT),
             model=self.model.model_name,
             headers=self._auth("inference"),
+            grpc_target=f"127.0.0.1:{self.host_ports[GRPC_INFERENCE_PORT]}",
         )

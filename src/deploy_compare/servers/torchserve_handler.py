@@ -4,8 +4,14 @@ This file runs inside TorchServe's Python worker, not inside deploy_compare: it 
 only torch and the standard library, and reads everything it needs from
 `handler_config.json`, which the archive builder writes next to it.
 
-Request body (same as TF Serving's REST row format):   {"instances": [sample, ...]}
-Response body:                                          {"predictions": [[logit, ...], ...]}
+Request body, either
+  JSON (TF Serving's REST row format):   {"instances": [sample, ...]}
+  binary: the batch's raw little-endian bytes in the model's dtype, samples back to back
+          (Content-Type application/octet-stream over REST; the `data` input over gRPC).
+          The sample shape and dtype are the model's (handler_config.json), so the batch
+          size is len(body) / bytes per sample; a length that is not a whole number of
+          samples is a 400.
+Response body (both):                    {"predictions": [[logit, ...], ...]}
 
 TorchServe hands `handle` a LIST of requests (server-side batching groups several HTTP
 requests into one call). All valid instances of all requests are stacked and run through
@@ -21,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from typing import Any
 
 import torch
@@ -82,15 +89,43 @@ class DeployCompareHandler:
             torch.get_num_threads(),
         )
 
+    def _from_bytes(self, body: bytes | bytearray) -> torch.Tensor:
+        """A binary body: whole samples of the model's shape and dtype, little-endian."""
+        itemsize = torch.empty((), dtype=self.dtype).element_size()
+        per_sample = itemsize
+        for d in self.sample_shape:
+            per_sample *= d
+        if not body or len(body) % per_sample:
+            raise ValueError(
+                f"a binary body must hold whole samples of shape {list(self.sample_shape)} "
+                f"({per_sample} bytes each); got {len(body)} bytes"
+            )
+        if sys.byteorder != "little":
+            raise ValueError("binary bodies are little-endian; this worker runs on a big-endian host")
+        flat = torch.frombuffer(bytearray(body), dtype=self.dtype)
+        return flat.reshape((len(body) // per_sample, *self.sample_shape))
+
     def _parse(self, request: Any) -> torch.Tensor:
         """One request -> a (k, *sample_shape) tensor, or ValueError with a clear message."""
         body = request.get("body") if isinstance(request, dict) else None
         if body is None and isinstance(request, dict):
             body = request.get("data")
+        # JSON arrives decoded (TorchServe decodes an application/json body) or as bytes
+        # starting with "{"; any other bytes are a binary tensor (one whose first byte
+        # happens to be "{" is still read as one: it does not parse as JSON).
+        if isinstance(body, (bytes, bytearray)) and bytes(body[:1]) != b"{":
+            try:
+                return self._from_bytes(body)
+            except ValueError as exc:
+                raise ValueError(f"request body is not valid JSON, nor a binary tensor: {exc}") from None
         if isinstance(body, (bytes, bytearray)):
             try:
                 body = json.loads(body.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                try:
+                    return self._from_bytes(body)
+                except ValueError:
+                    pass
                 raise ValueError(f"request body is not valid JSON ({exc.__class__.__name__}: {exc})") from None
         elif isinstance(body, str):
             try:

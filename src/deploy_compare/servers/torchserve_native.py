@@ -175,6 +175,7 @@ class NativeTorchServe(Launcher):
             url=self._addresses.inference,
             model=self.model.model_name,
             headers={"Authorization": f"Bearer {self._keys['inference']}"},
+            grpc_target=f"{self._addresses.grpc_host}:{self._addresses.grpc_inference_port}",
         )
 
     # ---- introspection for tests and the pipeline -----------------------------------
@@ -187,6 +188,14 @@ class NativeTorchServe(Launcher):
     @property
     def wrapper_pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
+
+    @property
+    def metrics_url(self) -> str | None:
+        return f"{self._addresses.metrics}/metrics" if self._addresses is not None else None
+
+    @property
+    def root_pid(self) -> int | None:
+        return self.wrapper_pid
 
     def process_tree(self) -> list[psutil.Process]:
         """Wrapper, Java and workers as they are now."""

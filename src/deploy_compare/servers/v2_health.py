@@ -19,7 +19,19 @@ def ready_problem(base_url: str, model_name: str, headers: dict[str, str]) -> st
     return None
 
 
-def endpoint_for(base_url: str, model: ServedModel, headers: dict[str, str]) -> Endpoint:
+def endpoint_for(
+    base_url: str,
+    model: ServedModel,
+    headers: dict[str, str],
+    grpc_target: str | None = None,
+    grpc_headers: dict[str, str] | None = None,
+) -> Endpoint:
     return Endpoint(
-        url=base_url, protocol="kserve_v2", model=model.model_name, headers=headers, input_name=model.input_name
+        url=base_url,
+        protocol="kserve_v2",
+        model=model.model_name,
+        headers=headers,
+        input_name=model.input_name,
+        grpc_target=grpc_target,
+        grpc_headers=grpc_headers,
     )

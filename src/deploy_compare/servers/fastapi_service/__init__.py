@@ -11,8 +11,11 @@ from __future__ import annotations
 from ..registry import Stack
 from .config import EdgeServiceConfig, FastAPIServiceConfig
 
+# KServe v2 JSON, its binary tensor extension (app.py) and GRPCInferenceService (grpc_server.py).
+V2_ENCODINGS = {"json": "kserve_v2", "binary": "kserve_v2_binary", "grpc": "kserve_v2_grpc"}
 LAUNCHER = "deploy_compare.servers.fastapi_service.launcher:NativeFastAPIService"
 AVAILABLE = "deploy_compare.servers.fastapi_service.launcher:native_unavailable_reason"
+METRICS = "deploy_compare.servers.fastapi_service.metrics:metrics_source"
 
 STACKS = (
     Stack(
@@ -20,9 +23,11 @@ STACKS = (
         label="FastAPI + ONNX Runtime, baseline",
         artifact="onnx",
         protocols=("kserve_v2",),
+        encodings=V2_ENCODINGS,
         config_class=FastAPIServiceConfig,
         launchers={"native": LAUNCHER},
         native_unavailable=AVAILABLE,
+        metrics=METRICS,
         threads_field="threads",
         tunables=("workers", "threads"),
         tune_grid=({"workers": 2}, {"workers": 4}),
@@ -34,9 +39,11 @@ STACKS = (
         label="FastAPI + LiteRT int8 on 1 core, edge-service path",
         artifact="tflite_dynamic_int8",
         protocols=("kserve_v2",),
+        encodings=V2_ENCODINGS,
         config_class=EdgeServiceConfig,
         launchers={"native": LAUNCHER},
         native_unavailable=AVAILABLE,
+        metrics=METRICS,
         max_server_cores=1,
         runs="native: the same app with ai-edge-litert, 1 worker, 1 thread, pinned to 1 core",
         order=50,

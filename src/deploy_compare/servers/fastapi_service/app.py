@@ -1,4 +1,4 @@
-"""The do-it-yourself baseline: a FastAPI app answering KServe v2 (REST JSON) around one
+"""The do-it-yourself baseline: a FastAPI app answering KServe v2 around one
 in-process runtime (ONNX Runtime on the ONNX file, or LiteRT on a quantized .tflite).
 
 Runs inside uvicorn, started by launcher.py as
@@ -7,6 +7,13 @@ with DC_SERVICE_SPEC naming a JSON file the launcher wrote (service_spec below).
 route needs the bearer token; bad input is a 4xx with {"error": "<message>"}:
     401 missing or wrong token          404 unknown model
     400 body not JSON / not a v2 request / wrong tensor name, shape or datatype
+Encodings: v2 JSON tensors, and the binary tensor data extension (a request with an
+Inference-Header-Content-Length header: JSON header + raw tensor bytes; outputs come back
+binary when it asks with binary_data_output or per output binary_data), as Triton does.
+With "grpc_port" in the spec, the same process also answers GRPCInferenceService (grpc_server.py).
+GET /metrics: this process's cumulative counters in Prometheus text (the server's view,
+metrics.py): requests answered, microseconds from arrival to the model call (queue) and
+in the model call (compute).
 """
 
 from __future__ import annotations
@@ -16,14 +23,16 @@ import hmac
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from ...clients.v2 import DATATYPES, datatype_of, tensor_from_json
+from ...clients.v2_binary import BINARY_CT, HEADER_LENGTH, split_binary_body, tensors_from_binary
 from ...errors import ProtocolError
 from .config import SPEC_ENV
 
@@ -36,6 +45,34 @@ def _pin_to_one_core() -> None:
     """The edge-service path: one core (the first this process may use), like a device."""
     cores = sorted(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cores[0]})
+
+
+class Counters:
+    """Cumulative request timing of this process (one lock: requests finish on many threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.queue_ns = 0
+        self.compute_ns = 0
+
+    def add(self, queue_ns: int, compute_ns: int) -> None:
+        with self._lock:
+            self.requests += 1
+            self.queue_ns += queue_ns
+            self.compute_ns += compute_ns
+
+    def prometheus(self) -> str:
+        with self._lock:
+            requests, queue_us, compute_us = self.requests, self.queue_ns / 1000.0, self.compute_ns / 1000.0
+        return (
+            "# TYPE dc_requests_total counter\n"
+            f"dc_requests_total {requests}\n"
+            "# TYPE dc_queue_duration_us_total counter\n"
+            f"dc_queue_duration_us_total {queue_us}\n"
+            "# TYPE dc_compute_duration_us_total counter\n"
+            f"dc_compute_duration_us_total {compute_us}\n"
+        )
 
 
 class Service:
@@ -61,13 +98,15 @@ class Service:
         # ONNX Runtime sessions take concurrent run() calls; a TFLite interpreter does not
         # (concurrent invokes corrupt its tensors), so its requests take turns.
         self._lock = threading.Lock() if self.runtime.name == "tflite" else contextlib.nullcontext()
+        self.counters = Counters()
 
     def authorized(self, request: Request) -> bool:
         given = request.headers.get("authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode())
 
-    def input_from(self, doc: Any) -> np.ndarray:
-        """The request's one input tensor, checked against the model; ProtocolError says why not."""
+    def input_from(self, doc: Any, binary: bytes | None = None) -> np.ndarray:
+        """The request's one input tensor, checked against the model; ProtocolError says why not.
+        `binary`: the bytes after the JSON header of a binary-extension request."""
         if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list) or len(doc["inputs"]) != 1:
             raise ProtocolError('a v2 inference request is {"inputs": [<one tensor>]}')
         tensor = doc["inputs"][0]
@@ -76,7 +115,12 @@ class Service:
         expected_type = datatype_of(self.input_dtype)
         if isinstance(tensor, dict) and tensor.get("datatype") in DATATYPES and tensor["datatype"] != expected_type:
             raise ProtocolError(f"input {self.input_name!r} must be {expected_type}, got {tensor['datatype']}")
-        x = tensor_from_json(tensor, f"input {self.input_name!r}")
+        where = f"input {self.input_name!r}"
+        x = tensor_from_json(tensor, where) if binary is None else tensors_from_binary([tensor], binary, where)[0]
+        return self.checked(x)
+
+    def checked(self, x: np.ndarray) -> np.ndarray:
+        """`x` if its shape fits the model's input; ProtocolError otherwise."""
         shape = self.input_shape
         if x.ndim != len(shape) or any(e is not None and g != e for g, e in zip(x.shape, shape)):
             want = ["N" if d is None else d for d in shape]
@@ -85,9 +129,17 @@ class Service:
             raise ProtocolError(f"input {self.input_name!r} has an empty batch")
         return x
 
-    def infer(self, x: np.ndarray) -> dict[str, Any]:
+    def run(self, x: np.ndarray, arrived_ns: int | None = None) -> np.ndarray:
+        """The model's output for `x`; the queue/compute counters (metrics.py) learn the split
+        (`arrived_ns`: when the request arrived; None: no queue time known)."""
         with self._lock:
-            y = self.runtime.predict_artifact(x)
+            began = time.perf_counter_ns()
+            y = np.asarray(self.runtime.predict_artifact(x), dtype=np.float32)
+            self.counters.add(began - (began if arrived_ns is None else arrived_ns), time.perf_counter_ns() - began)
+        return y
+
+    def infer(self, x: np.ndarray, arrived_ns: int) -> dict[str, Any]:
+        y = self.run(x, arrived_ns)
         return {
             "model_name": self.model_name,
             "outputs": [
@@ -101,16 +153,36 @@ def create_app(spec: dict[str, Any] | None = None) -> FastAPI:
     if spec is None:
         spec = json.loads(Path(os.environ[SPEC_ENV]).read_text(encoding="utf-8"))
     service = Service(spec)
-    app = FastAPI(title="deploy-compare baseline", docs_url=None, redoc_url=None, openapi_url=None)
+    grpc_port = spec.get("grpc_port")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> Any:
+        if not grpc_port:
+            yield
+            return
+        from .grpc_server import start
+
+        server = await start(service, int(grpc_port))
+        try:
+            yield
+        finally:
+            await server.stop(grace=1.0)
+
+    app = FastAPI(title="deploy-compare baseline", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
 
     @app.middleware("http")
     async def require_token(request: Request, call_next: Any) -> Any:
+        request.state.arrived_ns = time.perf_counter_ns()
         if not service.authorized(request):
             return _error(401, "missing or wrong bearer token")
         return await call_next(request)
 
     def known(name: str) -> JSONResponse | None:
         return None if name == service.model_name else _error(404, f"unknown model {name!r}")
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return PlainTextResponse(service.counters.prometheus(), media_type="text/plain; version=0.0.4")
 
     @app.get("/v2/health/live")
     def live() -> Response:
@@ -142,10 +214,13 @@ def create_app(spec: dict[str, Any] | None = None) -> FastAPI:
     # A plain `def`: FastAPI runs it in its thread pool, so a blocking inference call never
     # stalls the event loop (the runtimes release the GIL while they compute).
     @app.post("/v2/models/{name}/infer")
-    def infer(name: str, body: bytes = _raw_body()) -> Any:  # noqa: B008 - FastAPI's dependency idiom
+    def infer(request: Request, name: str, raw: tuple[bytes, str | None] = _raw_body()) -> Any:  # noqa: B008 - FastAPI's dependency idiom
         missing = known(name)
         if missing is not None:
             return missing
+        body, header_length = raw
+        if header_length is not None:
+            return _infer_binary(service, body, header_length, request.state.arrived_ns)
         try:
             doc = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -154,16 +229,49 @@ def create_app(spec: dict[str, Any] | None = None) -> FastAPI:
             x = service.input_from(doc)
         except ProtocolError as exc:
             return _error(400, str(exc))
-        return service.infer(x)
+        return service.infer(x, request.state.arrived_ns)
 
     return app
 
 
+def _wants_binary_output(doc: dict[str, Any]) -> bool:
+    params = doc.get("parameters")
+    if isinstance(params, dict) and params.get("binary_data_output"):
+        return True
+    outputs = doc.get("outputs")
+    return isinstance(outputs, list) and any(
+        isinstance(o, dict) and isinstance(o.get("parameters"), dict) and o["parameters"].get("binary_data")
+        for o in outputs
+    )
+
+
+def _infer_binary(service: Service, body: bytes, header_length: str, arrived_ns: int) -> Response:
+    """A binary tensor data extension request: JSON header + raw bytes in, the same out."""
+    try:
+        length = int(header_length)
+        doc, rest = split_binary_body(body, length)
+        x = service.input_from(doc, rest)
+    except ValueError:
+        return _error(400, f"{HEADER_LENGTH} must be an integer, got {header_length!r}")
+    except ProtocolError as exc:
+        return _error(400, str(exc))
+    y = service.run(x, arrived_ns)
+    output: dict[str, Any] = {"name": service.output_name, "shape": list(y.shape), "datatype": "FP32"}
+    if not _wants_binary_output(doc):
+        output["data"] = y.reshape(-1).tolist()
+        return JSONResponse({"model_name": service.model_name, "outputs": [output]})
+    raw = np.ascontiguousarray(y, dtype="<f4").tobytes()
+    output["parameters"] = {"binary_data_size": len(raw)}
+    header = json.dumps({"model_name": service.model_name, "outputs": [output]}, separators=(",", ":")).encode()
+    return Response(header + raw, media_type=BINARY_CT, headers={HEADER_LENGTH: str(len(header))})
+
+
 def _raw_body() -> Any:
-    """The request body as bytes, read by FastAPI before the endpoint runs in its thread."""
+    """(body bytes, Inference-Header-Content-Length or None), read by FastAPI before the
+    endpoint runs in its thread."""
     from fastapi import Depends
 
-    async def read(request: Request) -> bytes:
-        return await request.body()
+    async def read(request: Request) -> tuple[bytes, str | None]:
+        return await request.body(), request.headers.get(HEADER_LENGTH)
 
     return Depends(read)

@@ -44,6 +44,7 @@ class NativeFastAPIService(Launcher):
         self.config: FastAPIServiceConfig = config
         self._proc: subprocess.Popen | None = None
         self._port: int | None = None
+        self._grpc_port: int | None = None
         self._token = secrets.token_urlsafe(24)
         self._watcher = LogWatcher(self.log_path, FATAL_MARKERS)
         self.token_file = self.work_dir / "token"
@@ -52,6 +53,7 @@ class NativeFastAPIService(Launcher):
         stack = get_stack(self.model.kind)
         self.token_file.write_text(self._token, encoding="utf-8")
         self.token_file.chmod(0o600)
+        self._port, self._grpc_port = free_ports(2)
         spec = {
             "manifest_dir": str(self.model.manifest_dir),
             "artifact": stack.artifact,
@@ -60,10 +62,10 @@ class NativeFastAPIService(Launcher):
             "pin_one_core": self.config.pin_one_core,
             "token_file": str(self.token_file),
             "platform": stack.label,
+            "grpc_port": self._grpc_port,  # the same process answers GRPCInferenceService (grpc_server.py)
         }
         spec_path = self.work_dir / "service.json"
         spec_path.write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
-        (self._port,) = free_ports(1)
         argv = [
             sys.executable,
             "-m",
@@ -93,7 +95,9 @@ class NativeFastAPIService(Launcher):
         return ready_problem(f"http://127.0.0.1:{self._port}", self.model.model_name, self._headers())
 
     def _make_endpoint(self) -> Endpoint:
-        return endpoint_for(f"http://127.0.0.1:{self._port}", self.model, self._headers())
+        return endpoint_for(
+            f"http://127.0.0.1:{self._port}", self.model, self._headers(), grpc_target=f"127.0.0.1:{self._grpc_port}"
+        )
 
     @property
     def pid(self) -> int | None:

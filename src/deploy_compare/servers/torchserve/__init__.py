@@ -15,6 +15,7 @@ STACKS = (
         label="TorchServe",
         artifact="torchscript",
         protocols=("torchserve",),
+        encodings={"json": "torchserve", "binary": "torchserve_binary", "grpc": "torchserve_grpc"},
         config_class=TorchServeConfig,
         launchers={
             "native": "deploy_compare.servers.torchserve_native:NativeTorchServe",
@@ -22,6 +23,7 @@ STACKS = (
         },
         native_unavailable="deploy_compare.servers.torchserve_native:native_unavailable_reason",
         threads_field="torch_threads",
+        metrics="deploy_compare.servers.torchserve.metrics:metrics_source",
         runs="native: `torchserve` (pip) + Java 17; Docker: Dockerfile.torchserve (pytorch/torchserve)",
         order=10,
         tunables=("workers", "batch_size", "max_batch_delay_ms"),

@@ -12,12 +12,17 @@ from __future__ import annotations
 from ..registry import Stack
 from .config import TritonConfig
 
+# Triton reads a restricted gRPC protocol's key from the metadata `triton-grpc-protocol-<key>`.
+GRPC_KEY_METADATA = "triton-grpc-protocol-authorization"
+
 STACKS = (
     Stack(
         name="triton",
         label="Triton",
         artifact="onnx",
         protocols=("kserve_v2",),
+        encodings={"json": "kserve_v2", "binary": "kserve_v2_binary", "grpc": "kserve_v2_grpc"},
+        grpc_key_metadata=GRPC_KEY_METADATA,
         config_class=TritonConfig,
         launchers={
             "native": "deploy_compare.servers.triton.native:NativeTriton",
@@ -26,6 +31,7 @@ STACKS = (
         native_unavailable="deploy_compare.servers.triton.native:native_unavailable_reason",
         docker_unavailable="deploy_compare.servers.triton.docker:image_unavailable_reason",
         threads_field="threads",
+        metrics="deploy_compare.servers.triton.metrics:metrics_source",
         mode_labels={
             "native": "Triton, Python backend + ONNX Runtime",
             "docker": "Triton, onnxruntime backend",

@@ -2,7 +2,7 @@
 ONNX file with its onnxruntime backend.
 
 Build context (assembled here): Dockerfile, models/<model>/{config.pbtxt, 1/model.onnx}.
-Only the HTTP port 8000 is published, on 127.0.0.1; gRPC and metrics stay off; every HTTP
+The HTTP port 8000 and the metrics port 8002 are published, on 127.0.0.1; gRPC stays off; every HTTP
 API needs the bearer token. No registry is reachable from the machines this toolkit was
 measured on, so `image_unavailable_reason` says so before anything is built, and auto
 mode then runs Triton natively.
@@ -23,6 +23,7 @@ from .native import RESTRICTED_APIS
 from .repository import onnxruntime_repository
 
 HTTP_PORT = "8000/tcp"
+METRICS_PORT = "8002/tcp"
 
 
 def image_unavailable_reason(config: TritonConfig | None = None) -> str | None:
@@ -61,7 +62,11 @@ class DockerTriton(DockerLauncher):
 
     @property
     def container_ports(self) -> tuple[str, ...]:
-        return (HTTP_PORT,)
+        return (HTTP_PORT, METRICS_PORT)
+
+    @property
+    def metrics_url(self) -> str | None:
+        return f"{self._host_url(METRICS_PORT)}/metrics" if METRICS_PORT in self.host_ports else None
 
     def build_args(self) -> dict[str, str]:
         return {"BASE_IMAGE": self.config.image}
@@ -71,7 +76,9 @@ class DockerTriton(DockerLauncher):
             "tritonserver",
             "--model-repository=/models",
             "--allow-grpc=false",
-            "--allow-metrics=false",
+            "--allow-metrics=true",
+            "--allow-cpu-metrics=false",
+            "--allow-gpu-metrics=false",
             "--exit-on-error=true",
             "--strict-readiness=true",
             f"--http-restricted-api={RESTRICTED_APIS}:Authorization=Bearer {self._token}",

@@ -5,8 +5,10 @@ Layout of one instance (under the run directory):
   <run>/triton-native/models/<model>/...   the model repository (repository.py)
   <run>/triton-native/backends/python/     the Python backend + the stub for Python 3.11,
                                            assembled the way PyTriton does it
-Everything binds 127.0.0.1; gRPC and metrics are off (the load client speaks REST); every
-HTTP API needs the bearer token (--http-restricted-api).
+Everything binds 127.0.0.1; gRPC is off (the load client speaks REST); every HTTP API needs
+the bearer token (--http-restricted-api). The Prometheus metrics listener is on, on
+127.0.0.1 only (its own port, no token: Triton has none for it), for the server's view of
+queue and compute time (metrics.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..base import Endpoint, Launcher
 from ..model_spec import ServedModel
 from ..process import LogWatcher, free_ports, start_process_group, stop_process_tree
 from ..v2_health import endpoint_for, ready_problem
+from . import GRPC_KEY_METADATA
 from .config import TritonConfig
 from .repository import python_backend_repository
 
@@ -103,6 +106,8 @@ class NativeTriton(Launcher):
         self.config: TritonConfig = config
         self._proc: subprocess.Popen | None = None
         self._port: int | None = None
+        self._grpc_port: int | None = None
+        self._metrics_port: int | None = None
         self._token = secrets.token_urlsafe(24)
         self._watcher = LogWatcher(self.log_path, FATAL_MARKERS)
 
@@ -122,7 +127,7 @@ class NativeTriton(Launcher):
             raise ServerError(f"Triton: {reason}")
         repo = python_backend_repository(self.work_dir / "models", self.model, self.config, env_dir)
         backends = self._backends(env_dir)
-        self._port = free_ports(1)[0]
+        self._port, self._grpc_port, self._metrics_port = free_ports(3)
         server = tritonserver_dir(env_dir) / "bin" / "tritonserver"
         argv = [
             str(server),
@@ -130,15 +135,27 @@ class NativeTriton(Launcher):
             f"--backend-directory={backends}",
             "--http-address=127.0.0.1",
             f"--http-port={self._port}",
-            "--allow-grpc=false",
-            "--allow-metrics=false",
+            # gRPC (GRPCInferenceService) for the grpc encoding, on loopback, behind the same key
+            "--grpc-address=127.0.0.1",
+            f"--grpc-port={self._grpc_port}",
+            "--allow-metrics=true",
+            "--allow-cpu-metrics=false",
+            "--allow-gpu-metrics=false",
+            "--metrics-address=127.0.0.1",
+            f"--metrics-port={self._metrics_port}",
             "--exit-on-error=true",
             "--strict-readiness=true",
             "--disable-auto-complete-config",
             "--log-verbose=0",
         ]
-        logged = [*argv, f"--http-restricted-api={RESTRICTED_APIS}:Authorization=<redacted>"]
+        logged = [
+            *argv,
+            f"--http-restricted-api={RESTRICTED_APIS}:Authorization=<redacted>",
+            f"--grpc-restricted-protocol={RESTRICTED_APIS}:authorization=<redacted>",
+        ]
         argv.append(f"--http-restricted-api={RESTRICTED_APIS}:Authorization=Bearer {self._token}")
+        # gRPC metadata keys are lowercase: the client sends the key as `authorization`.
+        argv.append(f"--grpc-restricted-protocol={RESTRICTED_APIS}:authorization=Bearer {self._token}")
         libs = _site_packages(env_dir) / "nvidia_pytriton.libs"
         environ = dict(os.environ)
         environ["LD_LIBRARY_PATH"] = ":".join(p for p in (str(libs), environ.get("LD_LIBRARY_PATH", "")) if p)
@@ -157,11 +174,21 @@ class NativeTriton(Launcher):
         return ready_problem(f"http://127.0.0.1:{self._port}", self.model.model_name, self._headers())
 
     def _make_endpoint(self) -> Endpoint:
-        return endpoint_for(f"http://127.0.0.1:{self._port}", self.model, self._headers())
+        return endpoint_for(
+            f"http://127.0.0.1:{self._port}",
+            self.model,
+            self._headers(),
+            grpc_target=f"127.0.0.1:{self._grpc_port}",
+            grpc_headers={GRPC_KEY_METADATA: f"Bearer {self._token}"},
+        )
 
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
+
+    @property
+    def metrics_url(self) -> str | None:
+        return f"http://127.0.0.1:{self._metrics_port}/metrics" if self._metrics_port else None
 
     def _shutdown(self) -> None:
         if self._proc is None:

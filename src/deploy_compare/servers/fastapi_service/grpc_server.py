@@ -1,0 +1,84 @@
+"""The FastAPI service's gRPC side: KServe v2 GRPCInferenceService/ModelInfer on grpc.aio,
+in the same process and event loop as uvicorn (started and stopped by the app's lifespan),
+around the same Service (model, checks, key) as the REST routes.
+
+Tensors in raw_input_contents / out raw_output_contents (little-endian), as Triton answers.
+Errors as gRPC statuses: UNAUTHENTICATED (missing or wrong `authorization: Bearer <key>`
+metadata), NOT_FOUND (unknown model), INVALID_ARGUMENT (not the model's input).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import numpy as np
+
+from ...clients.grpc_messages import V2_SERVICE, ModelInferRequest, ModelInferResponse
+from ...clients.v2 import DATATYPES
+from ...errors import ProtocolError
+
+if TYPE_CHECKING:
+    from .app import Service
+
+
+def _input(service: Service, request: Any) -> np.ndarray:
+    if len(request.inputs) != 1:
+        raise ProtocolError(f"a request carries one input tensor, got {len(request.inputs)}")
+    tensor = request.inputs[0]
+    if tensor.name != service.input_name:
+        raise ProtocolError(f"unknown input {tensor.name!r}; the model takes {service.input_name!r}")
+    if DATATYPES.get(tensor.datatype) != service.input_dtype.name:
+        raise ProtocolError(f"input {service.input_name!r} must be {service.input_dtype.name}, got {tensor.datatype}")
+    shape = list(tensor.shape)
+    dtype = service.input_dtype.newbyteorder("<")
+    if len(request.raw_input_contents) != 1:
+        raise ProtocolError("the input's data must be in raw_input_contents")
+    raw = request.raw_input_contents[0]
+    count = int(np.prod(shape)) if shape else 1
+    if len(raw) != count * dtype.itemsize:
+        raise ProtocolError(f"{len(raw)} bytes do not hold shape {shape} of {tensor.datatype}")
+    return service.checked(np.frombuffer(raw, dtype=dtype).reshape(shape))
+
+
+def handlers(service: Service) -> grpc.GenericRpcHandler:
+    expected = f"Bearer {service.token}".encode()
+
+    async def model_infer(body: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        arrived = time.perf_counter_ns()  # the queue/compute split counts from here (metrics.py)
+        given = dict(context.invocation_metadata() or ()).get("authorization", "")
+        if not hmac.compare_digest(str(given).encode(), expected):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+        try:
+            request = ModelInferRequest.FromString(body)
+        except Exception as exc:  # protobuf's DecodeError
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not a ModelInferRequest ({exc})")
+        if request.model_name != service.model_name:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown model {request.model_name!r}")
+        try:
+            x = _input(service, request)
+        except ProtocolError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        # In a thread, as the REST route runs in FastAPI's pool: the loop keeps serving.
+        y = await asyncio.to_thread(service.run, x, arrived)
+        response = ModelInferResponse(model_name=service.model_name)
+        out = response.outputs.add(name=service.output_name, datatype="FP32")
+        out.shape.extend(y.shape)
+        response.raw_output_contents.append(np.ascontiguousarray(y, dtype="<f4").tobytes())
+        return response.SerializeToString()
+
+    return grpc.method_handlers_generic_handler(
+        V2_SERVICE, {"ModelInfer": grpc.unary_unary_rpc_method_handler(model_infer)}
+    )
+
+
+async def start(service: Service, port: int) -> grpc.aio.Server:
+    server = grpc.aio.server(options=(("grpc.max_receive_message_length", -1),))
+    server.add_generic_rpc_handlers((handlers(service),))
+    if server.add_insecure_port(f"127.0.0.1:{port}") == 0:
+        raise OSError(f"gRPC: cannot listen on 127.0.0.1:{port}")
+    await server.start()
+    return server

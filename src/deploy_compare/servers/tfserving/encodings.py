@@ -1,0 +1,40 @@
+"""TF Serving's columnar REST JSON: {"inputs": <the whole batch>} -> {"outputs": ...}.
+
+TF Serving itself is SKIPPED on this machine (no binary, no image), so this adapter is
+checked against the documented format only; its gRPC Predict is not built here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ...clients.protocols import RequestSpec, TFServingRest, response_object
+from ...errors import ProtocolError
+
+
+class TFServingColumnar(TFServingRest):
+    name = "tfserving_columnar"
+    encoding = "json_columnar"
+
+    def build_request(self, batch: np.ndarray) -> RequestSpec:
+        batch = np.asarray(batch)
+        if batch.ndim < 1:
+            raise ProtocolError(f"a batch needs a leading batch dimension, got shape {batch.shape}")
+        body = json.dumps({"inputs": batch.tolist()}, separators=(",", ":")).encode()
+        return RequestSpec("POST", self.url, self.headers(), body)
+
+    def parse_response(self, status: int, body: bytes, batch_size: int | None = None) -> np.ndarray:
+        if not 200 <= status < 300:
+            return super().parse_response(status, body, batch_size)
+        doc = response_object(body)
+        if "outputs" not in doc:
+            raise ProtocolError(f"response JSON has no 'outputs' (keys: {sorted(doc)[:5]})")
+        try:
+            out = np.asarray(doc["outputs"], dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError(f"'outputs' is not a numeric array ({exc})") from None
+        if out.ndim < 1 or out.size == 0 or (batch_size is not None and out.shape[0] != batch_size):
+            raise ProtocolError(f"'outputs' has shape {out.shape} for a batch of {batch_size}")
+        return out
