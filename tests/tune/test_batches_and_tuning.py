@@ -66,7 +66,14 @@ def test_a_tiny_tune_grid_records_its_best_setting(artifacts, tmp_path):
             "run": {"targets": ["fastapi_onnx"], "runs_dir": str(tmp_path), "pin_cores": False},
             "fastapi_onnx": {"threads": 1},
             "load": {"warmup_s": 0.2, "duration_s": 1.0, "min_requests": 10, "batch_sizes": [1]},
-            "slo": {"duration_s": 1.0, "min_requests": 20, "max_trials": 2, "start_rate_rps": 20.0},
+            # a bound no loaded CI machine misses at 5 req/s: the test is about the mechanics
+            "slo": {
+                "duration_s": 1.0,
+                "min_requests": 10,
+                "max_trials": 2,
+                "start_rate_rps": 5.0,
+                "p99_bound_ms": 5000.0,
+            },
             "tune": {"grids": {"fastapi_onnx": [{"workers": 2}]}, "batch_size": 8},
         }
     )
@@ -95,7 +102,7 @@ def test_a_tiny_tune_grid_records_its_best_setting(artifacts, tmp_path):
     assert trial["label"] == "workers=2" and trial["status"] == "OK", trial
     assert trial["server_config"]["workers"] == 2 and trial["log"]
     rates = [tuning["default"]["max_rate_rps"], trial["max_rate_rps"]]
-    assert tuning["best"] is not None, rates  # 20 req/s of 8 digits each passes on any machine
+    assert tuning["best"] is not None, rates
     assert tuning["best"]["max_rate_rps"] == max(r for r in rates if r is not None)
     assert tuning["best"]["max_rate_samples_per_s"] == 8 * tuning["best"]["max_rate_rps"]
     assert tuning["best"]["label"] in ("defaults", "workers=2")
