@@ -20,6 +20,7 @@ from ..errors import DeployCompareError, message_line
 from ..fileio import write_json_atomic
 from ..progress import ProgressLog
 from .affinity import plan_cores
+from .budget import time_left
 from .config import RunConfig
 from .environment import collect as collect_environment
 from .results import RunInfo, RunResults, ServedResult, StageRecord
@@ -165,7 +166,27 @@ class Pipeline:
             result.reason = message_line(exc) + (f" (repetition {repetition})" if repetition > 1 else "")
             result.log_tail = getattr(exc, "log_tail", None) or None  # ServerError carries it
             raise
+        if result.status == "OK" and repetition == 1:  # tuned once; repetitions re-measure the points
+            self._tune(kind, result)
         return None if result.status == "OK" else (result.status, result.reason or "")
+
+    def _tune(self, kind: str, result: ServedResult) -> None:
+        """The stack's tune stage (deploy/tune.py): its grid of server settings under the SLO."""
+        from .tune import tune_target
+
+        settings = self.config.tune_settings()
+        if settings.enabled:
+            tune_target(
+                kind,
+                self.config,
+                settings,
+                self.manifest_dir,
+                self._run_dir,
+                self.plan,
+                result,
+                self.save,
+                self.progress,
+            )
 
     def _render(self) -> None:
         from ..report import render_all
@@ -219,7 +240,9 @@ class Pipeline:
                 earlier = next((s for s in self.results.served if s.target == target), None)
                 if earlier is not None and earlier.status != "OK":
                     continue  # SKIPPED or FAILED in an earlier repetition: its record says why
-                self.progress.stage(number, len(stages), name)
+                self.progress.stage(
+                    number, len(stages), name, time_left(self.config, [n for n, _ in stages[number - 1 :]])
+                )
                 self._stage(name, fn)
             self.results.run.complete = True
         except KeyboardInterrupt:

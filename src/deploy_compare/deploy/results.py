@@ -67,6 +67,12 @@ class ServedResult:
     # Where the load client ran: {"client_processes": N, "ray_address": ...} (clients.distributed.ScaleOut);
     # each sweep point / SLO trial also lists its actors and their nodes (LoadResult.client_actors).
     load_client: dict[str, Any] | None = None
+    # Request batch sizes after the first of [load] batch_sizes (the first fills sweep/slo):
+    # [{"batch_size": 8, "sweep": [LoadResult dicts], "slo": SloResult dict}, ...]
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    # The tune stage (deploy/tune.py): the stack at its defaults and at each setting of its
+    # grid under the same SLO, and the best setting found; None when tuning did not run.
+    tuning: dict[str, Any] | None = None
     # [load] encodings: `sweep` and `slo` used `encoding`; every other encoding asked for is one
     # entry {"encoding", "status": OK|SKIPPED|FAILED, "reason", "protocol", "sweep": [LoadResult...]}.
     encoding: str | None = None

@@ -145,9 +145,16 @@ def run_served_target(
     progress,
     on_started: Callable[[str, object], None] | None = None,
     repetition: int = 1,
+    *,
+    sweep: bool = True,
 ) -> None:
     """Fill `result` in place (repetition > 1: add that repetition's points to it).
-    Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself."""
+    Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself.
+
+    The first request batch size of [load] batch_sizes fills result.sweep / result.slo; each
+    further one gets its closed-loop levels ([load] batch_concurrency) and its SLO search in
+    result.batches. `sweep` False (the tune stage's trials): the SLO searches alone.
+    """
     from ..clients import find_max_rate_under_slo, run_closed_loop, run_open_loop, sweep_concurrency
     from ..clients.payload import payloads_from_export
     from ..clients.results import client_processes_label
@@ -231,7 +238,10 @@ def run_served_target(
             if not ready:
                 raise ConfigError(f"{kind} speaks none of [load] encodings {list(config.encodings())}")
             endpoint, result.encoding = ready[0].ready, ready[0].encoding
-            payloads = payloads_from_export(endpoint, manifest_dir, manifest, artifact=stack.artifact)
+            batch_sizes = config.batch_sizes()
+            payloads = payloads_from_export(
+                endpoint, manifest_dir, manifest, artifact=stack.artifact, batch_size=batch_sizes[0]
+            )
             tag = "" if len(config.encodings()) == 1 else f" [{result.encoding}]"
             healthy_at = launcher.healthy_at if launcher.healthy_at is not None else time.monotonic()
             cold = measure_cold_start(payloads, launcher.startup_s, healthy_at, closed_cfg.timeout_s)
@@ -263,7 +273,7 @@ def run_served_target(
                 )
                 _check_alive(launcher, kind)
 
-            for level in levels:
+            for level in levels if sweep else []:
                 sweep_concurrency(
                     endpoint,
                     payloads,
@@ -304,6 +314,39 @@ def run_served_target(
                 + confirmed
                 + (f" ({slo.note})" if slo.note else "")
             )
+            for batch_size in batch_sizes[1:]:
+                _measure_batch(
+                    result.batches,
+                    batch_size,
+                    f"{kind}{tag} b={batch_size}",
+                    payloads_from_export(
+                        endpoint, manifest_dir, manifest, artifact=stack.artifact, batch_size=batch_size
+                    ),
+                    repetition=repetition,
+                    levels=config.batch_levels() if sweep else [],
+                    sweep=lambda p, cfg, lvl, on_progress, on_result: sweep_concurrency(
+                        endpoint,
+                        p,
+                        cfg,
+                        [lvl],
+                        on_progress=on_progress,
+                        on_result=on_result,
+                        run=monitored(pool.run_closed if pool is not None else run_closed_loop, launcher, peak),
+                    ),
+                    search=lambda p, on_progress, on_trial: find_max_rate_under_slo(
+                        endpoint,
+                        p,
+                        open_cfg,
+                        slo_cfg,
+                        on_progress=on_progress,
+                        on_trial=on_trial,
+                        run=monitored(pool.run_open if pool is not None else run_open_loop, launcher, peak),
+                    ),
+                    closed_cfg=closed_cfg,
+                    check=lambda: _check_alive(launcher, kind),
+                    save=save,
+                    progress=progress,
+                )
             for other in ready[1:]:  # each other encoding: the same sweep, on the same server
                 cell = other.cell("OK", None)
                 earlier = [c for c in result.encodings if c.get("encoding") == other.encoding]
@@ -358,6 +401,57 @@ def _server_line(server: dict[str, Any] | None) -> str:
 
 def _s(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f} s"
+
+
+def _measure_batch(
+    batches: list[dict[str, Any]],
+    batch_size: int,
+    tag: str,
+    payloads: Any,
+    *,
+    repetition: int,
+    levels: list[int],
+    sweep: Callable[..., Any],
+    search: Callable[..., Any],
+    closed_cfg: Any,
+    check: Callable[[], None],
+    save: Callable[[], None],
+    progress: Any,
+) -> None:
+    """One further request batch size: its closed-loop levels, then its SLO search, appended
+    to result.batches as {"batch_size", "repetition", "sweep", "slo"} as soon as each exists."""
+    entry: dict[str, Any] = {"batch_size": batch_size, "repetition": repetition, "sweep": [], "slo": None}
+    batches.append(entry)
+
+    def keep(r) -> None:
+        entry["sweep"].append(r.to_dict())
+        save()
+        progress.line(
+            f"{tag}: concurrency {r.concurrency}: {r.throughput_rps:.1f} req/s "
+            f"({r.throughput_samples_per_s or 0.0:.1f} samples/s), p50 {_ms(r.p50_ms)}, p99 {_ms(r.p99_ms)}, "
+            f"errors {sum(r.errors.values())}" + (" [client was the bottleneck]" if r.client_bottleneck else "")
+        )
+        check()
+
+    for level in levels:
+        sweep(payloads, closed_cfg, level, progress.load_callback(f"{tag} c={level}"), keep)
+
+    def trial(t) -> None:
+        progress.line(
+            f"{tag}: open loop {t.rate_rps:.1f} req/s: {'pass' if t.passed else 'fail'}"
+            + (f" ({t.reason})" if t.reason else "")
+        )
+        check()
+
+    slo = search(payloads, progress.load_callback(f"{tag} SLO"), trial)
+    entry["slo"] = slo.to_dict()
+    save()
+    best = slo.max_rate_rps
+    progress.line(
+        f"{tag}: highest rate with p99 <= {slo.p99_bound_ms:g} ms: "
+        + (f"{best:.1f} req/s = {best * batch_size:.1f} samples/s" if best is not None else "none")
+        + (f" ({slo.note})" if slo.note else "")
+    )
 
 
 def _round(value: float | None) -> float | None:

@@ -119,7 +119,38 @@ def served_section(inputs: ReportInputs) -> Section:
     trials = tables.slo_trials_table(r)
     if trials.rows:
         blocks.append(trials)
+    blocks += workload_blocks(r)
     return Section("served", "Served targets", blocks)
+
+
+def workload_blocks(r) -> list:
+    """Request batch sizes and the tune stage (report/tuning.py), where the run has them."""
+    from .tuning import batch_table, tuning_table, tuning_trials_table
+
+    blocks: list = []
+    batches = batch_table(r)
+    if batches.rows:
+        blocks += [
+            Paragraph(
+                "The same stacks with several samples per request (one request carries a batch): "
+                "throughput in samples/s, and the SLO rate in requests/s and samples/s:",
+                lead="Request batch size",
+            ),
+            batches,
+        ]
+    tuned = tuning_table(r)
+    if tuned.rows:
+        blocks += [
+            Paragraph(
+                "Each stack at its defaults and at the best of a small grid of its own server settings "
+                "(batching, workers, instances; servers/<stack>/), each searched under the same p99 bound: "
+                "compare stacks tuned vs tuned, with the setting that got there:",
+                lead="Tuned vs defaults",
+            ),
+            tuned,
+            tuning_trials_table(r),
+        ]
+    return blocks
 
 
 def server_section(inputs: ReportInputs) -> Section | None:
