@@ -93,6 +93,13 @@ class SloConfig:
     max_rate_rps: float = 20000.0
     max_trials: int = default("slo", "max_trials")  # total open-loop runs, bracketing + bisection
     rel_tolerance: float = 0.05  # stop bisecting when (fail - pass) / pass <= this
+    # Between trials: wait this long, then the server's health URL must answer 200 (retried up
+    # to the request timeout), so requests still queued from the last trial cannot spill into the next.
+    pause_s: float = 1.0
+    # Run the reported rate once more (another arrival seed); a rate that fails its confirmation
+    # becomes the failing end and the next lower passing rate is confirmed instead (at most
+    # `confirm_trials` extra trials, outside max_trials).
+    confirm_trials: int = 2
 
     def __post_init__(self) -> None:
         for name in ("p99_bound_ms", "start_rate_rps", "min_rate_rps", "max_rate_rps", "rel_tolerance"):
@@ -105,6 +112,10 @@ class SloConfig:
             )
         if not isinstance(self.max_trials, int) or self.max_trials < 2:
             raise ConfigError(f"SloConfig.max_trials must be an integer >= 2, got {self.max_trials!r}")
+        if not self.pause_s >= 0:
+            raise ConfigError(f"SloConfig.pause_s must be >= 0, got {self.pause_s!r}")
+        if not isinstance(self.confirm_trials, int) or self.confirm_trials < 0:
+            raise ConfigError(f"SloConfig.confirm_trials must be an integer >= 0, got {self.confirm_trials!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -32,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how to run the servers (default auto: Docker if an engine answers, else native)",
     )
     parser.add_argument("--runs-dir", default=None, help="where run directories go (default runs/)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        metavar="N",
+        help="measure every served point N times, the stacks interleaved ([run] repeat: 3, --quick 1)",
+    )
     from ..servers.registry import base_image_stacks
 
     for kind in base_image_stacks():  # every stack with a Docker launcher whose config takes base_image
@@ -53,6 +60,8 @@ def _overrides(args: argparse.Namespace) -> dict:
         run["server_mode"] = args.server_mode
     if args.runs_dir:
         run["runs_dir"] = args.runs_dir
+    if args.repeat is not None:
+        run["repeat"] = args.repeat
     from ..servers.registry import base_image_stacks
 
     overrides: dict = {"run": run} if run else {}

@@ -56,13 +56,23 @@ class ServedResult:
     server_cores: list[int] | None = None
     client_cores: list[int] | None = None
     server_config: dict[str, Any] = field(default_factory=dict)
-    sweep: list[dict[str, Any]] = field(default_factory=list)  # closed loop, one per concurrency
-    slo: dict[str, Any] | None = None  # open-loop SLO search
+    # Closed loop: one LoadResult dict per concurrency and repetition (its "repetition" key, 1..repeat).
+    sweep: list[dict[str, Any]] = field(default_factory=list)
+    # Open-loop SLO search over every repetition (repeats.combine_slo): median rate, spread, all trials.
+    slo: dict[str, Any] | None = None
+    slo_repeats: list[dict[str, Any]] = field(default_factory=list)  # each repetition's SloResult, no trials
+    repeat: int = 1  # repetitions planned ([run] repeat); the stack was started once per repetition
     log: str | None = None  # server log, relative to the run directory
     log_tail: str | None = None  # FAILED: the server log's last lines when it failed
     # Where the load client ran: {"client_processes": N, "ray_address": ...} (clients.distributed.ScaleOut);
     # each sweep point / SLO trial also lists its actors and their nodes (LoadResult.client_actors).
     load_client: dict[str, Any] | None = None
+    # Request batch sizes after the first of [load] batch_sizes (the first fills sweep/slo):
+    # [{"batch_size": 8, "sweep": [LoadResult dicts], "slo": SloResult dict}, ...]
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    # The tune stage (deploy/tune.py): the stack at its defaults and at each setting of its
+    # grid under the same SLO, and the best setting found; None when tuning did not run.
+    tuning: dict[str, Any] | None = None
     # [load] encodings: `sweep` and `slo` used `encoding`; every other encoding asked for is one
     # entry {"encoding", "status": OK|SKIPPED|FAILED, "reason", "protocol", "sweep": [LoadResult...]}.
     encoding: str | None = None

@@ -52,6 +52,10 @@ class Stack:
                        Python backend natively, onnxruntime backend in Docker)
     runs               one line for the README's stack table and --help: how it runs
     order              position among the targets (lower first)
+    tunables           config fields the tune stage may vary (server batching, workers,
+                       instances); a [tune.grids] setting naming any other field is refused
+    tune_grid          the stack's own small grid: settings (field -> value, over its TOML
+                       table) the tune stage tries besides the defaults, most promising first
     """
 
     name: str
@@ -68,6 +72,8 @@ class Stack:
     metrics: str | None = None
     runs: str = ""
     order: int = 100
+    tunables: tuple[str, ...] = ()
+    tune_grid: tuple[dict[str, Any], ...] = ()
     encodings: dict[str, str] = field(default_factory=dict)
     # encoding -> why this stack does not speak it (shown in the SKIPPED cell instead of the default)
     encoding_gaps: dict[str, str] = field(default_factory=dict)
