@@ -38,6 +38,33 @@ def exported():
 
 
 @pytest.fixture(scope="session")
+def text_exported():
+    """(artifacts directory, Manifest) of the text preset (two int64 inputs), all nine steps run.
+
+    Parity failures are kept in the manifest rather than raised (the tests read them); an
+    export step that fails still raises after the manifest is written, so it is loaded back."""
+    from deploy_compare.errors import ExportError
+    from deploy_compare.exporters.pipeline import ExportOptions, export_all
+    from deploy_compare.manifest import load_manifest
+
+    out_dir = TEST_CACHE / "test-artifacts" / "text_encoder"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        options = ExportOptions(
+            model="builtin:text_encoder",
+            out_dir=out_dir,
+            cache_dir=TEST_CACHE / "models",
+            parity_failures_are_errors=False,
+        )
+        try:
+            manifest = export_all(options, progress=lambda message: None)
+        except ExportError:
+            manifest = load_manifest(out_dir)
+    return out_dir, manifest
+
+
+@pytest.fixture(scope="session")
 def eval_data(exported):
     from deploy_compare.evaldata import EvalData
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .batches import Batch, batch_len, from_npz, take, to_npz_arrays
 from .errors import ArtifactError
 from .fileio import atomic_path
 from .manifest import EVAL_DATA_NAME
@@ -22,9 +23,10 @@ from .manifest import EVAL_DATA_NAME
 
 @dataclass(frozen=True)
 class EvalData:
-    """Held-out inputs (logical layout, float32), labels (or None) and PyTorch's outputs."""
+    """Held-out inputs (logical layout, float32; or named arrays of their own dtypes, see
+    batches.py), labels (or None) and PyTorch's outputs."""
 
-    x: np.ndarray
+    x: Batch
     y: np.ndarray | None
     reference: np.ndarray
 
@@ -32,10 +34,11 @@ class EvalData:
         path = Path(directory) / name
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
-                if self.y is None:
-                    np.savez(fh, x=self.x, reference=self.reference)
-                else:
-                    np.savez(fh, x=self.x, reference=self.reference, y=self.y)
+                arrays = dict(to_npz_arrays(self.x))
+                arrays["reference"] = self.reference
+                if self.y is not None:
+                    arrays["y"] = self.y
+                np.savez(fh, **arrays)  # type: ignore[arg-type]
         return path
 
     @classmethod
@@ -44,8 +47,9 @@ class EvalData:
         path = Path(directory) / name
         try:
             with np.load(path) as data:
+                x = from_npz(data)  # named inputs keep their dtypes (int64 token ids)
                 return cls(
-                    x=np.ascontiguousarray(data["x"], dtype=np.float32),
+                    x=take(x, slice(None)) if isinstance(x, dict) else np.ascontiguousarray(x, dtype=np.float32),
                     y=data["y"] if "y" in data.files else None,
                     reference=data["reference"],
                 )
@@ -56,4 +60,7 @@ class EvalData:
 
     def head(self, n: int) -> EvalData:
         """The first n samples (the edge bundle ships a few)."""
-        return EvalData(self.x[:n], None if self.y is None else self.y[:n], self.reference[:n])
+        return EvalData(take(self.x, slice(0, n)), None if self.y is None else self.y[:n], self.reference[:n])
+
+    def __len__(self) -> int:
+        return batch_len(self.x)

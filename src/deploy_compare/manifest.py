@@ -110,6 +110,21 @@ class ModelInfo:
     content_hash: str  # hash of the model's weights (state_dict)
     eval_samples: int
     reference_accuracy: float | None  # None when the factory gave no labels
+    #: a model with several inputs (a text model's input_ids, attention_mask): each one's logical
+    #: spec, in forward() order; every artifact lists its own inputs in this order. Empty: one input,
+    #: float32 of `input_shape`.
+    inputs: list[TensorSpec] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelInfo:
+        d = dict(d)
+        d["inputs"] = [TensorSpec.from_dict(t) for t in d.get("inputs", [])]
+        return cls(**d)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The named inputs in order; () for a single-input model."""
+        return tuple(t.name for t in self.inputs)
 
 
 @dataclass
@@ -131,7 +146,7 @@ class Manifest:
         if version != SCHEMA_VERSION:
             raise ManifestError(f"manifest schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")
         return cls(
-            model=ModelInfo(**d["model"]),
+            model=ModelInfo.from_dict(d["model"]),
             artifacts={k: ArtifactEntry.from_dict(v) for k, v in d["artifacts"].items()},
             created_utc=d["created_utc"],
             tools=dict(d.get("tools", {})),

@@ -8,7 +8,7 @@ exactly as the local benchmark does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
@@ -21,30 +21,43 @@ class BatchInvoker:
 
     A model exported with a fixed batch of 1 (litert-torch traces one sample) cannot be
     resized: a larger batch runs as one invoke per sample, outputs concatenated.
+
+    A model with several inputs takes a tuple of arrays, ordered like `input_names` (the
+    manifest's artifact input names, which it matches to the interpreter's tensors).
     """
 
-    def __init__(self, interpreter: Any) -> None:
+    def __init__(self, interpreter: Any, input_names: Optional[List[str]] = None) -> None:
         self.interpreter = interpreter
-        detail = interpreter.get_input_details()[0]
+        details = interpreter.get_input_details()
+        if input_names:
+            by_name = {d["name"]: d for d in details}
+            details = [by_name[n] for n in input_names]
+        detail = details[0]
         self.input_index = detail["index"]
+        self.input_indices = [int(d["index"]) for d in details]
         self.output_index = interpreter.get_output_details()[0]["index"]
         signature = detail.get("shape_signature")
         self.fixed_batch_of_one = signature is not None and len(signature) > 0 and int(signature[0]) == 1
         self._batch: Optional[int] = None
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        if self.fixed_batch_of_one and x.shape[0] != 1:
-            return np.concatenate([self._invoke(x[i : i + 1]) for i in range(x.shape[0])])
-        return self._invoke(x)
+    def __call__(self, x: Any) -> np.ndarray:
+        arrays = x if isinstance(x, tuple) else (x,)
+        n = arrays[0].shape[0]
+        if self.fixed_batch_of_one and n != 1:
+            return np.concatenate([self._invoke(tuple(a[i : i + 1] for a in arrays)) for i in range(n)])
+        return self._invoke(arrays)
 
-    def _invoke(self, x: np.ndarray) -> np.ndarray:
-        if self._batch != x.shape[0]:
+    def _invoke(self, arrays: Tuple[np.ndarray, ...]) -> np.ndarray:
+        n = arrays[0].shape[0]
+        if self._batch != n:
             # The batch dimension is dynamic (-1): resizing and re-allocating costs a
             # planning pass, so it happens only when the batch size changes.
-            self.interpreter.resize_tensor_input(self.input_index, list(x.shape))
+            for index, a in zip(self.input_indices, arrays):
+                self.interpreter.resize_tensor_input(index, list(a.shape))
             self.interpreter.allocate_tensors()
-            self._batch = x.shape[0]
-        self.interpreter.set_tensor(self.input_index, x)
+            self._batch = n
+        for index, a in zip(self.input_indices, arrays):
+            self.interpreter.set_tensor(index, a)
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self.output_index).copy()
 

@@ -97,3 +97,27 @@ def returns_wrong_thing():
 
 def raises_inside():
     raise RuntimeError("weights file missing")
+
+
+class FeaturesAndIds(nn.Module):
+    """Two inputs of two dtypes: float features (N, 4) and int64 ids (N, 3)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dense = nn.Linear(4, 5)
+        self.embed = nn.Embedding(16, 5)
+
+    def forward(self, features: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        return self.dense(features) + self.embed(ids).mean(dim=1)
+
+
+def two_inputs_one_example():
+    """A two-input model with ONE example array: a user's mistake that must get a clear line."""
+    torch.manual_seed(0)
+    return FeaturesAndIds(), torch.randn(8, 4)
+
+
+def two_inputs():
+    """The same model with its example batch as a tuple in forward() order."""
+    torch.manual_seed(0)
+    return FeaturesAndIds(), (torch.randn(8, 4), torch.randint(0, 16, (8, 3)))

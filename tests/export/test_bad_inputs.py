@@ -42,6 +42,12 @@ def test_factory_that_raises(cli, tmp_path, test_models):
     assert_one_clear_line(result, "factory raised RuntimeError: weights file missing")
 
 
+def test_two_input_model_with_one_example_array_names_the_inputs(cli, tmp_path, test_models):
+    # was a raw TypeError traceback from torch.jit.trace: forward() missing 1 required positional argument
+    result = cli("export", "--model", f"{test_models}:two_inputs_one_example", "--out", str(tmp_path / "o"))
+    assert_one_clear_line(result, "forward() takes 2 input(s) (features, ids)", "tuple in forward() order")
+
+
 def test_debug_flag_shows_the_traceback(cli, tmp_path, test_models):
     result = cli("--debug", "export", "--model", f"{test_models}:raises_inside", "--out", str(tmp_path / "o"))
     assert result.code != 0 and "Traceback" in result.err

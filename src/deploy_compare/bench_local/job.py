@@ -107,7 +107,7 @@ def measure_artifact(
 
         t0 = time.perf_counter_ns()
         try:
-            runtime = cls(path, entry, manifest.model.layout, threads)
+            runtime = cls(path, entry, manifest.model.layout, threads, manifest.model.inputs)
         except ImportError as exc:  # the runtime's package is imported lazily, inside _load
             raise RuntimeUnavailable(f"runtime {cls.name!r} unavailable: {exc}") from None
         result.load_ms = (time.perf_counter_ns() - t0) / 1e6

@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..batches import Batch, batch_len, take
 from .stats import LatencyStats, latency_summary, throughput_per_s, top1_agreement
 from .timing import time_calls
 
@@ -94,23 +95,24 @@ class Measurement:
     notes: List[str] = field(default_factory=list)
 
 
-def _batches(x: np.ndarray, size: int, count: int) -> List[np.ndarray]:
+def _batches(x: Batch, size: int, count: int) -> List[Batch]:
     """`count` contiguous batches of `size` samples, cycling through x when it is short."""
-    idx = np.arange(size * count) % len(x)
-    return [np.ascontiguousarray(x[idx[i * size : (i + 1) * size]]) for i in range(count)]
+    idx = np.arange(size * count) % batch_len(x)
+    return [take(x, idx[i * size : (i + 1) * size]) for i in range(count)]
 
 
 def measure(
-    predict: Callable[[np.ndarray], np.ndarray],
-    x: np.ndarray,
+    predict: Callable[[Any], np.ndarray],
+    x: Batch,
     reference: Optional[np.ndarray],
     settings: MeasureSettings,
 ) -> Measurement:
-    """Run the procedure on held-out inputs x (logical layout, float32) and their reference outputs."""
-    if len(x) == 0:
+    """Run the procedure on held-out inputs x (logical layout, float32; or named inputs) and
+    their reference outputs."""
+    if batch_len(x) == 0:
         raise ValueError("measure: no input samples")
     notes: List[str] = []
-    singles = _batches(x, 1, min(len(x), 256))
+    singles = _batches(x, 1, min(batch_len(x), 256))
     clock = time.perf_counter_ns
 
     t0 = clock()
@@ -148,8 +150,8 @@ def measure(
     agreement: Optional[float] = None
     checked = 0
     if reference is not None and settings.correctness_samples > 0:
-        n = min(settings.correctness_samples, len(x))
-        outputs = np.concatenate([predict(np.ascontiguousarray(x[i : i + 32])) for i in range(0, n, 32)])
+        n = min(settings.correctness_samples, batch_len(x))
+        outputs = np.concatenate([predict(take(x, slice(i, min(i + 32, n)))) for i in range(0, n, 32)])
         agreement = top1_agreement(outputs, reference[:n])
         checked = n
     return Measurement(
@@ -164,7 +166,7 @@ def measure(
 
 
 def measure_invoke_only(
-    run: Callable[[Any], Any], prepare: Callable[[np.ndarray], Any], x: np.ndarray, settings: MeasureSettings
+    run: Callable[[Any], Any], prepare: Callable[[Any], Any], x: Batch, settings: MeasureSettings
 ) -> LatencyStats:
     """Batch-1 latency of the engine call alone, like TFLite's benchmark_model times Invoke().
 
@@ -172,9 +174,9 @@ def measure_invoke_only(
     only `run` (for TFLite: set_tensor + invoke + get_tensor) is inside the clock; the
     same counts and durations as the end-to-end single-stream run apply.
     """
-    if len(x) == 0:
+    if batch_len(x) == 0:
         raise ValueError("measure_invoke_only: no input samples")
-    prepared = [prepare(b) for b in _batches(x, 1, min(len(x), 256))]
+    prepared = [prepare(b) for b in _batches(x, 1, min(batch_len(x), 256))]
     for i in range(settings.warmup_iterations):
         run(prepared[i % len(prepared)])
     timing = time_calls(run, prepared, settings.min_iterations, settings.min_duration_s, settings.max_iterations)

@@ -23,6 +23,7 @@ the ENCODINGS it speaks to adapter names (Stack.encodings).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,11 +53,41 @@ class RequestSpec:
         return self.method == GRPC_METHOD
 
 
-def encode_instances(batch: np.ndarray) -> bytes:
-    """{"instances": batch.tolist()} as compact UTF-8 JSON (row format: one item per sample)."""
+def encode_instances(batch: np.ndarray | Mapping[str, np.ndarray]) -> bytes:
+    """{"instances": batch.tolist()} as compact UTF-8 JSON (row format: one item per sample).
+
+    Named inputs (a dict of arrays) use TF Serving's named row format: one object per
+    sample, {"instances": [{"input_ids": [...], "attention_mask": [...]}, ...]}.
+    """
+    if isinstance(batch, Mapping):
+        columns = {name: np.asarray(a).tolist() for name, a in batch.items()}
+        rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
+        return json.dumps({"instances": rows}, separators=(",", ":")).encode()
     if batch.ndim < 1:
         raise ProtocolError(f"a batch needs a leading batch dimension, got shape {batch.shape}")
     return json.dumps({"instances": batch.tolist()}, separators=(",", ":")).encode()
+
+
+Batch = np.ndarray | Mapping[str, np.ndarray]  # named inputs: {served input name: array}, see payload.py
+
+
+def named_tensors(batch: Batch, input_name: str | None) -> list[tuple[str, np.ndarray]]:
+    """The request's tensors as (name, array): every named input, or the one under `input_name`."""
+    if isinstance(batch, Mapping):
+        return [(name, np.asarray(a)) for name, a in batch.items()]
+    if not input_name:
+        raise ProtocolError("a KServe v2 endpoint needs the input tensor's name (Endpoint.input_name)")
+    return [(input_name, np.asarray(batch))]
+
+
+def one_tensor(batch: Batch, encoding: str) -> np.ndarray:
+    """The batch of a single-input model; ProtocolError naming the limit for named inputs."""
+    if isinstance(batch, Mapping):
+        raise ProtocolError(
+            f"{encoding} carries one raw tensor; this model takes the named inputs {list(batch)} "
+            "(use the JSON encoding)"
+        )
+    return np.asarray(batch)
 
 
 def response_object(body: bytes) -> dict:
@@ -123,8 +154,9 @@ class Protocol:
         h.update(self.endpoint.request_headers())
         return h
 
-    def build_request(self, batch: np.ndarray) -> RequestSpec:
-        return RequestSpec("POST", self.url, self.headers(), encode_instances(np.asarray(batch)))
+    def build_request(self, batch: np.ndarray | Mapping[str, np.ndarray]) -> RequestSpec:
+        body = encode_instances(batch if isinstance(batch, Mapping) else np.asarray(batch))
+        return RequestSpec("POST", self.url, self.headers(), body)
 
     def parse_response(self, status: int, body: bytes, batch_size: int | None = None) -> np.ndarray:
         """Predictions (batch, ...) of a 2xx response; ProtocolError for anything else."""
@@ -170,9 +202,11 @@ class KServeV2Json(Protocol):
     def health_url(self) -> str:
         return f"{self.endpoint.url}/v2/models/{self.endpoint.model}/ready"
 
-    def build_request(self, batch: np.ndarray) -> RequestSpec:
+    def build_request(self, batch: np.ndarray | Mapping[str, np.ndarray]) -> RequestSpec:
         from .v2 import encode_infer_request
 
+        if isinstance(batch, Mapping):  # named inputs: one tensor each, under its own name
+            return RequestSpec("POST", self.url, self.headers(), encode_infer_request(batch))
         if not self.endpoint.input_name:
             raise ProtocolError("a KServe v2 endpoint needs the input tensor's name (Endpoint.input_name)")
         body = encode_infer_request(np.asarray(batch), self.endpoint.input_name)

@@ -13,6 +13,7 @@ decoding of a request tensor, so both ends agree on one definition.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -41,17 +42,28 @@ def datatype_of(dtype: Any) -> str:
         raise ProtocolError(f"no KServe v2 datatype for numpy dtype {dtype!r}") from None
 
 
-def encode_infer_request(batch: np.ndarray, input_name: str) -> bytes:
-    """One input tensor as compact UTF-8 JSON; `data` is the flattened row-major array."""
-    if batch.ndim < 1:
-        raise ProtocolError(f"a batch needs a leading batch dimension, got shape {batch.shape}")
-    tensor = {
-        "name": input_name,
-        "shape": list(batch.shape),
-        "datatype": datatype_of(batch.dtype),
-        "data": batch.reshape(-1).tolist(),
-    }
-    return json.dumps({"inputs": [tensor]}, separators=(",", ":")).encode()
+def encode_infer_request(batch: np.ndarray | Mapping[str, np.ndarray], input_name: str | None = None) -> bytes:
+    """The input tensor(s) as compact UTF-8 JSON; `data` is the flattened row-major array.
+
+    One array goes under `input_name`; a dict of named arrays (a model with several inputs)
+    becomes one tensor per entry, in order, each with its own datatype (INT64 token ids).
+    """
+    named = dict(batch) if isinstance(batch, Mapping) else {input_name: batch}
+    tensors = []
+    for name, array in named.items():
+        if name is None:
+            raise ProtocolError("a v2 request tensor needs a name")
+        if array.ndim < 1:
+            raise ProtocolError(f"a batch needs a leading batch dimension, got shape {array.shape}")
+        tensors.append(
+            {
+                "name": name,
+                "shape": list(array.shape),
+                "datatype": datatype_of(array.dtype),
+                "data": array.reshape(-1).tolist(),
+            }
+        )
+    return json.dumps({"inputs": tensors}, separators=(",", ":")).encode()
 
 
 def tensor_from_json(tensor: Any, where: str = "tensor") -> np.ndarray:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ProtocolError
-from .protocols import KServeV2Json, RequestSpec, error_message
+from .protocols import Batch, KServeV2Json, RequestSpec, error_message, named_tensors
 from .v2 import DATATYPES, datatype_of, tensor_from_json
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
@@ -122,10 +122,8 @@ class KServeV2Binary(KServeV2Json):
     name = "kserve_v2_binary"
     encoding = "binary"
 
-    def build_request(self, batch: np.ndarray) -> RequestSpec:
-        if not self.endpoint.input_name:
-            raise ProtocolError("a KServe v2 endpoint needs the input tensor's name (Endpoint.input_name)")
-        body, header_length = encode_binary_request([(self.endpoint.input_name, np.asarray(batch))])
+    def build_request(self, batch: Batch) -> RequestSpec:
+        body, header_length = encode_binary_request(named_tensors(batch, self.endpoint.input_name))
         headers = self.headers()
         headers["Content-Type"] = BINARY_CT
         headers["Accept"] = f"{BINARY_CT}, application/json"

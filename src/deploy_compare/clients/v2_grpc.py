@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import ProtocolError
 from .grpc_messages import V2_INFER, ModelInferRequest, ModelInferResponse
-from .protocols import GRPC_METHOD, KServeV2Json, RequestSpec
+from .protocols import GRPC_METHOD, Batch, KServeV2Json, RequestSpec, named_tensors
 from .v2 import DATATYPES, datatype_of
 
 
@@ -72,10 +72,8 @@ class KServeV2Grpc(KServeV2Json):
     def url(self) -> str:
         return grpc_url(self.endpoint, V2_INFER)
 
-    def build_request(self, batch: np.ndarray) -> RequestSpec:
-        if not self.endpoint.input_name:
-            raise ProtocolError("a KServe v2 endpoint needs the input tensor's name (Endpoint.input_name)")
-        body = encode_model_infer(self.endpoint.model, [(self.endpoint.input_name, np.asarray(batch))])
+    def build_request(self, batch: Batch) -> RequestSpec:
+        body = encode_model_infer(self.endpoint.model, named_tensors(batch, self.endpoint.input_name))
         return RequestSpec(GRPC_METHOD, self.url, self.endpoint.grpc_metadata(), body)
 
     def parse_response(self, status: int, body: bytes, batch_size: int | None = None) -> np.ndarray:

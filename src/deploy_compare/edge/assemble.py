@@ -31,6 +31,7 @@ PACKAGE = "deploy_compare"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 #: the pure modules, each after the ones it imports (their code runs top to bottom in one file)
 PURE_MODULES = (
+    "batches",
     "errors",
     "fileio",
     "manifest",

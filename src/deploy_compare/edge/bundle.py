@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..batches import batch_len
 from ..errors import ConfigError, ManifestError
 from ..evaldata import EvalData
 from ..fileio import atomic_path, write_json_atomic, write_text_atomic
@@ -94,7 +95,7 @@ def write_edge_bundle(
                 model=manifest.model.name,
                 n=len(names),
                 names=", ".join(names),
-                samples=len(sample_data.x),
+                samples=batch_len(sample_data.x),
                 layout=manifest.model.layout,
             ),
         )

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..manifest import ArtifactEntry
+from ..batches import Batch, is_named
+from ..manifest import ArtifactEntry, TensorSpec
 from ..models.spec import ModelBundle
 
 DEFAULT_OPSET = 18
@@ -60,3 +61,34 @@ def quiet_tensorflow() -> None:
 def onnx2tf_layout(rank: int) -> str:
     """onnx2tf turns channel-first inputs channel-last: NCHW -> NHWC, NCL -> NLC."""
     return {4: "NHWC", 3: "NLC", 2: "NC"}.get(rank, "ANY")
+
+
+def torch_args(batch: Batch) -> tuple:
+    """forward()'s positional arguments for a batch: one tensor, or one per named input in order."""
+    import numpy as np
+    import torch
+
+    arrays = list(batch.values()) if is_named(batch) else [batch]  # type: ignore[union-attr]
+    return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
+
+
+def in_logical_order(specs: list[TensorSpec], names: tuple[str, ...], artifact: str) -> list[TensorSpec]:
+    """An artifact's input specs listed in the model's input order (the manifest's convention:
+    artifact inputs[i] carries logical input i), matched by name: exact, then the name inside a
+    converter's decoration ('serving_default_input_ids:0'), longest name first; positional when
+    the converter renamed them all (litert-torch: args_0, args_1)."""
+    if not names or len(specs) < 2:
+        return specs
+    if len(specs) != len(names):
+        from ..errors import ExportError
+
+        raise ExportError(f"{artifact}: the file has {len(specs)} inputs, the model {len(names)} ({', '.join(names)})")
+    by_name: dict[str, TensorSpec] = {}
+    left = list(specs)
+    for name in sorted(names, key=len, reverse=True):
+        match = next((s for s in left if s.name == name), None) or next((s for s in left if name in s.name), None)
+        if match is None:
+            return specs  # renamed: the converter keeps forward()'s order
+        by_name[name] = match
+        left.remove(match)
+    return [by_name[n] for n in names]

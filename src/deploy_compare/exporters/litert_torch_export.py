@@ -21,13 +21,12 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
-
+from ..batches import Batch, batch_len, take
 from ..errors import ExportError, first_line
 from ..fileio import atomic_path, sha256_of, size_of
 from ..manifest import ArtifactEntry
 from ..versions import package_versions
-from .base import ExportContext, captured_output, quiet_tensorflow
+from .base import ExportContext, captured_output, in_logical_order, quiet_tensorflow, torch_args
 from .tflite import _representative, _tensor_spec
 
 ROUTE = "litert-torch"
@@ -46,28 +45,26 @@ def _import_litert_torch():
     return litert_torch
 
 
-def _quantized_module(module, sample, calibration: np.ndarray):
+def _quantized_module(module, sample: tuple, calibration: Batch):
     """The module with int8 fake-quant nodes placed and calibrated (PT2E), and the quantizer used."""
     import torch
     from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
-    prepared = prepare_pt2e(torch.export.export(module, (sample,)).module(), quantizer)
+    prepared = prepare_pt2e(torch.export.export(module, sample).module(), quantizer)
     with torch.no_grad():
-        for i in range(len(calibration)):  # one sample at a time: the export fixed the batch at 1
-            prepared(torch.from_numpy(np.ascontiguousarray(calibration[i : i + 1])))
+        for i in range(batch_len(calibration)):  # one sample at a time: the export fixed the batch at 1
+            prepared(*torch_args(take(calibration, slice(i, i + 1))))
     return convert_pt2e(prepared, fold_quantize=False), quantizer
 
 
 def export_variant(ctx: ExportContext, variant: str) -> ArtifactEntry:
     litert_torch = _import_litert_torch()
-    import torch
-
     started = time.perf_counter()
     bundle = ctx.bundle
     module = bundle.module.eval()
-    sample = torch.from_numpy(np.ascontiguousarray(bundle.example_input[:1]))
+    sample = torch_args(take(bundle.example_input, slice(0, 1)))
     name = f"litert_torch_{variant}"
     details: dict = {"converter": "litert_torch.convert", "route": ROUTE, "source": "pytorch", "batch": 1}
     try:
@@ -78,11 +75,9 @@ def export_variant(ctx: ExportContext, variant: str) -> ArtifactEntry:
                 calibration, described = _representative(ctx, bundle.layout)
                 details["representative_data"] = described
                 quantized, quantizer = _quantized_module(module, sample, calibration)
-                edge_model = litert_torch.convert(
-                    quantized, (sample,), quant_config=QuantConfig(pt2e_quantizer=quantizer)
-                )
+                edge_model = litert_torch.convert(quantized, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer))
             else:
-                edge_model = litert_torch.convert(module, (sample,))
+                edge_model = litert_torch.convert(module, sample)
             model_bytes = edge_model.model_content()
     except Exception as exc:
         raise ExportError(
@@ -93,6 +88,7 @@ def export_variant(ctx: ExportContext, variant: str) -> ArtifactEntry:
     with atomic_path(path) as tmp:
         tmp.write_bytes(model_bytes)
     inputs, outputs = _specs(bytes(model_bytes), bundle.layout)
+    inputs = in_logical_order(inputs, bundle.input_names, name)
     return ArtifactEntry(
         name=name,
         format="tflite",

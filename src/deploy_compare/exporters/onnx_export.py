@@ -7,34 +7,42 @@ import time
 
 import numpy as np
 
+from ..batches import Batch, is_named
 from ..errors import ExportError, first_line
 from ..fileio import atomic_path, sha256_of, size_of
 from ..manifest import ArtifactEntry, TensorSpec
 from ..versions import package_versions
-from .base import ExportContext, captured_output, log_tail
+from .base import ExportContext, captured_output, in_logical_order, log_tail, torch_args
 
 FILE_NAME = "model.onnx"
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 
 
-def _example_with_batch_of_two(example: np.ndarray) -> np.ndarray:
+def _example_with_batch_of_two(example: Batch) -> Batch:
     # torch.export specialises a dimension of size 1 to a constant; a batch of >= 2 keeps it dynamic.
-    return example if example.shape[0] >= 2 else np.concatenate([example, example])
+    if is_named(example):
+        return {k: _example_with_batch_of_two(v) for k, v in example.items()}  # type: ignore[union-attr,misc]
+    return example if example.shape[0] >= 2 else np.concatenate([example, example])  # type: ignore[union-attr]
 
 
-def _export_dynamo(module, example, path, opset: int) -> None:
+def _input_names(example: Batch) -> list[str]:
+    """The graph's input names: the model's named inputs, or "input" for a single one."""
+    return list(example) if isinstance(example, dict) else [INPUT_NAME]
+
+
+def _export_dynamo(module, example, path, opset: int, names: list[str]) -> None:
     import torch
 
     batch = torch.export.Dim("batch", min=1, max=65536)
     program = torch.onnx.export(
         module,
-        (example,),
+        example,
         dynamo=True,
         opset_version=opset,
-        input_names=[INPUT_NAME],
+        input_names=names,
         output_names=[OUTPUT_NAME],
-        dynamic_shapes=({0: batch},),
+        dynamic_shapes=tuple({0: batch} for _ in names),
         verbose=False,
     )
     if program is None:  # torch returns None only for the legacy exporter, which dynamo=True is not
@@ -42,18 +50,18 @@ def _export_dynamo(module, example, path, opset: int) -> None:
     program.save(str(path))
 
 
-def _export_legacy(module, example, path, opset: int) -> None:
+def _export_legacy(module, example, path, opset: int, names: list[str]) -> None:
     import torch
 
     torch.onnx.export(
         module,
-        (example,),
+        example,
         str(path),
         dynamo=False,
         opset_version=opset,
-        input_names=[INPUT_NAME],
+        input_names=names,
         output_names=[OUTPUT_NAME],
-        dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+        dynamic_axes={**{n: {0: "batch"} for n in names}, OUTPUT_NAME: {0: "batch"}},
     )
 
 
@@ -71,13 +79,13 @@ def _tensor_specs(values, layout_for_rank) -> list[TensorSpec]:
 
 def export(ctx: ExportContext) -> list[ArtifactEntry]:
     import onnx
-    import torch
 
     # torch.onnx warns once per missing torchvision op; irrelevant to our models.
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     bundle = ctx.bundle
     started = time.perf_counter()
-    example = torch.from_numpy(_example_with_batch_of_two(bundle.example_input))
+    example = torch_args(_example_with_batch_of_two(bundle.example_input))
+    names = _input_names(bundle.example_input)
     path = ctx.out_dir / FILE_NAME
     log_path = ctx.log_dir / "onnx_export.log"
     errors = []
@@ -85,7 +93,7 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
     for name, fn in (("dynamo", _export_dynamo), ("torchscript-based", _export_legacy)):
         try:
             with atomic_path(path) as tmp, captured_output(log_path):
-                fn(bundle.module, example, tmp, ctx.opset)
+                fn(bundle.module, example, tmp, ctx.opset, names)
                 onnx.checker.check_model(str(tmp))
             exporter = name
             break
@@ -97,10 +105,11 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
             f"onnx: model {bundle.name!r} failed ONNX export ({'; '.join(errors)})" + (f"\n{tail}" if tail else "")
         )
     model = onnx.load(str(path), load_external_data=False)
-    layout_in = lambda rank: bundle.layout if rank == bundle.example_input.ndim else "ANY"  # noqa: E731
-    inputs = _tensor_specs(model.graph.input, layout_in)
+    rank = len(next(iter(torch_args(bundle.example_input))).shape)
+    layout_in = lambda r: bundle.layout if r == rank else "ANY"  # noqa: E731
+    inputs = in_logical_order(_tensor_specs(model.graph.input, layout_in), bundle.input_names, "onnx")
     outputs = _tensor_specs(model.graph.output, lambda rank: "NC" if rank == 2 else "ANY")
-    if inputs[0].shape[0] is not None:
+    if any(spec.shape[0] is not None for spec in inputs):
         raise ExportError(
             f"onnx: exported graph of {bundle.name!r} has a fixed batch dimension "
             f"{inputs[0].shape}; a dynamic batch was requested"

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..batches import batch_len, is_named
 from ..errors import ConfigError, DeployCompareError, ExportError, ManifestError, VerificationError, first_line
 from ..evaldata import EvalData
 from ..lazy import import_object
-from ..manifest import ArtifactEntry, Manifest, ModelInfo, check_artifact_file, load_manifest
+from ..manifest import ArtifactEntry, Manifest, ModelInfo, TensorSpec, check_artifact_file, load_manifest
 from ..versions import package_versions
-from .base import DEFAULT_OPSET, ExportContext, quiet_tensorflow
+from .base import DEFAULT_OPSET, ExportContext, quiet_tensorflow, torch_args
 from .verify import ParityThresholds, reference_accuracy, verify_artifact
 
 
@@ -119,7 +120,7 @@ def export_all(options: ExportOptions = ExportOptions(), progress: Callable[[str
     out_dir.mkdir(parents=True, exist_ok=True)
     bundle = load_model(options.model, options.cache_dir, progress=progress)
     with torch.no_grad():
-        reference = bundle.module(torch.from_numpy(bundle.eval_inputs)).numpy()
+        reference = bundle.module(*torch_args(bundle.eval_inputs)).numpy()
     if reference.ndim != 2:
         raise ExportError(f"model {bundle.name!r}: output must be (batch, classes), got shape {reference.shape}")
     data = EvalData(bundle.eval_inputs, bundle.eval_labels, reference.astype(np.float32))
@@ -133,12 +134,13 @@ def export_all(options: ExportOptions = ExportOptions(), progress: Callable[[str
         model=ModelInfo(
             name=bundle.name,
             source=bundle.source,
-            input_shape=list(bundle.example_input.shape[1:]),
+            input_shape=_logical_inputs(bundle)[0].shape[1:],  # type: ignore[arg-type]
             layout=bundle.layout,
             num_classes=int(reference.shape[1]),
             content_hash=content_hash,
-            eval_samples=int(len(data.x)),
+            eval_samples=batch_len(data.x),
             reference_accuracy=reference_accuracy(data),
+            inputs=_logical_inputs(bundle) if bundle.input_names else [],
         ),
         artifacts={},
         created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -200,6 +202,13 @@ def export_all(options: ExportOptions = ExportOptions(), progress: Callable[[str
     manifest.write(out_dir)
     _raise_for_failures(manifest, options)
     return manifest
+
+
+def _logical_inputs(bundle) -> list[TensorSpec]:
+    """The model's inputs as PyTorch takes them: name, shape (batch None), dtype, layout."""
+    x = bundle.example_input
+    arrays = x if is_named(x) else {"input": x}
+    return [TensorSpec(n, [None, *a.shape[1:]], a.dtype.name, bundle.layout) for n, a in arrays.items()]
 
 
 def _needs(name: str) -> set[str]:

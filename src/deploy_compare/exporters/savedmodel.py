@@ -11,7 +11,7 @@ from ..errors import ExportError, first_line
 from ..fileio import atomic_path, sha256_of, size_of
 from ..manifest import ArtifactEntry, TensorSpec
 from ..versions import package_versions
-from .base import ExportContext, captured_output, log_tail, onnx2tf_layout, quiet_tensorflow
+from .base import ExportContext, captured_output, in_logical_order, log_tail, onnx2tf_layout, quiet_tensorflow
 
 DIR_NAME = "savedmodel"
 SIGNATURE = "serving_default"
@@ -78,6 +78,7 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
         shutil.rmtree(work, ignore_errors=True)
     try:
         inputs, outputs = _signature_specs(path)
+        inputs = in_logical_order(inputs, ctx.bundle.input_names, "savedmodel")
     except Exception as exc:
         raise ExportError(f"savedmodel: {path} has no loadable {SIGNATURE!r} signature ({first_line(exc)})") from exc
     return [

@@ -1,6 +1,8 @@
 """TFLite fp32 / fp16 / dynamic-range int8 / full int8 from the SavedModel, through
 TensorFlow's TFLiteConverter. Full int8 is calibrated on our own representative data
-(training samples), never on anything downloaded."""
+(training samples), never on anything downloaded. Integer inputs (a text model's int64
+token ids and mask) stay integer in every variant: full int8 quantizes only float inputs,
+and the manifest records each input's own dtype and (absent) quantization."""
 
 from __future__ import annotations
 
@@ -9,27 +11,31 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..batches import Batch, batch_len, is_named, take
 from ..errors import ExportError, first_line
 from ..fileio import atomic_path, sha256_of, size_of
 from ..manifest import ArtifactEntry, QuantParams, TensorSpec, to_artifact_layout
 from ..versions import package_versions
-from .base import ExportContext, onnx2tf_layout, quiet_tensorflow
+from .base import ExportContext, in_logical_order, onnx2tf_layout, quiet_tensorflow
 
 VARIANTS = ("fp32", "fp16", "dynamic_int8", "int8")
 MIN_REPRESENTATIVE_SAMPLES = 100
 MAX_REPRESENTATIVE_SAMPLES = 300
 
 
-def _representative(ctx: ExportContext, layout: str) -> tuple[np.ndarray, str]:
+def _representative(ctx: ExportContext, layout: str) -> tuple[Batch, str]:
     bundle = ctx.bundle
     if bundle.calibration_inputs is not None:
         data, source = bundle.calibration_inputs, "training samples"
     else:
         data, source = bundle.eval_inputs, "evaluation inputs (the factory gave no calibration data)"
-    data = data[:MAX_REPRESENTATIVE_SAMPLES]
-    if len(data) < MIN_REPRESENTATIVE_SAMPLES:
-        ctx.progress(f"  warning: only {len(data)} representative samples (< {MIN_REPRESENTATIVE_SAMPLES})")
-    return to_artifact_layout(data, bundle.layout, layout), f"{len(data)} {source}"
+    data = take(data, slice(0, MAX_REPRESENTATIVE_SAMPLES))
+    count = batch_len(data)
+    if count < MIN_REPRESENTATIVE_SAMPLES:
+        ctx.progress(f"  warning: only {count} representative samples (< {MIN_REPRESENTATIVE_SAMPLES})")
+    if is_named(data):
+        return data, f"{count} {source}"
+    return to_artifact_layout(data, bundle.layout, layout), f"{count} {source}"
 
 
 def _configure(converter, variant: str, representative: Callable | None) -> None:
@@ -79,10 +85,13 @@ def export_variant(ctx: ExportContext, variant: str) -> ArtifactEntry:
         layout = ctx.done["savedmodel"].inputs[0].layout
         data, described = _representative(ctx, layout)
         details["representative_data"] = described
+        signature_names = [t.name for t in ctx.done["savedmodel"].inputs]
 
         def representative():
-            for i in range(len(data)):
-                yield [data[i : i + 1]]
+            for i in range(batch_len(data)):
+                sample = take(data, slice(i, i + 1))
+                # named inputs go by the signature's names (artifact inputs are in model order)
+                yield dict(zip(signature_names, sample.values())) if isinstance(sample, dict) else [sample]
 
     try:
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
@@ -95,6 +104,7 @@ def export_variant(ctx: ExportContext, variant: str) -> ArtifactEntry:
     with atomic_path(path) as tmp:
         tmp.write_bytes(model_bytes)
     inputs, outputs = _specs(model_bytes)
+    inputs = in_logical_order(inputs, ctx.bundle.input_names, f"tflite_{variant}")
     return ArtifactEntry(
         name=f"tflite_{variant}",
         format="tflite",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from ..errors import ExportError, first_line
 from ..fileio import atomic_path, sha256_of, size_of
 from ..manifest import ArtifactEntry, TensorSpec
 from ..versions import package_versions
-from .base import ExportContext
+from .base import ExportContext, torch_args
 
 FILE_NAME = "model.pt"
 
@@ -18,7 +20,7 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
 
     bundle = ctx.bundle
     started = time.perf_counter()
-    example = torch.from_numpy(bundle.example_input)
+    example = torch_args(bundle.example_input)
     try:
         with torch.no_grad():
             traced = torch.jit.trace(bundle.module, example, check_trace=True)
@@ -36,8 +38,9 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
     with atomic_path(path) as tmp:
         traced.save(str(tmp))
     with torch.no_grad():
-        out_shape = list(bundle.module(example).shape)
-    sample = list(bundle.example_input.shape[1:])
+        out_shape = list(bundle.module(*example).shape)
+    x = bundle.example_input
+    arrays: dict[str, np.ndarray] = x if isinstance(x, dict) else {"input": x}
     return [
         ArtifactEntry(
             name="torchscript",
@@ -46,7 +49,7 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
             path=FILE_NAME,
             size_bytes=size_of(path),
             sha256=sha256_of(path),
-            inputs=[TensorSpec("input", [None, *sample], "float32", bundle.layout)],
+            inputs=[TensorSpec(n, [None, *a.shape[1:]], a.dtype.name, bundle.layout) for n, a in arrays.items()],
             outputs=[TensorSpec("logits", [None, *out_shape[1:]], "float32", "NC")],
             export_seconds=round(time.perf_counter() - started, 3),
             tools=package_versions("torch"),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..batches import Batch, batch_len, take
 from ..bench_local.stats import top1_accuracy, top1_agreement
 from ..errors import ConfigError
 from ..evaldata import EvalData
@@ -43,8 +44,8 @@ class ParityThresholds:
             raise ConfigError(f"ParityThresholds.float_max_abs_diff must be >= 0, got {self.float_max_abs_diff}")
 
 
-def run_in_batches(runtime, x: np.ndarray, batch: int = BATCH) -> np.ndarray:
-    return np.concatenate([runtime.predict(x[i : i + batch]) for i in range(0, len(x), batch)])
+def run_in_batches(runtime, x: Batch, batch: int = BATCH) -> np.ndarray:
+    return np.concatenate([runtime.predict(take(x, slice(i, i + batch))) for i in range(0, batch_len(x), batch)])
 
 
 def reference_accuracy(data: EvalData) -> float | None:

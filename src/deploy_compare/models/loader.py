@@ -2,12 +2,15 @@
 
 Built-in: `builtin` (= `builtin:digits_cnn`, the small digits CNN) or an image preset at
 a real size, `builtin:mobilenet_v2` / `builtin:resnet18`, 224x224x3 unless `@SIZE` asks
-for a smaller square input (`builtin:resnet18@64`, for quick runs); see presets.py.
+for a smaller square input (`builtin:resnet18@64`, for quick runs); see presets.py; or the
+text preset `builtin:text_encoder`, a BERT-class encoder with two int64 inputs (text.py).
 
 A factory takes no arguments and returns either a ModelBundle, or a tuple
     (module, example_input)                       or
     (module, example_input, eval_inputs)          or
     (module, example_input, (eval_inputs, eval_labels)).
+A model whose forward() takes several inputs gets each batch as a tuple of arrays in
+forward() order (named after forward()'s parameters) or a dict {parameter name: array}.
 `pkg.module` may also be a path to a .py file (`models/my_model.py:make`).
 Without an evaluation set, parity is checked on the example batch plus seeded random
 inputs of the same shape (no accuracy is reported then).
@@ -29,6 +32,7 @@ from .spec import ModelBundle
 BUILTIN = "builtin"
 DIGITS = "digits_cnn"
 IMAGE_PRESETS = ("mobilenet_v2", "resnet18")  # built by presets.py
+TEXT = "text_encoder"  # built by text.py
 DEFAULT_IMAGE_SIZE = 224
 MIN_IMAGE_SIZE = 32  # both presets downsample 32x
 RANDOM_EVAL_SAMPLES = 256
@@ -42,11 +46,13 @@ def parse_builtin(spec: str) -> tuple[str, int | None] | None:
     """
     if spec in (BUILTIN, DIGITS, f"{BUILTIN}:{DIGITS}"):
         return DIGITS, None
+    if spec == f"{BUILTIN}:{TEXT}":
+        return TEXT, None
     if not spec.startswith(f"{BUILTIN}:"):
         return None
     base, _, size_text = spec.removeprefix(f"{BUILTIN}:").partition("@")
     if base not in IMAGE_PRESETS:
-        choices = ", ".join(f"{BUILTIN}:{n}" for n in (DIGITS, *IMAGE_PRESETS))
+        choices = ", ".join(f"{BUILTIN}:{n}" for n in (DIGITS, *IMAGE_PRESETS, TEXT))
         raise ModelLoadError(f"--model {spec!r}: no such built-in model; built-in: {choices}")
     if not size_text:
         return base, DEFAULT_IMAGE_SIZE
@@ -116,6 +122,13 @@ def _bundle_from_factory(spec: str, result: object) -> ModelBundle:
             eval_inputs, eval_labels = eval_set
         else:
             eval_inputs = eval_set
+    names = _forward_inputs(spec, module, example)
+    if not names and isinstance(example, (tuple, list)):  # one input given as a 1-tuple
+        example = example[0]
+        if isinstance(eval_inputs, (tuple, list)) and len(eval_inputs) == 1:
+            eval_inputs = eval_inputs[0]
+    if names:
+        return _named_bundle(spec, module, names, example, eval_inputs, eval_labels)
     example = np.asarray(example.detach().cpu().numpy() if hasattr(example, "detach") else example, dtype=np.float32)
     if eval_inputs is None:
         rng = np.random.default_rng(0)
@@ -135,10 +148,95 @@ def _bundle_from_factory(spec: str, result: object) -> ModelBundle:
     )
 
 
+def _forward_inputs(spec: str, module: object, example: object) -> list[str]:
+    """The names of forward()'s inputs when the example holds several (tuple or dict); [] for one array.
+
+    A model that needs more inputs than the example gives is refused here with the names it
+    wants, instead of failing later inside an exporter with forward()'s own TypeError.
+    """
+    import inspect
+
+    try:
+        parameters = list(inspect.signature(module.forward).parameters.values())  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        parameters = []
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p.name for p in positional if p.default is p.empty]
+    if isinstance(example, dict):
+        names = [str(k) for k in example]
+        unknown = [n for n in names if n not in [p.name for p in positional]]
+        missing = [n for n in required if n not in names]
+        if unknown or missing:
+            raise ModelLoadError(
+                f"--model {spec!r}: the example batch names inputs {names}, but forward() takes "
+                f"{[p.name for p in positional]}" + (f" (missing: {', '.join(missing)})" if missing else "")
+            )
+        return names
+    given = len(example) if isinstance(example, (tuple, list)) else 1
+    if given < len(required) or (positional and given > len(positional)):
+        raise ModelLoadError(
+            f"--model {spec!r}: forward() takes {len(required)} input(s) ({', '.join(required)}) but the example "
+            f"batch is {given} array(s); return the example (and eval inputs) as a tuple in forward() order "
+            "or a dict {input name: array}"
+        )
+    if not isinstance(example, (tuple, list)) or given == 1:
+        return []
+    return [p.name for p in positional[:given]]
+
+
+def _named_bundle(
+    spec: str, module: object, names: list[str], example: object, eval_inputs: object, eval_labels: object
+) -> ModelBundle:
+    """A bundle of a several-input model: every batch becomes a dict in forward() order."""
+
+    def named(value: object, what: str) -> dict[str, object]:
+        if isinstance(value, dict):
+            return {n: value[n] for n in names}
+        if not isinstance(value, (tuple, list)) or len(value) != len(names):
+            raise ModelLoadError(f"--model {spec!r}: {what} must hold {len(names)} arrays ({', '.join(names)})")
+        return dict(zip(names, value))
+
+    example_named = named(example, "the example batch")
+    if eval_inputs is None:
+        eval_named = _random_like(example_named)
+    else:
+        eval_named = named(eval_inputs, "the eval inputs")
+    module.eval()  # type: ignore[attr-defined]
+    return ModelBundle(
+        name=spec.rpartition(":")[2],
+        source=spec,
+        module=module,
+        example_input=example_named,  # type: ignore[arg-type]
+        eval_inputs=eval_named,  # type: ignore[arg-type]
+        eval_labels=eval_labels,  # type: ignore[arg-type]
+        layout="NC",
+    )
+
+
+def _random_like(example: dict[str, object]) -> dict[str, object]:
+    """Seeded inputs beside the example: floats as standard normal noise, integers drawn from
+    the range the example's own values span (token ids stay valid ids, masks stay 0/1)."""
+    rng = np.random.default_rng(0)
+    out: dict[str, object] = {}
+    for name, value in example.items():
+        array = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
+        shape = (RANDOM_EVAL_SAMPLES, *array.shape[1:])
+        if array.dtype.kind in "iub":
+            noise = rng.integers(int(array.min()), int(array.max()) + 1, size=shape).astype(np.int64)
+            out[name] = np.concatenate([array.astype(np.int64), noise])
+        else:
+            out[name] = np.concatenate([array.astype(np.float32), rng.standard_normal(shape).astype(np.float32)])
+    return out
+
+
 def load_model(spec: str, cache_dir: Path, progress: Callable[[str], None] = print) -> ModelBundle:
     builtin = parse_builtin(spec)
     if builtin is not None:
         base, size = builtin
+        if base == TEXT:
+            from . import text
+
+            return text.build(cache_dir, progress=progress)
         if size is None:
             from . import reference
 

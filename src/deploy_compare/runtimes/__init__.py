@@ -45,6 +45,6 @@ def open_runtime(
     path = check_artifact_file(manifest_dir, entry) if check_hash else Path(manifest_dir) / entry.path
     cls = runtime_class(entry.format)
     try:
-        return cls(path, entry, manifest.model.layout, threads)
+        return cls(path, entry, manifest.model.layout, threads, manifest.model.inputs)
     except ImportError as exc:  # the runtime's package is imported lazily, inside _load
         raise RuntimeUnavailable(f"runtime {cls.name!r} unavailable: {exc}") from None

@@ -1,7 +1,10 @@
 """The in-process runtime interface: load an artifact, predict a batch, close.
 
 Callers always pass float32 batches in the model's LOGICAL layout (manifest
-`model.layout`). The base class checks shape and dtype, converts the layout to the
+`model.layout`); a model with several inputs (manifest `model.inputs`) takes a dict of
+named arrays in their logical dtypes (int64 token ids), and the runtime hands the engine a
+tuple in the artifact's input order (manifest convention: artifact inputs[i] is logical
+input i), each in that input's dtype. The base class checks shape and dtype, converts the layout to the
 artifact's own, quantizes int8 inputs and dequantizes int8 outputs from the manifest's
 parameters, so every runtime returns float32 outputs comparable with the reference.
 Subclasses implement only `_load` and `_run`.
@@ -14,7 +17,9 @@ prepares, quantizes and predicts with this very code.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +62,14 @@ class Runtime(ABC):
     #: the module import_engine() imports
     engine_module: str = ""
 
-    def __init__(self, path: Path, entry: ArtifactEntry, logical_layout: str, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        entry: ArtifactEntry,
+        logical_layout: str,
+        threads: int | None = None,
+        logical_inputs: list[TensorSpec] | None = None,
+    ) -> None:
         self.path = Path(path)
         self.entry = entry
         self.logical_layout = logical_layout
@@ -75,6 +87,14 @@ class Runtime(ABC):
         self._quant_in = q_in if q_in is not None and self.input_spec.dtype in ("int8", "uint8") else None
         q_out = self.output_spec.quantization
         self._quant_out = q_out if q_out is not None and self.output_spec.dtype in ("int8", "uint8") else None
+        #: several named inputs: the logical spec of each, paired with the artifact's spec of it
+        self.logical_inputs: list[TensorSpec] = list(logical_inputs or [])
+        self.input_names: list[str] = [t.name for t in entry.inputs]  # the artifact's own names, in model order
+        if self.logical_inputs and len(self.logical_inputs) != len(entry.inputs):
+            raise InputError(
+                f"{self.name}: {entry.name} has {len(entry.inputs)} input(s), the model "
+                f"{len(self.logical_inputs)} ({', '.join(t.name for t in self.logical_inputs)})"
+            )
         self._load()
 
     @classmethod
@@ -110,7 +130,48 @@ class Runtime(ABC):
     def _shape_text(self) -> str:
         return "(" + ", ".join("N" if d is None else str(d) for d in (None, *self._expected)) + ")"
 
+    def _check_named(self, batch: Any) -> None:
+        want = [t.name for t in self.logical_inputs]
+        if not isinstance(batch, Mapping) or sorted(batch) != sorted(want):
+            got = sorted(batch) if isinstance(batch, Mapping) else type(batch).__name__
+            raise InputError(f"{self.name}: expected a dict of the named inputs {want}, got {got}")
+        for spec in self.logical_inputs:
+            array = batch[spec.name]
+            sample = spec.shape[1:]
+            if (
+                not isinstance(array, np.ndarray)
+                or array.dtype != np.dtype(spec.dtype)
+                or array.ndim != len(spec.shape)
+                or any(e is not None and g != e for g, e in zip(array.shape[1:], sample))
+            ):
+                got = f"{array.dtype} {tuple(array.shape)}" if isinstance(array, np.ndarray) else type(array).__name__
+                want_shape = "(" + ", ".join("N" if d is None else str(d) for d in spec.shape) + ")"
+                raise InputError(f"{self.name}: input {spec.name!r} must be {spec.dtype} {want_shape}, got {got}")
+
+    def _prepare_named(self, batch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+        self._check_named(batch)
+        prepared = []
+        for logical, spec in zip(self.logical_inputs, self.entry.inputs):
+            x = batch[logical.name]
+            perm = layout_permutation(logical.layout, spec.layout)
+            x = x if perm is None else np.ascontiguousarray(x.transpose(perm))
+            q = spec.quantization
+            if q is not None and spec.dtype in ("int8", "uint8") and x.dtype.kind == "f":
+                x = quantize(x, q, spec.dtype)
+            elif x.dtype != np.dtype(spec.dtype):
+                x = x.astype(spec.dtype)  # int64 ids -> int32 where a converter narrowed them
+            prepared.append(np.ascontiguousarray(x))
+        return tuple(prepared)
+
+    @staticmethod
+    def arrays(x: Any) -> tuple[np.ndarray, ...]:
+        """A prepared batch as the tuple of the artifact's inputs (one input: a 1-tuple)."""
+        return x if isinstance(x, tuple) else (x,)
+
     def check_input(self, batch: np.ndarray) -> None:
+        if self.logical_inputs:
+            self._check_named(batch)
+            return
         if not isinstance(batch, np.ndarray):
             raise InputError(
                 f"{self.name}: expected a float32 numpy array of shape {self._shape_text()} "
@@ -130,7 +191,10 @@ class Runtime(ABC):
             )
 
     def prepare(self, batch: np.ndarray) -> np.ndarray:
-        """float32 batch in the logical layout -> the artifact's layout and input dtype (int8 quantized)."""
+        """float32 batch in the logical layout -> the artifact's layout and input dtype (int8 quantized);
+        named inputs -> a tuple in the artifact's input order."""
+        if self.logical_inputs:
+            return self._prepare_named(batch)  # type: ignore[arg-type,return-value]
         self.check_input(batch)
         x = batch if self._perm is None else np.ascontiguousarray(batch.transpose(self._perm))
         if self._quant_in is not None:
@@ -152,7 +216,8 @@ class Runtime(ABC):
 
     def predict_artifact(self, x: np.ndarray) -> np.ndarray:
         """A batch already in the ARTIFACT's layout and input dtype (what a server receives on
-        the wire; the caller checked shape and dtype) -> float32 outputs, int8 dequantized."""
+        the wire; the caller checked shape and dtype; several inputs: a tuple in the artifact's
+        input order) -> float32 outputs, int8 dequantized."""
         y = self._run(x)
         if self._quant_out is not None:
             return dequantize(y, self._quant_out)

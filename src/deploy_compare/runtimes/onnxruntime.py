@@ -29,6 +29,8 @@ class OnnxRuntime(Runtime):
         self._output_name = self.output_spec.name
 
     def _run(self, x: np.ndarray) -> np.ndarray:
+        if isinstance(x, tuple):
+            return self._session.run([self._output_name], dict(zip(self.input_names, x)))[0]
         return self._session.run([self._output_name], {self._input_name: x})[0]
 
     def close(self) -> None:

@@ -44,7 +44,7 @@ class SavedModelRuntime(Runtime):
         self._tf = tf
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        out = self._fn(**{self.input_spec.name: self._tf.constant(x)})
+        out = self._fn(**{name: self._tf.constant(a) for name, a in zip(self.input_names, self.arrays(x))})
         return out[self.output_spec.name].numpy()
 
     def close(self) -> None:

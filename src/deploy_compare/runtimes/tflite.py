@@ -50,7 +50,8 @@ class TFLiteRuntime(Runtime):
             self._interpreter = interpreter_class(model_path=str(self.path), num_threads=self.threads or None)
         except Exception as exc:
             raise ArtifactError(f"{self.path}: not a loadable TFLite model ({first_line(exc)})") from exc
-        self._invoke: BatchInvoker | None = BatchInvoker(self._interpreter)
+        names = self.input_names if self.logical_inputs else None
+        self._invoke: BatchInvoker | None = BatchInvoker(self._interpreter, names)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         if self._invoke is None:

@@ -35,7 +35,7 @@ class TorchScriptRuntime(Runtime):
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         with self._torch.inference_mode():
-            return self._module(self._torch.from_numpy(x)).numpy()
+            return self._module(*(self._torch.from_numpy(a) for a in self.arrays(x))).numpy()
 
     def close(self) -> None:
         self._module = None

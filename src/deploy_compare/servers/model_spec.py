@@ -48,11 +48,11 @@ def served_model(kind: str, manifest_dir: Path, model_name: str | None = None) -
     path = check_artifact_file(manifest_dir, entry)
     if not entry.inputs:
         raise ArtifactError(f"artifact {entry.name!r} lists no inputs in the manifest")
-    if len(entry.inputs) != 1:
-        raise ArtifactError(f"artifact {entry.name!r} has {len(entry.inputs)} inputs; servers here support one")
-    shape = entry.inputs[0].shape
-    if any(d is None for d in shape[1:]):
-        raise ArtifactError(f"artifact {entry.name!r}: only the batch dimension may be dynamic, got shape {shape}")
+    for spec in entry.inputs:  # several for a text model (input_ids, attention_mask), in model order
+        if any(d is None for d in spec.shape[1:]):
+            raise ArtifactError(
+                f"artifact {entry.name!r}: only the batch dimension may be dynamic, got {spec.name!r} shape {spec.shape}"
+            )
     return ServedModel(
         kind=kind,
         model_name=model_name or safe_model_name(manifest.model.name),

@@ -36,6 +36,8 @@ def handler_config(model: ServedModel, config: TorchServeConfig) -> dict:
         "shape": model.input_shape,
         "dtype": model.input_dtype,
         "layout": model.input_layout,
+        # every input in forward() order (a text model: input_ids, attention_mask, both int64)
+        "inputs": [{"name": t.name, "shape": t.shape, "dtype": t.dtype} for t in model.entry.inputs],
         "torch_threads": config.torch_threads,
     }
 

@@ -6,11 +6,13 @@ only torch and the standard library, and reads everything it needs from
 
 Request body, either
   JSON (TF Serving's REST row format):   {"instances": [sample, ...]}
+    a model with several inputs, TF Serving's named rows:
+                                         {"instances": [{"input_ids": [...], "attention_mask": [...]}, ...]}
   binary: the batch's raw little-endian bytes in the model's dtype, samples back to back
           (Content-Type application/octet-stream over REST; the `data` input over gRPC).
           The sample shape and dtype are the model's (handler_config.json), so the batch
           size is len(body) / bytes per sample; a length that is not a whole number of
-          samples is a 400.
+          samples is a 400. One tensor only: a model with several inputs takes JSON.
 Response body (both):                    {"predictions": [[logit, ...], ...]}
 
 TorchServe hands `handle` a LIST of requests (server-side batching groups several HTTP
@@ -58,6 +60,8 @@ class DeployCompareHandler:
         self.sample_shape: tuple[int, ...] = ()
         self.dtype = torch.float32
         self.input_name = "input"
+        #: (name, sample shape, dtype) of each input when the model takes several, in forward() order
+        self.inputs: list[tuple[str, tuple[int, ...], torch.dtype]] = []
 
     def initialize(self, context: Any) -> None:
         model_dir = context.system_properties.get("model_dir")
@@ -68,6 +72,9 @@ class DeployCompareHandler:
         self.sample_shape = tuple(int(d) for d in config["shape"][1:])
         self.dtype = _DTYPES[config["dtype"]]
         self.input_name = config.get("input_name", "input")
+        specs = config.get("inputs") or []
+        if len(specs) > 1:
+            self.inputs = [(s["name"], tuple(int(d) for d in s["shape"][1:]), _DTYPES[s["dtype"]]) for s in specs]
         threads = config.get("torch_threads")
         if threads:
             # Several workers on few cores oversubscribe unless each worker is capped.
@@ -77,10 +84,13 @@ class DeployCompareHandler:
         self.model.eval()
         # TorchScript's profiling executor specialises on the first calls; run them now
         # so the first measured request is not a compile.
-        warm = torch.zeros((1, *self.sample_shape), dtype=self.dtype)
+        if self.inputs:
+            warm_args = [torch.ones((1, *shape), dtype=dtype) for _, shape, dtype in self.inputs]
+        else:
+            warm_args = [torch.zeros((1, *self.sample_shape), dtype=self.dtype)]
         with torch.inference_mode():
             for _ in range(3):
-                self.model(warm)
+                self.model(*warm_args)
         self.initialized = True
         logger.info(
             "deploy-compare handler ready: sample shape %s, dtype %s, threads %s",
@@ -89,8 +99,11 @@ class DeployCompareHandler:
             torch.get_num_threads(),
         )
 
-    def _from_bytes(self, body: bytes | bytearray) -> torch.Tensor:
-        """A binary body: whole samples of the model's shape and dtype, little-endian."""
+    def _from_bytes(self, body: bytes | bytearray) -> list[torch.Tensor]:
+        """A binary body: whole samples of the model's shape and dtype, little-endian (one input)."""
+        if self.inputs:
+            names = [name for name, _, _ in self.inputs]
+            raise ValueError(f"a binary body carries one tensor; this model takes the named inputs {names} as JSON")
         itemsize = torch.empty((), dtype=self.dtype).element_size()
         per_sample = itemsize
         for d in self.sample_shape:
@@ -103,10 +116,10 @@ class DeployCompareHandler:
         if sys.byteorder != "little":
             raise ValueError("binary bodies are little-endian; this worker runs on a big-endian host")
         flat = torch.frombuffer(bytearray(body), dtype=self.dtype)
-        return flat.reshape((len(body) // per_sample, *self.sample_shape))
+        return [flat.reshape((len(body) // per_sample, *self.sample_shape))]
 
-    def _parse(self, request: Any) -> torch.Tensor:
-        """One request -> a (k, *sample_shape) tensor, or ValueError with a clear message."""
+    def _parse(self, request: Any) -> list[torch.Tensor]:
+        """One request -> one (k, *sample_shape) tensor per input, or ValueError with a clear message."""
         body = request.get("body") if isinstance(request, dict) else None
         if body is None and isinstance(request, dict):
             body = request.get("data")
@@ -137,6 +150,8 @@ class DeployCompareHandler:
         instances = body["instances"]
         if not isinstance(instances, list) or not instances:
             raise ValueError('"instances" must be a non-empty list of samples')
+        if self.inputs:
+            return self._parse_named(instances)
         try:
             tensor = torch.tensor(instances, dtype=self.dtype)
         except (TypeError, ValueError, RuntimeError) as exc:
@@ -146,10 +161,28 @@ class DeployCompareHandler:
                 f"each instance must have shape {list(self.sample_shape)}; got {list(tensor.shape[1:])} "
                 f"(batch of {tensor.shape[0] if tensor.dim() else 0})"
             )
-        return tensor
+        return [tensor]
+
+    def _parse_named(self, instances: list[Any]) -> list[torch.Tensor]:
+        """Named rows [{"input_ids": [...], "attention_mask": [...]}, ...] -> one tensor per input."""
+        names = [name for name, _, _ in self.inputs]
+        tensors = []
+        for name, shape, dtype in self.inputs:
+            if not all(isinstance(row, dict) and name in row for row in instances):
+                raise ValueError(f"each instance must be an object with the inputs {names}; {name!r} is missing")
+            try:
+                tensor = torch.tensor([row[name] for row in instances], dtype=dtype)
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise ValueError(f"input {name!r} is not a rectangular numeric array ({exc})") from None
+            if tuple(tensor.shape[1:]) != shape:
+                raise ValueError(
+                    f"input {name!r} of each instance must have shape {list(shape)}; got {list(tensor.shape[1:])}"
+                )
+            tensors.append(tensor)
+        return tensors
 
     def handle(self, data: list[Any], context: Any) -> list[Any]:
-        parsed: list[torch.Tensor | None] = []
+        parsed: list[list[torch.Tensor] | None] = []
         responses: list[Any] = [None] * len(data)
         for idx, request in enumerate(data):
             context.set_response_content_type(idx, "application/json")
@@ -163,7 +196,8 @@ class DeployCompareHandler:
         good = [t for t in parsed if t is not None]
         if good:
             with torch.inference_mode():
-                out = self.model(torch.cat(good, dim=0))
+                # one model call for all requests: each input's rows stacked, in forward() order
+                out = self.model(*(torch.cat(columns, dim=0) for columns in zip(*good)))
             if isinstance(out, (tuple, list)):
                 out = out[0]
             rows = out.float().tolist()
@@ -171,7 +205,7 @@ class DeployCompareHandler:
             for idx, tensor in enumerate(parsed):
                 if tensor is None:
                     continue
-                count = tensor.shape[0]
+                count = tensor[0].shape[0]
                 responses[idx] = {"predictions": rows[start : start + count]}
                 start += count
         return responses

@@ -94,6 +94,8 @@ class Service:
         self.input_name = entry.inputs[0].name
         self.input_shape = list(entry.inputs[0].shape)  # artifact layout; None = any batch
         self.input_dtype = np.dtype(entry.inputs[0].dtype)
+        #: every input (a text model has several, e.g. input_ids and attention_mask), in model order
+        self.inputs = [(t.name, list(t.shape), np.dtype(t.dtype)) for t in entry.inputs]
         self.output_name = entry.outputs[0].name
         self.platform = spec.get("platform", "")
         # ONNX Runtime sessions take concurrent run() calls; a TFLite interpreter does not
@@ -105,32 +107,54 @@ class Service:
         given = request.headers.get("authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode())
 
-    def input_from(self, doc: Any, binary: bytes | None = None) -> np.ndarray:
-        """The request's one input tensor, checked against the model; ProtocolError says why not.
-        `binary`: the bytes after the JSON header of a binary-extension request."""
-        if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list) or len(doc["inputs"]) != 1:
-            raise ProtocolError('a v2 inference request is {"inputs": [<one tensor>]}')
-        tensor = doc["inputs"][0]
-        if isinstance(tensor, dict) and tensor.get("name") != self.input_name:
-            raise ProtocolError(f"unknown input {tensor.get('name')!r}; the model takes {self.input_name!r}")
-        expected_type = datatype_of(self.input_dtype)
-        if isinstance(tensor, dict) and tensor.get("datatype") in DATATYPES and tensor["datatype"] != expected_type:
-            raise ProtocolError(f"input {self.input_name!r} must be {expected_type}, got {tensor['datatype']}")
-        where = f"input {self.input_name!r}"
-        x = tensor_from_json(tensor, where) if binary is None else tensors_from_binary([tensor], binary, where)[0]
-        return self.checked(x)
+    def input_from(self, doc: Any, binary: bytes | None = None) -> np.ndarray | tuple[np.ndarray, ...]:
+        """The request's input tensor(s), checked against the model; ProtocolError says why not.
+        `binary`: the bytes after the JSON header of a binary-extension request.
+
+        Several inputs (a text model's input_ids and attention_mask) come back as a tuple in
+        the artifact's input order, matched by name (a v2 request may list them in any order)."""
+        names = [name for name, _, _ in self.inputs]
+        if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list) or len(doc["inputs"]) != len(names):
+            if len(names) == 1:
+                raise ProtocolError('a v2 inference request is {"inputs": [<one tensor>]}')
+            raise ProtocolError(f'a v2 inference request is {{"inputs": [...]}} with {len(names)} tensors: {names}')
+        tensors = doc["inputs"]
+        by_name = {t.get("name"): i for i, t in enumerate(tensors) if isinstance(t, dict)}
+        unknown = [n for n in by_name if n not in names]
+        if unknown or (len(names) > 1 and len(by_name) != len(names)):
+            name = unknown[0] if unknown else None
+            want = repr(names[0]) if len(names) == 1 else f"{names}"
+            raise ProtocolError(f"unknown input {name!r}; the model takes {want}")
+        for name, _, dtype in self.inputs:
+            tensor = tensors[by_name.get(name, 0)]
+            expected_type = datatype_of(dtype)
+            if isinstance(tensor, dict) and tensor.get("datatype") in DATATYPES and tensor["datatype"] != expected_type:
+                raise ProtocolError(f"input {name!r} must be {expected_type}, got {tensor['datatype']}")
+        if binary is None:
+            decoded = [
+                tensor_from_json(t, f"input {t.get('name')!r}" if isinstance(t, dict) else "input") for t in tensors
+            ]
+        else:
+            decoded = tensors_from_binary(tensors, binary, f"input {names[0]!r}" if len(names) == 1 else "inputs")
+        arrays = [self._checked(decoded[by_name.get(name, 0)], name, shape) for name, shape, _ in self.inputs]
+        if len({len(a) for a in arrays}) != 1:
+            raise ProtocolError(f"inputs {names} have different batch sizes {[len(a) for a in arrays]}")
+        return arrays[0] if len(arrays) == 1 else tuple(arrays)
 
     def checked(self, x: np.ndarray) -> np.ndarray:
-        """`x` if its shape fits the model's input; ProtocolError otherwise."""
-        shape = self.input_shape
+        """`x` if its shape fits the model's (first) input; ProtocolError otherwise."""
+        return self._checked(x, self.input_name, self.input_shape)
+
+    @staticmethod
+    def _checked(x: np.ndarray, name: str, shape: list[int | None]) -> np.ndarray:
         if x.ndim != len(shape) or any(e is not None and g != e for g, e in zip(x.shape, shape)):
             want = ["N" if d is None else d for d in shape]
-            raise ProtocolError(f"input {self.input_name!r} has shape {list(x.shape)}; the model takes {want}")
+            raise ProtocolError(f"input {name!r} has shape {list(x.shape)}; the model takes {want}")
         if x.shape[0] == 0:
-            raise ProtocolError(f"input {self.input_name!r} has an empty batch")
+            raise ProtocolError(f"input {name!r} has an empty batch")
         return x
 
-    def run(self, x: np.ndarray, arrived_ns: int | None = None) -> np.ndarray:
+    def run(self, x: np.ndarray | tuple[np.ndarray, ...], arrived_ns: int | None = None) -> np.ndarray:
         """The model's output for `x`; the queue/compute counters (metrics.py) learn the split
         (`arrived_ns`: when the request arrived; None: no queue time known)."""
         with self._lock:
@@ -139,7 +163,7 @@ class Service:
             self.counters.add(began - (began if arrived_ns is None else arrived_ns), time.perf_counter_ns() - began)
         return y
 
-    def infer(self, x: np.ndarray, arrived_ns: int) -> dict[str, Any]:
+    def infer(self, x: np.ndarray | tuple[np.ndarray, ...], arrived_ns: int) -> dict[str, Any]:
         y = self.run(x, arrived_ns)
         return {
             "model_name": self.model_name,
@@ -203,11 +227,8 @@ def create_app(spec: dict[str, Any] | None = None) -> FastAPI:
             "name": service.model_name,
             "platform": service.platform,
             "inputs": [
-                {
-                    "name": service.input_name,
-                    "datatype": datatype_of(service.input_dtype),
-                    "shape": [-1 if d is None else d for d in service.input_shape],
-                }
+                {"name": name, "datatype": datatype_of(dtype), "shape": [-1 if d is None else d for d in shape]}
+                for name, shape, dtype in service.inputs
             ],
             "outputs": [{"name": service.output_name, "datatype": "FP32"}],
         }

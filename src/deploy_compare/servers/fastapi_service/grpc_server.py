@@ -25,23 +25,33 @@ if TYPE_CHECKING:
     from .app import Service
 
 
-def _input(service: Service, request: Any) -> np.ndarray:
-    if len(request.inputs) != 1:
-        raise ProtocolError(f"a request carries one input tensor, got {len(request.inputs)}")
-    tensor = request.inputs[0]
-    if tensor.name != service.input_name:
-        raise ProtocolError(f"unknown input {tensor.name!r}; the model takes {service.input_name!r}")
-    if DATATYPES.get(tensor.datatype) != service.input_dtype.name:
-        raise ProtocolError(f"input {service.input_name!r} must be {service.input_dtype.name}, got {tensor.datatype}")
-    shape = list(tensor.shape)
-    dtype = service.input_dtype.newbyteorder("<")
-    if len(request.raw_input_contents) != 1:
+def _input(service: Service, request: Any) -> np.ndarray | tuple[np.ndarray, ...]:
+    """The request's tensor(s) from raw_input_contents; several named inputs (a text model's
+    input_ids and attention_mask) come back as a tuple in the artifact's order, matched by name."""
+    names = [name for name, _, _ in service.inputs]
+    if len(request.inputs) != len(names):
+        if len(names) == 1:
+            raise ProtocolError(f"a request carries one input tensor, got {len(request.inputs)}")
+        raise ProtocolError(f"a request carries {len(names)} input tensors {names}, got {len(request.inputs)}")
+    if len(request.raw_input_contents) != len(request.inputs):
         raise ProtocolError("the input's data must be in raw_input_contents")
-    raw = request.raw_input_contents[0]
-    count = int(np.prod(shape)) if shape else 1
-    if len(raw) != count * dtype.itemsize:
-        raise ProtocolError(f"{len(raw)} bytes do not hold shape {shape} of {tensor.datatype}")
-    return service.checked(np.frombuffer(raw, dtype=dtype).reshape(shape))
+    by_name = {t.name: (t, raw) for t, raw in zip(request.inputs, request.raw_input_contents, strict=True)}
+    unknown = [n for n in by_name if n not in names]
+    if unknown or len(by_name) != len(names):
+        want = repr(names[0]) if len(names) == 1 else f"{names}"
+        raise ProtocolError(f"unknown input {(unknown or [None])[0]!r}; the model takes {want}")
+    arrays = []
+    for name, model_shape, model_dtype in service.inputs:
+        tensor, raw = by_name[name]
+        if DATATYPES.get(tensor.datatype) != model_dtype.name:
+            raise ProtocolError(f"input {name!r} must be {model_dtype.name}, got {tensor.datatype}")
+        shape = list(tensor.shape)
+        dtype = model_dtype.newbyteorder("<")
+        count = int(np.prod(shape)) if shape else 1
+        if len(raw) != count * dtype.itemsize:
+            raise ProtocolError(f"{len(raw)} bytes do not hold shape {shape} of {tensor.datatype}")
+        arrays.append(service._checked(np.frombuffer(raw, dtype=dtype).reshape(shape), name, model_shape))
+    return arrays[0] if len(arrays) == 1 else tuple(arrays)
 
 
 def handlers(service: Service) -> grpc.GenericRpcHandler:

@@ -7,10 +7,11 @@ checked against the documented format only; its gRPC Predict is not built here.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import numpy as np
 
-from ...clients.protocols import RequestSpec, TFServingRest, response_object
+from ...clients.protocols import Batch, RequestSpec, TFServingRest, response_object
 from ...errors import ProtocolError
 
 
@@ -18,7 +19,10 @@ class TFServingColumnar(TFServingRest):
     name = "tfserving_columnar"
     encoding = "json_columnar"
 
-    def build_request(self, batch: np.ndarray) -> RequestSpec:
+    def build_request(self, batch: Batch) -> RequestSpec:
+        if isinstance(batch, Mapping):  # named inputs: TF Serving's columnar {"inputs": {name: array}}
+            columns = {name: np.asarray(a).tolist() for name, a in batch.items()}
+            return RequestSpec("POST", self.url, self.headers(), json.dumps({"inputs": columns}).encode())
         batch = np.asarray(batch)
         if batch.ndim < 1:
             raise ProtocolError(f"a batch needs a leading batch dimension, got shape {batch.shape}")

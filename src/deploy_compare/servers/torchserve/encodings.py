@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...clients.grpc_messages import TS_PREDICT, PredictionResponse, PredictionsRequest
-from ...clients.protocols import GRPC_METHOD, RequestSpec, TorchServeRest, decode_predictions
+from ...clients.protocols import GRPC_METHOD, Batch, RequestSpec, TorchServeRest, decode_predictions, one_tensor
 from ...clients.v2_grpc import grpc_url
 from ...errors import ProtocolError
 
@@ -30,10 +30,10 @@ class TorchServeBinary(TorchServeRest):
     name = "torchserve_binary"
     encoding = "binary"
 
-    def build_request(self, batch: np.ndarray) -> RequestSpec:
+    def build_request(self, batch: Batch) -> RequestSpec:
         headers = self.headers()
         headers["Content-Type"] = BINARY_CT
-        return RequestSpec("POST", self.url, headers, raw_bytes(batch))
+        return RequestSpec("POST", self.url, headers, raw_bytes(one_tensor(batch, "TorchServe's binary body")))
 
 
 class TorchServeGrpc(TorchServeRest):
@@ -44,9 +44,9 @@ class TorchServeGrpc(TorchServeRest):
     def url(self) -> str:
         return grpc_url(self.endpoint, TS_PREDICT)
 
-    def build_request(self, batch: np.ndarray) -> RequestSpec:
+    def build_request(self, batch: Batch) -> RequestSpec:
         request = PredictionsRequest(model_name=self.endpoint.model)
-        request.input["data"] = raw_bytes(batch)
+        request.input["data"] = raw_bytes(one_tensor(batch, "TorchServe's gRPC `data` input"))
         return RequestSpec(GRPC_METHOD, self.url, self.endpoint.grpc_metadata(), request.SerializeToString())
 
     def parse_response(self, status: int, body: bytes, batch_size: int | None = None) -> np.ndarray:

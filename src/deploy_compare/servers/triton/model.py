@@ -24,16 +24,19 @@ class TritonPythonModel:
             options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.session = ort.InferenceSession(params["onnx_path"], options, providers=["CPUExecutionProvider"])
-        self.input_name = config["input"][0]["name"]
+        # every input of the model (a text model has input_ids and attention_mask)
+        self.input_names = [t["name"] for t in config["input"]]
         self.output_name = config["output"][0]["name"]
 
     def execute(self, requests):
         # Dynamic batching hands over several requests: one ONNX Runtime call for all of
         # them, then each gets its own rows back.
-        inputs = [pb_utils.get_input_tensor_by_name(r, self.input_name).as_numpy() for r in requests]
-        sizes = [len(x) for x in inputs]
-        batch = inputs[0] if len(inputs) == 1 else np.concatenate(inputs)
-        out = self.session.run([self.output_name], {self.input_name: batch})[0].astype(np.float32, copy=False)
+        feeds = {}
+        for name in self.input_names:
+            arrays = [pb_utils.get_input_tensor_by_name(r, name).as_numpy() for r in requests]
+            feeds[name] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+        sizes = [len(pb_utils.get_input_tensor_by_name(r, self.input_names[0]).as_numpy()) for r in requests]
+        out = self.session.run([self.output_name], feeds)[0].astype(np.float32, copy=False)
         responses = []
         start = 0
         for n in sizes:

@@ -37,14 +37,15 @@ def _tensor(name: str, dtype: str, dims: list[int | None]) -> str:
 
 def config_pbtxt(model: ServedModel, config: TritonConfig, backend: str, parameters: dict[str, str]) -> str:
     """config.pbtxt text; dims leave out the batch dimension (max_batch_size > 0)."""
-    inp = model.entry.inputs[0]
     out = model.entry.outputs[0]
+    # every input (a text model's input_ids and attention_mask), in the model's order
+    tensors = ",\n".join(_tensor(inp.name, inp.dtype, list(inp.shape[1:])) for inp in model.entry.inputs)
     lines = [
         f'name: "{model.model_name}"',
         f'backend: "{backend}"',
         f"max_batch_size: {config.max_batch_size}",
         "input [",
-        _tensor(inp.name, inp.dtype, list(inp.shape[1:])),
+        tensors,
         "]",
         "output [",
         _tensor(out.name, out.dtype, list(out.shape[1:])),
