@@ -84,11 +84,26 @@ def test_the_best_setting_is_the_highest_passing_rate_and_the_defaults_win_a_tie
 
 def test_the_time_left_estimate_counts_batch_sizes_and_tuning():
     quick = load_run_config(quick=True)
-    # 3 levels x 3.5 s + 5 trials x 3.5 s, twice more (8, 32: SLO only), 1 setting: 17.5 s + start
-    assert served_seconds(quick, "fastapi_onnx") == pytest.approx(8 + 10.5 + 17.5 + 2 * 17.5 + 8 + 17.5)
-    assert served_seconds(quick, "fastapi_litert") == pytest.approx(8 + 10.5 + 17.5 + 2 * 17.5)  # nothing to tune
+    # 3 levels x 3.5 s + (5 + 2 confirming) trials x 3.5 s, twice more (8, 32: SLO only), 1 setting + start
+    search = 7 * 3.5
+    assert served_seconds(quick, "fastapi_onnx") == pytest.approx(8 + 10.5 + search + 2 * search + 8 + search)
+    assert served_seconds(quick, "fastapi_litert") == pytest.approx(8 + 10.5 + search + 2 * search)  # nothing to tune
+    assert served_seconds(quick, "fastapi_onnx", tuning=False) == pytest.approx(8 + 10.5 + 3 * search)
     assert "min left" in time_left(quick, ["local", "torchserve", "triton"])
     assert time_left(quick, ["export", "local"]) == ""
+
+
+def test_the_time_left_estimate_counts_every_repetition_left_and_tunes_once():
+    config = load_run_config(quick=True, overrides={"run": {"repeat": 3, "targets": ["fastapi_onnx"]}})
+    once = served_seconds(config, "fastapi_onnx", tuning=False)
+    first = served_seconds(config, "fastapi_onnx")
+    assert time_left(config, ["fastapi_onnx 1/3", "fastapi_onnx 2/3", "fastapi_onnx 3/3"]) == (
+        f"served stages: about {(first + 2 * once) / 60:.0f} min left, estimated from the settings"
+    )
+    assert time_left(config, ["fastapi_onnx 3/3"]) == (
+        f"served stages: about {once / 60:.0f} min left, estimated from the settings"
+    )
+    assert time_left(config, ["fastapi_onnx"]) == ""  # not a stage of a repeated run
 
 
 def _results(served):
