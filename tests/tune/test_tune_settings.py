@@ -62,6 +62,9 @@ def test_a_variant_changes_only_the_stack_table_and_the_batch_size():
     v = variant(config, "torchserve", {"workers": 2}, 8)
     assert v.section("torchserve")["workers"] == 2 and v.batch_sizes() == [8]
     assert config.section("torchserve")["workers"] == 1 and config.batch_sizes() == [1, 8, 32]
+    several = config_with(load={"encodings": ["json", "binary"]})
+    assert variant(several, "triton", {}, 1).encodings() == ("json",)  # a trial: one SLO search, no sweeps
+    assert variant(several, "triton", {}, 1, "binary").encodings() == ("binary",)
     assert setting_label({"workers": 2, "dynamic_batching": False, "preferred_batch_sizes": [4, 8]}) == (
         "workers=2, dynamic_batching=false, preferred_batch_sizes=[4,8]"
     )

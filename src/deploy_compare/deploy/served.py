@@ -347,7 +347,7 @@ def run_served_target(
                     save=save,
                     progress=progress,
                 )
-            for other in ready[1:]:  # each other encoding: the same sweep, on the same server
+            for other in ready[1:] if sweep else []:  # each other encoding: the same sweep, same server
                 cell = other.cell("OK", None)
                 earlier = [c for c in result.encodings if c.get("encoding") == other.encoding]
                 if earlier:  # a later repetition adds its points to the encoding's one cell

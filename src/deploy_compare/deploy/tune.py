@@ -114,9 +114,11 @@ def check_setting(kind: str, setting: Any, config: RunConfig) -> None:
     build(stack.config_class, {**config.section(kind), **setting}, f"{where} {setting_label(setting)}")
 
 
-def variant(config: RunConfig, kind: str, setting: Setting, batch_size: int) -> RunConfig:
-    """The run's settings with `setting` over the stack's table and one request batch size."""
-    raw = deep_merge(config.raw, {kind: setting, "load": {"batch_sizes": [batch_size]}})
+def variant(config: RunConfig, kind: str, setting: Setting, batch_size: int, encoding: str | None = None) -> RunConfig:
+    """The run's settings with `setting` over the stack's table, one request batch size and one
+    encoding (the served stage's own, else [load] encodings' first): a trial is an SLO search."""
+    load = {"batch_sizes": [batch_size], "encodings": [encoding or config.encodings()[0]]}
+    raw = deep_merge(config.raw, {kind: setting, "load": load})
     return dataclasses.replace(config, raw=raw)
 
 
@@ -195,7 +197,7 @@ def tune_target(
         try:
             run_served_target(
                 kind,
-                variant(config, kind, setting, batch),
+                variant(config, kind, setting, batch, result.encoding),
                 manifest_dir,
                 run_dir,
                 plan,
