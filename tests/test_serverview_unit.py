@@ -213,3 +213,36 @@ def test_memory_guard_kills_a_tree_that_outgrows_its_limit():
             proc.kill()
     assert code == -9
     assert guard.reason is not None and guard.reason.startswith("out of memory") and "200 MiB" in guard.reason
+
+
+def test_with_even_repeats_the_slo_point_combines_each_repetitions_passing_trial():
+    """Two repetitions passing at 300 and 500 req/s: the median rate (400) was never run; the SLO
+    row and the cost come from both trials, their server figures (nested) medianed too."""
+    from deploy_compare.repeats import combine_slo
+    from deploy_compare.report.serverview import CostSettings, efficiency, slo_point
+
+    s = _served()
+    first = {**s.slo["trials"][0], "repetition": 1}
+    second = {
+        "rate_rps": 500.0,
+        "passed": True,
+        "repetition": 2,
+        "result": {
+            **first["result"],
+            "target_rate_rps": 500.0,
+            "throughput_rps": 500.0,
+            "server": {**first["result"]["server"], "cpu_ms_per_request": 2.5, "split": {"queue_ms": 1.5}},
+        },
+    }
+    s.slo_repeats = [
+        {"max_rate_rps": 300.0, "lowest_failing_rate_rps": None, "repetition": 1},
+        {"max_rate_rps": 500.0, "lowest_failing_rate_rps": None, "repetition": 2},
+    ]
+    s.slo = combine_slo(s.slo_repeats, [first, second])
+    assert s.slo["max_rate_rps"] == 400.0
+    point = slo_point(s)
+    assert point is not None and point["target_rate_rps"] == 400.0 and point["repetitions"] == 2
+    assert point["server"]["cpu_ms_per_request"] == 2.0 and point["server"]["peak_rss_mib"] == 120.0
+    assert point["server"]["split"]["queue_ms"] == 1.0
+    e = efficiency(s, CostSettings(price_per_vcpu_hour=0.036))
+    assert e is not None and e.load == "SLO rate" and e.cost_measured == pytest.approx(0.036 / 3600 * 2.0 * 1000)

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..deploy.results import RunResults, ServedResult
 from ..errors import ConfigError
+from ..repeats import median_point, repetition
 from .document import Paragraph, Section, Table
 from .fmt import DASH, get, getf, ms, num, text
 from .names import slo_trials, sweep_points, target_label
@@ -67,15 +68,26 @@ def split_parts(point: dict[str, Any]) -> tuple[float | None, float | None, floa
 
 
 def slo_point(s: ServedResult) -> dict[str, Any] | None:
-    """The SLO search's passing trial at the reported rate (its LoadResult dict)."""
-    best = getf(s.slo, "max_rate_rps")
-    if best is None:
+    """The SLO search's passing trial at the reported rate (its LoadResult dict). With
+    repetitions the reported rate is a median no trial may have run at (even repeats): each
+    repetition's passing trial at its own rate, combined (repeats.median_point)."""
+    if getf(s.slo, "max_rate_rps") is None:
         return None
-    for t in slo_trials(s):
-        if get(t, "passed") and getf(t, "rate_rps") == best:
+    wanted = [(repetition(r), getf(r, "max_rate_rps")) for r in s.slo_repeats if isinstance(r, dict)]
+    if not wanted:  # results from before --repeat: one search
+        wanted = [(1, getf(s.slo, "max_rate_rps"))]
+    points = []
+    for rep, rate in wanted:
+        if rate is None:
+            continue  # this repetition met the bound at no rate
+        for t in slo_trials(s):
             result = get(t, "result")
-            return result if isinstance(result, dict) else None
-    return None
+            if get(t, "passed") and repetition(t) == rep and getf(t, "rate_rps") == rate and isinstance(result, dict):
+                points.append(result)
+                break
+    if not points:
+        return None
+    return points[0] if len(points) == 1 else median_point(points)
 
 
 def _row(label: str, load: str, p: dict[str, Any]) -> list[str]:
