@@ -91,3 +91,8 @@ def test_repeat_defaults_to_three_in_full_one_in_quick_and_the_flag_wins(tmp_pat
     # The stacks interleave: every target once per repetition, A B A B.
     assert served_plan(["a", "b"], 2) == [("a 1/2", "a", 1), ("b 1/2", "b", 1), ("a 2/2", "a", 2), ("b 2/2", "b", 2)]
     assert served_plan(["a", "b"], 1) == [("a", "a", 1), ("b", "b", 1)]
+
+
+def test_a_target_named_twice_is_refused():
+    with pytest.raises(ConfigError, match=r"run.targets: each target once, got triton more than once"):
+        load_run_config(overrides={"run": {"targets": ["triton", "fastapi_onnx", "triton"]}})

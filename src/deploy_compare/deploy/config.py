@@ -97,6 +97,11 @@ class RunSection:
         bad = [t for t in self.targets if t not in allowed]
         if bad:
             raise ConfigError(f"run.targets: unknown target(s) {', '.join(bad)}; allowed: {', '.join(allowed)}")
+        twice = sorted({t for t in self.targets if self.targets.count(t) > 1})
+        if twice:  # a target named twice would share one results record and one stage name
+            raise ConfigError(
+                f"run.targets: each target once, got {', '.join(twice)} more than once ([run] repeat repeats)"
+            )
         limit = self.server_memory_limit_mib
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise ConfigError(f"run.server_memory_limit_mib must be an integer >= 0 (0 = no limit), got {limit!r}")
