@@ -96,3 +96,20 @@ def test_repeat_defaults_to_three_in_full_one_in_quick_and_the_flag_wins(tmp_pat
 def test_a_target_named_twice_is_refused():
     with pytest.raises(ConfigError, match=r"run.targets: each target once, got triton more than once"):
         load_run_config(overrides={"run": {"targets": ["triton", "fastapi_onnx", "triton"]}})
+
+
+def test_load_measures_batch_size_1_unless_asked_for_more(tmp_path):
+    from deploy_compare.commands.load import run_config_from_args
+
+    def sizes(*extra):
+        return run_config_from_args(build_parser().parse_args(LOAD + list(extra))).batch_sizes()
+
+    assert load_run_config().batch_sizes() == [1, 8, 32]  # `run`
+    assert sizes() == [1] and sizes("--quick") == [1]
+    assert sizes("--batch-size", "1,8") == [1, 8]
+    toml = tmp_path / "b.toml"
+    toml.write_text("[load]\nbatch_sizes = [4, 16]\n")
+    assert sizes("--config", str(toml)) == [4, 16]
+    other = tmp_path / "o.toml"
+    other.write_text("[load]\nduration_s = 5\n")
+    assert sizes("--config", str(other)) == [1]

@@ -149,12 +149,12 @@ def test_the_report_shows_batch_sizes_in_samples_and_defaults_vs_the_best_settin
     assert tuned.rows[0][2:7] == ["80.0", "workers=2", "120.0", "120.0", "1.50x"]
 
 
-def test_load_batch_size_flag_takes_a_list_and_defaults_to_the_load_table():
+def test_load_batch_size_flag_takes_a_list_and_defaults_to_batch_1():
     from deploy_compare.cli import build_parser
     from deploy_compare.commands.load import run_config_from_args
 
     base = ["load", "--url", "http://127.0.0.1:1", "--protocol", "torchserve", "--artifacts", "a"]
-    assert run_config_from_args(build_parser().parse_args(base)).batch_sizes() == [1, 8, 32]
+    assert run_config_from_args(build_parser().parse_args(base)).batch_sizes() == [1]  # run's 1,8,32: asked for
     assert run_config_from_args(build_parser().parse_args([*base, "--batch-size", "8,32"])).batch_sizes() == [8, 32]
     with pytest.raises(SystemExit):
         build_parser().parse_args([*base, "--batch-size", "0"])
