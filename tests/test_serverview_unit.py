@@ -246,3 +246,43 @@ def test_with_even_repeats_the_slo_point_combines_each_repetitions_passing_trial
     assert point["server"]["split"]["queue_ms"] == 1.0
     e = efficiency(s, CostSettings(price_per_vcpu_hour=0.036))
     assert e is not None and e.load == "SLO rate" and e.cost_measured == pytest.approx(0.036 / 3600 * 2.0 * 1000)
+
+
+def test_a_run_that_raises_stops_the_server_monitor_and_its_pending_begin():
+    """deploy/served.py monitored: a run failing after the monitor began leaves no sampler
+    thread behind; one failing inside its warm-up never begins (the Timer is cancelled)."""
+    import os
+    from types import SimpleNamespace
+
+    from deploy_compare.deploy.served import monitored
+    from deploy_compare.servers.monitor import NativeMonitor
+
+    monitors: list[NativeMonitor] = []
+
+    def monitor():
+        monitors.append(NativeMonitor(os.getpid()))
+        return monitors[-1]
+
+    launcher = SimpleNamespace(monitor=monitor)
+    config = SimpleNamespace(warmup_s=0.3)
+
+    def failing(phase):
+        def run(endpoint, payloads, cfg, on_progress):
+            on_progress(SimpleNamespace(phase=phase))
+            if phase == "measuring":
+                deadline = time.monotonic() + 5
+                while not monitors[-1].begun and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert monitors[-1].begun
+            raise RuntimeError("server went away")
+
+        return run
+
+    with pytest.raises(RuntimeError, match="went away"):
+        monitored(failing("measuring"), launcher)(None, None, config)
+    thread = monitors[-1]._thread
+    assert thread is not None and not thread.is_alive()
+    with pytest.raises(RuntimeError, match="went away"):
+        monitored(failing("started"), launcher)(None, None, config)  # begin due after warmup_s
+    time.sleep(0.5)
+    assert not monitors[-1].begun and monitors[-1]._thread is None

@@ -115,7 +115,15 @@ def monitored(run: Callable[..., Any], launcher: Any, on_usage: Callable[[dict[s
             if on_progress is not None:
                 on_progress(p)
 
-        result = run(endpoint, payloads, config, progress)
+        try:
+            result = run(endpoint, payloads, config, progress)
+        except BaseException:  # the sampler and a pending begin must not outlive a failed run
+            if began:
+                began[0].cancel()
+                began[0].join(timeout=30)  # a begin under way finishes first, so close() stops its thread
+            if monitor is not None:
+                monitor.close()
+            raise
         if monitor is not None and began:
             began[0].cancel()  # not yet fired (a run cut short inside its warm-up): never begins
             began[0].join(timeout=30)
