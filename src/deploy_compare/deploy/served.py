@@ -363,7 +363,9 @@ def run_served_target(
                 else:
                     result.encodings.append(cell)
                 try:
-                    other_payloads = payloads_from_export(other.ready, manifest_dir, manifest, artifact=stack.artifact)
+                    other_payloads = payloads_from_export(  # the first encoding's batch size: comparable
+                        other.ready, manifest_dir, manifest, artifact=stack.artifact, batch_size=batch_sizes[0]
+                    )
                     for level in levels:
                         sweep_concurrency(
                             other.ready,
