@@ -286,3 +286,23 @@ def test_a_run_that_raises_stops_the_server_monitor_and_its_pending_begin():
         monitored(failing("started"), launcher)(None, None, config)  # begin due after warmup_s
     time.sleep(0.5)
     assert not monitors[-1].begun and monitors[-1]._thread is None
+
+
+def test_the_cold_start_table_shows_the_median_over_the_repetitions_launches():
+    from deploy_compare.report.serverview import cold_start_table
+
+    def cold(rep, healthy, first, requests, note=""):
+        return {"launch_to_healthy_s": healthy, "launch_to_first_inference_s": first,
+                "first_requests_ms": requests, "image_build_s": 40.0, "note": note, "repetition": rep}  # fmt: skip
+
+    s = _served(image_build_s=40.0, startup_s=2.0)
+    s.cold_start_repeats = [cold(1, 2.0, 2.5, [9.0, 3.0]), cold(2, 1.0, 1.2, [5.0, 1.0]), cold(3, 3.0, 3.1, [7.0])]
+    s.cold_start = s.cold_start_repeats[0]
+    results = type("R", (), {"served": [s]})()
+    row = cold_start_table(results).rows[0]  # type: ignore[arg-type]
+    assert row[0].endswith("(median of 3)") and row[1] == "40.00"
+    assert row[2:5] == ["2.00", "2.50", "7.00"]  # request 2: answered in two repetitions only
+    single = _served(startup_s=2.0)
+    single.cold_start = cold(1, 2.0, 2.5, [9.0, 3.0])
+    single.cold_start_repeats = [single.cold_start]
+    assert cold_start_table(type("R", (), {"served": [single]})()).rows[0][2:5] == ["2.00", "2.50", "9.00, 3.00"]  # type: ignore[arg-type]

@@ -197,7 +197,9 @@ def run_served_target(
     result.mode = launcher.mode
     container = launcher if isinstance(launcher, DockerLauncher) else None
     if container is not None:  # make_launcher built the image, timed apart from start-to-healthy
-        result.image, result.image_build_s = container.image_tag, _round(container.build_s)
+        result.image = container.image_tag
+        if repetition == 1 or result.image_build_s is None:  # later repetitions find the image: ~0
+            result.image_build_s = _round(container.build_s)
         progress.line(f"{kind}: image {container.image_tag} ready ({container.build_s or 0:.1f}s to build or find)")
     if launcher.mode_note:  # auto mode fell back (e.g. the image could not be built): the row says so
         result.reason = launcher.mode_note
@@ -222,7 +224,8 @@ def run_served_target(
         if pinning:
             pin_self(plan.server)  # the server's processes and threads inherit this at start
         with launcher:
-            result.startup_s = _round(launcher.startup_s)
+            if result.startup_s is None:  # the median over the repetitions replaces it after the cold start
+                result.startup_s = _round(launcher.startup_s)
             result.versions = server_versions(launcher)
             result.log = str(Path(launcher.log_path).resolve().relative_to(run_dir.resolve()))
             progress.line(f"{kind}: healthy after {launcher.startup_s:.1f}s")
@@ -254,7 +257,10 @@ def run_served_target(
             healthy_at = launcher.healthy_at if launcher.healthy_at is not None else time.monotonic()
             cold = measure_cold_start(payloads, launcher.startup_s, healthy_at, closed_cfg.timeout_s)
             cold.image_build_s = result.image_build_s
-            result.cold_start = cold.to_dict()
+            result.cold_start_repeats.append({**cold.to_dict(), "repetition": repetition})
+            if result.cold_start is None or repetition == 1:
+                result.cold_start = cold.to_dict()
+            result.startup_s = _median_startup(result.cold_start_repeats)
             progress.line(
                 f"{kind}: first inference {_s(cold.launch_to_first_inference_s)} after launch; first requests "
                 + ", ".join(f"{ms:.1f}" for ms in cold.first_requests_ms)
@@ -462,6 +468,14 @@ def _measure_batch(
         + (f"{best:.1f} req/s = {best * batch_size:.1f} samples/s" if best is not None else "none")
         + (f" ({slo.note})" if slo.note else "")
     )
+
+
+def _median_startup(colds: list[dict[str, Any]]) -> float | None:
+    """Start to healthy over the repetitions so far (each started its own server)."""
+    from ..repeats import spread_of
+
+    spread = spread_of(colds, "launch_to_healthy_s")
+    return None if spread is None else _round(spread.median)
 
 
 def _round(value: float | None) -> float | None:
