@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..defaults import default
 from ..errors import ConfigError, DeployCompareError, message_line
 from .config import RunConfig, build, deep_merge
 from .results import ServedResult
@@ -36,9 +37,9 @@ class TuneSettings:
     grids         stack -> list of settings replacing that stack's own grid
     """
 
-    enabled: bool = True
-    batch_size: int = 1
-    max_settings: int = 3
+    enabled: bool = default("tune", "enabled")
+    batch_size: int = default("tune", "batch_size")
+    max_settings: int = default("tune", "max_settings")
     grids: dict[str, list[Setting]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

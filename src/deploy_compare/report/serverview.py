@@ -18,6 +18,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from ..defaults import default
 from ..deploy.results import RunResults, ServedResult
 from ..errors import ConfigError
 from ..repeats import median_point, repetition
@@ -26,7 +27,7 @@ from .fmt import DASH, get, getf, ms, num, text
 from .names import slo_trials, sweep_points, target_label
 
 # AWS EC2 c7i.large (2 vCPU, Linux, on-demand, us-east-1): $0.08925 per hour = $0.044625 per vCPU-hour.
-DEFAULT_PRICE_PER_VCPU_HOUR = 0.044625
+DEFAULT_PRICE_PER_VCPU_HOUR: float = default("cost", "price_per_vcpu_hour")  # default.toml [cost]
 DEFAULT_PRICE_SOURCE = "AWS EC2 c7i.large on-demand, us-east-1, Linux: $0.08925/h for 2 vCPU (public list price)"
 MILLION = 1_000_000
 
