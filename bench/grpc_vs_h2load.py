@@ -46,6 +46,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from client_vs_wrk import P50_TARGET, THROUGHPUT_TARGET  # noqa: E402
 from deploy_compare.clients import LoadConfig, Payloads, payloads_from_export, run_closed_loop  # noqa: E402
+from deploy_compare.clients.connections import GRPC_TRANSPORT_ENV  # noqa: E402
 from deploy_compare.clients.grpc_transport import split_target  # noqa: E402
 from deploy_compare.deploy.affinity import pin_self, pin_tree, plan_cores, usable_cores  # noqa: E402
 from deploy_compare.manifest import load_manifest  # noqa: E402
@@ -64,6 +65,9 @@ def run_h2load(
     for k, v in {"content-type": "application/grpc", "te": "trailers", **headers}.items():
         cmd += ["-H", f"{k}: {v}"]
     cmd += [f"--log-file={log}", url]
+    # h2load APPENDS to its --log-file: without this, each run's latencies would be those of
+    # every earlier run too (warm-ups and lower levels), biasing its p50 and mean down.
+    log.unlink(missing_ok=True)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if cores:
         pin_tree(proc.pid, cores)
@@ -77,16 +81,23 @@ def run_h2load(
     counts = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed", out)
     if proc.returncode != 0 or done is None or counts is None:
         raise RuntimeError(f"h2load failed ({proc.returncode}): {err.strip() or out.strip()}")
-    durations_us = [int(line.split("\t")[2]) for line in log.read_text().splitlines() if line.count("\t") >= 2]
-    statuses = [line.split("\t")[1] for line in log.read_text().splitlines() if line.count("\t") >= 2]
+    rows = [line.split("\t") for line in log.read_text().splitlines() if line.count("\t") >= 2]
+    starts_us = [int(r[0]) for r in rows]
+    statuses = [r[1] for r in rows]
+    durations_us = [int(r[2]) for r in rows]
     if not durations_us:
         raise RuntimeError(f"h2load logged no request: {out.strip()}")
+    # Little's law check: the mean number of requests in flight over the logged span, as
+    # h2load's own latencies say (a closed loop of C connections should show ~C).
+    span_us = max(s + d for s, d in zip(starts_us, durations_us)) - min(starts_us)
+    in_flight = sum(durations_us) / span_us if span_us > 0 else float("nan")
     durations_us.sort()
     return {
         "throughput_rps": float(done.group(3)),
         "p50_ms": statistics.median(durations_us) / 1e3,
         "mean_ms": statistics.fmean(durations_us) / 1e3,
         "p99_ms": durations_us[min(len(durations_us) - 1, int(0.99 * len(durations_us)))] / 1e3,
+        "in_flight": in_flight,
         "requests": int(counts.group(3)),
         "succeeded": int(counts.group(4)),
         "failed": int(counts.group(5)),
@@ -108,6 +119,7 @@ def run_ours(endpoint, payloads: Payloads, level: int, duration_s: float, warmup
         "p50_ms": r.p50_ms,
         "mean_ms": r.mean_ms,
         "p99_ms": r.p99_ms,
+        "in_flight": r.mean_ms * r.throughput_rps / 1e3,  # Little's law: ~level in a closed loop
         "requests": r.requests,
         "errors": r.error_count,
         "client_cpu_share": r.client_cpu_share,
@@ -135,12 +147,22 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument(
+        "--server-warmup", type=float, default=5.0, help="s of unmeasured h2load load before the first level"
+    )
+    parser.add_argument(
+        "--transport",
+        choices=("h2", "grpcio"),
+        default="grpcio",
+        help="our gRPC transport: grpcio's asyncio channel (the default) or clients/grpc_h2.py",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if shutil.which("h2load") is None:
         print("h2load is not installed: apt-get install -y nghttp2-client", file=sys.stderr)
         return 2
     levels = [int(v) for v in args.levels.split(",")]
+    os.environ[GRPC_TRANSPORT_ENV] = args.transport
     manifest = load_manifest(args.artifacts)
     stack = get(args.target)
     plan = plan_cores()
@@ -169,6 +191,8 @@ def main() -> int:
                 body = Path(tmp) / "call.bin"
                 body.write_bytes(grpc_frame(spec.body))
                 log = Path(tmp) / "log.tsv"
+                # The server's first seconds (allocations, lazy init) are measured by neither tool.
+                run_h2load(url, body, spec.headers, 4, args.server_warmup, log, cores)
 
                 def theirs_once(level: int) -> dict:
                     run_h2load(url, body, spec.headers, level, args.warmup, log, cores)  # warm-up
@@ -184,7 +208,7 @@ def main() -> int:
                             else:
                                 theirs.append(theirs_once(level))
                     row = {"concurrency": level, "ours": ours, "h2load": theirs}
-                    for key in ("throughput_rps", "p50_ms", "mean_ms", "p99_ms"):
+                    for key in ("throughput_rps", "p50_ms", "mean_ms", "p99_ms", "in_flight"):
                         row[f"ours_{key}"] = statistics.median(r[key] for r in ours)
                         row[f"h2load_{key}"] = statistics.median(r[key] for r in theirs)
                     row["throughput_ratio"] = row["ours_throughput_rps"] / row["h2load_throughput_rps"]
@@ -201,6 +225,7 @@ def main() -> int:
                         f"{row['p50_ratio']:.3f} (<= {P50_TARGET}) {'OK' if row['meets_targets'] else 'MISS'}"
                         f" | mean ours {row['ours_mean_ms']:.3f} ms h2load {row['h2load_mean_ms']:.3f} ms"
                         f" (ratio {row['mean_ratio']:.3f})"
+                        f" | in flight (Little) ours {row['ours_in_flight']:.1f} h2load {row['h2load_in_flight']:.1f}"
                         f" | our client CPU {statistics.median(r['client_cpu_share'] or 0 for r in ours):.0%}",
                         flush=True,
                     )
@@ -211,7 +236,15 @@ def main() -> int:
         "target": args.target,
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "loadavg_at_end": os.getloadavg()},
-        "settings": {"levels": levels, "duration_s": args.duration, "rounds": args.rounds, "pinned": not args.no_pin},
+        "settings": {
+            "levels": levels,
+            "duration_s": args.duration,
+            "rounds": args.rounds,
+            "pinned": not args.no_pin,
+            "server_warmup_s": args.server_warmup,
+            "transport": args.transport,
+            "body_bytes": len(spec.body),
+        },
         "rows": rows,
         "all_met": all(r["meets_targets"] for r in rows),
     }

@@ -14,6 +14,7 @@ The gRPC twin of connections.WorkerConnection, with the same contract for the lo
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import grpc
@@ -54,14 +55,16 @@ def split_target(url: str) -> tuple[str, str]:
 class PreparedGrpc:
     """A unary call's target, method, metadata and message bytes, computed once."""
 
-    __slots__ = ("target", "method", "metadata", "body", "timeout")
+    __slots__ = ("target", "method", "metadata", "body", "frame", "timeout", "h2_headers")
 
     def __init__(self, spec: RequestSpec, timeout_s: float) -> None:
         self.target, self.method = split_target(spec.url)
         # gRPC metadata keys are lowercase ASCII; HTTP-style names are folded.
         self.metadata = tuple((k.lower(), v) for k, v in spec.headers.items())
         self.body = spec.body
+        self.frame = struct.pack(">BI", 0, len(spec.body)) + spec.body  # the length-prefixed message (HTTP/2 body)
         self.timeout = timeout_s
+        self.h2_headers: bytes | None = None  # the HPACK block of the headers, built once by grpc_h2
 
 
 class GrpcConnection:
