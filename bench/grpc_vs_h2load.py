@@ -9,14 +9,22 @@ h2load sends a unary gRPC call as what it is on the wire: an HTTP/2 POST to
 body of one length-prefixed message (flag byte 0, 4-byte big-endian length, the message).
 Both tools run closed loops with one connection per concurrent request (h2load: -c C -m 1;
 ours: C workers, one channel each), single-threaded, pinned to the same core(s) while the
-server gets the others (--no-pin to share). Per level the two alternate for --rounds rounds
+server gets the others (--no-pin to share). The server first gets --server-warmup s of
+unmeasured h2load load; then per level the tools alternate for --rounds rounds
 (taking turns at going first) after their own warm-up; medians of the rounds are compared.
 h2load's p50 and mean come from its per-request --log-file, which lists only the requests
 that completed before -D ran out (ours also waits for those in flight at the end): at a
-rate of a few requests/s the c slowest ones missing bias its latency down. The mean is
-printed beside p50: with equal throughput and concurrency Little's law fixes the mean, so
-a p50 gap with equal means is a different latency distribution, not client overhead. h2load sees HTTP status only, not the
-grpc-status trailer: the same body is checked once through our client (OK, correct top-1)
+rate of a few requests/s the c slowest ones missing bias its latency down. h2load
+APPENDS to its log file, so each run gets a fresh one (before, every run's latencies were
+mixed with all earlier runs': warm-ups and lower levels, which made h2load's c=16 mean look
+inconsistent with its throughput). The mean is printed beside p50, and both tools' mean
+number of requests in flight by Little's law (throughput x mean latency for ours, summed
+logged latencies over the logged span for h2load): a closed loop of C connections shows ~C;
+with equal throughput and concurrency Little's law fixes the mean, so a p50 gap with equal
+means is a different latency distribution, not client overhead.
+--transport grpcio,h2 measures both of our gRPC transports (grpcio's channel and
+clients/grpc_h2.py) in the same rounds as h2load, the three tools taking turns at going first.
+h2load sees HTTP status only, not the grpc-status trailer: the same body is checked once through our client (OK, correct top-1)
 before the levels, so a body the server rejects cannot pass as fast.
 Targets (issue 15): our throughput >= 0.90x h2load's, our p50 <= 1.10x at c = 1, 4, 16.
 h2load: `apt-get install -y nghttp2-client`.
@@ -152,9 +160,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--transport",
-        choices=("h2", "grpcio"),
         default="grpcio",
-        help="our gRPC transport: grpcio's asyncio channel (the default) or clients/grpc_h2.py",
+        help="our gRPC transport(s): grpcio (grpcio's asyncio channel, the default), h2 (clients/grpc_h2.py) "
+        "or grpcio,h2 (both, interleaved with h2load in the same rounds)",
     )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -162,7 +170,9 @@ def main() -> int:
         print("h2load is not installed: apt-get install -y nghttp2-client", file=sys.stderr)
         return 2
     levels = [int(v) for v in args.levels.split(",")]
-    os.environ[GRPC_TRANSPORT_ENV] = args.transport
+    transports = [t.strip() for t in args.transport.split(",")]
+    if not set(transports) <= {"grpcio", "h2"}:
+        parser.error("--transport: grpcio, h2 or both (comma-separated)")
     manifest = load_manifest(args.artifacts)
     stack = get(args.target)
     plan = plan_cores()
@@ -176,6 +186,7 @@ def main() -> int:
                 full, requests=full.requests[:1], expected_top1=full.expected_top1[:1]
             )  # the SAME call for both tools
             spec = payloads.requests[0]
+            os.environ[GRPC_TRANSPORT_ENV] = transports[0]
             check = run_closed_loop(endpoint, payloads, LoadConfig(duration_s=0.5, warmup_s=0, min_requests=5))
             if check.error_count or check.top1_agreement != 1.0:
                 raise RuntimeError(f"the request does not succeed through our client: {check.error_examples}")
@@ -199,36 +210,43 @@ def main() -> int:
                     return run_h2load(url, body, spec.headers, level, args.duration, log, cores)
 
                 for level in levels:
-                    ours, theirs = [], []
+                    runs: dict[str, list[dict]] = {name: [] for name in (*transports, "h2load")}
+                    tools = list(runs)
                     for i in range(args.rounds):
-                        first, second = (ours, theirs) if i % 2 == 0 else (theirs, ours)
-                        for bucket in (first, second):
-                            if bucket is ours:
-                                ours.append(run_ours(endpoint, payloads, level, args.duration, args.warmup))
+                        # Rotate which tool goes first, so a drift of the server or of the
+                        # machine's other load favours none of them.
+                        for tool in tools[i % len(tools) :] + tools[: i % len(tools)]:
+                            if tool == "h2load":
+                                runs[tool].append(theirs_once(level))
                             else:
-                                theirs.append(theirs_once(level))
-                    row = {"concurrency": level, "ours": ours, "h2load": theirs}
-                    for key in ("throughput_rps", "p50_ms", "mean_ms", "p99_ms", "in_flight"):
-                        row[f"ours_{key}"] = statistics.median(r[key] for r in ours)
-                        row[f"h2load_{key}"] = statistics.median(r[key] for r in theirs)
-                    row["throughput_ratio"] = row["ours_throughput_rps"] / row["h2load_throughput_rps"]
-                    row["p50_ratio"] = row["ours_p50_ms"] / row["h2load_p50_ms"]
-                    row["mean_ratio"] = row["ours_mean_ms"] / row["h2load_mean_ms"]
-                    row["meets_targets"] = (
-                        row["throughput_ratio"] >= THROUGHPUT_TARGET and row["p50_ratio"] <= P50_TARGET
-                    )
-                    rows.append(row)
-                    print(
-                        f"c={level:<3d} ours {row['ours_throughput_rps']:8.1f} req/s p50 {row['ours_p50_ms']:7.3f} ms"
-                        f" | h2load {row['h2load_throughput_rps']:8.1f} req/s p50 {row['h2load_p50_ms']:7.3f} ms"
-                        f" | ratio thr {row['throughput_ratio']:.3f} (>= {THROUGHPUT_TARGET}) p50 "
-                        f"{row['p50_ratio']:.3f} (<= {P50_TARGET}) {'OK' if row['meets_targets'] else 'MISS'}"
-                        f" | mean ours {row['ours_mean_ms']:.3f} ms h2load {row['h2load_mean_ms']:.3f} ms"
-                        f" (ratio {row['mean_ratio']:.3f})"
-                        f" | in flight (Little) ours {row['ours_in_flight']:.1f} h2load {row['h2load_in_flight']:.1f}"
-                        f" | our client CPU {statistics.median(r['client_cpu_share'] or 0 for r in ours):.0%}",
-                        flush=True,
-                    )
+                                os.environ[GRPC_TRANSPORT_ENV] = tool
+                                runs[tool].append(run_ours(endpoint, payloads, level, args.duration, args.warmup))
+                    theirs = runs["h2load"]
+                    for transport in transports:
+                        ours = runs[transport]
+                        row = {"concurrency": level, "transport": transport, "ours": ours, "h2load": theirs}
+                        for key in ("throughput_rps", "p50_ms", "mean_ms", "p99_ms", "in_flight"):
+                            row[f"ours_{key}"] = statistics.median(r[key] for r in ours)
+                            row[f"h2load_{key}"] = statistics.median(r[key] for r in theirs)
+                        row["throughput_ratio"] = row["ours_throughput_rps"] / row["h2load_throughput_rps"]
+                        row["p50_ratio"] = row["ours_p50_ms"] / row["h2load_p50_ms"]
+                        row["mean_ratio"] = row["ours_mean_ms"] / row["h2load_mean_ms"]
+                        row["meets_targets"] = (
+                            row["throughput_ratio"] >= THROUGHPUT_TARGET and row["p50_ratio"] <= P50_TARGET
+                        )
+                        rows.append(row)
+                        print(
+                            f"c={level:<3d} {transport:6s} {row['ours_throughput_rps']:8.1f} req/s p50 "
+                            f"{row['ours_p50_ms']:7.3f} ms | h2load {row['h2load_throughput_rps']:8.1f} req/s p50 "
+                            f"{row['h2load_p50_ms']:7.3f} ms | ratio thr {row['throughput_ratio']:.3f} "
+                            f"(>= {THROUGHPUT_TARGET}) p50 {row['p50_ratio']:.3f} (<= {P50_TARGET}) "
+                            f"{'OK' if row['meets_targets'] else 'MISS'}"
+                            f" | mean ours {row['ours_mean_ms']:.3f} ms h2load {row['h2load_mean_ms']:.3f} ms"
+                            f" (ratio {row['mean_ratio']:.3f})"
+                            f" | in flight (Little) ours {row['ours_in_flight']:.1f} h2load {row['h2load_in_flight']:.1f}"
+                            f" | our client CPU {statistics.median(r['client_cpu_share'] or 0 for r in ours):.0%}",
+                            flush=True,
+                        )
     finally:
         pin_self(own)
     doc = {
@@ -242,7 +260,7 @@ def main() -> int:
             "rounds": args.rounds,
             "pinned": not args.no_pin,
             "server_warmup_s": args.server_warmup,
-            "transport": args.transport,
+            "transports": transports,
             "body_bytes": len(spec.body),
         },
         "rows": rows,

@@ -114,6 +114,7 @@ class _H2Protocol(asyncio.Protocol):
         self.usable = True
         self.buffer = bytearray()
         self.decoder = hpack.Decoder()
+        self.decoded: dict[bytes, list[tuple[bytes, bytes]]] = {}  # see _decode
         self.fragments: list[bytes] = []  # a header block continued in CONTINUATION frames
         self.fragment_stream = 0
         self.fragment_end = False
@@ -278,16 +279,34 @@ class _H2Protocol(asyncio.Protocol):
 
     def _headers_done(self) -> None:
         block, self.fragments = b"".join(self.fragments), []
-        headers = self.decoder.decode(block, raw=True)  # always: it updates the dynamic table
+        headers = self.decoded.get(block)
+        if headers is None:
+            headers = self._decode(block)
         call = self.calls.get(self.fragment_stream)
         if call is None:
             return
         if call.headers is None:
-            call.headers = headers  # type: ignore[assignment]
+            call.headers = headers
         else:
-            call.trailers = headers  # type: ignore[assignment]
+            call.trailers = headers
         if self.fragment_end:
             self._finish(self.fragment_stream)
+
+    def _decode(self, block: bytes) -> list[tuple[bytes, bytes]]:
+        """Decode a header block with hpack (~80 us of Python per block here), remembering the
+        result while the dynamic table stays as it is: a server answers call after call with
+        the same block bytes (indexed fields), and a block that changes nothing in the table
+        decodes the same way again. A block that changes the table is never remembered, and
+        forgets every remembered one (their indices may now name other entries)."""
+        table = self.decoder.header_table
+        before = (table.maxsize, tuple(table.dynamic_entries))
+        headers: list[tuple[bytes, bytes]] = list(self.decoder.decode(block, raw=True))
+        if (table.maxsize, tuple(table.dynamic_entries)) == before:
+            if len(self.decoded) < 64:
+                self.decoded[block] = headers
+        else:
+            self.decoded.clear()
+        return headers
 
     def _finish(self, stream_id: int) -> None:
         call = self.calls.pop(stream_id, None)
