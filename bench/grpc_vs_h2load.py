@@ -160,9 +160,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--transport",
-        default="grpcio",
-        help="our gRPC transport(s): grpcio (grpcio's asyncio channel, the default), h2 (clients/grpc_h2.py) "
-        "or grpcio,h2 (both, interleaved with h2load in the same rounds)",
+        default="h2",
+        help="our gRPC transport(s): h2 (clients/grpc_h2.py, the load client's default), grpcio "
+        "(grpcio's asyncio channel) or grpcio,h2 (both, interleaved with h2load in the same rounds)",
     )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()

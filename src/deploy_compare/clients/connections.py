@@ -38,8 +38,9 @@ from .payload import Payloads
 from .records import CONNECT, GRPC_STATUS, TIMEOUT, TRANSPORT
 
 _SSL_CONTEXT: ssl.SSLContext | None = None
-# How gRPC calls travel: "grpcio" (default: grpcio's asyncio channel, grpc_transport.py) or
-# "h2" (our own HTTP/2 connection on the loop thread, grpc_h2.py); bench/grpc_vs_h2load.py --transport.
+# How gRPC calls travel: "h2" (default: our own HTTP/2 connection on the loop thread,
+# grpc_h2.py) or "grpcio" (grpcio's asyncio channel, grpc_transport.py); A/B in
+# bench/grpc_vs_h2load.py --transport grpcio,h2.
 GRPC_TRANSPORT_ENV = "DEPLOY_COMPARE_GRPC_TRANSPORT"
 
 
@@ -331,13 +332,13 @@ def make_transports(n: int, payloads: Payloads | None = None) -> list[Any]:
     """n connections for these payloads: HTTP/1.1 ones, or gRPC channels (grpc_transport.py)
     when the payloads are gRPC calls. Both have send(prepared) -> (status, body)."""
     if _is_grpc(payloads):
-        if os.environ.get(GRPC_TRANSPORT_ENV, "").strip().lower() == "h2":
-            from .grpc_h2 import GrpcH2Connection
+        if os.environ.get(GRPC_TRANSPORT_ENV, "").strip().lower() == "grpcio":
+            from .grpc_transport import GrpcConnection
 
-            return [GrpcH2Connection() for _ in range(n)]
-        from .grpc_transport import GrpcConnection
+            return [GrpcConnection() for _ in range(n)]
+        from .grpc_h2 import GrpcH2Connection
 
-        return [GrpcConnection() for _ in range(n)]
+        return [GrpcH2Connection() for _ in range(n)]
     return [WorkerConnection() for _ in range(n)]
 
 

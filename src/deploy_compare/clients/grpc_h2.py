@@ -1,10 +1,13 @@
 """Unary gRPC calls over one HTTP/2 connection per worker, framed by hand on the asyncio loop
-thread: an alternative to grpcio's channel (grpc_transport.GrpcConnection), chosen with
-DEPLOY_COMPARE_GRPC_TRANSPORT=h2 (connections.GRPC_TRANSPORT_ENV); grpcio stays the default.
+thread: the load loops' gRPC transport. grpcio's channel (grpc_transport.GrpcConnection)
+stays selectable with DEPLOY_COMPARE_GRPC_TRANSPORT=grpcio (connections.GRPC_TRANSPORT_ENV).
 
-Why it exists: grpc.aio does its I/O on grpcio's poller thread and hands each completion to
-the asyncio loop through a wake-up socket (two thread switches per call). This connection
-reads and writes on the loop thread, like the HTTP/1.1 client (connections.py). The `h2`
+Why: grpc.aio does its I/O on grpcio's poller thread and hands each completion to the asyncio
+loop through a wake-up socket (thread switches per call); measured against h2load (C) on
+Triton, bench/grpc_vs_h2load.py, that was 0.55-0.82x its throughput and 1.16-1.73x its p50
+at c=1/4/16, and ~400 us of client CPU per call against a trivial local server. This
+connection reads and writes on the loop thread, like the HTTP/1.1 client (connections.py):
+~150 us per call there, 0.83-1.02x / 0.96-1.17x on Triton in the same rounds. The `h2`
 package was tried first and cost ~0.5 ms of Python per call on the shared machine (it
 re-encodes headers and runs a full state machine per call), more than grpcio's handoff; so
 only what a unary call needs is done here:

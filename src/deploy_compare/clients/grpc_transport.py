@@ -1,5 +1,8 @@
 """One gRPC channel (one HTTP/2 connection) per worker, grpcio's asyncio API, raw bytes.
 
+Selected with DEPLOY_COMPARE_GRPC_TRANSPORT=grpcio; the default transport is grpc_h2.py
+(less client time per call, see there). Both share PreparedGrpc and GrpcStatusError.
+
 The gRPC twin of connections.WorkerConnection, with the same contract for the loops:
 `send(prepared) -> (status, body)`, failures raised as httpx.TransportError subclasses.
 - Messages are serialized once before the run (RequestSpec.body) and the response is kept
