@@ -39,25 +39,26 @@ def exported():
 
 @pytest.fixture(scope="session")
 def eval_data(exported):
-    from deploy_compare.exporters.verify import EvalData
+    from deploy_compare.evaldata import EvalData
 
     return EvalData.load(exported[0])
 
 
 @pytest.fixture(scope="session")
 def synthetic_manifest(tmp_path_factory) -> Path:
-    """A directory with manifest.json (torchscript + savedmodel entries), eval.npz and placeholder
+    """A directory with manifest.json (torchscript, onnx and savedmodel entries), eval.npz and placeholder
     artifact files whose sha256 match the manifest. Nothing in it is a loadable model."""
     import numpy as np
 
-    from deploy_compare.exporters.verify import EvalData
+    from deploy_compare.evaldata import EvalData
     from deploy_compare.fileio import sha256_of
     from deploy_compare.manifest import ArtifactEntry, Manifest, ModelInfo, Parity, TensorSpec
 
     out = tmp_path_factory.mktemp("synthetic-manifest")
     (out / "model.pt").write_bytes(b"placeholder: not a TorchScript file")
-    (out / "saved_model" / "1").mkdir(parents=True)
-    (out / "saved_model" / "1" / "saved_model.pb").write_bytes(b"placeholder: not a SavedModel")
+    (out / "model.onnx").write_bytes(b"placeholder: not an ONNX file")
+    (out / "savedmodel").mkdir()  # the exporter's layout: savedmodel/saved_model.pb
+    (out / "savedmodel" / "saved_model.pb").write_bytes(b"placeholder: not a SavedModel")
     rng = np.random.default_rng(0)
     x = rng.random((16, 1, 8, 8), dtype=np.float32)
     reference = rng.standard_normal((16, 10)).astype(np.float32)
@@ -75,7 +76,7 @@ def synthetic_manifest(tmp_path_factory) -> Path:
             inputs=[TensorSpec("input", shape, "float32", layout)],
             outputs=[TensorSpec("logits", [None, 10], "float32", "NC")],
             export_seconds=0.0,
-            tools={},
+            tools={"torch": "2.13.0+cpu"},  # what the Docker launchers pass as the exporter's version
             parity=parity,
         )
 
@@ -83,7 +84,8 @@ def synthetic_manifest(tmp_path_factory) -> Path:
         model=ModelInfo("digits_cnn", "synthetic", [1, 8, 8], "NCHW", 10, "0" * 16, 16, 1.0),
         artifacts={
             "torchscript": entry("torchscript", "torchscript", "model.pt", "NCHW", [None, 1, 8, 8]),
-            "savedmodel": entry("savedmodel", "savedmodel", "saved_model", "NHWC", [None, 8, 8, 1]),
+            "onnx": entry("onnx", "onnx", "model.onnx", "NCHW", [None, 1, 8, 8]),
+            "savedmodel": entry("savedmodel", "savedmodel", "savedmodel", "NHWC", [None, 8, 8, 1]),
         },
         created_utc="2026-01-01T00:00:00+00:00",
         tools={},

@@ -28,6 +28,24 @@ def test_load_and_bench_local_defaults_are_the_run_profile(quick):
     assert run.bench_config().settings == (MeasureSettings.quick() if quick else MeasureSettings())
 
 
+def test_config_dataclass_defaults_are_default_toml():
+    """Defaults are written once (default.toml; defaults.py): each table of the full profile builds
+    exactly the dataclass's default instance, so `LoadConfig()` and `run` start from the same values."""
+    from deploy_compare.bench_local import BenchConfig
+    from deploy_compare.clients import LoadConfig, SloConfig
+    from deploy_compare.deploy.config import RunSection, build
+    from deploy_compare.servers.registry import get, names
+
+    run = load_run_config()
+    assert run.run == RunSection()
+    assert run.bench_config() == BenchConfig()
+    settings = run.load_settings()
+    assert settings.closed == LoadConfig() and settings.slo == SloConfig()
+    for kind in names():
+        stack = get(kind)
+        assert build(stack.config_class, run.section(kind), f"[{kind}]") == stack.default_config(), kind
+
+
 def test_flags_override_the_same_fields_as_the_toml(tmp_path):
     s = settings_from_args(build_parser().parse_args(LOAD + ["--duration", "7", "--concurrency", "1,3"]))
     assert s.closed.duration_s == 7.0 and s.levels == [1, 3]
@@ -56,3 +74,20 @@ def test_bad_values_stop_before_any_work(tmp_path, capsys):
     assert main(LOAD + ["--artifacts", str(missing), "--warmup", "-1"]) == 2
     err = capsys.readouterr().err
     assert "warmup_s must be >= 0" in err and "manifest" not in err
+
+
+def test_repeat_defaults_to_three_in_full_one_in_quick_and_the_flag_wins(tmp_path):
+    from deploy_compare.commands.run import _overrides
+    from deploy_compare.deploy.pipeline import served_plan
+
+    assert load_run_config().run.repeat == 3 and load_run_config(quick=True).run.repeat == 1
+    args = build_parser().parse_args(["run", "--quick", "--repeat", "2"])
+    assert load_run_config(quick=True, overrides=_overrides(args)).run.repeat == 2
+    toml = tmp_path / "r.toml"
+    toml.write_text("[quick.run]\nrepeat = 4\n")
+    assert load_run_config(toml, quick=True).run.repeat == 4
+    with pytest.raises(ConfigError, match=r"run.repeat must be an integer >= 1"):
+        load_run_config(overrides={"run": {"repeat": 0}})
+    # The stacks interleave: every target once per repetition, A B A B.
+    assert served_plan(["a", "b"], 2) == [("a 1/2", "a", 1), ("b 1/2", "b", 1), ("a 2/2", "a", 2), ("b 2/2", "b", 2)]
+    assert served_plan(["a", "b"], 1) == [("a", "a", 1), ("b", "b", 1)]

@@ -77,6 +77,12 @@ class LoadError(DeployCompareError):
     """The load client could not run (bad URL, bad settings, nothing answered)."""
 
 
+class IncomparableRunsError(DeployCompareError):
+    """Two runs whose comparison means nothing: one incomplete, another model or another profile."""
+
+    exit_code = 3  # apart from 1 (`diff` found a regression) and 2 (a bad argument)
+
+
 class ResultsError(DeployCompareError):
     """A results file (benchmark or edge runner JSON) is unreadable or does not match its schema."""
 

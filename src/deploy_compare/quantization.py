@@ -13,7 +13,7 @@ import numpy as np
 
 
 class AffineQuant(Protocol):
-    """Anything with the two parameters: manifest.QuantParams, or the edge runner's own."""
+    """Anything with the two parameters (manifest.QuantParams)."""
 
     @property
     def scale(self) -> float: ...  # read-only: frozen dataclasses satisfy it

@@ -48,6 +48,12 @@ def make_app(state: AppState):
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
+        if scope["path"] in ("/ping", "/v1/models/digits"):  # the health URLs (SLO trials wait for them)
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
+            )
+            await send({"type": "http.response.body", "body": b'{"status": "Healthy"}'})
+            return
         state.requests += 1
         state.last_path = scope["path"]
         state.last_headers = {k.decode(): v.decode() for k, v in scope["headers"]}

@@ -18,6 +18,7 @@ from deploy_compare.clients import (
     run_open_loop,
 )
 from deploy_compare.errors import LoadError
+from deploy_compare.evaldata import EvalData
 from deploy_compare.servers.torchserve_native import native_unavailable_reason
 
 pytestmark = [
@@ -54,8 +55,7 @@ def test_closed_loop_on_torchserve_answers_like_the_reference(endpoint, exported
     out_dir, manifest = exported
     payloads = payloads_from_export(endpoint, out_dir, manifest, artifact="torchscript", max_payloads=64)
     # The TorchScript artifact is NCHW float32: the bodies must be exactly eval.npz's samples.
-    with np.load(out_dir / "eval.npz") as data:
-        x = data["x"]
+    x = EvalData.load(out_dir).x
     spec = manifest.artifact("torchscript").inputs[0]
     assert spec.layout == "NCHW"
     import json

@@ -32,6 +32,7 @@ concurrency = [1, 4]
 warmup_s = 0.3
 duration_s = 1.5
 min_requests = 30
+batch_sizes = [1, 8]         # the batch dimension and --quick's tune stage (1 setting a stack) run too
 [slo]
 duration_s = 1.5
 min_requests = 40

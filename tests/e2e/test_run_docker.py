@@ -65,7 +65,7 @@ def test_run_measures_torchserve_in_docker_and_records_image_versions_and_cores(
         stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "torchserve: building the image" in proc.stdout
+    assert "torchserve: image deploy-compare/torchserve:" in proc.stdout  # built by make_launcher, once
     results = load_results((runs / "latest").resolve())
     (ts,) = results.served
     assert ts.status == "OK" and ts.mode == "docker" and ts.reason is None

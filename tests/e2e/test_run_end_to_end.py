@@ -153,3 +153,23 @@ def test_the_servers_view_is_recorded_and_reported(quick_run):
                 assert split and split["queue_ms"] + split["compute_ms"] <= level["mean_ms"], (s.target, split)
     report = (run_dir / "report.md").read_text()
     assert "The server's view" in report and "server CPU ms/req" in report
+
+
+def test_batch_sizes_and_the_tune_stage_are_recorded_and_reported(quick_run):
+    _, run_dir = quick_run
+    results = load_results(run_dir)
+    measured = [s for s in results.served if s.status == "OK"]
+    assert measured
+    for s in measured:
+        [b8] = s.batches
+        assert b8["batch_size"] == 8 and b8["slo"] is not None
+        assert all(t["result"]["batch_size"] == 8 for t in b8["slo"]["trials"])
+        assert all(p["batch_size"] == 1 and p["throughput_samples_per_s"] == p["throughput_rps"] for p in s.sweep)
+        assert s.tuning is not None and s.tuning["default"]["source"] == "served stage"
+        if s.target == "fastapi_litert":
+            assert s.tuning["trials"] == [] and "fixed" in s.tuning["note"]
+        else:
+            [trial] = s.tuning["trials"]  # --quick: the first setting of the stack's grid
+            assert trial["status"] == "OK", trial
+    report = (run_dir / "report.md").read_text()
+    assert "Request batch size" in report and "Tuned vs defaults" in report

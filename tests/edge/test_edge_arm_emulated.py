@@ -42,12 +42,12 @@ import numpy as np
 sys.path.insert(0, sys.argv[1])
 import run_edge
 bundle, out = sys.argv[1], sys.argv[2]
-manifest = run_edge.read_manifest(bundle)
-x, _ = run_edge.read_samples(bundle)
-interpreter_class, engine = run_edge.load_interpreter_class()
+manifest = run_edge.load_manifest(bundle)
+x = run_edge.EvalData.load(bundle, run_edge.SAMPLES_NAME).x
+engine = run_edge.TFLiteRuntime.import_engine()
 arrays = {}
-for name, entry in manifest["artifacts"].items():
-    model = run_edge.TFLiteModel(bundle + "/" + entry["path"], entry, manifest["model"]["layout"], 1, interpreter_class)
+for name, entry in manifest.artifacts.items():
+    model = run_edge.tflite_only(entry.format)(run_edge.Path(bundle) / entry.path, entry, manifest.model.layout, 1)
     arrays[name] = np.concatenate([model.predict(x[i : i + 32]) for i in range(0, len(x), 32)])
 np.savez(out, **arrays)
 print(json.dumps({"engine": engine, "models": sorted(arrays)}))
@@ -92,6 +92,8 @@ def test_emulated_python_is_aarch64_with_only_numpy_and_litert(arm64_root):
 
 
 def test_bundle_on_aarch64_validates_ingests_and_matches_x86(arm64_root, edge_bundle, tmp_path):
+    from deploy_compare.edge.runner import SAMPLES_NAME
+    from deploy_compare.evaldata import EvalData
     from deploy_compare.manifest import load_manifest
     from deploy_compare.runtimes import open_runtime
 
@@ -148,8 +150,7 @@ def test_bundle_on_aarch64_validates_ingests_and_matches_x86(arm64_root, edge_bu
     )
     assert proc.returncode == 0, proc.stderr
     manifest = load_manifest(bundle)
-    with np.load(bundle / "sample_inputs.npz") as data:
-        x = data["x"]
+    x = EvalData.load(bundle, SAMPLES_NAME).x
     with np.load(arm_out) as arm:
         assert sorted(arm.files) == sorted(manifest.artifacts)
         for name in manifest.artifacts:

@@ -141,19 +141,23 @@ def test_runner_marks_a_corrupt_model_failed_naming_it_and_runs_the_rest(edge_bu
     assert results[1].status == "OK"
 
 
-def test_runner_model_checks_shape_and_dtype(edge_bundle):
+def test_runner_measures_with_the_shared_tflite_runtime_which_checks_shape_and_dtype(edge_bundle):
+    """The device opens its models with runtimes.tflite (assembled into run_edge.py), not a copy."""
     import deploy_compare.edge.runner as runner
+    from deploy_compare.errors import InputError
+    from deploy_compare.evaldata import EvalData
+    from deploy_compare.manifest import load_manifest
 
-    manifest = runner.read_manifest(str(edge_bundle))
-    entry = manifest["artifacts"]["tflite_int8"]
-    interpreter_class, _ = runner.load_interpreter_class()
-    model = runner.TFLiteModel(str(edge_bundle / entry["path"]), entry, "NCHW", 1, interpreter_class)
-    with pytest.raises(runner.RunnerError) as info:
+    manifest = load_manifest(edge_bundle)
+    entry = manifest.artifact("tflite_int8")
+    runtime_class = runner.tflite_only(entry.format)
+    model = runtime_class(edge_bundle / entry.path, entry, "NCHW", 1)
+    with pytest.raises(InputError) as info:
         model.predict(np.zeros((2, 8, 8, 1), np.float32))
     assert "(N, 1, 8, 8)" in str(info.value) and "(2, 8, 8, 1)" in str(info.value)
-    with pytest.raises(runner.RunnerError, match="float32.*float64"):
+    with pytest.raises(InputError, match="float32.*float64"):
         model.predict(np.zeros((2, 1, 8, 8), np.float64))
-    x = np.load(edge_bundle / "sample_inputs.npz")["x"][:5]
+    x = EvalData.load(edge_bundle, runner.SAMPLES_NAME).x[:5]
     assert model.predict(x).shape == (5, 10)
 
 

@@ -7,7 +7,8 @@ import shutil
 import pytest
 
 from deploy_compare.errors import ArtifactError
-from deploy_compare.exporters.verify import EvalData, verify_artifact
+from deploy_compare.evaldata import EvalData
+from deploy_compare.exporters.verify import verify_artifact
 
 pytestmark = pytest.mark.export
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deploy_compare.exporters.verify import EvalData
+from deploy_compare.evaldata import EvalData
 from deploy_compare.manifest import load_manifest
 
 pytestmark = pytest.mark.export

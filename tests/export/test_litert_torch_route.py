@@ -30,7 +30,7 @@ def test_lstm_exports_through_litert_torch_and_names_its_fallback_op(cli, tmp_pa
     assert entry.details["route"] == "litert-torch" and entry.parity.passed, entry.parity.failures
     assert entry.parity.max_abs_diff <= 1e-4 and entry.parity.accuracy >= 0.8
 
-    from deploy_compare.exporters.verify import EvalData
+    from deploy_compare.evaldata import EvalData
     from deploy_compare.runtimes import open_runtime
 
     data = EvalData.load(out)

@@ -353,3 +353,9 @@ def tfserving_skip_reason():
 @pytest.fixture
 def savedmodel_edge_error():
     return SAVEDMODEL_EDGE_ERROR
+
+
+@pytest.fixture
+def make_load_result():
+    """load_result(p50, concurrency=.. | rate=..) -> a LoadResult shaped like the reference run's."""
+    return load_result

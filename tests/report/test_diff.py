@@ -1,13 +1,16 @@
-"""`deploy-compare diff`: regressions beyond the tolerance are flagged (exit 1), improvements are not."""
+"""`deploy-compare diff`: regressions beyond the noise of both runs are flagged (exit 1), improvements
+are not; OK -> missing is a regression; runs that do not compare are refused (exit 3)."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 
 from deploy_compare.cli import main
-from deploy_compare.report.diff import ACCURACY_POINTS, diff_runs
+from deploy_compare.errors import IncomparableRunsError
+from deploy_compare.report.diff import ACCURACY_POINTS, diff_runs, figures, format_diff
 
 pytestmark = pytest.mark.unit
 
@@ -60,13 +63,17 @@ def test_rate_throughput_accuracy_and_status_regressions(make_results):
     onnx["throughput_samples_per_s"]["8"] *= 0.5
     savedmodel = next(r for r in b.local if r["artifact"] == "savedmodel" and r["profile"] == "server")
     savedmodel.update(status="FAILED", reason="worker crashed")
-    flagged = {r.key for r in diff_runs(a, b, 0.10).regressions}
+    report = diff_runs(a, b, 0.10)
+    flagged = {r.key for r in report.regressions}
     assert flagged == {
         "slo torchserve max_rate_rps",
         "artifact tflite_int8 accuracy_pct",
         "local onnx server t=1 bs8_samples_per_s",
         "local savedmodel server t=1 status",
     }
+    # The FAILED row's figures are gone too: one regression (its status), the rest point to it.
+    gone = {r.key: r for r in report.rows if r.key.startswith("local savedmodel server t=1 ")}
+    assert gone["local savedmodel server t=1 p50_ms"].note == "missing (see its status)"
 
 
 def test_sizes_are_shown_but_never_flagged(make_results):
@@ -84,7 +91,7 @@ def test_diff_command_exit_codes(make_run, make_results, capsys):
     same = make_run(make_results(), name="same")
     worse = make_run(make_results(served=_scaled_served(a, "p50_ms", 2.0, 16)), name="worse")
     assert main(["diff", str(run_a), str(same)]) == 0
-    assert "no regression" in capsys.readouterr().out
+    assert "no regression beyond the noise" in capsys.readouterr().out
     assert main(["diff", str(run_a), str(worse), "--tolerance", "0.10"]) == 1
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if line.startswith("served torchserve c=16 p50_ms"))
@@ -102,3 +109,104 @@ def test_diff_command_rejects_missing_and_invalid_runs(make_run, tmp_path, capsy
     assert main(["diff", str(broken), str(run_a)]) == 2
     err = capsys.readouterr().err
     assert "RUN_A" in err and "results.json" in err
+
+
+def _repeated(results, factors: list[float]):
+    """results with every served sweep point repeated once per factor (latencies times it)."""
+    out = copy.deepcopy(results)
+    for s in out.served:
+        points = []
+        for rep, f in enumerate(factors, 1):
+            for p in s.sweep:
+                q = dict(p, repetition=rep)
+                for key in ("p50_ms", "p99_ms", "p99_incl_failures_ms"):
+                    q[key] = p[key] * f
+                points.append(q)
+        s.sweep = points
+    return out
+
+
+def test_with_repetitions_a_change_inside_both_runs_ranges_is_noise(make_results):
+    base = make_results()
+    a = _repeated(base, [0.90, 1.0, 1.10])  # each run's own range: 20% of the median
+    b = _repeated(base, [1.15, 1.25, 1.35])  # medians 25% apart: beyond 10%, inside 20% + 20%
+    report = diff_runs(a, b, 0.10)
+    assert not report.regressions
+    row = next(r for r in report.rows if r.key == "served torchserve c=1 p50_ms")
+    assert row.rule == "spread" and row.a_range is not None and row.change_pct == pytest.approx(25.0)
+    worse = _repeated(base, [1.5, 1.6, 1.7])  # 60% apart: beyond 20% + 20%
+    flagged = {r.key for r in diff_runs(a, worse, 0.10).regressions}
+    assert "served torchserve c=1 p50_ms" in flagged and "served torchserve c=16 p99_ms" in flagged
+
+
+def test_a_single_repetition_falls_back_to_the_tolerance_and_says_so(make_results):
+    a = make_results()
+    b = make_results(served=_scaled_served(a, "p50_ms", 1.2, 1))
+    report = diff_runs(a, b, 0.10)
+    row = next(r for r in report.regressions if r.key == "served torchserve c=1 p50_ms")
+    assert row.rule == "tolerance" and "one repetition" in row.note
+    assert "'tolerance' (a run with one repetition): beyond 10%" in format_diff(report)
+
+
+def test_ok_to_missing_is_a_regression(make_results):
+    a = make_results()
+    b = make_results(served=copy.deepcopy(a.served))
+    b.served[0].sweep = [p for p in b.served[0].sweep if p["concurrency"] != 16]  # a level lost
+    b.served[0].slo = None
+    flagged = {r.key: r for r in diff_runs(a, b, 0.10).regressions}
+    assert flagged["served torchserve c=16 p50_ms"].note == "OK -> missing"
+    assert "slo torchserve max_rate_rps" in flagged
+
+
+def test_a_p99_that_became_unbounded_is_a_regression(make_results):
+    a = make_results()
+    b = make_results(served=copy.deepcopy(a.served))
+    b.served[0].sweep[0]["p99_incl_failures_ms"] = None  # over 1% failed
+    flagged = {r.key: r for r in diff_runs(a, b, 0.10).regressions}
+    assert "now unbounded" in flagged["served torchserve c=1 p99_incl_failures_ms"].note
+
+
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        ("interrupted", "was interrupted"),
+        ("model", "another model"),
+        ("profile", "another profile"),
+    ],
+)
+def test_runs_that_do_not_compare_are_refused_up_front(make_results, change, says):
+    a = make_results()
+    b = make_results()
+    if change == "interrupted":
+        b.run = dataclasses.replace(b.run, complete=False, interrupted=True)
+    elif change == "model":
+        b.model = dict(b.model, name="resnet18", content_hash="beef")
+    else:
+        b.run = dataclasses.replace(b.run, profile="quick")
+    with pytest.raises(IncomparableRunsError, match=says):
+        diff_runs(a, b, 0.10)
+    forced = diff_runs(a, b, 0.10, force=True)
+    assert forced.warnings and says in forced.warnings[0]
+    assert format_diff(forced).startswith("WARNING: compared anyway (--force)")
+
+
+def test_the_reported_bug_an_interrupted_run_that_lost_everything_never_passes(make_run, make_results, capsys):
+    # Found as a new user would: diff between a complete quick run and an interrupted full run
+    # that had lost every local and served result printed "no regression" and exited 0.
+    a = make_results()
+    a.run = dataclasses.replace(a.run, profile="quick")
+    lost = make_results(local=[], served=[], artifacts={})
+    lost.run = dataclasses.replace(lost.run, complete=False, interrupted=True, stages=lost.run.stages[:1])
+    run_a, run_b = make_run(a, name="quick"), make_run(lost, name="lost")
+    code = main(["diff", str(run_a), str(run_b)])
+    captured = capsys.readouterr()
+    assert code == 3 and "no regression" not in captured.out
+    assert "was interrupted" in captured.err and "another profile" in captured.err
+    assert "INTERRUPTED" in captured.out  # each run described before any figure
+    # Compared anyway, everything A measured and B lost is a regression: every row and target OK
+    # in A, and the accuracy of every artifact.
+    assert main(["diff", str(run_a), str(run_b), "--force"]) == 1
+    assert "no regression" not in capsys.readouterr().out
+    flagged = {r.key for r in diff_runs(a, lost, force=True).regressions}
+    lost_keys = {k for k, f in figures(a).items() if (f.better == "status" and f.value == "OK") or "accuracy" in k}
+    assert lost_keys <= flagged and any(k.startswith("served ") for k in lost_keys)

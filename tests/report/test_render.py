@@ -99,10 +99,17 @@ def test_verdicts_name_the_fixture_winners(make_results):
     fastest = min(local, key=lambda r: r["p50_ms"])
     served_c1 = {s.target: min(s.sweep, key=lambda p: p["concurrency"]) for s in results.served if s.sweep}
     assert fastest["p50_ms"] < min(p["p50_ms"] for p in served_c1.values())  # the fixture's premise
-    assert verdicts["latency"].winner == fastest["artifact"]
-    assert fastest["artifact"] in verdicts["latency"].answer
+    # In-process paths answer their own question; the fixture's measured-once p50s within 10% of
+    # the fastest are a tie, named as such.
+    inprocess = verdicts["inprocess_latency"]
+    close = {r["artifact"] for r in local if r["p50_ms"] <= fastest["p50_ms"] * 1.1**2}
+    assert set(inprocess.tied) == close and fastest["artifact"] in inprocess.tied
+    assert "tied within measurement resolution" in inprocess.answer and inprocess.winner is None
+    # The serving question names a served stack, never an in-process path, at a stated concurrency.
+    serving = verdicts["serving_latency"]
     best_served = min(served_c1, key=lambda t: served_c1[t]["p50_ms"])
-    assert any(f"Best served stack: {target_name(best_served)}" in d for d in verdicts["latency"].details)
+    assert serving.winner == best_served and target_name(best_served) in serving.answer
+    assert "at concurrency 1" in serving.answer and fastest["artifact"] not in serving.answer
 
     searched = {s.target: s.slo["max_rate_rps"] for s in results.served if s.slo}
     best_rate = max(searched, key=searched.get)

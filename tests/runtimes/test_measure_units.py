@@ -174,10 +174,26 @@ def test_result_rejects_unknown_status_and_profile():
         _ok_result(profile="cloud")
 
 
-def test_schema_requires_every_result_field_the_dataclass_has():
-    row_schema = load_schema()["$defs"]["result"]
-    assert set(row_schema["required"]) == set(_ok_result().to_dict())
+def test_schema_rows_are_generated_from_the_dataclass():
+    """Every BenchResult field is in the schema; only the fields without a default are required."""
+    from dataclasses import MISSING, fields
+
+    row_schema = load_schema()["properties"]["results"]["items"]
     assert set(row_schema["properties"]) == set(_ok_result().to_dict())
+    no_default = {f.name for f in fields(BenchResult) if f.default is MISSING and f.default_factory is MISSING}
+    assert set(row_schema["required"]) == no_default | {"schema_version"}
+    assert row_schema["additionalProperties"] is False
+
+
+def test_rows_from_an_older_edge_runner_still_validate():
+    """A run_edge.py bundled before the invoke-only and XNNPACK fields wrote rows without them."""
+    doc = results_document([_ok_result()], "pi4", ["run_edge.py"])
+    for name in ("invoke_p50_ms", "invoke_p99_ms", "xnnpack_ops", "total_ops", "fallback_ops"):
+        del doc["results"][0][name]
+    validate_document(doc, "old bundle")
+    doc["results"][0]["no_such_field"] = 1
+    with pytest.raises(ResultsError, match="no_such_field"):
+        validate_document(doc, "doc")
 
 
 def test_schema_rejects_ok_row_without_latency_and_failed_row_without_reason():

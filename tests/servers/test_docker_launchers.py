@@ -29,6 +29,13 @@ from deploy_compare.servers.torchserve_docker import DockerTorchServe
 pytestmark = pytest.mark.unit
 
 
+@pytest.fixture()
+def artifacts(synthetic_manifest) -> Path:
+    """The unit tier needs no export: these launchers read the manifest and copy files into a
+    build context, never load a model, so the synthetic manifest's placeholders serve."""
+    return synthetic_manifest
+
+
 def _launcher(kind, artifacts, run_dir, client, config=None):
     return make_launcher(kind, "docker", manifest_dir=artifacts, run_dir=run_dir, config=config, docker_client=client)
 
@@ -309,9 +316,7 @@ def test_an_image_that_cannot_be_built_falls_back_to_native_and_says_why(artifac
     error = _build_error("pull access denied", [{"error": "lookup registry-1.docker.io: no such host"}])
     client = FakeDockerClient(build_error=error)
     docker_launcher = _launcher("torchserve", artifacts, tmp_path, client, TorchServeConfig(base_image="mirror/ts:1"))
-    launcher = factory.docker_or_native_fallback(
-        "torchserve", docker_launcher, manifest_dir=artifacts, run_dir=tmp_path
-    )
+    launcher = factory.built_or_native("torchserve", "auto", docker_launcher, manifest_dir=artifacts, run_dir=tmp_path)
     assert launcher.mode == "native"
     assert launcher.mode_note == "docker: base image mirror/ts:1 not available: pull access denied; ran natively"
     assert client.run_calls == [] and client.closed is False  # an injected client is the caller's
@@ -326,11 +331,15 @@ def test_an_image_that_cannot_be_built_without_native_is_unavailable_with_both_r
     client = FakeDockerClient(build_error=_build_error("no such host", []))
     docker_launcher = _launcher("tfserving", artifacts, tmp_path, client)
     with pytest.raises(ServerUnavailable) as info:
-        factory.docker_or_native_fallback("tfserving", docker_launcher, manifest_dir=artifacts, run_dir=tmp_path)
+        factory.built_or_native("tfserving", "auto", docker_launcher, manifest_dir=artifacts, run_dir=tmp_path)
     assert str(info.value) == (
         "TF Serving: docker: base image tensorflow/serving:2.19.0 not available: no such host; "
         "native: no tensorflow_model_server on PATH"
     )
+    # --server-mode docker: the same build error fails it (no fallback)
+    docker_launcher = _launcher("tfserving", artifacts, tmp_path, client)
+    with pytest.raises(ImageBuildError, match="no such host"):
+        factory.built_or_native("tfserving", "docker", docker_launcher, manifest_dir=artifacts, run_dir=tmp_path)
 
 
 def test_build_failure_reasons_name_the_cause(artifacts, tmp_path):
@@ -386,6 +395,18 @@ def test_base_image_from_toml_and_flags(tmp_path):
     config = load_run_config(toml, overrides=_overrides(args))
     assert config.section("tfserving")["base_image"] == "mirror.local/tfs:2"
     assert build_parser().parse_args(["serve", "--base-image", "m/x:1"]).base_image == "m/x:1"
+    # the flags come from the registry: every stack with a Docker launcher whose config takes base_image
+    from deploy_compare.servers.registry import base_image_stacks
+
+    assert base_image_stacks() == ("torchserve", "tfserving", "triton")
+    args = build_parser().parse_args(["run", "--triton-base-image", "mirror.local/triton:1"])
+    assert load_run_config(overrides=_overrides(args)).section("triton")["base_image"] == "mirror.local/triton:1"
+    from deploy_compare.commands.serve import _config
+
+    serve = build_parser().parse_args(["serve", "--target", "triton", "--base-image", "m/t:1"])
+    assert _config(serve).base_image == "m/t:1"
+    with pytest.raises(ConfigError, match="fastapi_onnx has no Docker image"):
+        _config(build_parser().parse_args(["serve", "--target", "fastapi_onnx", "--base-image", "m/x:1"]))
 
 
 def test_cpuset_and_label_reach_the_run_arguments(artifacts, tmp_path):
@@ -396,36 +417,6 @@ def test_cpuset_and_label_reach_the_run_arguments(artifacts, tmp_path):
     assert kwargs["cpuset_cpus"] == "0,1"
     assert kwargs["labels"][LABEL] == "torchserve"
     assert launcher.build_kwargs(tmp_path, "t")["labels"] == {LABEL: "torchserve"}
-
-
-def test_smoke_load_accepts_the_archive_and_names_both_versions_when_it_cannot_load(artifacts, tmp_path):
-    """The build-time check, run here with this environment's torch on a real .mar."""
-    import json
-    import subprocess
-    import sys
-
-    launcher = _launcher("torchserve", artifacts, tmp_path, FakeDockerClient())
-    context = launcher.assemble_context()
-    script, store = context / "smoke_load.py", context / "model-store"
-    out = tmp_path / "versions.json"
-    ok = subprocess.run(
-        [sys.executable, str(script), str(store), "2.13.0+cpu", str(out)], capture_output=True, text=True
-    )
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    import torch
-
-    assert json.loads(out.read_text())["torch"] == torch.__version__
-    # a TorchScript file this torch cannot read
-    mar = next(store.glob("*.mar"))
-    with zipfile.ZipFile(mar) as src, zipfile.ZipFile(tmp_path / "bad.mar", "w") as dst:
-        for item in src.namelist():
-            dst.writestr(item, b"not torchscript" if item == "model.pt" else src.read(item))
-    mar.unlink()
-    (tmp_path / "bad.mar").rename(mar)
-    bad = subprocess.run([sys.executable, str(script), str(store), "9.9.9", str(out)], capture_output=True, text=True)
-    assert bad.returncode == 1
-    assert bad.stdout.startswith("deploy-compare smoke-load: ")
-    assert f"written by torch 9.9.9, the image has torch {torch.__version__}" in bad.stdout
 
 
 def test_clean_command_is_registered():

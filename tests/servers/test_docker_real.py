@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from deploy_compare.errors import ImageBuildError
+from deploy_compare.evaldata import EvalData
 from deploy_compare.manifest import load_manifest, to_artifact_layout
 from deploy_compare.servers import TFServingConfig, TorchServeConfig, make_launcher
 from deploy_compare.servers.docker_base import LABEL, RUN_DIR_LABEL
@@ -31,8 +32,8 @@ ABSENT_BASE = "deploy-compare/absent-base:0"  # on no engine, and no registry to
 
 def _check_predictions(launcher, artifacts, artifact_name):
     manifest = load_manifest(artifacts)
-    with np.load(artifacts / "eval.npz") as data:
-        x, reference = data["x"][:8], data["reference"][:8]
+    data = EvalData.load(artifacts).head(8)
+    x, reference = data.x, data.reference
     layout = manifest.artifact(artifact_name).inputs[0].layout
     instances = to_artifact_layout(x, manifest.model.layout, layout).tolist()
     ep = launcher.endpoint
@@ -95,14 +96,12 @@ def test_a_torchscript_file_the_image_cannot_load_fails_the_build_naming_both_ve
     model.write_bytes(b"PK\x03\x04 not a TorchScript archive")
     _refresh_sha(manifest_copy, "torchscript")
     config = TorchServeConfig(base_image=torchserve_base)
-    launcher = make_launcher("torchserve", "docker", manifest_dir=manifest_copy, run_dir=tmp_path, config=config)
-    with pytest.raises(ImageBuildError) as info:
-        launcher.start()
+    with pytest.raises(ImageBuildError) as info:  # make_launcher builds the image (nothing starts)
+        make_launcher("torchserve", "docker", manifest_dir=manifest_copy, run_dir=tmp_path, config=config)
     reason = info.value.reason
     assert "does not load in the image's runtime" in reason
-    assert (
-        f"written by torch {launcher.model.entry.tools['torch']}" in reason and "the image has torch 2.13.0" in reason
-    )
+    written_by = load(manifest_copy).artifact("torchscript").tools["torch"]
+    assert f"written by torch {written_by}" in reason and "the image has torch 2.13.0" in reason
     assert _left_behind(docker_client, tmp_path) == []
 
 
@@ -117,10 +116,9 @@ def test_auto_mode_falls_back_to_native_when_the_base_image_is_unavailable(artif
     assert launcher.mode_note.startswith(f"docker: base image {ABSENT_BASE} not available: ")
     assert launcher.mode_note.endswith("; ran natively")
 
-    # --server-mode docker fails with that reason instead
-    docker_only = make_launcher("torchserve", "docker", manifest_dir=artifacts, run_dir=tmp_path, config=config)
+    # --server-mode docker fails with that reason instead (when make_launcher builds the image)
     with pytest.raises(ImageBuildError) as info:
-        docker_only.start()
+        make_launcher("torchserve", "docker", manifest_dir=artifacts, run_dir=tmp_path, config=config)
     assert info.value.reason.startswith(f"docker: base image {ABSENT_BASE} not available: ")
     assert _left_behind(docker_client, tmp_path) == []
 

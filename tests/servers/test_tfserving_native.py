@@ -8,6 +8,7 @@ import httpx
 import numpy as np
 import pytest
 
+from deploy_compare.evaldata import EvalData
 from deploy_compare.manifest import load_manifest, to_artifact_layout
 from deploy_compare.servers import make_launcher
 from deploy_compare.servers.tfserving_native import native_unavailable_reason as tfs_native_reason
@@ -22,8 +23,8 @@ def test_native_tfserving_serves_the_model(artifacts, tmp_path):
     launcher = make_launcher("tfserving", "native", manifest_dir=artifacts, run_dir=tmp_path)
     with launcher:
         manifest = load_manifest(artifacts)
-        with np.load(artifacts / "eval.npz") as data:
-            x, reference = data["x"][:8], data["reference"][:8]
+        data = EvalData.load(artifacts).head(8)
+        x, reference = data.x, data.reference
         layout = manifest.artifact("savedmodel").inputs[0].layout
         instances = to_artifact_layout(x, manifest.model.layout, layout).tolist()
         ep = launcher.endpoint

@@ -10,7 +10,8 @@ import shutil
 import numpy as np
 import pytest
 
-from deploy_compare.servers import TorchServeConfig
+from deploy_compare.evaldata import EvalData
+from deploy_compare.servers import TorchServeConfig, make_launcher
 from deploy_compare.servers.model_spec import served_model
 from deploy_compare.servers.torchserve_archive import HANDLER_CONFIG_NAME, handler_config
 from deploy_compare.servers.torchserve_handler import BATCH_HEADER, DeployCompareHandler
@@ -40,8 +41,8 @@ def handler_and_context(artifacts, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def eval_arrays(artifacts):
-    with np.load(artifacts / "eval.npz") as data:
-        return data["x"], data["reference"]
+    data = EvalData.load(artifacts)
+    return data.x, data.reference
 
 
 def test_batch_of_requests_is_run_once_and_split_back(handler_and_context, eval_arrays):
@@ -71,3 +72,38 @@ def test_a_bad_request_fails_alone_and_the_rest_of_the_batch_succeeds(handler_an
     for idx, row in ((0, 0), (2, 1)):
         assert context.get_response_status(idx)[0] == 200
         np.testing.assert_allclose(out[idx]["predictions"][0], reference[row], atol=1e-4)
+
+
+def test_smoke_load_accepts_the_archive_and_names_both_versions_when_it_cannot_load(artifacts, tmp_path):
+    """The Docker image's build-time check (servers/dockerfiles/smoke_load.py), run here with this
+    environment's torch on a real .mar (the real export: the unit tier has placeholders only)."""
+    import subprocess
+    import sys
+    import zipfile
+
+    from server_helpers import FakeDockerClient
+
+    launcher = make_launcher(
+        "torchserve", "docker", manifest_dir=artifacts, run_dir=tmp_path, docker_client=FakeDockerClient()
+    )
+    context = launcher.assemble_context()
+    script, store = context / "smoke_load.py", context / "model-store"
+    out = tmp_path / "versions.json"
+    ok = subprocess.run(
+        [sys.executable, str(script), str(store), "2.13.0+cpu", str(out)], capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    import torch
+
+    assert json.loads(out.read_text())["torch"] == torch.__version__
+    # a TorchScript file this torch cannot read
+    mar = next(store.glob("*.mar"))
+    with zipfile.ZipFile(mar) as src, zipfile.ZipFile(tmp_path / "bad.mar", "w") as dst:
+        for item in src.namelist():
+            dst.writestr(item, b"not torchscript" if item == "model.pt" else src.read(item))
+    mar.unlink()
+    (tmp_path / "bad.mar").rename(mar)
+    bad = subprocess.run([sys.executable, str(script), str(store), "9.9.9", str(out)], capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert bad.stdout.startswith("deploy-compare smoke-load: ")
+    assert f"written by torch 9.9.9, the image has torch {torch.__version__}" in bad.stdout

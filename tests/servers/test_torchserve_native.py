@@ -20,6 +20,7 @@ import pytest
 from server_helpers import alive, processes_mentioning, rewrite_sha
 
 from deploy_compare.errors import ServerError
+from deploy_compare.evaldata import EvalData
 from deploy_compare.servers import TorchServeConfig, make_launcher
 from deploy_compare.servers.model_spec import served_model
 from deploy_compare.servers.torchserve_handler import BATCH_HEADER
@@ -45,8 +46,8 @@ def server(artifacts, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def eval_arrays(artifacts):
-    with np.load(artifacts / "eval.npz") as data:
-        return data["x"], data["reference"]
+    data = EvalData.load(artifacts)
+    return data.x, data.reference
 
 
 def _post(endpoint, instances, headers=None, **kwargs):

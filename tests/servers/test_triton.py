@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 
 import httpx
 import psutil
@@ -12,11 +13,12 @@ import pytest
 import v2_checks
 from server_helpers import alive
 
+import deploy_compare.servers.triton as triton_package
 from deploy_compare.errors import ServerError, ServerUnavailable
 from deploy_compare.manifest import load_manifest
 from deploy_compare.servers import make_launcher
-from deploy_compare.servers.docker_base import dockerfile_path
-from deploy_compare.servers.triton.config import DEFAULT_IMAGE, TritonConfig
+from deploy_compare.servers.docker_base import default_base_image, dockerfile_path
+from deploy_compare.servers.triton.config import TritonConfig
 from deploy_compare.servers.triton.docker import image_unavailable_reason
 from deploy_compare.servers.triton.native import native_unavailable_reason
 
@@ -58,13 +60,17 @@ def test_every_encoding_gives_the_reference_predictions(server, exported):
 @pytest.mark.unit
 def test_the_dockerfile_builds_from_the_pinned_image_by_default():
     text = dockerfile_path("Dockerfile.triton").read_text()
-    assert re.search(r"^ARG BASE_IMAGE=(\S+)$", text, re.M).group(1) == DEFAULT_IMAGE
+    pinned = re.search(r"^ARG BASE_IMAGE=(\S+)$", text, re.M).group(1)
+    assert pinned == default_base_image("Dockerfile.triton") == "nvcr.io/nvidia/tritonserver:24.10-py3"
     assert "FROM ${BASE_IMAGE}" in text
-    assert TritonConfig(base_image="registry.local/triton:24.10-py3").image == "registry.local/triton:24.10-py3"
+    # the pin is written once: the Dockerfile's ARG (no copy in the Python code)
+    source = "".join(p.read_text() for p in Path(triton_package.__file__).parent.glob("*.py"))
+    assert pinned not in source
 
 
 @pytest.mark.unit
-def test_config_pbtxt_carries_batching_instances_and_the_environment(artifacts, tmp_path):
+def test_config_pbtxt_carries_batching_instances_and_the_environment(synthetic_manifest, tmp_path):
+    artifacts = synthetic_manifest  # the unit tier needs no export: these never load the model
     from deploy_compare.servers.model_spec import served_model
     from deploy_compare.servers.triton.repository import onnxruntime_repository, python_backend_repository
 
@@ -86,10 +92,11 @@ def test_config_pbtxt_carries_batching_instances_and_the_environment(artifacts, 
 
 
 @pytest.mark.unit
-def test_docker_mode_says_why_when_the_image_is_not_here_and_auto_runs_natively(artifacts, tmp_path):
+def test_docker_mode_says_why_when_the_image_is_not_here_and_auto_runs_natively(synthetic_manifest, tmp_path):
+    artifacts = synthetic_manifest  # the unit tier needs no export: these never load the model
     reason = image_unavailable_reason()
     if reason is None:
-        pytest.skip(f"{DEFAULT_IMAGE} is on this machine")
+        pytest.skip(f"{default_base_image('Dockerfile.triton')} is on this machine")
     with pytest.raises(ServerUnavailable, match="Triton: .*(not on this machine|no Docker engine)"):
         make_launcher("triton", "docker", manifest_dir=artifacts, run_dir=tmp_path)
     if native_unavailable_reason() is None:
@@ -142,7 +149,8 @@ class TestRealTriton:
 
 
 @pytest.mark.unit
-def test_the_docker_build_context_has_what_dockerfile_triton_copies(artifacts, tmp_path):
+def test_the_docker_build_context_has_what_dockerfile_triton_copies(synthetic_manifest, tmp_path):
+    artifacts = synthetic_manifest  # the unit tier needs no export: these never load the model
     from server_helpers import FakeDockerClient
 
     from deploy_compare.servers.model_spec import served_model

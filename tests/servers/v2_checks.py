@@ -9,13 +9,14 @@ import httpx
 import numpy as np
 
 from deploy_compare.clients import LoadConfig, payloads_from_export, run_closed_loop
+from deploy_compare.evaldata import EvalData
 from deploy_compare.manifest import to_artifact_layout
 
 
 def eval_batch(artifacts, manifest, artifact: str, n: int = 16):
     """n samples of eval.npz in the artifact's layout/dtype, and the reference logits."""
-    with np.load(artifacts / "eval.npz") as data:
-        x, reference = data["x"][:n], data["reference"][:n]
+    data = EvalData.load(artifacts).head(n)
+    x, reference = data.x, data.reference
     spec = manifest.artifact(artifact).inputs[0]
     x = to_artifact_layout(x, manifest.model.layout, spec.layout).astype(spec.dtype)
     return np.ascontiguousarray(x), reference

@@ -29,7 +29,7 @@ environment.py (RSS, pinning, machine) / result.py (BenchResult + document) are 
 (stdlib + numpy + each other, Python 3.9 syntax): edge-bundle assembles them, with
 deploy_compare/quantization.py, tflite_invoke.py and edge/runner.py, into the standalone run_edge.py
 (edge/assemble.py lists them and refuses any other import). schema.py validates documents
-against bench_result.schema.json; config.py, worker.py, suite.py, table.py are project-only.
+against the schema generated from BenchResult (record_schema.py); config.py, worker.py, suite.py, table.py are project-only.
 Importing this package imports no ML framework.
 """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..defaults import default
 from ..errors import ConfigError
 from .environment import usable_cores
 from .procedure import MeasureSettings
@@ -20,9 +21,10 @@ class BenchConfig:
     """profiles: "server" (threads as given, not pinned) and/or "edge" (each thread setting
     pinned to that many cores, modelling a phone/Raspberry-Pi-class CPU)."""
 
-    profiles: tuple[str, ...] = PROFILES
+    # default.toml [local] (defaults.py)
+    profiles: tuple[str, ...] = tuple(default("local", "profiles"))
     server_threads: tuple[int, ...] = field(default_factory=default_server_threads)
-    edge_threads: tuple[int, ...] = (1,)
+    edge_threads: tuple[int, ...] = tuple(default("local", "edge_threads"))
     settings: MeasureSettings = field(default_factory=MeasureSettings)
     worker_timeout_s: float = 600.0  # one (artifact, profile, threads) subprocess
 

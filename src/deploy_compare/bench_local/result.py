@@ -2,8 +2,8 @@
 
 Shared by the local benchmark and the standalone edge runner (edge-bundle assembles this
 pure module into run_edge.py, see edge/assemble.py), so both write the same JSON;
-bench_result.schema.json describes it and schema.py validates against it. Units are in
-the field names. Stdlib + the other pure modules only, Python 3.9 syntax.
+its JSON Schema is generated from the dataclass (record_schema.py; schema.py validates
+against it): a field is written once, here. Units are in the field names. Stdlib + the other pure modules only, Python 3.9 syntax.
 """
 
 from __future__ import annotations
@@ -25,50 +25,109 @@ PROFILES = ("server", "edge")
 DEVICE_LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+#: JSON Schema keywords for the generated schema (deploy_compare/record_schema.py) of these rows
+_MS = {"schema": {"minimum": 0}}  # a duration in milliseconds (None where not measured)
+_COUNT = {"schema": {"minimum": 0}}
+_NAME = {"schema": {"minLength": 1}}
+_SHARE = {"schema": {"minimum": 0, "maximum": 1}}
+_DEVICE = {"schema": {"pattern": DEVICE_LABEL_PATTERN.pattern}}
+#: fields every OK row has: the figures the report shows
+OK_ROW_FIELDS = (
+    "load_ms",
+    "first_inference_ms",
+    "iterations",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "max_ms",
+    "throughput_samples_per_s",
+)
+
+
 @dataclass
 class BenchResult:
-    artifact: str  # manifest name, e.g. "tflite_int8"
-    format: str  # torchscript, onnx, savedmodel, tflite
+    # Fields without a default are required in every file; a field added later gets a default,
+    # so result files written by older run_edge.py bundles still validate and ingest.
+    artifact: str = field(metadata=_NAME)  # manifest name, e.g. "tflite_int8"
+    format: str = field(metadata=_NAME)  # torchscript, onnx, savedmodel, tflite
     variant: str  # fp32, fp16, dynamic_int8, int8
-    runtime: str  # torchscript, onnxruntime, tensorflow, tflite
-    profile: str  # "server" (all the cores it is given) or "edge" (pinned, phone/Pi-class)
-    threads: int
-    device: str  # "local" for this machine, the --device label of an edge run
-    status: str  # OK, SKIPPED (cannot run here; reason says why), FAILED (reason is the error)
+    runtime: str = field(metadata=_NAME)  # torchscript, onnxruntime, tensorflow, tflite
+    # "server" (all the cores it is given) or "edge" (pinned, phone/Pi-class)
+    profile: str = field(metadata={"schema": {"enum": list(PROFILES)}})
+    threads: int = field(metadata={"schema": {"minimum": 1}})
+    device: str = field(metadata=_DEVICE)  # "local" for this machine, the --device label of an edge run
+    # OK, SKIPPED (cannot run here; reason says why), FAILED (reason is the error)
+    status: str = field(metadata={"schema": {"enum": list(STATUSES)}})
     reason: Optional[str] = None
     runtime_version: Optional[str] = None  # "package version"
-    pinned_cores: Optional[List[int]] = None  # None: not pinned
-    file_size_bytes: Optional[int] = None
-    import_ms: Optional[float] = None  # importing the runtime package
-    load_ms: Optional[float] = None  # loading the model (after the import)
-    first_inference_ms: Optional[float] = None
-    iterations: Optional[int] = None  # single-stream timed calls (warm-up excluded)
-    single_stream_duration_s: Optional[float] = None
-    mean_ms: Optional[float] = None
-    p50_ms: Optional[float] = None
-    p90_ms: Optional[float] = None
-    p99_ms: Optional[float] = None
-    max_ms: Optional[float] = None
-    throughput_samples_per_s: Dict[int, float] = field(default_factory=dict)  # batch size -> samples/s
+    pinned_cores: Optional[List[int]] = field(
+        default=None, metadata={"schema": {"items": {"type": "integer", "minimum": 0}}}
+    )
+    file_size_bytes: Optional[int] = field(default=None, metadata=_COUNT)
+    import_ms: Optional[float] = field(default=None, metadata=_MS)  # importing the runtime package
+    load_ms: Optional[float] = field(default=None, metadata=_MS)  # loading the model (after the import)
+    first_inference_ms: Optional[float] = field(default=None, metadata=_MS)
+    # single-stream timed calls (warm-up excluded)
+    iterations: Optional[int] = field(default=None, metadata={"schema": {"minimum": 1}})
+    single_stream_duration_s: Optional[float] = field(default=None, metadata=_MS)
+    mean_ms: Optional[float] = field(default=None, metadata=_MS)
+    p50_ms: Optional[float] = field(default=None, metadata=_MS)
+    p90_ms: Optional[float] = field(default=None, metadata=_MS)
+    p99_ms: Optional[float] = field(default=None, metadata=_MS)
+    max_ms: Optional[float] = field(default=None, metadata=_MS)
+    # batch size -> samples/s
+    throughput_samples_per_s: Dict[int, float] = field(
+        default_factory=dict,
+        metadata={
+            "schema": {
+                "propertyNames": {"pattern": "^[1-9][0-9]*$"},
+                "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
+            }
+        },
+    )
     # Invoke-only (TFLite rows): set_tensor + invoke + get_tensor on inputs already in the
     # artifact's layout and dtype, as benchmark_model times; p50_ms above is end-to-end
     # (layout conversion and int8 quantize/dequantize included).
-    invoke_p50_ms: Optional[float] = None
-    invoke_p99_ms: Optional[float] = None
-    xnnpack_ops: Optional[int] = None  # ops the XNNPACK delegate took (the interpreter's node list)
-    total_ops: Optional[int] = None  # ops in the model
+    invoke_p50_ms: Optional[float] = field(default=None, metadata=_MS)
+    invoke_p99_ms: Optional[float] = field(default=None, metadata=_MS)
+    # ops the XNNPACK delegate took (the interpreter's node list)
+    xnnpack_ops: Optional[int] = field(default=None, metadata=_COUNT)
+    total_ops: Optional[int] = field(default=None, metadata=_COUNT)  # ops in the model
     fallback_ops: Optional[List[str]] = None  # ops left to the built-in kernels; non-empty = a fallback
     rss_import_mib: Optional[float] = None  # peak RSS growth from importing the runtime package
     rss_growth_mib: Optional[float] = None  # peak RSS growth from model load through all inference
-    top1_agreement: Optional[float] = None  # share in [0, 1] vs the reference (PyTorch) outputs
-    samples_checked: int = 0
+    # share in [0, 1] vs the reference (PyTorch) outputs
+    top1_agreement: Optional[float] = field(default=None, metadata=_SHARE)
+    samples_checked: int = field(default=0, metadata=_COUNT)
     model_name: Optional[str] = None
     model_content_hash: Optional[str] = None
     artifact_sha256: Optional[str] = None
     settings: Dict[str, Any] = field(default_factory=dict)  # MeasureSettings.to_dict()
     machine: Dict[str, Any] = field(default_factory=dict)  # environment.machine_description()
     notes: List[str] = field(default_factory=list)
-    schema_version: int = RESULT_SCHEMA_VERSION
+    schema_version: int = field(
+        default=RESULT_SCHEMA_VERSION, metadata={"required": True, "schema": {"const": RESULT_SCHEMA_VERSION}}
+    )
+
+    #: cross-field rules of the generated schema: an OK row has its figures, a SKIPPED or
+    #: FAILED row says why
+    SCHEMA_RULES = (
+        {
+            "if": {"properties": {"status": {"const": "OK"}}},
+            "then": {
+                "required": list(OK_ROW_FIELDS),
+                "properties": {
+                    **{name: {"type": "number"} for name in OK_ROW_FIELDS},
+                    "iterations": {"type": "integer"},
+                    "throughput_samples_per_s": {"type": "object", "minProperties": 1},
+                },
+            },
+        },
+        {
+            "if": {"properties": {"status": {"enum": ["SKIPPED", "FAILED"]}}},
+            "then": {"required": ["reason"], "properties": {"reason": {"type": "string", "minLength": 1}}},
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

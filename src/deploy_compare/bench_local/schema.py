@@ -1,23 +1,38 @@
 """Validate and read results documents (local benchmark output, edge runner output).
 
-jsonschema is imported lazily: only reading a foreign file needs it.
+The schema is generated from BenchResult (record_schema.py): rows are the dataclass, the
+document around them is the envelope results_document() writes. jsonschema is imported
+lazily: only reading a foreign file needs it.
 """
 
 from __future__ import annotations
 
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ..errors import ResultsError
-from .result import BenchResult
-
-SCHEMA_FILE = "bench_result.schema.json"
+from ..record_schema import DIALECT, record_schema
+from .result import DEVICE_LABEL_PATTERN, RESULT_SCHEMA_VERSION, RESULTS_KIND, BenchResult
 
 
 def load_schema() -> dict[str, Any]:
-    return json.loads(resources.files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+    """The JSON Schema of a results document (results_document()), rows from BenchResult."""
+    return {
+        "$schema": DIALECT,
+        "title": "deploy-compare benchmark results (local benchmark and edge runner)",
+        "type": "object",
+        "required": ["schema_version", "kind", "created_utc", "device", "command", "results"],
+        "additionalProperties": False,
+        "properties": {
+            "schema_version": {"const": RESULT_SCHEMA_VERSION},
+            "kind": {"const": RESULTS_KIND},
+            "created_utc": {"type": "string"},
+            "device": {"type": "string", "pattern": DEVICE_LABEL_PATTERN.pattern},
+            "command": {"type": "array", "items": {"type": "string"}},
+            "results": {"type": "array", "items": record_schema(BenchResult)},
+        },
+    }
 
 
 def validate_document(doc: Any, source: str) -> None:

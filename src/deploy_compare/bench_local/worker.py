@@ -4,7 +4,8 @@ Why a process per (artifact, profile, threads): torch and TensorFlow size their 
 pools once per process, peak RSS is a per-process high-water mark, and CPU pinning must
 not leak into the parent. The worker always writes one BenchResult as JSON to --out
 (status OK, SKIPPED when the runtime package is missing, FAILED with the error); only a
-crash leaves no file, and the parent turns that into a FAILED row.
+crash leaves no file, and the parent turns that into a FAILED row. The measurement itself
+is job.measure_artifact, which the edge runner runs on a device too.
 """
 
 from __future__ import annotations
@@ -13,89 +14,21 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
-from ..errors import DeployCompareError, RuntimeUnavailable
 from ..fileio import write_json_atomic
-from .environment import machine_description, peak_rss_mib, pin_to_cores
-from .procedure import MeasureSettings, measure, measure_invoke_only
-from .result import BenchResult, failure_reason
+from .job import measure_artifact
+from .procedure import MeasureSettings
+from .result import BenchResult
 
 
 def run_job(
     manifest_dir: Path, artifact: str, profile: str, threads: int, pin: bool, settings: MeasureSettings
 ) -> BenchResult:
-    machine = machine_description()  # before pinning: it describes the machine, not the pinned set
-    # Pin before any runtime creates its threads.
-    pinned, pin_note = pin_to_cores(threads) if pin else (None, None)
-    rss_start = peak_rss_mib()
+    """Measure one artifact of the export in this process, with the runtime its format needs."""
+    from ..runtimes import runtime_class
 
-    from ..exporters.verify import EvalData
-    from ..manifest import EVAL_DATA_NAME, check_artifact_file, load_manifest
-    from ..runtimes import RUNTIME_FOR_FORMAT, open_runtime, runtime_class
-    from ..runtimes.tflite import TFLiteRuntime
-
-    manifest = load_manifest(manifest_dir)
-    entry = manifest.artifact(artifact)
-    result = BenchResult(
-        artifact=artifact,
-        format=entry.format,
-        variant=entry.variant,
-        runtime=RUNTIME_FOR_FORMAT[entry.format],
-        profile=profile,
-        threads=threads,
-        device="local",
-        status="FAILED",
-        pinned_cores=pinned,
-        file_size_bytes=entry.size_bytes,
-        model_name=manifest.model.name,
-        model_content_hash=manifest.model.content_hash,
-        artifact_sha256=entry.sha256,
-        settings=settings.to_dict(),
-        machine=machine,
-    )
-    if pin_note:
-        result.notes.append(pin_note)
-    try:
-        check_artifact_file(manifest_dir, entry)  # outside the timed load
-        eval_path = Path(manifest_dir) / EVAL_DATA_NAME
-        if eval_path.exists():
-            data = EvalData.load(manifest_dir)
-            x, reference = data.x, data.reference
-        else:
-            raise DeployCompareError(f"{eval_path}: missing (held-out inputs; re-run `deploy-compare export`)")
-
-        cls = runtime_class(entry.format)
-        t0 = time.perf_counter_ns()
-        try:
-            result.runtime_version = cls.import_engine()
-        except ImportError as exc:
-            raise RuntimeUnavailable(f"runtime {cls.name!r} unavailable: {exc}") from None
-        result.import_ms = (time.perf_counter_ns() - t0) / 1e6
-        rss_imported = peak_rss_mib()
-
-        t0 = time.perf_counter_ns()
-        runtime = open_runtime(manifest_dir, manifest, artifact, threads=threads, check_hash=False)
-        result.load_ms = (time.perf_counter_ns() - t0) / 1e6
-        try:
-            m = measure(runtime.predict, x, reference, settings)
-            if isinstance(runtime, TFLiteRuntime):  # benchmark_model's figure beside ours, and XNNPACK's share
-                invoke = measure_invoke_only(runtime.run_prepared, runtime.prepare, x, settings)
-                result.record_invoke_only(invoke, runtime.kernel_coverage())
-            result.notes.extend(runtime.notes)
-        finally:
-            runtime.close()
-        rss_end = peak_rss_mib()
-    except RuntimeUnavailable as exc:
-        result.status, result.reason = "SKIPPED", failure_reason(exc, DeployCompareError)
-        return result
-    except Exception as exc:  # any failure becomes this row's reason; the other rows still run
-        result.reason = failure_reason(exc, DeployCompareError)
-        return result
-
-    result.record_measurement(m, rss_start, rss_imported, rss_end)
-    return result
+    return measure_artifact(str(manifest_dir), artifact, profile, threads, pin, settings, runtime_class)
 
 
 def main(argv: list[str] | None = None) -> int:

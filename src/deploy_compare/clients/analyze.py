@@ -175,6 +175,8 @@ def analyze_with_samples(
         requests=len(measured),
         completed=int(ok.sum()),
         throughput_rps=rate_per_s(completed_in_window, window_ns),
+        batch_size=payloads.batch_size,
+        throughput_samples_per_s=rate_per_s(completed_in_window, window_ns) * payloads.batch_size,
         **summary,
         p99_incl_failures_ms=percentile_including_failures_ms(latencies, n_failed, 99.0),
         errors=errors,

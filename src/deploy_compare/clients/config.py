@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..defaults import default
 from ..endpoint import Endpoint
 from ..errors import ConfigError
 
@@ -19,10 +20,11 @@ class LoadConfig:
     """One load run. A run lasts until BOTH warmup_s + duration_s have passed AND
     min_requests were issued after the warm-up, but never longer than max_duration_s."""
 
-    duration_s: float = 10.0  # measured window, after warm-up
-    min_requests: int = 200  # requests issued after warm-up (open loop: scheduled)
-    warmup_s: float = 2.0  # excluded from every statistic
-    timeout_s: float = 5.0  # per request
+    # default.toml [load] (defaults.py): `load` starts where `run` does
+    duration_s: float = default("load", "duration_s")  # measured window, after warm-up
+    min_requests: int = default("load", "min_requests")  # requests issued after warm-up (open loop: scheduled)
+    warmup_s: float = default("load", "warmup_s")  # excluded from every statistic
+    timeout_s: float = default("load", "timeout_s")  # per request
     max_duration_s: float = 120.0  # hard stop; a run cut short says min_requests_met=False
     concurrency: int = 1  # closed loop: workers, one keep-alive connection each
     rate_rps: float | None = None  # open loop: mean arrival rate
@@ -85,12 +87,19 @@ class SloConfig:
     infinitely slow) is <= p99_bound_ms and the client was not the bottleneck.
     """
 
-    p99_bound_ms: float = 50.0
-    start_rate_rps: float = 50.0
+    p99_bound_ms: float = default("slo", "p99_bound_ms")
+    start_rate_rps: float = default("slo", "start_rate_rps")
     min_rate_rps: float = 1.0
     max_rate_rps: float = 20000.0
-    max_trials: int = 10  # total open-loop runs, bracketing + bisection
+    max_trials: int = default("slo", "max_trials")  # total open-loop runs, bracketing + bisection
     rel_tolerance: float = 0.05  # stop bisecting when (fail - pass) / pass <= this
+    # Between trials: wait this long, then the server's health URL must answer 200 (retried up
+    # to the request timeout), so requests still queued from the last trial cannot spill into the next.
+    pause_s: float = 1.0
+    # Run the reported rate once more (another arrival seed); a rate that fails its confirmation
+    # becomes the failing end and the next lower passing rate is confirmed instead (at most
+    # `confirm_trials` extra trials, outside max_trials).
+    confirm_trials: int = 2
 
     def __post_init__(self) -> None:
         for name in ("p99_bound_ms", "start_rate_rps", "min_rate_rps", "max_rate_rps", "rel_tolerance"):
@@ -103,6 +112,10 @@ class SloConfig:
             )
         if not isinstance(self.max_trials, int) or self.max_trials < 2:
             raise ConfigError(f"SloConfig.max_trials must be an integer >= 2, got {self.max_trials!r}")
+        if not self.pause_s >= 0:
+            raise ConfigError(f"SloConfig.pause_s must be >= 0, got {self.pause_s!r}")
+        if not isinstance(self.confirm_trials, int) or self.confirm_trials < 0:
+            raise ConfigError(f"SloConfig.confirm_trials must be an integer >= 0, got {self.confirm_trials!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

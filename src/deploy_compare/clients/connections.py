@@ -96,7 +96,7 @@ class _ResponseReader(asyncio.Protocol):
     """Feeds received bytes to llhttp and completes `waiter` when a whole response is in."""
 
     def __init__(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.waiter: asyncio.Future | None = None
         self.status = 0
@@ -152,8 +152,11 @@ class _ResponseReader(asyncio.Protocol):
             self.usable = False  # bytes while idle: the stream is out of step; never reuse it
             return
         self.last_data = self.loop.time()
+        parser = self.parser
+        if parser is None:  # after connection_lost: nothing more to parse
+            return
         try:
-            self.parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self.usable = False
             if not waiter.done():
@@ -168,6 +171,12 @@ class _ResponseReader(asyncio.Protocol):
         drain = self.drain_waiter
         if drain is not None and not drain.done():
             drain.set_exception(httpx.WriteError(f"connection lost while sending ({exc})"))
+        # Break the reader <-> parser (its callbacks are this reader's bound methods) and
+        # reader <-> transport cycles: the collector is off during a run (runner.collector_paused),
+        # so a closed connection must go by reference counting alone, or every connection the
+        # open loop opened (more on a busy machine) would stay behind as garbage.
+        self.parser = None
+        self.transport = None
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -183,14 +192,18 @@ class _ResponseReader(asyncio.Protocol):
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
+        parser = self.parser
+        assert parser is not None  # llhttp calls this from parser.feed_data
+        self.status = parser.get_status_code()
         self.headers_done = True
 
     def on_body(self, body: bytes) -> None:
         self.chunks.append(body)
 
     def on_message_complete(self) -> None:
-        self.keep_alive = self.parser.should_keep_alive()
+        parser = self.parser
+        assert parser is not None  # llhttp calls this from parser.feed_data
+        self.keep_alive = parser.should_keep_alive()
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -260,7 +273,10 @@ class WorkerConnection:
         waiter = reader.begin()
         done = False
         try:
-            reader.transport.write(req.wire)  # type: ignore[union-attr]
+            transport = reader.transport
+            if transport is None:  # connection_lost already ran: the server closed it before we wrote
+                raise httpx.WriteError("connection closed by the server before the request was sent")
+            transport.write(req.wire)
             if reader.write_paused:
                 await self._drain(reader, req.write_timeout)
             if req.read_timeout is not None:

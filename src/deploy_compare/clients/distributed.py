@@ -301,6 +301,8 @@ def merge(shares: list[Share], config: LoadConfig, mode: str) -> LoadResult:
         requests=sum(r.requests for r in results),
         completed=sum(r.completed for r in results),
         throughput_rps=sum(r.throughput_rps for r in results),
+        batch_size=first.batch_size,
+        throughput_samples_per_s=sum(r.throughput_rps for r in results) * first.batch_size,
         **summary,
         p99_incl_failures_ms=percentile_including_failures_ms(latencies, failed, 99.0),
         errors=errors,

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, ManifestError
-from ..manifest import EVAL_DATA_NAME, Manifest, TensorSpec, to_artifact_layout
+from ..evaldata import EvalData
+from ..manifest import Manifest, TensorSpec, to_artifact_layout
 from .config import Endpoint
 from .protocols import RequestSpec, adapter_for
 
@@ -96,18 +97,11 @@ def payloads_from_export(
     entry = manifest.artifact(name)
     if not entry.inputs:
         raise ManifestError(f"artifact {name!r} lists no inputs in the manifest")
-    path = Path(export_dir) / EVAL_DATA_NAME
-    try:
-        with np.load(path) as data:
-            x, reference = data["x"], data["reference"]
-    except FileNotFoundError:
-        raise ManifestError(f"{path}: not found (run `deploy-compare export` first)") from None
-    except KeyError as exc:
-        raise ManifestError(f"{path}: missing array {exc}") from None
+    data = EvalData.load(export_dir)
     return build_payloads(
         endpoint,
-        x,
-        reference,
+        data.x,
+        data.reference,
         logical_layout=manifest.model.layout,
         input_spec=entry.inputs[0],
         batch_size=batch_size,

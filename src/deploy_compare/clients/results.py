@@ -62,6 +62,10 @@ class LoadResult:
     lost_shares: list[dict[str, Any]] = field(default_factory=list)
     client_info: dict[str, str] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    # Samples per request (the request batch size) and what the throughput is in samples:
+    # throughput_rps x batch_size. A batch of 8 at 100 req/s serves 800 samples/s.
+    batch_size: int = 1
+    throughput_samples_per_s: float | None = None
     # How the requests travelled (clients.protocols.ENCODINGS: json, binary, grpc, ...) and what
     # one request and one good response weighed: message bytes (HTTP body, gRPC message),
     # framing (HTTP headers, HTTP/2 frames) excluded; means over the run's bodies / responses.
@@ -96,23 +100,30 @@ class SloTrial:
     passed: bool
     reason: str  # why it failed; empty when it passed
     result: LoadResult
+    confirm: bool = False  # a repeat of the rate the search found (another arrival seed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rate_rps": self.rate_rps,
             "passed": self.passed,
             "reason": self.reason,
+            "confirm": self.confirm,
             "result": self.result.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SloTrial:
-        return cls(d["rate_rps"], d["passed"], d["reason"], LoadResult.from_dict(d["result"]))
+        return cls(
+            d["rate_rps"], d["passed"], d["reason"], LoadResult.from_dict(d["result"]), bool(d.get("confirm", False))
+        )
 
 
 @dataclass
 class SloResult:
-    """Highest open-loop rate found whose p99 (failures included) met the bound."""
+    """Highest open-loop rate found whose p99 (failures included) met the bound.
+
+    The answer is the bracket [max_rate_rps, lowest_failing_rate_rps): the true limit lies in it.
+    """
 
     p99_bound_ms: float
     max_rate_rps: float | None  # None: even the lowest rate tried failed
@@ -120,6 +131,7 @@ class SloResult:
     limited_by_client: bool  # a failing trial was the client's fault: max_rate is a lower bound
     trials: list[SloTrial]
     note: str = ""
+    confirmed: bool | None = None  # max_rate_rps passed a second trial; None: no confirmation was run
 
     @property
     def best(self) -> LoadResult | None:
@@ -134,6 +146,7 @@ class SloResult:
             "limited_by_client": self.limited_by_client,
             "trials": [t.to_dict() for t in self.trials],
             "note": self.note,
+            "confirmed": self.confirmed,
         }
 
     @classmethod
@@ -145,6 +158,7 @@ class SloResult:
             limited_by_client=d["limited_by_client"],
             trials=[SloTrial.from_dict(t) for t in d["trials"]],
             note=d.get("note", ""),
+            confirmed=d.get("confirmed"),
         )
 
 

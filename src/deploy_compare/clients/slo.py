@@ -1,20 +1,35 @@
 """The highest open-loop rate whose p99 stays under a bound (MLPerf LoadGen's Server scenario).
 
-Bounded search, at most SloConfig.max_trials open-loop runs:
+Bounded search, at most SloConfig.max_trials open-loop runs, then a confirmation:
 1. bracket: from start_rate_rps, double while the rate passes (halve while it fails),
    within [min_rate_rps, max_rate_rps];
 2. bisect between the highest passing and the lowest failing rate until they are within
-   rel_tolerance of each other.
-A rate passes when p99 with failures counted as infinitely slow (so errors and drops
-above 1% fail it) is <= p99_bound_ms and the client was not the bottleneck. A rate failed
-only because of the client ends the search: higher rates would measure the client.
+   rel_tolerance of each other;
+3. confirm: run the rate found once more (another arrival seed). A rate that fails its
+   confirmation counts as failing, and the next lower passing rate is confirmed instead
+   (at most confirm_trials extra runs). One lucky trial is not an answer.
+
+A rate passes when the trial issued its min_requests (a trial cut short by max_duration_s
+judges nothing), p99 with failures counted as infinitely slow (so errors and drops above 1%
+fail it) is <= p99_bound_ms, and the client was not the bottleneck. A rate failed because of
+the client is never bisected above (higher rates would measure the client), but the search
+still halves below it to find a rate the client can drive: the answer is then a lower bound.
+
+Trials are apart: pause_s, then the server's health URL must answer, and each trial's
+preflight request queues behind anything the last trial left, so its stragglers cannot
+spill into the next trial's window.
+
+The answer is a bracket [pass, fail): the highest rate that passed every trial run at it and
+the lowest rate that failed one. A rate that passed once and failed once counts as failing.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 
+from ..errors import LoadError
 from .config import Endpoint, LoadConfig, SloConfig
 from .payload import Payloads
 from .results import LoadResult, SloResult, SloTrial
@@ -24,6 +39,8 @@ from .runner import ProgressFn, run_open_loop
 def judge(result: LoadResult, slo: SloConfig) -> tuple[bool, str]:
     if result.client_bottleneck:
         return False, "client bottleneck: " + "; ".join(result.bottleneck_reasons)
+    if not result.min_requests_met:
+        return False, f"cut short by max_duration_s after {result.requests} requests: too few to judge"
     p99 = result.p99_incl_failures_ms
     if p99 is None:
         failed = result.error_count + result.dropped
@@ -31,6 +48,37 @@ def judge(result: LoadResult, slo: SloConfig) -> tuple[bool, str]:
     if p99 > slo.p99_bound_ms:
         return False, f"p99 {p99:.2f} ms > {slo.p99_bound_ms:g} ms"
     return True, ""
+
+
+def wait_healthy(endpoint: Endpoint, pause_s: float, deadline_s: float) -> None:
+    """Sleep pause_s, then poll the endpoint's health URL until it answers 200 (to deadline_s).
+    Raises LoadError naming the last answer seen."""
+    import httpx
+
+    time.sleep(pause_s)
+    url, headers = endpoint.health_url, endpoint.request_headers()
+    deadline = time.monotonic() + deadline_s
+    last = "no answer yet"
+    while True:
+        try:
+            response = httpx.get(url, headers=headers, timeout=max(deadline_s, 1.0))
+            if response.status_code == 200:
+                return
+            last = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() >= deadline:
+            raise LoadError(f"{url}: not healthy {deadline_s:g}s after an SLO trial (last: {last})")
+        time.sleep(0.2)
+
+
+def bracket(trials: list[SloTrial]) -> tuple[float | None, float | None]:
+    """(highest rate that passed every trial at it, below any failure; lowest rate that failed one)."""
+    failed = {t.rate_rps for t in trials if not t.passed}
+    worst = min(failed) if failed else None
+    passing = [t.rate_rps for t in trials if t.passed and t.rate_rps not in failed]
+    passing = [r for r in passing if worst is None or r < worst]
+    return (max(passing) if passing else None), worst
 
 
 def find_max_rate_under_slo(
@@ -41,62 +89,102 @@ def find_max_rate_under_slo(
     on_progress: ProgressFn | None = None,
     on_trial: Callable[[SloTrial], None] | None = None,
     run: Callable[..., LoadResult] | None = None,  # replaces run_open_loop (distributed.ClientPool.run_open)
+    settle: Callable[[], None] | None = None,  # between trials; default: wait_healthy(pause_s, timeout_s)
 ) -> SloResult:
     run = run or run_open_loop
+    settle = settle or (lambda: wait_healthy(endpoint, slo.pause_s, config.timeout_s + slo.pause_s))
     trials: list[SloTrial] = []
-    best: float | None = None  # highest passing rate
-    worst: float | None = None  # lowest failing rate
     client_limited = False
+    cut_short = False  # a failing trial could not reach min_requests: lower rates cannot either
 
-    def trial(rate: float) -> bool:
-        nonlocal best, worst, client_limited
-        result = run(endpoint, payloads, dataclasses.replace(config, rate_rps=rate), on_progress)
+    def trial(rate: float, confirm: bool = False) -> bool:
+        nonlocal client_limited, cut_short
+        if trials:
+            settle()
+        seed = config.seed + sum(t.confirm for t in trials) + (1 if confirm else 0)
+        result = run(endpoint, payloads, dataclasses.replace(config, rate_rps=rate, seed=seed), on_progress)
         passed, reason = judge(result, slo)
-        t = SloTrial(rate, passed, reason, result)
+        t = SloTrial(rate, passed, reason, result, confirm)
         trials.append(t)
         if on_trial is not None:
             on_trial(t)
-        if passed:
-            best = rate if best is None else max(best, rate)
-        else:
-            worst = rate if worst is None else min(worst, rate)
+        if not passed:
             client_limited = client_limited or result.client_bottleneck
+            cut_short = cut_short or not result.min_requests_met
         return passed
 
     rate = slo.start_rate_rps
-    note = ""
+    searched = 0
     # 1. bracket
-    while len(trials) < slo.max_trials:
-        passed = trial(rate)
-        if passed:
-            if worst is not None or rate >= slo.max_rate_rps:
+    while searched < slo.max_trials:
+        searched += 1
+        if trial(rate):
+            if bracket(trials)[1] is not None or rate >= slo.max_rate_rps:
                 break
             rate = min(rate * 2, slo.max_rate_rps)
         else:
-            if client_limited or best is not None or rate <= slo.min_rate_rps:
+            # Lower rates may be within the client's reach (the answer is then a lower bound);
+            # nothing lower is needed once a rate passed, nor possible below a capped-short trial.
+            if cut_short or bracket(trials)[0] is not None or rate <= slo.min_rate_rps:
                 break
             rate = max(rate / 2, slo.min_rate_rps)
+
     # 2. bisect
-    while (
-        len(trials) < slo.max_trials
-        and best is not None
-        and worst is not None
-        and not client_limited
-        and (worst - best) / best > slo.rel_tolerance
-    ):
+    def wide() -> bool:
+        best, worst = bracket(trials)
+        return best is not None and worst is not None and (worst - best) / best > slo.rel_tolerance
+
+    while searched < slo.max_trials and not client_limited and wide():
+        searched += 1
+        best, worst = bracket(trials)
+        assert best is not None and worst is not None  # wide() checked
         trial((best + worst) / 2)
-    if best is None:
-        note = "no rate tried met the bound"
+    # 3. confirm (client-limited answers are lower bounds already: nothing to confirm)
+    confirmed: bool | None = None
+    if not client_limited:
+        for _ in range(slo.confirm_trials):
+            best = bracket(trials)[0]
+            if best is None:
+                break
+            if trial(best, confirm=True):
+                confirmed = True
+                break
+            confirmed = False
+    best, worst = bracket(trials)
+    if confirmed and best is None:  # cannot happen: a confirmed rate passed twice
+        confirmed = False
+    notes = []
+    if best is None and client_limited and all(t.result.client_bottleneck for t in trials):
+        lowest = min(t.rate_rps for t in trials)
+        notes.append(
+            f"the load client fell behind at every rate tried (down to {lowest:g}/s): the server was not measured"
+        )
+    elif best is None and not any(t.passed for t in trials):
+        notes.append("no rate tried met the bound")
+    elif best is None:
+        pass  # a rate passed once and failed its confirmation: said below
     elif worst is None:
-        note = f"the highest rate allowed ({slo.max_rate_rps:g}/s) still met the bound"
+        notes.append(f"the highest rate allowed ({slo.max_rate_rps:g}/s) still met the bound")
     elif client_limited:
-        note = "the client was the bottleneck: max_rate_rps is a lower bound for the server"
+        notes.append("the client was the bottleneck: max_rate_rps is a lower bound for the server")
     elif (worst - best) / best > slo.rel_tolerance:
-        note = f"stopped after max_trials={slo.max_trials} before reaching rel_tolerance"
+        why = (
+            "a failed confirmation"
+            if confirmed is False or searched < slo.max_trials
+            else f"max_trials={slo.max_trials}"
+        )
+        notes.append(f"the bracket [{best:g}, {worst:g}) is wider than rel_tolerance={slo.rel_tolerance:g} ({why})")
+    if confirmed is False:
+        notes.append(
+            "the rate found failed its confirmation"
+            + (f"; {best:g}/s passed once only (unconfirmed)" if best is not None else "")
+        )
+    if cut_short:
+        notes.append("a trial was cut short by max_duration_s before min_requests: it judged nothing")
     fewest = min((t.result.requests for t in trials), default=0)
     if 0 < fewest < 1000:
         # p99 of n samples is set by its n/100 slowest: with a few hundred, two or three requests.
-        note = (note + "; " if note else "") + (
+        notes.append(
             f"a trial had only {fewest} requests: its p99 rests on {max(fewest // 100, 1)} sample(s); "
             "raise duration_s/min_requests for a stable answer"
         )
@@ -106,5 +194,6 @@ def find_max_rate_under_slo(
         lowest_failing_rate_rps=worst,
         limited_by_client=client_limited,
         trials=trials,
-        note=note,
+        note="; ".join(notes),
+        confirmed=confirmed,
     )

@@ -1,4 +1,5 @@
-"""`deploy-compare diff RUN_A RUN_B`: compare two runs; exit code 1 when B regressed."""
+"""`deploy-compare diff RUN_A RUN_B`: compare two runs; exit code 1 when B regressed, 3 when
+the runs do not compare (incomplete, another model or profile)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 HELP = (
     "compare two runs figure by figure (latency, throughput, SLO rate, sizes, accuracy); "
-    "exit code 1 when RUN_B regressed beyond the tolerance, 2 when a run directory is missing or invalid"
+    "exit code 1 when RUN_B regressed beyond the noise of both runs, 2 when a run directory is missing "
+    "or invalid, 3 when the runs do not compare (one incomplete, another model or another profile)"
 )
 
 
@@ -28,14 +30,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tolerance",
         type=_share,
         default=0.10,
-        help="relative change allowed for latency, throughput and rate (default 0.10 = 10%%)",
+        help="relative change allowed for latency, throughput and rate where a run has ONE repetition "
+        "(no measured spread); with repetitions in both runs the noise is their ranges (default 0.10 = 10%%)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="compare runs that do not compare (incomplete, another model or profile); the reasons head the output",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from ..deploy.results import load_results
     from ..errors import ConfigError, DeployCompareError
-    from ..report.diff import diff_runs, format_diff
+    from ..report.diff import describe_run, diff_runs, format_diff
 
     loaded = []
     for label, path in (("RUN_A", args.run_a), ("RUN_B", args.run_b)):
@@ -46,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
             loaded.append(load_results(path))
         except DeployCompareError as exc:
             raise ConfigError(f"{label}: {exc}") from None
-    report = diff_runs(loaded[0], loaded[1], args.tolerance)
+    print(f"A = {args.run_a}: {describe_run(loaded[0])}")
+    print(f"B = {args.run_b}: {describe_run(loaded[1])}")
+    report = diff_runs(loaded[0], loaded[1], args.tolerance, force=args.force)  # IncomparableRunsError: exit 3
     print(format_diff(report, "A", "B"))
-    print(f"A = {args.run_a}\nB = {args.run_b}")
     return 1 if report.regressions else 0

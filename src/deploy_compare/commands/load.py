@@ -99,7 +99,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-requests", type=int, default=None, help="measured requests per run, at least")
     parser.add_argument("--warmup", type=float, default=None, help="seconds excluded before measuring")
     parser.add_argument("--timeout", type=float, default=None, help="per-request timeout in seconds")
-    parser.add_argument("--batch-size", type=int, default=1, help="samples per request")
+    parser.add_argument(
+        "--batch-size",
+        type=_levels,
+        default=None,
+        help="samples per request, one run (or sweep, or SLO search) per size, e.g. 1,8,32 (default: [load] batch_sizes)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write all results here as JSON")
     # Scale-out (clients/distributed.py, needs Ray): the load split over N client processes.
     parser.add_argument(
@@ -166,6 +171,7 @@ def run_config_from_args(args: argparse.Namespace):
         "max_in_flight": args.max_in_flight,
         "client_processes": args.client_processes,
         "ray_address": args.ray_address,
+        "batch_sizes": args.batch_size,
     }
     overrides: dict = {"load": {k: v for k, v in flags.items() if v is not None}}
     if args.slo_ms is not None:
@@ -180,11 +186,17 @@ def settings_from_args(args: argparse.Namespace):
     return run_config_from_args(args).load_settings()
 
 
-def _row(r) -> list[str]:
+def _row(r, confirm: bool = False) -> list[str]:
     def ms(v):
         return "-" if v is None else f"{v:.2f}"
 
     what = f"c={r.concurrency}" if r.mode == "closed" else f"{r.target_rate_rps:g}/s {r.arrival}"
+    if confirm:
+        what += " (confirm)"
+    if r.batch_size != 1:
+        what = f"b={r.batch_size} {what}"
+    # Errors and drops count as infinitely slow: over 1% of them and no p99 bounds the run.
+    p99_all = "unbounded" if r.p99_incl_failures_ms is None and r.requests else ms(r.p99_incl_failures_ms)
     errors = sum(r.errors.values())
     flags = "CLIENT-BOUND" if r.client_bottleneck else ""
     if r.lost_shares:
@@ -196,9 +208,11 @@ def _row(r) -> list[str]:
         what,
         str(r.requests),
         f"{r.throughput_rps:.1f}",
+        "-" if r.throughput_samples_per_s is None else f"{r.throughput_samples_per_s:.1f}",
         ms(r.p50_ms),
         ms(r.p90_ms),
         ms(r.p99_ms),
+        p99_all,
         ms(r.p999_ms),
         ms(r.max_ms),
         str(errors),
@@ -259,19 +273,27 @@ def run(args: argparse.Namespace) -> int:
         grpc_target=args.grpc_target,
         grpc_headers=grpc_headers,
     )
-    payloads = payloads_from_export(endpoint, args.artifacts, manifest, artifact=artifact, batch_size=args.batch_size)
+    batch_sizes = run_config.batch_sizes()
+    workloads = [
+        payloads_from_export(endpoint, args.artifacts, manifest, artifact=artifact, batch_size=b) for b in batch_sizes
+    ]
+    payloads = workloads[0]
     config = settings.closed
     table = Table(
         title=f"{endpoint.protocol} ({payloads.encoding}) {endpoint.url} model {endpoint.model} "
-        f"({len(payloads)} bodies, {payloads.body_bytes} B each)"
+        f"({len(payloads)} bodies, {payloads.body_bytes} B each"
+        + (f"; batch sizes {','.join(str(b) for b in batch_sizes)}" if len(batch_sizes) > 1 else "")
+        + ")"
     )
     for col in (
         "run",
         "requests",
         "req/s",
+        "samples/s",
         "p50 ms",
         "p90 ms",
         "p99 ms",
+        "p99 incl. failures ms",
         "p99.9 ms",
         "max ms",
         "errors",
@@ -291,9 +313,9 @@ def run(args: argparse.Namespace) -> int:
             f"{p.in_flight} in flight  {p.recent_rps:8.1f} req/s"
         )
 
-    def add(r) -> None:
+    def add(r, confirm: bool = False) -> None:
         results.append(r)
-        table.add_row(*_row(r))
+        table.add_row(*_row(r, confirm))
 
     def render():
         grid = Table.grid()
@@ -301,7 +323,7 @@ def run(args: argparse.Namespace) -> int:
         grid.add_row(f"[dim]{status['text']}[/dim]")
         return grid
 
-    slo_result = None
+    slo_results: list = []  # one per batch size
     # Four refreshes a second from rich's own thread: cheap next to the load (see the
     # client CPU column; the live display's CPU counts against the client, not the server).
     pool = ClientPool(scale, payload_bytes_hint=payloads.body_bytes * len(payloads)) if scale.distributed else None
@@ -314,36 +336,50 @@ def run(args: argparse.Namespace) -> int:
             stack.enter_context(pool)
         if live:  # quiet (--quiet, CI, logs) or not a terminal: no live redraw, the table once at the end
             stack.enter_context(Live(get_renderable=render, console=console, refresh_per_second=4))
-        if args.rate is not None:
-            add(run_open(endpoint, payloads, dataclasses.replace(config, rate_rps=args.rate), on_progress))
-        elif args.slo_ms is not None:
-            slo_result = find_max_rate_under_slo(
-                endpoint,
-                payloads,
-                settings.open_loop,
-                settings.slo,
-                on_progress=on_progress,
-                on_trial=lambda t: add(t.result),
-                run=run_open,
-            )
-        else:
-            sweep_concurrency(
-                endpoint,
-                payloads,
-                config,
-                settings.levels,
-                on_progress=on_progress,
-                on_result=add,
-                run=run_closed,
-            )
+        for payloads in workloads:
+            if args.rate is not None:
+                add(run_open(endpoint, payloads, dataclasses.replace(config, rate_rps=args.rate), on_progress))
+            elif args.slo_ms is not None:
+                slo_results.append(
+                    find_max_rate_under_slo(
+                        endpoint,
+                        payloads,
+                        settings.open_loop,
+                        settings.slo,
+                        on_progress=on_progress,
+                        on_trial=lambda t: add(t.result, t.confirm),
+                        run=run_open,
+                    )
+                )
+            else:
+                sweep_concurrency(
+                    endpoint,
+                    payloads,
+                    config,
+                    settings.levels,
+                    on_progress=on_progress,
+                    on_result=add,
+                    run=run_closed,
+                )
         status["text"] = "done"
     if not live:
         console.print(table)
-    if slo_result is not None:
-        best = slo_result.max_rate_rps
+    for slo_result, payloads in zip(slo_results, workloads, strict=False):
+        best, fail = slo_result.max_rate_rps, slo_result.lowest_failing_rate_rps
+        b = payloads.batch_size
+        confirmed = {True: ", confirmed by a repeat", False: ", NOT confirmed", None: ""}[slo_result.confirmed]
+        at_least = "at least " if slo_result.limited_by_client else ""
         console.print(
-            f"highest rate with p99 <= {args.slo_ms:g} ms: "
-            + ("none" if best is None else f"{best:.1f} req/s")
+            f"highest rate with p99 (failures counted) <= {args.slo_ms:g} ms"
+            + (f" at {b} samples per request" if len(workloads) > 1 else "")
+            + ": "
+            + (
+                "none"
+                if best is None
+                else f"{at_least}{best:.1f} req/s" + (f" = {at_least}{best * b:.1f} samples/s" if b != 1 else "")
+            )
+            + (f", bracket [pass {best:g}, fail {fail:g}) req/s" if best is not None and fail is not None else "")
+            + confirmed
             + (f"  ({slo_result.note})" if slo_result.note else "")
         )
     for r in results:
@@ -363,7 +399,8 @@ def run(args: argparse.Namespace) -> int:
             "config": config.to_dict(),
             "scale_out": scale.to_dict(),
             "results": [r.to_dict() for r in results],
-            "slo": slo_result.to_dict() if slo_result is not None else None,
+            "slo": slo_results[0].to_dict() if slo_results else None,  # the first batch size
+            "slo_by_batch_size": {str(p.batch_size): r.to_dict() for r, p in zip(slo_results, workloads, strict=False)},
         }
         write_json_atomic(args.json, doc)
         console.print(f"results: {args.json}")

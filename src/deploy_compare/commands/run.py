@@ -32,7 +32,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how to run the servers (default auto: Docker if an engine answers, else native)",
     )
     parser.add_argument("--runs-dir", default=None, help="where run directories go (default runs/)")
-    for kind in ("torchserve", "tfserving"):
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        metavar="N",
+        help="measure every served point N times, the stacks interleaved ([run] repeat: 3, --quick 1)",
+    )
+    from ..servers.registry import base_image_stacks
+
+    for kind in base_image_stacks():  # every stack with a Docker launcher whose config takes base_image
         parser.add_argument(
             f"--{kind}-base-image",
             default=None,
@@ -51,8 +60,12 @@ def _overrides(args: argparse.Namespace) -> dict:
         run["server_mode"] = args.server_mode
     if args.runs_dir:
         run["runs_dir"] = args.runs_dir
+    if args.repeat is not None:
+        run["repeat"] = args.repeat
+    from ..servers.registry import base_image_stacks
+
     overrides: dict = {"run": run} if run else {}
-    for kind in ("torchserve", "tfserving"):
+    for kind in base_image_stacks():
         image = getattr(args, f"{kind}_base_image", None)
         if image:
             overrides[kind] = {"base_image": image}

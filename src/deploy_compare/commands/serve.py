@@ -78,13 +78,26 @@ def _config(args: argparse.Namespace):
 
     base = _legacy_config(args)
     if base is None:
-        return build(
-            get(args.target).config_class, {"start_timeout_s": args.start_timeout, **_overrides(args.set)}, "--set"
-        )
+        table = {"start_timeout_s": args.start_timeout}
+        if args.base_image:
+            table["base_image"] = _base_image(args)
+        return build(get(args.target).config_class, {**table, **_overrides(args.set)}, "--set")
     overrides = _overrides(args.set)
     if not overrides:
         return base
     return build(type(base), {**dataclasses.asdict(base), **overrides}, "--set")
+
+
+def _base_image(args: argparse.Namespace) -> str:
+    """--base-image for the target, when its registry entry says it takes one."""
+    from ..errors import ConfigError
+    from ..servers.registry import base_image_stacks
+
+    if args.target not in base_image_stacks():
+        raise ConfigError(
+            f"--base-image: {args.target} has no Docker image to build; it applies to {', '.join(base_image_stacks())}"
+        )
+    return args.base_image
 
 
 def _legacy_config(args: argparse.Namespace):

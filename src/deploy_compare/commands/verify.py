@@ -32,7 +32,8 @@ def thresholds_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import VerificationError
-    from ..exporters.verify import EvalData, verify_artifact
+    from ..evaldata import EvalData
+    from ..exporters.verify import verify_artifact
     from ..manifest import load_manifest
     from ..native_logs import native_stderr_to
 

@@ -17,12 +17,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:  # the typed configs of each area; imported lazily at run time
     from ..bench_local import BenchConfig
     from ..clients import LoadConfig, SloConfig
+    from .tune import TuneSettings
 
+from ..defaults import DEFAULT_TOML, default
 from ..errors import ConfigError
 from ..servers.config import MODES
 
-DEFAULTS = Path(__file__).with_name("default.toml")
+DEFAULTS = DEFAULT_TOML
 SCALE_OUT_KEYS = ("client_processes", "ray_address")  # [load] keys of the client's placement
+WORKLOAD_KEYS = ("batch_sizes", "batch_concurrency")  # [load] keys of what is sent, read by RunConfig.batch_sizes()
 
 
 def targets() -> tuple[str, ...]:
@@ -34,7 +37,7 @@ def targets() -> tuple[str, ...]:
 
 def sections() -> tuple[str, ...]:
     """The TOML tables a settings file may have: one per area, one per serving stack."""
-    return ("run", "local", *targets(), "load", "slo", "report", "cost")
+    return ("run", "local", *targets(), "load", "slo", "tune", "report", "cost")
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -76,15 +79,20 @@ def build(cls: type, table: dict, where: str) -> Any:
 
 @dataclass
 class RunSection:
-    model: str = "builtin"
-    runs_dir: str = "runs"
-    artifacts_dir: str = ""
+    model: str = default("run", "model")
+    runs_dir: str = default("run", "runs_dir")
+    artifacts_dir: str = default("run", "artifacts_dir")
     targets: list[str] = field(default_factory=lambda: list(targets()))
-    server_mode: str = "auto"
-    pin_cores: bool = True
-    server_memory_limit_mib: int = 0  # 0 = none; else Docker's --memory, natively the tree killed at it
+    server_mode: str = default("run", "server_mode")
+    pin_cores: bool = default("run", "pin_cores")
+    repeat: int = default("run", "repeat")  # each served point measured this many times, the stacks interleaved
+    server_memory_limit_mib: int = default(
+        "run", "server_memory_limit_mib"
+    )  # 0 = none; else Docker's --memory, natively the tree killed at it
 
     def __post_init__(self) -> None:
+        if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 1:
+            raise ConfigError(f"run.repeat must be an integer >= 1, got {self.repeat!r}")
         allowed = targets()
         bad = [t for t in self.targets if t not in allowed]
         if bad:
@@ -144,7 +152,8 @@ class RunConfig:
         from ..clients import LoadConfig, SloConfig
 
         load = self.section("load")
-        for key in (*SCALE_OUT_KEYS, "encodings"):  # read by served.scale_out() / encodings()
+        # not LoadConfig fields: read by served.scale_out() / encodings() / batch_sizes() / batch_levels()
+        for key in (*SCALE_OUT_KEYS, *WORKLOAD_KEYS, "encodings"):
             load.pop(key, None)
         levels = [int(c) for c in load.pop("concurrency")]
         if not levels or min(levels) < 1:
@@ -163,6 +172,36 @@ class RunConfig:
         except (TypeError, ValueError, ConfigError) as exc:
             raise ConfigError(f"[slo]: {exc}") from None
         return LoadSettings(levels, closed, open_loop, slo)
+
+    def batch_sizes(self) -> list[int]:
+        """[load] batch_sizes: samples per request, each a workload of its own (the first
+        fills the headline sweep and SLO rows)."""
+        sizes = self.raw.get("load", {}).get("batch_sizes", [1])
+        if (
+            not isinstance(sizes, list)
+            or not sizes
+            or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in sizes)
+        ):
+            raise ConfigError(f"[load] batch_sizes: a non-empty list of integers >= 1, got {sizes!r}")
+        if len(set(sizes)) != len(sizes):
+            raise ConfigError(f"[load] batch_sizes: each size once, got {sizes}")
+        return list(sizes)
+
+    def batch_levels(self) -> list[int]:
+        """[load] batch_concurrency: closed-loop levels of the batch sizes after the first
+        ([] = their SLO search only)."""
+        levels = self.raw.get("load", {}).get("batch_concurrency", [4])
+        if not isinstance(levels, list) or not all(
+            isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in levels
+        ):
+            raise ConfigError(f"[load] batch_concurrency: a list of integers >= 1, got {levels!r}")
+        return list(levels)
+
+    def tune_settings(self) -> TuneSettings:
+        """[tune] as deploy.tune.TuneSettings, every grid checked against its stack."""
+        from .tune import tune_settings
+
+        return tune_settings(self)
 
     def encodings(self) -> tuple[str, ...]:
         """[load] encodings: how each served target is loaded, in order (clients.protocols.ENCODINGS).
@@ -188,6 +227,9 @@ class RunConfig:
 
         self.bench_config()
         self.load_settings()
+        self.batch_sizes()
+        self.batch_levels()
+        self.tune_settings()
         self.encodings()
         for kind in self.run.targets:
             build(get(kind).config_class, self.section(kind), f"[{kind}]")

@@ -20,6 +20,7 @@ from ..errors import DeployCompareError, message_line
 from ..fileio import write_json_atomic
 from ..progress import ProgressLog
 from .affinity import plan_cores
+from .budget import time_left
 from .config import RunConfig
 from .environment import collect as collect_environment
 from .results import RunInfo, RunResults, ServedResult, StageRecord
@@ -128,14 +129,17 @@ class Pipeline:
         )
         self.results.local = [r.to_dict() for r in results]
 
-    def _served(self, kind: str) -> tuple[str, str] | None:
+    def _served(self, kind: str, repetition: int = 1) -> tuple[str, str] | None:
         from ..servers.registry import get
         from .served import run_served_target
 
-        artifact_name = get(kind).artifact
-        result = ServedResult(target=kind, status="OK", artifact=artifact_name)
-        self.results.served.append(result)
-        artifact = self.results.artifacts.get(artifact_name) or {}
+        if repetition > 1:  # the same record gathers every repetition
+            result = next(s for s in self.results.served if s.target == kind)
+        else:
+            artifact_name = get(kind).artifact
+            result = ServedResult(target=kind, status="OK", artifact=artifact_name, repeat=self.config.run.repeat)
+            self.results.served.append(result)
+        artifact = self.results.artifacts.get(result.artifact or "") or {}
         if not (artifact.get("parity") or {}).get("passed"):
             result.status = "SKIPPED"
             result.reason = f"{kind}: artifact {result.artifact!r} was not exported or failed verification"
@@ -152,16 +156,37 @@ class Pipeline:
                 self.save,
                 self.progress,
                 self.on_server_started,
+                repetition=repetition,
             )
         except KeyboardInterrupt:
             result.status, result.reason = "INTERRUPTED", "Ctrl-C during the run"
             raise
         except Exception as exc:
             result.status = "FAILED"
-            result.reason = message_line(exc)
+            result.reason = message_line(exc) + (f" (repetition {repetition})" if repetition > 1 else "")
             result.log_tail = getattr(exc, "log_tail", None) or None  # ServerError carries it
             raise
+        if result.status == "OK" and repetition == 1:  # tuned once; repetitions re-measure the points
+            self._tune(kind, result)
         return None if result.status == "OK" else (result.status, result.reason or "")
+
+    def _tune(self, kind: str, result: ServedResult) -> None:
+        """The stack's tune stage (deploy/tune.py): its grid of server settings under the SLO."""
+        from .tune import tune_target
+
+        settings = self.config.tune_settings()
+        if settings.enabled:
+            tune_target(
+                kind,
+                self.config,
+                settings,
+                self.manifest_dir,
+                self._run_dir,
+                self.plan,
+                result,
+                self.save,
+                self.progress,
+            )
 
     def _render(self) -> None:
         from ..report import render_all
@@ -199,13 +224,25 @@ class Pipeline:
             ("export", self._export),
             ("local", self._local),
         ]
-        stages += [(kind, partial(self._served, kind)) for kind in self.config.run.targets]
+        # Repetitions interleave the stacks (A B A B): drift on a shared machine hits all alike.
+        # Each stack starts once per repetition (seconds, next to minutes of load), so one
+        # server at a time owns the server cores and every repetition includes a fresh start.
+        served_stages: dict[str, str] = {}
+        for name, kind, repetition in served_plan(self.config.run.targets, self.config.run.repeat):
+            served_stages[name] = kind
+            stages.append((name, partial(self._served, kind, repetition)))
         try:
             for number, (name, fn) in enumerate(stages, 1):
                 if name != "export" and self.results.model is None:
                     self.results.run.stages.append(StageRecord(name, "SKIPPED", 0.0, "export produced no manifest"))
                     continue
-                self.progress.stage(number, len(stages), name)
+                target = served_stages.get(name)
+                earlier = next((s for s in self.results.served if s.target == target), None)
+                if earlier is not None and earlier.status != "OK":
+                    continue  # SKIPPED or FAILED in an earlier repetition: its record says why
+                self.progress.stage(
+                    number, len(stages), name, time_left(self.config, [n for n, _ in stages[number - 1 :]])
+                )
                 self._stage(name, fn)
             self.results.run.complete = True
         except KeyboardInterrupt:
@@ -224,6 +261,16 @@ class Pipeline:
             self._render()
         except Exception as exc:  # noqa: BLE001 - a renderer bug must not hide results.json
             self.progress.line(f"report: rendering failed ({type(exc).__name__}: {exc}); results.json is intact")
+
+
+def served_plan(targets: list[str], repeat: int) -> list[tuple[str, str, int]]:
+    """(stage name, target, repetition) in run order: every target once per repetition (A B A B).
+    A stage is named after its target, "triton 2/3" when the run repeats."""
+    return [
+        (kind if repeat == 1 else f"{kind} {repetition}/{repeat}", kind, repetition)
+        for repetition in range(1, repeat + 1)
+        for kind in targets
+    ]
 
 
 def export_all_logged(options, line: Callable[[str], None], run_dir: Path):

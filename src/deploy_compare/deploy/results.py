@@ -3,6 +3,8 @@
 Each area contributes its own result dictionaries (bench_local.BenchResult.to_dict(),
 clients' LoadResult / SloResult .to_dict()); this module only frames them into one
 document with a schema version, and says which stages ran, failed, or were skipped.
+The JSON Schema is generated from these dataclasses (record_schema.py): adding a field
+means adding it here (with a default, so older results.json files still validate).
 """
 
 from __future__ import annotations
@@ -17,14 +19,21 @@ from ..fileio import write_json_atomic
 
 RESULTS_SCHEMA_VERSION = 1
 RESULTS_NAME = "results.json"
-SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
 STATUSES = ("OK", "SKIPPED", "FAILED", "INTERRUPTED")
+_STATUS = {"schema": {"enum": list(STATUSES)}}
+#: a SKIPPED or FAILED record says why (a rule of the generated schema)
+_REASON_RULES = (
+    {
+        "if": {"properties": {"status": {"enum": ["SKIPPED", "FAILED"]}}},
+        "then": {"required": ["reason"], "properties": {"reason": {"type": "string", "minLength": 1}}},
+    },
+)
 
 
 @dataclass
 class StageRecord:
     name: str  # export, local, <each served target>, report
-    status: str  # one of STATUSES
+    status: str = field(metadata=_STATUS)
     seconds: float = 0.0
     reason: str | None = None
 
@@ -33,8 +42,10 @@ class StageRecord:
 class ServedResult:
     """One served target: a server stack + the load client against it."""
 
-    target: str  # a serving stack's registry name (servers/registry.py)
-    status: str  # OK | SKIPPED | FAILED | INTERRUPTED
+    SCHEMA_RULES = _REASON_RULES
+
+    target: str  # a serving stack's registry name (servers/registry.py); schema(): the registry's names
+    status: str = field(metadata=_STATUS)
     reason: str | None = None
     mode: str | None = None  # docker | native
     artifact: str | None = None  # the manifest artifact the server serves
@@ -45,13 +56,23 @@ class ServedResult:
     server_cores: list[int] | None = None
     client_cores: list[int] | None = None
     server_config: dict[str, Any] = field(default_factory=dict)
-    sweep: list[dict[str, Any]] = field(default_factory=list)  # closed loop, one per concurrency
-    slo: dict[str, Any] | None = None  # open-loop SLO search
+    # Closed loop: one LoadResult dict per concurrency and repetition (its "repetition" key, 1..repeat).
+    sweep: list[dict[str, Any]] = field(default_factory=list)
+    # Open-loop SLO search over every repetition (repeats.combine_slo): median rate, spread, all trials.
+    slo: dict[str, Any] | None = None
+    slo_repeats: list[dict[str, Any]] = field(default_factory=list)  # each repetition's SloResult, no trials
+    repeat: int = 1  # repetitions planned ([run] repeat); the stack was started once per repetition
     log: str | None = None  # server log, relative to the run directory
     log_tail: str | None = None  # FAILED: the server log's last lines when it failed
     # Where the load client ran: {"client_processes": N, "ray_address": ...} (clients.distributed.ScaleOut);
     # each sweep point / SLO trial also lists its actors and their nodes (LoadResult.client_actors).
     load_client: dict[str, Any] | None = None
+    # Request batch sizes after the first of [load] batch_sizes (the first fills sweep/slo):
+    # [{"batch_size": 8, "sweep": [LoadResult dicts], "slo": SloResult dict}, ...]
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    # The tune stage (deploy/tune.py): the stack at its defaults and at each setting of its
+    # grid under the same SLO, and the best setting found; None when tuning did not run.
+    tuning: dict[str, Any] | None = None
     # [load] encodings: `sweep` and `slo` used `encoding`; every other encoding asked for is one
     # entry {"encoding", "status": OK|SKIPPED|FAILED, "reason", "protocol", "sweep": [LoadResult...]}.
     encoding: str | None = None
@@ -66,7 +87,7 @@ class ServedResult:
 @dataclass
 class RunInfo:
     id: str
-    profile: str  # full | quick
+    profile: str = field(metadata={"schema": {"enum": ["full", "quick"]}})
     started_utc: str
     command: str
     finished_utc: str | None = None
@@ -84,10 +105,14 @@ class RunResults:
     model: dict[str, Any] | None = None  # manifest "model"
     artifacts: dict[str, Any] = field(default_factory=dict)  # manifest "artifacts" (incl. parity)
     export_failures: dict[str, str] = field(default_factory=dict)
-    local: list[dict[str, Any]] = field(default_factory=list)  # bench_local BenchResult dicts
+    # BenchResult dicts: their own schema (bench_local/schema.py) checks them where they are
+    # written; here any object, so an older run's rows still render (as dashes where absent)
+    local: list[dict[str, Any]] = field(default_factory=list)
     served: list[ServedResult] = field(default_factory=list)
     edge: list[dict[str, Any]] = field(default_factory=list)  # ingested edge-device BenchResult dicts
-    schema_version: int = RESULTS_SCHEMA_VERSION
+    schema_version: int = field(
+        default=RESULTS_SCHEMA_VERSION, metadata={"required": True, "schema": {"const": RESULTS_SCHEMA_VERSION}}
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,19 +124,12 @@ class RunResults:
                 f"results schema_version {d.get('schema_version')!r} is not supported "
                 f"(expected {RESULTS_SCHEMA_VERSION})"
             )
-        run = dict(d["run"])
+        # Generic over the fields: a field added to a record needs no line here.
+        d = dict(d)
+        run = dict(d.pop("run"))
         run["stages"] = [StageRecord(**s) for s in run.get("stages", [])]
-        return cls(
-            run=RunInfo(**run),
-            settings=d.get("settings", {}),
-            model=d.get("model"),
-            artifacts=d.get("artifacts", {}),
-            export_failures=d.get("export_failures", {}),
-            local=list(d.get("local", [])),
-            served=[ServedResult(**s) for s in d.get("served", [])],
-            edge=list(d.get("edge", [])),
-            schema_version=d["schema_version"],
-        )
+        d["served"] = [ServedResult(**s) for s in d.get("served", [])]
+        return cls(run=RunInfo(**run), **d)
 
     def write(self, run_dir: Path) -> Path:
         path = Path(run_dir) / RESULTS_NAME
@@ -120,10 +138,12 @@ class RunResults:
 
 
 def schema() -> dict[str, Any]:
-    """results.schema.json with the served targets taken from the stack registry."""
+    """The JSON Schema of results.json, generated from RunResults; the served targets are the
+    stack registry's names."""
+    from ..record_schema import document_schema
     from ..servers.registry import names
 
-    doc: dict[str, Any] = json.loads(SCHEMA_FILE.read_text())
+    doc = document_schema("deploy-compare results.json", RunResults)
     doc["properties"]["served"]["items"]["properties"]["target"]["enum"] = list(names())
     return doc
 

@@ -144,12 +144,22 @@ def run_served_target(
     save: Callable[[], None],
     progress,
     on_started: Callable[[str, object], None] | None = None,
+    repetition: int = 1,
+    *,
+    sweep: bool = True,
 ) -> None:
-    """Fill `result` in place. Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself."""
+    """Fill `result` in place (repetition > 1: add that repetition's points to it).
+    Raises ServerError/LoadError (-> FAILED); sets SKIPPED itself.
+
+    The first request batch size of [load] batch_sizes fills result.sweep / result.slo; each
+    further one gets its closed-loop levels ([load] batch_concurrency) and its SLO search in
+    result.batches. `sweep` False (the tune stage's trials): the SLO searches alone.
+    """
     from ..clients import find_max_rate_under_slo, run_closed_loop, run_open_loop, sweep_concurrency
     from ..clients.payload import payloads_from_export
     from ..clients.results import client_processes_label
     from ..manifest import load_manifest
+    from ..repeats import combine_slo
     from ..servers import make_launcher
     from ..servers.docker_base import DockerLauncher
     from ..servers.factory import server_versions
@@ -164,15 +174,23 @@ def run_served_target(
     scale = scale_out(config)
     result.server_config = server_config.to_dict()
     result.load_client = scale.to_dict()
+    progress.line(f"{kind}: preparing ({config.run.server_mode} mode; Docker builds its image now)")
+    # Each repetition's server gets its own folder: its log never overwrites the last one's.
+    servers_dir = run_dir / "servers" / (f"repetition-{repetition}" if repetition > 1 else "")
+    again = f" (repetition {repetition}/{result.repeat})" if result.repeat > 1 else ""
     try:
         launcher = make_launcher(
-            kind, config.run.server_mode, manifest_dir=manifest_dir, run_dir=run_dir / "servers", config=server_config
+            kind, config.run.server_mode, manifest_dir=manifest_dir, run_dir=servers_dir, config=server_config
         )
     except ServerUnavailable as exc:
         result.status, result.reason = "SKIPPED", str(exc)
         progress.line(f"{kind}: SKIPPED: {exc}")
         return
     result.mode = launcher.mode
+    container = launcher if isinstance(launcher, DockerLauncher) else None
+    if container is not None:  # make_launcher built the image, timed apart from start-to-healthy
+        result.image, result.image_build_s = container.image_tag, _round(container.build_s)
+        progress.line(f"{kind}: image {container.image_tag} ready ({container.build_s or 0:.1f}s to build or find)")
     if launcher.mode_note:  # auto mode fell back (e.g. the image could not be built): the row says so
         result.reason = launcher.mode_note
         progress.line(f"{kind}: {launcher.mode_note}")
@@ -180,7 +198,6 @@ def run_served_target(
     result.log = str(Path(launcher.log_path).resolve().relative_to(run_dir.resolve()))
     own_cores = tuple(usable_cores())
     pinning = config.run.pin_cores and launcher.mode == "native"
-    container = launcher if isinstance(launcher, DockerLauncher) else None
     launcher.memory_limit_mib = config.run.server_memory_limit_mib or None
     if container is not None and config.run.pin_cores:
         container.cpuset = tuple(plan.server)  # the engine's cpuset; the client pins itself below
@@ -193,13 +210,7 @@ def run_served_target(
             # before any server runs) and before the pin below (Ray's own processes are not the server's).
             progress.line(f"{kind}: starting {scale.processes} client actors on {scale.address or 'a local Ray'}")
             pool = ClientPool(scale).__enter__()
-        if container is not None:  # the build apart from start-to-healthy, timed on its own
-            progress.line(f"{kind}: building the image")
-            try:
-                container.prepare()
-            finally:
-                result.image, result.image_build_s = container.image_tag, _round(container.build_s)
-        progress.line(f"{kind}: starting {launcher.describe()}")
+        progress.line(f"{kind}: starting {launcher.describe()}{again}")
         if pinning:
             pin_self(plan.server)  # the server's processes and threads inherit this at start
         with launcher:
@@ -221,13 +232,16 @@ def run_served_target(
             plans = encoding_plans(stack, launcher.endpoint, config.encodings(), launcher.mode)
             ready = [p for p in plans if p.reason is None]
             for plan_ in plans:
-                if plan_.reason is not None:
+                if plan_.reason is not None and repetition == 1:  # later repetitions: the same reason
                     result.encodings.append(plan_.cell("SKIPPED", plan_.reason))
                     progress.line(f"{kind}: {plan_.encoding}: SKIPPED: {plan_.reason}")
             if not ready:
                 raise ConfigError(f"{kind} speaks none of [load] encodings {list(config.encodings())}")
             endpoint, result.encoding = ready[0].ready, ready[0].encoding
-            payloads = payloads_from_export(endpoint, manifest_dir, manifest, artifact=stack.artifact)
+            batch_sizes = config.batch_sizes()
+            payloads = payloads_from_export(
+                endpoint, manifest_dir, manifest, artifact=stack.artifact, batch_size=batch_sizes[0]
+            )
             tag = "" if len(config.encodings()) == 1 else f" [{result.encoding}]"
             healthy_at = launcher.healthy_at if launcher.healthy_at is not None else time.monotonic()
             cold = measure_cold_start(payloads, launcher.startup_s, healthy_at, closed_cfg.timeout_s)
@@ -246,7 +260,7 @@ def run_served_target(
                     result.peak_rss_mib = max(result.peak_rss_mib or 0.0, rss)
 
             def keep(load_result, into: list | None = None) -> None:
-                (result.sweep if into is None else into).append(load_result.to_dict())
+                (result.sweep if into is None else into).append({**load_result.to_dict(), "repetition": repetition})
                 save()
                 progress.line(
                     f"{kind}{tag if into is None else ' [' + load_result.encoding + ']'}: "
@@ -259,7 +273,7 @@ def run_served_target(
                 )
                 _check_alive(launcher, kind)
 
-            for level in levels:
+            for level in levels if sweep else []:
                 sweep_concurrency(
                     endpoint,
                     payloads,
@@ -272,8 +286,8 @@ def run_served_target(
 
             def trial(t) -> None:
                 progress.line(
-                    f"{kind}: open loop {t.rate_rps:.1f} req/s: {'pass' if t.passed else 'fail'}"
-                    + (f" ({t.reason})" if t.reason else "")
+                    f"{kind}: open loop {t.rate_rps:.1f} req/s{' (confirming)' if t.confirm else ''}: "
+                    f"{'pass' if t.passed else 'fail'}" + (f" ({t.reason})" if t.reason else "")
                 )
                 _check_alive(launcher, kind)
 
@@ -286,17 +300,60 @@ def run_served_target(
                 on_trial=trial,
                 run=monitored(pool.run_open if pool is not None else run_open_loop, launcher, peak),
             )
-            result.slo = slo.to_dict()
+            this = slo.to_dict()
+            trials = [{**t, "repetition": repetition} for t in this.pop("trials")]
+            result.slo_repeats.append({**this, "repetition": repetition})
+            result.slo = combine_slo(result.slo_repeats, list(get_trials(result.slo)) + trials)
             save()
-            best = slo.max_rate_rps
+            best, fail = slo.max_rate_rps, slo.lowest_failing_rate_rps
+            confirmed = {True: ", confirmed", False: ", NOT confirmed", None: ""}[slo.confirmed]
             progress.line(
-                f"{kind}{tag}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms: "
+                f"{kind}{tag}: highest rate with p99 <= {slo_cfg.p99_bound_ms:g} ms{again}: "
                 + (f"{best:.1f} req/s" if best is not None else "none")
+                + (f" [pass {best:g}, fail {fail:g})" if best is not None and fail is not None else "")
+                + confirmed
                 + (f" ({slo.note})" if slo.note else "")
             )
+            for batch_size in batch_sizes[1:]:
+                _measure_batch(
+                    result.batches,
+                    batch_size,
+                    f"{kind}{tag} b={batch_size}",
+                    payloads_from_export(
+                        endpoint, manifest_dir, manifest, artifact=stack.artifact, batch_size=batch_size
+                    ),
+                    repetition=repetition,
+                    levels=config.batch_levels() if sweep else [],
+                    sweep=lambda p, cfg, lvl, on_progress, on_result: sweep_concurrency(
+                        endpoint,
+                        p,
+                        cfg,
+                        [lvl],
+                        on_progress=on_progress,
+                        on_result=on_result,
+                        run=monitored(pool.run_closed if pool is not None else run_closed_loop, launcher, peak),
+                    ),
+                    search=lambda p, on_progress, on_trial: find_max_rate_under_slo(
+                        endpoint,
+                        p,
+                        open_cfg,
+                        slo_cfg,
+                        on_progress=on_progress,
+                        on_trial=on_trial,
+                        run=monitored(pool.run_open if pool is not None else run_open_loop, launcher, peak),
+                    ),
+                    closed_cfg=closed_cfg,
+                    check=lambda: _check_alive(launcher, kind),
+                    save=save,
+                    progress=progress,
+                )
             for other in ready[1:]:  # each other encoding: the same sweep, on the same server
                 cell = other.cell("OK", None)
-                result.encodings.append(cell)
+                earlier = [c for c in result.encodings if c.get("encoding") == other.encoding]
+                if earlier:  # a later repetition adds its points to the encoding's one cell
+                    cell = earlier[0]
+                else:
+                    result.encodings.append(cell)
                 try:
                     other_payloads = payloads_from_export(other.ready, manifest_dir, manifest, artifact=stack.artifact)
                     for level in levels:
@@ -323,6 +380,12 @@ def run_served_target(
             pool.close()  # actors killed, Ray shut down (a local Ray's processes with it)
 
 
+def get_trials(slo: dict | None) -> list[dict]:
+    """The trials already recorded (earlier repetitions), each with its repetition."""
+    trials = (slo or {}).get("trials")
+    return trials if isinstance(trials, list) else []
+
+
 def _server_line(server: dict[str, Any] | None) -> str:
     """'; server 0.52 ms CPU/request, 180 MiB peak, queue 0.1 / compute 0.3 ms' for the progress line."""
     if not server or "cpu_s" not in server:
@@ -338,6 +401,57 @@ def _server_line(server: dict[str, Any] | None) -> str:
 
 def _s(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f} s"
+
+
+def _measure_batch(
+    batches: list[dict[str, Any]],
+    batch_size: int,
+    tag: str,
+    payloads: Any,
+    *,
+    repetition: int,
+    levels: list[int],
+    sweep: Callable[..., Any],
+    search: Callable[..., Any],
+    closed_cfg: Any,
+    check: Callable[[], None],
+    save: Callable[[], None],
+    progress: Any,
+) -> None:
+    """One further request batch size: its closed-loop levels, then its SLO search, appended
+    to result.batches as {"batch_size", "repetition", "sweep", "slo"} as soon as each exists."""
+    entry: dict[str, Any] = {"batch_size": batch_size, "repetition": repetition, "sweep": [], "slo": None}
+    batches.append(entry)
+
+    def keep(r) -> None:
+        entry["sweep"].append(r.to_dict())
+        save()
+        progress.line(
+            f"{tag}: concurrency {r.concurrency}: {r.throughput_rps:.1f} req/s "
+            f"({r.throughput_samples_per_s or 0.0:.1f} samples/s), p50 {_ms(r.p50_ms)}, p99 {_ms(r.p99_ms)}, "
+            f"errors {sum(r.errors.values())}" + (" [client was the bottleneck]" if r.client_bottleneck else "")
+        )
+        check()
+
+    for level in levels:
+        sweep(payloads, closed_cfg, level, progress.load_callback(f"{tag} c={level}"), keep)
+
+    def trial(t) -> None:
+        progress.line(
+            f"{tag}: open loop {t.rate_rps:.1f} req/s: {'pass' if t.passed else 'fail'}"
+            + (f" ({t.reason})" if t.reason else "")
+        )
+        check()
+
+    slo = search(payloads, progress.load_callback(f"{tag} SLO"), trial)
+    entry["slo"] = slo.to_dict()
+    save()
+    best = slo.max_rate_rps
+    progress.line(
+        f"{tag}: highest rate with p99 <= {slo.p99_bound_ms:g} ms: "
+        + (f"{best:.1f} req/s = {best * batch_size:.1f} samples/s" if best is not None else "none")
+        + (f" ({slo.note})" if slo.note else "")
+    )
 
 
 def _round(value: float | None) -> float | None:

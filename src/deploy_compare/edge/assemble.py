@@ -31,13 +31,20 @@ PACKAGE = "deploy_compare"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 #: the pure modules, each after the ones it imports (their code runs top to bottom in one file)
 PURE_MODULES = (
+    "errors",
+    "fileio",
+    "manifest",
+    "quantization",
     "tflite_invoke",
     "bench_local.timing",
     "bench_local.stats",
     "bench_local.procedure",
     "bench_local.environment",
     "bench_local.result",
-    "quantization",
+    "evaldata",
+    "runtimes.base",
+    "runtimes.tflite",
+    "bench_local.job",
 )
 RUNNER_MODULE = "edge.runner"
 THIRD_PARTY = frozenset({"numpy"})

@@ -11,15 +11,14 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import ConfigError, ManifestError
+from ..evaldata import EvalData
 from ..fileio import atomic_path, write_json_atomic, write_text_atomic
-from ..manifest import EVAL_DATA_NAME, MANIFEST_NAME, Manifest, check_artifact_file, load_manifest
+from ..manifest import MANIFEST_NAME, Manifest, check_artifact_file, load_manifest
 from .assemble import assemble_runner
+from .runner import SAMPLES_NAME
 
 RUNNER_NAME = "run_edge.py"
-SAMPLES_NAME = "sample_inputs.npz"  # the runner's name for it too
 README_NAME = "README.txt"
 #: files that mark a directory as an edge bundle, so --out may replace it
 BUNDLE_MARKERS = (RUNNER_NAME, MANIFEST_NAME, SAMPLES_NAME)
@@ -74,13 +73,7 @@ def write_edge_bundle(
     manifest = load_manifest(manifest_dir)
     names = _tflite_names(manifest, artifacts)
     _check_out_dir(out_dir)
-    eval_path = manifest_dir / EVAL_DATA_NAME
-    if not eval_path.exists():
-        raise ManifestError(f"{eval_path}: missing (re-run `deploy-compare export`)")
-    with np.load(eval_path) as data:
-        arrays = {"x": data["x"][:samples].astype(np.float32), "reference": data["reference"][:samples]}
-        if "y" in data.files:
-            arrays["y"] = data["y"][:samples]
+    sample_data = EvalData.load(manifest_dir).head(samples)
 
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
@@ -92,8 +85,7 @@ def write_edge_bundle(
             entries[name] = dataclasses.replace(entry, path=Path(entry.path).name)
         subset = dataclasses.replace(manifest, artifacts=entries, failures={})
         write_json_atomic(tmp / MANIFEST_NAME, subset.to_dict())
-        with open(tmp / SAMPLES_NAME, "wb") as fh:
-            np.savez(fh, **arrays)
+        sample_data.save(tmp, SAMPLES_NAME)
         (tmp / RUNNER_NAME).write_text(runner_source, encoding="utf-8")
         (tmp / RUNNER_NAME).chmod(0o755)
         write_text_atomic(
@@ -102,7 +94,7 @@ def write_edge_bundle(
                 model=manifest.model.name,
                 n=len(names),
                 names=", ".join(names),
-                samples=len(arrays["x"]),
+                samples=len(sample_data.x),
                 layout=manifest.model.layout,
             ),
         )

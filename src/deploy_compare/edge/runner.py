@@ -16,8 +16,9 @@ schema as `deploy-compare bench-local` (profile "edge", plus --device and this
 machine's description), so the report shows these rows next to the local ones.
 
 Where this comes from: deploy_compare/edge/runner.py holds only the runner's own part
-and imports the package's pure measurement modules (bench_local/timing, stats,
-procedure, environment, result, quantization.py and tflite_invoke.py);
+(arguments, one child process per row, emulation notes) and imports the package's pure
+modules: each row is measured by bench_local/job.py's measure_artifact, with the TFLite
+runtime of runtimes/ and the eval-data reader of evaldata.py, as in the local benchmark;
 `python -m deploy_compare.edge.runner` runs it in the source tree. `deploy-compare edge-bundle` assembles run_edge.py from the
 source of those modules and this one (deploy_compare/edge/assemble.py), so the device
 times, counts and computes with the very code the local benchmark uses.
@@ -26,315 +27,33 @@ times, counts and computes with the very code the local benchmark uses.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import platform
 import re
 import shlex
 import socket
-import subprocess
 import sys
-import tempfile
-import time
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
-
-import numpy as np
+from pathlib import Path
+from typing import List, Optional
 
 # The pure modules: in run_edge.py these imports are replaced by the modules' source.
-from ..bench_local.environment import machine_description, peak_rss_mib, pin_to_cores
-from ..bench_local.procedure import MeasureSettings, measure, measure_invoke_only
-from ..bench_local.result import DEVICE_LABEL_PATTERN, BenchResult, failure_reason, results_document
-from ..quantization import dequantize, quantize
-from ..tflite_invoke import BatchInvoker, KernelCoverage, kernel_coverage
+from ..bench_local.job import base_result, measure_artifact, run_measurement_process
+from ..bench_local.procedure import MeasureSettings
+from ..bench_local.result import DEVICE_LABEL_PATTERN, BenchResult, results_document
+from ..errors import DeployCompareError, RuntimeUnavailable
+from ..fileio import write_json_atomic
+from ..manifest import MANIFEST_NAME, Manifest, load_manifest
+from ..runtimes.base import Runtime
+from ..runtimes.tflite import TFLiteRuntime
 
-MANIFEST_NAME = "manifest.json"
-SAMPLES_NAME = "sample_inputs.npz"  # x (logical layout, float32), reference (float32 logits), y
-XNNPACK_LOG_LINE = "XNNPACK delegate"
-
-
-class RunnerError(Exception):
-    """A problem reported as one line: a bad bundle, a corrupt model, a wrong input."""
+SAMPLES_NAME = "sample_inputs.npz"  # EvalData of the first samples: x (logical layout), reference, y
 
 
-class RuntimeMissing(RunnerError):
-    """No TFLite runtime package here: the rows become SKIPPED."""
-
-
-@dataclass(frozen=True)
-class QuantParams:
-    """Affine int8 quantization from the manifest: real = scale * (q - zero_point)."""
-
-    scale: float
-    zero_point: int
-
-
-# Same table as deploy_compare.manifest: logical layout -> the artifact's layout.
-_PERMUTATIONS = {
-    ("NCHW", "NHWC"): (0, 2, 3, 1),
-    ("NHWC", "NCHW"): (0, 3, 1, 2),
-    ("NCL", "NLC"): (0, 2, 1),
-    ("NLC", "NCL"): (0, 2, 1),
-}
-
-
-def layout_permutation(src: str, dst: str) -> Optional[Tuple[int, ...]]:
-    if src == dst or "ANY" in (src, dst) or src == "NC" or dst == "NC":
-        return None
-    try:
-        return _PERMUTATIONS[(src, dst)]
-    except KeyError:
-        raise RunnerError("no conversion from layout %s to %s" % (src, dst)) from None
-
-
-def package_version(name: str) -> str:
-    try:
-        from importlib.metadata import version
-
-        return version(name)
-    except Exception:  # metadata missing (vendored install): say so rather than fail
-        return "unknown"
-
-
-def load_interpreter_class() -> Tuple[Any, str]:
-    """(Interpreter class, "package version"): ai-edge-litert first, then tflite-runtime."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-
-        return Interpreter, "ai-edge-litert " + package_version("ai-edge-litert")
-    except ImportError:
-        pass
-    try:
-        from tflite_runtime.interpreter import Interpreter
-
-        return Interpreter, "tflite-runtime " + package_version("tflite-runtime")
-    except ImportError:
-        raise RuntimeMissing(
-            "TFLite: neither ai-edge-litert nor tflite-runtime is installed (python3 -m pip install ai-edge-litert)"
-        ) from None
-
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _quant(spec: Dict[str, Any]) -> Optional[QuantParams]:
-    q = spec.get("quantization")
-    if q and spec.get("dtype") in ("int8", "uint8"):
-        return QuantParams(float(q["scale"]), int(q["zero_point"]))
-    return None
-
-
-class TFLiteModel:
-    """One .tflite model: float32 batches in the LOGICAL layout in, float32 outputs out.
-
-    Does what deploy_compare.runtimes.base.Runtime does: checks shape and dtype, converts
-    the layout, quantizes int8 inputs and dequantizes int8 outputs from the manifest.
-    XNNPACK stays on (the interpreter's default delegate).
-    """
-
-    def __init__(
-        self, path: str, entry: Dict[str, Any], logical_layout: str, threads: int, interpreter_class: Any
-    ) -> None:
-        self.path = path
-        self.logical_layout = logical_layout
-        self.input_spec = entry["inputs"][0]
-        self.output_spec = entry["outputs"][0]
-        self._perm = layout_permutation(logical_layout, self.input_spec.get("layout", "ANY"))
-        artifact_shape = list(self.input_spec["shape"])[1:]
-        if self._perm is None:
-            self._expected = tuple(artifact_shape)
-        else:
-            inverse = np.argsort(self._perm)
-            full = [None] + artifact_shape
-            self._expected = tuple(full[i] for i in inverse)[1:]
-        self._in_dtype = self.input_spec["dtype"]
-        self._quant_in = _quant(self.input_spec)
-        self._quant_out = _quant(self.output_spec)
-        try:
-            self._interpreter = interpreter_class(model_path=path, num_threads=threads)
-        except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise RunnerError("%s: not a loadable TFLite model (%s: %s)" % (path, type(exc).__name__, first)) from None
-        self._invoke = BatchInvoker(self._interpreter)
-
-    def _shape_text(self) -> str:
-        return "(" + ", ".join("N" if d is None else str(d) for d in (None,) + tuple(self._expected)) + ")"
-
-    def prepare(self, batch: np.ndarray) -> np.ndarray:
-        """float32 batch in the logical layout -> the model's layout and input dtype (int8 quantized)."""
-        if not isinstance(batch, np.ndarray) or batch.dtype != np.float32:
-            got = (
-                "dtype %s with shape %s" % (batch.dtype, tuple(batch.shape))
-                if isinstance(batch, np.ndarray)
-                else type(batch).__name__
-            )
-            raise RunnerError(
-                "tflite: expected dtype float32 with shape %s in %s layout, got %s"
-                % (self._shape_text(), self.logical_layout, got)
-            )
-        if batch.ndim != len(self._expected) + 1 or any(
-            e is not None and g != e for g, e in zip(batch.shape[1:], self._expected)
-        ):
-            raise RunnerError(
-                "tflite: expected input shape %s in %s layout, got %s"
-                % (self._shape_text(), self.logical_layout, tuple(batch.shape))
-            )
-        x = batch if self._perm is None else np.ascontiguousarray(batch.transpose(self._perm))
-        if self._quant_in is not None:
-            return quantize(x, self._quant_in, self._in_dtype)
-        if self._in_dtype != "float32":
-            return x.astype(self._in_dtype)
-        return x
-
-    def run_prepared(self, x: np.ndarray) -> np.ndarray:
-        """set_tensor + invoke + get_tensor on a prepare()d batch: what invoke-only latency times."""
-        return self._invoke(x)
-
-    def kernel_coverage(self) -> Optional[KernelCoverage]:
-        return kernel_coverage(self._interpreter)
-
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        y = self._invoke(self.prepare(batch))
-        if self._quant_out is not None:
-            return dequantize(y, self._quant_out)
-        return y.astype(np.float32, copy=False)
-
-    def close(self) -> None:
-        self._interpreter = None
-        self._invoke = None  # type: ignore[assignment]  # released: never called after close()
-
-
-def read_manifest(bundle_dir: str) -> Dict[str, Any]:
-    path = os.path.join(bundle_dir, MANIFEST_NAME)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            manifest = json.load(fh)
-    except FileNotFoundError:
-        raise RunnerError("%s: not found (run this script inside the bundle, or pass --bundle DIR)" % path) from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RunnerError("%s: not a deploy-compare manifest (%s)" % (path, exc)) from None
-    if (
-        not isinstance(manifest, dict)
-        or not isinstance(manifest.get("artifacts"), dict)
-        or "layout" not in manifest.get("model", {})
-    ):
-        raise RunnerError("%s: not a deploy-compare manifest (needs model.layout and artifacts)" % path)
-    return manifest
-
-
-def read_samples(bundle_dir: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-    path = os.path.join(bundle_dir, SAMPLES_NAME)
-    try:
-        with np.load(path) as data:
-            x = np.ascontiguousarray(data["x"], dtype=np.float32)
-            reference = data["reference"] if "reference" in data.files else None
-    except FileNotFoundError:
-        raise RunnerError("%s: not found" % path) from None
-    except (OSError, ValueError, KeyError) as exc:
-        raise RunnerError("%s: unreadable sample inputs (%s)" % (path, exc)) from None
-    return x, reference
-
-
-def _base_result(
-    manifest: Dict[str, Any],
-    name: str,
-    threads: int,
-    device: str,
-    settings: MeasureSettings,
-    status: str,
-    reason: Optional[str] = None,
-) -> BenchResult:
-    entry = manifest["artifacts"].get(name, {})
-    return BenchResult(
-        artifact=name,
-        format=entry.get("format", "tflite"),
-        variant=entry.get("variant", "unknown"),
-        runtime="tflite",
-        profile="edge",
-        threads=threads,
-        device=device,
-        status=status,
-        reason=reason,
-        file_size_bytes=entry.get("size_bytes"),
-        model_name=manifest["model"].get("name"),
-        model_content_hash=manifest["model"].get("content_hash"),
-        artifact_sha256=entry.get("sha256"),
-        settings=settings.to_dict(),
-        machine=machine_description(),
-    )
-
-
-def run_child(
-    bundle_dir: str, name: str, threads: int, pin: bool, settings: MeasureSettings, device: str
-) -> BenchResult:
-    """One (model, threads) measurement; mirrors deploy_compare.bench_local.worker.run_job."""
-    machine = machine_description()  # before pinning: it describes the machine, not the pinned set
-    pinned, pin_note = pin_to_cores(threads) if pin else (None, None)
-    rss_start = peak_rss_mib()
-    manifest = read_manifest(bundle_dir)
-    result = _base_result(manifest, name, threads, device, settings, "FAILED")
-    result.machine = machine
-    result.pinned_cores = pinned
-    if pin_note:
-        result.notes.append(pin_note)
-    try:
-        entry = manifest["artifacts"][name]
-        path = os.path.join(bundle_dir, entry["path"])
-        if not os.path.isfile(path):
-            raise RunnerError("%s: model file %r is missing from the bundle" % (path, name))
-        actual = sha256_file(path)
-        if actual != entry["sha256"]:
-            raise RunnerError(
-                "%s: corrupt or changed (sha256 %s..., manifest says %s...)" % (path, actual[:12], entry["sha256"][:12])
-            )
-        x, reference = read_samples(bundle_dir)
-
-        t0 = time.perf_counter_ns()
-        interpreter_class, result.runtime_version = load_interpreter_class()
-        result.import_ms = (time.perf_counter_ns() - t0) / 1e6
-        rss_imported = peak_rss_mib()
-
-        t0 = time.perf_counter_ns()
-        model = TFLiteModel(path, entry, manifest["model"]["layout"], threads, interpreter_class)
-        result.load_ms = (time.perf_counter_ns() - t0) / 1e6
-        try:
-            m = measure(model.predict, x, reference, settings)
-            invoke = measure_invoke_only(model.run_prepared, model.prepare, x, settings)
-            coverage = model.kernel_coverage()
-        finally:
-            model.close()
-        rss_end = peak_rss_mib()
-    except RuntimeMissing as exc:
-        result.status, result.reason = "SKIPPED", failure_reason(exc, RunnerError)
-        return result
-    except Exception as exc:  # this row's reason; the other rows still run
-        result.reason = failure_reason(exc, RunnerError)
-        return result
-
-    result.record_measurement(m, rss_start, rss_imported, rss_end)
-    result.record_invoke_only(invoke, coverage)
-    return result
-
-
-def write_json_atomic(path: str, data: Any) -> None:
-    """Write beside the target, then rename: a crash never leaves half a results file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".partial", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def tflite_only(format_name: str) -> type[Runtime]:
+    """The runtime for a format on the device: TFLite (the bundle holds nothing else)."""
+    if format_name != "tflite":
+        raise RuntimeUnavailable("the edge runner measures TFLite models only, not %s" % format_name)
+    return TFLiteRuntime
 
 
 def _int_list(text: str) -> List[int]:
@@ -432,8 +151,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _child_main(args: argparse.Namespace, settings: MeasureSettings) -> int:
-    result = run_child(args.bundle, args.child, args.child_threads, not args.no_pin, settings, args.device)
-    write_json_atomic(args.child_out, result.to_dict())
+    """One (model, threads) measurement in this process, the very code the local benchmark's worker runs."""
+    result = measure_artifact(
+        args.bundle,
+        args.child,
+        "edge",
+        args.child_threads,
+        not args.no_pin,
+        settings,
+        tflite_only,
+        device=args.device,
+        eval_name=SAMPLES_NAME,
+    )
+    write_json_atomic(Path(args.child_out), result.to_dict())
     return 0
 
 
@@ -447,53 +177,18 @@ def _self_command(emulator: Optional[str] = None) -> List[str]:
 
 
 def _run_one(
-    args: argparse.Namespace, manifest: Dict[str, Any], name: str, threads: int, settings: MeasureSettings
+    args: argparse.Namespace, manifest: Manifest, name: str, threads: int, settings: MeasureSettings
 ) -> BenchResult:
-    with tempfile.TemporaryDirectory(prefix="dc-edge-") as tmp:
-        out = os.path.join(tmp, "result.json")
-        cmd = _self_command(args.emulator) + [
-            "--device",
-            args.device,
-            "--bundle",
-            args.bundle,
-            "--child",
-            name,
-            "--child-threads",
-            str(threads),
-            "--child-out",
-            out,
-        ]
-        cmd += ["--quick"] if args.quick else []
-        cmd += ["--no-pin"] if args.no_pin else []
-        try:
-            proc = subprocess.run(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                universal_newlines=True,
-                timeout=args.timeout,
-            )
-        except subprocess.TimeoutExpired:
-            return _base_result(
-                manifest, name, threads, args.device, settings, "FAILED", "timed out after %g s" % args.timeout
-            )
-        if proc.returncode != 0 or not os.path.exists(out):
-            lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
-            return _base_result(
-                manifest,
-                name,
-                threads,
-                args.device,
-                settings,
-                "FAILED",
-                "measurement process exited with status %d: %s"
-                % (proc.returncode, lines[-1] if lines else "(no output)"),
-            )
-        with open(out, encoding="utf-8") as fh:
-            result = BenchResult.from_dict(json.load(fh))
-    if result.status == "OK" and XNNPACK_LOG_LINE in proc.stderr:
-        result.notes.append("XNNPACK delegate created (LiteRT log)")
+    cmd = _self_command(args.emulator) + ["--device", args.device, "--bundle", args.bundle]
+    cmd += ["--child", name, "--child-threads", str(threads)]
+    cmd += ["--quick"] if args.quick else []
+    cmd += ["--no-pin"] if args.no_pin else []
+    cmd += ["--child-out"]
+
+    def failed(reason: str) -> BenchResult:
+        return base_result(manifest, name, "edge", threads, args.device, settings, "FAILED", reason)
+
+    result, _ = run_measurement_process(cmd, args.timeout, failed)
     return result
 
 
@@ -505,12 +200,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.child is not None:
         return _child_main(args, settings)
     emulated = ("emulator: " + args.emulator) if args.emulator else detect_emulation()
+    if not os.path.isfile(os.path.join(args.bundle, MANIFEST_NAME)):
+        print(
+            "run_edge.py: error: %s: not found (run this script inside the bundle, or pass --bundle DIR)"
+            % os.path.join(args.bundle, MANIFEST_NAME),
+            file=sys.stderr,
+        )
+        return 2
     try:
-        manifest = read_manifest(args.bundle)
-    except RunnerError as exc:
+        manifest = load_manifest(args.bundle)
+    except DeployCompareError as exc:
         print("run_edge.py: error: %s" % exc, file=sys.stderr)
         return 2
-    names = [n for n, e in manifest["artifacts"].items() if e.get("format") == "tflite"]
+    names = [n for n, e in manifest.artifacts.items() if e.format == "tflite"]
     if args.only:
         wanted = [n.strip() for n in args.only.split(",") if n.strip()]
         unknown = [n for n in wanted if n not in names]
@@ -545,7 +247,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             print("        %s: %s" % (result.status, detail), flush=True)
             results.append(result)
     write_json_atomic(
-        out, results_document(results, args.device, ["run_edge.py"] + list(sys.argv[1:] if argv is None else argv))
+        Path(out),
+        results_document(results, args.device, ["run_edge.py"] + list(sys.argv[1:] if argv is None else argv)),
     )
     print("wrote %s" % out)
     ok = [r for r in results if r.status == "OK"]

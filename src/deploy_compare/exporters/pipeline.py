@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import ConfigError, DeployCompareError, ExportError, ManifestError, VerificationError, first_line
+from ..evaldata import EvalData
 from ..lazy import import_object
 from ..manifest import ArtifactEntry, Manifest, ModelInfo, check_artifact_file, load_manifest
 from ..versions import package_versions
 from .base import DEFAULT_OPSET, ExportContext, quiet_tensorflow
-from .verify import EvalData, ParityThresholds, verify_artifact
+from .verify import ParityThresholds, reference_accuracy, verify_artifact
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def export_all(options: ExportOptions = ExportOptions(), progress: Callable[[str
             num_classes=int(reference.shape[1]),
             content_hash=content_hash,
             eval_samples=int(len(data.x)),
-            reference_accuracy=data.reference_accuracy,
+            reference_accuracy=reference_accuracy(data),
         ),
         artifacts={},
         created_utc=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..bench_local.stats import top1_accuracy, top1_agreement
 from ..errors import ConfigError
-from ..manifest import EVAL_DATA_NAME, ArtifactEntry, Manifest, Parity
+from ..evaldata import EvalData
+from ..manifest import ArtifactEntry, Manifest, Parity
 
 BATCH = 64
 
@@ -42,44 +43,19 @@ class ParityThresholds:
             raise ConfigError(f"ParityThresholds.float_max_abs_diff must be >= 0, got {self.float_max_abs_diff}")
 
 
-@dataclass(frozen=True)
-class EvalData:
-    """Held-out inputs (logical layout, float32), labels (or None) and PyTorch's outputs."""
-
-    x: np.ndarray
-    y: np.ndarray | None
-    reference: np.ndarray
-
-    def save(self, directory: Path) -> Path:
-        from ..fileio import atomic_path
-
-        path = Path(directory) / EVAL_DATA_NAME
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                if self.y is None:
-                    np.savez(fh, x=self.x, reference=self.reference)
-                else:
-                    np.savez(fh, x=self.x, reference=self.reference, y=self.y)
-        return path
-
-    @classmethod
-    def load(cls, directory: Path) -> EvalData:
-        with np.load(Path(directory) / EVAL_DATA_NAME) as data:
-            return cls(data["x"], data["y"] if "y" in data else None, data["reference"])
-
-    @property
-    def reference_accuracy(self) -> float | None:
-        return None if self.y is None else top1_accuracy(self.reference, self.y)
-
-
 def run_in_batches(runtime, x: np.ndarray, batch: int = BATCH) -> np.ndarray:
     return np.concatenate([runtime.predict(x[i : i + batch]) for i in range(0, len(x), batch)])
+
+
+def reference_accuracy(data: EvalData) -> float | None:
+    """The PyTorch model's accuracy on the held-out set (None without labels)."""
+    return None if data.y is None else top1_accuracy(data.reference, data.y)
 
 
 def parity_of(entry: ArtifactEntry, outputs: np.ndarray, data: EvalData, thresholds: ParityThresholds) -> Parity:
     max_abs_diff = float(np.abs(outputs - data.reference).max())
     agreement = top1_agreement(outputs, data.reference)
-    ref_acc = data.reference_accuracy
+    ref_acc = reference_accuracy(data)
     acc = top1_accuracy(outputs, data.y) if data.y is not None else float("nan")
     failures = []
     label = f"{entry.name} ({entry.path})"

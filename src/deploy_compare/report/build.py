@@ -69,7 +69,9 @@ def served_section(inputs: ReportInputs) -> Section:
     if sweep.rows:
         blocks += [
             Paragraph(
-                "Closed-loop concurrency sweep (each client sends its next request when the last answered):",
+                "Closed-loop concurrency sweep (each client sends its next request when the last answered); "
+                "with repetitions, each figure is the median (min-max) over them, the stacks interleaved "
+                "(A B A B); p99 incl. failures counts errors as infinitely slow:",
                 lead="Sweep",
             ),
             sweep,
@@ -99,7 +101,8 @@ def served_section(inputs: ReportInputs) -> Section:
     blocks += [
         Paragraph(
             "Open-loop search for the highest rate whose p99 (failures counted as infinitely slow) "
-            "stays under the bound:",
+            "stays under the bound; the limit lies in the bracket [pass, fail), the rate found was run "
+            "again on another arrival seed (confirmed), and with repetitions the rate is their median (min-max):",
             lead="SLO search",
         ),
         tables.slo_table(r),
@@ -116,7 +119,38 @@ def served_section(inputs: ReportInputs) -> Section:
     trials = tables.slo_trials_table(r)
     if trials.rows:
         blocks.append(trials)
+    blocks += workload_blocks(r)
     return Section("served", "Served targets", blocks)
+
+
+def workload_blocks(r) -> list:
+    """Request batch sizes and the tune stage (report/tuning.py), where the run has them."""
+    from .tuning import batch_table, tuning_table, tuning_trials_table
+
+    blocks: list = []
+    batches = batch_table(r)
+    if batches.rows:
+        blocks += [
+            Paragraph(
+                "The same stacks with several samples per request (one request carries a batch): "
+                "throughput in samples/s, and the SLO rate in requests/s and samples/s:",
+                lead="Request batch size",
+            ),
+            batches,
+        ]
+    tuned = tuning_table(r)
+    if tuned.rows:
+        blocks += [
+            Paragraph(
+                "Each stack at its defaults and at the best of a small grid of its own server settings "
+                "(batching, workers, instances; servers/<stack>/), each searched under the same p99 bound: "
+                "compare stacks tuned vs tuned, with the setting that got there:",
+                lead="Tuned vs defaults",
+            ),
+            tuned,
+            tuning_trials_table(r),
+        ]
+    return blocks
 
 
 def server_section(inputs: ReportInputs) -> Section | None:

@@ -1,88 +1,131 @@
-"""Compare two runs figure by figure and flag regressions beyond a tolerance.
+"""Compare two runs figure by figure and flag regressions beyond the noise of both runs.
 
-Regressions: latency up, throughput or sustainable rate down by more than the tolerance
-(relative), accuracy down by more than ACCURACY_POINTS, a target OK in A and FAILED or
-INTERRUPTED in B. Sizes are shown but never flagged (a different export is not worse).
+Before any figure: two runs are comparable only when both are complete, of the same model
+and the same profile; otherwise diff_runs raises IncomparableRunsError naming why (with
+force=True it compares anyway and says so at the top).
+
+Regressions:
+- latency up, throughput or sustainable rate down beyond the noise. Where both runs have
+  two or more repetitions of a figure, the noise is the sum of both runs' ranges (min-max):
+  the medians must move apart by more than that. With one repetition in either run there is
+  no measured spread, and a relative tolerance stands in for it (the report says which rule
+  each row used);
+- a figure present in A and missing in B (OK -> missing), a target or local row OK in A
+  and anything else in B, a p99 (failures counted) that became unbounded;
+- accuracy down by more than ACCURACY_POINTS.
+Sizes are shown but never flagged (a different export is not worse).
 The library returns the verdict; only the command turns it into an exit code.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..deploy.results import RunResults
-from ..errors import ConfigError
+from ..deploy.results import RunResults, ServedResult
+from ..errors import ConfigError, IncomparableRunsError
+from ..repeats import Spread, repetitions, spread_of
 from .fmt import get, getf
-from .names import is_local_device, sweep_points
+from .names import is_local_device, sweep_repetitions
 
 ACCURACY_POINTS = 0.5  # a drop of more than half a point of accuracy is a regression
-LOWER, HIGHER, INFO, POINTS = "lower", "higher", "info", "points"  # which direction is better
+LOWER, HIGHER, INFO, POINTS, STATUS = "lower", "higher", "info", "points", "status"  # which direction is better
+UNBOUNDED = "unbounded"  # p99 with failures counted, when over 1% of requests failed
+SPREAD, TOLERANCE = "spread", "tolerance"  # the rule a numeric row was judged by
 
 
 @dataclass(frozen=True)
 class Figure:
     key: str  # what was measured, e.g. "served torchserve c=4 p99_ms"
-    value: float | str | None
-    better: str  # LOWER | HIGHER | INFO | POINTS | "status"
+    value: Spread | str | None  # the repetitions of a number; a status or UNBOUNDED; None: not measured
+    better: str  # LOWER | HIGHER | INFO | POINTS | STATUS
 
 
 @dataclass
 class DiffRow:
     key: str
-    a: float | str | None
+    a: float | str | None  # the median of A's repetitions (or a status)
     b: float | str | None
-    change_pct: float | None  # relative change B vs A; accuracy: change in points
+    change_pct: float | None  # relative change of the medians B vs A; accuracy: change in points
     better: str
     regression: bool
     note: str = ""
+    a_range: tuple[float, float] | None = None  # min-max over A's repetitions (two or more)
+    b_range: tuple[float, float] | None = None
+    rule: str = ""  # SPREAD or TOLERANCE for numeric rows
 
 
 @dataclass
 class DiffReport:
     tolerance: float
     rows: list[DiffRow]
+    warnings: list[str] = field(default_factory=list)  # said before any row (force=True comparisons)
+    a_repetitions: int = 1
+    b_repetitions: int = 1
 
     @property
     def regressions(self) -> list[DiffRow]:
         return [r for r in self.rows if r.regression]
 
 
+def _one(value: Any) -> Spread | None:
+    return Spread.of([value])
+
+
+def _served_figures(s: ServedResult, add) -> None:
+    for concurrency, points in sweep_repetitions(s).items():
+        name = f"served {s.target} c={concurrency}"
+        add(f"{name} p50_ms", spread_of(points, "p50_ms"), LOWER)
+        add(f"{name} p99_ms", spread_of(points, "p99_ms"), LOWER)
+        if any(get(p, "p99_incl_failures_ms") is None and get(p, "requests") for p in points):
+            add(f"{name} p99_incl_failures_ms", UNBOUNDED, LOWER)
+        else:
+            add(f"{name} p99_incl_failures_ms", spread_of(points, "p99_incl_failures_ms"), LOWER)
+        add(f"{name} throughput_rps", spread_of(points, "throughput_rps"), HIGHER)
+    if isinstance(s.slo, dict):
+        # A repetition where no rate met the bound sustained 0 req/s within the SLO.
+        repeats = [r for r in s.slo_repeats if isinstance(r, dict)] or [s.slo]
+        add(
+            f"slo {s.target} max_rate_rps",
+            Spread.of(0.0 if getf(r, "max_rate_rps") is None else getf(r, "max_rate_rps") for r in repeats),
+            HIGHER,
+        )
+
+
 def figures(results: RunResults) -> dict[str, Figure]:
     out: dict[str, Figure] = {}
 
-    def add(key: str, value: Any, better: str) -> None:
+    def add(key: str, value: Spread | str | None, better: str) -> None:
         out[key] = Figure(key, value, better)
 
     for row in results.local:
         if not isinstance(row, dict) or not is_local_device(row):
             continue
         name = f"local {get(row, 'artifact')} {get(row, 'profile')} t={get(row, 'threads')}"
-        add(f"{name} status", get(row, "status"), "status")
+        add(f"{name} status", get(row, "status"), STATUS)
         if get(row, "status") != "OK":
             continue
-        add(f"{name} p50_ms", getf(row, "p50_ms"), LOWER)
+        add(f"{name} p50_ms", _one(get(row, "p50_ms")), LOWER)
         thr = get(row, "throughput_samples_per_s")
         for batch, value in sorted((thr if isinstance(thr, dict) else {}).items(), key=lambda kv: int(kv[0])):
-            add(f"{name} bs{batch}_samples_per_s", getf({"v": value}, "v"), HIGHER)
+            add(f"{name} bs{batch}_samples_per_s", _one(value), HIGHER)
     for s in results.served:
-        add(f"served {s.target} status", s.status, "status")
-        if s.status != "OK":
-            continue
-        for p in sweep_points(s):
-            name = f"served {s.target} c={get(p, 'concurrency')}"
-            add(f"{name} p50_ms", getf(p, "p50_ms"), LOWER)
-            add(f"{name} p99_ms", getf(p, "p99_ms"), LOWER)
-            add(f"{name} throughput_rps", getf(p, "throughput_rps"), HIGHER)
-        if isinstance(s.slo, dict):
-            # A search where no rate met the bound sustains 0 req/s within the SLO.
-            rate = getf(s.slo, "max_rate_rps")
-            add(f"slo {s.target} max_rate_rps", 0.0 if rate is None else rate, HIGHER)
+        add(f"served {s.target} status", s.status, STATUS)
+        if s.status == "OK":
+            _served_figures(s, add)
     for name, entry in sorted(results.artifacts.items()):
-        add(f"artifact {name} size_bytes", getf(entry, "size_bytes"), INFO)
+        add(f"artifact {name} size_bytes", _one(get(entry, "size_bytes")), INFO)
         accuracy = getf(entry, "parity", "accuracy")
-        add(f"artifact {name} accuracy_pct", None if accuracy is None else accuracy * 100, POINTS)
+        add(f"artifact {name} accuracy_pct", None if accuracy is None else _one(accuracy * 100), POINTS)
     return out
+
+
+def _plain(value: Spread | str | None) -> float | str | None:
+    return value.median if isinstance(value, Spread) else value
+
+
+def _range(value: Spread | str | None) -> tuple[float, float] | None:
+    return (value.lo, value.hi) if isinstance(value, Spread) and value.n > 1 else None
 
 
 def _compare(key: str, a: Figure | None, b: Figure | None, tolerance: float) -> DiffRow:
@@ -90,53 +133,124 @@ def _compare(key: str, a: Figure | None, b: Figure | None, tolerance: float) -> 
     if present is None:
         raise ValueError(f"{key}: in neither run")  # diff_runs only asks for keys of A or B
     better = present.better
-    va, vb = a.value if a else None, b.value if b else None
-    if better == "status":
-        bad = va == "OK" and vb in ("FAILED", "INTERRUPTED")
-        return DiffRow(key, va, vb, None, better, bad, f"was OK, now {vb}" if bad else "")
-    if va is None or vb is None:
-        note = (
-            "only in B"
-            if a is None
-            else ("only in A" if b is None else "not measured in " + ("A" if va is None else "B"))
-        )
-        return DiffRow(key, va, vb, None, better, False, note)
-    if isinstance(va, str) or isinstance(vb, str):  # a status row compares above; text is never a figure
-        return DiffRow(key, va, vb, None, better, False, "not a number")
+    va, vb = (a.value if a else None), (b.value if b else None)
+    row = DiffRow(key, _plain(va), _plain(vb), None, better, False, "", _range(va), _range(vb))
+    if better == STATUS:
+        if va == "OK" and vb != "OK":
+            row.regression, row.note = True, f"was OK, now {vb or 'missing'}"
+        return row
+    if va is None:
+        row.note = "only in B" if a is None else "not measured in A"
+        return row
+    if vb is None:
+        # OK -> missing: what A measured, B did not (an INFO figure such as a size is only noted).
+        row.regression = better != INFO
+        row.note = "OK -> missing" if b is None else "not measured in B"
+        return row
+    if isinstance(va, str) or isinstance(vb, str):
+        row.regression = va != UNBOUNDED and vb == UNBOUNDED
+        row.note = "now unbounded (over 1% failed)" if row.regression else ("was unbounded" if va == UNBOUNDED else "")
+        return row
     if better == POINTS:
-        delta = vb - va
-        bad = delta < -ACCURACY_POINTS
-        return DiffRow(key, va, vb, delta, better, bad, f"accuracy down {-delta:.2f} points" if bad else "")
-    change = None if va == 0 else (vb - va) / abs(va) * 100
-    if change is None:
-        return DiffRow(key, va, vb, None, better, False, "A is 0")
-    bad = (better == LOWER and change > tolerance * 100) or (better == HIGHER and change < -tolerance * 100)
-    note = ""
-    if bad:
-        note = "slower" if better == LOWER else "lower"
-    return DiffRow(key, va, vb, change, better, bad, note)
+        delta = vb.median - va.median
+        row.change_pct, row.regression = delta, delta < -ACCURACY_POINTS
+        row.note = f"accuracy down {-delta:.2f} points" if row.regression else ""
+        return row
+    if va.median == 0:
+        row.note = "A is 0"
+        return row
+    row.change_pct = (vb.median - va.median) / abs(va.median) * 100
+    worse = vb.median - va.median if better == LOWER else va.median - vb.median  # > 0: B is worse
+    if better == INFO:
+        return row
+    if va.n > 1 and vb.n > 1:
+        row.rule = SPREAD
+        noise = va.width + vb.width
+        row.regression = worse > noise
+        if row.regression:
+            row.note = f"{'slower' if better == LOWER else 'lower'} by more than both runs' ranges ({noise:.4g})"
+    else:
+        row.rule = TOLERANCE
+        row.regression = worse > tolerance * abs(va.median)
+        if row.regression:
+            row.note = f"{'slower' if better == LOWER else 'lower'} by more than {tolerance:.0%} (one repetition)"
+    return row
 
 
-def diff_runs(a: RunResults, b: RunResults, tolerance: float = 0.10) -> DiffReport:
+def _repetitions(results: RunResults) -> int:
+    return max((repetitions(p for p in s.sweep if isinstance(p, dict)) for s in results.served), default=1) or 1
+
+
+def describe_run(results: RunResults) -> str:
+    run = results.run
+    state = "complete" if run.complete and not run.interrupted else ("INTERRUPTED" if run.interrupted else "INCOMPLETE")
+    model = get(results.model, "name") or "no model (export produced no manifest)"
+    return (
+        f"run {run.id}: {state}, profile {run.profile}, model {model}, "
+        f"{_repetitions(results)} repetition(s), {len([s for s in results.served if s.status == 'OK'])} served OK, "
+        f"{len([r for r in results.local if get(r, 'status') == 'OK'])} local rows OK"
+    )
+
+
+def incomparable(a: RunResults, b: RunResults) -> list[str]:
+    """Why comparing a and b means nothing (empty when they compare)."""
+    why = []
+    for label, r in (("A", a), ("B", b)):
+        if r.run.interrupted or not r.run.complete:
+            how = "was interrupted" if r.run.interrupted else "did not finish"
+            why.append(f"run {label} ({r.run.id}) {how}: its missing figures would read as regressions or be skipped")
+        if r.model is None:
+            why.append(f"run {label} ({r.run.id}) has no model: its export produced no manifest")
+    if a.model is not None and b.model is not None:
+        ids = [(get(m, "name"), get(m, "content_hash")) for m in (a.model, b.model)]
+        if ids[0] != ids[1]:
+            why.append(f"another model: A measured {ids[0][0]} ({ids[0][1]}), B {ids[1][0]} ({ids[1][1]})")
+    if a.run.profile != b.run.profile:
+        why.append(
+            f"another profile: A is {a.run.profile}, B is {b.run.profile} (other durations and levels: "
+            "figures differ by design)"
+        )
+    return why
+
+
+def diff_runs(a: RunResults, b: RunResults, tolerance: float = 0.10, force: bool = False) -> DiffReport:
+    """Raises IncomparableRunsError when the runs do not compare (unless force: then the reasons
+    head the report as warnings, and what A measured and B lacks still counts as a regression)."""
     if not 0 <= tolerance < 10:
         raise ConfigError(f"tolerance must be a share between 0 and 10 (0.10 = 10%), got {tolerance}")
+    why = incomparable(a, b)
+    if why and not force:
+        raise IncomparableRunsError("the runs do not compare: " + "; ".join(why) + " (--force compares anyway)")
     fa, fb = figures(a), figures(b)
     keys = list(fa) + [k for k in fb if k not in fa]
     rows = [_compare(k, fa.get(k), fb.get(k), tolerance) for k in keys]
     # A status that did not change says nothing; its figures follow on their own rows.
-    return DiffReport(tolerance, [r for r in rows if not (r.better == "status" and r.a == r.b)])
+    rows = [r for r in rows if not (r.better == STATUS and r.a == r.b)]
+    # A row or target that regressed in status is one regression: its missing figures say why.
+    gone = [r.key.removesuffix(" status") + " " for r in rows if r.better == STATUS and r.regression]
+    gone += ["slo " + g.removeprefix("served ") for g in gone if g.startswith("served ")]
+    for r in rows:
+        if r.better != STATUS and r.regression and r.note == "OK -> missing" and r.key.startswith(tuple(gone)):
+            r.regression, r.note = False, "missing (see its status)"
+    return DiffReport(
+        tolerance, rows, [f"compared anyway (--force): {w}" for w in why], _repetitions(a), _repetitions(b)
+    )
 
 
-def _value(v: float | str | None) -> str:
+def _value(v: float | str | None, spread: tuple[float, float] | None = None) -> str:
     if v is None:
         return "-"
     if isinstance(v, str):
         return v
-    return f"{v:.4g}" if abs(v) < 1000 else f"{v:,.0f}"
+
+    def fmt(x: float) -> str:
+        return f"{x:.4g}" if abs(x) < 1000 else f"{x:,.0f}"
+
+    return fmt(v) + (f" ({fmt(spread[0])}-{fmt(spread[1])})" if spread else "")
 
 
 def format_diff(report: DiffReport, name_a: str = "A", name_b: str = "B") -> str:
-    header = ("figure", name_a, name_b, "change", "")
+    header = ("figure", name_a, name_b, "change", "rule", "")
     rows = [header]
     for r in report.rows:
         if r.change_pct is None:
@@ -146,16 +260,19 @@ def format_diff(report: DiffReport, name_a: str = "A", name_b: str = "B") -> str
         else:
             change = f"{r.change_pct:+.1f}%"
         flag = ("REGRESSION" + (f" ({r.note})" if r.note else "")) if r.regression else r.note
-        rows.append((r.key, _value(r.a), _value(r.b), change, flag))
+        rows.append((r.key, _value(r.a, r.a_range), _value(r.b, r.b_range), change, r.rule, flag))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths).rstrip())
+    lines = [f"WARNING: {w}" for w in report.warnings]
+    table = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    table.insert(1, "  ".join("-" * w for w in widths).rstrip())
+    lines += table
     n = len(report.regressions)
-    lines.append("")
-    lines.append(
-        f"{n} regression(s) beyond the tolerance ({report.tolerance:.0%} for latency/throughput/rate, "
-        f"{ACCURACY_POINTS} point for accuracy)"
-        if n
-        else f"no regression beyond the tolerance ({report.tolerance:.0%}; accuracy {ACCURACY_POINTS} point)"
+    rule = (
+        f"figures are medians (min-max) over the repetitions ({name_a}: {report.a_repetitions}, "
+        f"{name_b}: {report.b_repetitions}); rule '{SPREAD}': a change beyond the sum of both runs' ranges, "
+        f"'{TOLERANCE}' (a run with one repetition): beyond {report.tolerance:.0%}; accuracy: {ACCURACY_POINTS} point; "
+        "OK -> missing always"
     )
+    lines += ["", rule]
+    lines.append(f"{n} regression(s)" if n else "no regression beyond the noise")
     return "\n".join(lines)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..deploy.results import RunResults, ServedResult
+from ..repeats import by_concurrency, median_point
 from .document import Table
 from .fmt import DASH, get, getf, ms, num, text
 from .names import target_label
@@ -27,12 +28,9 @@ def has_dimension(results: RunResults) -> bool:
 
 
 def _points(cell: dict[str, Any]) -> dict[int, dict[str, Any]]:
-    out = {}
-    for p in cell.get("sweep") or []:
-        c = getf(p, "concurrency")
-        if c is not None:
-            out[int(c)] = p
-    return out
+    """One point per concurrency: with repetitions, the median over them (repeats.median_point)."""
+    groups = by_concurrency(p for p in cell.get("sweep") or [] if isinstance(p, dict))
+    return {c: median_point(group) for c, group in groups.items()}
 
 
 def _bytes(value: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..deploy.results import RunResults, ServedResult
+from ..repeats import by_concurrency, median_point, repetition
 from .fmt import ascending, get, getf
 
 QUANTIZED_VARIANTS = ("fp16", "dynamic_int8", "int8")
@@ -55,10 +56,16 @@ def ok_local(results: RunResults, profile: str | None = None) -> list[dict[str, 
     ]
 
 
+def sweep_repetitions(s: ServedResult) -> dict[int, list[dict[str, Any]]]:
+    """Every closed-loop result with a concurrency, grouped by concurrency (ascending), each
+    group in repetition order."""
+    return by_concurrency(p for p in s.sweep if isinstance(p, dict))
+
+
 def sweep_points(s: ServedResult) -> list[dict[str, Any]]:
-    """The closed-loop results that have a concurrency, by increasing concurrency."""
-    points = [p for p in s.sweep if isinstance(p, dict) and getf(p, "concurrency") is not None]
-    return sorted(points, key=lambda p: ascending(getf(p, "concurrency")))
+    """One closed-loop result per concurrency, by increasing concurrency: with repetitions,
+    each number is the median over them (repeats.median_point); sweep_repetitions has them all."""
+    return [median_point(group) for group in sweep_repetitions(s).values()]
 
 
 def slo_trials(s: ServedResult) -> list[dict[str, Any]]:
@@ -67,8 +74,24 @@ def slo_trials(s: ServedResult) -> list[dict[str, Any]]:
         return []
     return sorted(
         (t for t in trials if isinstance(t, dict) and getf(t, "rate_rps") is not None),
-        key=lambda t: ascending(getf(t, "rate_rps")),
+        key=lambda t: (repetition(t), ascending(getf(t, "rate_rps"))),
     )
+
+
+def slo_bracket(slo: Any) -> str:
+    """ "[550, 600)": the lowest rate any repetition passed with, the highest any failed at (runs
+    from before repeats: the one search's [max_rate_rps, lowest_failing_rate_rps))."""
+    repeated = isinstance(slo, dict) and "repetitions" in slo
+    low = getf(slo, "rate_min_rps" if repeated else "max_rate_rps")
+    high = getf(slo, "bracket_high_rps" if repeated else "lowest_failing_rate_rps")
+    if low is None:
+        return "-" if high is None else f"none passed; [0, {_whole(high)})"
+    return f"[{_whole(low)}, {'none failed' if high is None else _whole(high)})"
+
+
+def _whole(value: float) -> str:
+    """562.5 -> "562.5", 600.0 -> "600" (bisected rates keep their half)."""
+    return f"{value:,.1f}".rstrip("0").rstrip(".")
 
 
 def reference_accuracy(results: RunResults) -> float | None:

@@ -182,6 +182,7 @@ def latency_vs_rate(results: RunResults) -> bytes | None:
     bounds = [b for s, _ in searched if (b := getf(s.slo, "p99_bound_ms")) is not None]
     top = max(finite + bounds + [1.0]) * 1.3  # where unbounded (failed) trials are drawn
     for s, trials in searched:
+        trials = sorted(trials, key=lambda t: getf(t, "rate_rps") or 0.0)  # every repetition's, on one line
         rates = [getf(t, "rate_rps") for t in trials]
         p99 = [getf(t, "result", "p99_incl_failures_ms") for t in trials]
         ys = [top if v is None else v for v in p99]

@@ -1,9 +1,9 @@
 """results.csv: one row per measured thing, raw numbers, units in the column names.
 
 kind = local | edge (one per artifact/profile/threads/device), served (one per target x
-encoding x concurrency; a target or encoding without a sweep gets one row with its status
-and reason), slo (one
-per target's search), slo_trial (one per open-loop trial).
+encoding x concurrency x repetition; a target or encoding without a sweep gets one row with
+its status and reason), slo (one per target's search: the median rate over the repetitions),
+slo_trial (one per open-loop trial, with its repetition).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import io
 from typing import Any
 
 from ..deploy.results import RunResults, ServedResult
+from ..repeats import repetition
 from .fmt import get
-from .names import slo_trials, sweep_points
+from .names import slo_trials, sweep_repetitions
 
 BASE_COLUMNS = (
     "kind",
@@ -26,6 +27,7 @@ BASE_COLUMNS = (
     "threads",
     "device",
     "concurrency",
+    "repetition",
     "offered_rate_rps",
     "status",
     "reason",
@@ -140,8 +142,11 @@ def _load_fields(d: Any) -> dict[str, Any]:
 
 def _served_rows(s: ServedResult) -> list[dict[str, Any]]:
     base = {"target": s.target, "mode": s.mode, "artifact": s.artifact, "status": s.status, "reason": s.reason}
-    points = sweep_points(s)
-    rows = [{"kind": "served", **base, "concurrency": get(p, "concurrency"), **_load_fields(p)} for p in points]
+    points = [p for group in sweep_repetitions(s).values() for p in group]
+    rows = [
+        {"kind": "served", **base, "concurrency": get(p, "concurrency"), "repetition": repetition(p), **_load_fields(p)}
+        for p in points
+    ]
     if not points:
         rows.append({"kind": "served", **base})
     for cell in s.encodings or []:  # the other [load] encodings: their sweeps, or why not
@@ -155,7 +160,14 @@ def _served_rows(s: ServedResult) -> list[dict[str, Any]]:
         }
         sweep = [p for p in cell.get("sweep") or [] if isinstance(p, dict)]
         rows += [
-            {"kind": "served", **cell_base, "concurrency": get(p, "concurrency"), **_load_fields(p)} for p in sweep
+            {
+                "kind": "served",
+                **cell_base,
+                "concurrency": get(p, "concurrency"),
+                "repetition": repetition(p),
+                **_load_fields(p),
+            }
+            for p in sweep
         ]
         if not sweep:
             rows.append({"kind": "served", **cell_base})
@@ -176,6 +188,7 @@ def _served_rows(s: ServedResult) -> list[dict[str, Any]]:
                     "kind": "slo_trial",
                     **base,
                     "offered_rate_rps": get(t, "rate_rps"),
+                    "repetition": repetition(t),
                     **_load_fields(get(t, "result")),
                     "slo_p99_bound_ms": get(s.slo, "p99_bound_ms"),
                     "slo_passed": get(t, "passed"),

@@ -6,9 +6,10 @@ from typing import Any
 
 from ..clients.results import client_processes_label
 from ..deploy.results import RunResults
+from ..repeats import repetition, spread_of
 from .document import Table
 from .fmt import DASH, cores, get, getf, kib, ms, num, pct, seconds, text
-from .names import reference_accuracy, slo_trials, sweep_points, target_label
+from .names import reference_accuracy, slo_bracket, slo_trials, sweep_repetitions, target_label
 
 
 def _errors(d: Any) -> str:
@@ -97,11 +98,15 @@ def header_table(results: RunResults, environment: dict[str, Any] | None) -> Tab
 
 def stages_table(results: RunResults) -> Table:
     stages = results.run.stages
-    # A served stage's record may leave the reason to its ServedResult; show it here too.
+    # A served stage's record may leave the reason to its ServedResult; show it here too
+    # (a repeated run names its served stages "triton 2/3").
     served_reasons = {s.target: s.reason for s in results.served if s.reason}
     return Table(
         ["stage", "status", "time", "reason / error"],
-        [[s.name, s.status, seconds(s.seconds), text(s.reason or served_reasons.get(s.name))] for s in stages],
+        [
+            [s.name, s.status, seconds(s.seconds), text(s.reason or served_reasons.get(s.name.split(" ")[0]))]
+            for s in stages
+        ],
         [s.status for s in stages],
     )
 
@@ -136,41 +141,75 @@ def served_table(results: RunResults) -> Table:
     )
 
 
+def _spread(points: list[dict[str, Any]], key: str, fmt=ms) -> str:
+    spread = spread_of(points, key)
+    return DASH if spread is None else spread.text(fmt)
+
+
+def _p99_with_failures(points: list[dict[str, Any]]) -> str:
+    """p99 with errors and drops counted as infinitely slow: "unbounded" when over 1% failed."""
+    if any(get(p, "p99_incl_failures_ms") is None and get(p, "requests") for p in points):
+        bounded = [p for p in points if getf(p, "p99_incl_failures_ms") is not None]
+        unbounded = len(points) - len(bounded)
+        return "unbounded" + (f" in {unbounded} of {len(points)}" if len(points) > 1 else "")
+    return _spread(points, "p99_incl_failures_ms")
+
+
+def _error_total(points: list[dict[str, Any]]) -> str:
+    totals: dict[str, int] = {}
+    for p in points:
+        errors = get(p, "errors")
+        for k, v in errors.items() if isinstance(errors, dict) else []:
+            if isinstance(v, int):
+                totals[k] = totals.get(k, 0) + v
+    if not any(isinstance(get(p, "errors"), dict) for p in points):
+        return DASH
+    parts = [f"{k}: {v}" for k, v in sorted(totals.items()) if v]
+    return ", ".join(parts) if parts else "0"
+
+
 def sweep_table(results: RunResults) -> Table:
+    """One row per target and concurrency: the median over the repetitions and (min-max)."""
     rows, statuses = [], []
     for s in results.served:
-        for p in sweep_points(s):
-            bottleneck = get(p, "client_bottleneck")
-            reasons = "; ".join(get(p, "bottleneck_reasons") or [])
+        for concurrency, points in sweep_repetitions(s).items():
+            bottleneck = any(get(p, "client_bottleneck") for p in points)
+            reasons = "; ".join(dict.fromkeys(r for p in points for r in get(p, "bottleneck_reasons") or []))
+            agree = spread_of(points, "top1_agreement")
             rows.append(
                 [
                     target_label(s),
-                    text(get(p, "concurrency")),
-                    text(get(p, "requests")),
-                    num(get(p, "throughput_rps")),
-                    ms(get(p, "p50_ms")),
-                    ms(get(p, "p90_ms")),
-                    ms(get(p, "p95_ms")),
-                    ms(get(p, "p99_ms")),
-                    ms(get(p, "p999_ms")),
-                    ms(get(p, "max_ms")),
-                    _errors(p),
-                    pct(get(p, "top1_agreement")),
-                    _flag(bottleneck) + (f" ({reasons})" if bottleneck and reasons else ""),
-                    client_processes_label(p) if isinstance(p, dict) else DASH,
+                    str(concurrency),
+                    str(len(points)),
+                    text(sum(get(p, "requests") or 0 for p in points)),
+                    _spread(points, "throughput_rps", num),
+                    _spread(points, "p50_ms"),
+                    _spread(points, "p90_ms"),
+                    _spread(points, "p95_ms"),
+                    _spread(points, "p99_ms"),
+                    _p99_with_failures(points),
+                    _spread(points, "p999_ms"),
+                    _spread(points, "max_ms"),
+                    _error_total(points),
+                    DASH if agree is None else pct(agree.lo),
+                    _flag(bottleneck if any(get(p, "client_bottleneck") is not None for p in points) else None)
+                    + (f" ({reasons})" if bottleneck and reasons else ""),
+                    client_processes_label(points[0]),
                 ]
             )
-            statuses.append("WARN" if bottleneck or get(p, "lost_shares") else "OK")
+            statuses.append("WARN" if bottleneck or any(get(p, "lost_shares") for p in points) else "OK")
     return Table(
         [
             "target",
             "concurrency",
+            "repeats",
             "requests",
             "throughput req/s",
             "p50 ms",
             "p90 ms",
             "p95 ms",
             "p99 ms",
+            "p99 incl. failures ms",
             "p99.9 ms",
             "max ms",
             "errors",
@@ -183,32 +222,55 @@ def sweep_table(results: RunResults) -> Table:
     )
 
 
+def slo_rate(slo: Any) -> str:
+    """The median rate, its (min-max) over repetitions, and "at least" when client-limited."""
+    rate = getf(slo, "max_rate_rps")
+    if rate is None:
+        return "none"
+    lo, hi = getf(slo, "rate_min_rps"), getf(slo, "rate_max_rps")
+    spread = f" ({num(lo)}-{num(hi)})" if lo is not None and hi is not None and lo != hi else ""
+    return ("at least " if get(slo, "limited_by_client") else "") + num(rate) + spread
+
+
 def slo_table(results: RunResults) -> Table:
     rows, statuses = [], []
     for s in results.served:
         if s.status != "OK":
-            rows.append([target_label(s), DASH, DASH, DASH, DASH, DASH, f"{s.status}: {text(s.reason)}"])
+            rows.append([target_label(s), DASH, DASH, DASH, DASH, DASH, DASH, DASH, f"{s.status}: {text(s.reason)}"])
             statuses.append(s.status)
             continue
         slo = s.slo
         if not isinstance(slo, dict):
-            rows.append([target_label(s), DASH, DASH, DASH, DASH, DASH, "no SLO search recorded"])
+            rows.append([target_label(s), DASH, DASH, DASH, DASH, DASH, DASH, DASH, "no SLO search recorded"])
             statuses.append("SKIPPED")
             continue
+        confirmed = get(slo, "confirmed")
         rows.append(
             [
                 target_label(s),
                 ms(get(slo, "p99_bound_ms")),
-                num(get(slo, "max_rate_rps")),
-                num(get(slo, "lowest_failing_rate_rps")),
+                slo_rate(slo),
+                slo_bracket(slo),
+                text(get(slo, "repetitions") or 1),
+                DASH if confirmed is None else ("yes" if confirmed else "NO"),
                 _flag(get(slo, "limited_by_client")),
                 str(len(slo_trials(s))),
                 text(get(slo, "note")),
             ]
         )
-        statuses.append("OK" if getf(slo, "max_rate_rps") is not None else "WARN")
+        statuses.append("OK" if getf(slo, "max_rate_rps") is not None and confirmed is not False else "WARN")
     return Table(
-        ["target", "p99 bound ms", "max rate req/s", "lowest failing req/s", "client-limited", "trials", "note"],
+        [
+            "target",
+            "p99 bound ms",
+            "max rate req/s median (min-max)",
+            "bracket [pass, fail) req/s",
+            "repeats",
+            "confirmed",
+            "client-limited",
+            "trials",
+            "note",
+        ],
         rows,
         statuses,
     )
@@ -223,7 +285,8 @@ def slo_trials_table(results: RunResults) -> Table:
             rows.append(
                 [
                     target_label(s),
-                    num(get(t, "rate_rps")),
+                    str(repetition(t)),
+                    num(get(t, "rate_rps")) + (" (confirm)" if get(t, "confirm") else ""),
                     "pass" if passed else "FAIL",
                     ms(get(r, "p99_incl_failures_ms")) if getf(r, "p99_incl_failures_ms") is not None else "unbounded",
                     ms(get(r, "p99_ms")),
@@ -239,6 +302,7 @@ def slo_trials_table(results: RunResults) -> Table:
     return Table(
         [
             "target",
+            "repetition",
             "offered req/s",
             "result",
             "p99 incl. failures ms",

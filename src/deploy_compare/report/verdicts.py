@@ -1,15 +1,20 @@
-"""Plain-word answers to the four questions a run exists for, each with its figures.
+"""Plain-word answers to the questions a run exists for, each with its figures and uncertainty.
+
+Served stacks are compared with served stacks at one concurrency, in-process paths with
+in-process paths; figures whose ranges overlap are a tie, named as such, never a winner;
+a client-limited "at least X" is never ranked as if it were a measurement.
 
 A pure function of results.json (RunResults): re-rendering a run gives the same words.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..deploy.results import RunResults, ServedResult
-from .fmt import ascending, get, getf, kib, ms, num, pct, ratio
+from ..repeats import Spread, spread_of
+from .fmt import get, getf, kib, ms, num, pct
 from .names import (
     QUANTIZED_VARIANTS,
     artifact_accuracy,
@@ -17,19 +22,26 @@ from .names import (
     local_label,
     ok_local,
     reference_accuracy,
-    sweep_points,
+    slo_bracket,
+    sweep_repetitions,
     target_label,
     tflite_artifacts,
 )
 
+# A figure measured once has no spread of its own: within this share of each other, two such
+# figures are called a tie (the same fallback `diff` uses for single-repetition runs).
+SINGLE_RUN_TOLERANCE = 0.10
+TIED = "tied within measurement resolution"
+
 
 @dataclass
 class Verdict:
-    key: str  # latency | throughput | footprint | accuracy
+    key: str  # serving_latency | inprocess_latency | throughput | footprint | accuracy
     question: str
-    answer: str  # one sentence naming the winner with its figures
-    winner: str | None  # artifact or target name; None when nothing could be measured
+    answer: str  # one sentence naming the winner (or the tie) with its figures
+    winner: str | None  # artifact or target name; None when nothing could be measured, or a tie
     details: list[str] = field(default_factory=list)
+    tied: list[str] = field(default_factory=list)  # every name in a tie (the leader first)
 
 
 def _not_run(served: list[ServedResult]) -> str:
@@ -39,58 +51,185 @@ def _not_run(served: list[ServedResult]) -> str:
     return "; ".join(parts)
 
 
-def _single_request_point(s: ServedResult) -> dict[str, Any] | None:
-    points = [p for p in sweep_points(s) if getf(p, "p50_ms") is not None]
-    return points[0] if points else None  # concurrency 1 when the sweep has it
+def _band(spread: Spread) -> tuple[float, float]:
+    """The range a figure may lie in: its repetitions' min-max, or +-SINGLE_RUN_TOLERANCE alone."""
+    if spread.n > 1:
+        return spread.lo, spread.hi
+    v = spread.values[0]
+    return v / (1 + SINGLE_RUN_TOLERANCE), v * (1 + SINGLE_RUN_TOLERANCE)
 
 
-def latency_verdict(results: RunResults) -> Verdict:
-    question = "Lowest single-request latency"
-    local = [r for r in ok_local(results, "server") if getf(r, "p50_ms") is not None]
-    served = []
-    for s in results.served:
-        point = _single_request_point(s) if s.status == "OK" else None
-        if point is not None:
-            served.append((s, point))
-    best_local = min(local, key=lambda r: ascending(getf(r, "p50_ms"))) if local else None
-    best_served = min(served, key=lambda sp: ascending(getf(sp[1], "p50_ms"))) if served else None
-    details = []
-    if best_local is not None:
-        details.append(
-            f"Best in-process path: {local_label(best_local)}, p50 {ms(best_local.get('p50_ms'))} ms, "
-            f"p99 {ms(best_local.get('p99_ms'))} ms (server profile, batch 1)."
+def _bands_overlap(a: Spread, b: Spread) -> bool:
+    (alo, ahi), (blo, bhi) = _band(a), _band(b)
+    return alo <= bhi and blo <= ahi
+
+
+def _uncertainty(spreads: list[Spread], what: str) -> str:
+    counts = sorted({sp.n for sp in spreads})
+    if counts == [1]:
+        return (
+            f"{what} measured once (no repetitions): figures within {SINGLE_RUN_TOLERANCE:.0%} of each other "
+            "are called a tie."
         )
-    if best_served is not None:
-        s, p = best_served
-        conc = get(p, "concurrency")
-        slower = ratio(getf(best_local, "p50_ms"), getf(p, "p50_ms")) if best_local else None
-        versus = f", {slower} the in-process p50 (HTTP, serialization and queueing)" if slower and slower != "-" else ""
-        details.append(
-            f"Best served stack: {target_label(s)} serving {s.artifact or '?'}, p50 {ms(p.get('p50_ms'))} ms, "
-            f"p99 {ms(p.get('p99_ms'))} ms at concurrency {conc} (closed loop){versus}."
-        )
-    elif results.served:
-        details.append(
-            "No served stack measured a single request: " + (_not_run(results.served) or "empty sweeps") + "."
-        )
-    if best_local is None and best_served is None:
-        return Verdict("latency", question, "Nothing measured a single-request latency in this run.", None, details)
-    local_p50 = getf(best_local, "p50_ms") if best_local else None
-    served_p50 = getf(best_served[1], "p50_ms") if best_served else None
-    if best_local is not None and (served_p50 is None or (local_p50 is not None and local_p50 <= served_p50)):
-        winner, p50, label = best_local["artifact"], local_p50, local_label(best_local)
-    else:
-        assert best_served is not None, "nothing measured returned above"
-        winner, p50, label = best_served[0].target, served_p50, target_label(best_served[0])
-    return Verdict("latency", question, f"{label}, p50 {ms(p50)} ms.", winner, details)
+    n = "/".join(str(c) for c in counts)
+    return f"{what}: median (min-max) over {n} repetitions; overlapping ranges are called a tie."
 
 
-def _passing_trial(slo: dict[str, Any] | None) -> dict[str, Any] | None:
-    rate = getf(slo, "max_rate_rps")
-    for trial in get(slo, "trials") or []:
-        if get(trial, "passed") and getf(trial, "rate_rps") == rate:
-            return trial
-    return None
+def _rank(named: list[tuple[str, str, Spread]]) -> tuple[tuple[str, str, Spread], list[tuple[str, str, Spread]]]:
+    """(the lowest median, every entry whose band overlaps its band, the leader first)."""
+    best = min(named, key=lambda e: (e[2].median, e[0]))
+    others = sorted((e for e in named if e is not best and _bands_overlap(e[2], best[2])), key=lambda e: e[2].median)
+    return best, [best, *others]
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _common_concurrency(served: list[ServedResult]) -> tuple[int | None, list[ServedResult]]:
+    """The lowest concurrency every measured stack has (1 when all have it), and the stacks lacking it."""
+    levels = [set(sweep_repetitions(s)) for s in served]
+    common = set.intersection(*levels) if levels else set()
+    if not common:
+        return None, served
+    c = min(common)
+    return c, []
+
+
+def serving_latency_verdict(results: RunResults) -> Verdict:
+    """Served stacks only, all at the same concurrency: an in-process path never answers this."""
+    question = "Lowest latency through a serving stack"
+    measured = [s for s in results.served if s.status == "OK" and sweep_repetitions(s)]
+    if not measured:
+        why = _not_run(results.served) or "no served target in this run"
+        return Verdict("serving_latency", question, f"No served stack measured a latency: {why}.", None)
+    c, _ = _common_concurrency(measured)
+    if c is None:
+        lowest = "; ".join(f"{target_label(s)} from c={min(sweep_repetitions(s))}" for s in measured)
+        return Verdict(
+            "serving_latency",
+            question,
+            f"Not compared: the served stacks share no concurrency level ({lowest}).",
+            None,
+        )
+    details, named, client_bound = [], [], []
+    for s in measured:
+        points = sweep_repetitions(s)[c]
+        p50, p99 = spread_of(points, "p50_ms"), spread_of(points, "p99_incl_failures_ms")
+        unbounded = any(get(p, "p99_incl_failures_ms") is None for p in points)
+        bound = any(get(p, "client_bottleneck") for p in points)
+        details.append(
+            f"{target_label(s)} serving {s.artifact or '?'}: p50 {_ms_spread(p50)} ms, p99 with failures counted "
+            + ("unbounded (over 1% failed)" if unbounded else f"{_ms_spread(p99)} ms")
+            + f" ({len(points)} repetition{'s' if len(points) != 1 else ''})"
+            + ("; the load client was the bottleneck: not ranked" if bound else "")
+            + "."
+        )
+        if bound:
+            client_bound.append(s)
+        elif p50 is not None:
+            named.append((s.target, target_label(s), p50))
+    where = f"at concurrency {c} (closed loop)"
+    if not named:
+        return Verdict(
+            "serving_latency", question, f"No served stack could be ranked {where}: see the details.", None, details
+        )
+    details.append(_uncertainty([e[2] for e in named], "Served p50"))
+    skipped = _not_run(results.served)
+    if skipped:
+        details.append(f"Not compared: {skipped}.")
+    best, tied = _rank(named)
+    if len(tied) > 1:
+        figures = ", ".join(f"{label} p50 {_ms_spread(sp)} ms" for _, label, sp in tied)
+        answer = f"{_and([label for _, label, _ in tied])} are {TIED} {where}: {figures}."
+        return Verdict("serving_latency", question, answer, None, details, [name for name, _, _ in tied])
+    only = " - the only served stack measured" if len(named) == 1 and len(results.served) > 1 else ""
+    answer = f"{best[1]}, p50 {_ms_spread(best[2])} ms {where}{only}."
+    return Verdict("serving_latency", question, answer, best[0], details)
+
+
+def inprocess_latency_verdict(results: RunResults) -> Verdict:
+    """In-process runtimes only (server profile, batch 1): no HTTP, no serialization, no queue."""
+    question = "Lowest single-request latency in-process (no server)"
+    measured = [r for r in ok_local(results, "server") if getf(r, "p50_ms") is not None]
+    if not measured:
+        return Verdict("inprocess_latency", question, "No in-process benchmark measured a latency.", None)
+    fastest: dict[str, dict] = {}  # per artifact, its thread count with the lowest p50
+    for r in measured:
+        if r["artifact"] not in fastest or r["p50_ms"] < fastest[r["artifact"]]["p50_ms"]:
+            fastest[r["artifact"]] = r
+    local = list(fastest.values())
+    named = []
+    for r in local:
+        spread = Spread.of([r.get("p50_ms")])
+        assert spread is not None  # filtered above
+        named.append((f"{r.get('artifact')}|{r.get('threads')}", local_label(r), spread))
+    by_key = {f"{r.get('artifact')}|{r.get('threads')}": r for r in local}
+    best, tied = _rank(named)
+    details = [
+        f"{label}: p50 {ms(by_key[key].get('p50_ms'))} ms, p99 {ms(by_key[key].get('p99_ms'))} ms."
+        for key, label, _ in sorted(tied, key=lambda e: e[2].median)
+    ]
+    details.append(_uncertainty([e[2] for e in named], "In-process p50 (server profile, batch 1)"))
+    artifacts = list(dict.fromkeys(by_key[key]["artifact"] for key, _, _ in tied))
+    if len(artifacts) > 1:
+        figures = ", ".join(f"{label} p50 {ms(sp.median)} ms" for _, label, sp in tied)
+        answer = f"{_and(artifacts)} are {TIED}: {figures}."
+        return Verdict("inprocess_latency", question, answer, None, details, artifacts)
+    row = by_key[best[0]]
+    return Verdict(
+        "inprocess_latency", question, f"{best[1]}, p50 {ms(row.get('p50_ms'))} ms.", row["artifact"], details
+    )
+
+
+def _ms_spread(spread: Spread | None) -> str:
+    return "-" if spread is None else spread.text(ms)
+
+
+@dataclass(frozen=True)
+class _Rate:
+    """One stack's SLO answer: the rate (median over repetitions), the range it may lie in
+    [low, high) (high None: no rate failed), and whether it is only a lower bound."""
+
+    s: ServedResult
+    rate: float
+    low: float
+    high: float | None
+    lower_bound: bool
+    confirmed: bool | None
+    repetitions: int
+
+    def overlaps(self, other: _Rate) -> bool:
+        return self.low < (other.high or math.inf) and other.low < (self.high or math.inf)
+
+    def describe(self) -> str:
+        spread = ""
+        lo, hi = getf(self.s.slo, "rate_min_rps"), getf(self.s.slo, "rate_max_rps")
+        if self.repetitions > 1 and lo is not None and hi is not None:
+            spread = f" (min-max {num(lo)}-{num(hi)} over {self.repetitions} repetitions)"
+        confirmed = {True: ", confirmed by a repeat", False: ", NOT confirmed by a repeat", None: ""}[self.confirmed]
+        return (
+            f"{'at least ' if self.lower_bound else ''}{num(self.rate)} req/s{spread}, bracket {slo_bracket(self.s.slo)}"
+            + confirmed
+        )
+
+
+def _rate_of(s: ServedResult) -> _Rate | None:
+    rate = getf(s.slo, "max_rate_rps")
+    if rate is None:
+        return None
+    repeated = isinstance(s.slo, dict) and "repetitions" in s.slo
+    low = getf(s.slo, "rate_min_rps" if repeated else "max_rate_rps")
+    high = getf(s.slo, "bracket_high_rps" if repeated else "lowest_failing_rate_rps")
+    return _Rate(
+        s,
+        rate,
+        rate if low is None else low,
+        high,
+        bool(get(s.slo, "limited_by_client")),
+        get(s.slo, "confirmed"),
+        int(getf(s.slo, "repetitions") or 1),
+    )
 
 
 def throughput_verdict(results: RunResults) -> Verdict:
@@ -99,30 +238,44 @@ def throughput_verdict(results: RunResults) -> Verdict:
     if not searched:
         why = _not_run(results.served) or "no served target in this run"
         return Verdict("throughput", question, f"No served target could run the SLO search: {why}.", None)
+    bound = getf(searched[0].slo, "p99_bound_ms")
     details = []
+    rates: list[_Rate] = []
     for s in searched:
-        rate, bound = getf(s.slo, "max_rate_rps"), getf(s.slo, "p99_bound_ms")
-        if rate is None:
+        r = _rate_of(s)
+        if r is None:
             details.append(
                 f"{target_label(s)}: no rate tried met p99 <= {ms(bound)} ms "
                 f"({get(s.slo, 'note') or 'see the trials'})."
             )
             continue
-        trial = _passing_trial(s.slo) or {}
-        lower = "at least " if get(s.slo, "limited_by_client") else ""
+        rates.append(r)
         details.append(
-            f"{target_label(s)}: {lower}{num(rate)} req/s with p99 "
-            f"{ms(get(trial, 'result', 'p99_incl_failures_ms'))} ms (bound {ms(bound)} ms, "
-            f"{num(get(trial, 'result', 'throughput_rps'))} req/s completed)"
-            + (" - the load client was the bottleneck, so this is a lower bound" if lower else "")
+            f"{target_label(s)}: {r.describe()}"
+            + (
+                " - the load client was the bottleneck, so this is a lower bound, not a measurement"
+                if r.lower_bound
+                else ""
+            )
             + "."
         )
+    details.append(
+        "Uncertainty: the bracket [pass, fail) holds the true limit (the search's resolution), widened to the "
+        "range over repetitions; stacks whose brackets overlap are a tie."
+    )
     skipped = _not_run(results.served)
     if skipped:
         details.append(f"Not compared: {skipped}.")
-    passing = [s for s in searched if getf(s.slo, "max_rate_rps") is not None]
-    if not passing:
-        bound = getf(searched[0].slo, "p99_bound_ms")
+    if not rates and all(get(s.slo, "limited_by_client") for s in searched):
+        return Verdict(
+            "throughput",
+            question,
+            "Not measured: the load client fell behind its schedule for every stack, so no trial measured a "
+            "server (a loaded machine; see the notes).",
+            None,
+            details,
+        )
+    if not rates:
         return Verdict(
             "throughput",
             question,
@@ -130,14 +283,43 @@ def throughput_verdict(results: RunResults) -> Verdict:
             None,
             details,
         )
-    best = max(passing, key=lambda s: getf(s.slo, "max_rate_rps") or 0.0)  # all not None: filtered above
-    lower = "at least " if get(best.slo, "limited_by_client") else ""
-    only = " - the only served stack measured" if len(results.served) > 1 and len(passing) == 1 else ""
-    answer = (
-        f"{target_label(best)}, {lower}{num(getf(best.slo, 'max_rate_rps'))} req/s with p99 <= "
-        f"{ms(getf(best.slo, 'p99_bound_ms'))} ms (open loop){only}."
-    )
-    return Verdict("throughput", question, answer, best.target, details)
+    where = f"with p99 (failures counted) <= {ms(bound)} ms (open loop)"
+    measured = [r for r in rates if not r.lower_bound]
+    limited = [r for r in rates if r.lower_bound]
+    if not measured:
+        lows = ", ".join(f"{target_label(r.s)} at least {num(r.rate)} req/s" for r in limited)
+        return Verdict(
+            "throughput",
+            question,
+            f"Not ranked: the load client was the bottleneck for every stack, so each figure is a lower bound ({lows}).",
+            None,
+            details,
+        )
+    best = max(measured, key=lambda r: (r.rate, r.s.target))
+    # A lower bound beats a measurement only when it lies above the measurement's whole bracket.
+    above = [r for r in limited if best.high is not None and r.rate >= best.high]
+    if above:
+        top = max(above, key=lambda r: r.rate)
+        answer = (
+            f"{target_label(top.s)}, at least {num(top.rate)} req/s {where} - a lower bound (client-limited), "
+            f"above the bracket of the best measured stack, {target_label(best.s)} {slo_bracket(best.s.slo)}."
+        )
+        return Verdict("throughput", question, answer, top.s.target, details)
+    unranked = [r for r in limited if r not in above]
+    if unranked:
+        details.append(
+            "Not ranked (a lower bound inside or below the leader's bracket is not a measurement): "
+            + ", ".join(f"{target_label(r.s)} at least {num(r.rate)} req/s" for r in unranked)
+            + "."
+        )
+    tied = [best] + [r for r in measured if r is not best and r.overlaps(best)]
+    if len(tied) > 1:
+        figures = "; ".join(f"{target_label(r.s)} {r.describe()}" for r in tied)
+        answer = f"{_and([target_label(r.s) for r in tied])} are {TIED} {where}: {figures}."
+        return Verdict("throughput", question, answer, None, details, [r.s.target for r in tied])
+    only = " - the only served stack measured" if len(results.served) > 1 and len(rates) == 1 else ""
+    answer = f"{target_label(best.s)}, {best.describe()} {where}{only}."
+    return Verdict("throughput", question, answer, best.s.target, details)
 
 
 def footprint_verdict(results: RunResults) -> Verdict:
@@ -226,7 +408,8 @@ def accuracy_verdict(results: RunResults) -> Verdict:
 
 def all_verdicts(results: RunResults) -> list[Verdict]:
     return [
-        latency_verdict(results),
+        serving_latency_verdict(results),
+        inprocess_latency_verdict(results),
         throughput_verdict(results),
         footprint_verdict(results),
         accuracy_verdict(results),

@@ -14,6 +14,9 @@ from pathlib import Path
 from ..errors import RuntimeUnavailable
 from ..lazy import LazyRegistry
 from ..manifest import Manifest, check_artifact_file
+from .base import RUNTIME_FOR_FORMAT
+
+__all__ = ["RUNTIMES", "RUNTIME_FOR_FORMAT", "open_runtime", "runtime_class"]
 
 RUNTIMES = LazyRegistry(
     "runtime",
@@ -24,14 +27,6 @@ RUNTIMES = LazyRegistry(
         "tflite": "deploy_compare.runtimes.tflite:TFLiteRuntime",
     },
 )
-
-#: which runtime runs which artifact format
-RUNTIME_FOR_FORMAT = {
-    "torchscript": "torchscript",
-    "onnx": "onnxruntime",
-    "savedmodel": "tensorflow",
-    "tflite": "tflite",
-}
 
 
 def runtime_class(format_name: str):

@@ -5,6 +5,10 @@ Callers always pass float32 batches in the model's LOGICAL layout (manifest
 artifact's own, quantizes int8 inputs and dequantizes int8 outputs from the manifest's
 parameters, so every runtime returns float32 outputs comparable with the reference.
 Subclasses implement only `_load` and `_run`.
+
+A pure module (stdlib + numpy + the other pure modules, Python 3.9 syntax): the edge
+runner is assembled from it and runtimes/tflite.py (edge/assemble.py), so a device
+prepares, quantizes and predicts with this very code.
 """
 
 from __future__ import annotations
@@ -21,7 +25,15 @@ from ..manifest import ArtifactEntry, TensorSpec, layout_permutation
 # because the standalone edge runner is assembled from it too.
 from ..quantization import dequantize, quantize
 
-__all__ = ["Runtime", "dequantize", "quantize"]
+__all__ = ["RUNTIME_FOR_FORMAT", "Runtime", "dequantize", "quantize"]
+
+#: which runtime runs which artifact format
+RUNTIME_FOR_FORMAT = {
+    "torchscript": "torchscript",
+    "onnx": "onnxruntime",
+    "savedmodel": "tensorflow",
+    "tflite": "tflite",
+}
 
 
 def engine_label(package: str) -> str:

@@ -3,6 +3,9 @@
 XNNPACK is the default delegate of both for float and int8 models (op resolver AUTO); we
 keep it on by not overriding the resolver. How many ops it took is read from the
 interpreter's node list (tflite_invoke.kernel_coverage) and recorded with each row.
+
+A pure module (stdlib + numpy + the other pure modules, Python 3.9 syntax): the edge
+runner is assembled from it (edge/assemble.py), so a device loads and runs its models here.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ def load_interpreter_class():
             return importlib.import_module(module_name).Interpreter, package
         except ImportError:
             continue
-    raise RuntimeUnavailable("TFLite: neither ai-edge-litert nor tflite-runtime is installed")
+    raise RuntimeUnavailable(
+        "TFLite: neither ai-edge-litert nor tflite-runtime is installed (python3 -m pip install ai-edge-litert)"
+    )
 
 
 class TFLiteRuntime(Runtime):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from ..defaults import default
 from ..errors import ConfigError
 
 MODES = ("auto", "docker", "native")
@@ -50,9 +51,9 @@ class TorchServeConfig:
                        tag); for an internal registry mirror or the local stand-in.
     """
 
-    workers: int = 1
-    batch_size: int = 1
-    max_batch_delay_ms: int = 5
+    workers: int = default("torchserve", "workers")
+    batch_size: int = default("torchserve", "batch_size")
+    max_batch_delay_ms: int = default("torchserve", "max_batch_delay_ms")
     response_timeout_s: int = 60
     torch_threads: int | None = None
     start_timeout_s: float = 180.0
@@ -96,7 +97,7 @@ class TFServingConfig:
     base_image          Docker only: FROM of Dockerfile.tfserving (None = its pinned tag).
     """
 
-    batching: bool = False
+    batching: bool = default("tfserving", "batching")
     max_batch_size: int = 32
     batch_timeout_micros: int = 1000
     num_batch_threads: int = 2

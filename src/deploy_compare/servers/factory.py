@@ -74,8 +74,11 @@ def make_launcher(
 ) -> Launcher:
     """A launcher for the stack `kind` (registry names) in `mode` ("auto" | "docker" | "native").
 
-    Reads the manifest (and checks the artifact's sha256) now; starts nothing until
-    start()/`with`. Raises ServerUnavailable (-> SKIPPED) when the mode cannot run here,
+    Reads the manifest (and checks the artifact's sha256) and builds a Docker image now (the
+    one place it is built: the build is timed apart from start-to-healthy, and in auto mode
+    its outcome picks Docker or native); starts nothing until start()/`with`. Raises
+    ServerUnavailable (-> SKIPPED) when the mode cannot run here, ImageBuildError when
+    `--server-mode docker` cannot build its image,
     ConfigError for a config of the wrong kind, ManifestError/ArtifactError for a bad
     manifest. `docker_client` injects a client (tests); it also skips the engine probe.
     """
@@ -95,24 +98,26 @@ def make_launcher(
     cls = stack.launcher_class(chosen)
     if chosen == "docker":
         launcher = cls(model, Path(run_dir), config, client=docker_client)
-        if mode == "auto" and docker_client is None:
-            return docker_or_native_fallback(kind, launcher, manifest_dir=Path(manifest_dir), run_dir=Path(run_dir))
-        return launcher
+        if docker_client is not None:  # an injected client: argument building only, nothing is built
+            return launcher
+        return built_or_native(kind, mode, launcher, manifest_dir=Path(manifest_dir), run_dir=Path(run_dir))
     native = cls(model, Path(run_dir), config)
     native.mode_note = note  # auto mode with an engine, but this stack's image is not here: the row says so
     return native
 
 
-def docker_or_native_fallback(kind: str, launcher: DockerLauncher, *, manifest_dir: Path, run_dir: Path) -> Launcher:
-    """Auto mode with an engine: build the image now (nothing starts). When it cannot be
-    built (base image unreachable, build step failed, model does not load in the image's
-    runtime), run natively where possible and say so in `mode_note`; else SKIPPED with
-    both reasons. (`--server-mode docker` never comes here: the build error fails it.)"""
+def built_or_native(kind: str, mode: str, launcher: DockerLauncher, *, manifest_dir: Path, run_dir: Path) -> Launcher:
+    """Build the Docker launcher's image now (nothing starts). When it cannot be built (base
+    image unreachable, build step failed, model does not load in the image's runtime):
+    `--server-mode docker` fails with the ImageBuildError; auto mode runs natively where
+    possible and says so in `mode_note`, else SKIPPED with both reasons."""
     try:
         launcher.prepare()
         return launcher
     except ImageBuildError as exc:
         launcher.stop()  # nothing runs yet; this closes its engine client
+        if mode == "docker":
+            raise
         native_reason = native_unavailable_reason(kind)
         if native_reason is not None:
             raise ServerUnavailable(f"{get_stack(kind).label}: {exc.reason}; native: {native_reason}") from None

@@ -42,7 +42,9 @@ class Stack:
     docker_unavailable "module:function" -> None when its image can be built here, else why not
                        (checked after the engine answers; None: the engine is enough)
     threads_field      config field that gets the server's core count when cores are pinned
-    max_server_cores   at most this many of the server's pinned cores (the edge-service path: 1)
+    max_server_cores   at most this many cores for the server (the edge-service path: 1): `run`
+                       gives it that many of the server's cores, and the launcher pins it to
+                       that many of those it may use (so `serve` does too)
     metrics            "module:function" (launcher) -> a servers.metrics.MetricsSource of the running
                        server's queue/compute counters, or a string saying why there is none
                        (None: the stack exposes no such metrics)
@@ -50,6 +52,10 @@ class Stack:
                        Python backend natively, onnxruntime backend in Docker)
     runs               one line for the README's stack table and --help: how it runs
     order              position among the targets (lower first)
+    tunables           config fields the tune stage may vary (server batching, workers,
+                       instances); a [tune.grids] setting naming any other field is refused
+    tune_grid          the stack's own small grid: settings (field -> value, over its TOML
+                       table) the tune stage tries besides the defaults, most promising first
     """
 
     name: str
@@ -66,6 +72,8 @@ class Stack:
     metrics: str | None = None
     runs: str = ""
     order: int = 100
+    tunables: tuple[str, ...] = ()
+    tune_grid: tuple[dict[str, Any], ...] = ()
     encodings: dict[str, str] = field(default_factory=dict)
     # encoding -> why this stack does not speak it (shown in the SKIPPED cell instead of the default)
     encoding_gaps: dict[str, str] = field(default_factory=dict)
@@ -117,6 +125,11 @@ class Stack:
     def default_config(self) -> Any:
         return self.config_class()
 
+    @property
+    def takes_base_image(self) -> bool:
+        """It runs in Docker and its config names the image its Dockerfile builds FROM."""
+        return "docker" in self.launchers and "base_image" in getattr(self.config_class, "__dataclass_fields__", {})
+
 
 @cache
 def _discover() -> dict[str, Stack]:
@@ -150,6 +163,11 @@ def get(name: str) -> Stack:
         return _discover()[name]
     except KeyError:
         raise ConfigError(f"unknown serving stack {name!r}; allowed: {', '.join(names())}") from None
+
+
+def base_image_stacks() -> tuple[str, ...]:
+    """The stacks whose Docker base image a flag may set (`run --<name>-base-image`, `serve --base-image`)."""
+    return tuple(name for name, stack in _discover().items() if stack.takes_base_image)
 
 
 def labels() -> dict[str, str]:

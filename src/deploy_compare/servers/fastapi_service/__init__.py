@@ -29,6 +29,8 @@ STACKS = (
         native_unavailable=AVAILABLE,
         metrics=METRICS,
         threads_field="threads",
+        tunables=("workers", "threads"),
+        tune_grid=({"workers": 2}, {"workers": 4}),
         runs="native: uvicorn + fastapi + onnxruntime from the lock; no Docker image (it is the toolkit itself)",
         order=40,
     ),

@@ -41,10 +41,11 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _pin_to_one_core() -> None:
-    """The edge-service path: one core (the first this process may use), like a device."""
+def _pin_to_cores(count: int) -> None:
+    """At most `count` cores (the first this process may use): the edge-service path's one
+    core, like a device (its Stack.max_server_cores; `run` has already narrowed the set)."""
     cores = sorted(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cores[0]})
+    os.sched_setaffinity(0, set(cores[:count]))
 
 
 class Counters:
@@ -82,8 +83,8 @@ class Service:
         from ...manifest import load_manifest
         from ...runtimes import open_runtime
 
-        if spec.get("pin_one_core"):
-            _pin_to_one_core()
+        if spec.get("max_cores"):
+            _pin_to_cores(int(spec["max_cores"]))
         manifest_dir = Path(spec["manifest_dir"])
         manifest = load_manifest(manifest_dir)
         self.runtime = open_runtime(manifest_dir, manifest, spec["artifact"], threads=spec.get("threads"))

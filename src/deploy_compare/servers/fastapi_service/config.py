@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ...defaults import default
 from ..config import check_model_name, positive_float, positive_int
 
 #: environment variable naming the JSON file app.py loads (written by launcher.py)
@@ -16,13 +17,12 @@ class FastAPIServiceConfig:
     """workers   uvicorn worker processes, each with its own copy of the model.
     threads      intra-op threads of the runtime per worker (None: the runtime's default);
                  the pipeline sets it to the server's core count when it pins cores.
-    pin_one_core the edge-service path: the server process on ONE core (the first it may
-                 use), with threads = 1, like an on-device inference service.
+    (The edge-service path's single core is its Stack.max_server_cores = 1, which `run` and
+    `serve` both apply; its config below fixes one worker and one thread.)
     """
 
-    workers: int = 1
+    workers: int = default("fastapi_onnx", "workers")
     threads: int | None = None
-    pin_one_core: bool = False
     start_timeout_s: float = 60.0
     model_name: str | None = None
 
@@ -31,10 +31,6 @@ class FastAPIServiceConfig:
         positive_int(owner, "workers", self.workers)
         if self.threads is not None:
             positive_int(owner, "threads", self.threads)
-        if not isinstance(self.pin_one_core, bool):
-            from ...errors import ConfigError
-
-            raise ConfigError(f"{owner}.pin_one_core must be true or false, got {self.pin_one_core!r}")
         positive_float(owner, "start_timeout_s", self.start_timeout_s)
         check_model_name(owner, self.model_name)
 
@@ -47,15 +43,13 @@ class EdgeServiceConfig(FastAPIServiceConfig):
     """The same app on a quantized .tflite through LiteRT: one worker, one thread, one core."""
 
     threads: int | None = 1
-    pin_one_core: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
         from ...errors import ConfigError
 
-        if (self.workers, self.threads, self.pin_one_core) != (1, 1, True):
+        if (self.workers, self.threads) != (1, 1):
             raise ConfigError(
-                "EdgeServiceConfig is one worker, one thread, one core (workers=1, threads=1, "
-                f"pin_one_core=true), got workers={self.workers}, threads={self.threads}, "
-                f"pin_one_core={self.pin_one_core}"
+                "EdgeServiceConfig is one worker, one thread, one core (workers=1, threads=1; the core: "
+                f"its stack's max_server_cores), got workers={self.workers}, threads={self.threads}"
             )

@@ -59,7 +59,7 @@ class NativeFastAPIService(Launcher):
             "artifact": stack.artifact,
             "model_name": self.model.model_name,
             "threads": self.config.threads,
-            "pin_one_core": self.config.pin_one_core,
+            "max_cores": stack.max_server_cores,  # the edge-service path: 1, in `serve` as in `run`
             "token_file": str(self.token_file),
             "platform": stack.label,
             "grpc_port": self._grpc_port,  # the same process answers GRPCInferenceService (grpc_server.py)

@@ -26,5 +26,10 @@ STACKS = (
         metrics="deploy_compare.servers.tfserving.metrics:metrics_source",
         runs="native: `tensorflow_model_server` on PATH; Docker: Dockerfile.tfserving (tensorflow/serving)",
         order=20,
+        tunables=("batching", "max_batch_size", "batch_timeout_micros", "num_batch_threads", "max_enqueued_batches"),
+        tune_grid=(
+            {"batching": True, "max_batch_size": 8, "batch_timeout_micros": 1000, "num_batch_threads": 1},
+            {"batching": True, "max_batch_size": 32, "batch_timeout_micros": 5000, "num_batch_threads": 2},
+        ),
     ),
 )

@@ -26,5 +26,13 @@ STACKS = (
         metrics="deploy_compare.servers.torchserve.metrics:metrics_source",
         runs="native: `torchserve` (pip) + Java 17; Docker: Dockerfile.torchserve (pytorch/torchserve)",
         order=10,
+        tunables=("workers", "batch_size", "max_batch_delay_ms"),
+        # Server batching first (one worker, requests merged per handler call), then a second
+        # worker process, then both.
+        tune_grid=(
+            {"batch_size": 8, "max_batch_delay_ms": 5},
+            {"workers": 2},
+            {"workers": 2, "batch_size": 8, "max_batch_delay_ms": 5},
+        ),
     ),
 )

@@ -39,5 +39,13 @@ STACKS = (
         runs="native: tritonserver from nvidia-pytriton in .venv-triton (Python backend + ONNX Runtime); "
         "Docker: Dockerfile.triton (official image, onnxruntime backend)",
         order=30,
+        tunables=("instances", "dynamic_batching", "max_queue_delay_us", "preferred_batch_sizes", "max_batch_size"),
+        # The defaults batch dynamically with a 1 ms window: try a longer window aiming at 8,
+        # a second instance, and no dynamic batching at all.
+        tune_grid=(
+            {"max_queue_delay_us": 5000, "preferred_batch_sizes": [8]},
+            {"instances": 2},
+            {"dynamic_batching": False},
+        ),
     ),
 )

@@ -5,12 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ...defaults import default
 from ...errors import ConfigError
 from ..config import check_model_name, positive_float, positive_int
-
-#: the official image Dockerfile.triton builds FROM unless base_image says otherwise
-#: (24.10 = Triton 2.51.0, the server version of the binary in nvidia-pytriton 0.7.0)
-DEFAULT_IMAGE = "nvcr.io/nvidia/tritonserver:24.10-py3"
 
 
 @dataclass
@@ -24,14 +21,14 @@ class TritonConfig:
     threads                 ONNX Runtime intra-op threads per instance (None: its default);
                             the pipeline sets it to the server's core count when it pins.
     base_image              Docker only: the image Dockerfile.triton builds FROM
-                            (None: DEFAULT_IMAGE, the pinned official release).
+                            (None: Dockerfile.triton's `ARG BASE_IMAGE`, the pinned official release).
     """
 
-    instances: int = 1
-    max_batch_size: int = 32
-    dynamic_batching: bool = True
-    max_queue_delay_us: int = 1000
-    preferred_batch_sizes: list[int] = field(default_factory=list)
+    instances: int = default("triton", "instances")
+    max_batch_size: int = default("triton", "max_batch_size")
+    dynamic_batching: bool = default("triton", "dynamic_batching")
+    max_queue_delay_us: int = default("triton", "max_queue_delay_us")
+    preferred_batch_sizes: list[int] = field(default_factory=lambda: default("triton", "preferred_batch_sizes"))
     threads: int | None = None
     start_timeout_s: float = 120.0
     model_name: str | None = None
@@ -60,10 +57,6 @@ class TritonConfig:
         check_model_name(owner, self.model_name)
         if self.base_image is not None and (not isinstance(self.base_image, str) or not self.base_image.strip()):
             raise ConfigError(f"{owner}.base_image must be an image reference, got {self.base_image!r}")
-
-    @property
-    def image(self) -> str:
-        return self.base_image or DEFAULT_IMAGE
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..base import Endpoint
-from ..docker_base import DockerLauncher
+from ..docker_base import DockerLauncher, default_base_image
 from ..model_spec import ServedModel
 from ..v2_health import endpoint_for, ready_problem
-from .config import DEFAULT_IMAGE, TritonConfig
+from .config import TritonConfig
 from .native import RESTRICTED_APIS
 from .repository import onnxruntime_repository
 
@@ -30,7 +30,7 @@ def image_unavailable_reason(config: TritonConfig | None = None) -> str | None:
     """None when the base image (`[triton] base_image`, else the pinned official one) is on
     this machine; pulling is left to the user (it is several GB and needs a registry), so a
     missing image is a reason, not a download."""
-    image = config.image if config is not None else DEFAULT_IMAGE
+    image = (config.base_image if config is not None else None) or default_base_image(DockerTriton.dockerfile_name)
     try:
         import docker
 
@@ -67,9 +67,6 @@ class DockerTriton(DockerLauncher):
     @property
     def metrics_url(self) -> str | None:
         return f"{self._host_url(METRICS_PORT)}/metrics" if METRICS_PORT in self.host_ports else None
-
-    def build_args(self) -> dict[str, str]:
-        return {"BASE_IMAGE": self.config.image}
 
     def command(self) -> list[str] | None:
         return [

@@ -1,0 +1,139 @@
+"""Repetitions of one measured point: their median and spread, and when two spreads overlap.
+
+`run --repeat N` measures every served point N times (the stacks interleaved: A B A B), and
+results.json keeps every repetition (a `repetition` number on each sweep point and SLO trial).
+The spread is the range min-max: with the 2-5 repetitions a run can afford, quartiles would
+be the range itself. Two figures whose ranges overlap are a tie; the report never ranks them.
+Works on results.json dictionaries, so the pipeline, the report and `diff` share it.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The repetitions of one figure (at least one value)."""
+
+    values: tuple[float, ...]
+
+    @classmethod
+    def of(cls, values: Iterable[Any]) -> Spread | None:
+        kept = tuple(v for v in (_finite(x) for x in values) if v is not None)
+        return cls(kept) if kept else None
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def median(self) -> float:
+        return float(statistics.median(self.values))
+
+    @property
+    def lo(self) -> float:
+        return min(self.values)
+
+    @property
+    def hi(self) -> float:
+        return max(self.values)
+
+    @property
+    def width(self) -> float:
+        return self.hi - self.lo
+
+    def overlaps(self, other: Spread) -> bool:
+        return self.lo <= other.hi and other.lo <= self.hi
+
+    def text(self, fmt: Callable[[Any], str]) -> str:
+        """ "2.45 (2.40-2.61)": median (min-max) over the repetitions; one value (or equal ones) alone."""
+        if self.n == 1 or self.lo == self.hi:
+            return fmt(self.values[0])
+        return f"{fmt(self.median)} ({fmt(self.lo)}-{fmt(self.hi)})"
+
+
+def repetition(point: dict[str, Any]) -> int:
+    """A sweep point's or trial's repetition number (runs from before --repeat: 1)."""
+    value = point.get("repetition")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+def repetitions(points: Iterable[dict[str, Any]]) -> int:
+    return len({repetition(p) for p in points})
+
+
+def by_concurrency(points: Iterable[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """Closed-loop points grouped by concurrency (ascending), each group by repetition."""
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for p in points:
+        c = _finite(p.get("concurrency"))
+        if c is not None:
+            groups.setdefault(int(c), []).append(p)
+    return {c: sorted(groups[c], key=repetition) for c in sorted(groups)}
+
+
+def spread_of(points: Iterable[dict[str, Any]], key: str) -> Spread | None:
+    return Spread.of(p.get(key) for p in points)
+
+
+def median_point(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """One point standing for its repetitions: the first one's fields, each number replaced by
+    the median over the repetitions (for plots and one-line summaries)."""
+    merged = dict(points[0])
+    for key, value in points[0].items():
+        if _finite(value) is not None and key != "repetition":
+            spread = spread_of(points, key)
+            if spread is not None and spread.lo != spread.hi:  # equal values keep their type (concurrency)
+                merged[key] = spread.median
+    merged["repetitions"] = len(points)
+    return merged
+
+
+def combine_slo(repeats: list[dict[str, Any]], trials: list[dict[str, Any]]) -> dict[str, Any]:
+    """The SLO search over its repetitions, shaped like one SloResult dictionary (max_rate_rps is
+    the median of the repetitions' rates, trials are all of them, each with its repetition) plus
+    the spread: rate_min/max_rps, and the widest bracket [rate_min_rps, bracket_high_rps)."""
+    if not repeats:
+        raise ValueError("combine_slo needs at least one repetition")
+    passes = [_finite(r.get("max_rate_rps")) for r in repeats]
+    fails = [_finite(r.get("lowest_failing_rate_rps")) for r in repeats]
+    # A repetition where no rate met the bound sustained 0 req/s within it.
+    rates = Spread.of(0.0 if p is None else p for p in passes)
+    assert rates is not None  # one value per repetition
+    found = [p for p in passes if p is not None]
+    fail_spread = Spread.of(fails)
+    confirmations = [r.get("confirmed") for r in repeats]
+    notes = [str(r.get("note") or "") for r in repeats]
+    if len(repeats) == 1:
+        note = notes[0]
+    else:
+        note = "; ".join(f"repetition {repetition(r)}: {n}" for r, n in zip(repeats, notes) if n)
+    return {
+        "p99_bound_ms": repeats[0].get("p99_bound_ms"),
+        "max_rate_rps": rates.median if found else None,
+        "lowest_failing_rate_rps": fail_spread.median if fail_spread else None,
+        "limited_by_client": any(bool(r.get("limited_by_client")) for r in repeats),
+        "confirmed": None if all(c is None for c in confirmations) else all(c is True for c in confirmations),
+        "repetitions": len(repeats),
+        "rate_min_rps": rates.lo if found else None,  # also the bracket's low end
+        "rate_max_rps": rates.hi if found else None,
+        # The bracket's high end: None when some repetition never failed (the highest rate allowed passed)
+        "bracket_high_rps": None if any(f is None for f in fails) else max(f for f in fails if f is not None),
+        "note": note,
+        "trials": trials,
+    }

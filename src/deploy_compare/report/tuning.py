@@ -1,0 +1,163 @@
+"""The report's workload tables: request batch sizes, and each stack at its defaults vs tuned.
+
+Views of ServedResult.sweep/slo/batches (one row per stack and request batch size) and of
+ServedResult.tuning (deploy/tune.py), so stacks are compared tuned vs tuned with the
+setting spelled out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..deploy.results import RunResults, ServedResult
+from ..repeats import combine_slo
+from .document import Table
+from .fmt import DASH, get, getf, ms, num, ratio, text
+from .names import target_label
+
+#: a tuned rate within this factor of the defaults' is inside the SLO search's resolution
+#: (its bisection stops at rel_tolerance, 5% by default): called a tie, not a gain
+TIE_FACTOR = 1.1
+
+
+def _workloads(s: ServedResult) -> list[tuple[int, list[dict[str, Any]], dict[str, Any] | None]]:
+    """(batch size, closed-loop points, SLO search) of every request batch size a stack ran."""
+    first = next((get(p, "batch_size") for p in s.sweep if isinstance(p, dict)), None)
+    if first is None:  # no sweep point: the SLO's trials say which batch size it ran
+        trials = get(s.slo, "trials") or []
+        first = get(trials[0], "result", "batch_size") if trials else None
+    rows = [(int(first or 1), list(s.sweep), s.slo)]
+    # With --repeat, each repetition added one entry per batch size: one row per size, its
+    # points together and its SLO searches combined as the first size's are (median, bracket).
+    by_size: dict[int, list[dict[str, Any]]] = {}
+    for entry in s.batches:
+        by_size.setdefault(int(entry.get("batch_size") or 1), []).append(entry)
+    for size, entries in by_size.items():
+        sweep = [p for e in entries for p in e.get("sweep") or []]
+        searches = [{**e["slo"], "repetition": e.get("repetition", 1)} for e in entries if e.get("slo")]
+        slo = None
+        if len(searches) == 1:
+            slo = searches[0]
+        elif searches:
+            slo = combine_slo(searches, [t for r in searches for t in r.get("trials") or []])
+        rows.append((size, sweep, slo))
+    return rows
+
+
+def batch_table(results: RunResults) -> Table:
+    """Per stack and request batch size: peak closed-loop samples/s and the SLO rate in
+    requests/s and samples/s (what batching on the client side buys under the bound)."""
+    rows, statuses = [], []
+    for s in results.served:
+        if s.status != "OK" or not s.batches:
+            continue
+        base: float | None = None  # the first batch size's SLO rate in samples/s
+        for number, (batch, sweep, slo) in enumerate(_workloads(s)):
+            peak = max(sweep, key=lambda p: getf(p, "throughput_samples_per_s") or 0.0, default=None)
+            rate = getf(slo, "max_rate_rps")
+            samples = None if rate is None else rate * batch
+            if number == 0:
+                base = samples
+            rows.append(
+                [
+                    target_label(s),
+                    str(batch),
+                    num(get(peak, "throughput_samples_per_s")) if peak else DASH,
+                    text(get(peak, "concurrency")) if peak else DASH,
+                    ms(get(peak, "p99_ms")) if peak else DASH,
+                    num(rate),
+                    num(samples),
+                    ratio(base, samples),
+                ]
+            )
+            statuses.append("OK" if rate is not None else "WARN")
+    return Table(
+        [
+            "target",
+            "samples per request",
+            "closed loop: best samples/s",
+            "at concurrency",
+            "its p99 ms",
+            "SLO rate req/s",
+            "SLO rate samples/s",
+            "vs the first batch size",
+        ],
+        rows,
+        statuses,
+    )
+
+
+def tuning_table(results: RunResults) -> Table:
+    """Per stack: the SLO rate at its defaults, its best setting (spelled out) and that rate."""
+    rows, statuses = [], []
+    for s in results.served:
+        tuning = s.tuning
+        if not isinstance(tuning, dict):
+            continue
+        default = tuning.get("default") or {}
+        best = tuning.get("best")
+        tried = len(tuning.get("trials") or [])
+        failed = [t for t in tuning.get("trials") or [] if t.get("status") != "OK"]
+        note = text(tuning.get("note")) if tuning.get("note") else ""
+        if failed:
+            note = "; ".join(
+                [note] * bool(note) + [f"{t['label']}: {t.get('status')} ({t.get('reason')})" for t in failed]
+            )
+        bounded = [default] + [t for t in tuning.get("trials") or [] if t.get("status") == "OK"]
+        limited = [t.get("label", "?") for t in bounded if t.get("limited_by_client")]
+        if limited:
+            note = "; ".join([note] * bool(note) + [f"client-limited (a lower bound): {', '.join(limited)}"])
+        gain = get(best, "gain_vs_default")
+        if best and best.get("setting") and gain is not None and gain < TIE_FACTOR:
+            note = "; ".join([note] * bool(note) + ["within the search's resolution of the defaults: a tie"])
+        rows.append(
+            [
+                target_label(s),
+                str(tuning.get("batch_size", 1)),
+                num(default.get("max_rate_rps")),
+                text(get(best, "label")) if best else "none met the bound",
+                num(get(best, "max_rate_rps")),
+                num(get(best, "max_rate_samples_per_s")),
+                f"{gain:.2f}x" if isinstance(gain, (int, float)) else DASH,
+                str(tried),
+                note or DASH,
+            ]
+        )
+        statuses.append("OK" if best else "WARN")
+    return Table(
+        [
+            "target",
+            "samples per request",
+            "defaults: SLO rate req/s",
+            "best setting",
+            "tuned: SLO rate req/s",
+            "tuned: samples/s",
+            "tuned vs defaults",
+            "settings tried",
+            "note",
+        ],
+        rows,
+        statuses,
+    )
+
+
+def tuning_trials_table(results: RunResults) -> Table:
+    """Every setting tried, with the server configuration it ran."""
+    rows, statuses = [], []
+    for s in results.served:
+        tuning = s.tuning if isinstance(s.tuning, dict) else {}
+        for t in [tuning.get("default")] + list(tuning.get("trials") or []) if tuning else []:
+            if not t:
+                continue
+            rows.append(
+                [
+                    target_label(s),
+                    text(t.get("label")),
+                    text(t.get("status", "OK")),
+                    num(t.get("max_rate_rps")),
+                    num(t.get("max_rate_samples_per_s")),
+                    text(get(t, "slo", "note") or t.get("reason") or t.get("source")),
+                ]
+            )
+            statuses.append(t.get("status", "OK"))
+    return Table(["target", "setting", "status", "SLO rate req/s", "samples/s", "note"], rows, statuses)

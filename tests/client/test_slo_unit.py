@@ -1,0 +1,167 @@
+"""The SLO search's rules on scripted trial outcomes: a capped-short trial never passes, the
+rate found is confirmed by a repeat (and replaced when it does not hold), trials are apart,
+and the answer is the [pass, fail) bracket. The search against a real server: test_load_http.py
+and tests/servers/test_repeats_real.py."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from deploy_compare.clients import Endpoint, LoadConfig, LoadResult, SloConfig, find_max_rate_under_slo
+from deploy_compare.clients.slo import bracket, judge
+
+pytestmark = pytest.mark.unit
+
+ENDPOINT = Endpoint(url="http://127.0.0.1:9", protocol="kserve_v2", model="m")
+CONFIG = LoadConfig(duration_s=1.0, warmup_s=0.0, min_requests=100)
+
+
+def outcome(rate: float, p99: float | None, *, short: bool = False, seed: int = 0) -> LoadResult:
+    requests = 50 if short else 1000
+    return LoadResult(
+        mode="open",
+        protocol="kserve_v2",
+        url=ENDPOINT.url,
+        model="m",
+        concurrency=None,
+        target_rate_rps=rate,
+        arrival="poisson",
+        max_in_flight=64,
+        seed=seed,
+        warmup_s=0.0,
+        window_s=1.0,
+        requests=requests,
+        completed=requests,
+        throughput_rps=rate,
+        p50_ms=None if p99 is None else p99 / 3,
+        p90_ms=None,
+        p95_ms=None,
+        p99_ms=p99,
+        p999_ms=None,
+        max_ms=None,
+        min_ms=None,
+        mean_ms=None,
+        p99_incl_failures_ms=p99,
+        errors={"timeout": 0 if p99 is not None else 40},
+        dropped=0,
+        error_examples={},
+        correctness_checked=0,
+        correctness_agreed=0,
+        top1_agreement=None,
+        client_cpu_share=0.2,
+        late_share=0.0,
+        late_threshold_ms=5.0,
+        max_send_lag_ms=0.5,
+        client_bottleneck=False,
+        bottleneck_reasons=[],
+        min_requests_met=not short,
+        body_bytes=100,
+    )
+
+
+def test_a_client_limited_first_rate_halves_to_a_lower_bound():
+    server = Scripted(capacity=1000.0, client_limit=60.0)
+    result = search(server, max_trials=8)
+    assert [r for r, _ in server.calls] == [100.0, 50.0]  # no bisection above the client's limit
+    assert result.max_rate_rps == 50.0 and result.limited_by_client and result.confirmed is None
+    assert "lower bound" in result.note
+    nothing = search(Scripted(capacity=1000.0, client_limit=1.0), max_trials=3)
+    assert nothing.max_rate_rps is None and "fell behind at every rate tried (down to 25/s)" in nothing.note
+
+
+class Scripted:
+    """A server of a given capacity: p99 10 ms below it, unbounded above; `flaky` rates pass
+    only on the first trial at them (the lucky trial the confirmation exists for)."""
+
+    def __init__(
+        self, capacity: float, flaky: tuple[float, ...] = (), short_below: float = 0.0, client_limit: float = 1e9
+    ) -> None:
+        self.capacity, self.flaky, self.short_below, self.client_limit = capacity, set(flaky), short_below, client_limit
+        self.calls: list[tuple[float, int]] = []
+        self.settles = 0
+
+    def run(self, endpoint, payloads, config, on_progress=None) -> LoadResult:
+        rate = config.rate_rps
+        seen_before = any(r == rate for r, _ in self.calls)
+        self.calls.append((rate, config.seed))
+        short = rate < self.short_below
+        ok = rate <= self.capacity or (rate in self.flaky and not seen_before)
+        result = outcome(rate, 10.0 if ok else None, short=short, seed=config.seed)
+        if rate > self.client_limit:  # the client fell behind its schedule
+            result = dataclasses.replace(result, client_bottleneck=True, bottleneck_reasons=["sends late"])
+        return result
+
+    def settle(self) -> None:
+        self.settles += 1
+
+
+def search(server: Scripted, **slo) -> object:
+    settings = SloConfig(**{"p99_bound_ms": 50.0, "start_rate_rps": 100.0, "rel_tolerance": 0.05, **slo})
+    # The scripted run never sends: no payloads needed.
+    return find_max_rate_under_slo(ENDPOINT, None, CONFIG, settings, run=server.run, settle=server.settle)
+
+
+def test_a_trial_cut_short_by_the_cap_does_not_pass():
+    passed, reason = judge(outcome(100.0, 5.0, short=True), SloConfig())
+    assert not passed and "cut short" in reason
+    assert judge(outcome(100.0, 5.0), SloConfig()) == (True, "")
+
+
+def test_the_rate_found_is_confirmed_on_another_seed_and_trials_are_apart():
+    server = Scripted(capacity=575.0)
+    result = search(server, max_trials=8)
+    assert result.confirmed is True
+    best, fail = result.max_rate_rps, result.lowest_failing_rate_rps
+    assert best <= 575.0 < fail and (fail - best) / best <= 0.05  # the bracket [pass, fail) holds the capacity
+    confirm = [t for t in result.trials if t.confirm]
+    assert len(confirm) == 1 and confirm[0].rate_rps == best and confirm[0].passed
+    assert confirm[0].result.seed != result.trials[0].result.seed
+    assert server.settles == len(result.trials) - 1  # a pause + health check before every trial but the first
+
+
+def test_a_lucky_rate_that_fails_its_confirmation_is_replaced_by_the_next_lower_one():
+    # 562.5 passes once (lucky), fails when repeated: the answer moves down to 550 and is confirmed there.
+    server = Scripted(capacity=550.0, flaky=(562.5,))
+    result = search(server, start_rate_rps=150.0, max_trials=8)
+    rates = [(t.rate_rps, t.passed, t.confirm) for t in result.trials]
+    assert (562.5, True, False) in rates and (562.5, False, True) in rates
+    assert result.max_rate_rps < 562.5 and result.lowest_failing_rate_rps == 562.5
+    assert result.confirmed is True and rates[-1] == (result.max_rate_rps, True, True)
+
+
+def test_no_confirmation_left_says_so():
+    server = Scripted(capacity=550.0, flaky=(562.5,))
+    result = search(server, start_rate_rps=150.0, max_trials=8, confirm_trials=1)
+    assert result.confirmed is False and "failed its confirmation" in result.note
+    assert result.max_rate_rps is not None and result.max_rate_rps < 562.5
+
+
+def test_a_single_lucky_pass_that_fails_its_confirmation_leaves_no_rate():
+    server = Scripted(capacity=10.0, flaky=(25.0,))
+    result = search(server, max_trials=3)  # 100 fail, 50 fail, 25 pass (lucky), confirm 25 fails
+    assert result.max_rate_rps is None and result.lowest_failing_rate_rps == 25.0 and result.confirmed is False
+    assert "failed its confirmation" in result.note and "no rate tried met the bound" not in result.note
+
+
+def test_halving_stops_at_a_rate_too_low_to_reach_min_requests():
+    server = Scripted(capacity=10.0, short_below=60.0)
+    result = search(server, max_trials=8)
+    assert [r for r, _ in server.calls] == [100.0, 50.0]  # 50/s was cut short: 25/s would be too
+    assert result.max_rate_rps is None and "cut short" in result.note
+
+
+def test_bracket_counts_a_rate_that_passed_once_and_failed_once_as_failing():
+    trials = search(Scripted(capacity=550.0, flaky=(562.5,)), start_rate_rps=150.0, max_trials=8).trials
+    assert bracket(trials)[1] == 562.5
+    assert bracket([]) == (None, None)
+
+
+def test_the_load_table_shows_p99_with_failures_counted_next_to_p99():
+    from deploy_compare.commands.load import _row
+
+    headers_at = 5  # run, requests, req/s, p50, p90, p99, then p99 incl. failures
+    bounded = _row(outcome(100.0, 12.5), confirm=True)
+    assert bounded[0] == "100/s poisson (confirm)" and bounded[headers_at + 1] == "12.50"
+    assert _row(outcome(100.0, None))[headers_at + 1] == "unbounded"  # over 1% failed: no p99 bounds it
