@@ -161,7 +161,7 @@ def test_bracket_counts_a_rate_that_passed_once_and_failed_once_as_failing():
 def test_the_load_table_shows_p99_with_failures_counted_next_to_p99():
     from deploy_compare.commands.load import _row
 
-    headers_at = 5  # run, requests, req/s, p50, p90, p99, then p99 incl. failures
+    headers_at = 6  # run, requests, req/s, samples/s, p50, p90, p99, then p99 incl. failures
     bounded = _row(outcome(100.0, 12.5), confirm=True)
     assert bounded[0] == "100/s poisson (confirm)" and bounded[headers_at + 1] == "12.50"
     assert _row(outcome(100.0, None))[headers_at + 1] == "unbounded"  # over 1% failed: no p99 bounds it

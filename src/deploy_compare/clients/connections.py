@@ -26,6 +26,7 @@ one's).
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 from typing import Any
@@ -37,6 +38,10 @@ from .payload import Payloads
 from .records import CONNECT, GRPC_STATUS, TIMEOUT, TRANSPORT
 
 _SSL_CONTEXT: ssl.SSLContext | None = None
+# How gRPC calls travel: "h2" (default: our own HTTP/2 connection on the loop thread,
+# grpc_h2.py) or "grpcio" (grpcio's asyncio channel, grpc_transport.py); A/B in
+# bench/grpc_vs_h2load.py --transport grpcio,h2.
+GRPC_TRANSPORT_ENV = "DEPLOY_COMPARE_GRPC_TRANSPORT"
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -343,9 +348,13 @@ def make_transports(n: int, payloads: Payloads | None = None) -> list[Any]:
     """n connections for these payloads: HTTP/1.1 ones, or gRPC channels (grpc_transport.py)
     when the payloads are gRPC calls. Both have send(prepared) -> (status, body)."""
     if _is_grpc(payloads):
-        from .grpc_transport import GrpcConnection
+        if os.environ.get(GRPC_TRANSPORT_ENV, "").strip().lower() == "grpcio":
+            from .grpc_transport import GrpcConnection
 
-        return [GrpcConnection() for _ in range(n)]
+            return [GrpcConnection() for _ in range(n)]
+        from .grpc_h2 import GrpcH2Connection
+
+        return [GrpcH2Connection() for _ in range(n)]
     return [WorkerConnection() for _ in range(n)]
 
 

@@ -1,5 +1,8 @@
 """One gRPC channel (one HTTP/2 connection) per worker, grpcio's asyncio API, raw bytes.
 
+Selected with DEPLOY_COMPARE_GRPC_TRANSPORT=grpcio; the default transport is grpc_h2.py
+(less client time per call, see there). Both share PreparedGrpc and GrpcStatusError.
+
 The gRPC twin of connections.WorkerConnection, with the same contract for the loops:
 `send(prepared) -> (status, body)`, failures raised as httpx.TransportError subclasses.
 - Messages are serialized once before the run (RequestSpec.body) and the response is kept
@@ -14,6 +17,7 @@ The gRPC twin of connections.WorkerConnection, with the same contract for the lo
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import grpc
@@ -54,14 +58,16 @@ def split_target(url: str) -> tuple[str, str]:
 class PreparedGrpc:
     """A unary call's target, method, metadata and message bytes, computed once."""
 
-    __slots__ = ("target", "method", "metadata", "body", "timeout")
+    __slots__ = ("target", "method", "metadata", "body", "frame", "timeout", "h2_headers")
 
     def __init__(self, spec: RequestSpec, timeout_s: float) -> None:
         self.target, self.method = split_target(spec.url)
         # gRPC metadata keys are lowercase ASCII; HTTP-style names are folded.
         self.metadata = tuple((k.lower(), v) for k, v in spec.headers.items())
         self.body = spec.body
+        self.frame = struct.pack(">BI", 0, len(spec.body)) + spec.body  # the length-prefixed message (HTTP/2 body)
         self.timeout = timeout_s
+        self.h2_headers: bytes | None = None  # the HPACK block of the headers, built once by grpc_h2
 
 
 class GrpcConnection:
