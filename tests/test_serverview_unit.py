@@ -213,3 +213,96 @@ def test_memory_guard_kills_a_tree_that_outgrows_its_limit():
             proc.kill()
     assert code == -9
     assert guard.reason is not None and guard.reason.startswith("out of memory") and "200 MiB" in guard.reason
+
+
+def test_with_even_repeats_the_slo_point_combines_each_repetitions_passing_trial():
+    """Two repetitions passing at 300 and 500 req/s: the median rate (400) was never run; the SLO
+    row and the cost come from both trials, their server figures (nested) medianed too."""
+    from deploy_compare.repeats import combine_slo
+    from deploy_compare.report.serverview import CostSettings, efficiency, slo_point
+
+    s = _served()
+    first = {**s.slo["trials"][0], "repetition": 1}
+    second = {
+        "rate_rps": 500.0,
+        "passed": True,
+        "repetition": 2,
+        "result": {
+            **first["result"],
+            "target_rate_rps": 500.0,
+            "throughput_rps": 500.0,
+            "server": {**first["result"]["server"], "cpu_ms_per_request": 2.5, "split": {"queue_ms": 1.5}},
+        },
+    }
+    s.slo_repeats = [
+        {"max_rate_rps": 300.0, "lowest_failing_rate_rps": None, "repetition": 1},
+        {"max_rate_rps": 500.0, "lowest_failing_rate_rps": None, "repetition": 2},
+    ]
+    s.slo = combine_slo(s.slo_repeats, [first, second])
+    assert s.slo["max_rate_rps"] == 400.0
+    point = slo_point(s)
+    assert point is not None and point["target_rate_rps"] == 400.0 and point["repetitions"] == 2
+    assert point["server"]["cpu_ms_per_request"] == 2.0 and point["server"]["peak_rss_mib"] == 120.0
+    assert point["server"]["split"]["queue_ms"] == 1.0
+    e = efficiency(s, CostSettings(price_per_vcpu_hour=0.036))
+    assert e is not None and e.load == "SLO rate" and e.cost_measured == pytest.approx(0.036 / 3600 * 2.0 * 1000)
+
+
+def test_a_run_that_raises_stops_the_server_monitor_and_its_pending_begin():
+    """deploy/served.py monitored: a run failing after the monitor began leaves no sampler
+    thread behind; one failing inside its warm-up never begins (the Timer is cancelled)."""
+    import os
+    from types import SimpleNamespace
+
+    from deploy_compare.deploy.served import monitored
+    from deploy_compare.servers.monitor import NativeMonitor
+
+    monitors: list[NativeMonitor] = []
+
+    def monitor():
+        monitors.append(NativeMonitor(os.getpid()))
+        return monitors[-1]
+
+    launcher = SimpleNamespace(monitor=monitor)
+    config = SimpleNamespace(warmup_s=0.3)
+
+    def failing(phase):
+        def run(endpoint, payloads, cfg, on_progress):
+            on_progress(SimpleNamespace(phase=phase))
+            if phase == "measuring":
+                deadline = time.monotonic() + 5
+                while not monitors[-1].begun and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert monitors[-1].begun
+            raise RuntimeError("server went away")
+
+        return run
+
+    with pytest.raises(RuntimeError, match="went away"):
+        monitored(failing("measuring"), launcher)(None, None, config)
+    thread = monitors[-1]._thread
+    assert thread is not None and not thread.is_alive()
+    with pytest.raises(RuntimeError, match="went away"):
+        monitored(failing("started"), launcher)(None, None, config)  # begin due after warmup_s
+    time.sleep(0.5)
+    assert not monitors[-1].begun and monitors[-1]._thread is None
+
+
+def test_the_cold_start_table_shows_the_median_over_the_repetitions_launches():
+    from deploy_compare.report.serverview import cold_start_table
+
+    def cold(rep, healthy, first, requests, note=""):
+        return {"launch_to_healthy_s": healthy, "launch_to_first_inference_s": first,
+                "first_requests_ms": requests, "image_build_s": 40.0, "note": note, "repetition": rep}  # fmt: skip
+
+    s = _served(image_build_s=40.0, startup_s=2.0)
+    s.cold_start_repeats = [cold(1, 2.0, 2.5, [9.0, 3.0]), cold(2, 1.0, 1.2, [5.0, 1.0]), cold(3, 3.0, 3.1, [7.0])]
+    s.cold_start = s.cold_start_repeats[0]
+    results = type("R", (), {"served": [s]})()
+    row = cold_start_table(results).rows[0]  # type: ignore[arg-type]
+    assert row[0].endswith("(median of 3)") and row[1] == "40.00"
+    assert row[2:5] == ["2.00", "2.50", "7.00"]  # request 2: answered in two repetitions only
+    single = _served(startup_s=2.0)
+    single.cold_start = cold(1, 2.0, 2.5, [9.0, 3.0])
+    single.cold_start_repeats = [single.cold_start]
+    assert cold_start_table(type("R", (), {"served": [single]})()).rows[0][2:5] == ["2.00", "2.50", "9.00, 3.00"]  # type: ignore[arg-type]

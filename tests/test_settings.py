@@ -4,6 +4,8 @@ value stops the command before it reads or starts anything."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from deploy_compare.bench_local import MeasureSettings
@@ -34,6 +36,7 @@ def test_config_dataclass_defaults_are_default_toml():
     from deploy_compare.bench_local import BenchConfig
     from deploy_compare.clients import LoadConfig, SloConfig
     from deploy_compare.deploy.config import RunSection, build
+    from deploy_compare.deploy.tune import TuneSettings
     from deploy_compare.servers.registry import get, names
 
     run = load_run_config()
@@ -41,6 +44,10 @@ def test_config_dataclass_defaults_are_default_toml():
     assert run.bench_config() == BenchConfig()
     settings = run.load_settings()
     assert settings.closed == LoadConfig() and settings.slo == SloConfig()
+    assert run.tune_settings() == TuneSettings()
+    bare = dataclasses.replace(run, raw={})  # no [load] table at all: the same defaults
+    assert bare.batch_sizes() == run.batch_sizes() and bare.batch_levels() == run.batch_levels()
+    assert bare.encodings() == run.encodings()
     for kind in names():
         stack = get(kind)
         assert build(stack.config_class, run.section(kind), f"[{kind}]") == stack.default_config(), kind
@@ -91,3 +98,25 @@ def test_repeat_defaults_to_three_in_full_one_in_quick_and_the_flag_wins(tmp_pat
     # The stacks interleave: every target once per repetition, A B A B.
     assert served_plan(["a", "b"], 2) == [("a 1/2", "a", 1), ("b 1/2", "b", 1), ("a 2/2", "a", 2), ("b 2/2", "b", 2)]
     assert served_plan(["a", "b"], 1) == [("a", "a", 1), ("b", "b", 1)]
+
+
+def test_a_target_named_twice_is_refused():
+    with pytest.raises(ConfigError, match=r"run.targets: each target once, got triton more than once"):
+        load_run_config(overrides={"run": {"targets": ["triton", "fastapi_onnx", "triton"]}})
+
+
+def test_load_measures_batch_size_1_unless_asked_for_more(tmp_path):
+    from deploy_compare.commands.load import run_config_from_args
+
+    def sizes(*extra):
+        return run_config_from_args(build_parser().parse_args(LOAD + list(extra))).batch_sizes()
+
+    assert load_run_config().batch_sizes() == [1, 8, 32]  # `run`
+    assert sizes() == [1] and sizes("--quick") == [1]
+    assert sizes("--batch-size", "1,8") == [1, 8]
+    toml = tmp_path / "b.toml"
+    toml.write_text("[load]\nbatch_sizes = [4, 16]\n")
+    assert sizes("--config", str(toml)) == [4, 16]
+    other = tmp_path / "o.toml"
+    other.write_text("[load]\nduration_s = 5\n")
+    assert sizes("--config", str(other)) == [1]

@@ -94,13 +94,25 @@ def spread_of(points: Iterable[dict[str, Any]], key: str) -> Spread | None:
 def median_point(points: list[dict[str, Any]]) -> dict[str, Any]:
     """One point standing for its repetitions: the first one's fields, each number replaced by
     the median over the repetitions (for plots and one-line summaries)."""
+    merged = _median_fields(points)
+    merged["repetitions"] = len(points)
+    return merged
+
+
+def _median_fields(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first point's fields, each number the median over the points; nested tables (the
+    server's view: CPU ms/request, RSS, its queue/compute split) the same, key by key."""
     merged = dict(points[0])
     for key, value in points[0].items():
-        if _finite(value) is not None and key != "repetition":
+        if key == "repetition":
+            continue
+        if isinstance(value, dict):
+            nested = [p[key] for p in points if isinstance(p.get(key), dict)]
+            merged[key] = _median_fields(nested)
+        elif _finite(value) is not None:
             spread = spread_of(points, key)
             if spread is not None and spread.lo != spread.hi:  # equal values keep their type (concurrency)
                 merged[key] = spread.median
-    merged["repetitions"] = len(points)
     return merged
 
 

@@ -13,6 +13,7 @@ from deploy_compare.deploy.pipeline import served_plan
 from deploy_compare.deploy.results import RunInfo, RunResults, ServedResult
 from deploy_compare.deploy.served import run_served_target
 from deploy_compare.report import tables
+from deploy_compare.report.serverview import cold_start_table, slo_point
 from deploy_compare.report.verdicts import all_verdicts
 from deploy_compare.servers.registry import get
 
@@ -94,11 +95,22 @@ def test_two_stacks_two_repetitions_interleaved_with_a_confirmed_slo_rate(artifa
         assert all(t["result"]["min_requests_met"] for t in trials)
         # The second repetition's server wrote its own log.
         assert (tmp_path / "servers" / "repetition-2").is_dir()
+        # Each launch's cold start is kept; start-to-healthy is their median, cold_start the first's.
+        colds = s.cold_start_repeats
+        assert [c["repetition"] for c in colds] == [1, 2] and s.cold_start["launch_to_healthy_s"] == (
+            colds[0]["launch_to_healthy_s"]
+        )
+        healthy = [c["launch_to_healthy_s"] for c in colds]
+        assert s.startup_s == pytest.approx(sum(healthy) / 2, abs=1e-3)
+        # The SLO row stands on each repetition's passing trial (their median), never vanishes.
+        point = slo_point(s)
+        assert point is not None and point["repetitions"] == 2 and "server" in point
     doc = RunResults(
         run=RunInfo(id="t", profile="quick", started_utc="", command="", complete=True),
         settings={},
         served=list(results.values()),
     )
+    assert all(row[0].endswith("(median of 2)") for row in cold_start_table(doc).rows)
     sweep = tables.sweep_table(doc)
     assert {row[sweep.headers.index("repeats")] for row in sweep.rows} == {"2"}
     assert all(row[sweep.headers.index("p99 incl. failures ms")] not in ("-", "") for row in sweep.rows)

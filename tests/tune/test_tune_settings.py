@@ -62,6 +62,9 @@ def test_a_variant_changes_only_the_stack_table_and_the_batch_size():
     v = variant(config, "torchserve", {"workers": 2}, 8)
     assert v.section("torchserve")["workers"] == 2 and v.batch_sizes() == [8]
     assert config.section("torchserve")["workers"] == 1 and config.batch_sizes() == [1, 8, 32]
+    several = config_with(load={"encodings": ["json", "binary"]})
+    assert variant(several, "triton", {}, 1).encodings() == ("json",)  # a trial: one SLO search, no sweeps
+    assert variant(several, "triton", {}, 1, "binary").encodings() == ("binary",)
     assert setting_label({"workers": 2, "dynamic_batching": False, "preferred_batch_sizes": [4, 8]}) == (
         "workers=2, dynamic_batching=false, preferred_batch_sizes=[4,8]"
     )
@@ -84,11 +87,26 @@ def test_the_best_setting_is_the_highest_passing_rate_and_the_defaults_win_a_tie
 
 def test_the_time_left_estimate_counts_batch_sizes_and_tuning():
     quick = load_run_config(quick=True)
-    # 3 levels x 3.5 s + 5 trials x 3.5 s, twice more (8, 32: SLO only), 1 setting: 17.5 s + start
-    assert served_seconds(quick, "fastapi_onnx") == pytest.approx(8 + 10.5 + 17.5 + 2 * 17.5 + 8 + 17.5)
-    assert served_seconds(quick, "fastapi_litert") == pytest.approx(8 + 10.5 + 17.5 + 2 * 17.5)  # nothing to tune
+    # 3 levels x 3.5 s + (5 + 2 confirming) trials x 3.5 s, twice more (8, 32: SLO only), 1 setting + start
+    search = 7 * 3.5
+    assert served_seconds(quick, "fastapi_onnx") == pytest.approx(8 + 10.5 + search + 2 * search + 8 + search)
+    assert served_seconds(quick, "fastapi_litert") == pytest.approx(8 + 10.5 + search + 2 * search)  # nothing to tune
+    assert served_seconds(quick, "fastapi_onnx", tuning=False) == pytest.approx(8 + 10.5 + 3 * search)
     assert "min left" in time_left(quick, ["local", "torchserve", "triton"])
     assert time_left(quick, ["export", "local"]) == ""
+
+
+def test_the_time_left_estimate_counts_every_repetition_left_and_tunes_once():
+    config = load_run_config(quick=True, overrides={"run": {"repeat": 3, "targets": ["fastapi_onnx"]}})
+    once = served_seconds(config, "fastapi_onnx", tuning=False)
+    first = served_seconds(config, "fastapi_onnx")
+    assert time_left(config, ["fastapi_onnx 1/3", "fastapi_onnx 2/3", "fastapi_onnx 3/3"]) == (
+        f"served stages: about {(first + 2 * once) / 60:.0f} min left, estimated from the settings"
+    )
+    assert time_left(config, ["fastapi_onnx 3/3"]) == (
+        f"served stages: about {once / 60:.0f} min left, estimated from the settings"
+    )
+    assert time_left(config, ["fastapi_onnx"]) == ""  # not a stage of a repeated run
 
 
 def _results(served):
@@ -131,12 +149,12 @@ def test_the_report_shows_batch_sizes_in_samples_and_defaults_vs_the_best_settin
     assert tuned.rows[0][2:7] == ["80.0", "workers=2", "120.0", "120.0", "1.50x"]
 
 
-def test_load_batch_size_flag_takes_a_list_and_defaults_to_the_load_table():
+def test_load_batch_size_flag_takes_a_list_and_defaults_to_batch_1():
     from deploy_compare.cli import build_parser
     from deploy_compare.commands.load import run_config_from_args
 
     base = ["load", "--url", "http://127.0.0.1:1", "--protocol", "torchserve", "--artifacts", "a"]
-    assert run_config_from_args(build_parser().parse_args(base)).batch_sizes() == [1, 8, 32]
+    assert run_config_from_args(build_parser().parse_args(base)).batch_sizes() == [1]  # run's 1,8,32: asked for
     assert run_config_from_args(build_parser().parse_args([*base, "--batch-size", "8,32"])).batch_sizes() == [8, 32]
     with pytest.raises(SystemExit):
         build_parser().parse_args([*base, "--batch-size", "0"])

@@ -103,7 +103,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-size",
         type=_levels,
         default=None,
-        help="samples per request, one run (or sweep, or SLO search) per size, e.g. 1,8,32 (default: [load] batch_sizes)",
+        help="samples per request, one run (or sweep, or SLO search) per size, e.g. 1,8,32 "
+        "(default: 1, or [load] batch_sizes when --config sets it; `run` measures 1,8,32)",
     )
     parser.add_argument("--json", type=Path, default=None, help="write all results here as JSON")
     # Scale-out (clients/distributed.py, needs Ray): the load split over N client processes.
@@ -173,12 +174,25 @@ def run_config_from_args(args: argparse.Namespace):
         "ray_address": args.ray_address,
         "batch_sizes": args.batch_size,
     }
+    if args.batch_size is None and not _config_sets_batch_sizes(args.config, args.quick):
+        flags["batch_sizes"] = [1]  # one workload by default: `run`'s 1,8,32 would triple the run
     overrides: dict = {"load": {k: v for k, v in flags.items() if v is not None}}
     if args.slo_ms is not None:
         # The SLO trials take their length from [slo]: the flags mean this run's trials.
         trial = {"duration_s": args.duration, "min_requests": args.min_requests}
         overrides["slo"] = {"p99_bound_ms": args.slo_ms, **{k: v for k, v in trial.items() if v is not None}}
     return load_run_config(args.config, quick=args.quick, overrides=overrides)
+
+
+def _config_sets_batch_sizes(path: Path | None, quick: bool) -> bool:
+    """The user's --config names [load] batch_sizes (or, with --quick, [quick.load] batch_sizes)."""
+    if path is None:
+        return False
+    from ..deploy.config import read_toml
+
+    data = read_toml(Path(path))
+    tables = [data.get("load")] + ([(data.get("quick") or {}).get("load")] if quick else [])
+    return any(isinstance(t, dict) and "batch_sizes" in t for t in tables)
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -326,7 +340,9 @@ def run(args: argparse.Namespace) -> int:
     slo_results: list = []  # one per batch size
     # Four refreshes a second from rich's own thread: cheap next to the load (see the
     # client CPU column; the live display's CPU counts against the client, not the server).
-    pool = ClientPool(scale, payload_bytes_hint=payloads.body_bytes * len(payloads)) if scale.distributed else None
+    # Sized from every workload (batch 32's bodies dwarf batch 1's): each is shipped to the actors and kept.
+    hint = sum(w.body_bytes * len(w) for w in workloads)
+    pool = ClientPool(scale, payload_bytes_hint=hint) if scale.distributed else None
     run_closed = pool.run_closed if pool is not None else None  # None: this process alone
     run_open = pool.run_open if pool is not None else run_open_loop
     live = console.is_terminal and not quiet_requested()

@@ -1,6 +1,7 @@
 """How long the served stages still take, estimated from the settings alone (progress lines).
 
-Every SLO search is counted at its max_trials and each run at its warm-up + duration. A
+Every SLO search is counted at its max_trials plus its confirmation trials, and each run at
+its warm-up + duration; the tune stage runs in a target's first repetition only. A
 run also waits for min_requests: a stack that passes the SLO only at a few requests/s (a
 big model, a batch of 32) takes longer than this estimate. Export and the in-process
 benchmark are not estimated: their cost depends on the model, not on the settings.
@@ -18,29 +19,34 @@ from .config import RunConfig
 STARTUP_S = 8.0
 
 
-def served_seconds(config: RunConfig, kind: str) -> float:
-    """One served stage: its sweeps and SLO searches at every batch size, then its tuning."""
+def served_seconds(config: RunConfig, kind: str, *, tuning: bool = True) -> float:
+    """One served stage: its sweeps and SLO searches at every batch size, then (`tuning`: the
+    target's first repetition) its tuning."""
     from .tune import grid_for
 
     levels, closed, open_loop, slo = config.load_settings()
     run_s = closed.warmup_s + closed.duration_s
     trial_s = open_loop.warmup_s + open_loop.duration_s
-    search_s = slo.max_trials * trial_s
+    search_s = (slo.max_trials + slo.confirm_trials) * trial_s
     sizes = config.batch_sizes()
     seconds = STARTUP_S + len(levels) * run_s + search_s
     seconds += (len(sizes) - 1) * (len(config.batch_levels()) * run_s + search_s)
     tune = config.tune_settings()
-    if tune.enabled:
+    if tuning and tune.enabled:
         settings = len(grid_for(kind, config, tune)) + (0 if tune.batch_size in sizes else 1)
         seconds += settings * (STARTUP_S + search_s)
     return seconds
 
 
 def time_left(config: RunConfig, stages: Iterable[str]) -> str:
-    """`served stages: about 12 min left` for the stages still to run (this one included)."""
+    """`served stages: about 12 min left` for the stages still to run (this one included).
+    Stage names are the served plan's ("triton 2/3" when the run repeats): each maps to its
+    target and repetition, so every repetition left counts once and tuning only in the first."""
+    from .pipeline import served_plan  # the pipeline imports this module
+
+    plan = {name: (kind, rep) for name, kind, rep in served_plan(list(config.run.targets), config.run.repeat)}
     try:
-        targets = set(config.run.targets)
-        total = sum(served_seconds(config, name) for name in stages if name in targets)
+        total = sum(served_seconds(config, plan[name][0], tuning=plan[name][1] == 1) for name in stages if name in plan)
     except DeployCompareError:
         return ""  # settings are validated before the run starts; never fail a progress line
     if total <= 0:

@@ -97,6 +97,11 @@ class RunSection:
         bad = [t for t in self.targets if t not in allowed]
         if bad:
             raise ConfigError(f"run.targets: unknown target(s) {', '.join(bad)}; allowed: {', '.join(allowed)}")
+        twice = sorted({t for t in self.targets if self.targets.count(t) > 1})
+        if twice:  # a target named twice would share one results record and one stage name
+            raise ConfigError(
+                f"run.targets: each target once, got {', '.join(twice)} more than once ([run] repeat repeats)"
+            )
         limit = self.server_memory_limit_mib
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise ConfigError(f"run.server_memory_limit_mib must be an integer >= 0 (0 = no limit), got {limit!r}")
@@ -176,7 +181,7 @@ class RunConfig:
     def batch_sizes(self) -> list[int]:
         """[load] batch_sizes: samples per request, each a workload of its own (the first
         fills the headline sweep and SLO rows)."""
-        sizes = self.raw.get("load", {}).get("batch_sizes", [1])
+        sizes = self.raw.get("load", {}).get("batch_sizes", default("load", "batch_sizes"))
         if (
             not isinstance(sizes, list)
             or not sizes
@@ -190,7 +195,7 @@ class RunConfig:
     def batch_levels(self) -> list[int]:
         """[load] batch_concurrency: closed-loop levels of the batch sizes after the first
         ([] = their SLO search only)."""
-        levels = self.raw.get("load", {}).get("batch_concurrency", [4])
+        levels = self.raw.get("load", {}).get("batch_concurrency", default("load", "batch_concurrency"))
         if not isinstance(levels, list) or not all(
             isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in levels
         ):
@@ -209,7 +214,7 @@ class RunConfig:
         not speak one gets a SKIPPED cell for it, not an error."""
         from ..clients.protocols import ENCODINGS
 
-        value = self.section("load").get("encodings", ["json"])
+        value = self.section("load").get("encodings", default("load", "encodings"))
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):

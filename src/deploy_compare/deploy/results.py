@@ -49,9 +49,10 @@ class ServedResult:
     reason: str | None = None
     mode: str | None = None  # docker | native
     artifact: str | None = None  # the manifest artifact the server serves
-    startup_s: float | None = None  # start to healthy (Docker: the image build is not in it)
+    startup_s: float | None = None  # start to healthy, median over the repetitions (Docker: no image build)
     image: str | None = None  # Docker: the image served
-    image_build_s: float | None = None  # Docker: the build (a content-addressed tag that exists: ~0)
+    # Docker: the first repetition's build (later ones find the content-addressed tag: ~0)
+    image_build_s: float | None = None
     versions: dict[str, Any] | None = None  # {"server": runtime in the server, "exporter": what wrote the artifact}
     server_cores: list[int] | None = None
     client_cores: list[int] | None = None
@@ -77,8 +78,10 @@ class ServedResult:
     # entry {"encoding", "status": OK|SKIPPED|FAILED, "reason", "protocol", "sweep": [LoadResult...]}.
     encoding: str | None = None
     encodings: list[dict[str, Any]] = field(default_factory=list)
-    # Launch -> first successful inference, the first requests' latency (deploy/coldstart.py ColdStart).
+    # Launch -> first successful inference, the first requests' latency (deploy/coldstart.py ColdStart):
+    # the first repetition's; cold_start_repeats has every repetition's (its "repetition" key).
     cold_start: dict[str, Any] | None = None
+    cold_start_repeats: list[dict[str, Any]] = field(default_factory=list)
     # Highest resident memory of the server's process tree (or container) over every measured
     # run; each run's own figure is in its LoadResult.server (servers/monitor.py ServerUsage).
     peak_rss_mib: float | None = None

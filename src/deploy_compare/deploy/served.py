@@ -115,7 +115,15 @@ def monitored(run: Callable[..., Any], launcher: Any, on_usage: Callable[[dict[s
             if on_progress is not None:
                 on_progress(p)
 
-        result = run(endpoint, payloads, config, progress)
+        try:
+            result = run(endpoint, payloads, config, progress)
+        except BaseException:  # the sampler and a pending begin must not outlive a failed run
+            if began:
+                began[0].cancel()
+                began[0].join(timeout=30)  # a begin under way finishes first, so close() stops its thread
+            if monitor is not None:
+                monitor.close()
+            raise
         if monitor is not None and began:
             began[0].cancel()  # not yet fired (a run cut short inside its warm-up): never begins
             began[0].join(timeout=30)
@@ -189,7 +197,9 @@ def run_served_target(
     result.mode = launcher.mode
     container = launcher if isinstance(launcher, DockerLauncher) else None
     if container is not None:  # make_launcher built the image, timed apart from start-to-healthy
-        result.image, result.image_build_s = container.image_tag, _round(container.build_s)
+        result.image = container.image_tag
+        if repetition == 1 or result.image_build_s is None:  # later repetitions find the image: ~0
+            result.image_build_s = _round(container.build_s)
         progress.line(f"{kind}: image {container.image_tag} ready ({container.build_s or 0:.1f}s to build or find)")
     if launcher.mode_note:  # auto mode fell back (e.g. the image could not be built): the row says so
         result.reason = launcher.mode_note
@@ -214,7 +224,8 @@ def run_served_target(
         if pinning:
             pin_self(plan.server)  # the server's processes and threads inherit this at start
         with launcher:
-            result.startup_s = _round(launcher.startup_s)
+            if result.startup_s is None:  # the median over the repetitions replaces it after the cold start
+                result.startup_s = _round(launcher.startup_s)
             result.versions = server_versions(launcher)
             result.log = str(Path(launcher.log_path).resolve().relative_to(run_dir.resolve()))
             progress.line(f"{kind}: healthy after {launcher.startup_s:.1f}s")
@@ -246,7 +257,10 @@ def run_served_target(
             healthy_at = launcher.healthy_at if launcher.healthy_at is not None else time.monotonic()
             cold = measure_cold_start(payloads, launcher.startup_s, healthy_at, closed_cfg.timeout_s)
             cold.image_build_s = result.image_build_s
-            result.cold_start = cold.to_dict()
+            result.cold_start_repeats.append({**cold.to_dict(), "repetition": repetition})
+            if result.cold_start is None or repetition == 1:
+                result.cold_start = cold.to_dict()
+            result.startup_s = _median_startup(result.cold_start_repeats)
             progress.line(
                 f"{kind}: first inference {_s(cold.launch_to_first_inference_s)} after launch; first requests "
                 + ", ".join(f"{ms:.1f}" for ms in cold.first_requests_ms)
@@ -347,7 +361,7 @@ def run_served_target(
                     save=save,
                     progress=progress,
                 )
-            for other in ready[1:]:  # each other encoding: the same sweep, on the same server
+            for other in ready[1:] if sweep else []:  # each other encoding: the same sweep, same server
                 cell = other.cell("OK", None)
                 earlier = [c for c in result.encodings if c.get("encoding") == other.encoding]
                 if earlier:  # a later repetition adds its points to the encoding's one cell
@@ -355,7 +369,9 @@ def run_served_target(
                 else:
                     result.encodings.append(cell)
                 try:
-                    other_payloads = payloads_from_export(other.ready, manifest_dir, manifest, artifact=stack.artifact)
+                    other_payloads = payloads_from_export(  # the first encoding's batch size: comparable
+                        other.ready, manifest_dir, manifest, artifact=stack.artifact, batch_size=batch_sizes[0]
+                    )
                     for level in levels:
                         sweep_concurrency(
                             other.ready,
@@ -452,6 +468,14 @@ def _measure_batch(
         + (f"{best:.1f} req/s = {best * batch_size:.1f} samples/s" if best is not None else "none")
         + (f" ({slo.note})" if slo.note else "")
     )
+
+
+def _median_startup(colds: list[dict[str, Any]]) -> float | None:
+    """Start to healthy over the repetitions so far (each started its own server)."""
+    from ..repeats import spread_of
+
+    spread = spread_of(colds, "launch_to_healthy_s")
+    return None if spread is None else _round(spread.median)
 
 
 def _round(value: float | None) -> float | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..defaults import default
 from ..errors import ConfigError, DeployCompareError, message_line
 from .config import RunConfig, build, deep_merge
 from .results import ServedResult
@@ -36,9 +37,9 @@ class TuneSettings:
     grids         stack -> list of settings replacing that stack's own grid
     """
 
-    enabled: bool = True
-    batch_size: int = 1
-    max_settings: int = 3
+    enabled: bool = default("tune", "enabled")
+    batch_size: int = default("tune", "batch_size")
+    max_settings: int = default("tune", "max_settings")
     grids: dict[str, list[Setting]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -114,9 +115,11 @@ def check_setting(kind: str, setting: Any, config: RunConfig) -> None:
     build(stack.config_class, {**config.section(kind), **setting}, f"{where} {setting_label(setting)}")
 
 
-def variant(config: RunConfig, kind: str, setting: Setting, batch_size: int) -> RunConfig:
-    """The run's settings with `setting` over the stack's table and one request batch size."""
-    raw = deep_merge(config.raw, {kind: setting, "load": {"batch_sizes": [batch_size]}})
+def variant(config: RunConfig, kind: str, setting: Setting, batch_size: int, encoding: str | None = None) -> RunConfig:
+    """The run's settings with `setting` over the stack's table, one request batch size and one
+    encoding (the served stage's own, else [load] encodings' first): a trial is an SLO search."""
+    load = {"batch_sizes": [batch_size], "encodings": [encoding or config.encodings()[0]]}
+    raw = deep_merge(config.raw, {kind: setting, "load": load})
     return dataclasses.replace(config, raw=raw)
 
 
@@ -195,7 +198,7 @@ def tune_target(
         try:
             run_served_target(
                 kind,
-                variant(config, kind, setting, batch),
+                variant(config, kind, setting, batch, result.encoding),
                 manifest_dir,
                 run_dir,
                 plan,

@@ -14,17 +14,20 @@ Cost: [cost] price_per_vcpu_hour (default: a stated public on-demand price). Two
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from ..defaults import default
 from ..deploy.results import RunResults, ServedResult
 from ..errors import ConfigError
+from ..repeats import median_point, repetition
 from .document import Paragraph, Section, Table
 from .fmt import DASH, get, getf, ms, num, text
 from .names import slo_trials, sweep_points, target_label
 
 # AWS EC2 c7i.large (2 vCPU, Linux, on-demand, us-east-1): $0.08925 per hour = $0.044625 per vCPU-hour.
-DEFAULT_PRICE_PER_VCPU_HOUR = 0.044625
+DEFAULT_PRICE_PER_VCPU_HOUR: float = default("cost", "price_per_vcpu_hour")  # default.toml [cost]
 DEFAULT_PRICE_SOURCE = "AWS EC2 c7i.large on-demand, us-east-1, Linux: $0.08925/h for 2 vCPU (public list price)"
 MILLION = 1_000_000
 
@@ -67,15 +70,26 @@ def split_parts(point: dict[str, Any]) -> tuple[float | None, float | None, floa
 
 
 def slo_point(s: ServedResult) -> dict[str, Any] | None:
-    """The SLO search's passing trial at the reported rate (its LoadResult dict)."""
-    best = getf(s.slo, "max_rate_rps")
-    if best is None:
+    """The SLO search's passing trial at the reported rate (its LoadResult dict). With
+    repetitions the reported rate is a median no trial may have run at (even repeats): each
+    repetition's passing trial at its own rate, combined (repeats.median_point)."""
+    if getf(s.slo, "max_rate_rps") is None:
         return None
-    for t in slo_trials(s):
-        if get(t, "passed") and getf(t, "rate_rps") == best:
+    wanted = [(repetition(r), getf(r, "max_rate_rps")) for r in s.slo_repeats if isinstance(r, dict)]
+    if not wanted:  # results from before --repeat: one search
+        wanted = [(1, getf(s.slo, "max_rate_rps"))]
+    points = []
+    for rep, rate in wanted:
+        if rate is None:
+            continue  # this repetition met the bound at no rate
+        for t in slo_trials(s):
             result = get(t, "result")
-            return result if isinstance(result, dict) else None
-    return None
+            if get(t, "passed") and repetition(t) == rep and getf(t, "rate_rps") == rate and isinstance(result, dict):
+                points.append(result)
+                break
+    if not points:
+        return None
+    return points[0] if len(points) == 1 else median_point(points)
 
 
 def _row(label: str, load: str, p: dict[str, Any]) -> list[str]:
@@ -127,16 +141,33 @@ def server_view_table(results: RunResults) -> Table:
     )
 
 
+def cold_start_figures(s: ServedResult) -> dict[str, Any]:
+    """The cold start as the report shows it: with repetitions (each started its own server), the
+    median of each figure and of each of the first requests; else the one measured."""
+    colds = [c for c in s.cold_start_repeats if isinstance(c, dict)]
+    if len(colds) < 2:
+        return s.cold_start or {}
+    merged = median_point(colds)
+    lists = [c.get("first_requests_ms") or [] for c in colds]
+    merged["first_requests_ms"] = [
+        statistics.median(values) for values in zip(*lists, strict=False)
+    ]  # request i of each repetition (as many as every repetition answered)
+    merged["note"] = "; ".join(f"repetition {repetition(c)}: {c['note']}" for c in colds if c.get("note"))
+    return merged
+
+
 def cold_start_table(results: RunResults) -> Table:
     rows, statuses = [], []
     for s in results.served:
-        cold = s.cold_start or {}
+        cold = cold_start_figures(s)
         if s.status == "SKIPPED" or (not cold and s.startup_s is None):
             continue
         first = get(cold, "first_requests_ms") or []
+        colds = [c for c in s.cold_start_repeats if isinstance(c, dict)]
+        launches = f" (median of {len(colds)})" if len(colds) > 1 else ""
         rows.append(
             [
-                target_label(s),
+                target_label(s) + launches,
                 num(s.image_build_s, 2),
                 num(get(cold, "launch_to_healthy_s") if cold else s.startup_s, 2),
                 num(get(cold, "launch_to_first_inference_s"), 2),

@@ -111,6 +111,12 @@ class ServerMonitor(ABC):
             usage.split = self.metrics.split(self._counters, after).to_dict()
         return usage
 
+    def close(self) -> None:
+        """Stop the sampler without a usage (the run raised): its thread must not outlive the run."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
     def _scrape(self) -> Counters | None:
         if self.metrics is None:
             return None
