@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 
-def _finite(value: Any) -> float | None:
+def finite(value: Any) -> float | None:
+    """A finite float, else None (bools, None, text and NaN/inf are not figures)."""
     if isinstance(value, bool) or value is None:
         return None
     try:
@@ -34,7 +35,7 @@ class Spread:
 
     @classmethod
     def of(cls, values: Iterable[Any]) -> Spread | None:
-        kept = tuple(v for v in (_finite(x) for x in values) if v is not None)
+        kept = tuple(v for v in (finite(x) for x in values) if v is not None)
         return cls(kept) if kept else None
 
     @property
@@ -81,7 +82,7 @@ def by_concurrency(points: Iterable[dict[str, Any]]) -> dict[int, list[dict[str,
     """Closed-loop points grouped by concurrency (ascending), each group by repetition."""
     groups: dict[int, list[dict[str, Any]]] = {}
     for p in points:
-        c = _finite(p.get("concurrency"))
+        c = finite(p.get("concurrency"))
         if c is not None:
             groups.setdefault(int(c), []).append(p)
     return {c: sorted(groups[c], key=repetition) for c in sorted(groups)}
@@ -109,7 +110,7 @@ def _median_fields(points: list[dict[str, Any]]) -> dict[str, Any]:
         if isinstance(value, dict):
             nested = [p[key] for p in points if isinstance(p.get(key), dict)]
             merged[key] = _median_fields(nested)
-        elif _finite(value) is not None:
+        elif finite(value) is not None:
             spread = spread_of(points, key)
             if spread is not None and spread.lo != spread.hi:  # equal values keep their type (concurrency)
                 merged[key] = spread.median
@@ -122,8 +123,8 @@ def combine_slo(repeats: list[dict[str, Any]], trials: list[dict[str, Any]]) -> 
     the spread: rate_min/max_rps, and the widest bracket [rate_min_rps, bracket_high_rps)."""
     if not repeats:
         raise ValueError("combine_slo needs at least one repetition")
-    passes = [_finite(r.get("max_rate_rps")) for r in repeats]
-    fails = [_finite(r.get("lowest_failing_rate_rps")) for r in repeats]
+    passes = [finite(r.get("max_rate_rps")) for r in repeats]
+    fails = [finite(r.get("lowest_failing_rate_rps")) for r in repeats]
     # A repetition where no rate met the bound sustained 0 req/s within it.
     rates = Spread.of(0.0 if p is None else p for p in passes)
     assert rates is not None  # one value per repetition

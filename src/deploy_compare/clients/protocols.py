@@ -112,11 +112,17 @@ def decode_predictions(body: bytes, batch_size: int | None = None) -> np.ndarray
         preds = np.asarray(doc["predictions"], dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ProtocolError(f"'predictions' is not a numeric array ({exc})") from None
-    if preds.ndim < 1 or preds.size == 0:
-        raise ProtocolError(f"'predictions' is empty or scalar (shape {preds.shape})")
-    if batch_size is not None and preds.shape[0] != batch_size:
-        raise ProtocolError(f"'predictions' has {preds.shape[0]} rows for a batch of {batch_size}")
-    return preds
+    return checked_rows(preds, "'predictions'", batch_size)
+
+
+def checked_rows(out: np.ndarray, what: str, batch_size: int | None) -> np.ndarray:
+    """A decoded output, refused when it is empty, a scalar, or not one row per sample sent
+    (every protocol's decoder ends here)."""
+    if out.ndim < 1 or out.size == 0:
+        raise ProtocolError(f"{what} is empty or scalar (shape {out.shape})")
+    if batch_size is not None and out.shape[0] != batch_size:
+        raise ProtocolError(f"{what} has {out.shape[0]} rows for a batch of {batch_size}")
+    return out
 
 
 def error_message(body: bytes) -> str:

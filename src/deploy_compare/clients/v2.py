@@ -95,15 +95,11 @@ def tensor_from_json(tensor: Any, where: str = "tensor") -> np.ndarray:
 
 def decode_infer_response(body: bytes, batch_size: int | None = None) -> np.ndarray:
     """The first output tensor of a v2 response as float64 (batch, ...); ProtocolError otherwise."""
-    from .protocols import response_object
+    from .protocols import checked_rows, response_object
 
     doc = response_object(body)
     outputs = doc.get("outputs")
     if not isinstance(outputs, list) or not outputs:
         raise ProtocolError(f"response JSON has no 'outputs' list (keys: {sorted(doc)[:5]})")
     out = tensor_from_json(outputs[0], "outputs[0]").astype(np.float64)
-    if out.ndim < 1 or out.size == 0:
-        raise ProtocolError(f"outputs[0] is empty or scalar (shape {out.shape})")
-    if batch_size is not None and out.shape[0] != batch_size:
-        raise ProtocolError(f"outputs[0] has {out.shape[0]} rows for a batch of {batch_size}")
-    return out
+    return checked_rows(out, "outputs[0]", batch_size)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ProtocolError
-from .protocols import Batch, KServeV2Json, RequestSpec, error_message, named_tensors
+from .protocols import Batch, KServeV2Json, RequestSpec, checked_rows, error_message, named_tensors
 from .v2 import DATATYPES, datatype_of, tensor_from_json
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
@@ -109,11 +109,7 @@ def decode_binary_response(body: bytes, batch_size: int | None = None) -> np.nda
     if "error" in doc:
         raise ProtocolError(f"server reported an error: {str(doc['error'])[:200]}")
     out = tensors_from_binary(doc.get("outputs"), rest, "outputs")[0].astype(np.float64)
-    if out.ndim < 1 or out.size == 0:
-        raise ProtocolError(f"outputs[0] is empty or scalar (shape {out.shape})")
-    if batch_size is not None and out.shape[0] != batch_size:
-        raise ProtocolError(f"outputs[0] has {out.shape[0]} rows for a batch of {batch_size}")
-    return out
+    return checked_rows(out, "outputs[0]", batch_size)
 
 
 class KServeV2Binary(KServeV2Json):

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import ProtocolError
 from .grpc_messages import V2_INFER, ModelInferRequest, ModelInferResponse
-from .protocols import GRPC_METHOD, Batch, KServeV2Json, RequestSpec, named_tensors
+from .protocols import GRPC_METHOD, Batch, KServeV2Json, RequestSpec, checked_rows, named_tensors
 from .v2 import DATATYPES, datatype_of
 
 
@@ -55,11 +55,7 @@ def decode_model_infer(body: bytes, batch_size: int | None = None) -> np.ndarray
         if out.size != (int(np.prod(shape)) if shape else 1):
             raise ProtocolError(f"outputs[0] contents do not fill shape {shape}")
         out = out.reshape(shape)
-    if out.ndim < 1 or out.size == 0:
-        raise ProtocolError(f"outputs[0] is empty or scalar (shape {out.shape})")
-    if batch_size is not None and out.shape[0] != batch_size:
-        raise ProtocolError(f"outputs[0] has {out.shape[0]} rows for a batch of {batch_size}")
-    return out
+    return checked_rows(out, "outputs[0]", batch_size)
 
 
 class KServeV2Grpc(KServeV2Json):

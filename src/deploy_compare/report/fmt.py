@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..repeats import finite
+
 DASH = "-"
 
 
@@ -28,14 +30,7 @@ def ascending(value: float | None) -> float:
 
 def getf(d: Any, *keys: str) -> float | None:
     """A finite float at d[k1][k2]..., else None (bools are not numbers here)."""
-    value = get(d, *keys)
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
+    return finite(get(d, *keys))
 
 
 def ms(value: Any) -> str:
