@@ -103,16 +103,17 @@ def response_object(body: bytes) -> dict:
     return doc
 
 
-def decode_predictions(body: bytes, batch_size: int | None = None) -> np.ndarray:
-    """The `predictions` of a JSON body as float64 (batch, ...); ProtocolError otherwise."""
+def decode_predictions(body: bytes, batch_size: int | None = None, key: str = "predictions") -> np.ndarray:
+    """The `predictions` (row format; columnar: `outputs`) of a JSON body as float64
+    (batch, ...); ProtocolError otherwise."""
     doc = response_object(body)
-    if "predictions" not in doc:
-        raise ProtocolError(f"response JSON has no 'predictions' (keys: {sorted(doc)[:5]})")
+    if key not in doc:
+        raise ProtocolError(f"response JSON has no {key!r} (keys: {sorted(doc)[:5]})")
     try:
-        preds = np.asarray(doc["predictions"], dtype=np.float64)
+        preds = np.asarray(doc[key], dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ProtocolError(f"'predictions' is not a numeric array ({exc})") from None
-    return checked_rows(preds, "'predictions'", batch_size)
+        raise ProtocolError(f"{key!r} is not a numeric array ({exc})") from None
+    return checked_rows(preds, repr(key), batch_size)
 
 
 def checked_rows(out: np.ndarray, what: str, batch_size: int | None) -> np.ndarray:

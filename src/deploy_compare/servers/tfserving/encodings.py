@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ...clients.protocols import Batch, RequestSpec, TFServingRest, response_object
+from ...clients.protocols import Batch, RequestSpec, TFServingRest, decode_predictions
 from ...errors import ProtocolError
 
 
@@ -32,13 +32,4 @@ class TFServingColumnar(TFServingRest):
     def parse_response(self, status: int, body: bytes, batch_size: int | None = None) -> np.ndarray:
         if not 200 <= status < 300:
             return super().parse_response(status, body, batch_size)
-        doc = response_object(body)
-        if "outputs" not in doc:
-            raise ProtocolError(f"response JSON has no 'outputs' (keys: {sorted(doc)[:5]})")
-        try:
-            out = np.asarray(doc["outputs"], dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ProtocolError(f"'outputs' is not a numeric array ({exc})") from None
-        if out.ndim < 1 or out.size == 0 or (batch_size is not None and out.shape[0] != batch_size):
-            raise ProtocolError(f"'outputs' has shape {out.shape} for a batch of {batch_size}")
-        return out
+        return decode_predictions(body, batch_size, key="outputs")
