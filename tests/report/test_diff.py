@@ -172,6 +172,8 @@ def test_a_p99_that_became_unbounded_is_a_regression(make_results):
         ("interrupted", "was interrupted"),
         ("model", "another model"),
         ("profile", "another profile"),
+        ("encoding", "another workload for"),
+        ("batch size", "B its encoding at 8 sample"),
     ],
 )
 def test_runs_that_do_not_compare_are_refused_up_front(make_results, change, says):
@@ -181,6 +183,12 @@ def test_runs_that_do_not_compare_are_refused_up_front(make_results, change, say
         b.run = dataclasses.replace(b.run, complete=False, interrupted=True)
     elif change == "model":
         b.model = dict(b.model, name="resnet18", content_hash="beef")
+    elif change == "encoding":  # the same keys ("served X c=1") would compare other requests
+        a.served[0].encoding, b.served[0].encoding = "json", "grpc"
+    elif change == "batch size":
+        for results, size in ((a, 1), (b, 8)):
+            for point in results.served[0].sweep:
+                point["batch_size"] = size
     else:
         b.run = dataclasses.replace(b.run, profile="quick")
     with pytest.raises(IncomparableRunsError, match=says):

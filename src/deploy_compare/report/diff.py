@@ -210,7 +210,22 @@ def incomparable(a: RunResults, b: RunResults) -> list[str]:
             f"another profile: A is {a.run.profile}, B is {b.run.profile} (other durations and levels: "
             "figures differ by design)"
         )
+    # The served keys name target and concurrency: the same key must mean the same requests.
+    workloads_b = {s.target: _workload(s) for s in b.served}
+    for s in a.served:
+        wa, wb = _workload(s), workloads_b.get(s.target)
+        if wb is not None and any(x is not None and y is not None and x != y for x, y in zip(wa, wb, strict=True)):
+            why.append(
+                f"another workload for {s.target}: A sent {wa[0] or 'its encoding'} at {wa[1]} sample(s) "
+                f"per request, B {wb[0] or 'its encoding'} at {wb[1]} sample(s) per request"
+            )
     return why
+
+
+def _workload(s: ServedResult) -> tuple[str | None, int | None]:
+    """(encoding, samples per request) of a target's headline sweep and SLO search."""
+    sizes = {get(p, "batch_size") for p in s.sweep if isinstance(p, dict)}
+    return s.encoding, (sizes.pop() if len(sizes) == 1 else None)
 
 
 def diff_runs(a: RunResults, b: RunResults, tolerance: float = 0.10, force: bool = False) -> DiffReport:
