@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from deploy_compare.exporters.verify import reference_accuracy
 from deploy_compare.fileio import sha256_of, size_of
 from deploy_compare.manifest import MANIFEST_NAME, load_manifest
 
@@ -86,7 +87,7 @@ def test_eval_data_matches_manifest(exported, eval_data):
     _, manifest = exported
     assert eval_data.x.shape == (manifest.model.eval_samples, *manifest.model.input_shape)
     assert eval_data.x.dtype == np.float32
-    assert eval_data.reference_accuracy == pytest.approx(manifest.model.reference_accuracy)
+    assert reference_accuracy(eval_data) == pytest.approx(manifest.model.reference_accuracy)
 
 
 def test_reload_round_trips(exported):
