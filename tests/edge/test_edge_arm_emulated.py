@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache" / "arm64-rootfs"
 DEVICE = "qemu-arm64"
 
-#: runs inside the emulated Python: the bundle's own TFLiteModel on its own samples
+#: runs inside the emulated Python: the bundle's TFLite runtime (runtimes/tflite.py, assembled in) on its own samples
 PREDICT = """
 import json, sys
 import numpy as np

@@ -75,7 +75,7 @@ def test_runner_writes_results_in_the_local_schema(edge_bundle, tmp_path):
         "tflite_int8,tflite_fp32",
     )
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    doc, results = read_document(out)  # validates against bench_result.schema.json
+    doc, results = read_document(out)  # validates against BenchResult's generated schema
     assert doc["device"] == "devbox-1" and doc["command"][0] == "run_edge.py"
     assert [(r.artifact, r.threads) for r in results] == [
         ("tflite_int8", 1),
