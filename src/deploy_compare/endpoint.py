@@ -25,8 +25,9 @@ class Endpoint:
     token       a bearer token sent as Authorization (the load CLI's --token)
     headers     sent with EVERY request (servers put their inference key here)
     input_name  the input tensor's name, for protocols that name tensors (KServe v2)
-    grpc_target host:port of the same server's gRPC inference API, where it has one (the
-                gRPC encodings use it; None: the stack speaks no gRPC here)
+    grpc_target host:port of the same server's gRPC inference API, where it has one, or
+                unix:/abs/path of its Unix socket (native TF Serving) (the gRPC encodings
+                use it; None: the stack speaks no gRPC here)
     grpc_headers the metadata of every gRPC call where it differs from `headers` (Triton
                 takes its restricted-protocol key as `triton-grpc-protocol-<key>`); None:
                 `headers` and the token, names lowercased

@@ -4,13 +4,16 @@ against a real local grpcio server: same answers, same status codes and details.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 
 import grpc
 import pytest
 
 from deploy_compare.clients.grpc_h2 import GrpcH2Connection, grpc_timeout
-from deploy_compare.clients.grpc_transport import GrpcConnection, GrpcStatusError, PreparedGrpc
+from deploy_compare.clients.grpc_transport import GrpcConnection, GrpcStatusError, PreparedGrpc, authority, split_target
 from deploy_compare.clients.protocols import GRPC_METHOD, RequestSpec
+from deploy_compare.errors import ConfigError
 from deploy_compare.servers.process import free_ports
 
 pytestmark = pytest.mark.client
@@ -98,6 +101,58 @@ def test_nothing_listening_is_unavailable(name):
             await conn.aclose()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("name", sorted(TRANSPORTS))
+def test_a_unix_socket_target_answers_the_same(name):
+    """grpc://unix:/path/pkg.Service/Method (native TF Serving's gRPC is a Unix socket)."""
+    folder = tempfile.mkdtemp(prefix="dc-grpc-")  # short: a socket path has at most 107 bytes
+    path = f"{folder}/s.sock"
+
+    def prepared(body: bytes, key: str = "Bearer k") -> PreparedGrpc:
+        spec = RequestSpec(GRPC_METHOD, f"grpc://unix:{path}/test.Svc/Echo", {"Authorization": key}, body)
+        return PreparedGrpc(spec, 5.0)
+
+    async def scenario() -> None:
+        early = TRANSPORTS[name]()
+        try:
+            with pytest.raises(GrpcStatusError) as gone:  # nothing listens there yet
+                await early.send(prepared(b"abc"))
+            assert gone.value.code == grpc.StatusCode.UNAVAILABLE
+        finally:
+            await early.aclose()
+        conn = TRANSPORTS[name]()
+        try:
+            server = grpc.aio.server(handlers=[_Service()])
+            server.add_insecure_port(f"unix:{path}")
+            await server.start()
+            try:
+                for _ in range(2):
+                    assert await conn.send(prepared(b"abc")) == (200, b"cba")
+                with pytest.raises(GrpcStatusError) as denied:
+                    await conn.send(prepared(b"abc", key="Bearer wrong"))
+                assert denied.value.code == grpc.StatusCode.UNAUTHENTICATED
+            finally:
+                await server.stop(None)
+        finally:
+            await conn.aclose()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_grpc_urls_split_into_target_and_method_for_tcp_and_unix_targets():
+    assert split_target("grpc://127.0.0.1:8500/tensorflow.serving.PredictionService/Predict") == (
+        "127.0.0.1:8500",
+        "/tensorflow.serving.PredictionService/Predict",
+    )
+    assert split_target("grpc://unix:/tmp/d/g.sock/a.B/C") == ("unix:/tmp/d/g.sock", "/a.B/C")
+    for bad in ("http://h:1/a.B/C", "grpc://h:1/C", "grpc://h/x:1/a.B/C", "grpc://h:1//C"):
+        with pytest.raises(ConfigError):
+            split_target(bad)
+    assert authority("unix:/tmp/d/g.sock") == "localhost" and authority("h:1") == "h:1"
 
 
 def test_grpc_timeout_header_fits_eight_digits():

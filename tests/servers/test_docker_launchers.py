@@ -225,7 +225,7 @@ def test_tfserving_run_kwargs_turn_batching_on_by_arguments(artifacts, tmp_path)
         "--batching_parameters_file=/models/batching_parameters.txt",
     ]
     assert on.build_args() == {"MODEL_NAME": on.model.model_name}
-    assert on.container_ports == ("8501/tcp",)  # gRPC is not published
+    assert on.container_ports == ("8501/tcp", "8500/tcp")  # REST, and gRPC for the grpc encoding
 
 
 def test_launch_builds_then_runs_with_those_arguments_and_stop_removes(artifacts, tmp_path, monkeypatch):
@@ -238,8 +238,11 @@ def test_launch_builds_then_runs_with_those_arguments_and_stop_removes(artifacts
     assert build["buildargs"] == {"MODEL_NAME": launcher.model.model_name} and build["rm"] and build["forcerm"]
     (run,) = client.run_calls
     assert run["image"] == launcher.image_tag
-    host_port = launcher.host_ports["8501/tcp"]
-    assert run["ports"] == {"8501/tcp": ("127.0.0.1", host_port)}
+    host_port, grpc_port = launcher.host_ports["8501/tcp"], launcher.host_ports["8500/tcp"]
+    assert run["ports"] == {"8501/tcp": ("127.0.0.1", host_port), "8500/tcp": ("127.0.0.1", grpc_port)}
+    ep = launcher._make_endpoint()  # what the healthy launcher hands the load client
+    assert ep.url == f"http://127.0.0.1:{host_port}" and ep.grpc_target == f"127.0.0.1:{grpc_port}"
+    assert ep.input_name == launcher.model.input_name  # PredictRequest.inputs is keyed by it
     assert (launcher.work_dir / "build.log").read_text().startswith("Step 1/5")
     launcher.stop()
     assert client.container.calls[-2:] == ["stop", "remove"]

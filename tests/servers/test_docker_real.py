@@ -143,7 +143,10 @@ def test_tfserving_launcher_mechanics_against_a_stand_in_image(
         container = docker_client.containers.get(launcher.container_name)
         assert container.labels[LABEL] == "tfserving"
         ports = container.attrs["HostConfig"]["PortBindings"]
-        assert list(ports) == ["8501/tcp"] and ports["8501/tcp"][0]["HostIp"] == "127.0.0.1"
+        assert sorted(ports) == ["8500/tcp", "8501/tcp"]  # REST, and gRPC (the stand-in does not answer it)
+        assert all(binding[0]["HostIp"] == "127.0.0.1" for binding in ports.values())
+        assert ep.grpc_target == f"127.0.0.1:{launcher.host_ports['8500/tcp']}"
+        assert int(ports["8500/tcp"][0]["HostPort"]) == launcher.host_ports["8500/tcp"]
         assert launcher.runtime_versions is None  # no tensorflow_model_server in a stand-in
     assert _left_behind(docker_client, tmp_path) == []
 

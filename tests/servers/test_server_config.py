@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
+
 import pytest
 
 from deploy_compare.errors import ConfigError
 from deploy_compare.servers import TFServingConfig, TorchServeConfig, make_launcher
 from deploy_compare.servers.config import safe_model_name
 from deploy_compare.servers.model_spec import served_model
+from deploy_compare.servers.registry import get as get_stack
 from deploy_compare.servers.tfserving_native import NativeTFServing, model_status_problem
 from deploy_compare.servers.torchserve_archive import TorchServeAddresses, config_properties
 
@@ -88,6 +93,31 @@ def test_native_tfserving_command(synthetic_manifest, tmp_path):
     assert "--enable_batching=true" in argv
     params_file = next(a.split("=", 1)[1] for a in argv if a.startswith("--batching_parameters_file="))
     assert "max_batch_size { value: 8 }" in open(params_file).read()
+
+
+def test_native_tfserving_gives_the_endpoint_its_grpc_socket(synthetic_manifest, tmp_path, monkeypatch):
+    """The launch half only (/bin/true stands for the binary: nothing serves, nothing is measured):
+    the socket passed as --grpc_socket_path is the Endpoint's grpc_target, which the grpc
+    encoding's URL and the transports' split_target carry unchanged."""
+    from deploy_compare.clients.grpc_messages import TFS_PREDICT
+    from deploy_compare.clients.grpc_transport import split_target
+    from deploy_compare.clients.protocols import adapter_for
+    from deploy_compare.servers import tfserving_native
+
+    monkeypatch.setattr(tfserving_native, "tfserving_executable", lambda: "/bin/true")
+    launcher = NativeTFServing(served_model("tfserving", synthetic_manifest), tmp_path, TFServingConfig())
+    try:
+        launcher._launch()
+        argv = json.loads((launcher.work_dir / "command.json").read_text())["argv"]
+        socket_path = next(a.split("=", 1)[1] for a in argv if a.startswith("--grpc_socket_path="))
+        assert "--port=0" in argv and len(socket_path.encode()) < 108  # sun_path's limit
+        ep = launcher._make_endpoint()
+        assert ep.grpc_target == f"unix:{socket_path}" and ep.input_name == launcher.model.input_name
+        grpc = adapter_for(dataclasses.replace(ep, protocol=get_stack("tfserving").protocol_for("grpc")))
+        assert split_target(grpc.url) == (f"unix:{socket_path}", TFS_PREDICT)
+    finally:
+        launcher._shutdown()
+    assert not Path(socket_path).parent.exists()  # the socket's directory is removed on stop
 
 
 def test_tfserving_model_status_parsing():

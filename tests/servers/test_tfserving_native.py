@@ -32,6 +32,10 @@ def test_native_tfserving_serves_the_model(artifacts, tmp_path):
         assert response.status_code == 200, response.text
         got = np.asarray(response.json()["predictions"], dtype=np.float32)
         np.testing.assert_allclose(got, reference, atol=1e-3)
+        # row JSON, columnar JSON and gRPC Predict on its Unix socket, through the load client
+        import encoding_checks
+
+        encoding_checks.predictions_equal_the_reference(ep, "tfserving", artifacts, manifest, 1e-3)
         pid = launcher.pid
     import psutil
 

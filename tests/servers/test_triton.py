@@ -20,7 +20,7 @@ from deploy_compare.servers import make_launcher
 from deploy_compare.servers.docker_base import default_base_image, dockerfile_path
 from deploy_compare.servers.triton.config import TritonConfig
 from deploy_compare.servers.triton.docker import image_unavailable_reason
-from deploy_compare.servers.triton.native import native_unavailable_reason
+from deploy_compare.servers.triton.native import RESTRICTED_APIS, native_unavailable_reason
 
 NATIVE = pytest.mark.skipif(
     native_unavailable_reason() is not None, reason=f"native Triton: {native_unavailable_reason()}"
@@ -164,6 +164,54 @@ def test_the_docker_build_context_has_what_dockerfile_triton_copies(synthetic_ma
     assert (context / "models" / model.model_name / "1" / "model.onnx").is_file()
     assert launcher.build_args() == {"BASE_IMAGE": "example/triton:1"}
     assert any(a.startswith("--http-restricted-api=") for a in launcher.command() or [])
+
+
+@pytest.mark.unit
+def test_docker_triton_publishes_grpc_on_loopback_behind_the_key(synthetic_manifest, tmp_path):
+    """Argument building only (a recording client): gRPC on, its port 8001 published on
+    127.0.0.1 like HTTP and metrics, the key required on every gRPC protocol, and the
+    Endpoint's grpc_target/metadata pointing there (the real container: TestDockerTriton)."""
+    from server_helpers import FakeDockerClient
+
+    from deploy_compare.servers.model_spec import served_model
+    from deploy_compare.servers.triton.docker import DockerTriton
+
+    model = served_model("triton", synthetic_manifest)
+    launcher = DockerTriton(model, tmp_path, TritonConfig(base_image="example/triton:1"), client=FakeDockerClient())
+    assert launcher.container_ports == ("8000/tcp", "8001/tcp", "8002/tcp")
+    command = launcher.command() or []
+    assert "--allow-grpc=true" in command and "--allow-grpc=false" not in command
+    token = launcher._token
+    assert f"--grpc-restricted-protocol={RESTRICTED_APIS}:authorization=Bearer {token}" in command
+    launcher.host_ports = {"8000/tcp": 18000, "8001/tcp": 18001, "8002/tcp": 18002}
+    ports = launcher.run_kwargs("img:tag", launcher.host_ports)["ports"]
+    assert ports == {p: ("127.0.0.1", h) for p, h in launcher.host_ports.items()}
+    ep = launcher._make_endpoint()
+    assert ep.grpc_target == "127.0.0.1:18001" and ep.input_name == model.input_name
+    assert ep.grpc_metadata() == {triton_package.GRPC_KEY_METADATA: f"Bearer {token}"}
+    assert "EXPOSE 8000 8001 8002" in dockerfile_path("Dockerfile.triton").read_text()
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(900)
+def test_docker_triton_every_encoding_gives_the_reference_predictions(exported, tmp_path):
+    """The real container (the official image's onnxruntime backend): v2 JSON, binary and
+    gRPC on the published 8001 equal the reference; a wrong gRPC key is counted by status.
+    Skipped with the reason where the base image is not on the machine (no registry here)."""
+    import encoding_checks
+
+    reason = image_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"Docker Triton: {reason}")
+    artifacts, manifest = exported
+    launcher = make_launcher(
+        "triton", "docker", manifest_dir=artifacts, run_dir=tmp_path, config=TritonConfig(start_timeout_s=300)
+    )
+    with launcher:
+        ep = launcher.endpoint
+        assert ep.grpc_target == f"127.0.0.1:{launcher.host_ports['8001/tcp']}"
+        encoding_checks.predictions_equal_the_reference(ep, "triton", artifacts, manifest, 1e-4)
+        encoding_checks.grpc_errors_are_counted_by_status(ep, "triton", artifacts, manifest, denied="UNAVAILABLE")
 
 
 def test_the_load_command_speaks_grpc_to_triton(server, exported, tmp_path):

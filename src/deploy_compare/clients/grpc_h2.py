@@ -37,7 +37,7 @@ from urllib.parse import unquote
 import grpc
 import hpack
 
-from .grpc_transport import OK_STATUS, GrpcStatusError, PreparedGrpc
+from .grpc_transport import OK_STATUS, UNIX_PREFIX, GrpcStatusError, PreparedGrpc, authority
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = 0, 1, 3, 4, 5, 6, 7, 8, 9
@@ -81,7 +81,7 @@ def header_block(req: PreparedGrpc) -> bytes:
         (b":method", b"POST"),
         (b":scheme", b"http"),
         (b":path", req.method.encode("ascii")),
-        (b":authority", req.target.encode("ascii")),
+        (b":authority", authority(req.target).encode("ascii")),
         (b"te", b"trailers"),
         (b"content-type", b"application/grpc"),
         *((k.encode("ascii"), v.encode("latin-1")) for k, v in req.metadata),
@@ -372,17 +372,20 @@ class GrpcH2Connection:
         self._target = ""
 
     async def _connect(self, req: PreparedGrpc) -> _H2Protocol:
-        host, _, port = req.target.rpartition(":")
-        host = host.strip("[]")  # an IPv6 literal
         loop = asyncio.get_running_loop()
+        if req.target.startswith(UNIX_PREFIX):
+            connect = loop.create_unix_connection(_H2Protocol, req.target[len(UNIX_PREFIX) :])
+        else:
+            host, _, port = req.target.rpartition(":")
+            connect = loop.create_connection(_H2Protocol, host.strip("[]"), int(port))  # [] of an IPv6 literal
         try:
-            transport, proto = await asyncio.wait_for(loop.create_connection(_H2Protocol, host, int(port)), req.timeout)
+            transport, proto = await asyncio.wait_for(connect, req.timeout)
         except TimeoutError:
             raise _status_error("UNAVAILABLE", f"connect to {req.target} timed out") from None
         except OSError as exc:
             raise _status_error("UNAVAILABLE", f"failed to connect to {req.target}: {exc}") from None
         sock = transport.get_extra_info("socket")
-        if sock is not None:
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return proto
 

@@ -8,6 +8,11 @@ left out here is skipped as unknown when parsing, as protobuf does for any newer
   ModelInferResponse, service GRPCInferenceService, method ModelInfer.
 - TorchServe, package `org.pytorch.serve.grpc.inference` (inference.proto):
   PredictionsRequest, PredictionResponse, service InferenceAPIsService, method Predictions.
+- TF Serving, package `tensorflow.serving` (tensorflow_serving/apis/predict.proto, model.proto):
+  PredictRequest, PredictResponse, ModelSpec, service PredictionService, method Predict; with
+  package `tensorflow`'s TensorProto, TensorShapeProto and DataType (tensorflow/core/framework/
+  tensor.proto, tensor_shape.proto, types.proto). tests/client/test_tfserving_grpc_unit.py
+  parses these bytes with tensorflow's own message classes.
 """
 
 from __future__ import annotations
@@ -23,6 +28,25 @@ V2_SERVICE = "inference.GRPCInferenceService"
 V2_INFER = f"/{V2_SERVICE}/ModelInfer"
 TS_SERVICE = "org.pytorch.serve.grpc.inference.InferenceAPIsService"
 TS_PREDICT = f"/{TS_SERVICE}/Predictions"
+TFS_SERVICE = "tensorflow.serving.PredictionService"
+TFS_PREDICT = f"/{TFS_SERVICE}/Predict"
+# tensorflow/core/framework/types.proto: the DataType values of the dtypes sent or read here
+TF_DATATYPES = {
+    "DT_INVALID": 0,
+    "DT_FLOAT": 1,
+    "DT_DOUBLE": 2,
+    "DT_INT32": 3,
+    "DT_UINT8": 4,
+    "DT_INT16": 5,
+    "DT_INT8": 6,
+    "DT_STRING": 7,
+    "DT_INT64": 9,
+    "DT_BOOL": 10,
+    "DT_UINT16": 17,
+    "DT_HALF": 19,
+    "DT_UINT32": 22,
+    "DT_UINT64": 23,
+}
 
 
 def _field(
@@ -82,13 +106,81 @@ def _torchserve_file() -> descriptor_pb2.FileDescriptorProto:
     return fd
 
 
+def _map_field(msg: descriptor_pb2.DescriptorProto, package: str, name: str, number: int, value_type: str) -> None:
+    """map<string, value_type> `name` = number: a repeated nested <Name>Entry {key = 1; value = 2}."""
+    entry = msg.nested_type.add(name="".join(part.title() for part in name.split("_")) + "Entry")
+    entry.options.map_entry = True
+    _field(entry, "key", 1, F.TYPE_STRING)
+    _field(entry, "value", 2, F.TYPE_MESSAGE, type_name=value_type)
+    _field(msg, name, number, F.TYPE_MESSAGE, F.LABEL_REPEATED, type_name=f".{package}.{msg.name}.{entry.name}")
+
+
+def _tf_tensor_file() -> descriptor_pb2.FileDescriptorProto:
+    fd = descriptor_pb2.FileDescriptorProto(
+        name="deploy_compare/tf_tensor.proto", package="tensorflow", syntax="proto3"
+    )
+    dtype = fd.enum_type.add(name="DataType")
+    for name, number in TF_DATATYPES.items():
+        dtype.value.add(name=name, number=number)
+    shape = fd.message_type.add(name="TensorShapeProto")
+    dim = shape.nested_type.add(name="Dim")
+    _field(dim, "size", 1, F.TYPE_INT64)
+    _field(dim, "name", 2, F.TYPE_STRING)
+    _field(shape, "dim", 2, F.TYPE_MESSAGE, F.LABEL_REPEATED, type_name=".tensorflow.TensorShapeProto.Dim")
+    _field(shape, "unknown_rank", 3, F.TYPE_BOOL)
+    tensor = fd.message_type.add(name="TensorProto")
+    _field(tensor, "dtype", 1, F.TYPE_ENUM, type_name=".tensorflow.DataType")
+    _field(tensor, "tensor_shape", 2, F.TYPE_MESSAGE, type_name=".tensorflow.TensorShapeProto")
+    _field(tensor, "version_number", 3, F.TYPE_INT32)
+    _field(tensor, "tensor_content", 4, F.TYPE_BYTES)
+    rep = F.LABEL_REPEATED  # proto3: repeated numbers are packed, as tensor.proto declares them
+    for name, number, ftype in (
+        ("float_val", 5, F.TYPE_FLOAT),
+        ("double_val", 6, F.TYPE_DOUBLE),
+        ("int_val", 7, F.TYPE_INT32),
+        ("int64_val", 10, F.TYPE_INT64),
+        ("bool_val", 11, F.TYPE_BOOL),
+        ("half_val", 13, F.TYPE_INT32),
+        ("uint32_val", 16, F.TYPE_UINT32),
+        ("uint64_val", 17, F.TYPE_UINT64),
+    ):
+        _field(tensor, name, number, ftype, rep)
+    return fd
+
+
+def _tfserving_file() -> descriptor_pb2.FileDescriptorProto:
+    package = "tensorflow.serving"
+    fd = descriptor_pb2.FileDescriptorProto(
+        name="deploy_compare/tfserving_predict.proto",
+        package=package,
+        syntax="proto3",
+        dependency=["deploy_compare/tf_tensor.proto"],
+    )
+    spec = fd.message_type.add(name="ModelSpec")
+    _field(spec, "name", 1, F.TYPE_STRING)
+    _field(spec, "signature_name", 3, F.TYPE_STRING)
+    req = fd.message_type.add(name="PredictRequest")
+    _field(req, "model_spec", 1, F.TYPE_MESSAGE, type_name=f".{package}.ModelSpec")
+    _map_field(req, package, "inputs", 2, ".tensorflow.TensorProto")
+    _field(req, "output_filter", 3, F.TYPE_STRING, F.LABEL_REPEATED)
+    resp = fd.message_type.add(name="PredictResponse")
+    _map_field(resp, package, "outputs", 1, ".tensorflow.TensorProto")
+    _field(resp, "model_spec", 2, F.TYPE_MESSAGE, type_name=f".{package}.ModelSpec")
+    return fd
+
+
 def _message(full_name: str) -> Any:
     return message_factory.GetMessageClass(_POOL.FindMessageTypeByName(full_name))
 
 
 _POOL.Add(_v2_file())
 _POOL.Add(_torchserve_file())
+_POOL.Add(_tf_tensor_file())
+_POOL.Add(_tfserving_file())
 ModelInferRequest = _message("inference.ModelInferRequest")
 ModelInferResponse = _message("inference.ModelInferResponse")
 PredictionsRequest = _message("org.pytorch.serve.grpc.inference.PredictionsRequest")
 PredictionResponse = _message("org.pytorch.serve.grpc.inference.PredictionResponse")
+TensorProto = _message("tensorflow.TensorProto")
+PredictRequest = _message("tensorflow.serving.PredictRequest")
+PredictResponse = _message("tensorflow.serving.PredictResponse")

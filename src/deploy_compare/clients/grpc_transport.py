@@ -45,14 +45,24 @@ class GrpcStatusError(httpx.TransportError):
         self.details = details
 
 
+UNIX_PREFIX = "unix:"  # a target "unix:/abs/path.sock": a Unix socket (native TF Serving's gRPC)
+
+
 def split_target(url: str) -> tuple[str, str]:
-    """ "grpc://host:port/pkg.Service/Method" -> ("host:port", "/pkg.Service/Method")."""
+    """ "grpc://host:port/pkg.Service/Method" -> ("host:port", "/pkg.Service/Method"); the
+    target may be "unix:/abs/path" (the method is always the last two path segments)."""
     if not url.startswith("grpc://"):
         raise ConfigError(f"a gRPC request URL starts with grpc://, got {url!r}")
-    target, sep, method = url[len("grpc://") :].partition("/")
-    if not target or not sep or not method:
+    parts = url[len("grpc://") :].rsplit("/", 2)
+    if len(parts) != 3 or not all(parts) or ("/" in parts[0] and not parts[0].startswith(UNIX_PREFIX + "/")):
         raise ConfigError(f"expected grpc://host:port/package.Service/Method, got {url!r}")
-    return target, "/" + method
+    target, service, method = parts
+    return target, f"/{service}/{method}"
+
+
+def authority(target: str) -> str:
+    """The :authority of calls to `target` (grpcio sends "localhost" for a Unix socket)."""
+    return "localhost" if target.startswith(UNIX_PREFIX) else target
 
 
 class PreparedGrpc:

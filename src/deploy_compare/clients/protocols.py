@@ -233,6 +233,7 @@ ADAPTERS: dict[str, type[Protocol] | str] = {
     KServeV2Json.name: KServeV2Json,
     # Other encodings, imported on first use (stack folders; grpcio only when gRPC is used).
     "tfserving_columnar": "deploy_compare.servers.tfserving.encodings:TFServingColumnar",
+    "tfserving_grpc": "deploy_compare.servers.tfserving.encodings:TFServingGrpc",
     "torchserve_binary": "deploy_compare.servers.torchserve.encodings:TorchServeBinary",
     "torchserve_grpc": "deploy_compare.servers.torchserve.encodings:TorchServeGrpc",
     "kserve_v2_binary": "deploy_compare.clients.v2_binary:KServeV2Binary",

@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--grpc-target",
         default=None,
-        help="host:port of the server's gRPC inference API (--encoding grpc), e.g. 127.0.0.1:7070",
+        help="host:port of the server's gRPC inference API (--encoding grpc), e.g. 127.0.0.1:7070, "
+        "or unix:/path of its Unix socket",
     )
     parser.add_argument("--url", required=True, help="base URL of the inference API, e.g. http://127.0.0.1:8080")
     parser.add_argument(

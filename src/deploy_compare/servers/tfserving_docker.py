@@ -4,7 +4,8 @@
 Build context (assembled here):  Dockerfile, savedmodel/ (the artifact directory),
 batching_parameters.txt (always present so the image does not depend on the batching
 switch; batching is turned on with run arguments). The image's entrypoint serves
-/models/$MODEL_NAME; only the REST port 8501 is published, on 127.0.0.1.
+/models/$MODEL_NAME; the REST port 8501 and the gRPC port 8500 (PredictionService, the grpc
+encoding) are published, on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .model_spec import ServedModel
 from .tfserving_native import model_status_problem
 
 REST_PORT = "8501/tcp"
+GRPC_PORT = "8500/tcp"  # the image's entrypoint passes --port=8500
 CONTAINER_BATCHING_FILE = "/models/batching_parameters.txt"
 
 
@@ -36,7 +38,7 @@ class DockerTFServing(DockerLauncher):
 
     @property
     def container_ports(self) -> tuple[str, ...]:
-        return (REST_PORT,)
+        return (REST_PORT, GRPC_PORT)
 
     def extra_build_args(self) -> dict[str, str]:
         return {"MODEL_NAME": self.model.model_name}
@@ -76,4 +78,10 @@ class DockerTFServing(DockerLauncher):
         return problem
 
     def _make_endpoint(self) -> Endpoint:
-        return Endpoint(protocol="tfserving", url=self._host_url(REST_PORT), model=self.model.model_name)
+        return Endpoint(
+            protocol="tfserving",
+            url=self._host_url(REST_PORT),
+            model=self.model.model_name,
+            input_name=self.model.input_name,
+            grpc_target=f"127.0.0.1:{self.host_ports[GRPC_PORT]}",
+        )

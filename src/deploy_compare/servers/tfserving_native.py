@@ -6,9 +6,11 @@ AVAILABLE (state END or an error status fails fast with TF Serving's message).
 
 Binding: tensorflow_model_server has no flag to bind REST to 127.0.0.1 (both listeners
 are hard-coded to 0.0.0.0, tensorflow/serving#1969). gRPC is therefore moved to a Unix
-socket (--grpc_socket_path, --port=0); REST cannot be, so a native TF Serving's REST port
-is reachable from the network for the length of the run. The log says so. The Docker
-launcher does not have this limit (ports published on 127.0.0.1 only).
+socket (--grpc_socket_path, --port=0), which the Endpoint carries as grpc_target
+"unix:<path>" (both gRPC transports connect to it; the grpc encoding uses it); REST cannot
+be, so a native TF Serving's REST port is reachable from the network for the length of the
+run. The log says so. The Docker launcher does not have this limit (ports published on
+127.0.0.1 only).
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class NativeTFServing(Launcher):
         self._proc: subprocess.Popen | None = None
         self._rest_port: int | None = None
         self._tmp: Path | None = None
+        self._grpc_socket: Path | None = None
         self._watcher = LogWatcher(self.log_path, FATAL_MARKERS)
 
     def command(self, binary: str, rest_port: int, model_base: Path, socket_path: Path) -> list[str]:
@@ -114,8 +117,10 @@ class NativeTFServing(Launcher):
         models = self.work_dir / "models"
         stage_model(self.model, models)
         (self._rest_port,) = free_ports(1)
+        # A short path of its own: a Unix socket's path has at most 107 bytes.
         self._tmp = Path(tempfile.mkdtemp(prefix="dc-tfs-"))
-        argv = self.command(binary, self._rest_port, models / self.model.model_name, self._tmp / "grpc.sock")
+        self._grpc_socket = self._tmp / "grpc.sock"
+        argv = self.command(binary, self._rest_port, models / self.model.model_name, self._grpc_socket)
         (self.work_dir / "command.json").write_text(json.dumps({"argv": argv}, indent=2) + "\n")
         with open(self.log_path, "a", encoding="utf-8") as log:
             log.write(
@@ -140,7 +145,13 @@ class NativeTFServing(Launcher):
         return f"http://127.0.0.1:{self._rest_port}{METRICS_PATH}" if self._rest_port else None
 
     def _make_endpoint(self) -> Endpoint:
-        return Endpoint(protocol="tfserving", url=f"http://127.0.0.1:{self._rest_port}", model=self.model.model_name)
+        return Endpoint(
+            protocol="tfserving",
+            url=f"http://127.0.0.1:{self._rest_port}",
+            model=self.model.model_name,
+            input_name=self.model.input_name,
+            grpc_target=f"unix:{self._grpc_socket}" if self._grpc_socket else None,
+        )
 
     @property
     def pid(self) -> int | None:

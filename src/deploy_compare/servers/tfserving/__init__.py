@@ -1,7 +1,8 @@
 """TensorFlow Serving serving the SavedModel (descriptor).
 
 The implementation still lives beside this folder (tfserving_native.py, tfserving_docker.py;
-dockerfiles/Dockerfile.tfserving).
+dockerfiles/Dockerfile.tfserving); its encodings besides row JSON in encodings.py (columnar
+JSON, gRPC PredictionService/Predict).
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ STACKS = (
         label="TF Serving",
         artifact="savedmodel",
         protocols=("tfserving",),
-        encodings={"json": "tfserving", "json_columnar": "tfserving_columnar"},
-        encoding_gaps={"grpc": "TF Serving's gRPC Predict client is not built here (TF Serving cannot run here)"},
+        encodings={"json": "tfserving", "json_columnar": "tfserving_columnar", "grpc": "tfserving_grpc"},
         config_class=TFServingConfig,
         launchers={
             "native": "deploy_compare.servers.tfserving_native:NativeTFServing",

@@ -1,18 +1,58 @@
-"""TF Serving's columnar REST JSON: {"inputs": <the whole batch>} -> {"outputs": ...}.
+"""TF Serving's encodings besides the row-format REST JSON (protocols.TFServingRest):
+- json_columnar: {"inputs": <the whole batch>} -> {"outputs": ...}.
+- grpc: tensorflow.serving.PredictionService/Predict on TF Serving's gRPC port (8500 in its
+  image; natively a Unix socket, see tfserving_native.py). PredictRequest {model_spec {name,
+  signature_name "serving_default"}, inputs {<signature input name>: TensorProto}}: one
+  TensorProto per input (a text model's input_ids and attention_mask each under its own
+  name), dtype and shape set, the values as tensor_content (little-endian bytes, what
+  tensorflow's make_tensor_proto sends). PredictResponse.outputs: the signature's first output
+  by name (the manifest's outputs[0]: exporters/savedmodel.py sorts them), read from
+  tensor_content or from the typed *_val fields. Messages: clients/grpc_messages.py (no
+  tensorflow-serving-api, no tensorflow imported here).
 
-TF Serving itself is SKIPPED on this machine (no binary, no image), so this adapter is
-checked against the documented format only; its gRPC Predict is not built here.
+TF Serving itself is SKIPPED on this machine (no binary, no image), so these adapters are
+checked against the published formats only (the gRPC bytes by tensorflow's own message
+classes in the tests), never against a running TF Serving.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from ...clients.protocols import Batch, RequestSpec, TFServingRest, decode_predictions
+from ...clients.grpc_messages import TF_DATATYPES, TFS_PREDICT, PredictRequest, PredictResponse
+from ...clients.protocols import (
+    GRPC_METHOD,
+    Batch,
+    RequestSpec,
+    TFServingRest,
+    checked_rows,
+    decode_predictions,
+    named_tensors,
+)
+from ...clients.v2_grpc import grpc_url
 from ...errors import ProtocolError
+from ...exporters.savedmodel import SIGNATURE
+
+# numpy dtype -> TensorProto DataType name, and the typed field holding values (no tensor_content)
+_DTYPES = {
+    "float32": ("DT_FLOAT", "float_val"),
+    "float64": ("DT_DOUBLE", "double_val"),
+    "float16": ("DT_HALF", "half_val"),
+    "int8": ("DT_INT8", "int_val"),
+    "int16": ("DT_INT16", "int_val"),
+    "int32": ("DT_INT32", "int_val"),
+    "int64": ("DT_INT64", "int64_val"),
+    "uint8": ("DT_UINT8", "int_val"),
+    "uint16": ("DT_UINT16", "int_val"),
+    "uint32": ("DT_UINT32", "uint32_val"),
+    "uint64": ("DT_UINT64", "uint64_val"),
+    "bool": ("DT_BOOL", "bool_val"),
+}
+_BY_NUMBER = {TF_DATATYPES[dt]: (np.dtype(name), field) for name, (dt, field) in _DTYPES.items()}
 
 
 class TFServingColumnar(TFServingRest):
@@ -33,3 +73,84 @@ class TFServingColumnar(TFServingRest):
         if not 200 <= status < 300:
             return super().parse_response(status, body, batch_size)
         return decode_predictions(body, batch_size, key="outputs")
+
+
+def fill_tensor(tensor: Any, array: np.ndarray) -> None:
+    """Set a TensorProto to `array`: dtype, shape, little-endian tensor_content."""
+    if array.dtype.name not in _DTYPES:
+        raise ProtocolError(f"TF Serving's gRPC encoding here sends {', '.join(_DTYPES)}; got {array.dtype}")
+    tensor.dtype = TF_DATATYPES[_DTYPES[array.dtype.name][0]]
+    for size in array.shape:
+        tensor.tensor_shape.dim.add(size=size)
+    tensor.tensor_content = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+
+
+def encode_predict(model: str, tensors: list[tuple[str, np.ndarray]], signature: str = SIGNATURE) -> bytes:
+    request = PredictRequest()
+    request.model_spec.name = model
+    request.model_spec.signature_name = signature
+    for name, array in tensors:
+        array = np.asarray(array)
+        if array.ndim < 1 or array.shape[0] == 0:
+            raise ProtocolError(f"a batch needs a non-empty leading batch dimension, got shape {array.shape}")
+        fill_tensor(request.inputs[name], array)
+    return request.SerializeToString()
+
+
+def tensor_array(tensor: Any, what: str = "tensor") -> np.ndarray:
+    """A TensorProto as a numpy array, from tensor_content or its typed *_val field (fewer values
+    than elements repeat the last one, as tensorflow's MakeNdarray does)."""
+    if tensor.dtype not in _BY_NUMBER:
+        raise ProtocolError(
+            f"{what}: DataType {tensor.dtype} is not one of {', '.join(d for d, _ in _DTYPES.values())}"
+        )
+    dtype, field = _BY_NUMBER[tensor.dtype]
+    shape = [int(d.size) for d in tensor.tensor_shape.dim]
+    count = int(np.prod(shape)) if shape else 1
+    if tensor.tensor_content:
+        raw = tensor.tensor_content
+        if len(raw) != count * dtype.itemsize:
+            raise ProtocolError(f"{what}: {len(raw)} bytes of tensor_content do not hold shape {shape} of {dtype}")
+        return np.frombuffer(raw, dtype=dtype.newbyteorder("<")).reshape(shape)
+    values = np.asarray(getattr(tensor, field))
+    if field == "half_val":  # float16 bit patterns carried in int32s
+        values = values.astype(np.uint16).view(np.float16)
+    if len(values) > count:
+        raise ProtocolError(f"{what}: {len(values)} values in {field} for shape {shape}")
+    if len(values) == 0:
+        return np.zeros(shape, dtype=dtype)
+    return np.pad(values.astype(dtype), (0, count - len(values)), mode="edge").reshape(shape)
+
+
+def decode_predict(body: bytes, batch_size: int | None = None) -> np.ndarray:
+    """The first output (by name) of a PredictResponse as float64 (batch, ...); ProtocolError otherwise."""
+    try:
+        response = PredictResponse.FromString(body)
+    except Exception as exc:  # protobuf's DecodeError
+        raise ProtocolError(f"response is not a PredictResponse ({exc})") from None
+    if not response.outputs:
+        raise ProtocolError("PredictResponse has no outputs")
+    name = sorted(response.outputs)[0]
+    out = tensor_array(response.outputs[name], f"outputs[{name!r}]").astype(np.float64)
+    return checked_rows(out, f"outputs[{name!r}]", batch_size)
+
+
+class TFServingGrpc(TFServingRest):
+    """PredictionService/Predict over gRPC (the REST model-status URL of TFServingRest stays
+    the health check)."""
+
+    name = "tfserving_grpc"
+    encoding = "grpc"
+
+    @property
+    def url(self) -> str:
+        return grpc_url(self.endpoint, TFS_PREDICT)
+
+    def build_request(self, batch: Batch) -> RequestSpec:
+        body = encode_predict(self.endpoint.model, named_tensors(batch, self.endpoint.input_name))
+        return RequestSpec(GRPC_METHOD, self.url, self.endpoint.grpc_metadata(), body)
+
+    def parse_response(self, status: int, body: bytes, batch_size: int | None = None) -> np.ndarray:
+        if status != 200:
+            raise ProtocolError(f"gRPC status {status}")
+        return decode_predict(body, batch_size)

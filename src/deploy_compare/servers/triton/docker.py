@@ -2,10 +2,12 @@
 ONNX file with its onnxruntime backend.
 
 Build context (assembled here): Dockerfile, models/<model>/{config.pbtxt, 1/model.onnx}.
-The HTTP port 8000 and the metrics port 8002 are published, on 127.0.0.1; gRPC stays off; every HTTP
-API needs the bearer token. No registry is reachable from the machines this toolkit was
-measured on, so `image_unavailable_reason` says so before anything is built, and auto
-mode then runs Triton natively.
+The HTTP port 8000, the gRPC port 8001 (GRPCInferenceService, the grpc encoding) and the
+metrics port 8002 are published, on 127.0.0.1 only; every HTTP API and gRPC protocol needs
+the bearer token (gRPC: as `triton-grpc-protocol-authorization` metadata, like natively).
+No registry is reachable from the machines this toolkit was measured on, so
+`image_unavailable_reason` says so before anything is built, and auto mode then runs
+Triton natively.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from ..base import Endpoint
 from ..docker_base import DockerLauncher, default_base_image
 from ..model_spec import ServedModel
 from ..v2_health import endpoint_for, ready_problem
+from . import GRPC_KEY_METADATA
 from .config import TritonConfig
 from .native import RESTRICTED_APIS
 from .repository import onnxruntime_repository
 
 HTTP_PORT = "8000/tcp"
+GRPC_PORT = "8001/tcp"
 METRICS_PORT = "8002/tcp"
 
 
@@ -62,7 +66,7 @@ class DockerTriton(DockerLauncher):
 
     @property
     def container_ports(self) -> tuple[str, ...]:
-        return (HTTP_PORT, METRICS_PORT)
+        return (HTTP_PORT, GRPC_PORT, METRICS_PORT)
 
     @property
     def metrics_url(self) -> str | None:
@@ -72,13 +76,15 @@ class DockerTriton(DockerLauncher):
         return [
             "tritonserver",
             "--model-repository=/models",
-            "--allow-grpc=false",
+            "--allow-grpc=true",
             "--allow-metrics=true",
             "--allow-cpu-metrics=false",
             "--allow-gpu-metrics=false",
             "--exit-on-error=true",
             "--strict-readiness=true",
             f"--http-restricted-api={RESTRICTED_APIS}:Authorization=Bearer {self._token}",
+            # gRPC metadata keys are lowercase: the client sends the key as `authorization`.
+            f"--grpc-restricted-protocol={RESTRICTED_APIS}:authorization=Bearer {self._token}",
         ]
 
     def _write_context_files(self, context: Path) -> None:
@@ -92,4 +98,10 @@ class DockerTriton(DockerLauncher):
         return ready_problem(self._host_url(HTTP_PORT), self.model.model_name, self._headers())
 
     def _make_endpoint(self) -> Endpoint:
-        return endpoint_for(self._host_url(HTTP_PORT), self.model, self._headers())
+        return endpoint_for(
+            self._host_url(HTTP_PORT),
+            self.model,
+            self._headers(),
+            grpc_target=f"127.0.0.1:{self.host_ports[GRPC_PORT]}",
+            grpc_headers={GRPC_KEY_METADATA: f"Bearer {self._token}"},
+        )
