@@ -6,7 +6,8 @@ force=True it compares anyway and says so at the top).
 
 Regressions:
 - latency up, throughput or sustainable rate down beyond the noise. Where both runs have
-  two or more repetitions of a figure, the noise is the sum of both runs' ranges (min-max):
+  two or more repetitions of a figure (served points, and in-process rows: `run --repeat`
+  runs the in-process stage once per repetition too), the noise is the sum of both runs' ranges (min-max):
   the medians must move apart by more than that. With one repetition in either run there is
   no measured spread, and a relative tolerance stands in for it (the report says which rule
   each row used);
@@ -24,9 +25,9 @@ from typing import Any
 
 from ..deploy.results import RunResults, ServedResult
 from ..errors import ConfigError, IncomparableRunsError
-from ..repeats import Spread, repetitions, spread_of
+from ..repeats import Spread, bench_repetitions, repetitions, spread_of, throughput_spread
 from .fmt import get, getf
-from .names import is_local_device, sweep_repetitions
+from .names import local_rows, ok_local, sweep_repetitions
 
 ACCURACY_POINTS = 0.5  # a drop of more than half a point of accuracy is a regression
 LOWER, HIGHER, INFO, POINTS, STATUS = "lower", "higher", "info", "points", "status"  # which direction is better
@@ -98,17 +99,16 @@ def figures(results: RunResults) -> dict[str, Figure]:
     def add(key: str, value: Spread | str | None, better: str) -> None:
         out[key] = Figure(key, value, better)
 
-    for row in results.local:
-        if not isinstance(row, dict) or not is_local_device(row):
-            continue
+    for row in local_rows(results):  # one per artifact/profile/threads, over its repetitions
         name = f"local {get(row, 'artifact')} {get(row, 'profile')} t={get(row, 'threads')}"
         add(f"{name} status", get(row, "status"), STATUS)
         if get(row, "status") != "OK":
             continue
-        add(f"{name} p50_ms", _one(get(row, "p50_ms")), LOWER)
+        reps = bench_repetitions(row)  # the OK repetitions: each figure's spread
+        add(f"{name} p50_ms", spread_of(reps, "p50_ms"), LOWER)
         thr = get(row, "throughput_samples_per_s")
-        for batch, value in sorted((thr if isinstance(thr, dict) else {}).items(), key=lambda kv: int(kv[0])):
-            add(f"{name} bs{batch}_samples_per_s", _one(value), HIGHER)
+        for batch in sorted(thr if isinstance(thr, dict) else {}, key=int):
+            add(f"{name} bs{batch}_samples_per_s", throughput_spread(reps, batch), HIGHER)
     for s in results.served:
         add(f"served {s.target} status", s.status, STATUS)
         if s.status == "OK":
@@ -178,7 +178,9 @@ def _compare(key: str, a: Figure | None, b: Figure | None, tolerance: float) -> 
 
 
 def _repetitions(results: RunResults) -> int:
-    return max((repetitions(p for p in s.sweep if isinstance(p, dict)) for s in results.served), default=1) or 1
+    counts = [repetitions(p for p in s.sweep if isinstance(p, dict)) for s in results.served]
+    counts.append(repetitions(r for r in results.local if isinstance(r, dict)))  # the in-process stage's
+    return max(counts) or 1
 
 
 def describe_run(results: RunResults) -> str:
@@ -188,7 +190,7 @@ def describe_run(results: RunResults) -> str:
     return (
         f"run {run.id}: {state}, profile {run.profile}, model {model}, "
         f"{_repetitions(results)} repetition(s), {len([s for s in results.served if s.status == 'OK'])} served OK, "
-        f"{len([r for r in results.local if get(r, 'status') == 'OK'])} local rows OK"
+        f"{len(ok_local(results))} local rows OK"
     )
 
 
