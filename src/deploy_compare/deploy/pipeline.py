@@ -231,10 +231,8 @@ class Pipeline:
         # next to minutes of load), so one server at a time owns the server cores and every
         # repetition includes a fresh start.
         served_stages: dict[str, str] = {}
-        local_stages: list[str] = []
         for name, kind, repetition in stage_plan(self.config.run.targets, self.config.run.repeat):
             if kind is None:
-                local_stages.append(name)
                 stages.append((name, partial(self._local, repetition)))
             else:
                 served_stages[name] = kind
