@@ -94,7 +94,7 @@ def test_views_see_one_row_per_key_with_the_median_and_the_range(make_results):
     # The in-process verdict rests on the spread over repetitions.
     verdict = inprocess_latency_verdict(results)
     assert "over 3 repetitions" in " ".join(verdict.details)
-    assert verdict.winner == inprocess_latency_verdict(once).winner
+    assert "onnx" in verdict.answer  # the fastest median (ranges this wide may tie it with others)
 
 
 def test_a_repetition_that_failed_keeps_the_other_repetitions_figures_and_says_so(make_results):
