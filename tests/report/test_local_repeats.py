@@ -17,6 +17,7 @@ from deploy_compare.deploy.budget import time_left
 from deploy_compare.deploy.config import load_run_config
 from deploy_compare.deploy.pipeline import served_plan, stage_plan
 from deploy_compare.deploy.results import validate
+from deploy_compare.errors import ConfigError
 from deploy_compare.repeats import by_bench_key, combine_bench
 from deploy_compare.report import tables
 from deploy_compare.report.diff import SPREAD, TOLERANCE, diff_runs, figures
@@ -180,3 +181,15 @@ def test_the_time_left_counts_in_process_repetitions_at_the_first_ones_duration(
         "about 3 min left: served stages estimated from the settings, 2 in-process repetition(s) "
         "at the first one's 1.5 min"
     )
+
+
+def test_local_artifacts_are_checked_before_any_work():
+    assert load_run_config().local_artifacts() == []  # every artifact the export verified
+    config = load_run_config(overrides={"local": {"artifacts": ["onnx", "tflite_int8"]}})
+    config.validate()
+    assert config.local_artifacts() == ["onnx", "tflite_int8"]
+    assert config.bench_config().profiles  # the [local] table still builds its BenchConfig
+    with pytest.raises(ConfigError, match="unknown tflite_int9"):
+        load_run_config(overrides={"local": {"artifacts": ["tflite_int9"]}}).validate()
+    with pytest.raises(ConfigError, match="a list of artifact names"):
+        load_run_config(overrides={"local": {"artifacts": "onnx"}}).validate()

@@ -121,7 +121,12 @@ class Pipeline:
         from ..bench_local import run_local_benchmarks
 
         bench_config = self.config.bench_config()
-        faithful = [n for n, a in self.results.artifacts.items() if (a.get("parity") or {}).get("passed")]
+        wanted = self.config.local_artifacts()
+        faithful = [
+            n
+            for n, a in self.results.artifacts.items()
+            if (a.get("parity") or {}).get("passed") and (not wanted or n in wanted)
+        ]
         log_dir = self._run_dir / "logs" / "bench_local"
         results = run_local_benchmarks(
             self.manifest_dir,
