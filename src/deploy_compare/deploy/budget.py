@@ -21,8 +21,8 @@ STARTUP_S = 8.0
 
 
 def served_seconds(config: RunConfig, kind: str, *, tuning: bool = True) -> float:
-    """One served stage: its sweeps and SLO searches at every batch size, then (`tuning`: the
-    target's first repetition) its tuning."""
+    """One served stage: its sweeps and SLO searches at every batch size, a sweep per further
+    encoding, then (`tuning`: the target's first repetition) its tuning."""
     from .tune import grid_for
 
     levels, closed, open_loop, slo = config.load_settings()
@@ -32,10 +32,11 @@ def served_seconds(config: RunConfig, kind: str, *, tuning: bool = True) -> floa
     sizes = config.batch_sizes()
     seconds = STARTUP_S + len(levels) * run_s + search_s
     seconds += (len(sizes) - 1) * (len(config.batch_levels()) * run_s + search_s)
+    seconds += (len(config.encodings()) - 1) * len(levels) * run_s  # each further encoding: a sweep
     tune = config.tune_settings()
     if tuning and tune.enabled:
         settings = len(grid_for(kind, config, tune)) + (0 if tune.batch_size in sizes else 1)
-        seconds += settings * (STARTUP_S + search_s)
+        seconds += settings * (STARTUP_S + run_s + search_s)  # each setting: concurrency 1, then its search
     return seconds
 
 
