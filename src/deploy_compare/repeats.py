@@ -150,3 +150,71 @@ def combine_slo(repeats: list[dict[str, Any]], trials: list[dict[str, Any]]) -> 
         "note": note,
         "trials": trials,
     }
+
+
+# -- in-process rows (bench_local.BenchResult dictionaries) ------------------------------------
+# `run --repeat N` runs the in-process stage N times (interleaved with the served stages) and
+# results.json keeps every row with its `repetition`. Views and `diff` see one row per
+# (artifact, profile, threads, device): combine_bench's median over the OK repetitions.
+
+#: on a combined row: the repetitions it stands for (the OK ones; all of them when none was OK)
+REPETITION_ROWS = "repetition_rows"
+
+
+def bench_key(row: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    """What one in-process row measures: (artifact, profile, threads, device)."""
+    return (row.get("artifact"), row.get("profile"), row.get("threads"), row.get("device") or "local")
+
+
+def by_bench_key(rows: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """In-process rows grouped by bench_key, in order of first appearance, each group by repetition."""
+    groups: dict[tuple[Any, Any, Any, Any], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(bench_key(row), []).append(row)
+    return [sorted(group, key=repetition) for group in groups.values()]
+
+
+def combine_bench(group: list[dict[str, Any]]) -> dict[str, Any]:
+    """One in-process row standing for its repetitions: the figures are medians over the OK
+    repetitions (median_point), `repetitions` counts them and REPETITION_ROWS holds them (for
+    spreads). A repetition that FAILED (or was SKIPPED) beside OK ones loses no figure: its
+    failure is said in `reason` and `notes`. With no OK repetition: the first row as it was."""
+    if not group:
+        raise ValueError("combine_bench needs at least one row")
+    ok = [r for r in group if r.get("status") == "OK"]
+    if not ok:
+        merged = dict(group[0])
+        merged["repetitions"] = len(group)
+        merged[REPETITION_ROWS] = list(group)
+        return merged
+    merged = median_point(ok)
+    merged["notes"] = list(dict.fromkeys(n for r in ok for n in r.get("notes") or []))
+    merged[REPETITION_ROWS] = ok
+    lost = [r for r in group if r.get("status") != "OK"]
+    if lost:
+        said = "; ".join(f"repetition {repetition(r)} {r.get('status')}: {r.get('reason') or '?'}" for r in lost)
+        merged["reason"] = f"{said} (figures: median of the {len(ok)} OK of {len(group)} repetitions)"
+        merged["notes"].append(merged["reason"])
+    return merged
+
+
+def combined_bench_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every in-process (artifact, profile, threads, device) once, combined over its repetitions."""
+    return [combine_bench(group) for group in by_bench_key(r for r in rows if isinstance(r, dict))]
+
+
+def bench_repetitions(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The repetitions a combined row stands for (a plain row: itself)."""
+    rows = row.get(REPETITION_ROWS)
+    return rows if isinstance(rows, list) and rows else [row]
+
+
+def throughput_spread(rows: Iterable[dict[str, Any]], batch: int | str) -> Spread | None:
+    """samples/s at one batch size over in-process repetitions (throughput_samples_per_s keys
+    are strings in results.json, ints in a BenchResult)."""
+    values = []
+    for r in rows:
+        thr = r.get("throughput_samples_per_s")
+        if isinstance(thr, dict):
+            values.append(thr.get(str(batch), thr.get(int(batch))))
+    return Spread.of(values)

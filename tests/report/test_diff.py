@@ -218,3 +218,58 @@ def test_the_reported_bug_an_interrupted_run_that_lost_everything_never_passes(m
     flagged = {r.key for r in diff_runs(a, lost, force=True).regressions}
     lost_keys = {k for k, f in figures(a).items() if (f.better == "status" and f.value == "OK") or "accuracy" in k}
     assert lost_keys <= flagged and any(k.startswith("served ") for k in lost_keys)
+
+
+def _with_server_figures(results, *, bs8=(300.0, 320.0), tuned=500.0, first_s=(2.0, 2.2), cpu=(0.8, 0.9)):
+    """results whose torchserve has two repetitions of its c=1 point (the server's CPU ms per
+    request), a batch-8 SLO search per repetition, two cold starts and a tune stage."""
+    out = copy.deepcopy(results)
+    s = out.served[0]
+    c1 = next(p for p in s.sweep if p["concurrency"] == 1)
+    s.sweep = [p for p in s.sweep if p["concurrency"] != 1] + [
+        dict(c1, repetition=rep, server={"cpu_ms_per_request": value}) for rep, value in enumerate(cpu, 1)
+    ]
+    s.batches = [
+        {"batch_size": 8, "repetition": rep, "sweep": [], "slo": {"max_rate_rps": rate, "trials": []}}
+        for rep, rate in enumerate(bs8, 1)
+    ]
+    s.cold_start_repeats = [
+        {"repetition": rep, "launch_to_healthy_s": 1.0, "launch_to_first_inference_s": v, "first_requests_ms": []}
+        for rep, v in enumerate(first_s, 1)
+    ]
+    s.cold_start = s.cold_start_repeats[0]
+    s.tuning = {"best": None if tuned is None else {"label": "workers=2", "max_rate_rps": tuned}, "trials": []}
+    return out
+
+
+def test_batch_sizes_tuning_cold_start_and_server_cpu_are_compared(make_results):
+    a = _with_server_figures(make_results())
+    report = diff_runs(a, _with_server_figures(make_results()), 0.10)
+    assert not report.regressions
+    rows = {r.key: r for r in report.rows}
+    assert rows["slo torchserve bs8 max_rate_rps"].rule == "spread"
+    assert rows["served torchserve cold_start_first_inference_s"].rule == "spread"
+    assert rows["served torchserve c=1 server_cpu_ms_per_request"].rule == "spread"
+    assert rows["tune torchserve best max_rate_rps"].rule == "tolerance"  # tuned in repetition 1 only
+    worse = _with_server_figures(make_results(), bs8=(150.0, 160.0), tuned=400.0, first_s=(5.0, 5.5), cpu=(2.0, 2.1))
+    flagged = {r.key for r in diff_runs(a, worse, 0.10).regressions}
+    assert flagged == {
+        "slo torchserve bs8 max_rate_rps",
+        "tune torchserve best max_rate_rps",
+        "served torchserve cold_start_first_inference_s",
+        "served torchserve c=1 server_cpu_ms_per_request",
+    }
+    # Noise stays quiet: inside both runs' ranges, or within the tolerance for the one tuned rate.
+    close = _with_server_figures(make_results(), bs8=(290.0, 330.0), tuned=470.0, first_s=(2.1, 2.3), cpu=(0.85, 0.9))
+    assert not diff_runs(a, close, 0.10).regressions
+    # No setting met the bound any more: the tuned rate is 0 req/s.
+    none = _with_server_figures(make_results(), tuned=None)
+    assert {r.key for r in diff_runs(a, none, 0.10).regressions} == {"tune torchserve best max_rate_rps"}
+
+
+def test_a_target_that_failed_is_one_regression_not_one_per_lost_figure(make_results):
+    a = _with_server_figures(make_results())
+    b = copy.deepcopy(a)
+    b.served[0] = dataclasses.replace(b.served[0], status="FAILED", reason="server exited")
+    flagged = {r.key for r in diff_runs(a, b, 0.10).regressions}
+    assert flagged == {"served torchserve status"}

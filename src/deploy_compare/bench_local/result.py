@@ -105,6 +105,9 @@ class BenchResult:
     settings: Dict[str, Any] = field(default_factory=dict)  # MeasureSettings.to_dict()
     machine: Dict[str, Any] = field(default_factory=dict)  # environment.machine_description()
     notes: List[str] = field(default_factory=list)
+    # `run --repeat N` measures every row N times (interleaved with the served stages); each
+    # repetition's row is kept, numbered 1..N (bench-local and edge files: 1)
+    repetition: int = field(default=1, metadata={"schema": {"minimum": 1}})
     schema_version: int = field(
         default=RESULT_SCHEMA_VERSION, metadata={"required": True, "schema": {"const": RESULT_SCHEMA_VERSION}}
     )

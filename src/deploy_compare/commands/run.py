@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="measure every served point N times, the stacks interleaved ([run] repeat: 3, --quick 1)",
+        help="measure every served point and the in-process benchmark N times, interleaved ([run] repeat: 3, --quick 1)",
     )
     from ..servers.registry import base_image_stacks
 

@@ -4,7 +4,8 @@ Every SLO search is counted at its max_trials plus its confirmation trials, and 
 its warm-up + duration; the tune stage runs in a target's first repetition only. A
 run also waits for min_requests: a stack that passes the SLO only at a few requests/s (a
 big model, a batch of 32) takes longer than this estimate. Export and the in-process
-benchmark are not estimated: their cost depends on the model, not on the settings.
+benchmark are not estimated from the settings (their cost depends on the model): a repeated
+run counts each in-process repetition left at the first one's measured duration.
 """
 
 from __future__ import annotations
@@ -39,17 +40,28 @@ def served_seconds(config: RunConfig, kind: str, *, tuning: bool = True) -> floa
     return seconds
 
 
-def time_left(config: RunConfig, stages: Iterable[str]) -> str:
+def time_left(config: RunConfig, stages: Iterable[str], local_stage_s: float | None = None) -> str:
     """`served stages: about 12 min left` for the stages still to run (this one included).
     Stage names are the served plan's ("triton 2/3" when the run repeats): each maps to its
-    target and repetition, so every repetition left counts once and tuning only in the first."""
-    from .pipeline import served_plan  # the pipeline imports this module
+    target and repetition, so every repetition left counts once and tuning only in the first.
+    `local_stage_s`: how long the first in-process repetition took; each in-process repetition
+    left ("local 2/3") is counted at that (the settings cannot say: it depends on the model)."""
+    from .pipeline import local_stage_names, served_plan  # the pipeline imports this module
 
+    stages = list(stages)
     plan = {name: (kind, rep) for name, kind, rep in served_plan(list(config.run.targets), config.run.repeat)}
     try:
         total = sum(served_seconds(config, plan[name][0], tuning=plan[name][1] == 1) for name in stages if name in plan)
     except DeployCompareError:
         return ""  # settings are validated before the run starts; never fail a progress line
-    if total <= 0:
+    local_left = len(set(stages) & set(local_stage_names(config.run.repeat)))
+    each = local_stage_s or 0.0
+    local_s = local_left * each
+    if total + local_s <= 0:
         return ""
-    return f"served stages: about {total / 60:.0f} min left, estimated from the settings"
+    if local_s <= 0:
+        return f"served stages: about {total / 60:.0f} min left, estimated from the settings"
+    return (
+        f"about {(total + local_s) / 60:.0f} min left: served stages estimated from the settings, "
+        f"{local_left} in-process repetition(s) at the first one's {each / 60:.1f} min"
+    )

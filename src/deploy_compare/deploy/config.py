@@ -141,6 +141,7 @@ class RunConfig:
         from ..bench_local import BenchConfig, MeasureSettings
 
         table = self.section("local")
+        table.pop("artifacts", None)  # which artifacts: local_artifacts(), read by the run's local stage
         measure = table.pop("measure", {})
         check_keys(measure, {f.name for f in fields(MeasureSettings)}, "[local.measure]")
         base = MeasureSettings.quick() if self.profile == "quick" else MeasureSettings()
@@ -152,6 +153,21 @@ class RunConfig:
             if key in table:
                 table[key] = tuple(table[key])
         return build(BenchConfig, {**table, "settings": settings}, "[local]")
+
+    def local_artifacts(self) -> list[str]:
+        """[local] artifacts: the artifacts `run` benchmarks in-process ([] = every one the export
+        verified), e.g. to leave a slow runtime out of a repeated run."""
+        from ..exporters.pipeline import ARTIFACT_NAMES
+
+        names = self.raw.get("local", {}).get("artifacts", [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ConfigError(f"[local] artifacts: a list of artifact names, got {names!r}")
+        unknown = [n for n in names if n not in ARTIFACT_NAMES]
+        if unknown:
+            raise ConfigError(
+                f"[local] artifacts: unknown {', '.join(unknown)}; the exports: {', '.join(ARTIFACT_NAMES)}"
+            )
+        return list(names)
 
     def load_settings(self) -> LoadSettings:
         from ..clients import LoadConfig, SloConfig
@@ -231,6 +247,7 @@ class RunConfig:
         from ..servers.registry import get
 
         self.bench_config()
+        self.local_artifacts()
         self.load_settings()
         self.batch_sizes()
         self.batch_levels()

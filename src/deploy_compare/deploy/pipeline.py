@@ -115,19 +115,29 @@ class Pipeline:
         if failure is not None:
             raise failure
 
-    def _local(self) -> None:
+    def _local(self, repetition: int = 1) -> None:
+        """One repetition of the in-process benchmark: its rows join the earlier repetitions'
+        (each numbered; the report and `diff` take the median over them)."""
         from ..bench_local import run_local_benchmarks
 
         bench_config = self.config.bench_config()
-        faithful = [n for n, a in self.results.artifacts.items() if (a.get("parity") or {}).get("passed")]
+        wanted = self.config.local_artifacts()
+        faithful = [
+            n
+            for n, a in self.results.artifacts.items()
+            if (a.get("parity") or {}).get("passed") and (not wanted or n in wanted)
+        ]
+        log_dir = self._run_dir / "logs" / "bench_local"
         results = run_local_benchmarks(
             self.manifest_dir,
             faithful,
             bench_config,
             progress=self.progress.line,
-            log_dir=self._run_dir / "logs" / "bench_local",
+            log_dir=log_dir if repetition == 1 else log_dir / f"repetition-{repetition}",
         )
-        self.results.local = [r.to_dict() for r in results]
+        for result in results:
+            result.repetition = repetition
+        self.results.local.extend(r.to_dict() for r in results)
 
     def _served(self, kind: str, repetition: int = 1) -> tuple[str, str] | None:
         from ..servers.registry import get
@@ -220,17 +230,18 @@ class Pipeline:
             ),
             settings=self.config.raw,
         )
-        stages: list[tuple[str, Callable[[], tuple[str, str] | None]]] = [
-            ("export", self._export),
-            ("local", self._local),
-        ]
-        # Repetitions interleave the stacks (A B A B): drift on a shared machine hits all alike.
-        # Each stack starts once per repetition (seconds, next to minutes of load), so one
-        # server at a time owns the server cores and every repetition includes a fresh start.
+        stages: list[tuple[str, Callable[[], tuple[str, str] | None]]] = [("export", self._export)]
+        # Repetitions interleave the in-process stage and the stacks (local A B local A B): drift
+        # on a shared machine hits all alike. Each stack starts once per repetition (seconds,
+        # next to minutes of load), so one server at a time owns the server cores and every
+        # repetition includes a fresh start.
         served_stages: dict[str, str] = {}
-        for name, kind, repetition in served_plan(self.config.run.targets, self.config.run.repeat):
-            served_stages[name] = kind
-            stages.append((name, partial(self._served, kind, repetition)))
+        for name, kind, repetition in stage_plan(self.config.run.targets, self.config.run.repeat):
+            if kind is None:
+                stages.append((name, partial(self._local, repetition)))
+            else:
+                served_stages[name] = kind
+                stages.append((name, partial(self._served, kind, repetition)))
         try:
             for number, (name, fn) in enumerate(stages, 1):
                 if name != "export" and self.results.model is None:
@@ -240,9 +251,8 @@ class Pipeline:
                 earlier = next((s for s in self.results.served if s.target == target), None)
                 if earlier is not None and earlier.status != "OK":
                     continue  # SKIPPED or FAILED in an earlier repetition: its record says why
-                self.progress.stage(
-                    number, len(stages), name, time_left(self.config, [n for n, _ in stages[number - 1 :]])
-                )
+                left = [n for n, _ in stages[number - 1 :]]
+                self.progress.stage(number, len(stages), name, time_left(self.config, left, self._local_stage_s()))
                 self._stage(name, fn)
             self.results.run.complete = True
         except KeyboardInterrupt:
@@ -255,6 +265,12 @@ class Pipeline:
             self.save()
             self._render_safely()
         return run_dir
+
+    def _local_stage_s(self) -> float | None:
+        """How long the first in-process repetition took (None before it ran or when it failed):
+        the estimate of each one still to come."""
+        first = next((s for s in self.results.run.stages if s.name in local_stage_names(self.config.run.repeat)), None)
+        return first.seconds if first is not None and first.status == "OK" else None
 
     def _render_safely(self) -> None:
         try:
@@ -271,6 +287,27 @@ def served_plan(targets: list[str], repeat: int) -> list[tuple[str, str, int]]:
         for repetition in range(1, repeat + 1)
         for kind in targets
     ]
+
+
+def local_stage_name(repetition: int, repeat: int) -> str:
+    """The in-process stage: "local", or "local 2/3" when the run repeats."""
+    return "local" if repeat == 1 else f"local {repetition}/{repeat}"
+
+
+def local_stage_names(repeat: int) -> list[str]:
+    return [local_stage_name(r, repeat) for r in range(1, repeat + 1)]
+
+
+def stage_plan(targets: list[str], repeat: int) -> list[tuple[str, str | None, int]]:
+    """(stage name, target or None for the in-process stage, repetition) after the export, in run
+    order: each repetition runs the in-process benchmark, then every target (local A B local A B).
+    With one repetition: "local", then the targets by name."""
+    served = served_plan(targets, repeat)
+    plan: list[tuple[str, str | None, int]] = []
+    for repetition in range(1, repeat + 1):
+        plan.append((local_stage_name(repetition, repeat), None, repetition))
+        plan += [stage for stage in served if stage[2] == repetition]
+    return plan
 
 
 def export_all_logged(options, line: Callable[[str], None], run_dir: Path):

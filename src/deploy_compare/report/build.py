@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+from ..repeats import bench_repetitions
 from . import encodings, plots, tables
 from .document import Bullets, Code, Document, Figure, Paragraph, Section
 from .edge import INVOKE_NOTE, edge_section
 from .fmt import get, text
 from .inputs import ReportInputs
-from .names import is_local_device
+from .names import local_rows
 from .serverview import server_view_section
 from .verdicts import all_verdicts
 
@@ -190,9 +191,16 @@ def latency_section(inputs: ReportInputs) -> Section:
 
 
 def local_section(inputs: ReportInputs) -> Section:
-    rows = [row for row in inputs.results.local if isinstance(row, dict) and is_local_device(row)]
+    rows = local_rows(inputs.results)
     if not rows:
         return Section("local", "In-process benchmark", [Paragraph("No in-process results in this run.", tone="note")])
+    most = max(len(bench_repetitions(r)) for r in rows)
+    repeated = (
+        f" Every row was measured {most} times ([run] repeat), interleaved with the served stages: "
+        "figures are the median (min-max) over the repetitions."
+        if most > 1
+        else ""
+    )
     return Section(
         "local",
         "In-process benchmark",
@@ -200,7 +208,8 @@ def local_section(inputs: ReportInputs) -> Section:
             Paragraph(
                 "Single-request latency (batch 1) and batched throughput of each artifact in its runtime; "
                 "server profile = the cores given, edge profile = pinned to few cores like a phone or Pi. "
-                + INVOKE_NOTE,
+                + INVOKE_NOTE
+                + repeated,
                 tone="note",
             ),
             tables.bench_table(rows),

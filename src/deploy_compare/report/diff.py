@@ -4,12 +4,18 @@ Before any figure: two runs are comparable only when both are complete, of the s
 and the same profile; otherwise diff_runs raises IncomparableRunsError naming why (with
 force=True it compares anyway and says so at the top).
 
+Figures: in-process p50 and samples/s per batch size; per served target and concurrency p50,
+p99, p99 with failures counted, throughput, and at c=1 the server's CPU ms per request; the
+SLO rate at every request batch size, the tune stage's best rate (measured once: the
+tolerance rule), and the cold start (launch to first inference).
+
 Regressions:
 - latency up, throughput or sustainable rate down beyond the noise. Where both runs have
-  two or more repetitions of a figure, the noise is the sum of both runs' ranges (min-max):
-  the medians must move apart by more than that. With one repetition in either run there is
-  no measured spread, and a relative tolerance stands in for it (the report says which rule
-  each row used);
+  two or more repetitions of a figure (served points, and in-process rows: `run --repeat`
+  runs the in-process stage once per repetition too), the noise is the sum of both runs'
+  ranges (min-max): the medians must move apart by more than that. With one repetition in
+  either run there is no measured spread, and a relative tolerance stands in for it (the
+  report says which rule each row used);
 - a figure present in A and missing in B (OK -> missing), a target or local row OK in A
   and anything else in B, a p99 (failures counted) that became unbounded;
 - accuracy down by more than ACCURACY_POINTS.
@@ -24,9 +30,9 @@ from typing import Any
 
 from ..deploy.results import RunResults, ServedResult
 from ..errors import ConfigError, IncomparableRunsError
-from ..repeats import Spread, repetitions, spread_of
+from ..repeats import Spread, bench_repetitions, repetitions, spread_of, throughput_spread
 from .fmt import get, getf
-from .names import is_local_device, sweep_repetitions
+from .names import local_rows, ok_local, sweep_repetitions
 
 ACCURACY_POINTS = 0.5  # a drop of more than half a point of accuracy is a regression
 LOWER, HIGHER, INFO, POINTS, STATUS = "lower", "higher", "info", "points", "status"  # which direction is better
@@ -82,14 +88,33 @@ def _served_figures(s: ServedResult, add) -> None:
         else:
             add(f"{name} p99_incl_failures_ms", spread_of(points, "p99_incl_failures_ms"), LOWER)
         add(f"{name} throughput_rps", spread_of(points, "throughput_rps"), HIGHER)
+        cpu = Spread.of(getf(p, "server", "cpu_ms_per_request") for p in points)
+        if concurrency == 1 and cpu is not None:  # the server's own cost of one request, nothing queued
+            add(f"{name} server_cpu_ms_per_request", cpu, LOWER)
     if isinstance(s.slo, dict):
-        # A repetition where no rate met the bound sustained 0 req/s within the SLO.
         repeats = [r for r in s.slo_repeats if isinstance(r, dict)] or [s.slo]
-        add(
-            f"slo {s.target} max_rate_rps",
-            Spread.of(0.0 if getf(r, "max_rate_rps") is None else getf(r, "max_rate_rps") for r in repeats),
-            HIGHER,
-        )
+        add(f"slo {s.target} max_rate_rps", _rates(repeats), HIGHER)
+    # Each further request batch size: its SLO search once per repetition.
+    by_size: dict[int, list[dict[str, Any]]] = {}
+    for entry in s.batches:
+        if isinstance(entry, dict) and isinstance(entry.get("slo"), dict):
+            by_size.setdefault(int(entry.get("batch_size") or 1), []).append(entry["slo"])
+    for size, searches in sorted(by_size.items()):
+        add(f"slo {s.target} bs{size} max_rate_rps", _rates(searches), HIGHER)
+    # Launch -> first successful inference, once per repetition (each started its own server).
+    colds = [c for c in s.cold_start_repeats if isinstance(c, dict)] or ([s.cold_start] if s.cold_start else [])
+    first_inference = spread_of(colds, "launch_to_first_inference_s")
+    if first_inference is not None:
+        add(f"served {s.target} cold_start_first_inference_s", first_inference, LOWER)
+    # The tune stage (first repetition only): the best setting's SLO rate; none met the bound: 0.
+    if isinstance(s.tuning, dict):
+        best = getf(s.tuning, "best", "max_rate_rps")
+        add(f"tune {s.target} best max_rate_rps", _one(0.0 if best is None else best), HIGHER)
+
+
+def _rates(searches: list[dict[str, Any]]) -> Spread | None:
+    """The SLO rate over a search's repetitions: one where no rate met the bound sustained 0 req/s."""
+    return Spread.of(0.0 if getf(r, "max_rate_rps") is None else getf(r, "max_rate_rps") for r in searches)
 
 
 def figures(results: RunResults) -> dict[str, Figure]:
@@ -98,17 +123,16 @@ def figures(results: RunResults) -> dict[str, Figure]:
     def add(key: str, value: Spread | str | None, better: str) -> None:
         out[key] = Figure(key, value, better)
 
-    for row in results.local:
-        if not isinstance(row, dict) or not is_local_device(row):
-            continue
+    for row in local_rows(results):  # one per artifact/profile/threads, over its repetitions
         name = f"local {get(row, 'artifact')} {get(row, 'profile')} t={get(row, 'threads')}"
         add(f"{name} status", get(row, "status"), STATUS)
         if get(row, "status") != "OK":
             continue
-        add(f"{name} p50_ms", _one(get(row, "p50_ms")), LOWER)
+        reps = bench_repetitions(row)  # the OK repetitions: each figure's spread
+        add(f"{name} p50_ms", spread_of(reps, "p50_ms"), LOWER)
         thr = get(row, "throughput_samples_per_s")
-        for batch, value in sorted((thr if isinstance(thr, dict) else {}).items(), key=lambda kv: int(kv[0])):
-            add(f"{name} bs{batch}_samples_per_s", _one(value), HIGHER)
+        for batch in sorted(thr if isinstance(thr, dict) else {}, key=int):
+            add(f"{name} bs{batch}_samples_per_s", throughput_spread(reps, batch), HIGHER)
     for s in results.served:
         add(f"served {s.target} status", s.status, STATUS)
         if s.status == "OK":
@@ -178,7 +202,9 @@ def _compare(key: str, a: Figure | None, b: Figure | None, tolerance: float) -> 
 
 
 def _repetitions(results: RunResults) -> int:
-    return max((repetitions(p for p in s.sweep if isinstance(p, dict)) for s in results.served), default=1) or 1
+    counts = [repetitions(p for p in s.sweep if isinstance(p, dict)) for s in results.served]
+    counts.append(repetitions(r for r in results.local if isinstance(r, dict)))  # the in-process stage's
+    return max(counts) or 1
 
 
 def describe_run(results: RunResults) -> str:
@@ -188,7 +214,7 @@ def describe_run(results: RunResults) -> str:
     return (
         f"run {run.id}: {state}, profile {run.profile}, model {model}, "
         f"{_repetitions(results)} repetition(s), {len([s for s in results.served if s.status == 'OK'])} served OK, "
-        f"{len([r for r in results.local if get(r, 'status') == 'OK'])} local rows OK"
+        f"{len(ok_local(results))} local rows OK"
     )
 
 
@@ -243,7 +269,7 @@ def diff_runs(a: RunResults, b: RunResults, tolerance: float = 0.10, force: bool
     rows = [r for r in rows if not (r.better == STATUS and r.a == r.b)]
     # A row or target that regressed in status is one regression: its missing figures say why.
     gone = [r.key.removesuffix(" status") + " " for r in rows if r.better == STATUS and r.regression]
-    gone += ["slo " + g.removeprefix("served ") for g in gone if g.startswith("served ")]
+    gone += [kind + g.removeprefix("served ") for g in gone if g.startswith("served ") for kind in ("slo ", "tune ")]
     for r in rows:
         if r.better != STATUS and r.regression and r.note == "OK -> missing" and r.key.startswith(tuple(gone)):
             r.regression, r.note = False, "missing (see its status)"

@@ -16,10 +16,10 @@ from typing import Any
 
 from ..errors import ConfigError
 from .document import Paragraph, Section, Table
-from .fmt import DASH, get, getf, kib, ms, num, pct, text
+from .fmt import DASH, get, getf, kib, num, pct, text
 from .inputs import ReportInputs
 from .names import ok_local, reference_accuracy, tflite_artifacts
-from .tables import bench_table, xnnpack_coverage
+from .tables import bench_ms, bench_table, xnnpack_coverage
 
 DEFAULT_BUDGET_POINTS = 1.0
 #: p50s within this share of the fastest are a tie (never crown noise): the smallest file wins among them
@@ -126,8 +126,8 @@ def ship_table(inputs: ReportInputs, budget: float) -> Table:
                 route_of(entry),
                 kib(get(entry, "size_bytes")),
                 num(get(row, "rss_growth_mib"), 2),
-                ms(get(row, "p50_ms")),
-                ms(get(row, "invoke_p50_ms")),
+                bench_ms(row, "p50_ms"),
+                bench_ms(row, "invoke_p50_ms"),
                 f"{pct(q.share, 2)} ({q.kind})",
                 f"{-q.drop_points:+.2f}",
                 f"fastest end-to-end p50 of {eligible} variant(s) within {budget:g} point(s) "
@@ -177,8 +177,8 @@ def route_table(inputs: ReportInputs) -> Table | None:
                     route,
                     name,
                     kib(get(entry, "size_bytes")),
-                    ms(get(row, "invoke_p50_ms")),
-                    ms(get(row, "p50_ms")),
+                    bench_ms(row, "invoke_p50_ms"),
+                    bench_ms(row, "p50_ms"),
                     pct(getf(entry, "parity", "accuracy"), 2),
                     pct(getf(entry, "parity", "top1_agreement"), 2),
                     DASH

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..deploy.results import RunResults, ServedResult
-from ..repeats import by_concurrency, median_point, repetition
+from ..repeats import by_concurrency, combined_bench_rows, median_point, repetition
 from .fmt import ascending, get, getf
 
 QUANTIZED_VARIANTS = ("fp16", "dynamic_int8", "int8")
@@ -45,15 +45,19 @@ def is_local_device(row: dict[str, Any]) -> bool:
     return get(row, "device") in (None, "local")
 
 
-def ok_local(results: RunResults, profile: str | None = None) -> list[dict[str, Any]]:
+def local_rows(results: RunResults, profile: str | None = None) -> list[dict[str, Any]]:
+    """This machine's in-process rows, one per (artifact, profile, threads): with repetitions
+    (`run --repeat`), each figure the median over the OK ones (repeats.combine_bench;
+    repeats.bench_repetitions has them for spreads)."""
     return [
         r
-        for r in results.local
-        if isinstance(r, dict)
-        and r.get("status") == "OK"
-        and is_local_device(r)
-        and (profile is None or r.get("profile") == profile)
+        for r in combined_bench_rows(r for r in results.local if isinstance(r, dict) and is_local_device(r))
+        if profile is None or r.get("profile") == profile
     ]
+
+
+def ok_local(results: RunResults, profile: str | None = None) -> list[dict[str, Any]]:
+    return [r for r in local_rows(results, profile) if r.get("status") == "OK"]
 
 
 def sweep_repetitions(s: ServedResult) -> dict[int, list[dict[str, Any]]]:

@@ -1,8 +1,8 @@
 """results.csv: one row per measured thing, raw numbers, units in the column names.
 
-kind = local | edge (one per artifact/profile/threads/device), served (one per target x
-encoding x concurrency x repetition; a target or encoding without a sweep gets one row with
-its status and reason), slo (one per target's search: the median rate over the repetitions),
+kind = local | edge (one per artifact/profile/threads/device; local: the median over `run --repeat`'s
+repetitions), served (one per target x encoding x concurrency x repetition; a target or encoding
+without a sweep gets one row with its status and reason), slo (one per target's search: the median rate over the repetitions),
 slo_trial (one per open-loop trial, with its repetition).
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from ..deploy.results import RunResults, ServedResult
 from ..repeats import repetition
 from .fmt import get
-from .names import slo_trials, sweep_repetitions
+from .names import local_rows, slo_trials, sweep_repetitions
 
 BASE_COLUMNS = (
     "kind",
@@ -199,7 +199,7 @@ def _served_rows(s: ServedResult) -> list[dict[str, Any]]:
 
 
 def render_csv(results: RunResults, edge_rows: list[dict[str, Any]] | None = None) -> str:
-    local = [r for r in results.local if isinstance(r, dict)]
+    local = local_rows(results)  # one row per artifact/profile/threads: the median over repetitions
     edge = [r for r in (edge_rows if edge_rows is not None else results.edge) if isinstance(r, dict)]
     batches = _batches(local + edge)
     columns = [*BASE_COLUMNS, *(f"throughput_bs{b}_samples_per_s" for b in batches), *TAIL_COLUMNS]

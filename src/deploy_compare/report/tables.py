@@ -6,7 +6,7 @@ from typing import Any
 
 from ..clients.results import client_processes_label
 from ..deploy.results import RunResults
-from ..repeats import repetition, spread_of
+from ..repeats import Spread, bench_repetitions, repetition, spread_of, throughput_spread
 from .document import Table
 from .fmt import DASH, cores, get, getf, kib, ms, num, pct, seconds, text
 from .names import reference_accuracy, slo_bracket, slo_trials, sweep_repetitions, target_label
@@ -33,11 +33,6 @@ def _throughput_batches(rows: list[dict[str, Any]]) -> list[int]:
             except (TypeError, ValueError):
                 pass
     return sorted(sizes)
-
-
-def _throughput(row: dict[str, Any], batch: int) -> Any:
-    thr = get(row, "throughput_samples_per_s") or {}
-    return thr.get(str(batch), thr.get(batch)) if isinstance(thr, dict) else None
 
 
 def header_table(results: RunResults, environment: dict[str, Any] | None) -> Table:
@@ -142,7 +137,10 @@ def served_table(results: RunResults) -> Table:
 
 
 def _spread(points: list[dict[str, Any]], key: str, fmt=ms) -> str:
-    spread = spread_of(points, key)
+    return _text_or_dash(spread_of(points, key), fmt)
+
+
+def _text_or_dash(spread: Spread | None, fmt) -> str:
     return DASH if spread is None else spread.text(fmt)
 
 
@@ -328,12 +326,19 @@ def xnnpack_coverage(row: dict[str, Any]) -> str:
     return f"{took}/{total}" + (f", fallback: {', '.join(fallback)}" if fallback else "")
 
 
+def bench_ms(row: dict[str, Any] | None, key: str) -> str:
+    """An in-process latency of a row: median (min-max) over its repetitions (names.local_rows)."""
+    return DASH if row is None else _spread(bench_repetitions(row), key)
+
+
 def bench_table(rows: list[dict[str, Any]]) -> Table:
-    """Local (in-process) or edge-device rows: one per artifact/profile/threads."""
+    """Local (in-process) or edge-device rows: one per artifact/profile/threads. A row combined
+    over repetitions (names.local_rows) shows its median and (min-max) over them."""
     batches = _throughput_batches(rows)
     out, statuses = [], []
     for r in rows:
         top1 = get(r, "top1_agreement")
+        reps = bench_repetitions(r)
         out.append(
             [
                 text(get(r, "artifact")),
@@ -343,12 +348,8 @@ def bench_table(rows: list[dict[str, Any]]) -> Table:
                 cores(get(r, "pinned_cores")),
                 text(get(r, "status")),
                 num(get(r, "load_ms")),
-                ms(get(r, "p50_ms")),
-                ms(get(r, "invoke_p50_ms")),
-                ms(get(r, "p90_ms")),
-                ms(get(r, "p99_ms")),
-                ms(get(r, "max_ms")),
-                *(num(_throughput(r, b), 0) for b in batches),
+                *(bench_ms(r, key) for key in ("p50_ms", "invoke_p50_ms", "p90_ms", "p99_ms", "max_ms")),
+                *(_text_or_dash(throughput_spread(reps, b), lambda v: num(v, 0)) for b in batches),
                 num(get(r, "rss_growth_mib"), 2),
                 kib(get(r, "file_size_bytes")),
                 DASH if top1 is None else f"{pct(top1)} of {text(get(r, 'samples_checked'))}",

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..deploy.results import RunResults, ServedResult
-from ..repeats import Spread, spread_of
+from ..repeats import Spread, bench_repetitions, spread_of
 from .fmt import get, getf, kib, ms, num, pct
 from .names import (
     QUANTIZED_VARIANTS,
@@ -161,14 +161,15 @@ def inprocess_latency_verdict(results: RunResults) -> Verdict:
     local = list(fastest.values())
     named = []
     for r in local:
-        spread = Spread.of([r.get("p50_ms")])
+        # p50 over the in-process repetitions (`run --repeat`): its median is the row's p50_ms
+        spread = spread_of(bench_repetitions(r), "p50_ms")
         assert spread is not None  # filtered above
         named.append((f"{r.get('artifact')}|{r.get('threads')}", local_label(r), spread))
     by_key = {f"{r.get('artifact')}|{r.get('threads')}": r for r in local}
     best, tied = _rank(named)
     details = [
-        f"{label}: p50 {ms(by_key[key].get('p50_ms'))} ms, p99 {ms(by_key[key].get('p99_ms'))} ms."
-        for key, label, _ in sorted(tied, key=lambda e: e[2].median)
+        f"{label}: p50 {_ms_spread(sp)} ms, p99 {_ms_spread(spread_of(bench_repetitions(by_key[key]), 'p99_ms'))} ms."
+        for key, label, sp in sorted(tied, key=lambda e: e[2].median)
     ]
     details.append(_uncertainty([e[2] for e in named], "In-process p50 (server profile, batch 1)"))
     artifacts = list(dict.fromkeys(by_key[key]["artifact"] for key, _, _ in tied))
@@ -177,9 +178,7 @@ def inprocess_latency_verdict(results: RunResults) -> Verdict:
         answer = f"{_and(artifacts)} are {TIED}: {figures}."
         return Verdict("inprocess_latency", question, answer, None, details, artifacts)
     row = by_key[best[0]]
-    return Verdict(
-        "inprocess_latency", question, f"{best[1]}, p50 {ms(row.get('p50_ms'))} ms.", row["artifact"], details
-    )
+    return Verdict("inprocess_latency", question, f"{best[1]}, p50 {_ms_spread(best[2])} ms.", row["artifact"], details)
 
 
 def _ms_spread(spread: Spread | None) -> str:
