@@ -50,6 +50,12 @@ def judge(result: LoadResult, slo: SloConfig) -> tuple[bool, str]:
     return True, ""
 
 
+def lowest_judgeable_rate(config: LoadConfig) -> float:
+    """The lowest rate whose trial can still issue min_requests after its warm-up before
+    max_duration_s stops it: below it every trial is cut short and judges nothing (judge())."""
+    return config.min_requests / (config.max_duration_s - config.warmup_s)
+
+
 def wait_healthy(endpoint: Endpoint, pause_s: float, deadline_s: float) -> None:
     """Sleep pause_s, then poll the endpoint's health URL until it answers 200 (to deadline_s).
     Raises LoadError naming the last answer seen."""

@@ -3,8 +3,11 @@
 Every SLO search is counted at its max_trials plus its confirmation trials, and each run at
 its warm-up + duration; the tune stage runs in a target's first repetition only. A
 run also waits for min_requests: a stack that passes the SLO only at a few requests/s (a
-big model, a batch of 32) takes longer than this estimate. Export and the in-process
-benchmark are not estimated: their cost depends on the model, not on the settings.
+big model, a batch of 32) takes longer than this estimate. Batch sizes after the first start
+their search from the first's SLO rate scaled by the batch ratio (served.batch_start_rate):
+that saves trials in practice, not in this bound, and those trials run at low rates, where
+min_requests (not duration_s) sets their length. Export and the in-process benchmark are not
+estimated: their cost depends on the model, not on the settings.
 """
 
 from __future__ import annotations
