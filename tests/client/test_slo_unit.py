@@ -165,3 +165,43 @@ def test_the_load_table_shows_p99_with_failures_counted_next_to_p99():
     bounded = _row(outcome(100.0, 12.5), confirm=True)
     assert bounded[0] == "100/s poisson (confirm)" and bounded[headers_at + 1] == "12.50"
     assert _row(outcome(100.0, None))[headers_at + 1] == "unbounded"  # over 1% failed: no p99 bounds it
+
+
+def closed_c1(throughput: float, p50: float, p99: float, requests: int = 1000) -> LoadResult:
+    """The concurrency-1 closed loop run just before a search (served.py passes it as `single`)."""
+    single = outcome(throughput, p99)
+    return dataclasses.replace(
+        single, mode="closed", concurrency=1, target_rate_rps=None, requests=requests, p50_ms=p50
+    )
+
+
+def search_after(server: Scripted, single: LoadResult, **slo) -> object:
+    settings = SloConfig(**{"p99_bound_ms": 50.0, "start_rate_rps": 100.0, "rel_tolerance": 0.05, **slo})
+    return find_max_rate_under_slo(
+        ENDPOINT, None, CONFIG, settings, run=server.run, settle=server.settle, single=single
+    )
+
+
+def test_one_request_at_a_time_over_the_bound_runs_no_trial():
+    server = Scripted(capacity=1000.0)
+    slow = search_after(server, closed_c1(throughput=15.0, p50=60.0, p99=90.0, requests=40))
+    assert server.calls == [] and slow.max_rate_rps is None and slow.trials == []
+    assert "p50 60.00 ms > 50 ms" in slow.note and "no trial was run" in slow.note
+    # p99 over the bound settles it only with as many requests as a trial needs (CONFIG: 100)
+    assert search_after(server, closed_c1(15.0, 40.0, 90.0, requests=100)).trials == []
+    few = search_after(Scripted(capacity=1000.0), closed_c1(15.0, 40.0, 90.0, requests=40), max_trials=2)
+    assert few.trials  # 40 requests' p99 is their slowest: the trials decide
+
+
+def test_the_search_starts_at_half_the_concurrency_1_throughput_and_halves_no_lower_than_a_quarter():
+    server = Scripted(capacity=700.0)
+    result = search_after(server, closed_c1(throughput=400.0, p50=2.0, p99=4.0), max_trials=8)
+    assert server.calls[0][0] == 200.0 and 700.0 >= result.max_rate_rps >= 650.0
+    configured = Scripted(capacity=700.0)
+    search_after(configured, closed_c1(400.0, 2.0, 4.0), max_trials=2, start_from_single=False)
+    assert configured.calls[0][0] == 100.0  # start_rate_rps as set
+    # Nothing passes: 200 fails, 100 (a quarter of 400/s) fails, and the search stops there.
+    never = Scripted(capacity=10.0)
+    result = search_after(never, closed_c1(throughput=400.0, p50=2.0, p99=4.0), max_trials=8)
+    assert [r for r, _ in never.calls] == [200.0, 100.0] and result.max_rate_rps is None
+    assert "a quarter of the concurrency-1 throughput" in result.note

@@ -58,25 +58,40 @@ def test_the_default_profiles_floor_leaves_batch_8_its_scaled_start():
 
 
 class _Result:
-    def __init__(self, rps: float) -> None:
+    def __init__(self, rps: float, concurrency: int = 4) -> None:
         self.throughput_rps, self.throughput_samples_per_s = rps, rps * 8
-        self.concurrency, self.p50_ms, self.p99_ms, self.errors, self.client_bottleneck = 4, 9.0, 20.0, {}, False
+        self.concurrency, self.p50_ms, self.p99_ms, self.errors, self.client_bottleneck = (
+            concurrency,
+            9.0,
+            20.0,
+            {},
+            False,
+        )
 
     def to_dict(self) -> dict:
-        return {"throughput_rps": self.throughput_rps, "batch_size": 8, "concurrency": 4}
+        return {"throughput_rps": self.throughput_rps, "batch_size": 8, "concurrency": self.concurrency}
 
 
-def test_measure_batch_searches_from_the_seeded_rate_and_records_it():
-    """The plumbing only (the search itself is clients/slo.py's, tested there and on real servers):
-    the closed-loop req/s measured at this size reaches the rule, the search gets its rate."""
-    searched: list[float] = []
+class _Trial:
+    def __init__(self, rate: float) -> None:
+        self.rate_rps = rate
+
+    def to_dict(self) -> dict:
+        return {"rate_rps": self.rate_rps}
+
+
+def _measure(levels: list[int], first_trial=None) -> tuple[list, dict]:
+    """_measure_batch with stand-ins for the sweep and the search (the plumbing only: the search
+    itself is clients/slo.py's, tested there and on real servers)."""
+    searched: list = []
 
     def sweep(payloads, cfg, level, on_progress, on_result):
-        on_result(_Result(30.0))
+        on_result(_Result(30.0, level))
 
-    def search(payloads, start, on_progress, on_trial):
-        searched.append(start)
-        return SloResult(50.0, 28.0, 31.0, False, [], confirmed=True)
+    def search(payloads, start, on_progress, on_trial, single):
+        searched.append((start, single))
+        trials = [_Trial(first_trial if first_trial is not None else start)]
+        return SloResult(50.0, 28.0, 31.0, False, trials, confirmed=True)
 
     batches: list[dict] = []
     with ProgressLog(quiet=True) as progress:
@@ -84,9 +99,9 @@ def test_measure_batch_searches_from_the_seeded_rate_and_records_it():
             batches,
             8,
             "t b=8",
-            payloads=None,
+            lambda: None,
             repetition=1,
-            levels=[4],
+            levels=levels,
             sweep=sweep,
             search=search,
             closed_cfg=None,
@@ -95,7 +110,18 @@ def test_measure_batch_searches_from_the_seeded_rate_and_records_it():
             save=lambda: None,
             progress=progress,
         )
-    assert searched == [30.0]
     [entry] = batches
+    return searched, entry
+
+
+def test_measure_batch_searches_from_the_seeded_rate_and_records_it():
+    searched, entry = _measure([4])  # no concurrency-1 run at this size: the seed is the start
+    assert searched == [(30.0, None)]  # batch 1's 400 req/s / 8 = 50, capped at the closed loop's 30
     assert entry["slo_start_rate_rps"] == 30.0 and "closed-loop 30 req/s" in entry["slo_start_from"]
-    assert entry["slo"]["max_rate_rps"] == 28.0
+    assert entry["slo"]["max_rate_rps"] == 28.0 and entry["status"] == "OK"
+
+
+def test_a_concurrency_1_run_at_that_size_seeds_the_search_instead():
+    searched, entry = _measure([1], first_trial=15.0)  # clients/slo.py starts at half its 30 req/s
+    assert searched[0][1] is not None and searched[0][1].concurrency == 1
+    assert entry["slo_start_rate_rps"] == 15.0 and "concurrency-1 throughput" in entry["slo_start_from"]

@@ -87,11 +87,15 @@ def test_the_best_setting_is_the_highest_passing_rate_and_the_defaults_win_a_tie
 
 def test_the_time_left_estimate_counts_batch_sizes_and_tuning():
     quick = load_run_config(quick=True)
-    # 3 levels x 3.5 s + (5 + 2 confirming) trials x 3.5 s, once more (batch 8: SLO only), 1 setting + start
+    # 3 levels x 3.5 s + (5 + 2 confirming) trials x 3.5 s, once more (batch 8: concurrency 1 and
+    # the SLO), 1 setting: start, concurrency 1 and its search
     search = 7 * 3.5
-    assert served_seconds(quick, "fastapi_onnx") == pytest.approx(8 + 10.5 + search + search + 8 + search)
-    assert served_seconds(quick, "fastapi_litert") == pytest.approx(8 + 10.5 + search + search)  # nothing to tune
-    assert served_seconds(quick, "fastapi_onnx", tuning=False) == pytest.approx(8 + 10.5 + 2 * search)
+    batch8 = 3.5 + search
+    assert served_seconds(quick, "fastapi_onnx") == pytest.approx(8 + 10.5 + search + batch8 + 8 + 3.5 + search)
+    assert served_seconds(quick, "fastapi_litert") == pytest.approx(8 + 10.5 + search + batch8)  # nothing to tune
+    assert served_seconds(quick, "fastapi_onnx", tuning=False) == pytest.approx(8 + 10.5 + search + batch8)
+    two = load_run_config(quick=True, overrides={"load": {"encodings": ["json", "binary"]}})
+    assert served_seconds(two, "fastapi_litert") == pytest.approx(8 + 10.5 + search + batch8 + 10.5)  # + a sweep
     assert "min left" in time_left(quick, ["local", "torchserve", "triton"])
     assert time_left(quick, ["export", "local"]) == ""
 

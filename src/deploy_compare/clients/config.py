@@ -89,6 +89,8 @@ class SloConfig:
 
     p99_bound_ms: float = default("slo", "p99_bound_ms")
     start_rate_rps: float = default("slo", "start_rate_rps")
+    # given the concurrency-1 run just before (slo.py): start at half its throughput instead
+    start_from_single: bool = default("slo", "start_from_single")
     min_rate_rps: float = 1.0
     max_rate_rps: float = 20000.0
     max_trials: int = default("slo", "max_trials")  # total open-loop runs, bracketing + bisection

@@ -21,6 +21,13 @@ spill into the next trial's window.
 
 The answer is a bracket [pass, fail): the highest rate that passed every trial run at it and
 the lowest rate that failed one. A rate that passed once and failed once counts as failing.
+
+One request at a time (`single`: the closed loop at concurrency 1, same server, same batch
+size, measured just before) is what an open loop at a low rate sees too, so it bounds the
+search: when its p50 is over the bound (or its p99, with as many requests as a trial needs),
+no rate can pass and no trial is run; the search starts at half its throughput
+(SloConfig.start_from_single), and does not halve below a quarter of it, where the server
+idles three quarters of the time and a lower rate only makes each trial longer.
 """
 
 from __future__ import annotations
@@ -54,6 +61,23 @@ def lowest_judgeable_rate(config: LoadConfig) -> float:
     """The lowest rate whose trial can still issue min_requests after its warm-up before
     max_duration_s stops it: below it every trial is cut short and judges nothing (judge())."""
     return config.min_requests / (config.max_duration_s - config.warmup_s)
+
+
+def _over_bound_alone(single: LoadResult | None, slo: SloConfig, config: LoadConfig) -> str:
+    """Why no rate can meet the bound, judged from one request at a time ("" = it may)."""
+    if single is None:
+        return ""
+    p50, p99 = single.p50_ms, single.p99_incl_failures_ms
+    if p50 is not None and p50 > slo.p99_bound_ms:
+        figure = f"p50 {p50:.2f} ms"
+    elif single.requests >= config.min_requests and (p99 is None or p99 > slo.p99_bound_ms):
+        figure = "p99 unbounded (failures)" if p99 is None else f"p99 {p99:.2f} ms"
+    else:
+        return ""
+    return (
+        f"one request at a time (closed loop, concurrency 1, {single.requests} requests) already has {figure} "
+        f"> {slo.p99_bound_ms:g} ms: no rate can meet the bound, so no trial was run"
+    )
 
 
 def wait_healthy(endpoint: Endpoint, pause_s: float, deadline_s: float) -> None:
@@ -96,7 +120,11 @@ def find_max_rate_under_slo(
     on_trial: Callable[[SloTrial], None] | None = None,
     run: Callable[..., LoadResult] | None = None,  # replaces run_open_loop (distributed.ClientPool.run_open)
     settle: Callable[[], None] | None = None,  # between trials; default: wait_healthy(pause_s, timeout_s)
+    single: LoadResult | None = None,  # the closed loop at concurrency 1 just before (module docstring)
 ) -> SloResult:
+    hopeless = _over_bound_alone(single, slo, config)
+    if hopeless:
+        return SloResult(slo.p99_bound_ms, None, None, False, [], note=hopeless)
     run = run or run_open_loop
     settle = settle or (lambda: wait_healthy(endpoint, slo.pause_s, config.timeout_s + slo.pause_s))
     trials: list[SloTrial] = []
@@ -119,7 +147,11 @@ def find_max_rate_under_slo(
             cut_short = cut_short or not result.min_requests_met
         return passed
 
-    rate = slo.start_rate_rps
+    rate, floor = slo.start_rate_rps, slo.min_rate_rps
+    if single is not None and single.throughput_rps > 0:
+        floor = min(max(floor, single.throughput_rps / 4), slo.max_rate_rps)
+        if slo.start_from_single:
+            rate = min(max(single.throughput_rps / 2, floor), slo.max_rate_rps)
     searched = 0
     # 1. bracket
     while searched < slo.max_trials:
@@ -131,9 +163,9 @@ def find_max_rate_under_slo(
         else:
             # Lower rates may be within the client's reach (the answer is then a lower bound);
             # nothing lower is needed once a rate passed, nor possible below a capped-short trial.
-            if cut_short or bracket(trials)[0] is not None or rate <= slo.min_rate_rps:
+            if cut_short or bracket(trials)[0] is not None or rate <= floor:
                 break
-            rate = max(rate / 2, slo.min_rate_rps)
+            rate = max(rate / 2, floor)
 
     # 2. bisect
     def wide() -> bool:
@@ -166,7 +198,15 @@ def find_max_rate_under_slo(
             f"the load client fell behind at every rate tried (down to {lowest:g}/s): the server was not measured"
         )
     elif best is None and not any(t.passed for t in trials):
-        notes.append("no rate tried met the bound")
+        lowest = min(t.rate_rps for t in trials)
+        notes.append(
+            "no rate tried met the bound"
+            + (
+                f" (down to {lowest:g}/s, a quarter of the concurrency-1 throughput: lower rates only idle the server)"
+                if floor > slo.min_rate_rps and lowest <= floor
+                else ""
+            )
+        )
     elif best is None:
         pass  # a rate passed once and failed its confirmation: said below
     elif worst is None:

@@ -3,10 +3,11 @@
 Every SLO search is counted at its max_trials plus its confirmation trials, and each run at
 its warm-up + duration; the tune stage runs in a target's first repetition only. A
 run also waits for min_requests: a stack that passes the SLO only at a few requests/s (a
-big model, a batch of 32) takes longer than this estimate. Batch sizes after the first start
-their search from the first's SLO rate scaled by the batch ratio (served.batch_start_rate):
-that saves trials in practice, not in this bound, and those trials run at low rates, where
-min_requests (not duration_s) sets their length. Export and the in-process benchmark are not
+big model, a batch of 32) takes longer than this estimate. Where a search starts (half the
+concurrency-1 throughput, or for a further batch size without one the first size's SLO rate
+scaled by the batch ratio: served.batch_start_rate) saves trials in practice, not in this
+bound; a batch size's trials run at low rates, where min_requests (not duration_s) sets their
+length. Export and the in-process benchmark are not
 estimated: their cost depends on the model, not on the settings.
 """
 
@@ -23,8 +24,8 @@ STARTUP_S = 8.0
 
 
 def served_seconds(config: RunConfig, kind: str, *, tuning: bool = True) -> float:
-    """One served stage: its sweeps and SLO searches at every batch size, then (`tuning`: the
-    target's first repetition) its tuning."""
+    """One served stage: its sweeps and SLO searches at every batch size, a sweep per further
+    encoding, then (`tuning`: the target's first repetition) its tuning."""
     from .tune import grid_for
 
     levels, closed, open_loop, slo = config.load_settings()
@@ -34,10 +35,11 @@ def served_seconds(config: RunConfig, kind: str, *, tuning: bool = True) -> floa
     sizes = config.batch_sizes()
     seconds = STARTUP_S + len(levels) * run_s + search_s
     seconds += (len(sizes) - 1) * (len(config.batch_levels()) * run_s + search_s)
+    seconds += (len(config.encodings()) - 1) * len(levels) * run_s  # each further encoding: a sweep
     tune = config.tune_settings()
     if tuning and tune.enabled:
         settings = len(grid_for(kind, config, tune)) + (0 if tune.batch_size in sizes else 1)
-        seconds += settings * (STARTUP_S + search_s)
+        seconds += settings * (STARTUP_S + run_s + search_s)  # each setting: concurrency 1, then its search
     return seconds
 
 

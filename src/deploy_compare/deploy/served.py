@@ -276,7 +276,11 @@ def run_served_target(
                 if rss is not None:
                     result.peak_rss_mib = max(result.peak_rss_mib or 0.0, rss)
 
+            single: dict[str, Any] = {}  # the concurrency-1 run: it bounds and seeds the SLO search
+
             def keep(load_result, into: list | None = None) -> None:
+                if into is None and load_result.concurrency == 1:
+                    single["result"] = load_result
                 (result.sweep if into is None else into).append({**load_result.to_dict(), "repetition": repetition})
                 save()
                 progress.line(
@@ -290,7 +294,8 @@ def run_served_target(
                 )
                 _check_alive(launcher, kind)
 
-            for level in levels if sweep else []:
+            # The tune stage's settings run concurrency 1 alone: it bounds and seeds their searches.
+            for level in levels if sweep else [1]:
                 sweep_concurrency(
                     endpoint,
                     payloads,
@@ -316,6 +321,7 @@ def run_served_target(
                 on_progress=progress.load_callback(f"{kind} SLO"),
                 on_trial=trial,
                 run=monitored(pool.run_open if pool is not None else run_open_loop, launcher, peak),
+                single=single.get("result"),
             )
             this = slo.to_dict()
             trials = [{**t, "repetition": repetition} for t in this.pop("trials")]
@@ -336,8 +342,13 @@ def run_served_target(
                     result.batches,
                     batch_size,
                     f"{kind}{tag} b={batch_size}",
-                    payloads_from_export(
-                        endpoint, manifest_dir, manifest, artifact=stack.artifact, batch_size=batch_size
+                    functools.partial(
+                        payloads_from_export,
+                        endpoint,
+                        manifest_dir,
+                        manifest,
+                        artifact=stack.artifact,
+                        batch_size=batch_size,
                     ),
                     repetition=repetition,
                     levels=config.batch_levels() if sweep else [],
@@ -350,7 +361,7 @@ def run_served_target(
                         on_result=on_result,
                         run=monitored(pool.run_closed if pool is not None else run_closed_loop, launcher, peak),
                     ),
-                    search=lambda p, start, on_progress, on_trial: find_max_rate_under_slo(
+                    search=lambda p, start, on_progress, on_trial, one: find_max_rate_under_slo(
                         endpoint,
                         p,
                         open_cfg,
@@ -358,6 +369,7 @@ def run_served_target(
                         on_progress=on_progress,
                         on_trial=on_trial,
                         run=monitored(pool.run_open if pool is not None else run_open_loop, launcher, peak),
+                        single=one,
                     ),
                     closed_cfg=closed_cfg,
                     start=functools.partial(
@@ -480,7 +492,7 @@ def _measure_batch(
     batches: list[dict[str, Any]],
     batch_size: int,
     tag: str,
-    payloads: Any,
+    make_payloads: Callable[[], Any],
     *,
     repetition: int,
     levels: list[int],
@@ -492,14 +504,27 @@ def _measure_batch(
     save: Callable[[], None],
     progress: Any,
 ) -> None:
-    """One further request batch size: its closed-loop levels, then its SLO search from the
-    rate `start` gives (batch_start_rate with this size's closed-loop req/s), appended to
-    result.batches as {"batch_size", "repetition", "sweep", "slo", "slo_start_rate_rps",
-    "slo_start_from"} as soon as each exists."""
-    entry: dict[str, Any] = {"batch_size": batch_size, "repetition": repetition, "sweep": [], "slo": None}
+    """One further request batch size: its closed-loop levels, then its SLO search, appended
+    to result.batches as {"batch_size", "repetition", "sweep", "slo", "slo_start_rate_rps",
+    "slo_start_from"} as soon as each exists. The search starts at half this size's
+    concurrency-1 throughput where that level ran ([slo] start_from_single, clients/slo.py),
+    else at the rate `start` gives (batch_start_rate, with this size's best closed-loop req/s).
+    A batch size the server refuses (e.g. a body over its size limit) is FAILED on its own
+    entry ("status", "reason"): the other batch sizes and encodings still run."""
+    entry: dict[str, Any] = {
+        "batch_size": batch_size,
+        "repetition": repetition,
+        "sweep": [],
+        "slo": None,
+        "status": "OK",
+        "reason": None,
+    }
     batches.append(entry)
+    single: dict[str, Any] = {}
 
     def keep(r) -> None:
+        if r.concurrency == 1:
+            single["result"] = r
         entry["sweep"].append(r.to_dict())
         save()
         progress.line(
@@ -509,9 +534,6 @@ def _measure_batch(
         )
         check()
 
-    for level in levels:
-        sweep(payloads, closed_cfg, level, progress.load_callback(f"{tag} c={level}"), keep)
-
     def trial(t) -> None:
         progress.line(
             f"{tag}: open loop {t.rate_rps:.1f} req/s: {'pass' if t.passed else 'fail'}"
@@ -519,11 +541,25 @@ def _measure_batch(
         )
         check()
 
-    closed_rps = [r for r in (p.get("throughput_rps") for p in entry["sweep"]) if isinstance(r, (int, float))]
-    rate, origin = start(max(closed_rps) if closed_rps else None)
-    entry["slo_start_rate_rps"], entry["slo_start_from"] = rate, origin
-    progress.line(f"{tag}: SLO search from {rate:g} req/s ({origin})")
-    slo = search(payloads, rate, progress.load_callback(f"{tag} SLO"), trial)
+    try:
+        payloads = make_payloads()
+        for level in levels:
+            sweep(payloads, closed_cfg, level, progress.load_callback(f"{tag} c={level}"), keep)
+        closed_rps = [r for r in (p.get("throughput_rps") for p in entry["sweep"]) if isinstance(r, (int, float))]
+        rate, origin = start(max(closed_rps) if closed_rps else None)
+        if single.get("result") is None:
+            progress.line(f"{tag}: SLO search from {rate:g} req/s ({origin})")
+        slo = search(payloads, rate, progress.load_callback(f"{tag} SLO"), trial, single.get("result"))
+    except (LoadError, ProtocolError) as exc:
+        check()  # a dead server fails the whole target, as everywhere else
+        entry["status"], entry["reason"] = "FAILED", str(exc)
+        save()
+        progress.line(f"{tag}: FAILED: {exc}")
+        return
+    first = slo.trials[0].rate_rps if slo.trials else None
+    if first is not None and first != rate:  # the concurrency-1 run set the start (clients/slo.py)
+        origin = f"half of batch {batch_size}'s concurrency-1 throughput ([slo] start_from_single)"
+    entry["slo_start_rate_rps"], entry["slo_start_from"] = first, origin if first is not None else slo.note
     entry["slo"] = slo.to_dict()
     save()
     best = slo.max_rate_rps
