@@ -86,6 +86,9 @@ def workload_results(make_results, make_load_result):
             "slo": _search(make_load_result, 32, {12.5: True, 25.0: False}),
         }
     ]
+    ts.batches.append(  # a size the server refused (served._measure_batch): FAILED on its own entry
+        {"batch_size": 64, "repetition": 1, "sweep": [], "slo": None, "status": "FAILED", "reason": "HTTP 413"}
+    )
     ts.tuning = _tuning(make_load_result)
     ts.cold_start_repeats = [
         {**ColdStart(6.2, 6.9, [40.0, 3.1, 2.2, 2.1, 2.0]).to_dict(), "repetition": 1},
@@ -111,7 +114,7 @@ def test_csv_keeps_its_columns_and_adds_batch_tuning_and_cold_start_ones_at_the_
 def test_csv_has_a_row_per_batch_size_point_search_and_trial(workload_results):
     ts = workload_results.served[0]
     rows = [r for r in _rows(workload_results) if r["target"] == "torchserve"]
-    served = [r for r in rows if r["kind"] == "served"]
+    served = [r for r in rows if r["kind"] == "served" and r["status"] == "OK"]
     assert {r["batch_size"] for r in served} == {"1", "8"}
     b8 = [r for r in served if r["batch_size"] == "8"]
     assert [(r["concurrency"], r["repetition"]) for r in b8] == [("4", "1"), ("4", "2")]
@@ -129,6 +132,8 @@ def test_csv_has_a_row_per_batch_size_point_search_and_trial(workload_results):
     b8_trials = [(r["repetition"], float(r["offered_rate_rps"])) for r in trials if r["batch_size"] == "8"]
     assert b8_trials == [(rep, rate) for rep in ("1", "2") for rate in (50.0, 100.0, 150.0, 200.0)]
     assert {r["slo_passed"] for r in trials if r["batch_size"] == "32"} == {"true", "false"}
+    [refused] = [r for r in rows if r["kind"] == "served" and r["status"] == "FAILED"]
+    assert refused["batch_size"] == "64" and refused["reason"] == "HTTP 413"
 
 
 def test_csv_has_a_row_per_tuned_setting_with_the_best_marked_and_its_trials(workload_results):
@@ -164,7 +169,7 @@ def test_the_headline_shows_defaults_vs_tuned_and_what_batching_bought_in_sample
     first, best = (cells[h] for h in table.headers if h.startswith("batching: "))
     assert first == "1 x 400.0 req/s = 400.0 samples/s" and best == "8 x 100.0 req/s = 800.0 samples/s"
     assert cells["batching bought (samples/s)"] == "2.0x"
-    assert "failed to run: workers=2" in cells["note"]
+    assert "failed to run: workers=2" in cells["note"] and "FAILED batch 64: HTTP 413" in cells["note"]
     assert skipped[0].startswith("TF Serving") and skipped[-1].startswith("SKIPPED: ")
     run_dir = make_run(workload_results, edge=False)
     render_all(run_dir)

@@ -223,6 +223,18 @@ def _batch_rows(s: ServedResult, base: dict[str, Any]) -> list[dict[str, Any]]:
         ]
         if isinstance(slo, dict):
             rows += _slo_rows(base, slo, _by_rate(slo.get("trials")), batch)
+    for entry in s.batches:  # a batch size the server refused: a row with its reason
+        if isinstance(entry, dict) and entry.get("status") not in (None, "OK"):
+            rows.append(
+                {
+                    "kind": "served",
+                    **base,
+                    "status": entry.get("status"),
+                    "reason": entry.get("reason"),
+                    "repetition": repetition(entry),
+                    "batch_size": entry.get("batch_size"),
+                }
+            )
     return rows
 
 

@@ -231,6 +231,11 @@ def _batching_cells(s: ServedResult, notes: list[str]) -> list[str]:
     limited = {batch for batch, _, lower_bound in sizes if lower_bound}
     rates = {batch: rate for batch, rate, _ in sizes if rate is not None}
     samples = {batch: rate * batch for batch, rate in rates.items()}
+    refused = sorted(
+        {f"batch {e.get('batch_size')}: {e.get('reason')}" for e in s.batches if e.get("status") == "FAILED"}
+    )
+    if refused:
+        notes.append("FAILED " + "; ".join(refused))
     first_batch, first_rate, _ = sizes[0]
     first = _per_request(first_rate, first_batch, first_batch in limited)
     if len(sizes) < 2:
