@@ -3,6 +3,7 @@ FastAPI baseline and the edge-service path measured side by side; TF Serving SKI
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -165,6 +166,10 @@ def test_batch_sizes_and_the_tune_stage_are_recorded_and_reported(quick_run):
         assert b8["batch_size"] == 8 and b8["slo"] is not None
         assert all(t["result"]["batch_size"] == 8 for t in b8["slo"]["trials"])
         assert all(p["batch_size"] == 1 and p["throughput_samples_per_s"] == p["throughput_rps"] for p in s.sweep)
+        # where batch 8's search started, and from what (--quick runs concurrency 1 at batch 8: that seeds it)
+        if b8["slo"]["trials"]:
+            assert b8["slo"]["trials"][0]["rate_rps"] == b8["slo_start_rate_rps"], b8["slo_start_from"]
+            assert "concurrency-1" in b8["slo_start_from"], b8["slo_start_from"]
         assert s.tuning is not None and s.tuning["default"]["source"] == "served stage"
         if s.target == "fastapi_litert":
             assert s.tuning["trials"] == [] and "fixed" in s.tuning["note"]
@@ -173,3 +178,10 @@ def test_batch_sizes_and_the_tune_stage_are_recorded_and_reported(quick_run):
             assert trial["status"] == "OK", trial
     report = (run_dir / "report.md").read_text()
     assert "Request batch size" in report and "Tuned vs defaults" in report
+    assert "Headline: tuned vs defaults" in report
+    rows = list(csv.DictReader((run_dir / "results.csv").open()))
+    for s in measured:  # results.csv: the batch-8 search, each tuned setting, each cold start
+        mine = [r for r in rows if r["target"] == s.target]
+        assert {r["batch_size"] for r in mine if r["kind"] == "slo"} == {"1", "8"}
+        assert [r["setting"] for r in mine if r["kind"] == "tune"][0] == "defaults"
+        assert [r["kind"] for r in mine].count("cold_start") == 1

@@ -57,6 +57,12 @@ def judge(result: LoadResult, slo: SloConfig) -> tuple[bool, str]:
     return True, ""
 
 
+def lowest_judgeable_rate(config: LoadConfig) -> float:
+    """The lowest rate whose trial can still issue min_requests after its warm-up before
+    max_duration_s stops it: below it every trial is cut short and judges nothing (judge())."""
+    return config.min_requests / (config.max_duration_s - config.warmup_s)
+
+
 def _over_bound_alone(single: LoadResult | None, slo: SloConfig, config: LoadConfig) -> str:
     """Why no rate can meet the bound, judged from one request at a time ("" = it may)."""
     if single is None:

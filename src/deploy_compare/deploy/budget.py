@@ -3,9 +3,13 @@
 Every SLO search is counted at its max_trials plus its confirmation trials, and each run at
 its warm-up + duration; the tune stage runs in a target's first repetition only. A
 run also waits for min_requests: a stack that passes the SLO only at a few requests/s (a
-big model, a batch of 32) takes longer than this estimate. Export and the in-process
-benchmark are not estimated from the settings (their cost depends on the model): a repeated
-run counts each in-process repetition left at the first one's measured duration.
+big model, a batch of 32) takes longer than this estimate. Where a search starts (half the
+concurrency-1 throughput, or for a further batch size without one the first size's SLO rate
+scaled by the batch ratio: served.batch_start_rate) saves trials in practice, not in this
+bound; a batch size's trials run at low rates, where min_requests (not duration_s) sets their
+length. Export and the in-process benchmark are not estimated from the settings (their cost
+depends on the model): a repeated run counts each in-process repetition left at the first
+one's measured duration.
 """
 
 from __future__ import annotations

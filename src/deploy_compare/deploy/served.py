@@ -12,13 +12,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..endpoint import Endpoint
 from ..errors import ConfigError, LoadError, ProtocolError, ServerError, ServerUnavailable
 from .affinity import CorePlan, pin_self, pin_tree, usable_cores
 from .config import RunConfig, build
 from .results import ServedResult
+
+if TYPE_CHECKING:
+    from ..clients.config import LoadConfig, SloConfig
 
 
 def _server_config(kind: str, config: RunConfig, plan: CorePlan):
@@ -358,17 +361,20 @@ def run_served_target(
                         on_result=on_result,
                         run=monitored(pool.run_closed if pool is not None else run_closed_loop, launcher, peak),
                     ),
-                    search=lambda p, on_progress, on_trial, one: find_max_rate_under_slo(
+                    search=lambda p, start, on_progress, on_trial, one: find_max_rate_under_slo(
                         endpoint,
                         p,
                         open_cfg,
-                        slo_cfg,
+                        dataclasses.replace(slo_cfg, start_rate_rps=start),
                         on_progress=on_progress,
                         on_trial=on_trial,
                         run=monitored(pool.run_open if pool is not None else run_open_loop, launcher, peak),
                         single=one,
                     ),
                     closed_cfg=closed_cfg,
+                    start=functools.partial(
+                        batch_start_rate, slo_cfg, open_cfg, batch_size, batch_sizes[0], slo.max_rate_rps
+                    ),
                     check=lambda: _check_alive(launcher, kind),
                     save=save,
                     progress=progress,
@@ -431,6 +437,57 @@ def _s(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f} s"
 
 
+def batch_start_rate(
+    slo: SloConfig,
+    trial: LoadConfig,
+    batch_size: int,
+    first_batch: int,
+    first_rate_rps: float | None,
+    closed_loop_rps: float | None,
+) -> tuple[float, str]:
+    """Where the SLO search at `batch_size` samples per request starts (req/s), from what this
+    launch measured already, and a few words saying from what.
+
+    [slo] start_rate_rps suits the first batch size. A request of 32 samples costs the server
+    about 32 single samples (server batching makes it cheaper, a whole batch inside the p99
+    bound dearer), so starting there would spend the bracket's first trials far above the
+    sustainable rate, each one costing duration_s, or min_requests / rate at low rates. So:
+    1. the first batch size's SLO rate (this launch's search; `slo`'s start_rate_rps when it
+       found none) x first_batch / batch_size: the samples/s it sustained, in requests;
+    2. at most this size's best closed-loop req/s where [load] batch_concurrency measured it
+       (an open loop does not sustain more than the closed loop served);
+    3. at least the lowest rate whose trial can issue min_requests before max_duration_s
+       (clients.slo.lowest_judgeable_rate: a trial below it judges nothing) and min_rate_rps;
+       at most max_rate_rps.
+    From there the search brackets (doubling or halving), bisects and confirms as it always does.
+    """
+    from ..clients.slo import lowest_judgeable_rate
+
+    scale = first_batch / batch_size
+    if first_rate_rps is not None and first_rate_rps > 0:
+        rate, origin = first_rate_rps * scale, f"batch {first_batch}'s SLO rate {first_rate_rps:g} req/s"
+    else:
+        rate = slo.start_rate_rps * scale
+        origin = f"batch {first_batch} met no rate: [slo] start_rate_rps {slo.start_rate_rps:g}"
+    origin += f" x {first_batch}/{batch_size}"
+    if closed_loop_rps is not None and 0 < closed_loop_rps < rate:
+        rate, origin = (
+            closed_loop_rps,
+            f"{origin}, capped at batch {batch_size}'s closed-loop {closed_loop_rps:.3g} req/s",
+        )
+    judgeable = lowest_judgeable_rate(trial)
+    floor = max(slo.min_rate_rps, judgeable)
+    if rate < floor:
+        why = (
+            f"the lowest whose trial issues min_requests={trial.min_requests} before max_duration_s={trial.max_duration_s:g}"
+            if judgeable >= slo.min_rate_rps
+            else "[slo] min_rate_rps"
+        )
+        rate, origin = floor, f"{origin}, raised to {floor:.3g} req/s ({why})"
+    rate = min(max(round(rate, 2), floor), slo.max_rate_rps)
+    return rate, origin
+
+
 def _measure_batch(
     batches: list[dict[str, Any]],
     batch_size: int,
@@ -442,12 +499,16 @@ def _measure_batch(
     sweep: Callable[..., Any],
     search: Callable[..., Any],
     closed_cfg: Any,
+    start: Callable[[float | None], tuple[float, str]],
     check: Callable[[], None],
     save: Callable[[], None],
     progress: Any,
 ) -> None:
     """One further request batch size: its closed-loop levels, then its SLO search, appended
-    to result.batches as {"batch_size", "repetition", "sweep", "slo"} as soon as each exists.
+    to result.batches as {"batch_size", "repetition", "sweep", "slo", "slo_start_rate_rps",
+    "slo_start_from"} as soon as each exists. The search starts at half this size's
+    concurrency-1 throughput where that level ran ([slo] start_from_single, clients/slo.py),
+    else at the rate `start` gives (batch_start_rate, with this size's best closed-loop req/s).
     A batch size the server refuses (e.g. a body over its size limit) is FAILED on its own
     entry ("status", "reason"): the other batch sizes and encodings still run."""
     entry: dict[str, Any] = {
@@ -484,13 +545,21 @@ def _measure_batch(
         payloads = make_payloads()
         for level in levels:
             sweep(payloads, closed_cfg, level, progress.load_callback(f"{tag} c={level}"), keep)
-        slo = search(payloads, progress.load_callback(f"{tag} SLO"), trial, single.get("result"))
+        closed_rps = [r for r in (p.get("throughput_rps") for p in entry["sweep"]) if isinstance(r, (int, float))]
+        rate, origin = start(max(closed_rps) if closed_rps else None)
+        if single.get("result") is None:
+            progress.line(f"{tag}: SLO search from {rate:g} req/s ({origin})")
+        slo = search(payloads, rate, progress.load_callback(f"{tag} SLO"), trial, single.get("result"))
     except (LoadError, ProtocolError) as exc:
         check()  # a dead server fails the whole target, as everywhere else
         entry["status"], entry["reason"] = "FAILED", str(exc)
         save()
         progress.line(f"{tag}: FAILED: {exc}")
         return
+    first = slo.trials[0].rate_rps if slo.trials else None
+    if first is not None and first != rate:  # the concurrency-1 run set the start (clients/slo.py)
+        origin = f"half of batch {batch_size}'s concurrency-1 throughput ([slo] start_from_single)"
+    entry["slo_start_rate_rps"], entry["slo_start_from"] = first, origin if first is not None else slo.note
     entry["slo"] = slo.to_dict()
     save()
     best = slo.max_rate_rps

@@ -8,7 +8,7 @@ from ..repeats import bench_repetitions
 from . import encodings, plots, tables
 from .document import Bullets, Code, Document, Figure, Paragraph, Section
 from .edge import INVOKE_NOTE, edge_section
-from .fmt import get, text
+from .fmt import get, getf, ms, text
 from .inputs import ReportInputs
 from .names import local_rows
 from .serverview import server_view_section
@@ -51,6 +51,32 @@ def verdict_section(inputs: ReportInputs) -> Section:
         if v.details:
             blocks.append(Bullets(v.details))
     return Section("verdicts", "What wins", blocks)
+
+
+def headline_section(inputs: ReportInputs) -> Section | None:
+    """The table a user reads first (report/tuning.py headline_table): each stack at its
+    defaults vs tuned, and what batching bought; None when the run has neither."""
+    from .tuning import headline_table
+
+    table = headline_table(inputs.results)
+    if not table.rows:
+        return None
+    bound = next((getf(s.slo, "p99_bound_ms") for s in inputs.results.served if isinstance(s.slo, dict)), None)
+    return Section(
+        "headline",
+        "Headline: tuned vs defaults, and what batching bought",
+        [
+            Paragraph(
+                f"Per stack, the highest open-loop rate whose p99 (failures counted) stays <= {ms(bound)} ms: "
+                "at the stack's defaults and at the best server setting the tune stage found (the setting "
+                "spelled out), and with several samples per request, where samples/s = samples per request "
+                "x requests/s. With repetitions each rate is their median; the tables under "
+                '"Served targets" hold the brackets, spreads and every setting and trial.',
+                tone="note",
+            ),
+            table,
+        ],
+    )
 
 
 def run_section(inputs: ReportInputs) -> Section:
@@ -250,6 +276,7 @@ def build_document(inputs: ReportInputs) -> Document:
     r = inputs.results
     model = text(get(r.model, "name")) if r.model else "unknown model"
     sections = [
+        headline_section(inputs),
         verdict_section(inputs),
         run_section(inputs),
         served_section(inputs),

@@ -1,9 +1,16 @@
 """results.csv: one row per measured thing, raw numbers, units in the column names.
 
 kind = local | edge (one per artifact/profile/threads/device; local: the median over `run --repeat`'s
-repetitions), served (one per target x encoding x concurrency x repetition; a target or encoding
-without a sweep gets one row with its status and reason), slo (one per target's search: the median rate over the repetitions),
-slo_trial (one per open-loop trial, with its repetition).
+repetitions), served (one per target x request batch size x encoding x concurrency x repetition;
+a target or encoding without a sweep gets one row with its status and reason), slo (one per
+target's search at each batch size: the median rate over the repetitions), slo_trial (one per
+open-loop trial, with its repetition), tune (one per server setting the tune stage compared,
+the defaults included: its SLO rate; tune_best marks the best), tune_trial (one per open-loop
+trial of a setting the tune stage started a server for), cold_start (one per launch: launch to
+healthy, to the first inference, the first requests' latency).
+
+batch_size is the samples per request of a served, slo, slo_trial or tune row; a rate in
+requests/s times it is the samples/s column beside it.
 """
 
 from __future__ import annotations
@@ -13,9 +20,10 @@ import io
 from typing import Any
 
 from ..deploy.results import RunResults, ServedResult
-from ..repeats import repetition
-from .fmt import get
+from ..repeats import finite, repetition
+from .fmt import ascending, get, getf
 from .names import local_rows, slo_trials, sweep_repetitions
+from .tuning import workloads
 
 BASE_COLUMNS = (
     "kind",
@@ -62,6 +70,17 @@ TAIL_COLUMNS = (
     "encoding",  # served: how requests travelled (json, binary, grpc, ...), bytes per message
     "request_bytes",
     "response_bytes",
+    # request batch sizes ([load] batch_sizes) and the tune stage ([tune]); kind cold_start
+    "batch_size",
+    "throughput_samples_per_s",
+    "slo_max_rate_samples_per_s",
+    "setting",
+    "tune_best",
+    "tune_gain_vs_default",
+    "launch_to_healthy_s",
+    "launch_to_first_inference_s",
+    "first_requests_ms",
+    "image_build_s",
 )
 LATENCY_KEYS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms")
 
@@ -137,7 +156,152 @@ def _load_fields(d: Any) -> dict[str, Any]:
         "encoding": get(d, "encoding"),
         "request_bytes": get(d, "request_bytes"),
         "response_bytes": get(d, "response_bytes"),
+        "batch_size": get(d, "batch_size"),
+        "throughput_samples_per_s": get(d, "throughput_samples_per_s"),
     }
+
+
+def _samples(rate: Any, batch: Any) -> float | None:
+    rate, batch = finite(rate), finite(batch)
+    return None if rate is None or batch is None else rate * batch
+
+
+def _slo_rows(
+    base: dict[str, Any], slo: dict[str, Any], trials: list[dict[str, Any]], batch: int
+) -> list[dict[str, Any]]:
+    """One search's slo row (its rate in requests/s and samples/s) and a slo_trial row per trial."""
+    rows = [
+        {
+            "kind": "slo",
+            **base,
+            "batch_size": batch,
+            "slo_p99_bound_ms": get(slo, "p99_bound_ms"),
+            "slo_max_rate_rps": get(slo, "max_rate_rps"),
+            "slo_max_rate_samples_per_s": _samples(get(slo, "max_rate_rps"), batch),
+            "client_bottleneck": get(slo, "limited_by_client"),
+            "reason": get(slo, "note") or base.get("reason"),
+        }
+    ]
+    for t in trials:
+        rows.append(
+            {
+                "kind": "slo_trial",
+                **base,
+                "offered_rate_rps": get(t, "rate_rps"),
+                "repetition": repetition(t),
+                **_load_fields(get(t, "result")),
+                "batch_size": get(t, "result", "batch_size") or batch,
+                "slo_p99_bound_ms": get(slo, "p99_bound_ms"),
+                "slo_passed": get(t, "passed"),
+                "reason": get(t, "reason") or None,
+            }
+        )
+    return rows
+
+
+def _by_rate(trials: Any) -> list[dict[str, Any]]:
+    """A search's trials by repetition, then rate (as names.slo_trials orders the first size's)."""
+    kept = [t for t in trials or [] if isinstance(t, dict) and getf(t, "rate_rps") is not None]
+    return sorted(kept, key=lambda t: (repetition(t), ascending(getf(t, "rate_rps"))))
+
+
+def _batch_rows(s: ServedResult, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """The request batch sizes after the first (ServedResult.batches): their closed-loop
+    points and their SLO search, one row per point, search and trial."""
+    rows: list[dict[str, Any]] = []
+    for batch, sweep, slo in workloads(s)[1:]:
+        rows += [
+            {
+                "kind": "served",
+                **base,
+                "concurrency": get(p, "concurrency"),
+                "repetition": repetition(p),
+                **_load_fields(p),
+                "batch_size": get(p, "batch_size") or batch,
+            }
+            for p in sorted(sweep, key=lambda p: (ascending(getf(p, "concurrency")), repetition(p)))
+        ]
+        if isinstance(slo, dict):
+            rows += _slo_rows(base, slo, _by_rate(slo.get("trials")), batch)
+    for entry in s.batches:  # a batch size the server refused: a row with its reason
+        if isinstance(entry, dict) and entry.get("status") not in (None, "OK"):
+            rows.append(
+                {
+                    "kind": "served",
+                    **base,
+                    "status": entry.get("status"),
+                    "reason": entry.get("reason"),
+                    "repetition": repetition(entry),
+                    "batch_size": entry.get("batch_size"),
+                }
+            )
+    return rows
+
+
+def _tune_rows(s: ServedResult, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tune stage (ServedResult.tuning): a tune row per setting (the defaults first) with
+    its SLO rate, the best marked; a tune_trial row per open-loop trial it ran for a setting."""
+    tuning = s.tuning
+    if not isinstance(tuning, dict):
+        return []
+    batch = tuning.get("batch_size")
+    best = tuning.get("best") if isinstance(tuning.get("best"), dict) else None
+    settings = [t for t in [tuning.get("default"), *(tuning.get("trials") or [])] if isinstance(t, dict)]
+    rows: list[dict[str, Any]] = []
+    for t in settings:
+        is_best = best is not None and t.get("label") == best.get("label")
+        rows.append(
+            {
+                "kind": "tune",
+                **base,
+                "status": t.get("status", "OK"),
+                "reason": t.get("reason") or get(t, "slo", "note") or tuning.get("note") or None,
+                "batch_size": batch,
+                "setting": t.get("label"),
+                "slo_p99_bound_ms": tuning.get("p99_bound_ms"),
+                "slo_max_rate_rps": t.get("max_rate_rps"),
+                "slo_max_rate_samples_per_s": t.get("max_rate_samples_per_s"),
+                "client_bottleneck": t.get("limited_by_client"),
+                "tune_best": is_best,
+                "tune_gain_vs_default": best.get("gain_vs_default") if is_best and best else None,
+            }
+        )
+        for trial in _by_rate(get(t, "slo", "trials")):
+            rows.append(
+                {
+                    "kind": "tune_trial",
+                    **base,
+                    "setting": t.get("label"),
+                    "offered_rate_rps": get(trial, "rate_rps"),
+                    "repetition": repetition(trial),
+                    **_load_fields(get(trial, "result")),
+                    "batch_size": get(trial, "result", "batch_size") or batch,
+                    "slo_p99_bound_ms": tuning.get("p99_bound_ms"),
+                    "slo_passed": get(trial, "passed"),
+                    "reason": get(trial, "reason") or None,
+                }
+            )
+    return rows
+
+
+def _cold_start_rows(s: ServedResult, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per launch of the served stage (cold_start_repeats; older runs: cold_start)."""
+    colds = [c for c in s.cold_start_repeats if isinstance(c, dict)]
+    if not colds and isinstance(s.cold_start, dict):
+        colds = [s.cold_start]
+    return [
+        {
+            "kind": "cold_start",
+            **base,
+            "repetition": repetition(c),
+            "reason": c.get("note") or base.get("reason"),
+            "launch_to_healthy_s": c.get("launch_to_healthy_s"),
+            "launch_to_first_inference_s": c.get("launch_to_first_inference_s"),
+            "first_requests_ms": c.get("first_requests_ms"),
+            "image_build_s": c.get("image_build_s"),
+        }
+        for c in colds
+    ]
 
 
 def _served_rows(s: ServedResult) -> list[dict[str, Any]]:
@@ -171,30 +335,15 @@ def _served_rows(s: ServedResult) -> list[dict[str, Any]]:
         ]
         if not sweep:
             rows.append({"kind": "served", **cell_base})
+    first_batch = workloads(s)[0][0]
+    for row in rows:  # points from before batch sizes were recorded ran the first size (1)
+        if row.get("concurrency") is not None and row.get("batch_size") is None:
+            row["batch_size"] = first_batch
     if isinstance(s.slo, dict):
-        rows.append(
-            {
-                "kind": "slo",
-                **base,
-                "slo_p99_bound_ms": get(s.slo, "p99_bound_ms"),
-                "slo_max_rate_rps": get(s.slo, "max_rate_rps"),
-                "client_bottleneck": get(s.slo, "limited_by_client"),
-                "reason": get(s.slo, "note") or s.reason,
-            }
-        )
-        for t in slo_trials(s):
-            rows.append(
-                {
-                    "kind": "slo_trial",
-                    **base,
-                    "offered_rate_rps": get(t, "rate_rps"),
-                    "repetition": repetition(t),
-                    **_load_fields(get(t, "result")),
-                    "slo_p99_bound_ms": get(s.slo, "p99_bound_ms"),
-                    "slo_passed": get(t, "passed"),
-                    "reason": get(t, "reason") or None,
-                }
-            )
+        rows += _slo_rows(base, s.slo, slo_trials(s), first_batch)
+    rows += _batch_rows(s, base)
+    rows += _tune_rows(s, base)
+    rows += _cold_start_rows(s, base)
     return rows
 
 

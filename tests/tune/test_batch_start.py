@@ -1,0 +1,127 @@
+"""Where the SLO search of a request batch size after the first starts (served.batch_start_rate):
+from the first size's SLO rate scaled by the batch ratio, at most the size's closed-loop rate,
+never below the lowest rate a trial can judge; and that _measure_batch searches from there."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from deploy_compare.clients import LoadConfig, SloConfig
+from deploy_compare.clients.results import SloResult
+from deploy_compare.clients.slo import lowest_judgeable_rate
+from deploy_compare.deploy.config import load_run_config
+from deploy_compare.deploy.served import _measure_batch, batch_start_rate
+from deploy_compare.progress import ProgressLog
+
+pytestmark = pytest.mark.unit
+
+SLO = SloConfig(p99_bound_ms=50.0, start_rate_rps=200.0)
+# 300 requests after a 1 s warm-up within a 121 s hard stop: 2.5 req/s at the least
+TRIAL = LoadConfig(warmup_s=1.0, duration_s=5.0, min_requests=300, max_duration_s=121.0)
+
+
+def test_the_first_sizes_slo_rate_in_samples_per_s_becomes_requests_at_the_larger_size():
+    rate, origin = batch_start_rate(SLO, TRIAL, 8, 1, 400.0, None)
+    assert rate == 50.0 and "batch 1's SLO rate 400 req/s x 1/8" in origin
+    assert batch_start_rate(SLO, TRIAL, 32, 8, 100.0, None)[0] == 25.0  # the ratio of the two sizes
+    assert batch_start_rate(SLO, TRIAL, 32, 1, 250.0, None)[0] == 7.81  # rounded to 0.01 req/s
+
+
+def test_the_closed_loop_rate_at_that_size_caps_the_start():
+    rate, origin = batch_start_rate(SLO, TRIAL, 8, 1, 400.0, 31.4)
+    assert rate == 31.4 and "capped at batch 8's closed-loop 31.4 req/s" in origin
+    assert batch_start_rate(SLO, TRIAL, 8, 1, 400.0, 80.0)[0] == 50.0  # above the estimate: no cap
+
+
+def test_the_start_is_never_below_the_lowest_rate_a_trial_can_judge():
+    assert lowest_judgeable_rate(TRIAL) == 2.5
+    rate, origin = batch_start_rate(SLO, TRIAL, 32, 1, 40.0, None)  # 1.25 req/s: trials cut short
+    assert rate == 2.5 and "min_requests=300 before max_duration_s=121" in origin
+    lenient = LoadConfig(warmup_s=1.0, duration_s=5.0, min_requests=10, max_duration_s=121.0)
+    rate, origin = batch_start_rate(SloConfig(min_rate_rps=2.0), lenient, 32, 1, 40.0, 0.5)
+    assert rate == 2.0 and "[slo] min_rate_rps" in origin
+    assert batch_start_rate(SloConfig(start_rate_rps=50.0, max_rate_rps=100.0), TRIAL, 2, 8, 400.0, None)[0] == 100.0
+
+
+def test_without_a_first_rate_the_configured_start_is_scaled():
+    rate, origin = batch_start_rate(SLO, TRIAL, 8, 1, None, None)
+    assert rate == 25.0 and "start_rate_rps 200 x 1/8" in origin
+
+
+def test_the_default_profiles_floor_leaves_batch_8_its_scaled_start():
+    for quick in (False, True):
+        _, _, trial, slo = load_run_config(quick=quick).load_settings()
+        rate, _ = batch_start_rate(slo, trial, 8, 1, slo.start_rate_rps, None)
+        assert lowest_judgeable_rate(trial) <= rate == slo.start_rate_rps / 8
+
+
+class _Result:
+    def __init__(self, rps: float, concurrency: int = 4) -> None:
+        self.throughput_rps, self.throughput_samples_per_s = rps, rps * 8
+        self.concurrency, self.p50_ms, self.p99_ms, self.errors, self.client_bottleneck = (
+            concurrency,
+            9.0,
+            20.0,
+            {},
+            False,
+        )
+
+    def to_dict(self) -> dict:
+        return {"throughput_rps": self.throughput_rps, "batch_size": 8, "concurrency": self.concurrency}
+
+
+class _Trial:
+    def __init__(self, rate: float) -> None:
+        self.rate_rps = rate
+
+    def to_dict(self) -> dict:
+        return {"rate_rps": self.rate_rps}
+
+
+def _measure(levels: list[int], first_trial=None) -> tuple[list, dict]:
+    """_measure_batch with stand-ins for the sweep and the search (the plumbing only: the search
+    itself is clients/slo.py's, tested there and on real servers)."""
+    searched: list = []
+
+    def sweep(payloads, cfg, level, on_progress, on_result):
+        on_result(_Result(30.0, level))
+
+    def search(payloads, start, on_progress, on_trial, single):
+        searched.append((start, single))
+        trials = [_Trial(first_trial if first_trial is not None else start)]
+        return SloResult(50.0, 28.0, 31.0, False, trials, confirmed=True)
+
+    batches: list[dict] = []
+    with ProgressLog(quiet=True) as progress:
+        _measure_batch(
+            batches,
+            8,
+            "t b=8",
+            lambda: None,
+            repetition=1,
+            levels=levels,
+            sweep=sweep,
+            search=search,
+            closed_cfg=None,
+            start=functools.partial(batch_start_rate, SLO, TRIAL, 8, 1, 400.0),
+            check=lambda: None,
+            save=lambda: None,
+            progress=progress,
+        )
+    [entry] = batches
+    return searched, entry
+
+
+def test_measure_batch_searches_from_the_seeded_rate_and_records_it():
+    searched, entry = _measure([4])  # no concurrency-1 run at this size: the seed is the start
+    assert searched == [(30.0, None)]  # batch 1's 400 req/s / 8 = 50, capped at the closed loop's 30
+    assert entry["slo_start_rate_rps"] == 30.0 and "closed-loop 30 req/s" in entry["slo_start_from"]
+    assert entry["slo"]["max_rate_rps"] == 28.0 and entry["status"] == "OK"
+
+
+def test_a_concurrency_1_run_at_that_size_seeds_the_search_instead():
+    searched, entry = _measure([1], first_trial=15.0)  # clients/slo.py starts at half its 30 req/s
+    assert searched[0][1] is not None and searched[0][1].concurrency == 1
+    assert entry["slo_start_rate_rps"] == 15.0 and "concurrency-1 throughput" in entry["slo_start_from"]
