@@ -67,6 +67,13 @@ def batch_table(results: RunResults) -> Table:
             samples = None if rate is None else rate * batch
             if number == 0:
                 base = samples
+            # why a size has no rate: the search's own note, or the server refusing the size
+            refused = [
+                f"repetition {repetition(e)} FAILED: {e.get('reason')}"
+                for e in s.batches
+                if int(e.get("batch_size") or 1) == batch and e.get("status") == "FAILED"
+            ]
+            note = "; ".join([*refused, *([get(slo, "note")] if get(slo, "note") else [])])
             rows.append(
                 [
                     target_label(s),
@@ -77,9 +84,10 @@ def batch_table(results: RunResults) -> Table:
                     num(rate),
                     num(samples),
                     ratio(base, samples),
+                    text(note) if note else DASH,
                 ]
             )
-            statuses.append("OK" if rate is not None else "WARN")
+            statuses.append("FAILED" if refused else "OK" if rate is not None else "WARN")
     return Table(
         [
             "target",
@@ -90,6 +98,7 @@ def batch_table(results: RunResults) -> Table:
             "SLO rate req/s",
             "SLO rate samples/s",
             "vs the first batch size",
+            "note",
         ],
         rows,
         statuses,
