@@ -145,8 +145,12 @@ def combine_slo(repeats: list[dict[str, Any]], trials: list[dict[str, Any]]) -> 
         "repetitions": len(repeats),
         "rate_min_rps": rates.lo if found else None,  # also the bracket's low end
         "rate_max_rps": rates.hi if found else None,
-        # The bracket's high end: None when some repetition never failed (the highest rate allowed passed)
-        "bracket_high_rps": None if any(f is None for f in fails) else max(f for f in fails if f is not None),
+        # The bracket's high end: None when some repetition found a rate and never failed (the
+        # highest rate allowed passed); a repetition with neither ran no trial (one request at a
+        # time was already over the bound: clients/slo.py) and bounds nothing.
+        "bracket_high_rps": None
+        if any(f is None and p is not None for p, f in zip(passes, fails, strict=True))
+        else max((f for f in fails if f is not None), default=None),
         "note": note,
         "trials": trials,
     }

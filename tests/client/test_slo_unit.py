@@ -205,3 +205,30 @@ def test_the_search_starts_at_half_the_concurrency_1_throughput_and_halves_no_lo
     result = search_after(never, closed_c1(throughput=400.0, p50=2.0, p99=4.0), max_trials=8)
     assert [r for r, _ in never.calls] == [200.0, 100.0] and result.max_rate_rps is None
     assert "a quarter of the concurrency-1 throughput" in result.note
+
+
+def test_the_search_never_starts_or_halves_below_the_lowest_rate_a_trial_can_judge():
+    # The full profile's trials: 2000 requests before a 120 s stop (2 s of warm-up): ~16.9/s.
+    strict = LoadConfig(duration_s=10.0, warmup_s=2.0, min_requests=2000, max_duration_s=120.0)
+    server = Scripted(capacity=1000.0)
+    settings = SloConfig(p99_bound_ms=50.0, start_rate_rps=100.0, max_trials=2)
+    single = closed_c1(throughput=25.0, p50=30.0, p99=45.0, requests=100)
+    find_max_rate_under_slo(ENDPOINT, None, strict, settings, run=server.run, settle=server.settle, single=single)
+    assert server.calls[0][0] == pytest.approx(2000 / 118)  # not 12.5/s: cut short, it would judge nothing
+    never = Scripted(capacity=1.0)
+    wide = dataclasses.replace(settings, max_trials=8)
+    result = find_max_rate_under_slo(ENDPOINT, None, strict, wide, run=never.run, settle=never.settle)
+    assert [r for r, _ in never.calls] == [100.0, 50.0, 25.0, pytest.approx(2000 / 118)]
+    assert "min_requests=2000 before max_duration_s=120" in result.note
+
+
+def test_a_repetition_that_ran_no_trial_bounds_nothing_in_the_combined_bracket():
+    from deploy_compare.repeats import combine_slo
+
+    skipped = {"p99_bound_ms": 50.0, "max_rate_rps": None, "lowest_failing_rate_rps": None, "repetition": 1}
+    found = {"p99_bound_ms": 50.0, "max_rate_rps": 300.0, "lowest_failing_rate_rps": 330.0, "repetition": 2}
+    combined = combine_slo([skipped, found], [])
+    assert combined["bracket_high_rps"] == 330.0 and combined["rate_min_rps"] == 0.0
+    assert combine_slo([skipped], [])["bracket_high_rps"] is None
+    never_failed = {**found, "lowest_failing_rate_rps": None}
+    assert combine_slo([found, never_failed], [])["bracket_high_rps"] is None  # the highest rate allowed passed

@@ -27,7 +27,8 @@ size, measured just before) is what an open loop at a low rate sees too, so it b
 search: when its p50 is over the bound (or its p99, with as many requests as a trial needs),
 no rate can pass and no trial is run; the search starts at half its throughput
 (SloConfig.start_from_single), and does not halve below a quarter of it, where the server
-idles three quarters of the time and a lower rate only makes each trial longer.
+idles three quarters of the time and a lower rate only makes each trial longer, nor below the
+lowest rate a trial can judge (search_floor).
 """
 
 from __future__ import annotations
@@ -61,6 +62,26 @@ def lowest_judgeable_rate(config: LoadConfig) -> float:
     """The lowest rate whose trial can still issue min_requests after its warm-up before
     max_duration_s stops it: below it every trial is cut short and judges nothing (judge())."""
     return config.min_requests / (config.max_duration_s - config.warmup_s)
+
+
+def search_floor(config: LoadConfig, slo: SloConfig, single: LoadResult | None = None) -> tuple[float, str]:
+    """The lowest rate worth a trial, and why: min_rate_rps; the lowest rate a trial can judge
+    (below it every trial is cut short); a quarter of the concurrency-1 throughput (below it the
+    server idles and a lower rate only makes the trial longer): the highest of these."""
+    floors = [
+        (slo.min_rate_rps, "[slo] min_rate_rps"),
+        (
+            lowest_judgeable_rate(config),
+            f"the lowest rate whose trial issues min_requests={config.min_requests} "
+            f"before max_duration_s={config.max_duration_s:g}",
+        ),
+    ]
+    if single is not None and single.throughput_rps > 0:
+        floors.append(
+            (single.throughput_rps / 4, "a quarter of the concurrency-1 throughput: lower rates only idle the server")
+        )
+    rate, why = max(floors, key=lambda f: f[0])
+    return min(rate, slo.max_rate_rps), why
 
 
 def _over_bound_alone(single: LoadResult | None, slo: SloConfig, config: LoadConfig) -> str:
@@ -147,11 +168,11 @@ def find_max_rate_under_slo(
             cut_short = cut_short or not result.min_requests_met
         return passed
 
-    rate, floor = slo.start_rate_rps, slo.min_rate_rps
-    if single is not None and single.throughput_rps > 0:
-        floor = min(max(floor, single.throughput_rps / 4), slo.max_rate_rps)
-        if slo.start_from_single:
-            rate = min(max(single.throughput_rps / 2, floor), slo.max_rate_rps)
+    floor, floor_why = search_floor(config, slo, single)
+    rate = slo.start_rate_rps
+    if single is not None and single.throughput_rps > 0 and slo.start_from_single:
+        rate = single.throughput_rps / 2
+    rate = min(max(rate, floor), slo.max_rate_rps)
     searched = 0
     # 1. bracket
     while searched < slo.max_trials:
@@ -200,12 +221,7 @@ def find_max_rate_under_slo(
     elif best is None and not any(t.passed for t in trials):
         lowest = min(t.rate_rps for t in trials)
         notes.append(
-            "no rate tried met the bound"
-            + (
-                f" (down to {lowest:g}/s, a quarter of the concurrency-1 throughput: lower rates only idle the server)"
-                if floor > slo.min_rate_rps and lowest <= floor
-                else ""
-            )
+            "no rate tried met the bound" + (f" (down to {lowest:g}/s, {floor_why})" if lowest <= floor else "")
         )
     elif best is None:
         pass  # a rate passed once and failed its confirmation: said below

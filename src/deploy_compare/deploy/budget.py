@@ -27,6 +27,7 @@ STARTUP_S = 8.0
 def served_seconds(config: RunConfig, kind: str, *, tuning: bool = True) -> float:
     """One served stage: its sweeps and SLO searches at every batch size, a sweep per further
     encoding, then (`tuning`: the target's first repetition) its tuning."""
+    from ..servers.registry import get
     from .tune import grid_for
 
     levels, closed, open_loop, slo = config.load_settings()
@@ -36,7 +37,9 @@ def served_seconds(config: RunConfig, kind: str, *, tuning: bool = True) -> floa
     sizes = config.batch_sizes()
     seconds = STARTUP_S + len(levels) * run_s + search_s
     seconds += (len(sizes) - 1) * (len(config.batch_levels()) * run_s + search_s)
-    seconds += (len(config.encodings()) - 1) * len(levels) * run_s  # each further encoding: a sweep
+    # each further encoding the stack speaks: a sweep (at most: a launcher may lack a gRPC port)
+    spoken = [e for e in config.encodings() if get(kind).encoding_reason(e) is None]
+    seconds += max(len(spoken) - 1, 0) * len(levels) * run_s
     tune = config.tune_settings()
     if tuning and tune.enabled:
         settings = len(grid_for(kind, config, tune)) + (0 if tune.batch_size in sizes else 1)

@@ -69,7 +69,9 @@ class ServedResult:
     # each sweep point / SLO trial also lists its actors and their nodes (LoadResult.client_actors).
     load_client: dict[str, Any] | None = None
     # Request batch sizes after the first of [load] batch_sizes (the first fills sweep/slo):
-    # [{"batch_size": 8, "sweep": [LoadResult dicts], "slo": SloResult dict}, ...]
+    # [{"batch_size": 8, "repetition": 1, "sweep": [LoadResult dicts], "slo": SloResult dict,
+    #   "status": "OK" | "FAILED" (the server refused the size), "reason": str | None,
+    #   "slo_start_rate_rps", "slo_start_from": where its search started and why}, ...]
     batches: list[dict[str, Any]] = field(default_factory=list)
     # The tune stage (deploy/tune.py): the stack at its defaults and at each setting of its
     # grid under the same SLO, and the best setting found; None when tuning did not run.

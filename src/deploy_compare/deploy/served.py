@@ -164,7 +164,8 @@ def run_served_target(
 
     The first request batch size of [load] batch_sizes fills result.sweep / result.slo; each
     further one gets its closed-loop levels ([load] batch_concurrency) and its SLO search in
-    result.batches. `sweep` False (the tune stage's trials): the SLO searches alone.
+    result.batches. `sweep` False (the tune stage's trials): concurrency 1 (it bounds and
+    seeds the search, clients/slo.py), then the SLO searches.
     """
     from ..clients import find_max_rate_under_slo, run_closed_loop, run_open_loop, sweep_concurrency
     from ..clients.payload import payloads_from_export
@@ -457,11 +458,11 @@ def batch_start_rate(
     2. at most this size's best closed-loop req/s where [load] batch_concurrency measured it
        (an open loop does not sustain more than the closed loop served);
     3. at least the lowest rate whose trial can issue min_requests before max_duration_s
-       (clients.slo.lowest_judgeable_rate: a trial below it judges nothing) and min_rate_rps;
+       (clients.slo.search_floor: a trial below it judges nothing) and min_rate_rps;
        at most max_rate_rps.
     From there the search brackets (doubling or halving), bisects and confirms as it always does.
     """
-    from ..clients.slo import lowest_judgeable_rate
+    from ..clients.slo import search_floor
 
     scale = first_batch / batch_size
     if first_rate_rps is not None and first_rate_rps > 0:
@@ -475,14 +476,8 @@ def batch_start_rate(
             closed_loop_rps,
             f"{origin}, capped at batch {batch_size}'s closed-loop {closed_loop_rps:.3g} req/s",
         )
-    judgeable = lowest_judgeable_rate(trial)
-    floor = max(slo.min_rate_rps, judgeable)
+    floor, why = search_floor(trial, slo)
     if rate < floor:
-        why = (
-            f"the lowest whose trial issues min_requests={trial.min_requests} before max_duration_s={trial.max_duration_s:g}"
-            if judgeable >= slo.min_rate_rps
-            else "[slo] min_rate_rps"
-        )
         rate, origin = floor, f"{origin}, raised to {floor:.3g} req/s ({why})"
     rate = min(max(round(rate, 2), floor), slo.max_rate_rps)
     return rate, origin

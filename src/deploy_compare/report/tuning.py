@@ -87,7 +87,7 @@ def batch_table(results: RunResults) -> Table:
                     text(note) if note else DASH,
                 ]
             )
-            statuses.append("FAILED" if refused else "OK" if rate is not None else "WARN")
+            statuses.append("OK" if rate is not None else "FAILED" if refused else "WARN")
     return Table(
         [
             "target",
