@@ -140,9 +140,11 @@ def test_no_confirmation_left_says_so():
 
 def test_a_single_lucky_pass_that_fails_its_confirmation_leaves_no_rate():
     server = Scripted(capacity=10.0, flaky=(25.0,))
-    result = search(server, max_trials=3)  # 100 fail, 50 fail, 25 pass (lucky), confirm 25 fails
-    assert result.max_rate_rps is None and result.lowest_failing_rate_rps == 25.0 and result.confirmed is False
+    # 100 fail, 50 fail, 25 pass (lucky), confirm 25 fails, one step down to 12.5: fails as well
+    result = search(server, max_trials=3)
+    assert result.max_rate_rps is None and result.lowest_failing_rate_rps == 12.5 and result.confirmed is False
     assert "failed its confirmation" in result.note and "no rate tried met the bound" not in result.note
+    assert "stepped down to 12.5/s" in result.note
 
 
 def test_halving_stops_at_a_rate_too_low_to_reach_min_requests():
@@ -232,3 +234,17 @@ def test_a_repetition_that_ran_no_trial_bounds_nothing_in_the_combined_bracket()
     assert combine_slo([skipped], [])["bracket_high_rps"] is None
     never_failed = {**found, "lowest_failing_rate_rps": None}
     assert combine_slo([found, never_failed], [])["bracket_high_rps"] is None  # the highest rate allowed passed
+
+
+def test_when_every_passing_rate_fails_its_repeat_the_search_steps_down_once_and_confirms_there():
+    # 100/s passes once (a lucky trial), everything above fails: its repeat fails too, so the
+    # search tries 50/s, which holds, and confirms it.
+    server = Scripted(capacity=60.0, flaky=(100.0,))
+    result = search(server, max_trials=4)
+    assert [r for r, _ in server.calls] == [100.0, 200.0, 150.0, 125.0, 100.0, 50.0, 50.0]
+    assert result.max_rate_rps == 50.0 and result.confirmed is True
+    assert "stepped down to 50/s" in result.note
+    # Below the floor there is nothing to step to: the answer stays "none", unconfirmed.
+    hopeless = Scripted(capacity=1.0, flaky=(100.0,))
+    result = search(hopeless, max_trials=4, min_rate_rps=60.0)
+    assert result.max_rate_rps is None and result.confirmed is False

@@ -7,7 +7,9 @@ Bounded search, at most SloConfig.max_trials open-loop runs, then a confirmation
    rel_tolerance of each other;
 3. confirm: run the rate found once more (another arrival seed). A rate that fails its
    confirmation counts as failing, and the next lower passing rate is confirmed instead
-   (at most confirm_trials extra runs). One lucky trial is not an answer.
+   (at most confirm_trials extra runs); when no passing rate is left, the search steps once to
+   half the lowest rate that passed (at least the floor below) and confirms that. One lucky
+   trial is not an answer.
 
 A rate passes when the trial issued its min_requests (a trial cut short by max_duration_s
 judges nothing), p99 with failures counted as infinitely slow (so errors and drops above 1%
@@ -200,11 +202,26 @@ def find_max_rate_under_slo(
         trial((best + worst) / 2)
     # 3. confirm (client-limited answers are lower bounds already: nothing to confirm)
     confirmed: bool | None = None
+    stepped: float | None = None  # the rate stepped down to when every passing rate failed a repeat
     if not client_limited:
-        for _ in range(slo.confirm_trials):
+        budget = slo.confirm_trials
+        while True:
             best = bracket(trials)[0]
             if best is None:
+                # Every rate that passed failed its repeat: one step below the lowest of them (a
+                # new rate, confirmed in turn), so a noisy p99 near the bound does not read as
+                # "no rate at all" when half that rate holds.
+                once = [t.rate_rps for t in trials if t.passed]
+                lower = max(min(once) / 2, floor) if once else None
+                if stepped is not None or confirmed is not False or lower is None or lower >= min(once):
+                    break
+                stepped = lower
+                if trial(lower):
+                    budget = max(budget, 1)
+                continue
+            if budget == 0:
                 break
+            budget -= 1
             if trial(best, confirm=True):
                 confirmed = True
                 break
@@ -236,6 +253,8 @@ def find_max_rate_under_slo(
             else f"max_trials={slo.max_trials}"
         )
         notes.append(f"the bracket [{best:g}, {worst:g}) is wider than rel_tolerance={slo.rel_tolerance:g} ({why})")
+    if stepped is not None:
+        notes.append(f"every rate that passed failed its repeat; the search stepped down to {stepped:g}/s")
     if confirmed is False:
         notes.append(
             "the rate found failed its confirmation"
