@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from .stop_signals import raise_lost_interrupt
+
 QUIET_ENV = "DEPLOY_COMPARE_QUIET"
 
 
@@ -43,6 +45,7 @@ class ProgressLog:
         return f"[{time.monotonic() - self.started:7.1f}s]"
 
     def line(self, message: str) -> None:
+        raise_lost_interrupt()  # a Ctrl-C a finalizer swallowed stops the command here
         self._stop_status()  # the next status update starts a fresh one below this line
         self.console.print(f"{self._stamp()} {message}")
 
