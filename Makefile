@@ -47,11 +47,13 @@ deploy-compare: $(STAMP) triton-env
 export: $(STAMP)
 	$(VENV)/bin/deploy-compare export $(ARGS)
 
-# Lint, format and types gate every test run (CI runs `make test`).
+# Lint, format, types and the docs site (mkdocs --strict, into the git-ignored site/) gate
+# every test run (CI runs `make test`).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 test: lint triton-env
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -63,7 +65,7 @@ bench: $(STAMP)
 	$(PY) bench/harness_overhead.py
 
 clean:
-	rm -rf artifacts runs .pytest_cache
+	rm -rf artifacts runs site .pytest_cache
 
 # The local stand-in for the official TorchServe base image (offline / mirrored networks, CI):
 # debootstrap + the lock's torchserve and torch, `docker import`ed; content-addressed, so a
