@@ -13,9 +13,9 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, List, Optional
 
+from ..statistics import LatencyStats
 from ..tflite_invoke import KernelCoverage
 from .procedure import Measurement
-from .stats import LatencyStats
 
 RESULT_SCHEMA_VERSION = 1
 RESULTS_KIND = "deploy-compare.bench-results"

@@ -38,7 +38,7 @@ PURE_MODULES = (
     "quantization",
     "tflite_invoke",
     "bench_local.timing",
-    "bench_local.stats",
+    "statistics",
     "bench_local.procedure",
     "bench_local.environment",
     "bench_local.result",
