@@ -174,10 +174,10 @@ def package_copy(tmp_path, monkeypatch):
             r"timing\.py:\d+: imports deploy_compare\.bench_local\.result, which is not a pure module listed before",
         ),
         (
-            "bench_local/environment.py",
+            "machine.py",
             "        import resource\n",
             "        import tensorflow\n",
-            r"environment\.py:\d+: imports tensorflow",
+            r"machine\.py:\d+: imports tensorflow",
         ),
         (
             "statistics.py",

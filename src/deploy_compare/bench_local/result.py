@@ -103,7 +103,7 @@ class BenchResult:
     model_content_hash: Optional[str] = None
     artifact_sha256: Optional[str] = None
     settings: Dict[str, Any] = field(default_factory=dict)  # MeasureSettings.to_dict()
-    machine: Dict[str, Any] = field(default_factory=dict)  # environment.machine_description()
+    machine: Dict[str, Any] = field(default_factory=dict)  # machine.machine_description()
     notes: List[str] = field(default_factory=list)
     # `run --repeat N` measures every row N times (interleaved with the served stages); each
     # repetition's row is kept, numbered 1..N (bench-local and edge files: 1)

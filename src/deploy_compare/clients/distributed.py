@@ -186,7 +186,8 @@ class LoadActor:
         cores: list[int] | None,
         start_at: float,
     ) -> tuple[dict[str, Any], MeasuredSamples, dict[str, Any]]:
-        from ..deploy.affinity import pin_self, usable_cores
+        from ..machine import usable_cores
+        from ..pinning import pin_self
         from .analyze import analyze_with_samples
         from .closed_loop import closed_loop
         from .open_loop import open_loop

@@ -40,7 +40,7 @@ PURE_MODULES = (
     "bench_local.timing",
     "statistics",
     "bench_local.procedure",
-    "bench_local.environment",
+    "machine",
     "bench_local.result",
     "evaldata",
     "runtimes.base",
