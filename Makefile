@@ -47,11 +47,13 @@ deploy-compare: $(STAMP) triton-env
 export: $(STAMP)
 	$(VENV)/bin/deploy-compare export $(ARGS)
 
-# Lint, format and types gate every test run (CI runs `make test`).
+# Lint, format, types and the layers gate every test run (CI runs `make test`).
+# lint-imports checks DESIGN.md's layers ([tool.importlinter] in pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 test: lint triton-env
 	$(PY) -m pytest $(PYTEST_ARGS)
