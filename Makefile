@@ -47,13 +47,15 @@ deploy-compare: $(STAMP) triton-env
 export: $(STAMP)
 	$(VENV)/bin/deploy-compare export $(ARGS)
 
-# Lint, format, types and the docs site (mkdocs --strict, into the git-ignored site/) gate
-# every test run (CI runs `make test`).
+# Lint, format, types, the layers (lint-imports: DESIGN.md's layers, [tool.importlinter] in
+# pyproject.toml) and the docs site (mkdocs --strict, into the git-ignored site/) gate every
+# test run (CI runs `make test`).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+	$(VENV)/bin/lint-imports --no-cache
 
 test: lint triton-env
 	$(PY) -m pytest $(PYTEST_ARGS)

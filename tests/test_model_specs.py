@@ -6,7 +6,7 @@ import pytest
 
 from deploy_compare.errors import ModelLoadError
 from deploy_compare.exporters.pipeline import default_out_dir
-from deploy_compare.models.loader import model_name, parse_builtin
+from deploy_compare.models.names import model_name, parse_builtin
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""native_stderr_to: native log lines go to the file; Python logging keeps working afterwards."""
+"""native_stderr_to: native and third-party Python output go to the file; logging keeps working afterwards."""
 
 from __future__ import annotations
 
@@ -42,3 +42,24 @@ def test_handlers_of_other_streams_are_left_alone(tmp_path):
         assert handler.stream is sys.stdout
     finally:
         logging.getLogger("other-stream").removeHandler(handler)
+
+
+INSIDE = """
+import logging, os, sys, warnings
+from deploy_compare.native_logs import native_stderr_to
+with native_stderr_to(sys.argv[1]):
+    warnings.warn("a library's warning")
+    logging.getLogger("no-handler").warning("a library's log line")  # logging's last resort
+    print("a library's print to stderr", file=sys.stderr)
+print("ours, after the block", file=sys.stderr)
+"""
+
+
+def test_python_level_output_inside_goes_to_the_log(tmp_path):
+    log = tmp_path / "native.log"
+    proc = subprocess.run([sys.executable, "-c", INSIDE, str(log)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    text = log.read_text()
+    for line in ("a library's warning", "a library's log line", "a library's print to stderr"):
+        assert line in text and line not in proc.stderr, line
+    assert proc.stderr.strip() == "ours, after the block"

@@ -97,7 +97,7 @@ def test_per_second_series_buckets_by_completion_and_stays_bounded():
 
 def test_cost_settings_default_to_a_stated_price_and_reject_bad_values():
     from deploy_compare.deploy.config import load_run_config
-    from deploy_compare.report.serverview import DEFAULT_PRICE_PER_VCPU_HOUR, cost_settings
+    from deploy_compare.deploy.report_settings import DEFAULT_PRICE_PER_VCPU_HOUR, cost_settings
 
     cost = cost_settings(load_run_config().raw)
     assert cost.price_per_vcpu_hour == DEFAULT_PRICE_PER_VCPU_HOUR and "c7i.large" in cost.price_source
@@ -141,7 +141,8 @@ def _served(**extra):
 
 
 def test_server_view_rows_split_the_client_mean_and_price_the_slo_rate():
-    from deploy_compare.report.serverview import CostSettings, efficiency, server_view_table, split_parts
+    from deploy_compare.deploy.report_settings import CostSettings
+    from deploy_compare.report.serverview import efficiency, server_view_table, split_parts
 
     s = _served()
     assert split_parts(s.sweep[0]) == (0.5, 1.0, 1.0)  # rest = 2.5 - 0.5 - 1.0
@@ -218,8 +219,9 @@ def test_memory_guard_kills_a_tree_that_outgrows_its_limit():
 def test_with_even_repeats_the_slo_point_combines_each_repetitions_passing_trial():
     """Two repetitions passing at 300 and 500 req/s: the median rate (400) was never run; the SLO
     row and the cost come from both trials, their server figures (nested) medianed too."""
+    from deploy_compare.deploy.report_settings import CostSettings
     from deploy_compare.repeats import combine_slo
-    from deploy_compare.report.serverview import CostSettings, efficiency, slo_point
+    from deploy_compare.report.serverview import efficiency, slo_point
 
     s = _served()
     first = {**s.slo["trials"][0], "repetition": 1}

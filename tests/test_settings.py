@@ -85,7 +85,7 @@ def test_bad_values_stop_before_any_work(tmp_path, capsys):
 
 def test_repeat_defaults_to_three_in_full_one_in_quick_and_the_flag_wins(tmp_path):
     from deploy_compare.commands.run import _overrides
-    from deploy_compare.deploy.pipeline import served_plan
+    from deploy_compare.deploy.plan import served_plan
 
     assert load_run_config().run.repeat == 3 and load_run_config(quick=True).run.repeat == 1
     args = build_parser().parse_args(["run", "--quick", "--repeat", "2"])

@@ -100,8 +100,8 @@ def test_git_commit_from_the_checkout_and_none_for_a_copy_outside_one(tmp_path):
 
 
 def test_machine_description_and_environment_json_describe_the_machine_alike():
-    from deploy_compare.bench_local.environment import machine_description
     from deploy_compare.deploy.environment import collect
+    from deploy_compare.machine import machine_description
 
     machine, env = machine_description(), collect(["deploy-compare", "run"])
     assert env["cpu_model"] == machine["cpu_model"] and env["memory_total_mib"] == machine["memory_total_mib"]

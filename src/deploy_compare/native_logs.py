@@ -1,9 +1,13 @@
-"""Keep native libraries' log lines (TensorFlow, LiteRT, absl) out of the terminal.
+"""Keep third-party output (native log lines, Python warnings, logging, tracebacks) out of the terminal.
 
 TF 2.21 and LiteRT log through absl straight to file descriptor 2, ignoring Python's
-sys.stderr. We point fd 2 at a log file and give Python a duplicate of the original
-terminal stream, so our own messages and errors still show while C++ INFO lines land
-in the log, where they can still be read.
+sys.stderr; torchao, absl and onnx2tf log through Python's logging, and a library that
+fails to load an optional part (torchao without CUDA or triton) logs its traceback. None
+of it is ours to show: inside `native_stderr_to(log)` both fd 2 and Python's sys.stderr
+write to the log file, so `warnings.warn`, logging's last-resort handler, a handler a
+library makes on import and "Exception ignored in ..." all land there, where they can
+still be read. The project's own output is progress lines on stdout; its errors are
+printed by the CLI after the block has ended, on the terminal again.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ def native_stderr_to(log_path: Path) -> Iterator[None]:
     saved_stream = sys.stderr
     with open(log_path, "ab") as log:
         os.dup2(log.fileno(), 2)
-        sys.stderr = os.fdopen(os.dup(saved_fd), "w", buffering=1, encoding="utf-8", errors="replace")
+        sys.stderr = os.fdopen(os.dup(log.fileno()), "w", buffering=1, encoding="utf-8", errors="replace")
         try:
             yield
         finally:
@@ -36,13 +40,18 @@ def native_stderr_to(log_path: Path) -> Iterator[None]:
             # A logging handler made inside (TF, absl, torchao set theirs up on import) holds
             # the temporary stream: point it back at the terminal before that stream closes,
             # or its next warning is a "--- Logging error ---" traceback.
-            _repoint_handlers(temporary, saved_stream)
+            repoint_stream_handlers(temporary, saved_stream)
             temporary.close()
             os.dup2(saved_fd, 2)
             os.close(saved_fd)
 
 
-def _repoint_handlers(old: object, new: TextIO) -> None:
+def repoint_stream_handlers(old: object, new: TextIO) -> None:
+    """Every logging StreamHandler writing to `old` writes to `new` from now on.
+
+    Call it before closing a stream that sys.stderr pointed at: a library imported while
+    it did made its handler with that stream.
+    """
     loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
     for logger in loggers:
         for handler in getattr(logger, "handlers", ()):

@@ -18,14 +18,13 @@ validating). Here the dataclass is the only place a field is written:
 The models stay stdlib-only (the edge runner is assembled from bench_local/result.py); only
 this generator, which runs in the project, knows about JSON Schema.
 
-`python -m deploy_compare.record_schema results|bench` prints a schema for other tools.
+A core module: it knows no record. Each document prints its own schema for other tools:
+`python -m deploy_compare.deploy.results` (results.json), `python -m deploy_compare.bench_local.schema`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import sys
 import types
 import typing
 from typing import Any
@@ -97,20 +96,3 @@ def record_schema(cls: type) -> dict[str, Any]:
 def document_schema(title: str, cls: type) -> dict[str, Any]:
     """A top-level schema: the dialect and a title around record_schema(cls)."""
     return {"$schema": DIALECT, "title": title, **record_schema(cls)}
-
-
-def main(argv: list[str] | None = None) -> int:
-    which = (argv if argv is not None else sys.argv[1:]) or ["results"]
-    if which[0] == "results":
-        from .deploy.results import schema
-    elif which[0] == "bench":
-        from .bench_local.schema import load_schema as schema
-    else:
-        print("usage: python -m deploy_compare.record_schema results|bench", file=sys.stderr)
-        return 2
-    print(json.dumps(schema(), indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deploy_compare.bench_local.stats import latency_summary
 from deploy_compare.clients import Endpoint, LoadConfig, build_payloads, run_closed_loop, run_open_loop
 from deploy_compare.clients.analyze import MeasuredSamples
 from deploy_compare.clients.distributed import (
@@ -35,6 +34,7 @@ from deploy_compare.clients.distributed import (
 )
 from deploy_compare.clients.results import LoadResult
 from deploy_compare.errors import ConfigError
+from deploy_compare.statistics import latency_summary
 
 REPO = Path(__file__).resolve().parents[2]
 NUM_CLASSES = 10

@@ -10,7 +10,6 @@ import httpx
 import numpy as np
 import pytest
 
-from deploy_compare.bench_local.stats import latency_summary
 from deploy_compare.clients import (
     Endpoint,
     LoadConfig,
@@ -22,9 +21,9 @@ from deploy_compare.clients import (
 from deploy_compare.clients.open_loop import arrival_offsets_ns
 from deploy_compare.clients.results import LoadResult, SloResult, SloTrial
 from deploy_compare.clients.selfcheck import bottleneck_reasons
-from deploy_compare.clients.stats import percentile_including_failures_ms, send_lag
 from deploy_compare.errors import ConfigError, ProtocolError
 from deploy_compare.manifest import TensorSpec
+from deploy_compare.statistics import latency_summary, percentile_including_failures_ms, send_lag
 
 pytestmark = pytest.mark.unit
 

@@ -15,6 +15,7 @@ from deploy_compare.deploy.config import load_run_config
 from deploy_compare.deploy.pipeline import Pipeline
 from deploy_compare.deploy.results import load_results
 from deploy_compare.progress import ProgressLog
+from deploy_compare.report import render_all
 
 pytestmark = pytest.mark.e2e
 
@@ -47,6 +48,7 @@ def test_server_killed_mid_run_fails_only_that_target(short_config, tmp_path):
         config,
         argv=["deploy-compare", "run", "--quick"],
         progress=ProgressLog(open(os.devnull, "w")),
+        render=render_all,
         on_server_started=kill_soon,
     )
     run_dir = pipeline.run()
@@ -122,6 +124,7 @@ def test_a_stack_that_cannot_start_is_a_failed_row_with_its_log_tail(short_confi
         config,
         argv=["deploy-compare", "run", "--quick"],
         progress=ProgressLog(open(os.devnull, "w")),
+        render=render_all,
         on_server_started=lambda kind, launcher: started.setdefault(kind, launcher),
     )
     run_dir = pipeline.run()

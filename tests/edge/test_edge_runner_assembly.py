@@ -156,10 +156,10 @@ def package_copy(tmp_path, monkeypatch):
     "relative,old,new,message",
     [
         (
-            "bench_local/stats.py",
+            "statistics.py",
             "import numpy as np\n",
             "import numpy as np\nimport torch\n",
-            r"stats\.py:\d+: imports torch",
+            r"statistics\.py:\d+: imports torch",
         ),
         (
             "bench_local/timing.py",
@@ -174,16 +174,16 @@ def package_copy(tmp_path, monkeypatch):
             r"timing\.py:\d+: imports deploy_compare\.bench_local\.result, which is not a pure module listed before",
         ),
         (
-            "bench_local/environment.py",
+            "machine.py",
             "        import resource\n",
             "        import tensorflow\n",
-            r"environment\.py:\d+: imports tensorflow",
+            r"machine\.py:\d+: imports tensorflow",
         ),
         (
-            "bench_local/stats.py",
+            "statistics.py",
             "def throughput_per_s(",
             "def time_calls(",
-            r"stats\.py: top-level name 'time_calls' is also defined by deploy_compare\.bench_local\.timing",
+            r"statistics\.py: top-level name 'time_calls' is also defined by deploy_compare\.bench_local\.timing",
         ),
         (
             "bench_local/procedure.py",

@@ -15,7 +15,7 @@ from deploy_compare.bench_local.result import BenchResult
 from deploy_compare.bench_local.schema import load_schema
 from deploy_compare.deploy.budget import time_left
 from deploy_compare.deploy.config import load_run_config
-from deploy_compare.deploy.pipeline import served_plan, stage_plan
+from deploy_compare.deploy.plan import served_plan, stage_plan
 from deploy_compare.deploy.results import validate
 from deploy_compare.errors import ConfigError
 from deploy_compare.repeats import by_bench_key, combine_bench

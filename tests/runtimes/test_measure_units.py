@@ -10,9 +10,9 @@ import pytest
 from deploy_compare.bench_local import BenchConfig, BenchResult, MeasureSettings, results_document
 from deploy_compare.bench_local.procedure import measure
 from deploy_compare.bench_local.schema import load_schema, read_document, validate_document
-from deploy_compare.bench_local.stats import latency_summary, throughput_per_s, top1_agreement
 from deploy_compare.bench_local.timing import time_calls
 from deploy_compare.errors import ConfigError, ResultsError
+from deploy_compare.statistics import latency_summary, throughput_per_s, top1_agreement
 
 pytestmark = pytest.mark.unit
 

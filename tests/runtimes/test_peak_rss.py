@@ -10,7 +10,7 @@ import pytest
 pytestmark = pytest.mark.unit
 
 CHILD = (
-    "from deploy_compare.bench_local.environment import peak_rss_mib\n"
+    "from deploy_compare.machine import peak_rss_mib\n"
     "before = peak_rss_mib()\n"
     "block = bytearray(64 * 2**20)\n"
     "for i in range(0, len(block), 4096): block[i] = 1\n"

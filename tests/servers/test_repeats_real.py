@@ -1,6 +1,6 @@
 """Repetitions and the SLO confirmation against the REAL FastAPI services (ONNX Runtime and
 LiteRT under uvicorn): two stacks, two repetitions, interleaved A B A B exactly as the
-pipeline runs them (deploy.pipeline.served_plan), each stack started once per repetition.
+pipeline runs them (deploy.plan.served_plan), each stack started once per repetition.
 Short durations: this checks what is recorded, not how fast anything is."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from deploy_compare.deploy.affinity import plan_cores
 from deploy_compare.deploy.config import load_run_config
-from deploy_compare.deploy.pipeline import served_plan
+from deploy_compare.deploy.plan import served_plan
 from deploy_compare.deploy.results import RunInfo, RunResults, ServedResult
 from deploy_compare.deploy.served import run_served_target
 from deploy_compare.report import tables

@@ -24,10 +24,10 @@ run); rss_import_mib and rss_growth_mib (peak RSS growth from importing the runt
 from model load through all inference); file_size_bytes; top1_agreement with the PyTorch
 reference over samples_checked held-out samples.
 
-Module map: timing.py (the loop) / stats.py (percentiles) / procedure.py (what is timed) /
-environment.py (RSS, pinning, machine) / result.py (BenchResult + document) are pure
-(stdlib + numpy + each other, Python 3.9 syntax): edge-bundle assembles them, with
-deploy_compare/quantization.py, tflite_invoke.py and edge/runner.py, into the standalone run_edge.py
+Module map: timing.py (the loop) / procedure.py (what is timed) / result.py (BenchResult +
+document) are pure (stdlib + numpy + each other, Python 3.9 syntax): edge-bundle assembles
+them, with deploy_compare/statistics.py (percentiles), machine.py (RSS, pinning, machine),
+quantization.py, tflite_invoke.py and edge/runner.py, into the standalone run_edge.py
 (edge/assemble.py lists them and refuses any other import). schema.py validates documents
 against the schema generated from BenchResult (record_schema.py); config.py, worker.py, suite.py, table.py are project-only.
 Importing this package imports no ML framework.

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ..defaults import default
 from ..errors import ConfigError
-from .environment import usable_cores
+from ..machine import usable_cores
 from .procedure import MeasureSettings
 from .result import PROFILES
 

@@ -21,10 +21,10 @@ from typing import Callable
 
 from ..errors import DeployCompareError, RuntimeUnavailable
 from ..evaldata import EvalData
+from ..machine import machine_description, peak_rss_mib, pin_to_cores
 from ..manifest import EVAL_DATA_NAME, Manifest, check_artifact_file, load_manifest
 from ..runtimes.base import RUNTIME_FOR_FORMAT, Runtime
 from ..runtimes.tflite import TFLiteRuntime
-from .environment import machine_description, peak_rss_mib, pin_to_cores
 from .procedure import MeasureSettings, measure, measure_invoke_only
 from .result import BenchResult, failure_reason
 

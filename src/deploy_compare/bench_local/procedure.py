@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..batches import Batch, batch_len, take
-from .stats import LatencyStats, latency_summary, throughput_per_s, top1_agreement
+from ..statistics import LatencyStats, latency_summary, throughput_per_s, top1_agreement
 from .timing import time_calls
 
 

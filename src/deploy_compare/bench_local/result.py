@@ -13,9 +13,9 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, List, Optional
 
+from ..statistics import LatencyStats
 from ..tflite_invoke import KernelCoverage
 from .procedure import Measurement
-from .stats import LatencyStats
 
 RESULT_SCHEMA_VERSION = 1
 RESULTS_KIND = "deploy-compare.bench-results"
@@ -103,7 +103,7 @@ class BenchResult:
     model_content_hash: Optional[str] = None
     artifact_sha256: Optional[str] = None
     settings: Dict[str, Any] = field(default_factory=dict)  # MeasureSettings.to_dict()
-    machine: Dict[str, Any] = field(default_factory=dict)  # environment.machine_description()
+    machine: Dict[str, Any] = field(default_factory=dict)  # machine.machine_description()
     notes: List[str] = field(default_factory=list)
     # `run --repeat N` measures every row N times (interleaved with the served stages); each
     # repetition's row is kept, numbered 1..N (bench-local and edge files: 1)

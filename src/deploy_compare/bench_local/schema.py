@@ -62,3 +62,7 @@ def read_document(path: Path) -> tuple[dict[str, Any], list[BenchResult]]:
         return doc, [BenchResult.from_dict(r) for r in doc["results"]]
     except (TypeError, ValueError) as exc:
         raise ResultsError(f"{path}: {exc}") from None
+
+
+if __name__ == "__main__":  # the schema for other tools: python -m deploy_compare.bench_local.schema
+    print(json.dumps(load_schema(), indent=2))

@@ -1,6 +1,6 @@
 """The timing loop: call a function back to back, record each call's duration.
 
-Timing only; statistics live in stats.py. A pure module (stdlib + numpy only, Python 3.9
+Timing only; statistics live in deploy_compare/statistics.py. A pure module (stdlib + numpy only, Python 3.9
 syntax): edge-bundle assembles it into the standalone run_edge.py (edge/assemble.py),
 so the device times exactly as the local benchmark does.
 """

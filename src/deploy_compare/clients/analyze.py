@@ -6,15 +6,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..bench_local.stats import latency_summary
 from ..errors import ProtocolError
+from ..statistics import SendLag, latency_summary, percentile_including_failures_ms, rate_per_s, send_lag
 from .config import Endpoint, LoadConfig
 from .payload import Payloads
 from .protocols import adapter_for, error_message
 from .records import DROPPED, ERROR_KINDS, GRPC_STATUS, HTTP_STATUS, KIND_NAMES, OK, UNPARSEABLE, RawRun
 from .results import LoadResult
 from .selfcheck import bottleneck_reasons, client_info
-from .stats import SendLag, percentile_including_failures_ms, rate_per_s, send_lag
 from .timeseries import per_second
 
 # gRPC status code numbers -> names (grpc.StatusCode), so analysing needs no grpcio.

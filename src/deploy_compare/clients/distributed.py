@@ -24,7 +24,7 @@ returns its LoadResult plus every raw latency and send lag (analyze.MeasuredSamp
 
 Merging is EXACT: percentiles come from the concatenated raw latencies of all actors (not
 from averaged percentiles, not from histograms: at the sizes a load client sees - a million
-requests is 8 MB of int64 - exact is cheap, and it keeps one percentile definition, stats.py,
+requests is 8 MB of int64 - exact is cheap, and it keeps one percentile definition, statistics.py,
 for every result). Counts, errors and correctness are summed; throughput is the sum of the
 actors' rates (their windows start at the same wall-clock time); client CPU is the busiest
 actor's. The merged result is flagged client_bottleneck when ANY actor was, naming it.
@@ -48,13 +48,12 @@ from typing import Any
 
 import numpy as np
 
-from ..bench_local.stats import latency_summary
 from ..errors import ConfigError, LoadError
+from ..statistics import latency_summary, percentile_including_failures_ms, send_lag
 from .analyze import MeasuredSamples
 from .config import Endpoint, LoadConfig
 from .payload import Payloads
 from .results import LoadResult
-from .stats import percentile_including_failures_ms, send_lag
 
 RAY_PIN = "ray==2.60.0"
 INSTALL_HINT = f"pip install {RAY_PIN} (or `pip install --no-deps -r requirements.lock`, which pins it and msgpack)"
@@ -187,7 +186,8 @@ class LoadActor:
         cores: list[int] | None,
         start_at: float,
     ) -> tuple[dict[str, Any], MeasuredSamples, dict[str, Any]]:
-        from ..deploy.affinity import pin_self, usable_cores
+        from ..machine import usable_cores
+        from ..pinning import pin_self
         from .analyze import analyze_with_samples
         from .closed_loop import closed_loop
         from .open_loop import open_loop

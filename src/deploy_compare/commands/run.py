@@ -75,10 +75,11 @@ def _overrides(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     from ..deploy.config import load_run_config
     from ..deploy.pipeline import Pipeline
+    from ..report import render_all
     from ..stop_signals import stop_signals_as_interrupt
 
     config = load_run_config(args.config, quick=args.quick, overrides=_overrides(args))
-    pipeline = Pipeline(config, argv=["deploy-compare", *sys.argv[1:]])
+    pipeline = Pipeline(config, argv=["deploy-compare", *sys.argv[1:]], render=render_all)
     try:
         with stop_signals_as_interrupt():  # `kill`, a CI timeout or a closed terminal: like Ctrl-C
             run_dir = pipeline.run()

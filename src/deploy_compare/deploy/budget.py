@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 from ..errors import DeployCompareError
 from .config import RunConfig
+from .plan import local_stage_names, served_plan
 
 #: start to healthy, a round figure for the stacks measured here (TorchServe ~8 s, Triton and
 #: the FastAPI service ~2 s natively)
@@ -53,8 +54,6 @@ def time_left(config: RunConfig, stages: Iterable[str], local_stage_s: float | N
     target and repetition, so every repetition left counts once and tuning only in the first.
     `local_stage_s`: how long the first in-process repetition took; each in-process repetition
     left ("local 2/3") is counted at that (the settings cannot say: it depends on the model)."""
-    from .pipeline import local_stage_names, served_plan  # the pipeline imports this module
-
     stages = list(stages)
     plan = {name: (kind, rep) for name, kind, rep in served_plan(list(config.run.targets), config.run.repeat)}
     try:

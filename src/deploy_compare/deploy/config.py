@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the typed configs of each area; imported lazily at run time
 from ..defaults import DEFAULT_TOML, default
 from ..errors import ConfigError
 from ..servers.config import MODES
+from .report_settings import accuracy_budget_points, cost_settings
 
 DEFAULTS = DEFAULT_TOML
 SCALE_OUT_KEYS = ("client_processes", "ray_address")  # [load] keys of the client's placement
@@ -275,10 +276,6 @@ def load_run_config(path: Path | None = None, quick: bool = False, overrides: di
         data = deep_merge(data, overrides)
     check_keys(data, set(sections()), "settings")
     run = build(RunSection, data.get("run", {}), "[run]")
-    from ..report.edge import accuracy_budget_points
-
     accuracy_budget_points(data)  # validated before any work, read again when the report renders
-    from ..report.serverview import cost_settings
-
     cost_settings(data)  # the same: [cost] is read by the report
     return RunConfig(profile="quick" if quick else "full", run=run, raw=data)

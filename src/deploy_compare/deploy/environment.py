@@ -1,6 +1,6 @@
 """The context every number needs: packages, CPU, cores, thread settings, commit, command.
 
-The machine itself (CPU model, cores, memory) is described by bench_local/environment.py,
+The machine itself (CPU model, cores, memory) is described by machine.py,
 the same functions the local and edge rows use.
 """
 
@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
-from ..bench_local.environment import cpu_model, memory_total_mib, usable_cores
+from ..machine import cpu_model, memory_total_mib, usable_cores
 from ..versions import package_versions
 
 PACKAGES = (

@@ -10,7 +10,7 @@ rendered from what exists.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import partial
@@ -23,6 +23,7 @@ from .affinity import plan_cores
 from .budget import time_left
 from .config import RunConfig
 from .environment import collect as collect_environment
+from .plan import local_stage_names, stage_plan
 from .results import RunInfo, RunResults, ServedResult, StageRecord
 from .rundir import create_run_dir
 
@@ -40,11 +41,15 @@ class Pipeline:
         argv: list[str],
         progress: ProgressLog | None = None,
         on_server_started: Callable[[str, object], None] | None = None,
+        render: Callable[[Path], Iterable[Path]] | None = None,
     ) -> None:
         self.config = config
         self.argv = argv
         self.progress = progress or ProgressLog()
         self.on_server_started = on_server_started  # a hook for tests (e.g. kill a server mid-run)
+        # the report's renderer (report.render_all), given by the command: the report is a layer
+        # above the pipeline, so the pipeline calls it without importing it; None renders nothing
+        self.render = render
         self.plan = plan_cores()
         self.run_dir: Path | None = None  # set first thing in run(); the CLI reads it after Ctrl-C
         self._results: RunResults | None = None
@@ -199,9 +204,9 @@ class Pipeline:
             )
 
     def _render(self) -> None:
-        from ..report import render_all
-
-        for path in render_all(self._run_dir):
+        if self.render is None:
+            return
+        for path in self.render(self._run_dir):
             self.progress.line(f"report: wrote {path}")
 
     # -- the run -----------------------------------------------------------------------------
@@ -277,37 +282,6 @@ class Pipeline:
             self._render()
         except Exception as exc:  # noqa: BLE001 - a renderer bug must not hide results.json
             self.progress.line(f"report: rendering failed ({type(exc).__name__}: {exc}); results.json is intact")
-
-
-def served_plan(targets: list[str], repeat: int) -> list[tuple[str, str, int]]:
-    """(stage name, target, repetition) in run order: every target once per repetition (A B A B).
-    A stage is named after its target, "triton 2/3" when the run repeats."""
-    return [
-        (kind if repeat == 1 else f"{kind} {repetition}/{repeat}", kind, repetition)
-        for repetition in range(1, repeat + 1)
-        for kind in targets
-    ]
-
-
-def local_stage_name(repetition: int, repeat: int) -> str:
-    """The in-process stage: "local", or "local 2/3" when the run repeats."""
-    return "local" if repeat == 1 else f"local {repetition}/{repeat}"
-
-
-def local_stage_names(repeat: int) -> list[str]:
-    return [local_stage_name(r, repeat) for r in range(1, repeat + 1)]
-
-
-def stage_plan(targets: list[str], repeat: int) -> list[tuple[str, str | None, int]]:
-    """(stage name, target or None for the in-process stage, repetition) after the export, in run
-    order: each repetition runs the in-process benchmark, then every target (local A B local A B).
-    With one repetition: "local", then the targets by name."""
-    served = served_plan(targets, repeat)
-    plan: list[tuple[str, str | None, int]] = []
-    for repetition in range(1, repeat + 1):
-        plan.append((local_stage_name(repetition, repeat), None, repetition))
-        plan += [stage for stage in served if stage[2] == repetition]
-    return plan
 
 
 def export_all_logged(options, line: Callable[[str], None], run_dir: Path):

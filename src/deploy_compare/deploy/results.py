@@ -174,3 +174,7 @@ def load_results(run_dir: Path) -> RunResults:
         raise ManifestError(f"{path}: unreadable ({exc})") from None
     validate(document)
     return RunResults.from_dict(document)
+
+
+if __name__ == "__main__":  # the schema for other tools: python -m deploy_compare.deploy.results
+    print(json.dumps(schema(), indent=2))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from ..batches import Batch, is_named
 from ..manifest import ArtifactEntry, TensorSpec
 from ..models.spec import ModelBundle
+from ..native_logs import repoint_stream_handlers
 
 DEFAULT_OPSET = 18
 LOG_TAIL_LINES = 15
@@ -49,8 +51,15 @@ def captured_output(log_path: Path) -> Iterator[None]:
     torch.onnx and onnx2tf print progress banners; they belong in logs/, not in our
     progress display. The file is kept so a failure can quote its tail.
     """
-    with open(log_path, "a", encoding="utf-8") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        yield
+    outer = sys.stderr
+    with open(log_path, "a", encoding="utf-8") as log:
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                yield
+        finally:
+            # absl, TF and torchao make their logging handlers on import with the sys.stderr
+            # of that moment, this log: hand them the outer stream before the log closes.
+            repoint_stream_handlers(log, outer)
 
 
 def quiet_tensorflow() -> None:

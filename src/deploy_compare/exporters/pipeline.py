@@ -76,7 +76,7 @@ class ExportOptions:
 
 def default_out_dir(model: str) -> Path:
     """artifacts/<model name>: the built-in model's name (with its input size), or the factory's."""
-    from ..models.loader import model_name
+    from ..models.names import model_name
 
     return Path("artifacts") / model_name(model)
 

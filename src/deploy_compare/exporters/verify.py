@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from ..batches import Batch, batch_len, take
-from ..bench_local.stats import top1_accuracy, top1_agreement
 from ..errors import ConfigError
 from ..evaldata import EvalData
 from ..manifest import ArtifactEntry, Manifest, Parity
+from ..statistics import top1_accuracy, top1_agreement
 
 BATCH = 64
 

@@ -33,14 +33,14 @@ from torch import nn
 from ..fileio import atomic_path
 from . import architectures
 from .data import load_digits_split
-from .loader import IMAGE_PRESETS, model_name
+from .names import IMAGE_PRESETS, model_name
 from .spec import ModelBundle
 
 PRESETS: dict[str, Callable[[], nn.Module]] = {
     "mobilenet_v2": architectures.MobileNetV2,
     "resnet18": architectures.ResNet18,
 }
-assert set(PRESETS) == set(IMAGE_PRESETS), "loader.IMAGE_PRESETS names what this module builds"
+assert set(PRESETS) == set(IMAGE_PRESETS), "names.IMAGE_PRESETS names what this module builds"
 TRAIN_SIZE = 32
 # eval.npz carries the eval inputs: 450 samples at 224x224x3 would be 270 MB; 96 are 58 MB.
 MAX_EVAL_BYTES = 64 * 2**20

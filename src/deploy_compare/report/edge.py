@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..deploy.report_settings import accuracy_budget_points
 from ..errors import ConfigError
 from .document import Paragraph, Section, Table
 from .fmt import DASH, get, getf, kib, num, pct, text
@@ -21,7 +22,6 @@ from .inputs import ReportInputs
 from .names import ok_local, reference_accuracy, tflite_artifacts
 from .tables import bench_ms, bench_table, xnnpack_coverage
 
-DEFAULT_BUDGET_POINTS = 1.0
 #: p50s within this share of the fastest are a tie (never crown noise): the smallest file wins among them
 TIE_SHARE = 0.05
 ROUTES = {"litert-torch": "litert-torch (from PyTorch)", None: "onnx2tf + TFLiteConverter"}
@@ -32,16 +32,6 @@ INVOKE_NOTE = (
     "converted, as TFLite's benchmark_model times Invoke(). XNNPACK ops: ops the delegate took, "
     "from the interpreter's node list; a fallback runs the rest on TFLite's built-in kernels."
 )
-
-
-def accuracy_budget_points(settings: Any) -> float:
-    """report.edge_accuracy_budget_points from the run's settings (ConfigError when invalid)."""
-    value = get(settings, "report", "edge_accuracy_budget_points")
-    if value is None:
-        return DEFAULT_BUDGET_POINTS
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-        raise ConfigError(f"report.edge_accuracy_budget_points must be a number in [0, 100], got {value!r}")
-    return float(value)
 
 
 def route_of(entry: Any) -> str:

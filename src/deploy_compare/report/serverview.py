@@ -18,46 +18,14 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from ..defaults import default
+from ..deploy.report_settings import CostSettings, cost_settings
 from ..deploy.results import RunResults, ServedResult
-from ..errors import ConfigError
 from ..repeats import median_point, repetition
 from .document import Paragraph, Section, Table
 from .fmt import DASH, get, getf, ms, num, text
 from .names import slo_trials, sweep_points, target_label
 
-# AWS EC2 c7i.large (2 vCPU, Linux, on-demand, us-east-1): $0.08925 per hour = $0.044625 per vCPU-hour.
-DEFAULT_PRICE_PER_VCPU_HOUR: float = default("cost", "price_per_vcpu_hour")  # default.toml [cost]
-DEFAULT_PRICE_SOURCE = "AWS EC2 c7i.large on-demand, us-east-1, Linux: $0.08925/h for 2 vCPU (public list price)"
 MILLION = 1_000_000
-
-
-@dataclass(frozen=True)
-class CostSettings:
-    price_per_vcpu_hour: float = DEFAULT_PRICE_PER_VCPU_HOUR
-    price_source: str = DEFAULT_PRICE_SOURCE
-    currency: str = "USD"
-
-
-def cost_settings(settings: Any) -> CostSettings:
-    """[cost] from a run's settings (ConfigError naming the key when invalid)."""
-    table = get(settings, "cost") or {}
-    if not isinstance(table, dict):
-        raise ConfigError("[cost] must be a table")
-    allowed = {"price_per_vcpu_hour", "price_source", "currency"}
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigError(f"[cost]: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
-    price = table.get("price_per_vcpu_hour", DEFAULT_PRICE_PER_VCPU_HOUR)
-    if isinstance(price, bool) or not isinstance(price, (int, float)) or price <= 0:
-        raise ConfigError(f"cost.price_per_vcpu_hour must be a number > 0, got {price!r}")
-    source = table.get("price_source")
-    if source is None:
-        source = DEFAULT_PRICE_SOURCE if price == DEFAULT_PRICE_PER_VCPU_HOUR else "set in [cost]"
-    for key, value in (("price_source", source), ("currency", table.get("currency", "USD"))):
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"cost.{key} must be a non-empty string, got {value!r}")
-    return CostSettings(float(price), source, table.get("currency", "USD"))
 
 
 def split_parts(point: dict[str, Any]) -> tuple[float | None, float | None, float | None]:

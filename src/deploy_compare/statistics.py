@@ -1,8 +1,11 @@
-"""The measurement core: latency summaries, throughput and top-1 agreement.
+"""The statistics core: latency summaries, percentiles with failures counted, send lag,
+rates, throughput and top-1 agreement.
 
-Every path summarises latencies here: the in-process benchmark, the edge runner and the
-load client (clients/analyze.py), so a p99 means the same thing in every row. Pure
-functions; nothing here knows what was timed or over which protocol.
+Every path computes its figures here: the in-process benchmark, the edge runner, the
+exporters' checks and the load client (clients/analyze.py, clients/distributed.py), so a
+p99 means the same thing in every row. A core module (DESIGN.md "Layers"): it imports
+nothing of the project, and knows nothing of what was timed or over which encoding.
+Statistics that any path reports belong here, not beside the path.
 
 Percentiles are exact: numpy's default (linear) interpolation over ALL samples, no
 histogram bucketing, no sampling; every numpy version on a device computes it the same way.
@@ -14,7 +17,7 @@ the standalone run_edge.py (edge/assemble.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -98,3 +101,48 @@ def top1_accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
     if outputs.shape[:1] != labels.shape:
         raise ValueError(f"top1_accuracy: {outputs.shape[0]} output rows for {labels.shape} labels")
     return float((outputs.argmax(axis=1) == labels).mean())
+
+
+# A failed or dropped request counts as slower than any real one when a percentile
+# "including failures" is asked for; results at or above this are reported as None.
+_FAILED_NS = float(1 << 62)
+
+
+def percentile_including_failures_ms(latencies_ns: np.ndarray, n_failed: int, q: float) -> Optional[float]:
+    """The q-th percentile when each of n_failed requests counts as infinitely slow.
+
+    None means the percentile falls among the failures (unbounded). This is the latency
+    an SLO sees: a request that errored or was dropped did not meet any bound.
+    """
+    lat = np.asarray(latencies_ns, dtype=np.float64)
+    if lat.size + n_failed == 0:
+        return None
+    allv = np.concatenate([lat, np.full(n_failed, _FAILED_NS)])
+    v = float(np.percentile(allv, q))
+    return None if v >= _FAILED_NS / 2 else v / 1e6
+
+
+class SendLag(NamedTuple):
+    """How late the open loop's sends left: share later than the threshold, p50/p99/max in ms."""
+
+    late_share: Optional[float]
+    p50_ms: Optional[float]
+    p99_ms: Optional[float]
+    max_ms: Optional[float]
+
+
+def send_lag(scheduled_ns: np.ndarray, sent_ns: np.ndarray, threshold_ns: float) -> SendLag:
+    """How late each send left against its schedule (the open loop's coordinated-omission check)."""
+    sched = np.asarray(scheduled_ns, dtype=np.int64)
+    if sched.size == 0:
+        return SendLag(None, None, None, None)
+    lag = np.asarray(sent_ns, dtype=np.int64) - sched
+    p50, p99 = np.percentile(lag, [50, 99]) / 1e6
+    return SendLag(
+        float(np.count_nonzero(lag > threshold_ns)) / lag.size, float(p50), float(p99), float(lag.max()) / 1e6
+    )
+
+
+def rate_per_s(count: int, window_ns: float) -> float:
+    """Events per second over a window in nanoseconds (0 for an empty window)."""
+    return 0.0 if window_ns <= 0 else count / (window_ns / 1e9)

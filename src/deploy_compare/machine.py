@@ -2,7 +2,9 @@
 
 The one place that reads them: local rows, the edge runner's rows and the run's
 environment.json (deploy/environment.py) all describe the CPU, the cores and the memory
-through these functions, so a Pi's rows and its environment agree.
+through these functions, so a Pi's rows and its environment agree. A core module
+(DESIGN.md "Layers"): the in-process benchmark, the load client and the pipeline's core
+split (affinity.py) all read the machine here.
 
 A pure module (stdlib + numpy only, Python 3.9 syntax): edge-bundle assembles it into
 the standalone run_edge.py (edge/assemble.py).
