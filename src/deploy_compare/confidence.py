@@ -1,0 +1,271 @@
+"""How sure a figure is: intervals for percentiles, the sequential p99-bound rule, ties.
+
+Three questions every measured figure owes an answer to, answered without assumptions
+about the latency distribution (latencies are skewed, multi-modal, heavy-tailed):
+
+- Where is the true q-quantile? The count of samples below it is Binomial(n, q), so two
+  order statistics bracket it with a known probability (`quantile_interval`). Too few
+  samples for an end (a two-sided 95% interval for p99 needs 370) leaves it None:
+  "the samples cannot bound it", never a number that only looks exact.
+- Does "p99 <= bound" hold? MLPerf LoadGen's early-stopping rule: with t of n requests
+  over the bound, it holds at confidence c once n >= h(t) + t, where h is the smallest
+  value with I_p(h, t + 1) <= 1 - c (loadgen/early_stopping.cc). LoadGen looks once, at
+  the end; a trial here looks after every completion and stops when decided, so the
+  1 - c it may err is spent over the looks (`SequentialBound`).
+- Is A faster than B? Only when their intervals over repetitions are apart AND the gap is
+  at least a minimum effect (`compare`); otherwise a tie, said as such.
+
+A pure module (stdlib + numpy, Python 3.9 syntax) so the standalone edge runner can put
+intervals beside its percentiles too (edge/assemble.py PURE_MODULES); scipy is imported
+only by `mean_interval`, which runs on the host.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+#: the default confidence of every interval (two-sided)
+INTERVAL_CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A two-sided interval; an end the samples cannot bound is None."""
+
+    low: Optional[float]
+    high: Optional[float]
+    confidence: float
+
+    @property
+    def bounded(self) -> bool:
+        return self.low is not None and self.high is not None
+
+    def relative_width(self, estimate: Optional[float]) -> Optional[float]:
+        """(high - low) / estimate; None when unbounded or the estimate is not positive."""
+        if not self.bounded or not estimate or estimate <= 0:
+            return None
+        return (self.high - self.low) / estimate  # type: ignore[operator]
+
+    def as_list(self) -> List[Optional[float]]:
+        return [self.low, self.high]
+
+
+def binomial_cdf(n: int, p: float) -> np.ndarray:
+    """P(Binomial(n, p) <= k) for k = 0..n; the pmf built by its ratio recursion in log space."""
+    if n < 0 or not 0.0 <= p <= 1.0:
+        raise ValueError(f"binomial_cdf: need n >= 0 and 0 <= p <= 1, got n={n}, p={p}")
+    if p in (0.0, 1.0):
+        cdf = np.ones(n + 1)
+        if p == 1.0:
+            cdf[:n] = 0.0
+        return cdf
+    k = np.arange(n, dtype=np.float64)
+    steps = np.log((n - k) / (k + 1.0)) + math.log(p) - math.log1p(-p)
+    log_pmf = n * math.log1p(-p) + np.concatenate(([0.0], np.cumsum(steps)))
+    pmf = np.exp(log_pmf - log_pmf.max())
+    return np.minimum(np.cumsum(pmf) / pmf.sum(), 1.0)
+
+
+def _binomial_cdf_at(k: int, n: int, p: float) -> float:
+    """P(Binomial(n, p) <= k) summing only the k + 1 terms (k small against n)."""
+    if k >= n:
+        return 1.0
+    if p <= 0.0:
+        return 1.0
+    log_terms = []
+    log_term = n * math.log1p(-p)  # k = 0
+    for x in range(k + 1):
+        log_terms.append(log_term)
+        log_term += math.log((n - x) / (x + 1.0)) + math.log(p) - math.log1p(-p)
+    top = max(log_terms)
+    return min(1.0, math.exp(top) * sum(math.exp(v - top) for v in log_terms))
+
+
+@lru_cache(maxsize=4096)
+def quantile_ranks(n: int, q: float, confidence: float = INTERVAL_CONFIDENCE) -> Tuple[Optional[int], Optional[int]]:
+    """1-based ranks (l, u) with P(x_(l) <= true q-quantile <= x_(u)) >= confidence.
+
+    B, the count of samples below the quantile, is Binomial(n, q): l is the largest rank
+    with P(B < l) <= alpha/2, u the smallest with P(B >= u) <= alpha/2. A rank outside
+    1..n is None: that end is not bounded by n samples.
+    """
+    if not 0.0 < q < 1.0 or not 0.0 < confidence < 1.0:
+        raise ValueError(f"quantile_ranks: need 0 < q < 1 and 0 < confidence < 1, got q={q}, confidence={confidence}")
+    if n <= 0:
+        return None, None
+    tail = (1.0 - confidence) / 2.0
+    cdf = binomial_cdf(n, q)
+    # l - 1 = the largest k with P(B <= k) <= tail; no such k: the lower end is unbounded.
+    below = np.nonzero(cdf <= tail)[0]
+    low = int(below[-1]) + 1 if below.size else None
+    # u - 1 = the smallest k with P(B <= k) >= 1 - tail; u = n + 1 is past the samples.
+    above = int(np.argmax(cdf >= 1.0 - tail - 1e-12))
+    high = above + 1 if above + 1 <= n else None
+    return low, high
+
+
+def quantile_interval(samples, q: float, confidence: float = INTERVAL_CONFIDENCE, presorted: bool = False) -> Interval:
+    """The distribution-free interval of the q-quantile (0 < q < 1) of `samples`, in their unit."""
+    values = np.asarray(samples, dtype=np.float64)
+    if not presorted:
+        values = np.sort(values)
+    low_rank, high_rank = quantile_ranks(int(values.size), q, confidence)
+    return Interval(
+        None if low_rank is None else float(values[low_rank - 1]),
+        None if high_rank is None else float(values[high_rank - 1]),
+        confidence,
+    )
+
+
+def samples_to_bound(q: float, confidence: float = INTERVAL_CONFIDENCE) -> int:
+    """The fewest samples whose interval for the q-quantile has both ends (p99 at 95%: 370)."""
+    tail = (1.0 - confidence) / 2.0
+    # The upper end needs P(all n below) = q**n <= tail; the lower end needs (1-q)**n <= tail.
+    n = max(math.ceil(math.log(tail) / math.log(q)), math.ceil(math.log(tail) / math.log(1.0 - q)))
+    while quantile_ranks(n, q, confidence)[1] is None or quantile_ranks(n, q, confidence)[0] is None:
+        n += 1
+    return n
+
+
+# ---- the p99 bound, decided as requests complete -------------------------------------
+
+
+def _tail_at_most(t: int, n: int, p: float) -> float:
+    """P(at most t of n requests over the bound) when each is under it with probability p:
+    LoadGen's odds(h, t, p) = I_p(h, t + 1) with n = h + t."""
+    return _binomial_cdf_at(t, n, 1.0 - p)
+
+
+@lru_cache(maxsize=65536)
+def min_passing_requests(t: int, percentile: float, confidence: float) -> int:
+    """The fewest requests n such that t of them over the bound still shows "the `percentile`
+    quantile is under the bound" at `confidence`: LoadGen's h(t) + t (459 at t=0 for p99, c=0.99)."""
+    if t < 0:
+        raise ValueError(f"min_passing_requests: t must be >= 0, got {t}")
+    alpha = 1.0 - confidence
+    # n grows about linearly in t with slope 1 / (1 - p): start from there, double until it passes.
+    lo, hi = t + 1, 2 * (t + 1) + int(math.ceil((t + 1) / (1.0 - percentile)))
+    while _tail_at_most(t, hi, percentile) > alpha:
+        hi *= 2
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _tail_at_most(t, mid, percentile) <= alpha:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@dataclass(frozen=True)
+class SequentialBound:
+    """Decides "the `percentile` latency is <= the bound at `confidence`" while a trial runs.
+
+    LoadGen's rule checks once; this one is checked after every completed request, so its
+    error is spent over the looks: the pass threshold for t over-bound requests uses the
+    error (1 - confidence) * w_t with w_t = 1 / ((t + 1)(t + 2)), which sums to 1 over t. A
+    trial can only pass through the first n at which its count t meets threshold(t), so
+    the chance of a false pass is at most sum_t (1 - confidence) w_t = 1 - confidence
+    (union bound; bench/statistics_coverage.py measures it). Failing needs no spending:
+    it is decided when the over-bound count makes a pass impossible within `cap` requests.
+    Requests of one open-loop trial are not independent (a slow second slows its
+    neighbours), which this rule, like LoadGen's, does not model.
+    """
+
+    percentile: float = 0.99
+    confidence: float = 0.99
+    cap: int = 20000
+
+    def __post_init__(self) -> None:
+        if not 0.5 <= self.percentile < 1.0:
+            raise ValueError(f"SequentialBound: percentile must be in [0.5, 1), got {self.percentile}")
+        if not 0.5 <= self.confidence < 1.0:
+            raise ValueError(f"SequentialBound: confidence must be in [0.5, 1), got {self.confidence}")
+        if self.cap < 1:
+            raise ValueError(f"SequentialBound: cap must be >= 1, got {self.cap}")
+
+    def threshold(self, t: int) -> int:
+        """Requests needed to pass with t of them over the bound."""
+        return _pass_threshold(t, self.percentile, self.confidence)
+
+    @property
+    def max_over(self) -> int:
+        """The most over-bound requests a trial of `cap` requests can have and still pass (-1: none)."""
+        return _max_over(self.percentile, self.confidence, self.cap)
+
+    def decide(self, completed: int, over: int) -> Optional[bool]:
+        """True: the bound holds; False: it cannot be shown within the cap; None: go on."""
+        if over > self.max_over:
+            return False
+        if completed >= self.threshold(over):
+            return True
+        if completed >= self.cap:
+            return False
+        return None
+
+    def describe(self) -> str:
+        return f"p{self.percentile * 100:g} <= bound at {self.confidence:.0%} confidence"
+
+
+def _pass_threshold(t: int, percentile: float, confidence: float) -> int:
+    spent = 1.0 - (1.0 - confidence) / ((t + 1) * (t + 2))
+    return min_passing_requests(t, percentile, spent)
+
+
+@lru_cache(maxsize=256)
+def _max_over(percentile: float, confidence: float, cap: int) -> int:
+    t = -1
+    while _pass_threshold(t + 1, percentile, confidence) <= cap:
+        t += 1
+    return t
+
+
+def first_decision(over_flags: Sequence[bool], rule: SequentialBound) -> Tuple[Optional[bool], int]:
+    """Replays completions in order: (decision, requests it took); (None, n) when undecided."""
+    over = 0
+    for i, flag in enumerate(over_flags, start=1):
+        over += bool(flag)
+        verdict = rule.decide(i, over)
+        if verdict is not None:
+            return verdict, i
+    return None, len(over_flags)
+
+
+# ---- repetitions: intervals over run-level figures, and ties --------------------------
+
+
+def mean_interval(values: Sequence[float], confidence: float = INTERVAL_CONFIDENCE) -> Interval:
+    """Student-t interval of the mean of run-level figures (one per repetition).
+
+    One value cannot bound anything (both ends None)."""
+    data = [float(v) for v in values if v is not None]
+    if len(data) < 2:
+        return Interval(None, None, confidence)
+    from scipy import stats  # host only: never called by the edge runner
+
+    mean = float(np.mean(data))
+    sem = float(np.std(data, ddof=1)) / math.sqrt(len(data))
+    half = float(stats.t.ppf(0.5 + confidence / 2.0, len(data) - 1)) * sem
+    return Interval(mean - half, mean + half, confidence)
+
+
+def compare(
+    a: Interval, b: Interval, a_estimate: Optional[float], b_estimate: Optional[float], min_effect: float = 0.05
+) -> str:
+    """ "lower" / "higher" (B against A) when the intervals are apart and the estimates differ by
+    at least `min_effect` (a share of A), else "tied"; "unknown" when a figure is missing.
+
+    Pass the intervals over repetitions where there are several, else the samples' own."""
+    if a_estimate is None or b_estimate is None or a_estimate == 0:
+        return "unknown"
+    effect = (b_estimate - a_estimate) / abs(a_estimate)
+    if abs(effect) < min_effect:
+        return "tied"
+    # An interval with an open end cannot be shown apart from anything: a tie.
+    if not (a.bounded and b.bounded) or not (b.high < a.low or b.low > a.high):  # type: ignore[operator]
+        return "tied"
+    return "lower" if effect < 0 else "higher"
