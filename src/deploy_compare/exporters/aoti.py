@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import time
 
-from ..batches import is_named
+import numpy as np
+
 from ..errors import ExportError, ExportNotApplicable, first_line
 from ..fileio import atomic_path, sha256_of, size_of
 from ..manifest import ArtifactEntry, TensorSpec
@@ -52,7 +53,7 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
     with torch.no_grad():
         out_shape = list(module(*example).shape)
     x = bundle.example_input
-    arrays = x if is_named(x) else {"input": x}
+    arrays: dict[str, np.ndarray] = x if isinstance(x, dict) else {"input": x}
     return [
         ArtifactEntry(
             name="aoti",

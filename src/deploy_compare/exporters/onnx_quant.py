@@ -37,7 +37,7 @@ class _Samples:
             return None
         one = take(self._data, slice(self._next, self._next + 1))
         self._next += 1
-        arrays = [one[n] for n in self._names] if is_named(one) else [one]  # type: ignore[index]
+        arrays = [one[n] for n in self._names] if is_named(one) else [one]
         return {name: np.ascontiguousarray(a) for name, a in zip(self._names, arrays)}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..errors import ArtifactError, first_line
@@ -22,7 +24,7 @@ class AOTInductorRuntime(Runtime):
             # benchmark runs each thread setting in its own process.
             torch.set_num_threads(self.threads)
         try:
-            self._model = aoti_load_package(str(self.path))
+            self._model: Any = aoti_load_package(str(self.path))
         except Exception as exc:
             raise ArtifactError(f"{self.path}: not a loadable AOTInductor package ({first_line(exc)})") from exc
         self.applied["threads"] = str(self.threads) if self.threads else "default (all cores)"
