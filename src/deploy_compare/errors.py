@@ -27,6 +27,11 @@ class ExportError(DeployCompareError):
     """An exporter failed to produce its artifact (names the format and step)."""
 
 
+class ExportNotApplicable(ExportError):
+    """An export route that cannot take this model (torch.export cannot capture it): the
+    artifact is SKIPPED with the reason, the other artifacts go on."""
+
+
 class VerificationError(DeployCompareError):
     """An artifact does not compute the model's function within the threshold."""
 

@@ -23,7 +23,7 @@ SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 EVAL_DATA_NAME = "eval.npz"  # x (logical layout, float32), y (labels), reference (PyTorch logits)
 
-FORMATS = ("torchscript", "onnx", "savedmodel", "tflite")
+FORMATS = ("torchscript", "aoti", "onnx", "savedmodel", "tflite")
 LAYOUTS = ("NCHW", "NHWC", "NC", "NCL", "NLC", "ANY")
 
 
@@ -135,6 +135,9 @@ class Manifest:
     tools: dict[str, str]
     #: artifact name -> why it is absent or unfaithful (export error, failed parity, skipped step)
     failures: dict[str, str] = field(default_factory=dict)
+    #: artifact name -> why its route does not apply to this model (torch.export cannot capture
+    #: it): not a failure, a SKIPPED row with the reason
+    skipped: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,6 +154,7 @@ class Manifest:
             created_utc=d["created_utc"],
             tools=dict(d.get("tools", {})),
             failures=dict(d.get("failures", {})),
+            skipped=dict(d.get("skipped", {})),
             schema_version=version,
         )
 

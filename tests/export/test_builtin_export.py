@@ -1,4 +1,5 @@
-"""The built-in model exported to all nine artifacts (seven through ONNX/onnx2tf, two through litert-torch), each verified against PyTorch."""
+"""The built-in model exported to all eleven artifacts (TorchScript, AOTInductor, ONNX and its int8, six
+more through onnx2tf, two through litert-torch), each verified against PyTorch."""
 
 from __future__ import annotations
 
@@ -14,7 +15,17 @@ from deploy_compare.manifest import MANIFEST_NAME, load_manifest
 pytestmark = pytest.mark.export
 
 ALL = (
-    *("torchscript", "onnx", "savedmodel", "tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8"),
+    *(
+        "torchscript",
+        "aoti",
+        "onnx",
+        "onnx_int8",
+        "savedmodel",
+        "tflite_fp32",
+        "tflite_fp16",
+        "tflite_dynamic_int8",
+        "tflite_int8",
+    ),
     *("litert_torch_fp32", "litert_torch_int8"),  # the second TFLite route
 )
 
@@ -25,7 +36,7 @@ def test_reference_model_is_accurate(exported):
     assert manifest.model.eval_samples >= 400  # a real held-out split, not a handful
 
 
-def test_all_seven_artifacts_pass_parity(exported):
+def test_all_artifacts_pass_parity(exported):
     out_dir, manifest = exported
     assert tuple(manifest.artifacts) == ALL
     assert manifest.failures == {}
@@ -71,8 +82,23 @@ def test_layouts_and_quantization_recorded(exported):
     assert manifest.artifact("tflite_fp32").inputs[0].quantization is None
 
 
+def test_each_ecosystem_at_its_recommended_best(exported):
+    """What was applied is recorded: TorchScript frozen (optimized at load), AOTInductor with a
+    dynamic batch, ONNX int8 statically quantized on the same samples as TFLite's full int8."""
+    _, manifest = exported
+    torchscript = manifest.artifact("torchscript").details
+    assert torchscript["frozen"] is True and torchscript["optimize_for_inference"] == "at load"
+    assert manifest.artifact("aoti").details["dynamic_batch"].startswith("1..")
+    onnx_int8 = manifest.artifact("onnx_int8")
+    assert onnx_int8.variant == "int8" and onnx_int8.format == "onnx" and "QDQ" in onnx_int8.details["quantization"]
+    same_samples = manifest.artifact("tflite_int8").details["representative_data"]
+    assert onnx_int8.details["representative_data"] == same_samples
+    assert manifest.skipped == {}
+
+
 def test_quantized_files_are_smaller(exported):
     _, manifest = exported
+    assert manifest.artifact("onnx_int8").size_bytes < 0.5 * manifest.artifact("onnx").size_bytes
     fp32 = manifest.artifact("tflite_fp32").size_bytes
     assert manifest.artifact("tflite_fp16").size_bytes < 0.6 * fp32
     assert manifest.artifact("tflite_int8").size_bytes < 0.35 * fp32

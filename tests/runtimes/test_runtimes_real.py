@@ -1,4 +1,4 @@
-"""All four in-process runtimes on the real exported artifacts, and their bad inputs."""
+"""All five in-process runtimes on the real exported artifacts, and their bad inputs."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ from deploy_compare.runtimes import RUNTIME_FOR_FORMAT, open_runtime
 
 pytestmark = pytest.mark.runtime
 
-ARTIFACTS = ["torchscript", "onnx", "savedmodel", "tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8"]
-ONE_PER_RUNTIME = ["torchscript", "onnx", "savedmodel", "tflite_int8"]
+ARTIFACTS = [
+    *("torchscript", "aoti", "onnx", "onnx_int8", "savedmodel"),
+    *("tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8"),
+]
+ONE_PER_RUNTIME = ["torchscript", "aoti", "onnx", "savedmodel", "tflite_int8"]
 
 
 @pytest.mark.parametrize("name", ARTIFACTS)
@@ -77,7 +80,7 @@ def _copy_with_damaged(exported, tmp_path, name):
     return target, damaged
 
 
-@pytest.mark.parametrize("name", ["tflite_fp32", "tflite_int8", "onnx", "torchscript"])
+@pytest.mark.parametrize("name", ["tflite_fp32", "tflite_int8", "onnx", "torchscript", "aoti"])
 def test_corrupt_file_error_names_the_file(exported, tmp_path, name):
     _, manifest = exported
     directory, damaged = _copy_with_damaged(exported, tmp_path, name)
@@ -120,3 +123,18 @@ def test_int8_runtime_quantizes_from_the_manifest(exported, eval_data):
     q = entry.outputs[0].quantization
     steps = out / q.scale + q.zero_point
     np.testing.assert_allclose(steps, np.round(steps), atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("name", "applied"),
+    [
+        ("torchscript", {"optimize_for_inference": "applied"}),
+        ("onnx", {"graph_optimization_level": "ORT_ENABLE_ALL", "intra_op_threads": "1"}),
+        ("onnx_int8", {"graph_optimization_level": "ORT_ENABLE_ALL", "intra_op_threads": "1"}),
+        ("aoti", {"threads": "1"}),
+    ],
+)
+def test_runtime_records_what_it_applied(exported, name, applied):
+    out_dir, manifest = exported
+    with open_runtime(out_dir, manifest, name, threads=1) as runtime:
+        assert runtime.applied == applied

@@ -117,6 +117,7 @@ def measure_artifact(
                 invoke = measure_invoke_only(runtime.run_prepared, runtime.prepare, data.x, settings)
                 result.record_invoke_only(invoke, runtime.kernel_coverage())
             result.notes.extend(runtime.notes)
+            result.runtime_settings.update(runtime.applied)
         finally:
             runtime.close()
         rss_end = peak_rss_mib()

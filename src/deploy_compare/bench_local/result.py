@@ -98,6 +98,9 @@ class BenchResult:
     rss_growth_mib: Optional[float] = None  # peak RSS growth from model load through all inference
     # share in [0, 1] vs the reference (PyTorch) outputs
     top1_agreement: Optional[float] = field(default=None, metadata=_SHARE)
+    # what the runtime applied at load (graph optimization level, optimize_for_inference, threads):
+    # the fair fight says which settings it compared
+    runtime_settings: Dict[str, str] = field(default_factory=dict)
     samples_checked: int = field(default=0, metadata=_COUNT)
     model_name: Optional[str] = None
     model_content_hash: Optional[str] = None

@@ -72,6 +72,16 @@ def onnx2tf_layout(rank: int) -> str:
     return {4: "NHWC", 3: "NLC", 2: "NC"}.get(rank, "ANY")
 
 
+def example_with_batch_of_two(example: Batch) -> Batch:
+    """The example batch with at least two samples: torch.export specialises a dimension of
+    size 1 to a constant, a batch of >= 2 keeps it dynamic."""
+    import numpy as np
+
+    if is_named(example):
+        return {k: example_with_batch_of_two(v) for k, v in example.items()}  # type: ignore[union-attr,misc]
+    return example if example.shape[0] >= 2 else np.concatenate([example, example])  # type: ignore[union-attr]
+
+
 def torch_args(batch: Batch) -> tuple:
     """forward()'s positional arguments for a batch: one tensor, or one per named input in order."""
     import numpy as np

@@ -5,25 +5,16 @@ from __future__ import annotations
 import logging
 import time
 
-import numpy as np
-
-from ..batches import Batch, is_named
+from ..batches import Batch
 from ..errors import ExportError, first_line
 from ..fileio import atomic_path, sha256_of, size_of
 from ..manifest import ArtifactEntry, TensorSpec
 from ..versions import package_versions
-from .base import ExportContext, captured_output, in_logical_order, log_tail, torch_args
+from .base import ExportContext, captured_output, example_with_batch_of_two, in_logical_order, log_tail, torch_args
 
 FILE_NAME = "model.onnx"
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
-
-
-def _example_with_batch_of_two(example: Batch) -> Batch:
-    # torch.export specialises a dimension of size 1 to a constant; a batch of >= 2 keeps it dynamic.
-    if is_named(example):
-        return {k: _example_with_batch_of_two(v) for k, v in example.items()}  # type: ignore[union-attr,misc]
-    return example if example.shape[0] >= 2 else np.concatenate([example, example])  # type: ignore[union-attr]
 
 
 def _input_names(example: Batch) -> list[str]:
@@ -84,7 +75,7 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     bundle = ctx.bundle
     started = time.perf_counter()
-    example = torch_args(_example_with_batch_of_two(bundle.example_input))
+    example = torch_args(example_with_batch_of_two(bundle.example_input))
     names = _input_names(bundle.example_input)
     path = ctx.out_dir / FILE_NAME
     log_path = ctx.log_dir / "onnx_export.log"

@@ -17,7 +17,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..batches import batch_len, is_named
-from ..errors import ConfigError, DeployCompareError, ExportError, ManifestError, VerificationError, first_line
+from ..errors import (
+    ConfigError,
+    DeployCompareError,
+    ExportError,
+    ExportNotApplicable,
+    ManifestError,
+    VerificationError,
+    first_line,
+)
 from ..evaldata import EvalData
 from ..lazy import import_object
 from ..manifest import ArtifactEntry, Manifest, ModelInfo, TensorSpec, check_artifact_file, load_manifest
@@ -35,7 +43,10 @@ class ExportStep:
 
 STEPS: tuple[ExportStep, ...] = (
     ExportStep("torchscript", "deploy_compare.exporters.torchscript:export"),
+    # torch.export + AOTInductor: PyTorch's recommended deployment route (TorchScript is deprecated)
+    ExportStep("aoti", "deploy_compare.exporters.aoti:export"),
     ExportStep("onnx", "deploy_compare.exporters.onnx_export:export"),
+    ExportStep("onnx_int8", "deploy_compare.exporters.onnx_quant:export_int8", ("onnx",)),
     ExportStep("savedmodel", "deploy_compare.exporters.savedmodel:export", ("onnx",)),
     ExportStep("tflite_fp32", "deploy_compare.exporters.tflite:export_fp32", ("savedmodel",)),
     ExportStep("tflite_fp16", "deploy_compare.exporters.tflite:export_fp16", ("savedmodel",)),
@@ -163,6 +174,10 @@ def export_all(options: ExportOptions = ExportOptions(), progress: Callable[[str
             progress(f"{prefix}: exporting...")
             try:
                 entry = import_object(step.exporter)(ctx)[0]
+            except ExportNotApplicable as exc:
+                manifest.skipped[step.name] = str(exc)
+                progress(f"{prefix}: SKIPPED: {exc}")
+                continue
             except DeployCompareError as exc:
                 manifest.failures[step.name] = str(exc)
                 progress(f"{prefix}: FAILED: {exc}")

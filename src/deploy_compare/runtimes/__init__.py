@@ -22,6 +22,7 @@ RUNTIMES = LazyRegistry(
     "runtime",
     {
         "torchscript": "deploy_compare.runtimes.torchscript:TorchScriptRuntime",
+        "aoti": "deploy_compare.runtimes.aoti:AOTInductorRuntime",
         "onnxruntime": "deploy_compare.runtimes.onnxruntime:OnnxRuntime",
         "tensorflow": "deploy_compare.runtimes.tensorflow:SavedModelRuntime",
         "tflite": "deploy_compare.runtimes.tflite:TFLiteRuntime",

@@ -35,6 +35,7 @@ __all__ = ["RUNTIME_FOR_FORMAT", "Runtime", "dequantize", "quantize"]
 #: which runtime runs which artifact format
 RUNTIME_FOR_FORMAT = {
     "torchscript": "torchscript",
+    "aoti": "aoti",
     "onnx": "onnxruntime",
     "savedmodel": "tensorflow",
     "tflite": "tflite",
@@ -76,6 +77,9 @@ class Runtime(ABC):
         self.threads = threads
         #: facts worth recording next to a measurement (e.g. a thread setting that could not apply)
         self.notes: list[str] = []
+        #: what the runtime applied at load (graph optimization, threads): recorded beside every
+        #: figure, so a comparison says which settings it compared
+        self.applied: dict[str, str] = {}
         self.input_spec: TensorSpec = entry.inputs[0]
         self.output_spec: TensorSpec = entry.outputs[0]
         self._perm = layout_permutation(logical_layout, self.input_spec.layout)

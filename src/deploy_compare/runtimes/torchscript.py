@@ -1,4 +1,9 @@
-"""TorchScript through libtorch (torch.jit.load)."""
+"""TorchScript through libtorch (torch.jit.load), optimized for inference at load.
+
+A file exported frozen gets `torch.jit.optimize_for_inference` here, as TorchServe's
+performance guide recommends (it cannot be saved: the exporter freezes, the loader
+optimizes). What was applied is in `self.applied`.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ class TorchScriptRuntime(Runtime):
                 self._module = torch.jit.load(str(self.path), map_location="cpu").eval()
         except Exception as exc:
             raise ArtifactError(f"{self.path}: not a loadable TorchScript file ({first_line(exc)})") from exc
+        self._module, self.applied["optimize_for_inference"] = optimized(torch, self._module, self.entry.details)
         self._torch = torch
 
     def _run(self, x: np.ndarray) -> np.ndarray:
@@ -39,3 +45,15 @@ class TorchScriptRuntime(Runtime):
 
     def close(self) -> None:
         self._module = None
+
+
+def optimized(torch, module, details: dict) -> tuple:
+    """(module, what was applied): optimize_for_inference on a frozen file, else the module as is.
+
+    Shared with TorchServe's handler, so both load the same file the same way."""
+    if details.get("frozen") is not True:
+        return module, "not applied (the file is not frozen)"
+    try:
+        return torch.jit.optimize_for_inference(module), "applied"
+    except Exception as exc:  # keep the frozen module: still correct, only slower
+        return module, f"failed, frozen module kept ({first_line(exc)})"
