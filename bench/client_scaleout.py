@@ -102,7 +102,8 @@ def trivial(args, doc: dict) -> None:
 def torchserve(args, doc: dict) -> None:
     from deploy_compare.clients import payloads_from_export
     from deploy_compare.manifest import load_manifest
-    from deploy_compare.servers import TorchServeConfig, make_launcher
+    from deploy_compare.servers import make_launcher
+    from deploy_compare.servers.torchserve.config import TorchServeConfig
 
     run_dir = Path(args.work) / "torchserve"
     config = TorchServeConfig(workers=1, batch_size=1, torch_threads=1)

@@ -185,7 +185,8 @@ def torchserve(args):
             token = json.loads(text)["inference"]["key"] if text.startswith("{") else text
         yield args.url, args.model, ({"Authorization": f"Bearer {token}"} if token else {}), None
         return
-    from deploy_compare.servers import TorchServeConfig, make_launcher
+    from deploy_compare.servers import make_launcher
+    from deploy_compare.servers.torchserve.config import TorchServeConfig
 
     run_dir = Path(tempfile.mkdtemp(prefix="bench-ts-", dir=REPO / "runs" if (REPO / "runs").is_dir() else None))
     config = TorchServeConfig(workers=args.workers, batch_size=1, torch_threads=1)

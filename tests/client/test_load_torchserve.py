@@ -19,7 +19,7 @@ from deploy_compare.clients import (
 )
 from deploy_compare.errors import LoadError
 from deploy_compare.evaldata import EvalData
-from deploy_compare.servers.torchserve_native import native_unavailable_reason
+from deploy_compare.servers.torchserve.native import native_unavailable_reason
 
 pytestmark = [
     pytest.mark.torchserve,
@@ -32,7 +32,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def torchserve(exported, tmp_path_factory):
-    from deploy_compare.servers import TorchServeConfig, make_launcher
+    from deploy_compare.servers import make_launcher
+    from deploy_compare.servers.torchserve.config import TorchServeConfig
 
     out_dir, _ = exported
     config = TorchServeConfig(workers=1, batch_size=1, torch_threads=1)

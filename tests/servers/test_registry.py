@@ -123,6 +123,16 @@ def test_serve_and_load_take_any_stack_from_the_registry():
     assert config.instances == 2 and config.preferred_batch_sizes == [4, 8]
     args = parser.parse_args(["serve", "--target", "torchserve", "--workers", "2", "--set", "java_heap_mb=512"])
     assert (_config(args).workers, _config(args).java_heap_mb) == (2, 512)
+    # a stack's own flags come from its descriptor: one flag, each stack's meaning, refused elsewhere
+    args = parser.parse_args(["serve", "--target", "tfserving", "--batch-size", "8", "--max-batch-delay-ms", "2"])
+    config = _config(args)
+    assert (config.batching, config.max_batch_size, config.batch_timeout_micros) == (True, 8, 2000)
+    assert _config(parser.parse_args(["serve", "--target", "torchserve", "--batch-size", "8"])).batch_size == 8
+    with pytest.raises(ConfigError, match="--workers does not apply to tfserving"):
+        _config(parser.parse_args(["serve", "--target", "tfserving", "--workers", "2"]))
+    assert _config(parser.parse_args(["serve", "--target", "tfserving"])) == registry.get("tfserving").config_class(
+        start_timeout_s=180.0
+    )
     with pytest.raises(ConfigError, match="unknown key"):
         _config(parser.parse_args(["serve", "--target", "fastapi_onnx", "--set", "nope=1"]))
     args = parser.parse_args(["load", "--target", "fastapi_litert", "--url", "http://127.0.0.1:1"])

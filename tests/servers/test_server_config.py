@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from deploy_compare.errors import ConfigError
-from deploy_compare.servers import TFServingConfig, TorchServeConfig, make_launcher
+from deploy_compare.servers import make_launcher
 from deploy_compare.servers.config import safe_model_name
 from deploy_compare.servers.model_spec import served_model
 from deploy_compare.servers.registry import get as get_stack
-from deploy_compare.servers.tfserving_native import NativeTFServing, model_status_problem
-from deploy_compare.servers.torchserve_archive import TorchServeAddresses, config_properties
+from deploy_compare.servers.tfserving.config import TFServingConfig
+from deploy_compare.servers.tfserving.native import NativeTFServing, model_status_problem
+from deploy_compare.servers.torchserve.archive import TorchServeAddresses, config_properties
+from deploy_compare.servers.torchserve.config import TorchServeConfig
 
 pytestmark = pytest.mark.unit
 
@@ -102,7 +104,7 @@ def test_native_tfserving_gives_the_endpoint_its_grpc_socket(synthetic_manifest,
     from deploy_compare.clients.grpc_messages import TFS_PREDICT
     from deploy_compare.clients.grpc_transport import split_target
     from deploy_compare.clients.protocols import adapter_for
-    from deploy_compare.servers import tfserving_native
+    from deploy_compare.servers.tfserving import native as tfserving_native
 
     monkeypatch.setattr(tfserving_native, "tfserving_executable", lambda: "/bin/true")
     launcher = NativeTFServing(served_model("tfserving", synthetic_manifest), tmp_path, TFServingConfig())

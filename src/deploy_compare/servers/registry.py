@@ -15,12 +15,30 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 from ..errors import ConfigError
 from ..lazy import import_object
+
+
+@dataclass(frozen=True)
+class ServeFlag:
+    """A `deploy-compare serve --<name> VALUE` flag a stack takes besides --set: it sets
+    `field`, or the fields `convert(value)` returns (a flag meaning one thing on two stacks
+    with different fields). Stacks that share a name share the flag; on another stack it is
+    refused."""
+
+    name: str  # "batch-size" -> --batch-size
+    help: str  # what it sets on this stack
+    field: str = ""
+    type: type = int
+    convert: Callable[[Any], dict[str, Any]] | None = None
+
+    def fields(self, value: Any) -> dict[str, Any]:
+        return self.convert(value) if self.convert else {self.field: value}
 
 
 @dataclass(frozen=True)
@@ -56,6 +74,13 @@ class Stack:
                        instances); a [tune.grids] setting naming any other field is refused
     tune_grid          the stack's own small grid: settings (field -> value, over its TOML
                        table) the tune stage tries besides the defaults, most promising first
+    serve_flags        its own `serve` flags (ServeFlag) besides --set, --start-timeout, --base-image
+    native_versions    "module:function" () -> the server runtime's versions when it runs natively
+                       (results.json versions.server; in Docker the image says); None: not recorded
+    packages           the Python packages of our environment it runs with natively (their
+                       versions go to environment.json "packages")
+    env_versions       "module:function" () -> the package versions of the separate environment it
+                       runs from (environment.json "<name>_env"); None: it runs from ours
     """
 
     name: str
@@ -79,6 +104,10 @@ class Stack:
     encoding_gaps: dict[str, str] = field(default_factory=dict)
     # the gRPC metadata name that carries "Bearer <key>" (Triton: triton-grpc-protocol-<key>)
     grpc_key_metadata: str = "authorization"
+    serve_flags: tuple[ServeFlag, ...] = ()
+    native_versions: str | None = None
+    packages: tuple[str, ...] = ()
+    env_versions: str | None = None
 
     @property
     def protocol(self) -> str:
@@ -168,6 +197,15 @@ def get(name: str) -> Stack:
 def base_image_stacks() -> tuple[str, ...]:
     """The stacks whose Docker base image a flag may set (`run --<name>-base-image`, `serve --base-image`)."""
     return tuple(name for name, stack in _discover().items() if stack.takes_base_image)
+
+
+def serve_flags() -> dict[str, list[tuple[Stack, ServeFlag]]]:
+    """flag name -> the stacks that take it (with each one's meaning), in target order."""
+    flags: dict[str, list[tuple[Stack, ServeFlag]]] = {}
+    for stack in _discover().values():
+        for flag in stack.serve_flags:
+            flags.setdefault(flag.name, []).append((stack, flag))
+    return flags
 
 
 def labels() -> dict[str, str]:

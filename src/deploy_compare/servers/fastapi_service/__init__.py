@@ -25,6 +25,7 @@ STACKS = (
         protocols=("kserve_v2",),
         encodings=V2_ENCODINGS,
         config_class=FastAPIServiceConfig,
+        packages=("fastapi", "uvicorn"),
         launchers={"native": LAUNCHER},
         native_unavailable=AVAILABLE,
         metrics=METRICS,

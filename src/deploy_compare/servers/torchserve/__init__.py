@@ -6,8 +6,8 @@ torchserve_archive.py, torchserve_handler.py; dockerfiles/Dockerfile.torchserve)
 
 from __future__ import annotations
 
-from ..config import TorchServeConfig
-from ..registry import Stack
+from ..registry import ServeFlag, Stack
+from .config import TorchServeConfig
 
 STACKS = (
     Stack(
@@ -18,11 +18,13 @@ STACKS = (
         encodings={"json": "torchserve", "binary": "torchserve_binary", "grpc": "torchserve_grpc"},
         config_class=TorchServeConfig,
         launchers={
-            "native": "deploy_compare.servers.torchserve_native:NativeTorchServe",
-            "docker": "deploy_compare.servers.torchserve_docker:DockerTorchServe",
+            "native": "deploy_compare.servers.torchserve.native:NativeTorchServe",
+            "docker": "deploy_compare.servers.torchserve.docker:DockerTorchServe",
         },
-        native_unavailable="deploy_compare.servers.torchserve_native:native_unavailable_reason",
+        native_unavailable="deploy_compare.servers.torchserve.native:native_unavailable_reason",
         threads_field="torch_threads",
+        packages=("torchserve", "torch-model-archiver"),
+        native_versions="deploy_compare.servers.torchserve.native:runtime_versions",
         metrics="deploy_compare.servers.torchserve.metrics:metrics_source",
         runs="native: `torchserve` (pip) + Java 17; Docker: Dockerfile.torchserve (pytorch/torchserve)",
         order=10,
@@ -33,6 +35,12 @@ STACKS = (
             {"batch_size": 8, "max_batch_delay_ms": 5},
             {"workers": 2},
             {"workers": 2, "batch_size": 8, "max_batch_delay_ms": 5},
+        ),
+        serve_flags=(
+            ServeFlag("workers", "worker processes", "workers"),
+            ServeFlag("batch-size", "batch_size (server batching)", "batch_size"),
+            ServeFlag("max-batch-delay-ms", "max_batch_delay_ms (wait to fill a batch)", "max_batch_delay_ms"),
+            ServeFlag("torch-threads", "torch_threads (intra-op threads per worker)", "torch_threads"),
         ),
     ),
 )

@@ -29,6 +29,7 @@ STACKS = (
             "docker": "deploy_compare.servers.triton.docker:DockerTriton",
         },
         native_unavailable="deploy_compare.servers.triton.native:native_unavailable_reason",
+        env_versions="deploy_compare.servers.triton.native:env_versions",
         docker_unavailable="deploy_compare.servers.triton.docker:image_unavailable_reason",
         threads_field="threads",
         metrics="deploy_compare.servers.triton.metrics:metrics_source",
