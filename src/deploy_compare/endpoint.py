@@ -20,7 +20,7 @@ class Endpoint:
     """A running model server.
 
     url         base URL, scheme://host:port, no path (servers here: http://127.0.0.1:<port>)
-    protocol    the adapter that builds requests and parses responses (see clients.PROTOCOLS)
+    protocol    the adapter that builds requests and parses responses (clients.protocols.adapter_names())
     model       the model name in the URL (/predictions/<m>, /v1/models/<m>, /v2/models/<m>)
     token       a bearer token sent as Authorization (the load CLI's --token)
     headers     sent with EVERY request (servers put their inference key here)
@@ -43,10 +43,10 @@ class Endpoint:
     grpc_headers: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
-        from .clients.protocols import PROTOCOLS
+        from .clients.protocols import adapter_names
 
-        if self.protocol not in PROTOCOLS:
-            raise ConfigError(f"Endpoint.protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+        if self.protocol not in adapter_names():
+            raise ConfigError(f"Endpoint.protocol must be one of {adapter_names()}, got {self.protocol!r}")
         if not self.url.startswith(("http://", "https://")):
             raise ConfigError(f"Endpoint.url must start with http:// or https://, got {self.url!r}")
         if not self.model:

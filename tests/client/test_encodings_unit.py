@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 
 from deploy_compare.clients.analyze import status_label
-from deploy_compare.clients.grpc_messages import ModelInferRequest, PredictionsRequest
 from deploy_compare.clients.payload import build_payloads
-from deploy_compare.clients.protocols import ENCODINGS, PROTOCOLS, adapter_class
+from deploy_compare.clients.protocols import ENCODINGS, adapter_class, adapter_names
 from deploy_compare.clients.records import GRPC_STATUS, HTTP_STATUS
-from deploy_compare.clients.v2_binary import HEADER_LENGTH, decode_binary_response, split_binary_body
 from deploy_compare.deploy.config import load_run_config
 from deploy_compare.deploy.served import encoding_plans
 from deploy_compare.endpoint import Endpoint
 from deploy_compare.errors import ConfigError, ProtocolError
 from deploy_compare.servers.registry import get, stacks
+from deploy_compare.servers.torchserve.encodings import PredictionsRequest
+from deploy_compare.wire.v2_binary import HEADER_LENGTH, decode_binary_response, split_binary_body
+from deploy_compare.wire.v2_grpc import ModelInferRequest
 
 pytestmark = pytest.mark.unit
 
@@ -29,7 +30,7 @@ def _ep(protocol: str, **kw) -> Endpoint:
 
 
 def test_every_adapter_imports_and_names_its_encoding():
-    for name in PROTOCOLS:
+    for name in adapter_names():
         cls = adapter_class(name)
         assert cls.name == name and cls.encoding in ENCODINGS
     for stack in stacks().values():

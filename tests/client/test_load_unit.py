@@ -15,8 +15,6 @@ from deploy_compare.clients import (
     Endpoint,
     LoadConfig,
     SloConfig,
-    TFServingRest,
-    TorchServeRest,
     build_payloads,
 )
 from deploy_compare.clients.open_loop import arrival_offsets_ns
@@ -25,6 +23,8 @@ from deploy_compare.clients.selfcheck import bottleneck_reasons
 from deploy_compare.clients.stats import percentile_including_failures_ms, send_lag
 from deploy_compare.errors import ConfigError, ProtocolError
 from deploy_compare.manifest import TensorSpec
+from deploy_compare.servers.tfserving.encodings import TFServingRest
+from deploy_compare.servers.torchserve.encodings import TorchServeRest
 
 pytestmark = pytest.mark.unit
 

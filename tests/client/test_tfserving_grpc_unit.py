@@ -10,13 +10,19 @@ import dataclasses
 import numpy as np
 import pytest
 
-from deploy_compare.clients.grpc_messages import TF_DATATYPES, TFS_PREDICT, PredictRequest, PredictResponse
 from deploy_compare.clients.payload import build_payloads
 from deploy_compare.clients.protocols import adapter_class
 from deploy_compare.endpoint import Endpoint
 from deploy_compare.errors import ProtocolError
 from deploy_compare.servers.registry import get
-from deploy_compare.servers.tfserving.encodings import decode_predict, encode_predict
+from deploy_compare.servers.tfserving.encodings import (
+    TF_DATATYPES,
+    TFS_PREDICT,
+    PredictRequest,
+    PredictResponse,
+    decode_predict,
+    encode_predict,
+)
 
 pytestmark = pytest.mark.unit
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from deploy_compare.clients import Endpoint, adapter_for
-from deploy_compare.clients.v2 import decode_infer_response, encode_infer_request, tensor_from_json
 from deploy_compare.errors import ProtocolError
+from deploy_compare.wire.v2_json import decode_infer_response, encode_infer_request, tensor_from_json
 
 pytestmark = pytest.mark.unit
 
@@ -72,3 +72,23 @@ def test_an_endpoint_without_the_input_name_cannot_build_v2_requests():
     ep = Endpoint(url="http://127.0.0.1:8000", protocol="kserve_v2", model="digits")
     with pytest.raises(ProtocolError, match="input tensor's name"):
         adapter_for(ep).build_request(np.zeros((1, 2), np.float32))
+
+
+def test_the_wire_package_imports_neither_the_client_nor_the_servers():
+    """The KServe v2 formats are shared by the load client and the FastAPI server: importing
+    them (and the FastAPI server's modules that use them) pulls in no client code."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, deploy_compare.wire.v2_json, deploy_compare.wire.v2_binary, deploy_compare.wire.v2_grpc; "
+        "print(sorted(m for m in sys.modules if m.startswith(('deploy_compare.clients', 'deploy_compare.servers'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    code = (
+        "import sys, deploy_compare.servers.fastapi_service.app, deploy_compare.servers.fastapi_service.grpc_server; "
+        "print(sorted(m for m in sys.modules if m.startswith('deploy_compare.clients')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

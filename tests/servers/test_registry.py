@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from deploy_compare.clients.protocols import PROTOCOLS
+from deploy_compare.clients.protocols import adapter_names
 from deploy_compare.deploy.config import load_run_config
 from deploy_compare.deploy.results import schema
 from deploy_compare.endpoint import Endpoint
@@ -29,7 +29,7 @@ def test_every_stack_is_registered_once_in_target_order():
 def test_a_descriptor_is_complete_and_its_parts_load(name):
     stack = registry.get(name)
     assert stack.label and stack.runs
-    assert set(stack.protocols) <= set(PROTOCOLS)
+    assert set(stack.protocols) <= set(adapter_names())
     assert stack.artifact in (
         "torchscript",
         "onnx",

@@ -101,10 +101,10 @@ def test_native_tfserving_gives_the_endpoint_its_grpc_socket(synthetic_manifest,
     """The launch half only (/bin/true stands for the binary: nothing serves, nothing is measured):
     the socket passed as --grpc_socket_path is the Endpoint's grpc_target, which the grpc
     encoding's URL and the transports' split_target carry unchanged."""
-    from deploy_compare.clients.grpc_messages import TFS_PREDICT
     from deploy_compare.clients.grpc_transport import split_target
     from deploy_compare.clients.protocols import adapter_for
     from deploy_compare.servers.tfserving import native as tfserving_native
+    from deploy_compare.servers.tfserving.encodings import TFS_PREDICT
 
     monkeypatch.setattr(tfserving_native, "tfserving_executable", lambda: "/bin/true")
     launcher = NativeTFServing(served_model("tfserving", synthetic_manifest), tmp_path, TFServingConfig())

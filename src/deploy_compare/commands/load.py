@@ -24,7 +24,7 @@ def _levels(text: str) -> list[int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..clients.protocols import ENCODINGS, PROTOCOLS
+    from ..clients.protocols import ENCODINGS, adapter_names
     from ..servers.registry import names
 
     parser.add_argument(
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--protocol",
-        choices=PROTOCOLS,
+        choices=adapter_names(),
         default=None,
         help="override the target's protocol adapter (alone: the first stack speaking it gives the artifact)",
     )

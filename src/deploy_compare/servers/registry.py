@@ -49,7 +49,9 @@ class Stack:
                        results.json "target"
     label              how reports name it
     artifact           the manifest artifact it serves (its layout/dtype shape the requests)
-    protocols          client protocol adapters it speaks (clients.PROTOCOLS); the first is used
+    protocols          client protocol adapters it speaks (clients.protocols.adapters()); the first is used
+    adapters           its own adapters: name -> "module:Class" in its folder (encodings.py);
+                       the KServe v2 ones are shared (clients.protocols.SHARED_ADAPTERS)
     encodings          encoding (clients.protocols.ENCODINGS: json, binary, grpc, ...) -> the
                        adapter that speaks it to this stack; {} means {"json": protocols[0]}.
                        An encoding missing here is a SKIPPED cell, with encoding_reason()
@@ -105,6 +107,7 @@ class Stack:
     # the gRPC metadata name that carries "Bearer <key>" (Triton: triton-grpc-protocol-<key>)
     grpc_key_metadata: str = "authorization"
     serve_flags: tuple[ServeFlag, ...] = ()
+    adapters: dict[str, str] = field(default_factory=dict)
     native_versions: str | None = None
     packages: tuple[str, ...] = ()
     env_versions: str | None = None

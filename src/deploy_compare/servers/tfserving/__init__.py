@@ -10,6 +10,8 @@ from __future__ import annotations
 from ..registry import ServeFlag, Stack
 from .config import TFServingConfig
 
+ENCODINGS = "deploy_compare.servers.tfserving.encodings"
+
 STACKS = (
     Stack(
         name="tfserving",
@@ -17,6 +19,11 @@ STACKS = (
         artifact="savedmodel",
         protocols=("tfserving",),
         encodings={"json": "tfserving", "json_columnar": "tfserving_columnar", "grpc": "tfserving_grpc"},
+        adapters={
+            "tfserving": f"{ENCODINGS}:TFServingRest",
+            "tfserving_columnar": f"{ENCODINGS}:TFServingColumnar",
+            "tfserving_grpc": f"{ENCODINGS}:TFServingGrpc",
+        },
         config_class=TFServingConfig,
         launchers={
             "native": "deploy_compare.servers.tfserving.native:NativeTFServing",

@@ -9,6 +9,8 @@ from __future__ import annotations
 from ..registry import ServeFlag, Stack
 from .config import TorchServeConfig
 
+ENCODINGS = "deploy_compare.servers.torchserve.encodings"
+
 STACKS = (
     Stack(
         name="torchserve",
@@ -16,6 +18,11 @@ STACKS = (
         artifact="torchscript",
         protocols=("torchserve",),
         encodings={"json": "torchserve", "binary": "torchserve_binary", "grpc": "torchserve_grpc"},
+        adapters={
+            "torchserve": f"{ENCODINGS}:TorchServeRest",
+            "torchserve_binary": f"{ENCODINGS}:TorchServeBinary",
+            "torchserve_grpc": f"{ENCODINGS}:TorchServeGrpc",
+        },
         config_class=TorchServeConfig,
         launchers={
             "native": "deploy_compare.servers.torchserve.native:NativeTorchServe",
