@@ -98,7 +98,7 @@ def stack_packages() -> list[str]:
 
 def stack_environments() -> dict[str, dict[str, str]]:
     """ "<stack>_env": the package versions of each stack that runs from its own environment
-    (Stack.env_versions: native Triton's .venv-triton); its versions are not ours."""
+    (Stack.env_versions); its versions are not ours."""
     from ..lazy import import_object
     from ..servers.registry import stacks
 

@@ -1,14 +1,22 @@
 """The serving-stack registry: one descriptor per stack, found in its folder under servers/.
 
-A stack is a sub-package of deploy_compare.servers whose __init__ defines
-`STACKS = (Stack(...), ...)`. Everything else derives from these descriptors: the CLI's
---target choices, the TOML tables and [run].targets, the results schema's target enum (a
-test keeps the JSON file in step), the report's labels, the served artifact and protocol
-of the pipeline's targets, and which launcher class runs it natively or in Docker.
+A stack is a sub-package of deploy_compare.servers (servers/<stack>/) whose __init__ defines
+`STACKS = (Stack(...), ...)` (one folder may register several: fastapi_service/ registers
+the ONNX Runtime and the LiteRT targets). Its folder holds everything specific to it: the
+descriptor, config.py, the native and Docker launchers, its encodings (request adapters and
+wire messages: encodings.py), its metrics reader and whatever else it alone needs; its
+Dockerfile is Dockerfile.<stack> at the repository root. Nothing outside the folder names
+the stack: everything else derives from these descriptors: the CLI's --target choices and
+`serve` flags (serve_flags), the TOML tables and [run].targets, the results schema's target
+enum, the report's labels, the served artifact and
+protocol adapters of the pipeline's targets (adapters, encodings), the versions recorded
+(native_versions, packages, env_versions), and which launcher class runs it natively or in
+Docker. Adding a stack = one folder (+ Dockerfile.<stack> for Docker, + its tests, + its
+table in deploy/default.toml, which is data).
 
-Descriptors are plain data: launchers and availability probes are "module:attribute"
-strings imported on first use, so reading the registry imports no server code, no
-torch, no fastapi.
+Descriptors are plain data: launchers, adapters and availability probes are
+"module:attribute" strings imported on first use, so reading the registry imports no
+server code, no torch, no fastapi.
 """
 
 from __future__ import annotations
