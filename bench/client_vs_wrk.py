@@ -222,7 +222,7 @@ def main() -> int:
     rows = []
     try:
         with torchserve(args) as (base_url, model, headers, server_pid):
-            endpoint = Endpoint(url=base_url, protocol="torchserve", model=model, headers=headers)
+            endpoint = Endpoint(url=base_url, encoding="torchserve", model=model, headers=headers)
             full = payloads_from_export(endpoint, args.artifacts, manifest, artifact="torchscript")
             # The SAME body for both tools: the first eval sample, pre-encoded once.
             payloads = Payloads(requests=full.requests[:1], batch_size=1, expected_top1=full.expected_top1[:1])

@@ -86,7 +86,7 @@ def ray_cluster():
 
 @pytest.fixture
 def endpoint(asgi_server) -> Endpoint:
-    return Endpoint(url=asgi_server.url, protocol="torchserve", model="digits")
+    return Endpoint(url=asgi_server.url, encoding="torchserve", model="digits")
 
 
 def cluster_cpus_free(address: str) -> tuple[float, float]:

@@ -49,7 +49,7 @@ def endpoint(torchserve) -> Endpoint:
     ep = torchserve.endpoint
     auth = ep.headers["Authorization"]
     assert auth.startswith("Bearer ")
-    return Endpoint(url=ep.base_url, protocol="torchserve", model=ep.model_name, token=auth[len("Bearer ") :])
+    return Endpoint(url=ep.base_url, encoding="torchserve", model=ep.model_name, token=auth[len("Bearer ") :])
 
 
 def test_closed_loop_on_torchserve_answers_like_the_reference(endpoint, exported):

@@ -28,8 +28,8 @@ from deploy_compare.servers.torchserve.encodings import TorchServeRest
 
 pytestmark = pytest.mark.unit
 
-TS = Endpoint(url="http://127.0.0.1:8080/", protocol="torchserve", model="digits", token="secret")
-TF = Endpoint(url="http://127.0.0.1:8501", protocol="tfserving", model="digits")
+TS = Endpoint(url="http://127.0.0.1:8080/", encoding="torchserve", model="digits", token="secret")
+TF = Endpoint(url="http://127.0.0.1:8501", encoding="tfserving", model="digits")
 
 
 # --- stats -------------------------------------------------------------------------
@@ -195,10 +195,10 @@ def test_load_config_errors_name_the_field(kwargs, field):
 
 
 def test_endpoint_and_slo_config_validation():
-    with pytest.raises(ConfigError, match="Endpoint.protocol"):
-        Endpoint(url="http://x", protocol="grpc", model="m")
+    with pytest.raises(ConfigError, match="Endpoint.encoding"):
+        Endpoint(url="http://x", encoding="grpc", model="m")
     with pytest.raises(ConfigError, match="Endpoint.url"):
-        Endpoint(url="127.0.0.1:80", protocol="torchserve", model="m")
+        Endpoint(url="127.0.0.1:80", encoding="torchserve", model="m")
     with pytest.raises(ConfigError, match="start_rate_rps"):
         SloConfig(start_rate_rps=0.5, min_rate_rps=1.0)
     with pytest.raises(ConfigError, match="max_trials"):

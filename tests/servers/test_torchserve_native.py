@@ -64,7 +64,7 @@ def _post(endpoint, instances, headers=None, **kwargs):
 def test_healthy_server_exposes_loopback_endpoint_key_and_log(server):
     ep = server.endpoint
     assert isinstance(server, NativeTorchServe)
-    assert ep.protocol == "torchserve"
+    assert ep.encoding == "torchserve"
     assert ep.base_url.startswith("http://127.0.0.1:")
     assert ep.headers["Authorization"].startswith("Bearer ") and len(ep.headers["Authorization"]) > len("Bearer ")
     assert "<redacted>" in repr(ep) and ep.headers["Authorization"] not in repr(ep)

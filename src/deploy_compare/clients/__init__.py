@@ -7,7 +7,7 @@ Public API (what the pipeline calls)::
         run_closed_loop, sweep_concurrency, run_open_loop, find_max_rate_under_slo,
     )
     ep = Endpoint(url="http://127.0.0.1:8080", protocol="kserve_v2", model="digits",
-                  token=key, input_name="input")  # protocol: an adapter name (protocols.adapters())
+                  token=key, input_name="input")  # protocol: an adapter name (encodings.encoding_classes())
     payloads = payloads_from_export(ep, export_dir, manifest, artifact="torchscript")  # encoded once
     cfg = LoadConfig(duration_s=10, min_requests=500, warmup_s=2)
     results = sweep_concurrency(ep, payloads, cfg, levels=(1, 2, 4, 8, 16))  # list[LoadResult]
@@ -29,8 +29,8 @@ stats (pure numpy), analyze (records -> LoadResult), selfcheck, slo, results, co
 from __future__ import annotations
 
 from .config import ARRIVALS, Endpoint, LoadConfig, SloConfig
+from .encodings import Encoding, KServeV2Json, encoding_for
 from .payload import Payloads, build_payloads, payloads_from_export
-from .protocols import KServeV2Json, Protocol, adapter_for
 from .results import LoadResult, SloResult, SloTrial
 from .runner import DEFAULT_CONCURRENCY, run_closed_loop, run_open_loop, sweep_concurrency
 from .slo import find_max_rate_under_slo
@@ -45,11 +45,11 @@ __all__ = [
     "LoadResult",
     "Payloads",
     "Progress",
-    "Protocol",
+    "Encoding",
     "SloConfig",
     "SloResult",
     "SloTrial",
-    "adapter_for",
+    "encoding_for",
     "build_payloads",
     "find_max_rate_under_slo",
     "payloads_from_export",

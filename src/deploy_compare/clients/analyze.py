@@ -9,8 +9,8 @@ import numpy as np
 from ..bench_local.stats import latency_summary
 from ..errors import ProtocolError
 from .config import Endpoint, LoadConfig
+from .encodings import encoding_for, error_message
 from .payload import Payloads
-from .protocols import adapter_for, error_message
 from .records import DROPPED, ERROR_KINDS, GRPC_STATUS, HTTP_STATUS, KIND_NAMES, OK, UNPARSEABLE, RawRun
 from .results import LoadResult
 from .selfcheck import bottleneck_reasons, client_info
@@ -95,7 +95,7 @@ def analyze(run: RawRun, endpoint: Endpoint, payloads: Payloads, config: LoadCon
 def analyze_with_samples(
     run: RawRun, endpoint: Endpoint, payloads: Payloads, config: LoadConfig, mode: str
 ) -> tuple[LoadResult, MeasuredSamples]:
-    adapter = adapter_for(endpoint)
+    adapter = encoding_for(endpoint)
     measured = [r for r in run.records if r[0] >= run.measure_start_ns]
     kinds = np.array([r[3] for r in measured], dtype=np.int64)
     examples: dict[str, str] = {}
@@ -162,7 +162,7 @@ def analyze_with_samples(
     )
     result = LoadResult(
         mode=mode,
-        protocol=endpoint.protocol,
+        protocol=endpoint.encoding,
         url=adapter.url,
         model=endpoint.model,
         concurrency=config.concurrency if mode == "closed" else None,

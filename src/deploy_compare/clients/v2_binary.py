@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import ProtocolError
 from ..wire.v2_binary import BINARY_CT, HEADER_LENGTH, decode_binary_response, encode_binary_request
-from .protocols import Batch, KServeV2Json, RequestSpec, error_message, named_tensors
+from .encodings import Batch, KServeV2Json, RequestSpec, error_message, named_tensors
 
 
 class KServeV2Binary(KServeV2Json):

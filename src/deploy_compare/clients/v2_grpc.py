@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import ProtocolError
 from ..wire.v2_grpc import V2_INFER, decode_model_infer, encode_model_infer
-from .protocols import GRPC_METHOD, Batch, KServeV2Json, RequestSpec, grpc_url, named_tensors
+from .encodings import GRPC_METHOD, Batch, KServeV2Json, RequestSpec, grpc_url, named_tensors
 
 
 class KServeV2Grpc(KServeV2Json):

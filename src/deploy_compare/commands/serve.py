@@ -105,7 +105,7 @@ def _base_image(args: argparse.Namespace) -> str:
 
 
 def _example_body(ep) -> dict:
-    if ep.protocol == "kserve_v2":
+    if ep.encoding == "kserve_v2":
         return {"inputs": [{"name": ep.input_name, "shape": ["<shape>"], "datatype": "FP32", "data": ["<flat>"]}]}
     return {"instances": ["<sample>"]}
 

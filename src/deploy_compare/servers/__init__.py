@@ -10,7 +10,7 @@ Public API (what the pipeline calls):
                              manifest_dir=artifacts, run_dir=run, config=config)
     with launcher as server:                    # start() + wait healthy; stop() on exit/Ctrl-C/errors
         ep = server.endpoint                    # Endpoint
-        ep.protocol     # the adapter the client speaks (a name in clients.protocols.ADAPTERS)
+        ep.encoding     # the adapter the client speaks (a name in clients.encodings.ADAPTERS)
         ep.url          # http://127.0.0.1:<port>           (also .base_url)
         ep.model        # the model name in the URL          (also .model_name)
         ep.predict_url  # full predict URL

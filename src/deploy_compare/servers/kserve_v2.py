@@ -29,7 +29,7 @@ def endpoint_for(
 ) -> Endpoint:
     return Endpoint(
         url=base_url,
-        protocol="kserve_v2",
+        encoding="kserve_v2",
         model=model.model_name,
         headers=headers,
         input_name=model.input_name,

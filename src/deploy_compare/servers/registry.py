@@ -57,10 +57,10 @@ class Stack:
                        results.json "target"
     label              how reports name it
     artifact           the manifest artifact it serves (its layout/dtype shape the requests)
-    protocols          client protocol adapters it speaks (clients.protocols.adapters()); the first is used
-    adapters           its own adapters: name -> "module:Class" in its folder (encodings.py);
-                       the KServe v2 ones are shared (clients.protocols.SHARED_ADAPTERS)
-    encodings          encoding (clients.protocols.ENCODINGS: json, binary, grpc, ...) -> the
+    encoding_names     the encodings it speaks (clients.encodings.encoding_classes()); the first is used
+    encoding_classes   its own encodings: name -> "module:Class" in its folder (encodings.py);
+                       the KServe v2 ones are shared (clients.encodings.SHARED_ENCODINGS)
+    encodings          encoding (clients.encodings.ENCODINGS: json, binary, grpc, ...) -> the
                        adapter that speaks it to this stack; {} means {"json": protocols[0]}.
                        An encoding missing here is a SKIPPED cell, with encoding_reason()
     config_class       its typed config (validated dataclass with start_timeout_s, model_name,
@@ -96,7 +96,7 @@ class Stack:
     name: str
     label: str
     artifact: str
-    protocols: tuple[str, ...]
+    encoding_names: tuple[str, ...]
     config_class: type
     launchers: dict[str, str]
     native_unavailable: str
@@ -115,17 +115,17 @@ class Stack:
     # the gRPC metadata name that carries "Bearer <key>" (Triton: triton-grpc-protocol-<key>)
     grpc_key_metadata: str = "authorization"
     serve_flags: tuple[ServeFlag, ...] = ()
-    adapters: dict[str, str] = field(default_factory=dict)
+    encoding_classes: dict[str, str] = field(default_factory=dict)
     native_versions: str | None = None
     packages: tuple[str, ...] = ()
     env_versions: str | None = None
 
     @property
-    def protocol(self) -> str:
-        return self.protocols[0]
+    def default_encoding(self) -> str:
+        return self.encoding_names[0]
 
     def spoken_encodings(self) -> dict[str, str]:
-        return dict(self.encodings) or {"json": self.protocol}
+        return dict(self.encodings) or {"json": self.default_encoding}
 
     def encoding_reason(self, encoding: str) -> str | None:
         """Why this stack is not measured with `encoding` (None: it speaks it)."""
@@ -136,7 +136,7 @@ class Stack:
             f"(it speaks: {', '.join(self.spoken_encodings())})"
         )
 
-    def protocol_for(self, encoding: str) -> str:
+    def encoding_name(self, encoding: str) -> str:
         """The adapter name of `encoding`; ConfigError when the stack does not speak it."""
         reason = self.encoding_reason(encoding)
         if reason is not None:

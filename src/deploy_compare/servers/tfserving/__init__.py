@@ -17,9 +17,9 @@ STACKS = (
         name="tfserving",
         label="TF Serving",
         artifact="savedmodel",
-        protocols=("tfserving",),
+        encoding_names=("tfserving",),
         encodings={"json": "tfserving", "json_columnar": "tfserving_columnar", "grpc": "tfserving_grpc"},
-        adapters={
+        encoding_classes={
             "tfserving": f"{ENCODINGS}:TFServingRest",
             "tfserving_columnar": f"{ENCODINGS}:TFServingColumnar",
             "tfserving_grpc": f"{ENCODINGS}:TFServingGrpc",

@@ -79,7 +79,7 @@ class DockerTFServing(DockerLauncher):
 
     def _make_endpoint(self) -> Endpoint:
         return Endpoint(
-            protocol="tfserving",
+            encoding="tfserving",
             url=self._host_url(REST_PORT),
             model=self.model.model_name,
             input_name=self.model.input_name,

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 from google.protobuf import descriptor_pb2
 
-from ...clients.protocols import (
+from ...clients.encodings import (
     GRPC_METHOD,
     Batch,
-    Protocol,
+    Encoding,
     RequestSpec,
     checked_rows,
     decode_predictions,
@@ -138,7 +138,7 @@ _DTYPES = {
 _BY_NUMBER = {TF_DATATYPES[dt]: (np.dtype(name), field) for name, (dt, field) in _DTYPES.items()}
 
 
-class TFServingRest(Protocol):
+class TFServingRest(Encoding):
     name = "tfserving"
 
     @property

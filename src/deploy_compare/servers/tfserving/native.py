@@ -146,7 +146,7 @@ class NativeTFServing(Launcher):
 
     def _make_endpoint(self) -> Endpoint:
         return Endpoint(
-            protocol="tfserving",
+            encoding="tfserving",
             url=f"http://127.0.0.1:{self._rest_port}",
             model=self.model.model_name,
             input_name=self.model.input_name,

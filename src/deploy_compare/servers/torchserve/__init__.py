@@ -16,9 +16,9 @@ STACKS = (
         name="torchserve",
         label="TorchServe",
         artifact="torchscript",
-        protocols=("torchserve",),
+        encoding_names=("torchserve",),
         encodings={"json": "torchserve", "binary": "torchserve_binary", "grpc": "torchserve_grpc"},
-        adapters={
+        encoding_classes={
             "torchserve": f"{ENCODINGS}:TorchServeRest",
             "torchserve_binary": f"{ENCODINGS}:TorchServeBinary",
             "torchserve_grpc": f"{ENCODINGS}:TorchServeGrpc",

@@ -118,7 +118,7 @@ class DockerTorchServe(DockerLauncher):
 
     def _make_endpoint(self) -> Endpoint:
         return Endpoint(
-            protocol="torchserve",
+            encoding="torchserve",
             url=self._host_url(INFERENCE_PORT),
             model=self.model.model_name,
             headers=self._auth("inference"),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from google.protobuf import descriptor_pb2
 
-from ...clients.protocols import GRPC_METHOD, Batch, Protocol, RequestSpec, decode_predictions, grpc_url, one_tensor
+from ...clients.encodings import GRPC_METHOD, Batch, Encoding, RequestSpec, decode_predictions, grpc_url, one_tensor
 from ...errors import ProtocolError
 from ...wire.protobuf import F, field, message_classes
 
@@ -45,7 +45,7 @@ PredictionsRequest = _MESSAGES["org.pytorch.serve.grpc.inference.PredictionsRequ
 PredictionResponse = _MESSAGES["org.pytorch.serve.grpc.inference.PredictionResponse"]
 
 
-class TorchServeRest(Protocol):
+class TorchServeRest(Encoding):
     name = "torchserve"
 
     @property

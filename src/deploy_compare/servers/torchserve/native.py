@@ -178,7 +178,7 @@ class NativeTorchServe(Launcher):
     def _make_endpoint(self) -> Endpoint:
         assert self._addresses is not None and self._keys is not None
         return Endpoint(
-            protocol="torchserve",
+            encoding="torchserve",
             url=self._addresses.inference,
             model=self.model.model_name,
             headers={"Authorization": f"Bearer {self._keys['inference']}"},

@@ -1,13 +1,13 @@
-"""Protocol adapters: build a request from a batch, parse a response. Pure, no I/O.
+"""Encoding adapters: build a request from a batch, parse a response. Pure, no I/O.
 
-The base class (Protocol: JSON bodies in the row format {"instances": [...]} ->
+The base class (Encoding: JSON bodies in the row format {"instances": [...]} ->
 {"predictions": [...]}), the helpers adapters share, and the KServe v2 REST JSON adapter
 (Triton, the FastAPI baseline; the format: wire/v2_json.py). A stack's own adapters live in
-its folder (servers/<stack>/encodings.py), named by its descriptor (Stack.adapters).
+its folder (servers/<stack>/encodings.py), named by its descriptor (Stack.encoding_classes).
 
 Encodings: one logical request can travel as JSON, as raw tensor bytes, or over gRPC. Each
-way is one Protocol subclass with its own build_request/parse_response, registered under its
-own name (adapters(): SHARED_ADAPTERS plus every stack's). An Endpoint picks one by
+way is one Encoding subclass with its own build_request/parse_response, registered under its
+own name (encoding_classes(): SHARED_ENCODINGS plus every stack's). An Endpoint picks one by
 `protocol`; a stack descriptor maps the ENCODINGS it speaks to adapter names
 (Stack.encodings).
     json            the stack's JSON body (row format, or KServe v2 JSON tensors)
@@ -122,7 +122,7 @@ def error_message(body: bytes) -> str:
     return str(doc)[:200]
 
 
-class Protocol:
+class Encoding:
     """One server API. Subclasses set the URL and headers; JSON is shared."""
 
     name = "base"
@@ -155,7 +155,7 @@ class Protocol:
         return decode_predictions(body, batch_size)
 
 
-class KServeV2Json(Protocol):
+class KServeV2Json(Encoding):
     """KServe v2 / Open Inference Protocol over REST with JSON tensors (wire/v2_json.py)."""
 
     name = "kserve_v2"
@@ -187,9 +187,9 @@ class KServeV2Json(Protocol):
 
 
 # The adapters every KServe v2 stack shares (Triton, the FastAPI service); each other stack's
-# own are in its folder, named by its descriptor (Stack.adapters). "module:Class" entries are
+# own are in its folder, named by its descriptor (Stack.encoding_classes). "module:Class" entries are
 # imported on first use (grpcio only when gRPC is used).
-SHARED_ADAPTERS: dict[str, type[Protocol] | str] = {
+SHARED_ENCODINGS: dict[str, type[Encoding] | str] = {
     KServeV2Json.name: KServeV2Json,
     "kserve_v2_binary": "deploy_compare.clients.v2_binary:KServeV2Binary",
     "kserve_v2_grpc": "deploy_compare.clients.v2_grpc:KServeV2Grpc",
@@ -197,27 +197,27 @@ SHARED_ADAPTERS: dict[str, type[Protocol] | str] = {
 
 
 @cache
-def adapters() -> dict[str, type[Protocol] | str]:
+def encoding_classes() -> dict[str, type[Encoding] | str]:
     """Adapter name -> class (or "module:Class"): the shared ones, then each stack's."""
     from ..servers.registry import stacks
 
-    found = dict(SHARED_ADAPTERS)
+    found = dict(SHARED_ENCODINGS)
     for stack in stacks().values():
-        found.update(stack.adapters)
+        found.update(stack.encoding_classes)
     return found
 
 
-def adapter_names() -> tuple[str, ...]:
-    """Every adapter name (Endpoint.protocol's allowed values), read from the registry on first use."""
-    return tuple(adapters())
+def registered_encodings() -> tuple[str, ...]:
+    """Every adapter name (Endpoint.encoding's allowed values), read from the registry on first use."""
+    return tuple(encoding_classes())
 
 
-def adapter_class(protocol: str) -> type[Protocol]:
+def encoding_class(protocol: str) -> type[Encoding]:
     from ..lazy import import_object
 
-    cls = adapters()[protocol]
+    cls = encoding_classes()[protocol]
     return import_object(cls) if isinstance(cls, str) else cls
 
 
-def adapter_for(endpoint: Endpoint) -> Protocol:
-    return adapter_class(endpoint.protocol)(endpoint)
+def encoding_for(endpoint: Endpoint) -> Encoding:
+    return encoding_class(endpoint.encoding)(endpoint)
