@@ -1,7 +1,7 @@
 """The one Endpoint: where a running model server answers and how to talk to it.
 
 Servers make it (a launcher's `.endpoint`), the load client consumes it, results record it
-(with credentials redacted). `protocol` names the client's protocol adapter
+(with credentials redacted). `encoding` names how the client's requests travel
 (clients/encodings.py), which knows the predict URL and the body format.
 """
 

@@ -1,4 +1,4 @@
-"""The httpx load client: protocol adapters, closed and open loops, honest latency.
+"""The httpx load client: encodings, closed and open loops, honest latency.
 
 Public API (what the pipeline calls)::
 
@@ -6,8 +6,8 @@ Public API (what the pipeline calls)::
         Endpoint, LoadConfig, SloConfig, payloads_from_export,
         run_closed_loop, sweep_concurrency, run_open_loop, find_max_rate_under_slo,
     )
-    ep = Endpoint(url="http://127.0.0.1:8080", protocol="kserve_v2", model="digits",
-                  token=key, input_name="input")  # protocol: an adapter name (encodings.encoding_classes())
+    ep = Endpoint(url="http://127.0.0.1:8080", encoding="kserve_v2", model="digits",
+                  token=key, input_name="input")  # encoding: a name in encodings.encoding_classes()
     payloads = payloads_from_export(ep, export_dir, manifest, artifact="torchscript")  # encoded once
     cfg = LoadConfig(duration_s=10, min_requests=500, warmup_s=2)
     results = sweep_concurrency(ep, payloads, cfg, levels=(1, 2, 4, 8, 16))  # list[LoadResult]
@@ -19,7 +19,7 @@ All four are synchronous (they run their own asyncio loop); inside a running loo
 Results are dataclasses with `to_dict`/`from_dict` (JSON-safe). `LoadResult.client_bottleneck`
 says the run measured the client, not the server (rule in selfcheck.py).
 
-Modules: protocols (request/response adapters, pure; the wire formats: deploy_compare.wire), payload (bodies from eval.npz in the
+Modules: encodings (build requests, parse responses, pure; the wire formats: deploy_compare.wire), payload (bodies from eval.npz in the
 served artifact's layout/dtype), connections (one keep-alive HTTP/1.1 connection per worker:
 httpx requests and errors, llhttp parsing; also an httpx transport), closed_loop / open_loop
 (timing only: raw records),

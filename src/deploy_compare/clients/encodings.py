@@ -1,15 +1,15 @@
-"""Encoding adapters: build a request from a batch, parse a response. Pure, no I/O.
+"""Encodings: how requests travel to a server. Each builds a request from a batch and
+parses the response. Pure, no I/O.
 
-The base class (Encoding: JSON bodies in the row format {"instances": [...]} ->
-{"predictions": [...]}), the helpers adapters share, and the KServe v2 REST JSON adapter
-(Triton, the FastAPI baseline; the format: wire/v2_json.py). A stack's own adapters live in
-its folder (servers/<stack>/encodings.py), named by its descriptor (Stack.encoding_classes).
-
-Encodings: one logical request can travel as JSON, as raw tensor bytes, or over gRPC. Each
-way is one Encoding subclass with its own build_request/parse_response, registered under its
-own name (encoding_classes(): SHARED_ENCODINGS plus every stack's). An Endpoint picks one by
-`protocol`; a stack descriptor maps the ENCODINGS it speaks to adapter names
-(Stack.encodings).
+One logical request can travel as JSON, as raw tensor bytes, or over gRPC (ENCODINGS, what
+users choose). How one server API does it is one Encoding subclass with its own
+build_request/parse_response, registered under its own name ("torchserve_binary",
+"kserve_v2_grpc"; encoding_classes(): SHARED_ENCODINGS, the KServe v2 ones, plus every
+stack's own from servers/<stack>/encodings.py, named by its descriptor's encoding_classes).
+An Endpoint picks one by `encoding`; a stack descriptor maps each of the ENCODINGS it speaks
+to one of those names (Stack.encodings). Here: the base class (JSON bodies in the row format
+{"instances": [...]} -> {"predictions": [...]}), the helpers encodings share, and KServe v2
+REST JSON (Triton, the FastAPI baseline; the format: wire/v2_json.py).
     json            the stack's JSON body (row format, or KServe v2 JSON tensors)
     json_columnar   TF Serving's columnar {"inputs": ...} JSON
     binary          raw little-endian tensor bytes (TorchServe), the KServe v2 binary tensor
@@ -123,7 +123,7 @@ def error_message(body: bytes) -> str:
 
 
 class Encoding:
-    """One server API. Subclasses set the URL and headers; JSON is shared."""
+    """How requests travel to one server API. Subclasses set the URL and headers; JSON is shared."""
 
     name = "base"
     encoding = "json"  # one of ENCODINGS
@@ -186,7 +186,7 @@ class KServeV2Json(Encoding):
         return decode_infer_response(body, batch_size)
 
 
-# The adapters every KServe v2 stack shares (Triton, the FastAPI service); each other stack's
+# The encodings every KServe v2 stack shares (Triton, the FastAPI service); each other stack's
 # own are in its folder, named by its descriptor (Stack.encoding_classes). "module:Class" entries are
 # imported on first use (grpcio only when gRPC is used).
 SHARED_ENCODINGS: dict[str, type[Encoding] | str] = {
@@ -208,14 +208,14 @@ def encoding_classes() -> dict[str, type[Encoding] | str]:
 
 
 def registered_encodings() -> tuple[str, ...]:
-    """Every adapter name (Endpoint.encoding's allowed values), read from the registry on first use."""
+    """Every encoding's name (Endpoint.encoding's allowed values), read from the registry on first use."""
     return tuple(encoding_classes())
 
 
-def encoding_class(protocol: str) -> type[Encoding]:
+def encoding_class(name: str) -> type[Encoding]:
     from ..lazy import import_object
 
-    cls = encoding_classes()[protocol]
+    cls = encoding_classes()[name]
     return import_object(cls) if isinstance(cls, str) else cls
 
 

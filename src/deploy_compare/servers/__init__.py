@@ -10,7 +10,7 @@ Public API (what the pipeline calls):
                              manifest_dir=artifacts, run_dir=run, config=config)
     with launcher as server:                    # start() + wait healthy; stop() on exit/Ctrl-C/errors
         ep = server.endpoint                    # Endpoint
-        ep.encoding     # the adapter the client speaks (a name in clients.encodings.ADAPTERS)
+        ep.encoding     # how requests travel (a name in clients.encodings.encoding_classes())
         ep.url          # http://127.0.0.1:<port>           (also .base_url)
         ep.model        # the model name in the URL          (also .model_name)
         ep.predict_url  # full predict URL
@@ -33,7 +33,7 @@ Layout:
     __init__.py       its descriptor(s): STACKS = (Stack(...),), found by registry.py
     config.py         its typed config (the TOML table [<name>], `serve --set`)
     native.py, docker.py   its launchers (fastapi_service: launcher.py; native only)
-    encodings.py      its request adapters and wire messages besides the shared ones
+    encodings.py      its encodings (clients.encodings.Encoding subclasses) and wire messages
     metrics.py        its queue/compute split from the server's own metrics
     ...               what it alone needs (torchserve: archive.py, handler.py, smoke_load.py;
                       triton: repository.py, model.py; fastapi_service: app.py, grpc_server.py)

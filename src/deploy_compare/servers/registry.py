@@ -3,18 +3,18 @@
 A stack is a sub-package of deploy_compare.servers (servers/<stack>/) whose __init__ defines
 `STACKS = (Stack(...), ...)` (one folder may register several: fastapi_service/ registers
 the ONNX Runtime and the LiteRT targets). Its folder holds everything specific to it: the
-descriptor, config.py, the native and Docker launchers, its encodings (request adapters and
+descriptor, config.py, the native and Docker launchers, its encodings (request builders and
 wire messages: encodings.py), its metrics reader and whatever else it alone needs; its
 Dockerfile is Dockerfile.<stack> at the repository root. Nothing outside the folder names
 the stack: everything else derives from these descriptors: the CLI's --target choices and
 `serve` flags (serve_flags), the TOML tables and [run].targets, the results schema's target
 enum, the report's labels, the served artifact and
-protocol adapters of the pipeline's targets (adapters, encodings), the versions recorded
+encodings of the pipeline's targets (encoding_names, encoding_classes, encodings), the versions recorded
 (native_versions, packages, env_versions), and which launcher class runs it natively or in
 Docker. Adding a stack = one folder (+ Dockerfile.<stack> for Docker, + its tests, + its
 table in deploy/default.toml, which is data).
 
-Descriptors are plain data: launchers, adapters and availability probes are
+Descriptors are plain data: launchers, encodings and availability probes are
 "module:attribute" strings imported on first use, so reading the registry imports no
 server code, no torch, no fastapi.
 """
@@ -61,7 +61,7 @@ class Stack:
     encoding_classes   its own encodings: name -> "module:Class" in its folder (encodings.py);
                        the KServe v2 ones are shared (clients.encodings.SHARED_ENCODINGS)
     encodings          encoding (clients.encodings.ENCODINGS: json, binary, grpc, ...) -> the
-                       adapter that speaks it to this stack; {} means {"json": protocols[0]}.
+                       name of this stack's encoding of it; {} means {"json": encoding_names[0]}.
                        An encoding missing here is a SKIPPED cell, with encoding_reason()
     config_class       its typed config (validated dataclass with start_timeout_s, model_name,
                        to_dict)
@@ -137,7 +137,7 @@ class Stack:
         )
 
     def encoding_name(self, encoding: str) -> str:
-        """The adapter name of `encoding`; ConfigError when the stack does not speak it."""
+        """This stack's encoding name for `encoding`; ConfigError when the stack does not speak it."""
         reason = self.encoding_reason(encoding)
         if reason is not None:
             raise ConfigError(reason)

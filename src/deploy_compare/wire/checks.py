@@ -24,7 +24,7 @@ def response_object(body: bytes) -> dict:
 
 def checked_rows(out: np.ndarray, what: str, batch_size: int | None) -> np.ndarray:
     """A decoded output, refused when it is empty, a scalar, or not one row per sample sent
-    (every protocol's decoder ends here)."""
+    (every encoding's decoder ends here)."""
     if out.ndim < 1 or out.size == 0:
         raise ProtocolError(f"{what} is empty or scalar (shape {out.shape})")
     if batch_size is not None and out.shape[0] != batch_size:
