@@ -3,6 +3,9 @@ service): the health check, the endpoint, and the launcher methods built on them
 
 from __future__ import annotations
 
+import subprocess
+from typing import Any
+
 import httpx
 
 from .base import Endpoint
@@ -66,3 +69,26 @@ class KServeV2Server:
         key = self.grpc_key_metadata
         grpc_headers = {key: f"Bearer {self._token}"} if key else None
         return endpoint_for(self.http_url, self.model, self._headers(), self.grpc_target, grpc_headers)
+
+
+class NativeKServeV2Server(KServeV2Server):
+    """A KServe v2 server run natively on 127.0.0.1: the launcher sets `_port`, `_grpc_port`,
+    `_proc` (its process) and `_watcher` (its LogWatcher, which fails the start on a fatal line)."""
+
+    _port: int | None
+    _grpc_port: int | None
+    _proc: subprocess.Popen | None
+    _watcher: Any
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def grpc_target(self) -> str | None:
+        return f"127.0.0.1:{self._grpc_port}"
+
+    def _check_health(self) -> str | None:
+        assert self._proc is not None
+        self._watcher.raise_if_failed(self._proc, self.describe())  # type: ignore[attr-defined]  # the Launcher's
+        return self._v2_problem()

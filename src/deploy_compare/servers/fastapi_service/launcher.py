@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from ..base import Launcher
-from ..kserve_v2 import KServeV2Server
+from ..kserve_v2 import NativeKServeV2Server
 from ..model_spec import ServedModel
 from ..process import LogWatcher, free_ports, start_process_group, stop_process_tree
 from ..registry import get as get_stack
@@ -33,7 +33,7 @@ def native_unavailable_reason() -> str | None:
     return None
 
 
-class NativeFastAPIService(KServeV2Server, Launcher):
+class NativeFastAPIService(NativeKServeV2Server, Launcher):
     kind = "fastapi_onnx"  # set per instance from the served model (two targets share this class)
     config_class = FastAPIServiceConfig
     mode = "native"
@@ -85,19 +85,6 @@ class NativeFastAPIService(KServeV2Server, Launcher):
         env = dict(os.environ, PYTHONUNBUFFERED="1", **{SPEC_ENV: str(spec_path)})
         (self.work_dir / "command.json").write_text(json.dumps({"argv": argv, "cwd": str(self.work_dir)}, indent=2))
         self._proc = start_process_group(argv, cwd=self.work_dir, env=env, log_path=self.log_path)
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def grpc_target(self) -> str | None:
-        return f"127.0.0.1:{self._grpc_port}"
-
-    def _check_health(self) -> str | None:
-        assert self._proc is not None
-        self._watcher.raise_if_failed(self._proc, self.describe())
-        return self._v2_problem()
 
     @property
     def pid(self) -> int | None:

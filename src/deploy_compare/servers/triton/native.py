@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ...errors import ServerError
 from ..base import Launcher
-from ..kserve_v2 import KServeV2Server
+from ..kserve_v2 import NativeKServeV2Server
 from ..model_spec import ServedModel
 from ..process import LogWatcher, free_ports, start_process_group, stop_process_tree
 from . import GRPC_KEY_METADATA
@@ -96,7 +96,7 @@ def _library_dirs() -> list[str]:
     return ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"]
 
 
-class NativeTriton(KServeV2Server, Launcher):
+class NativeTriton(NativeKServeV2Server, Launcher):
     kind = "triton"
     grpc_key_metadata = GRPC_KEY_METADATA
     config_class = TritonConfig
@@ -165,19 +165,6 @@ class NativeTriton(KServeV2Server, Launcher):
             json.dumps({"argv": logged, "cwd": str(self.work_dir), "python": sys.version.split()[0]}, indent=2) + "\n"
         )
         self._proc = start_process_group(argv, cwd=self.work_dir, env=environ, log_path=self.log_path)
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def grpc_target(self) -> str | None:
-        return f"127.0.0.1:{self._grpc_port}"
-
-    def _check_health(self) -> str | None:
-        assert self._proc is not None
-        self._watcher.raise_if_failed(self._proc, self.describe())
-        return self._v2_problem()
 
     @property
     def pid(self) -> int | None:
