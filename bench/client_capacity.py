@@ -68,7 +68,7 @@ def main() -> int:
         if not plan.shared:
             pin_tree(proc.pid, plan.server)
             pin_self(plan.client)
-        ep = Endpoint(url=f"http://127.0.0.1:{port}", protocol="torchserve", model="trivial")
+        ep = Endpoint(url=f"http://127.0.0.1:{port}", encoding="torchserve", model="trivial")
         x = np.random.default_rng(0).random((16, 1, 8, 8), dtype=np.float32)
         payloads = build_payloads(ep, x)
         base = LoadConfig(duration_s=args.duration, warmup_s=0.5, min_requests=100, timeout_s=5.0)

@@ -74,7 +74,7 @@ def trivial(args, doc: dict) -> None:
     )
     try:
         port = int(proc.stdout.readline())
-        ep = Endpoint(url=f"http://127.0.0.1:{port}", protocol="torchserve", model="trivial")
+        ep = Endpoint(url=f"http://127.0.0.1:{port}", encoding="torchserve", model="trivial")
         x = np.random.default_rng(0).random((16, 1, 8, 8), dtype=np.float32)
         payloads = build_payloads(ep, x)
         cfg = LoadConfig(duration_s=args.duration, warmup_s=0.5, min_requests=100, concurrency=args.concurrency)
@@ -102,7 +102,8 @@ def trivial(args, doc: dict) -> None:
 def torchserve(args, doc: dict) -> None:
     from deploy_compare.clients import payloads_from_export
     from deploy_compare.manifest import load_manifest
-    from deploy_compare.servers import TorchServeConfig, make_launcher
+    from deploy_compare.servers import make_launcher
+    from deploy_compare.servers.torchserve.config import TorchServeConfig
 
     run_dir = Path(args.work) / "torchserve"
     config = TorchServeConfig(workers=1, batch_size=1, torch_threads=1)

@@ -185,7 +185,8 @@ def torchserve(args):
             token = json.loads(text)["inference"]["key"] if text.startswith("{") else text
         yield args.url, args.model, ({"Authorization": f"Bearer {token}"} if token else {}), None
         return
-    from deploy_compare.servers import TorchServeConfig, make_launcher
+    from deploy_compare.servers import make_launcher
+    from deploy_compare.servers.torchserve.config import TorchServeConfig
 
     run_dir = Path(tempfile.mkdtemp(prefix="bench-ts-", dir=REPO / "runs" if (REPO / "runs").is_dir() else None))
     config = TorchServeConfig(workers=args.workers, batch_size=1, torch_threads=1)
@@ -221,7 +222,7 @@ def main() -> int:
     rows = []
     try:
         with torchserve(args) as (base_url, model, headers, server_pid):
-            endpoint = Endpoint(url=base_url, protocol="torchserve", model=model, headers=headers)
+            endpoint = Endpoint(url=base_url, encoding="torchserve", model=model, headers=headers)
             full = payloads_from_export(endpoint, args.artifacts, manifest, artifact="torchscript")
             # The SAME body for both tools: the first eval sample, pre-encoded once.
             payloads = Payloads(requests=full.requests[:1], batch_size=1, expected_top1=full.expected_top1[:1])

@@ -23,7 +23,8 @@ from deploy_compare.clients import LoadConfig, sweep_concurrency
 from deploy_compare.clients.payload import payloads_from_export
 from deploy_compare.deploy.affinity import pin_self, pin_tree, plan_cores
 from deploy_compare.manifest import load_manifest
-from deploy_compare.servers import TorchServeConfig, make_launcher
+from deploy_compare.servers import make_launcher
+from deploy_compare.servers.torchserve.config import TorchServeConfig
 
 HERE = Path(__file__).resolve().parent
 

@@ -180,7 +180,7 @@ def main() -> int:
     rows = []
     try:
         with running(args.target, args.artifacts) as launcher:
-            endpoint = dataclasses.replace(launcher.endpoint, protocol=stack.protocol_for("grpc"))
+            endpoint = dataclasses.replace(launcher.endpoint, encoding=stack.encoding_name("grpc"))
             full = payloads_from_export(endpoint, args.artifacts, manifest, artifact=stack.artifact)
             payloads = dataclasses.replace(
                 full, requests=full.requests[:1], expected_top1=full.expected_top1[:1]

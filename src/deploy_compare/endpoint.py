@@ -1,8 +1,8 @@
 """The one Endpoint: where a running model server answers and how to talk to it.
 
 Servers make it (a launcher's `.endpoint`), the load client consumes it, results record it
-(with credentials redacted). `protocol` names the client's protocol adapter
-(clients/protocols.py), which knows the predict URL and the body format.
+(with credentials redacted). `encoding` names how the client's requests travel
+(clients/encodings.py), which knows the predict URL and the body format.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ class Endpoint:
     """A running model server.
 
     url         base URL, scheme://host:port, no path (servers here: http://127.0.0.1:<port>)
-    protocol    the adapter that builds requests and parses responses (see clients.PROTOCOLS)
+    encoding    the encoding that builds requests and parses responses (clients.encodings.registered_encodings())
     model       the model name in the URL (/predictions/<m>, /v1/models/<m>, /v2/models/<m>)
     token       a bearer token sent as Authorization (the load CLI's --token)
     headers     sent with EVERY request (servers put their inference key here)
@@ -34,7 +34,7 @@ class Endpoint:
     """
 
     url: str
-    protocol: str
+    encoding: str
     model: str
     token: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -43,10 +43,10 @@ class Endpoint:
     grpc_headers: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
-        from .clients.protocols import PROTOCOLS
+        from .clients.encodings import registered_encodings
 
-        if self.protocol not in PROTOCOLS:
-            raise ConfigError(f"Endpoint.protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+        if self.encoding not in registered_encodings():
+            raise ConfigError(f"Endpoint.encoding must be one of {registered_encodings()}, got {self.encoding!r}")
         if not self.url.startswith(("http://", "https://")):
             raise ConfigError(f"Endpoint.url must start with http:// or https://, got {self.url!r}")
         if not self.model:
@@ -76,15 +76,15 @@ class Endpoint:
 
     @property
     def predict_url(self) -> str:
-        from .clients.protocols import adapter_for
+        from .clients.encodings import encoding_for
 
-        return adapter_for(self).url
+        return encoding_for(self).url
 
     @property
     def health_url(self) -> str:
-        from .clients.protocols import adapter_for
+        from .clients.encodings import encoding_for
 
-        return adapter_for(self).health_url
+        return encoding_for(self).health_url
 
     def __repr__(self) -> str:  # keys must not end up in logs or tracebacks
         return f"Endpoint({self.to_dict()!r})"
@@ -95,7 +95,7 @@ class Endpoint:
         token = (REDACTED if redact else self.token) if self.token else None
         return {
             "url": self.url,
-            "protocol": self.protocol,
+            "protocol": self.encoding,
             "model": self.model,
             "token": token,
             "headers": headers,

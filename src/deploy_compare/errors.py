@@ -75,7 +75,7 @@ class ServerUnavailable(DeployCompareError):
 
 
 class ProtocolError(DeployCompareError):
-    """A server's response cannot be parsed by the protocol adapter."""
+    """A server's response cannot be parsed by the client's encoding."""
 
 
 class LoadError(DeployCompareError):

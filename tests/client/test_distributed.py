@@ -86,7 +86,7 @@ def ray_cluster():
 
 @pytest.fixture
 def endpoint(asgi_server) -> Endpoint:
-    return Endpoint(url=asgi_server.url, protocol="torchserve", model="digits")
+    return Endpoint(url=asgi_server.url, encoding="torchserve", model="digits")
 
 
 def cluster_cpus_free(address: str) -> tuple[float, float]:
@@ -344,7 +344,7 @@ def test_the_pipeline_measures_torchserve_from_two_actors_and_the_report_says_so
     from deploy_compare.deploy.results import RunInfo, RunResults, ServedResult
     from deploy_compare.deploy.served import run_served_target
     from deploy_compare.report import tables
-    from deploy_compare.servers.torchserve_native import native_unavailable_reason
+    from deploy_compare.servers.torchserve.native import native_unavailable_reason
 
     if native_unavailable_reason() is not None:
         pytest.skip(f"native TorchServe: {native_unavailable_reason()}")

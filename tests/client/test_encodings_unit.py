@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 
 from deploy_compare.clients.analyze import status_label
-from deploy_compare.clients.grpc_messages import ModelInferRequest, PredictionsRequest
+from deploy_compare.clients.encodings import ENCODINGS, encoding_class, registered_encodings
 from deploy_compare.clients.payload import build_payloads
-from deploy_compare.clients.protocols import ENCODINGS, PROTOCOLS, adapter_class
 from deploy_compare.clients.records import GRPC_STATUS, HTTP_STATUS
-from deploy_compare.clients.v2_binary import HEADER_LENGTH, decode_binary_response, split_binary_body
 from deploy_compare.deploy.config import load_run_config
 from deploy_compare.deploy.served import encoding_plans
 from deploy_compare.endpoint import Endpoint
 from deploy_compare.errors import ConfigError, ProtocolError
 from deploy_compare.servers.registry import get, stacks
+from deploy_compare.servers.torchserve.encodings import PredictionsRequest
+from deploy_compare.wire.v2_binary import HEADER_LENGTH, decode_binary_response, split_binary_body
+from deploy_compare.wire.v2_grpc import ModelInferRequest
 
 pytestmark = pytest.mark.unit
 
@@ -25,16 +26,16 @@ X = np.arange(2 * 1 * 8 * 8, dtype=np.float32).reshape(2, 1, 8, 8) / 7
 
 
 def _ep(protocol: str, **kw) -> Endpoint:
-    return Endpoint(url="http://127.0.0.1:1", protocol=protocol, model="m", input_name="input", **kw)
+    return Endpoint(url="http://127.0.0.1:1", encoding=protocol, model="m", input_name="input", **kw)
 
 
 def test_every_adapter_imports_and_names_its_encoding():
-    for name in PROTOCOLS:
-        cls = adapter_class(name)
+    for name in registered_encodings():
+        cls = encoding_class(name)
         assert cls.name == name and cls.encoding in ENCODINGS
     for stack in stacks().values():
         for encoding, protocol in stack.spoken_encodings().items():
-            assert adapter_class(protocol).encoding == encoding, (stack.name, encoding)
+            assert encoding_class(protocol).encoding == encoding, (stack.name, encoding)
 
 
 def test_v2_binary_request_is_a_json_header_then_raw_little_endian_bytes():
@@ -91,7 +92,7 @@ def test_a_stack_that_does_not_speak_an_encoding_is_a_skipped_cell_with_the_reas
     assert "it speaks: json, json_columnar, grpc" in tf.encoding_reason("binary")
     assert get("fastapi_onnx").encoding_reason("json_columnar").startswith("FastAPI")
     with pytest.raises(ConfigError):
-        tf.protocol_for("binary")
+        tf.encoding_name("binary")
     plans = encoding_plans(get("triton"), _ep("kserve_v2"), ("json", "grpc", "json_columnar"), "docker")
     assert [p.reason is None for p in plans] == [True, False, False]
     assert "opens no gRPC port" in plans[1].reason  # a launcher without the port: SKIPPED, said why
@@ -113,10 +114,10 @@ def test_failed_requests_are_labelled_by_status():
 
 
 def test_tfserving_columnar_json_is_the_whole_batch_under_inputs():
-    ep = Endpoint(url="http://127.0.0.1:1", protocol="tfserving_columnar", model="m")
+    ep = Endpoint(url="http://127.0.0.1:1", encoding="tfserving_columnar", model="m")
     payloads = build_payloads(ep, X, batch_size=2)
     assert json.loads(payloads.requests[0].body) == {"inputs": X.tolist()} and payloads.encoding == "json_columnar"
-    adapter = adapter_class("tfserving_columnar")(ep)
+    adapter = encoding_class("tfserving_columnar")(ep)
     np.testing.assert_array_equal(adapter.parse_response(200, b'{"outputs": [[1, 2], [3, 4]]}', 2), [[1, 2], [3, 4]])
     with pytest.raises(ProtocolError, match="outputs"):
         adapter.parse_response(200, b'{"predictions": [[1, 2]]}', 1)

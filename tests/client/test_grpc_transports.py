@@ -10,9 +10,9 @@ import tempfile
 import grpc
 import pytest
 
+from deploy_compare.clients.encodings import GRPC_METHOD, RequestSpec
 from deploy_compare.clients.grpc_h2 import GrpcH2Connection, grpc_timeout
 from deploy_compare.clients.grpc_transport import GrpcConnection, GrpcStatusError, PreparedGrpc, authority, split_target
-from deploy_compare.clients.protocols import GRPC_METHOD, RequestSpec
 from deploy_compare.errors import ConfigError
 from deploy_compare.servers.process import free_ports
 

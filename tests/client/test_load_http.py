@@ -61,7 +61,7 @@ def dead_port() -> int:
 
 @pytest.fixture
 def endpoint(asgi_server) -> Endpoint:
-    return Endpoint(url=asgi_server.url, protocol="torchserve", model="digits", token="k3y")
+    return Endpoint(url=asgi_server.url, encoding="torchserve", model="digits", token="k3y")
 
 
 def test_percentiles_follow_known_server_delays(endpoint, asgi_server):
@@ -114,7 +114,7 @@ def test_every_error_kind_is_counted(endpoint):
 
 
 def test_connect_errors_are_counted_and_preflight_fails_fast():
-    ep = Endpoint(url=f"http://127.0.0.1:{dead_port()}", protocol="tfserving", model="digits")
+    ep = Endpoint(url=f"http://127.0.0.1:{dead_port()}", encoding="tfserving", model="digits")
     payloads = payloads_for(ep, [(0, 0, 1)])
     cfg = LoadConfig(duration_s=0.3, warmup_s=0.0, min_requests=5, concurrency=1, preflight=False)
     r = run_closed_loop(ep, payloads, cfg)
@@ -125,7 +125,7 @@ def test_connect_errors_are_counted_and_preflight_fails_fast():
 
 
 def test_tfserving_route_and_a_wrong_model_name(asgi_server):
-    ep = Endpoint(url=asgi_server.url, protocol="tfserving", model="digits")
+    ep = Endpoint(url=asgi_server.url, encoding="tfserving", model="digits")
     cfg = LoadConfig(duration_s=0.3, warmup_s=0, min_requests=5)
     r = run_closed_loop(ep, payloads_for(ep, [(0, 0, 2)]), cfg)
     assert r.completed >= 5 and r.error_count == 0 and r.url.endswith("/v1/models/digits:predict")
@@ -190,7 +190,7 @@ def test_late_send_flag_trips_past_client_capacity(endpoint, fast_server):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 4096 and (hard == resource.RLIM_INFINITY or hard >= 4096):
         resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
-    fast = Endpoint(url=fast_server, protocol="torchserve", model="digits")
+    fast = Endpoint(url=fast_server, encoding="torchserve", model="digits")
     over = LoadConfig(
         duration_s=1.0, warmup_s=0.2, min_requests=100, rate_rps=100_000, arrival="constant", max_in_flight=2048
     )

@@ -19,7 +19,7 @@ from deploy_compare.clients import (
 )
 from deploy_compare.errors import LoadError
 from deploy_compare.evaldata import EvalData
-from deploy_compare.servers.torchserve_native import native_unavailable_reason
+from deploy_compare.servers.torchserve.native import native_unavailable_reason
 
 pytestmark = [
     pytest.mark.torchserve,
@@ -32,7 +32,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def torchserve(exported, tmp_path_factory):
-    from deploy_compare.servers import TorchServeConfig, make_launcher
+    from deploy_compare.servers import make_launcher
+    from deploy_compare.servers.torchserve.config import TorchServeConfig
 
     out_dir, _ = exported
     config = TorchServeConfig(workers=1, batch_size=1, torch_threads=1)
@@ -48,7 +49,7 @@ def endpoint(torchserve) -> Endpoint:
     ep = torchserve.endpoint
     auth = ep.headers["Authorization"]
     assert auth.startswith("Bearer ")
-    return Endpoint(url=ep.base_url, protocol="torchserve", model=ep.model_name, token=auth[len("Bearer ") :])
+    return Endpoint(url=ep.base_url, encoding="torchserve", model=ep.model_name, token=auth[len("Bearer ") :])
 
 
 def test_closed_loop_on_torchserve_answers_like_the_reference(endpoint, exported):

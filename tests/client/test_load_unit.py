@@ -14,8 +14,6 @@ from deploy_compare.clients import (
     Endpoint,
     LoadConfig,
     SloConfig,
-    TFServingRest,
-    TorchServeRest,
     build_payloads,
 )
 from deploy_compare.clients.open_loop import arrival_offsets_ns
@@ -23,12 +21,14 @@ from deploy_compare.clients.results import LoadResult, SloResult, SloTrial
 from deploy_compare.clients.selfcheck import bottleneck_reasons
 from deploy_compare.errors import ConfigError, ProtocolError
 from deploy_compare.manifest import TensorSpec
+from deploy_compare.servers.tfserving.encodings import TFServingRest
+from deploy_compare.servers.torchserve.encodings import TorchServeRest
 from deploy_compare.statistics import latency_summary, percentile_including_failures_ms, send_lag
 
 pytestmark = pytest.mark.unit
 
-TS = Endpoint(url="http://127.0.0.1:8080/", protocol="torchserve", model="digits", token="secret")
-TF = Endpoint(url="http://127.0.0.1:8501", protocol="tfserving", model="digits")
+TS = Endpoint(url="http://127.0.0.1:8080/", encoding="torchserve", model="digits", token="secret")
+TF = Endpoint(url="http://127.0.0.1:8501", encoding="tfserving", model="digits")
 
 
 # --- stats -------------------------------------------------------------------------
@@ -194,10 +194,10 @@ def test_load_config_errors_name_the_field(kwargs, field):
 
 
 def test_endpoint_and_slo_config_validation():
-    with pytest.raises(ConfigError, match="Endpoint.protocol"):
-        Endpoint(url="http://x", protocol="grpc", model="m")
+    with pytest.raises(ConfigError, match="Endpoint.encoding"):
+        Endpoint(url="http://x", encoding="grpc", model="m")
     with pytest.raises(ConfigError, match="Endpoint.url"):
-        Endpoint(url="127.0.0.1:80", protocol="torchserve", model="m")
+        Endpoint(url="127.0.0.1:80", encoding="torchserve", model="m")
     with pytest.raises(ConfigError, match="start_rate_rps"):
         SloConfig(start_rate_rps=0.5, min_rate_rps=1.0)
     with pytest.raises(ConfigError, match="max_trials"):

@@ -26,7 +26,7 @@ REFERENCE = np.eye(3, dtype=np.float32)
 
 
 def test_v2_request_has_one_tensor_per_input_under_the_served_names_and_types():
-    ep = Endpoint(url="http://127.0.0.1:8000", protocol="kserve_v2", model="m", input_name="ignored")
+    ep = Endpoint(url="http://127.0.0.1:8000", encoding="kserve_v2", model="m", input_name="ignored")
     payloads = build_payloads(ep, X, REFERENCE, batch_size=2, named_inputs=(LOGICAL, SERVED))
     assert len(payloads) == 1 and payloads.expected_top1.tolist() == [[0, 1]]
     tensors = json.loads(payloads.requests[0].body)["inputs"]
@@ -39,7 +39,7 @@ def test_v2_request_has_one_tensor_per_input_under_the_served_names_and_types():
 
 @pytest.mark.parametrize("protocol", ["tfserving", "torchserve"])
 def test_row_format_sends_one_named_object_per_instance(protocol):
-    ep = Endpoint(url="http://127.0.0.1:8000", protocol=protocol, model="m")
+    ep = Endpoint(url="http://127.0.0.1:8000", encoding=protocol, model="m")
     served = [TensorSpec("input_ids", [None, 4], "int64", "NC"), TensorSpec("attention_mask", [None, 4], "int64", "NC")]
     payloads = build_payloads(ep, X, REFERENCE, batch_size=3, named_inputs=(LOGICAL, served))
     instances = json.loads(payloads.requests[0].body)["instances"]
@@ -47,7 +47,7 @@ def test_row_format_sends_one_named_object_per_instance(protocol):
 
 
 def test_a_served_artifact_with_another_input_count_is_refused():
-    ep = Endpoint(url="http://127.0.0.1:8000", protocol="kserve_v2", model="m")
+    ep = Endpoint(url="http://127.0.0.1:8000", encoding="kserve_v2", model="m")
     with pytest.raises(ManifestError, match="has 1 input"):
         build_payloads(ep, X, REFERENCE, named_inputs=(LOGICAL, SERVED[:1]))
 

@@ -14,7 +14,7 @@ from deploy_compare.clients.slo import bracket, judge
 
 pytestmark = pytest.mark.unit
 
-ENDPOINT = Endpoint(url="http://127.0.0.1:9", protocol="kserve_v2", model="m")
+ENDPOINT = Endpoint(url="http://127.0.0.1:9", encoding="kserve_v2", model="m")
 CONFIG = LoadConfig(duration_s=1.0, warmup_s=0.0, min_requests=100)
 
 

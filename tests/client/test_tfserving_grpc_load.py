@@ -77,7 +77,7 @@ def test_the_load_client_speaks_predict_over_a_unix_socket(identity_servicer):
     x = np.random.default_rng(0).normal(size=(16, 10)).astype(np.float32)
     ep = Endpoint(
         url="http://127.0.0.1:1",  # REST is not used by the grpc encoding's run
-        protocol="tfserving_grpc",
+        encoding="tfserving_grpc",
         model="digits",
         input_name="input",
         grpc_target=f"unix:{identity_servicer}",

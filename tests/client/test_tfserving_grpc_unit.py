@@ -10,19 +10,25 @@ import dataclasses
 import numpy as np
 import pytest
 
-from deploy_compare.clients.grpc_messages import TF_DATATYPES, TFS_PREDICT, PredictRequest, PredictResponse
+from deploy_compare.clients.encodings import encoding_class
 from deploy_compare.clients.payload import build_payloads
-from deploy_compare.clients.protocols import adapter_class
 from deploy_compare.endpoint import Endpoint
 from deploy_compare.errors import ProtocolError
 from deploy_compare.servers.registry import get
-from deploy_compare.servers.tfserving.encodings import decode_predict, encode_predict
+from deploy_compare.servers.tfserving.encodings import (
+    TF_DATATYPES,
+    TFS_PREDICT,
+    PredictRequest,
+    PredictResponse,
+    decode_predict,
+    encode_predict,
+)
 
 pytestmark = pytest.mark.unit
 
 X = (np.arange(2 * 8 * 8 * 1, dtype=np.float32).reshape(2, 8, 8, 1) - 50) / 7  # NHWC, as the SavedModel takes it
 EP = Endpoint(
-    url="http://127.0.0.1:1", protocol="tfserving_grpc", model="digits", input_name="input", grpc_target="127.0.0.1:2"
+    url="http://127.0.0.1:1", encoding="tfserving_grpc", model="digits", input_name="input", grpc_target="127.0.0.1:2"
 )
 
 
@@ -105,7 +111,7 @@ def test_named_inputs_each_travel_under_their_signature_name(tf_protos, serving_
     ids = np.arange(2 * 16, dtype=np.int64).reshape(2, 16) * 1000
     mask = np.ones((2, 16), dtype=np.int64)
     mask[1, 9:] = 0
-    body = adapter_class("tfserving_grpc")(EP).build_request({"input_ids": ids, "attention_mask": mask}).body
+    body = encoding_class("tfserving_grpc")(EP).build_request({"input_ids": ids, "attention_mask": mask}).body
     official = predict_pb2.PredictRequest.FromString(body)
     assert sorted(official.inputs) == ["attention_mask", "input_ids"]
     for name, want in (("input_ids", ids), ("attention_mask", mask)):
@@ -120,7 +126,7 @@ def test_a_response_built_by_the_official_classes_decodes_to_the_same_values(tf_
     response = predict_pb2.PredictResponse()
     response.model_spec.name = "digits"
     response.outputs["output_0"].CopyFrom(tensor_util.make_tensor_proto(logits))  # tensor_content
-    got = adapter_class("tfserving_grpc")(EP).parse_response(200, response.SerializeToString(), 2)
+    got = encoding_class("tfserving_grpc")(EP).parse_response(200, response.SerializeToString(), 2)
     assert got.dtype == np.float64 and np.array_equal(got, logits)
     # TF Serving may answer with the typed repeated field instead of tensor_content
     typed = predict_pb2.PredictResponse()
@@ -144,7 +150,7 @@ def test_a_response_built_by_the_official_classes_decodes_to_the_same_values(tf_
 
 
 def test_bad_responses_and_inputs_are_protocol_errors():
-    adapter = adapter_class("tfserving_grpc")(EP)
+    adapter = encoding_class("tfserving_grpc")(EP)
     with pytest.raises(ProtocolError, match="gRPC status 14"):
         adapter.parse_response(14, b"", 1)
     with pytest.raises(ProtocolError, match="no outputs"):
@@ -176,5 +182,5 @@ def _response_with(array: np.ndarray) -> bytes:
 
 def test_tfserving_speaks_grpc_and_our_tensor_round_trips():
     tf = get("tfserving")
-    assert tf.protocol_for("grpc") == "tfserving_grpc" and tf.encoding_reason("grpc") is None
+    assert tf.encoding_name("grpc") == "tfserving_grpc" and tf.encoding_reason("grpc") is None
     np.testing.assert_array_equal(decode_predict(_response_with(X.reshape(2, -1)), 2), X.reshape(2, -1))

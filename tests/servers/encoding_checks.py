@@ -11,7 +11,7 @@ import pytest
 
 from deploy_compare.clients import LoadConfig, payloads_from_export, run_closed_loop
 from deploy_compare.clients.connections import build_requests, close_all, make_transports
-from deploy_compare.clients.protocols import adapter_for
+from deploy_compare.clients.encodings import encoding_for
 from deploy_compare.errors import LoadError
 from deploy_compare.servers.registry import get
 
@@ -19,7 +19,7 @@ SHORT = LoadConfig(duration_s=0.5, warmup_s=0.1, min_requests=20, concurrency=2)
 
 
 def encoded(endpoint, kind: str, encoding: str):
-    return dataclasses.replace(endpoint, protocol=get(kind).protocol_for(encoding))
+    return dataclasses.replace(endpoint, encoding=get(kind).encoding_name(encoding))
 
 
 def answers(endpoint, payloads, indices) -> list[np.ndarray]:
@@ -33,7 +33,7 @@ def answers(endpoint, payloads, indices) -> list[np.ndarray]:
         finally:
             await close_all(transports)
 
-    adapter = adapter_for(endpoint)
+    adapter = encoding_for(endpoint)
     return [adapter.parse_response(s, b, payloads.batch_size) for s, b in asyncio.run(go())]
 
 

@@ -8,6 +8,7 @@ holds with and without an engine (a dead DOCKER_HOST stands for "no engine").
 
 from __future__ import annotations
 
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -16,15 +17,17 @@ from dockerfile_parse import DockerfileParser
 from server_helpers import FakeDockerClient
 
 from deploy_compare.errors import ConfigError, ImageBuildError, ServerError, ServerUnavailable
-from deploy_compare.servers import TFServingConfig, TorchServeConfig, make_launcher
+from deploy_compare.servers import make_launcher
 from deploy_compare.servers.docker_base import (
-    DOCKERFILES_DIR,
     LABEL,
     default_base_image,
     docker_unavailable_reason,
+    dockerfile_path,
 )
-from deploy_compare.servers.tfserving_docker import DockerTFServing
-from deploy_compare.servers.torchserve_docker import DockerTorchServe
+from deploy_compare.servers.tfserving.config import TFServingConfig
+from deploy_compare.servers.tfserving.docker import DockerTFServing
+from deploy_compare.servers.torchserve.config import TorchServeConfig
+from deploy_compare.servers.torchserve.docker import DockerTorchServe
 
 pytestmark = pytest.mark.unit
 
@@ -55,7 +58,7 @@ def _copy_sources(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
     ("name", "image"), [("Dockerfile.torchserve", "pytorch/torchserve"), ("Dockerfile.tfserving", "tensorflow/serving")]
 )
 def test_dockerfiles_take_the_base_as_an_argument_defaulting_to_the_pinned_official_image(name, image):
-    parser = DockerfileParser(fileobj=open(DOCKERFILES_DIR / name, "rb"))
+    parser = DockerfileParser(fileobj=open(dockerfile_path(name), "rb"))
     froms = [i["value"] for i in parser.structure if i["instruction"] == "FROM"]
     assert froms == ["${BASE_IMAGE}"]
     base = default_base_image(name)
@@ -63,17 +66,39 @@ def test_dockerfiles_take_the_base_as_an_argument_defaulting_to_the_pinned_offic
     assert repo == image
     assert tag and tag != "latest" and tag[0].isdigit(), f"{name}: base image {base!r} is not pinned"
     # the argument reaches FROM: a mirror's name replaces the default
-    mirrored = DockerfileParser(fileobj=open(DOCKERFILES_DIR / name, "rb"), build_args={"BASE_IMAGE": "mirror/x:1"})
+    mirrored = DockerfileParser(fileobj=open(dockerfile_path(name), "rb"), build_args={"BASE_IMAGE": "mirror/x:1"})
     assert mirrored.baseimage == "mirror/x:1"
 
 
-def test_dockerfiles_ship_with_the_package_not_the_checkout(tmp_path):
-    """A wheel (non-editable install) holds both Dockerfiles and the smoke-load script."""
+REPO = Path(__file__).resolve().parents[2]
+DOCKERFILES = ("Dockerfile.torchserve", "Dockerfile.tfserving", "Dockerfile.triton")
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_a_checkout_builds_the_root_dockerfile(name, artifacts, tmp_path):
+    """The file at the repository root (the one `docker build -f` takes by hand) is the one
+    the launcher copies into its build context."""
+    assert dockerfile_path(name) == REPO / name
+    kind = name.removeprefix("Dockerfile.")
+    if kind != "triton":  # Triton's launcher is covered in tests/servers/test_triton.py
+        context = _launcher(kind, artifacts, tmp_path, FakeDockerClient()).assemble_context()
+        assert (context / "Dockerfile").read_bytes() == (REPO / name).read_bytes()
+
+
+def test_the_root_dockerfiles_ship_with_the_package(tmp_path):
+    """A wheel (non-editable install) holds a build-time copy of each root Dockerfile, and the
+    smoke-load script; an installed package resolves the Dockerfiles to that copy. Built from a
+    copy of the tree's tracked files, so the build leaves nothing in the checkout."""
     import subprocess
     import sys
     import zipfile
 
-    repo = Path(__file__).resolve().parents[2]
+    source = tmp_path / "source"
+    tracked = subprocess.run(["git", "-C", str(REPO), "ls-files"], capture_output=True, text=True, check=True)
+    for name in tracked.stdout.splitlines():
+        if (REPO / name).is_file() and not name.startswith(("tests/", "bench/", "docker/", ".ci/")):
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(REPO / name, source / name)
     subprocess.run(
         [
             sys.executable,
@@ -85,19 +110,38 @@ def test_dockerfiles_ship_with_the_package_not_the_checkout(tmp_path):
             "--no-build-isolation",
             "-w",
             str(tmp_path),
-            str(repo),
+            str(source),
         ],
         check=True,
         cwd=tmp_path,
     )
     (wheel,) = tmp_path.glob("deploy_compare-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("Dockerfile.torchserve", "Dockerfile.tfserving", "smoke_load.py"):
+    installed = tmp_path / "site-packages"
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        archive.extractall(installed)
+    assert "deploy_compare/servers/torchserve/smoke_load.py" in names
+    for name in DOCKERFILES:
         assert f"deploy_compare/servers/dockerfiles/{name}" in names, name
+        packaged = installed / "deploy_compare/servers/dockerfiles" / name
+        assert packaged.read_bytes() == (REPO / name).read_bytes(), name
+    resolved = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from deploy_compare.servers.docker_base import dockerfile_path as p; print(p('Dockerfile.torchserve'))",
+        ],
+        env={"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout.strip()
+    assert Path(resolved) == installed / "deploy_compare/servers/dockerfiles/Dockerfile.torchserve"
 
 
 def test_torchserve_dockerfile_runs_non_root_with_token_auth_and_ports():
-    parser = DockerfileParser(fileobj=open(DOCKERFILES_DIR / "Dockerfile.torchserve", "rb"))
+    parser = DockerfileParser(fileobj=open(dockerfile_path("Dockerfile.torchserve"), "rb"))
     instructions = [(i["instruction"], i["value"]) for i in parser.structure]
     users = [v for k, v in instructions if k == "USER"]
     assert users and users[-1] not in ("root", "0"), users
@@ -113,7 +157,7 @@ def test_torchserve_dockerfile_runs_non_root_with_token_auth_and_ports():
 
 def test_tfserving_dockerfile_sets_model_name_and_model_path():
     parser = DockerfileParser(
-        fileobj=open(DOCKERFILES_DIR / "Dockerfile.tfserving", "rb"), build_args={"MODEL_NAME": "m1"}
+        fileobj=open(dockerfile_path("Dockerfile.tfserving"), "rb"), build_args={"MODEL_NAME": "m1"}
     )
     assert parser.envs["MODEL_NAME"] == "m1"
     copies = [i["value"] for i in parser.structure if i["instruction"] == "COPY"]
@@ -147,7 +191,7 @@ def test_torchserve_context_holds_the_archive_and_a_container_config(artifacts, 
     mar = context / "model-store" / f"{launcher.model.model_name}.mar"
     with zipfile.ZipFile(mar) as archive:
         names = set(archive.namelist())
-    assert {"model.pt", "torchserve_handler.py", "handler_config.json", "MAR-INF/MANIFEST.json"} <= names
+    assert {"model.pt", "handler.py", "handler_config.json", "MAR-INF/MANIFEST.json"} <= names
     props = dict(
         line.split("=", 1)
         for line in (context / "config.properties").read_text().splitlines()

@@ -22,8 +22,10 @@ import pytest
 from deploy_compare.errors import ImageBuildError
 from deploy_compare.evaldata import EvalData
 from deploy_compare.manifest import load_manifest, to_artifact_layout
-from deploy_compare.servers import TFServingConfig, TorchServeConfig, make_launcher
+from deploy_compare.servers import make_launcher
 from deploy_compare.servers.docker_base import LABEL, RUN_DIR_LABEL
+from deploy_compare.servers.tfserving.config import TFServingConfig
+from deploy_compare.servers.torchserve.config import TorchServeConfig
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]
 
@@ -106,7 +108,7 @@ def test_a_torchscript_file_the_image_cannot_load_fails_the_build_naming_both_ve
 
 
 def test_auto_mode_falls_back_to_native_when_the_base_image_is_unavailable(artifacts, tmp_path, docker_client):
-    from deploy_compare.servers.torchserve_native import native_unavailable_reason
+    from deploy_compare.servers.torchserve.native import native_unavailable_reason
 
     if native_unavailable_reason() is not None:
         pytest.skip(f"native TorchServe: {native_unavailable_reason()}")
@@ -193,7 +195,8 @@ def test_a_crashing_caller_leaves_no_container(artifacts, tmp_path, docker_clien
     run_dir = tmp_path / "crash"
     script = (
         "import sys; from pathlib import Path\n"
-        "from deploy_compare.servers import make_launcher, TorchServeConfig\n"
+        "from deploy_compare.servers import make_launcher\n"
+        "from deploy_compare.servers.torchserve.config import TorchServeConfig\n"
         f"l = make_launcher('torchserve', 'docker', manifest_dir=Path({str(artifacts)!r}), run_dir=Path({str(run_dir)!r}),"
         f" config=TorchServeConfig(base_image={torchserve_base!r}))\n"
         "l.start(); print('up', flush=True)\n"

@@ -36,7 +36,7 @@ def test_v2_predictions_equal_the_reference(server, exported):
     artifact, atol = TARGETS[server.kind]
     assert server.mode == "native" and server.startup_s is not None and server.startup_s > 0
     ep = server.endpoint
-    assert ep.url.startswith("http://127.0.0.1:") and ep.protocol == "kserve_v2"
+    assert ep.url.startswith("http://127.0.0.1:") and ep.encoding == "kserve_v2"
     v2_checks.predictions_match_reference(ep, artifacts, manifest, artifact, atol)
 
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from deploy_compare.clients.protocols import PROTOCOLS
+from deploy_compare.clients.encodings import registered_encodings
 from deploy_compare.deploy.config import load_run_config
 from deploy_compare.deploy.results import schema
 from deploy_compare.endpoint import Endpoint
@@ -29,7 +29,7 @@ def test_every_stack_is_registered_once_in_target_order():
 def test_a_descriptor_is_complete_and_its_parts_load(name):
     stack = registry.get(name)
     assert stack.label and stack.runs
-    assert set(stack.protocols) <= set(PROTOCOLS)
+    assert set(stack.encoding_names) <= set(registered_encodings())
     assert stack.artifact in (
         "torchscript",
         "onnx",
@@ -95,7 +95,7 @@ def test_one_endpoint_type_for_servers_and_clients():
     assert servers.Endpoint is clients.Endpoint is Endpoint
     ep = Endpoint(
         url="http://127.0.0.1:9/",
-        protocol="kserve_v2",
+        encoding="kserve_v2",
         model="m",
         headers={"Authorization": "Bearer k"},
         input_name="x",
@@ -105,8 +105,8 @@ def test_one_endpoint_type_for_servers_and_clients():
     assert ep.health_url == "http://127.0.0.1:9/v2/models/m/ready"
     assert "Bearer k" not in repr(ep) and ep.to_dict()["headers"]["Authorization"] == "<redacted>"
     assert ep.to_dict(redact=False)["headers"]["Authorization"] == "Bearer k"
-    with pytest.raises(ConfigError, match="protocol must be one of"):
-        Endpoint(url="http://x", protocol="grpc", model="m")
+    with pytest.raises(ConfigError, match="encoding must be one of"):
+        Endpoint(url="http://x", encoding="grpc", model="m")
 
 
 def test_serve_and_load_take_any_stack_from_the_registry():
@@ -123,6 +123,16 @@ def test_serve_and_load_take_any_stack_from_the_registry():
     assert config.instances == 2 and config.preferred_batch_sizes == [4, 8]
     args = parser.parse_args(["serve", "--target", "torchserve", "--workers", "2", "--set", "java_heap_mb=512"])
     assert (_config(args).workers, _config(args).java_heap_mb) == (2, 512)
+    # a stack's own flags come from its descriptor: one flag, each stack's meaning, refused elsewhere
+    args = parser.parse_args(["serve", "--target", "tfserving", "--batch-size", "8", "--max-batch-delay-ms", "2"])
+    config = _config(args)
+    assert (config.batching, config.max_batch_size, config.batch_timeout_micros) == (True, 8, 2000)
+    assert _config(parser.parse_args(["serve", "--target", "torchserve", "--batch-size", "8"])).batch_size == 8
+    with pytest.raises(ConfigError, match="--workers does not apply to tfserving"):
+        _config(parser.parse_args(["serve", "--target", "tfserving", "--workers", "2"]))
+    assert _config(parser.parse_args(["serve", "--target", "tfserving"])) == registry.get("tfserving").config_class(
+        start_timeout_s=180.0
+    )
     with pytest.raises(ConfigError, match="unknown key"):
         _config(parser.parse_args(["serve", "--target", "fastapi_onnx", "--set", "nope=1"]))
     args = parser.parse_args(["load", "--target", "fastapi_litert", "--url", "http://127.0.0.1:1"])

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from deploy_compare.errors import ConfigError
-from deploy_compare.servers import TFServingConfig, TorchServeConfig, make_launcher
+from deploy_compare.servers import make_launcher
 from deploy_compare.servers.config import safe_model_name
 from deploy_compare.servers.model_spec import served_model
 from deploy_compare.servers.registry import get as get_stack
-from deploy_compare.servers.tfserving_native import NativeTFServing, model_status_problem
-from deploy_compare.servers.torchserve_archive import TorchServeAddresses, config_properties
+from deploy_compare.servers.tfserving.config import TFServingConfig
+from deploy_compare.servers.tfserving.native import NativeTFServing, model_status_problem
+from deploy_compare.servers.torchserve.archive import TorchServeAddresses, config_properties
+from deploy_compare.servers.torchserve.config import TorchServeConfig
 
 pytestmark = pytest.mark.unit
 
@@ -99,10 +101,10 @@ def test_native_tfserving_gives_the_endpoint_its_grpc_socket(synthetic_manifest,
     """The launch half only (/bin/true stands for the binary: nothing serves, nothing is measured):
     the socket passed as --grpc_socket_path is the Endpoint's grpc_target, which the grpc
     encoding's URL and the transports' split_target carry unchanged."""
-    from deploy_compare.clients.grpc_messages import TFS_PREDICT
+    from deploy_compare.clients.encodings import encoding_for
     from deploy_compare.clients.grpc_transport import split_target
-    from deploy_compare.clients.protocols import adapter_for
-    from deploy_compare.servers import tfserving_native
+    from deploy_compare.servers.tfserving import native as tfserving_native
+    from deploy_compare.servers.tfserving.encodings import TFS_PREDICT
 
     monkeypatch.setattr(tfserving_native, "tfserving_executable", lambda: "/bin/true")
     launcher = NativeTFServing(served_model("tfserving", synthetic_manifest), tmp_path, TFServingConfig())
@@ -113,7 +115,7 @@ def test_native_tfserving_gives_the_endpoint_its_grpc_socket(synthetic_manifest,
         assert "--port=0" in argv and len(socket_path.encode()) < 108  # sun_path's limit
         ep = launcher._make_endpoint()
         assert ep.grpc_target == f"unix:{socket_path}" and ep.input_name == launcher.model.input_name
-        grpc = adapter_for(dataclasses.replace(ep, protocol=get_stack("tfserving").protocol_for("grpc")))
+        grpc = encoding_for(dataclasses.replace(ep, encoding=get_stack("tfserving").encoding_name("grpc")))
         assert split_target(grpc.url) == (f"unix:{socket_path}", TFS_PREDICT)
     finally:
         launcher._shutdown()

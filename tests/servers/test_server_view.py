@@ -177,7 +177,7 @@ def test_a_server_out_of_memory_is_a_failed_reason_not_a_hang(artifacts, tmp_pat
 def test_docker_torchserve_seen_through_the_engines_stats_and_killed_at_its_memory_limit(
     artifacts, tmp_path, docker_client, torchserve_base
 ):
-    from deploy_compare.servers import TorchServeConfig
+    from deploy_compare.servers.torchserve.config import TorchServeConfig
 
     config = TorchServeConfig(base_image=torchserve_base, start_timeout_s=300)  # test_docker_real's image, reused
     launcher = make_launcher("torchserve", "docker", manifest_dir=artifacts, run_dir=tmp_path / "ok", config=config)

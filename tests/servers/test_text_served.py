@@ -13,11 +13,12 @@ import pytest
 
 from deploy_compare.clients import LoadConfig, payloads_from_export, run_closed_loop
 from deploy_compare.evaldata import EvalData
-from deploy_compare.servers import TorchServeConfig, make_launcher
+from deploy_compare.servers import make_launcher
 from deploy_compare.servers.fastapi_service.config import FastAPIServiceConfig
 from deploy_compare.servers.model_spec import served_model
-from deploy_compare.servers.torchserve_archive import HANDLER_CONFIG_NAME, handler_config
-from deploy_compare.servers.torchserve_handler import DeployCompareHandler
+from deploy_compare.servers.torchserve.archive import HANDLER_CONFIG_NAME, handler_config
+from deploy_compare.servers.torchserve.config import TorchServeConfig
+from deploy_compare.servers.torchserve.handler import DeployCompareHandler
 from deploy_compare.servers.triton.config import TritonConfig
 from deploy_compare.servers.triton.native import native_unavailable_reason
 

@@ -11,7 +11,7 @@ import pytest
 from deploy_compare.evaldata import EvalData
 from deploy_compare.manifest import load_manifest, to_artifact_layout
 from deploy_compare.servers import make_launcher
-from deploy_compare.servers.tfserving_native import native_unavailable_reason as tfs_native_reason
+from deploy_compare.servers.tfserving.native import native_unavailable_reason as tfs_native_reason
 
 TFS_REASON = tfs_native_reason()  # a PATH lookup: cheap at collection
 

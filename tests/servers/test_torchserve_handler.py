@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from deploy_compare.evaldata import EvalData
-from deploy_compare.servers import TorchServeConfig, make_launcher
+from deploy_compare.servers import make_launcher
 from deploy_compare.servers.model_spec import served_model
-from deploy_compare.servers.torchserve_archive import HANDLER_CONFIG_NAME, handler_config
-from deploy_compare.servers.torchserve_handler import BATCH_HEADER, DeployCompareHandler
+from deploy_compare.servers.torchserve.archive import HANDLER_CONFIG_NAME, handler_config
+from deploy_compare.servers.torchserve.config import TorchServeConfig
+from deploy_compare.servers.torchserve.handler import BATCH_HEADER, DeployCompareHandler
 
 pytestmark = pytest.mark.torchserve
 
@@ -75,7 +76,7 @@ def test_a_bad_request_fails_alone_and_the_rest_of_the_batch_succeeds(handler_an
 
 
 def test_smoke_load_accepts_the_archive_and_names_both_versions_when_it_cannot_load(artifacts, tmp_path):
-    """The Docker image's build-time check (servers/dockerfiles/smoke_load.py), run here with this
+    """The Docker image's build-time check (servers/torchserve/smoke_load.py), run here with this
     environment's torch on a real .mar (the real export: the unit tier has placeholders only)."""
     import subprocess
     import sys

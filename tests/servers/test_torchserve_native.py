@@ -21,10 +21,11 @@ from server_helpers import alive, processes_mentioning, rewrite_sha
 
 from deploy_compare.errors import ServerError
 from deploy_compare.evaldata import EvalData
-from deploy_compare.servers import TorchServeConfig, make_launcher
+from deploy_compare.servers import make_launcher
 from deploy_compare.servers.model_spec import served_model
-from deploy_compare.servers.torchserve_handler import BATCH_HEADER
-from deploy_compare.servers.torchserve_native import NativeTorchServe, native_unavailable_reason
+from deploy_compare.servers.torchserve.config import TorchServeConfig
+from deploy_compare.servers.torchserve.handler import BATCH_HEADER
+from deploy_compare.servers.torchserve.native import NativeTorchServe, native_unavailable_reason
 
 pytestmark = [
     pytest.mark.torchserve,
@@ -63,7 +64,7 @@ def _post(endpoint, instances, headers=None, **kwargs):
 def test_healthy_server_exposes_loopback_endpoint_key_and_log(server):
     ep = server.endpoint
     assert isinstance(server, NativeTorchServe)
-    assert ep.protocol == "torchserve"
+    assert ep.encoding == "torchserve"
     assert ep.base_url.startswith("http://127.0.0.1:")
     assert ep.headers["Authorization"].startswith("Bearer ") and len(ep.headers["Authorization"]) > len("Bearer ")
     assert "<redacted>" in repr(ep) and ep.headers["Authorization"] not in repr(ep)
@@ -241,7 +242,7 @@ def test_port_taken_fails_with_the_bind_error(artifacts, tmp_path, monkeypatch):
     blocker.bind(("127.0.0.1", 0))
     blocker.listen()
     taken = blocker.getsockname()[1]
-    import deploy_compare.servers.torchserve_native as native
+    import deploy_compare.servers.torchserve.native as native
 
     real_free_ports = native.free_ports
     monkeypatch.setattr(native, "free_ports", lambda n: [taken, *real_free_ports(n - 1)])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from deploy_compare.clients import LoadConfig, payloads_from_export, run_closed_loop
-from deploy_compare.clients.protocols import adapter_for
+from deploy_compare.clients.encodings import encoding_for
 from deploy_compare.deploy.affinity import plan_cores
 from deploy_compare.deploy.config import load_run_config
 from deploy_compare.deploy.results import RunInfo, RunResults, ServedResult, validate
@@ -47,7 +47,7 @@ def test_a_request_of_8_samples_returns_8_predictions_equal_to_the_reference(kin
         payloads = payloads_from_export(endpoint, artifacts, manifest, artifact=stack.artifact, batch_size=8)
         request = payloads.requests[1]  # samples 8..15
         response = httpx.request(request.method, request.url, headers=request.headers, content=request.body, timeout=30)
-        got = adapter_for(endpoint).parse_response(response.status_code, response.content, batch_size=8)
+        got = encoding_for(endpoint).parse_response(response.status_code, response.content, batch_size=8)
         assert got.shape == (8, reference.shape[1])
         np.testing.assert_allclose(got, reference[8:16], atol=1e-4)
         # The load client: every response checked against the reference, samples/s = 8 x req/s.

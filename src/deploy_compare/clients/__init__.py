@@ -1,4 +1,4 @@
-"""The httpx load client: protocol adapters, closed and open loops, honest latency.
+"""The httpx load client: encodings, closed and open loops, honest latency.
 
 Public API (what the pipeline calls)::
 
@@ -6,8 +6,8 @@ Public API (what the pipeline calls)::
         Endpoint, LoadConfig, SloConfig, payloads_from_export,
         run_closed_loop, sweep_concurrency, run_open_loop, find_max_rate_under_slo,
     )
-    ep = Endpoint(url="http://127.0.0.1:8080", protocol="torchserve", model="digits",
-                  token=inference_key)          # or "tfserving", "kserve_v2" (+ input_name=...)
+    ep = Endpoint(url="http://127.0.0.1:8080", encoding="kserve_v2", model="digits",
+                  token=key, input_name="input")  # encoding: a name in encodings.encoding_classes()
     payloads = payloads_from_export(ep, export_dir, manifest, artifact="torchscript")  # encoded once
     cfg = LoadConfig(duration_s=10, min_requests=500, warmup_s=2)
     results = sweep_concurrency(ep, payloads, cfg, levels=(1, 2, 4, 8, 16))  # list[LoadResult]
@@ -19,7 +19,7 @@ All four are synchronous (they run their own asyncio loop); inside a running loo
 Results are dataclasses with `to_dict`/`from_dict` (JSON-safe). `LoadResult.client_bottleneck`
 says the run measured the client, not the server (rule in selfcheck.py).
 
-Modules: protocols (request/response adapters, pure), v2 (KServe v2 JSON tensors), payload (bodies from eval.npz in the
+Modules: encodings (build requests, parse responses, pure; the wire formats: deploy_compare.wire), payload (bodies from eval.npz in the
 served artifact's layout/dtype), connections (one keep-alive HTTP/1.1 connection per worker:
 httpx requests and errors, llhttp parsing; also an httpx transport), closed_loop / open_loop
 (timing only: raw records),
@@ -29,8 +29,8 @@ stats (pure numpy), analyze (records -> LoadResult), selfcheck, slo, results, co
 from __future__ import annotations
 
 from .config import ARRIVALS, Endpoint, LoadConfig, SloConfig
+from .encodings import Encoding, KServeV2Json, encoding_for
 from .payload import Payloads, build_payloads, payloads_from_export
-from .protocols import PROTOCOLS, KServeV2Json, Protocol, TFServingRest, TorchServeRest, adapter_for
 from .results import LoadResult, SloResult, SloTrial
 from .runner import DEFAULT_CONCURRENCY, run_closed_loop, run_open_loop, sweep_concurrency
 from .slo import find_max_rate_under_slo
@@ -39,20 +39,17 @@ from .window import Progress
 __all__ = [
     "ARRIVALS",
     "DEFAULT_CONCURRENCY",
-    "PROTOCOLS",
     "Endpoint",
     "KServeV2Json",
     "LoadConfig",
     "LoadResult",
     "Payloads",
     "Progress",
-    "Protocol",
+    "Encoding",
     "SloConfig",
     "SloResult",
     "SloTrial",
-    "TFServingRest",
-    "TorchServeRest",
-    "adapter_for",
+    "encoding_for",
     "build_payloads",
     "find_max_rate_under_slo",
     "payloads_from_export",

@@ -9,8 +9,8 @@ import numpy as np
 from ..errors import ProtocolError
 from ..statistics import SendLag, latency_summary, percentile_including_failures_ms, rate_per_s, send_lag
 from .config import Endpoint, LoadConfig
+from .encodings import encoding_for, error_message
 from .payload import Payloads
-from .protocols import adapter_for, error_message
 from .records import DROPPED, ERROR_KINDS, GRPC_STATUS, HTTP_STATUS, KIND_NAMES, OK, UNPARSEABLE, RawRun
 from .results import LoadResult
 from .selfcheck import bottleneck_reasons, client_info
@@ -94,7 +94,7 @@ def analyze(run: RawRun, endpoint: Endpoint, payloads: Payloads, config: LoadCon
 def analyze_with_samples(
     run: RawRun, endpoint: Endpoint, payloads: Payloads, config: LoadConfig, mode: str
 ) -> tuple[LoadResult, MeasuredSamples]:
-    adapter = adapter_for(endpoint)
+    adapter = encoding_for(endpoint)
     measured = [r for r in run.records if r[0] >= run.measure_start_ns]
     kinds = np.array([r[3] for r in measured], dtype=np.int64)
     examples: dict[str, str] = {}
@@ -161,7 +161,7 @@ def analyze_with_samples(
     )
     result = LoadResult(
         mode=mode,
-        protocol=endpoint.protocol,
+        protocol=endpoint.encoding,
         url=adapter.url,
         model=endpoint.model,
         concurrency=config.concurrency if mode == "closed" else None,

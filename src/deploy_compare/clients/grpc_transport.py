@@ -24,7 +24,7 @@ import grpc
 import httpx
 
 from ..errors import ConfigError
-from .protocols import RequestSpec
+from .encodings import RequestSpec
 
 OK_STATUS = 200  # what the loops count as a good response
 CHANNEL_OPTIONS = (

@@ -23,7 +23,7 @@ from ..errors import ConfigError, ManifestError
 from ..evaldata import EvalData
 from ..manifest import Manifest, TensorSpec, to_artifact_layout
 from .config import Endpoint
-from .protocols import RequestSpec, adapter_for
+from .encodings import RequestSpec, encoding_for
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Payloads:
     requests: tuple[RequestSpec, ...]
     batch_size: int
     expected_top1: np.ndarray | None  # (len(requests), batch_size) int64; None: no check
-    encoding: str = "json"  # how the bodies are encoded (the adapter's; protocols.ENCODINGS)
+    encoding: str = "json"  # how the bodies are encoded (the adapter's; encodings.ENCODINGS)
 
     def __post_init__(self) -> None:
         if not self.requests:
@@ -102,7 +102,7 @@ def build_payloads(
     elif input_spec is not None and not is_named(x):
         x = to_artifact_layout(x, logical_layout, input_spec.layout)
         x = x.astype(np.dtype(input_spec.dtype), copy=False)  # type: ignore[union-attr]
-    adapter = adapter_for(endpoint)
+    adapter = encoding_for(endpoint)
     requests = tuple(adapter.build_request(take(x, slice(i, i + batch_size))) for i in range(0, n, batch_size))
     expected = None
     if reference is not None:

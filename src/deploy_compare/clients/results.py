@@ -66,7 +66,7 @@ class LoadResult:
     # throughput_rps x batch_size. A batch of 8 at 100 req/s serves 800 samples/s.
     batch_size: int = 1
     throughput_samples_per_s: float | None = None
-    # How the requests travelled (clients.protocols.ENCODINGS: json, binary, grpc, ...) and what
+    # How the requests travelled (clients.encodings.ENCODINGS: json, binary, grpc, ...) and what
     # one request and one good response weighed: message bytes (HTTP body, gRPC message),
     # framing (HTTP headers, HTTP/2 frames) excluded; means over the run's bodies / responses.
     encoding: str = "json"

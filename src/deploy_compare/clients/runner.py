@@ -16,9 +16,9 @@ from .analyze import analyze
 from .closed_loop import closed_loop
 from .config import Endpoint, LoadConfig
 from .connections import build_requests, close_all, make_transports
+from .encodings import encoding_for, error_message
 from .open_loop import open_loop
 from .payload import Payloads
-from .protocols import adapter_for, error_message
 from .records import RawRun
 from .results import LoadResult
 from .window import Progress
@@ -73,7 +73,7 @@ def collector_paused() -> Iterator[None]:
 
 async def preflight(endpoint: Endpoint, payloads: Payloads, config: LoadConfig) -> None:
     """One request before the run: a dead URL, wrong model or bad key fails fast and clearly."""
-    url = adapter_for(endpoint).url
+    url = encoding_for(endpoint).url
     transports = make_transports(1, payloads)
     try:
         request = build_requests(payloads, config.timeout_s)[0]

@@ -24,7 +24,7 @@ def _levels(text: str) -> list[int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..clients.protocols import ENCODINGS, PROTOCOLS
+    from ..clients.encodings import ENCODINGS, registered_encodings
     from ..servers.registry import names
 
     parser.add_argument(
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--protocol",
-        choices=PROTOCOLS,
+        choices=registered_encodings(),
         default=None,
         help="override the target's protocol adapter (alone: the first stack speaking it gives the artifact)",
     )
@@ -129,13 +129,13 @@ def _protocol_and_artifact(args: argparse.Namespace) -> tuple[str, str]:
     if args.target is not None:
         stack = get(args.target)
         if args.encoding is not None and args.protocol is None:
-            return stack.protocol_for(args.encoding), stack.artifact  # ConfigError: does not speak it
-        return args.protocol or stack.protocol, stack.artifact
+            return stack.encoding_name(args.encoding), stack.artifact  # ConfigError: does not speak it
+        return args.protocol or stack.default_encoding, stack.artifact
     if args.encoding is not None and args.protocol is None:
         raise ConfigError("--encoding needs --target (the stack decides how it speaks that encoding)")
     if args.protocol is None:
         raise ConfigError("load needs --target (a serving stack) or --protocol")
-    speaking = [s for s in stacks().values() if args.protocol in s.protocols]
+    speaking = [s for s in stacks().values() if args.protocol in s.encoding_names]
     return args.protocol, speaking[0].artifact
 
 
@@ -281,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
         grpc_headers = {get_stack(args.target).grpc_key_metadata: f"Bearer {token}"}
     endpoint = Endpoint(
         url=args.url,
-        protocol=protocol,
+        encoding=protocol,
         model=args.model or safe_model_name(manifest.model.name),
         token=token,
         input_name=args.input_name or (entry.inputs[0].name if entry.inputs else None),
@@ -295,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
     payloads = workloads[0]
     config = settings.closed
     table = Table(
-        title=f"{endpoint.protocol} ({payloads.encoding}) {endpoint.url} model {endpoint.model} "
+        title=f"{endpoint.encoding} ({payloads.encoding}) {endpoint.url} model {endpoint.model} "
         f"({len(payloads)} bodies, {payloads.body_bytes} B each"
         + (f"; batch sizes {','.join(str(b) for b in batch_sizes)}" if len(batch_sizes) > 1 else "")
         + ")"

@@ -14,9 +14,9 @@ HELP = "start a serving stack on the exported model and print the endpoint and k
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..servers.registry import names
+    from ..servers.registry import names, serve_flags
 
-    parser.add_argument("--target", choices=names(), default="torchserve")
+    parser.add_argument("--target", choices=names(), default=names()[0])
     parser.add_argument(
         "--mode",
         choices=MODES,
@@ -30,15 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="directory with manifest.json (from `deploy-compare export`)",
     )
     parser.add_argument("--run-dir", type=Path, default=None, help="where logs go (default: runs/serve-<time>)")
-    parser.add_argument("--workers", type=int, default=1, help="TorchServe workers")
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=1,
-        help="server-side batch size (TorchServe batch_size; TF Serving max_batch_size, batching on when > 1)",
-    )
-    parser.add_argument("--max-batch-delay-ms", type=int, default=5, help="wait to fill a batch")
-    parser.add_argument("--torch-threads", type=int, default=None, help="intra-op threads per TorchServe worker")
+    # Each stack's own flags, from its descriptor (Stack.serve_flags); None: the config's default.
+    for name, takers in serve_flags().items():
+        meanings = "; ".join(f"{stack.label}: {flag.help}" for stack, flag in takers)
+        parser.add_argument(f"--{name}", type=takers[0][1].type, default=None, help=meanings)
     parser.add_argument("--start-timeout", type=float, default=180.0, help="health deadline in seconds")
     parser.add_argument(
         "--base-image", default=None, metavar="IMAGE", help="Docker: FROM image (default: the Dockerfile's pinned tag)"
@@ -48,8 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="any field of the target's config table (TOML value), e.g. --set workers=2; "
-        "for stacks other than TorchServe/TF Serving this is how they are configured",
+        help="any field of the target's config table (TOML value), e.g. --set workers=2",
     )
 
 
@@ -71,21 +65,31 @@ def _overrides(pairs: list[str]) -> dict:
 
 
 def _config(args: argparse.Namespace):
-    import dataclasses
-
     from ..deploy.config import build
     from ..servers.registry import get
 
-    base = _legacy_config(args)
-    if base is None:
-        table = {"start_timeout_s": args.start_timeout}
-        if args.base_image:
-            table["base_image"] = _base_image(args)
-        return build(get(args.target).config_class, {**table, **_overrides(args.set)}, "--set")
-    overrides = _overrides(args.set)
-    if not overrides:
-        return base
-    return build(type(base), {**dataclasses.asdict(base), **overrides}, "--set")
+    table = {"start_timeout_s": args.start_timeout, **_flag_fields(args)}
+    if args.base_image:
+        table["base_image"] = _base_image(args)
+    return build(get(args.target).config_class, {**table, **_overrides(args.set)}, "--set")
+
+
+def _flag_fields(args: argparse.Namespace) -> dict:
+    """The config fields the target's own flags set; ConfigError for a flag it does not take."""
+    from ..errors import ConfigError
+    from ..servers.registry import serve_flags
+
+    table: dict = {}
+    for name, takers in serve_flags().items():
+        value = getattr(args, name.replace("-", "_"))
+        if value is None:
+            continue
+        flag = next((flag for stack, flag in takers if stack.name == args.target), None)
+        if flag is None:
+            allowed = ", ".join(stack.name for stack, _ in takers)
+            raise ConfigError(f"--{name} does not apply to {args.target} (it applies to {allowed}); use --set")
+        table.update(flag.fields(value))
+    return table
 
 
 def _base_image(args: argparse.Namespace) -> str:
@@ -100,32 +104,8 @@ def _base_image(args: argparse.Namespace) -> str:
     return args.base_image
 
 
-def _legacy_config(args: argparse.Namespace):
-    """TorchServe and TF Serving keep their dedicated flags."""
-    from ..servers import TFServingConfig, TorchServeConfig
-
-    if args.target not in ("torchserve", "tfserving"):
-        return None
-    if args.target == "torchserve":
-        return TorchServeConfig(
-            workers=args.workers,
-            batch_size=args.batch_size,
-            max_batch_delay_ms=args.max_batch_delay_ms,
-            torch_threads=args.torch_threads,
-            start_timeout_s=args.start_timeout,
-            base_image=args.base_image,
-        )
-    return TFServingConfig(
-        batching=args.batch_size > 1,
-        max_batch_size=max(1, args.batch_size),
-        batch_timeout_micros=args.max_batch_delay_ms * 1000,
-        start_timeout_s=args.start_timeout,
-        base_image=args.base_image,
-    )
-
-
 def _example_body(ep) -> dict:
-    if ep.protocol == "kserve_v2":
+    if ep.encoding == "kserve_v2":
         return {"inputs": [{"name": ep.input_name, "shape": ["<shape>"], "datatype": "FP32", "data": ["<flat>"]}]}
     return {"instances": ["<sample>"]}
 

@@ -226,10 +226,10 @@ class RunConfig:
         return tune_settings(self)
 
     def encodings(self) -> tuple[str, ...]:
-        """[load] encodings: how each served target is loaded, in order (clients.protocols.ENCODINGS).
+        """[load] encodings: how each served target is loaded, in order (clients.encodings.ENCODINGS).
         The first gets the sweep and the SLO search; the others a sweep each. A target that does
         not speak one gets a SKIPPED cell for it, not an error."""
-        from ..clients.protocols import ENCODINGS
+        from ..clients.encodings import ENCODINGS
 
         value = self.section("load").get("encodings", default("load", "encodings"))
         if isinstance(value, str):

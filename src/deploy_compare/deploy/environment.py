@@ -31,10 +31,6 @@ PACKAGES = (
     "litert-torch",
     "numpy",
     "httpx",
-    "torchserve",
-    "torch-model-archiver",
-    "fastapi",
-    "uvicorn",
     "docker",
     "ray",
 )
@@ -93,11 +89,20 @@ def java_version() -> str | None:
         return None
 
 
-def _triton_env_versions() -> dict[str, str]:
-    """Native Triton runs from its own environment (.venv-triton); its versions are not ours."""
-    from ..servers.triton.native import env_versions
+def stack_packages() -> list[str]:
+    """The packages of ours the stacks run with natively (Stack.packages), each once."""
+    from ..servers.registry import stacks
 
-    return env_versions()
+    return list(dict.fromkeys(p for s in stacks().values() for p in s.packages))
+
+
+def stack_environments() -> dict[str, dict[str, str]]:
+    """ "<stack>_env": the package versions of each stack that runs from its own environment
+    (Stack.env_versions); its versions are not ours."""
+    from ..lazy import import_object
+    from ..servers.registry import stacks
+
+    return {f"{s.name}_env": import_object(s.env_versions)() for s in stacks().values() if s.env_versions}
 
 
 def collect(argv: list[str] | None = None) -> dict:
@@ -111,8 +116,8 @@ def collect(argv: list[str] | None = None) -> dict:
         "usable_cores": usable_cores(),
         "memory_total_mib": memory_total_mib(),
         "thread_settings": {k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ},
-        "packages": package_versions(*PACKAGES),
+        "packages": package_versions(*PACKAGES, *stack_packages()),
         "java": java_version(),
-        "triton_env": _triton_env_versions(),
+        **stack_environments(),
         "git_commit": git_commit(),
     }

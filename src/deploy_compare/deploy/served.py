@@ -49,7 +49,7 @@ class EncodingPlan:
         return self.endpoint
 
     def cell(self, status: str, reason: str | None) -> dict:
-        protocol = getattr(self.endpoint, "protocol", None)
+        protocol = getattr(self.endpoint, "encoding", None)
         return {"encoding": self.encoding, "status": status, "reason": reason, "protocol": protocol, "sweep": []}
 
 
@@ -62,7 +62,7 @@ def encoding_plans(stack, endpoint, encodings: tuple[str, ...], mode: str | None
         if reason is not None:
             plans.append(EncodingPlan(encoding, None, reason))
             continue
-        ep = dataclasses.replace(endpoint, protocol=stack.protocol_for(encoding))
+        ep = dataclasses.replace(endpoint, encoding=stack.encoding_name(encoding))
         if encoding == "grpc" and not ep.grpc_target:
             plans.append(
                 EncodingPlan(encoding, None, f"{stack.label_for(mode)}: the {mode} launcher opens no gRPC port")

@@ -1,51 +1,59 @@
-"""Serving stacks, each a folder here with its descriptor (registry.py): TorchServe, TF
-Serving, Triton, the FastAPI baseline; each in Docker or native.
+"""Serving stacks: one folder per stack, each registered by its descriptor (registry.py).
 
 Public API (what the pipeline calls):
 
-    from deploy_compare.servers import make_launcher, TorchServeConfig, TFServingConfig
+    from deploy_compare.servers import make_launcher, get
 
-    launcher = make_launcher("torchserve", mode="auto",           # "auto" | "docker" | "native"
-                             manifest_dir=artifacts, run_dir=run,
-                             config=TorchServeConfig(workers=2, batch_size=8, max_batch_delay_ms=5))
+    stack = get("torchserve")                   # the descriptor; names() lists every stack
+    config = stack.config_class(workers=2)      # its typed config (servers/<stack>/config.py)
+    launcher = make_launcher(stack.name, mode="auto",  # "auto" | "docker" | "native"
+                             manifest_dir=artifacts, run_dir=run, config=config)
     with launcher as server:                    # start() + wait healthy; stop() on exit/Ctrl-C/errors
         ep = server.endpoint                    # Endpoint
-        ep.protocol     # the client's protocol adapter ("torchserve", "tfserving", "kserve_v2")
+        ep.encoding     # how requests travel (a name in clients.encodings.encoding_classes())
         ep.url          # http://127.0.0.1:<port>           (also .base_url)
         ep.model        # the model name in the URL          (also .model_name)
         ep.predict_url  # full predict URL
-        ep.headers      # send with every request: {"Authorization": "Bearer <inference key>"}
+        ep.headers      # send with every request, e.g. {"Authorization": "Bearer <key>"}
         server.log_path     # the server's log, in the run directory
         server.startup_s    # seconds from start() to healthy
-        server.pid          # native: the process answering HTTP (TorchServe: the Java
-                            # frontend); None in Docker (see .container_name)
+        server.pid          # native: the process answering HTTP; None in Docker (see .container_name)
 
 Errors (from deploy_compare.errors):
-  ServerUnavailable  this stack cannot run here (no Docker engine, no Java, no
-                     tensorflow_model_server): the target is SKIPPED with str(error).
-  ServerError        start failed (bad model, port taken, Java missing, image build error)
-                     or the health deadline passed; `.log_tail` holds the last log lines.
+  ServerUnavailable  this stack cannot run here (no Docker engine, no Java, no binary): the
+                     target is SKIPPED with str(error).
+  ServerError        start failed (bad model, port taken, image build error) or the health
+                     deadline passed; `.log_tail` holds the last log lines.
   ConfigError        invalid config values (field + allowed values in the message).
 
-Both stacks take the same request body, TF Serving's row format {"instances": [...]} with
-samples in the ARTIFACT's layout (manifest inputs[0].layout; TorchScript: NCHW,
-SavedModel: NHWC), and answer {"predictions": [[...], ...]}.
+Every server binds 127.0.0.1 (Docker: published on 127.0.0.1 only).
 
-TorchServe keeps token authorization ON and the model-management API OFF; everything
-binds 127.0.0.1 (Docker: published on 127.0.0.1 only). Native TF Serving cannot bind
-REST to loopback (no such flag); see tfserving_native.py.
-
-Modules: config (typed configs), base (Launcher, Endpoint), factory (make_launcher, auto
-mode), torchserve_native / tfserving_native, docker_base / torchserve_docker /
-tfserving_docker, torchserve_archive (.mar + config.properties), torchserve_handler (runs
-inside TorchServe), process (process groups, free ports, log tails).
+Layout:
+  <stack>/            one folder per stack (torchserve/, tfserving/, triton/, fastapi_service/):
+    __init__.py       its descriptor(s): STACKS = (Stack(...),), found by registry.py
+    config.py         its typed config (the TOML table [<name>], `serve --set`)
+    native.py, docker.py   its launchers (fastapi_service: launcher.py; native only)
+    encodings.py      its encodings (clients.encodings.Encoding subclasses) and wire messages
+    metrics.py        its queue/compute split from the server's own metrics
+    ...               what it alone needs (torchserve: archive.py, handler.py, smoke_load.py;
+                      triton: repository.py, model.py; fastapi_service: app.py, grpc_server.py)
+  Dockerfile.<stack>  at the repository root: the file its Docker launcher builds (packaged
+                      into servers/dockerfiles/ by the build for a non-editable install)
+  registry.py         Stack (the descriptor), discovery, names(), get(), labels()
+  config.py           MODES, the ServerConfig interface, the validation helpers configs share
+  base.py             Launcher (the template: start, health, stop) and Endpoint
+  docker_base.py      DockerLauncher: build context, content-hashed image, container lifecycle
+  factory.py          make_launcher: auto mode (Docker or native), image build, fallback
+  kserve_v2.py        what the KServe v2 stacks share (Triton, the FastAPI service): health, endpoint
+  process.py          process groups, free ports, log tails;  metrics.py / monitor.py: the
+                      server's view;  model_spec.py: the manifest's served model;  cleanup.py
 """
 
 from __future__ import annotations
 
 from ..errors import ServerError, ServerUnavailable
 from .base import Endpoint, Launcher
-from .config import MODES, TFServingConfig, TorchServeConfig
+from .config import MODES
 from .factory import make_launcher, resolve_mode
 from .registry import Stack, get, labels, names, stacks
 
@@ -56,8 +64,6 @@ __all__ = [
     "Launcher",
     "ServerError",
     "ServerUnavailable",
-    "TFServingConfig",
-    "TorchServeConfig",
     "get",
     "labels",
     "make_launcher",

@@ -1,8 +1,8 @@
 """Servers in containers, through the Python `docker` SDK.
 
-A Docker launcher assembles a build context directory itself (the packaged
-dockerfiles/Dockerfile.<kind> copied in as `Dockerfile`, plus the files it COPYs, all
-produced by this toolkit), builds an image tagged by the context's content hash (an
+A Docker launcher assembles a build context directory itself (the stack's Dockerfile,
+Dockerfile.<kind> at the repository root, copied in as `Dockerfile`, plus the files it
+COPYs, all produced by this toolkit), builds an image tagged by the context's content hash (an
 unchanged model, config and base image reuse the image), runs it detached under a unique
 name and the toolkit's label, with every port published on 127.0.0.1 only, on free host
 ports, optionally on a cpuset, and on stop saves the container's log to the run
@@ -33,8 +33,11 @@ from .config import ServerConfig
 from .model_spec import ServedModel
 from .process import free_ports, log_tail
 
-# Packaged with the code (package data), so a non-editable install finds them too.
-DOCKERFILES_DIR = Path(__file__).resolve().with_name("dockerfiles")
+# The Dockerfiles' one source is the repository root (Dockerfile.<kind>, buildable by hand);
+# the build (setup.py's build_py) copies them into the package, so a non-editable install
+# finds them in PACKAGED_DOCKERFILES_DIR. A checkout (or an editable install) reads the root.
+CHECKOUT_ROOT = Path(__file__).resolve().parents[3]
+PACKAGED_DOCKERFILES_DIR = Path(__file__).resolve().with_name("dockerfiles")
 ENGINE_PING_TIMEOUT_S = 3
 BUILD_TIMEOUT_S = 1800  # a first build may pull a ~1 GB base image from a mirror
 
@@ -47,14 +50,18 @@ SMOKE_FAILURE_PREFIX = "deploy-compare smoke-load:"
 
 
 def dockerfile_path(name: str) -> Path:
-    path = DOCKERFILES_DIR / name
-    if not path.is_file():
-        raise ServerError(f"{path}: not found (the package was installed without its Dockerfiles)")
-    return path
+    """The root Dockerfile in a checkout, else the copy the build packaged."""
+    for directory in (CHECKOUT_ROOT, PACKAGED_DOCKERFILES_DIR):
+        if (directory / name).is_file():
+            return directory / name
+    raise ServerError(
+        f"{name}: not found at {CHECKOUT_ROOT} nor in {PACKAGED_DOCKERFILES_DIR} "
+        "(the package was built without its Dockerfiles)"
+    )
 
 
 def default_base_image(dockerfile_name: str) -> str:
-    """The `ARG BASE_IMAGE=<default>` of a packaged Dockerfile: the one place the pin lives."""
+    """The `ARG BASE_IMAGE=<default>` of a stack's Dockerfile: the one place the pin lives."""
     text = dockerfile_path(dockerfile_name).read_text(encoding="utf-8")
     match = re.search(r"^ARG BASE_IMAGE=(\S+)\s*$", text, re.MULTILINE)
     if not match:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, ImageBuildError, ServerUnavailable
+from ..lazy import import_object
 from .base import Launcher
 from .config import ServerConfig, check_mode, default_config
 from .model_spec import served_model
@@ -131,10 +132,7 @@ def server_versions(launcher: Launcher) -> dict[str, Any]:
     server: dict[str, str] | None
     if launcher.mode == "docker":
         server = getattr(launcher, "runtime_versions", None)  # DockerLauncher: asked of the container
-    elif launcher.kind == "torchserve":
-        from ..versions import package_versions
-
-        server = package_versions("torch", "torchserve")  # native workers run this environment's Python
     else:
-        server = None
+        hook = get_stack(launcher.kind).native_versions
+        server = import_object(hook)() if hook else None
     return {"server": server, "exporter": dict(launcher.model.entry.tools)}

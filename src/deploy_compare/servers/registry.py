@@ -1,26 +1,52 @@
 """The serving-stack registry: one descriptor per stack, found in its folder under servers/.
 
-A stack is a sub-package of deploy_compare.servers whose __init__ defines
-`STACKS = (Stack(...), ...)`. Everything else derives from these descriptors: the CLI's
---target choices, the TOML tables and [run].targets, the results schema's target enum (a
-test keeps the JSON file in step), the report's labels, the served artifact and protocol
-of the pipeline's targets, and which launcher class runs it natively or in Docker.
+A stack is a sub-package of deploy_compare.servers (servers/<stack>/) whose __init__ defines
+`STACKS = (Stack(...), ...)` (one folder may register several: fastapi_service/ registers
+the ONNX Runtime and the LiteRT targets). Its folder holds everything specific to it: the
+descriptor, config.py, the native and Docker launchers, its encodings (request builders and
+wire messages: encodings.py), its metrics reader and whatever else it alone needs; its
+Dockerfile is Dockerfile.<stack> at the repository root. Nothing outside the folder names
+the stack: everything else derives from these descriptors: the CLI's --target choices and
+`serve` flags (serve_flags), the TOML tables and [run].targets, the results schema's target
+enum, the report's labels, the served artifact and
+encodings of the pipeline's targets (encoding_names, encoding_classes, encodings), the versions recorded
+(native_versions, packages, env_versions), and which launcher class runs it natively or in
+Docker. Adding a stack = one folder (+ Dockerfile.<stack> for Docker, + its tests, + its
+table in deploy/default.toml, which is data).
 
-Descriptors are plain data: launchers and availability probes are "module:attribute"
-strings imported on first use, so reading the registry imports no server code, no
-torch, no fastapi.
+Descriptors are plain data: launchers, encodings and availability probes are
+"module:attribute" strings imported on first use, so reading the registry imports no
+server code, no torch, no fastapi.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 from ..errors import ConfigError
 from ..lazy import import_object
+
+
+@dataclass(frozen=True)
+class ServeFlag:
+    """A `deploy-compare serve --<name> VALUE` flag a stack takes besides --set: it sets
+    `field`, or the fields `convert(value)` returns (a flag meaning one thing on two stacks
+    with different fields). Stacks that share a name share the flag; on another stack it is
+    refused."""
+
+    name: str  # "batch-size" -> --batch-size
+    help: str  # what it sets on this stack
+    field: str = ""
+    type: type = int
+    convert: Callable[[Any], dict[str, Any]] | None = None
+
+    def fields(self, value: Any) -> dict[str, Any]:
+        return self.convert(value) if self.convert else {self.field: value}
 
 
 @dataclass(frozen=True)
@@ -31,9 +57,11 @@ class Stack:
                        results.json "target"
     label              how reports name it
     artifact           the manifest artifact it serves (its layout/dtype shape the requests)
-    protocols          client protocol adapters it speaks (clients.PROTOCOLS); the first is used
-    encodings          encoding (clients.protocols.ENCODINGS: json, binary, grpc, ...) -> the
-                       adapter that speaks it to this stack; {} means {"json": protocols[0]}.
+    encoding_names     the encodings it speaks (clients.encodings.encoding_classes()); the first is used
+    encoding_classes   its own encodings: name -> "module:Class" in its folder (encodings.py);
+                       the KServe v2 ones are shared (clients.encodings.SHARED_ENCODINGS)
+    encodings          encoding (clients.encodings.ENCODINGS: json, binary, grpc, ...) -> the
+                       name of this stack's encoding of it; {} means {"json": encoding_names[0]}.
                        An encoding missing here is a SKIPPED cell, with encoding_reason()
     config_class       its typed config (validated dataclass with start_timeout_s, model_name,
                        to_dict)
@@ -56,12 +84,19 @@ class Stack:
                        instances); a [tune.grids] setting naming any other field is refused
     tune_grid          the stack's own small grid: settings (field -> value, over its TOML
                        table) the tune stage tries besides the defaults, most promising first
+    serve_flags        its own `serve` flags (ServeFlag) besides --set, --start-timeout, --base-image
+    native_versions    "module:function" () -> the server runtime's versions when it runs natively
+                       (results.json versions.server; in Docker the image says); None: not recorded
+    packages           the Python packages of our environment it runs with natively (their
+                       versions go to environment.json "packages")
+    env_versions       "module:function" () -> the package versions of the separate environment it
+                       runs from (environment.json "<name>_env"); None: it runs from ours
     """
 
     name: str
     label: str
     artifact: str
-    protocols: tuple[str, ...]
+    encoding_names: tuple[str, ...]
     config_class: type
     launchers: dict[str, str]
     native_unavailable: str
@@ -79,13 +114,18 @@ class Stack:
     encoding_gaps: dict[str, str] = field(default_factory=dict)
     # the gRPC metadata name that carries "Bearer <key>" (Triton: triton-grpc-protocol-<key>)
     grpc_key_metadata: str = "authorization"
+    serve_flags: tuple[ServeFlag, ...] = ()
+    encoding_classes: dict[str, str] = field(default_factory=dict)
+    native_versions: str | None = None
+    packages: tuple[str, ...] = ()
+    env_versions: str | None = None
 
     @property
-    def protocol(self) -> str:
-        return self.protocols[0]
+    def default_encoding(self) -> str:
+        return self.encoding_names[0]
 
     def spoken_encodings(self) -> dict[str, str]:
-        return dict(self.encodings) or {"json": self.protocol}
+        return dict(self.encodings) or {"json": self.default_encoding}
 
     def encoding_reason(self, encoding: str) -> str | None:
         """Why this stack is not measured with `encoding` (None: it speaks it)."""
@@ -96,8 +136,8 @@ class Stack:
             f"(it speaks: {', '.join(self.spoken_encodings())})"
         )
 
-    def protocol_for(self, encoding: str) -> str:
-        """The adapter name of `encoding`; ConfigError when the stack does not speak it."""
+    def encoding_name(self, encoding: str) -> str:
+        """This stack's encoding name for `encoding`; ConfigError when the stack does not speak it."""
         reason = self.encoding_reason(encoding)
         if reason is not None:
             raise ConfigError(reason)
@@ -168,6 +208,15 @@ def get(name: str) -> Stack:
 def base_image_stacks() -> tuple[str, ...]:
     """The stacks whose Docker base image a flag may set (`run --<name>-base-image`, `serve --base-image`)."""
     return tuple(name for name, stack in _discover().items() if stack.takes_base_image)
+
+
+def serve_flags() -> dict[str, list[tuple[Stack, ServeFlag]]]:
+    """flag name -> the stacks that take it (with each one's meaning), in target order."""
+    flags: dict[str, list[tuple[Stack, ServeFlag]]] = {}
+    for stack in _discover().values():
+        for flag in stack.serve_flags:
+            flags.setdefault(flag.name, []).append((stack, flag))
+    return flags
 
 
 def labels() -> dict[str, str]:

@@ -31,9 +31,9 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from ...clients.v2 import DATATYPES, datatype_of, tensor_from_json
-from ...clients.v2_binary import BINARY_CT, HEADER_LENGTH, split_binary_body, tensors_from_binary
 from ...errors import ProtocolError
+from ...wire.v2_binary import BINARY_CT, HEADER_LENGTH, split_binary_body, tensors_from_binary
+from ...wire.v2_json import DATATYPES, datatype_of, tensor_from_json
 from .config import SPEC_ENV
 
 

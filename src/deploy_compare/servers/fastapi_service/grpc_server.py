@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import numpy as np
 
-from ...clients.grpc_messages import V2_SERVICE, ModelInferRequest, ModelInferResponse
-from ...clients.v2 import DATATYPES
 from ...errors import ProtocolError
+from ...wire.v2_grpc import V2_SERVICE, ModelInferRequest, ModelInferResponse
+from ...wire.v2_json import DATATYPES
 
 if TYPE_CHECKING:
     from .app import Service

@@ -16,11 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..base import Endpoint, Launcher
+from ..base import Launcher
+from ..kserve_v2 import NativeKServeV2Server
 from ..model_spec import ServedModel
 from ..process import LogWatcher, free_ports, start_process_group, stop_process_tree
 from ..registry import get as get_stack
-from ..v2_health import endpoint_for, ready_problem
 from .config import SPEC_ENV, FastAPIServiceConfig
 
 FATAL_MARKERS = ("Traceback (most recent call last)", "address already in use", "Error loading ASGI app")
@@ -33,7 +33,7 @@ def native_unavailable_reason() -> str | None:
     return None
 
 
-class NativeFastAPIService(Launcher):
+class NativeFastAPIService(NativeKServeV2Server, Launcher):
     kind = "fastapi_onnx"  # set per instance from the served model (two targets share this class)
     config_class = FastAPIServiceConfig
     mode = "native"
@@ -85,19 +85,6 @@ class NativeFastAPIService(Launcher):
         env = dict(os.environ, PYTHONUNBUFFERED="1", **{SPEC_ENV: str(spec_path)})
         (self.work_dir / "command.json").write_text(json.dumps({"argv": argv, "cwd": str(self.work_dir)}, indent=2))
         self._proc = start_process_group(argv, cwd=self.work_dir, env=env, log_path=self.log_path)
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"}
-
-    def _check_health(self) -> str | None:
-        assert self._proc is not None
-        self._watcher.raise_if_failed(self._proc, self.describe())
-        return ready_problem(f"http://127.0.0.1:{self._port}", self.model.model_name, self._headers())
-
-    def _make_endpoint(self) -> Endpoint:
-        return endpoint_for(
-            f"http://127.0.0.1:{self._port}", self.model, self._headers(), grpc_target=f"127.0.0.1:{self._grpc_port}"
-        )
 
     @property
     def pid(self) -> int | None:

@@ -1,4 +1,6 @@
-"""TF Serving's encodings besides the row-format REST JSON (protocols.TFServingRest):
+"""TF Serving's encodings:
+- json: its REST predict, row format: POST /v1/models/<model>:predict {"instances": [<one
+  sample>, ...]} -> {"predictions": [[...], ...]}; errors -> {"error": "<message>"}.
 - json_columnar: {"inputs": <the whole batch>} -> {"outputs": ...}.
 - grpc: tensorflow.serving.PredictionService/Predict on TF Serving's gRPC port (8500 in its
   image; natively a Unix socket, see tfserving_native.py). PredictRequest {model_spec {name,
@@ -7,8 +9,8 @@
   name), dtype and shape set, the values as tensor_content (little-endian bytes, what
   tensorflow's make_tensor_proto sends). PredictResponse.outputs: the signature's first output
   by name (the manifest's outputs[0]: exporters/savedmodel.py sorts them), read from
-  tensor_content or from the typed *_val fields. Messages: clients/grpc_messages.py (no
-  tensorflow-serving-api, no tensorflow imported here).
+  tensor_content or from the typed *_val fields. Messages: built below from
+  descriptors (wire/protobuf.py; no tensorflow-serving-api, no tensorflow imported here).
 
 TF Serving itself is SKIPPED on this machine (no binary, no image), so these adapters are
 checked against the published formats only (the gRPC bytes by tensorflow's own message
@@ -22,20 +24,101 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from google.protobuf import descriptor_pb2
 
-from ...clients.grpc_messages import TF_DATATYPES, TFS_PREDICT, PredictRequest, PredictResponse
-from ...clients.protocols import (
+from ...clients.encodings import (
     GRPC_METHOD,
     Batch,
+    Encoding,
     RequestSpec,
-    TFServingRest,
     checked_rows,
     decode_predictions,
+    grpc_url,
     named_tensors,
 )
-from ...clients.v2_grpc import grpc_url
 from ...errors import ProtocolError
 from ...exporters.savedmodel import SIGNATURE
+from ...wire.protobuf import F, field, map_field, message_classes
+
+TFS_SERVICE = "tensorflow.serving.PredictionService"
+TFS_PREDICT = f"/{TFS_SERVICE}/Predict"
+# tensorflow/core/framework/types.proto: the DataType values of the dtypes sent or read here
+TF_DATATYPES = {
+    "DT_INVALID": 0,
+    "DT_FLOAT": 1,
+    "DT_DOUBLE": 2,
+    "DT_INT32": 3,
+    "DT_UINT8": 4,
+    "DT_INT16": 5,
+    "DT_INT8": 6,
+    "DT_STRING": 7,
+    "DT_INT64": 9,
+    "DT_BOOL": 10,
+    "DT_UINT16": 17,
+    "DT_HALF": 19,
+    "DT_UINT32": 22,
+    "DT_UINT64": 23,
+}
+
+
+def _tf_tensor_file() -> descriptor_pb2.FileDescriptorProto:
+    fd = descriptor_pb2.FileDescriptorProto(
+        name="deploy_compare/tf_tensor.proto", package="tensorflow", syntax="proto3"
+    )
+    dtype = fd.enum_type.add(name="DataType")
+    for name, number in TF_DATATYPES.items():
+        dtype.value.add(name=name, number=number)
+    shape = fd.message_type.add(name="TensorShapeProto")
+    dim = shape.nested_type.add(name="Dim")
+    field(dim, "size", 1, F.TYPE_INT64)
+    field(dim, "name", 2, F.TYPE_STRING)
+    field(shape, "dim", 2, F.TYPE_MESSAGE, F.LABEL_REPEATED, type_name=".tensorflow.TensorShapeProto.Dim")
+    field(shape, "unknown_rank", 3, F.TYPE_BOOL)
+    tensor = fd.message_type.add(name="TensorProto")
+    field(tensor, "dtype", 1, F.TYPE_ENUM, type_name=".tensorflow.DataType")
+    field(tensor, "tensor_shape", 2, F.TYPE_MESSAGE, type_name=".tensorflow.TensorShapeProto")
+    field(tensor, "version_number", 3, F.TYPE_INT32)
+    field(tensor, "tensor_content", 4, F.TYPE_BYTES)
+    rep = F.LABEL_REPEATED  # proto3: repeated numbers are packed, as tensor.proto declares them
+    for name, number, ftype in (
+        ("float_val", 5, F.TYPE_FLOAT),
+        ("double_val", 6, F.TYPE_DOUBLE),
+        ("int_val", 7, F.TYPE_INT32),
+        ("int64_val", 10, F.TYPE_INT64),
+        ("bool_val", 11, F.TYPE_BOOL),
+        ("half_val", 13, F.TYPE_INT32),
+        ("uint32_val", 16, F.TYPE_UINT32),
+        ("uint64_val", 17, F.TYPE_UINT64),
+    ):
+        field(tensor, name, number, ftype, rep)
+    return fd
+
+
+def _tfserving_file() -> descriptor_pb2.FileDescriptorProto:
+    package = "tensorflow.serving"
+    fd = descriptor_pb2.FileDescriptorProto(
+        name="deploy_compare/tfserving_predict.proto",
+        package=package,
+        syntax="proto3",
+        dependency=["deploy_compare/tf_tensor.proto"],
+    )
+    spec = fd.message_type.add(name="ModelSpec")
+    field(spec, "name", 1, F.TYPE_STRING)
+    field(spec, "signature_name", 3, F.TYPE_STRING)
+    req = fd.message_type.add(name="PredictRequest")
+    field(req, "model_spec", 1, F.TYPE_MESSAGE, type_name=f".{package}.ModelSpec")
+    map_field(req, package, "inputs", 2, ".tensorflow.TensorProto")
+    field(req, "output_filter", 3, F.TYPE_STRING, F.LABEL_REPEATED)
+    resp = fd.message_type.add(name="PredictResponse")
+    map_field(resp, package, "outputs", 1, ".tensorflow.TensorProto")
+    field(resp, "model_spec", 2, F.TYPE_MESSAGE, type_name=f".{package}.ModelSpec")
+    return fd
+
+
+_MESSAGES = message_classes(_tf_tensor_file(), _tfserving_file())
+TensorProto = _MESSAGES["tensorflow.TensorProto"]
+PredictRequest = _MESSAGES["tensorflow.serving.PredictRequest"]
+PredictResponse = _MESSAGES["tensorflow.serving.PredictResponse"]
 
 # numpy dtype -> TensorProto DataType name, and the typed field holding values (no tensor_content)
 _DTYPES = {
@@ -53,6 +136,18 @@ _DTYPES = {
     "bool": ("DT_BOOL", "bool_val"),
 }
 _BY_NUMBER = {TF_DATATYPES[dt]: (np.dtype(name), field) for name, (dt, field) in _DTYPES.items()}
+
+
+class TFServingRest(Encoding):
+    name = "tfserving"
+
+    @property
+    def url(self) -> str:
+        return f"{self.endpoint.url}/v1/models/{self.endpoint.model}:predict"
+
+    @property
+    def health_url(self) -> str:
+        return f"{self.endpoint.url}/v1/models/{self.endpoint.model}"
 
 
 class TFServingColumnar(TFServingRest):

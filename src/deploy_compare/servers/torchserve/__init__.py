@@ -6,23 +6,32 @@ torchserve_archive.py, torchserve_handler.py; dockerfiles/Dockerfile.torchserve)
 
 from __future__ import annotations
 
-from ..config import TorchServeConfig
-from ..registry import Stack
+from ..registry import ServeFlag, Stack
+from .config import TorchServeConfig
+
+ENCODINGS = "deploy_compare.servers.torchserve.encodings"
 
 STACKS = (
     Stack(
         name="torchserve",
         label="TorchServe",
         artifact="torchscript",
-        protocols=("torchserve",),
+        encoding_names=("torchserve",),
         encodings={"json": "torchserve", "binary": "torchserve_binary", "grpc": "torchserve_grpc"},
+        encoding_classes={
+            "torchserve": f"{ENCODINGS}:TorchServeRest",
+            "torchserve_binary": f"{ENCODINGS}:TorchServeBinary",
+            "torchserve_grpc": f"{ENCODINGS}:TorchServeGrpc",
+        },
         config_class=TorchServeConfig,
         launchers={
-            "native": "deploy_compare.servers.torchserve_native:NativeTorchServe",
-            "docker": "deploy_compare.servers.torchserve_docker:DockerTorchServe",
+            "native": "deploy_compare.servers.torchserve.native:NativeTorchServe",
+            "docker": "deploy_compare.servers.torchserve.docker:DockerTorchServe",
         },
-        native_unavailable="deploy_compare.servers.torchserve_native:native_unavailable_reason",
+        native_unavailable="deploy_compare.servers.torchserve.native:native_unavailable_reason",
         threads_field="torch_threads",
+        packages=("torchserve", "torch-model-archiver"),
+        native_versions="deploy_compare.servers.torchserve.native:runtime_versions",
         metrics="deploy_compare.servers.torchserve.metrics:metrics_source",
         runs="native: `torchserve` (pip) + Java 17; Docker: Dockerfile.torchserve (pytorch/torchserve)",
         order=10,
@@ -33,6 +42,12 @@ STACKS = (
             {"batch_size": 8, "max_batch_delay_ms": 5},
             {"workers": 2},
             {"workers": 2, "batch_size": 8, "max_batch_delay_ms": 5},
+        ),
+        serve_flags=(
+            ServeFlag("workers", "worker processes", "workers"),
+            ServeFlag("batch-size", "batch_size (server batching)", "batch_size"),
+            ServeFlag("max-batch-delay-ms", "max_batch_delay_ms (wait to fill a batch)", "max_batch_delay_ms"),
+            ServeFlag("torch-threads", "torch_threads (intra-op threads per worker)", "torch_threads"),
         ),
     ),
 )

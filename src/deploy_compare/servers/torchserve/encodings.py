@@ -1,4 +1,7 @@
-"""TorchServe's encodings besides REST JSON (the handler, torchserve_handler.py, reads them all):
+"""TorchServe's encodings (the handler, handler.py, reads them all):
+- json: POST /predictions/<model> {"instances": [...]} (TF Serving's row format), the
+  inference key as `Authorization: Bearer <key>`; 200 -> {"predictions": [[...], ...]},
+  errors -> {"code": .., "type": .., "message": ..}.
 - binary: POST /predictions/<model>, Content-Type application/octet-stream, body = the batch's
   raw little-endian bytes in the model's dtype (the handler knows the sample shape: a body
   holds len/bytes-per-sample samples). The response is the same {"predictions": ...} JSON.
@@ -10,13 +13,48 @@
 from __future__ import annotations
 
 import numpy as np
+from google.protobuf import descriptor_pb2
 
-from ...clients.grpc_messages import TS_PREDICT, PredictionResponse, PredictionsRequest
-from ...clients.protocols import GRPC_METHOD, Batch, RequestSpec, TorchServeRest, decode_predictions, one_tensor
-from ...clients.v2_grpc import grpc_url
+from ...clients.encodings import GRPC_METHOD, Batch, Encoding, RequestSpec, decode_predictions, grpc_url, one_tensor
 from ...errors import ProtocolError
+from ...wire.protobuf import F, field, message_classes
 
 BINARY_CT = "application/octet-stream"
+TS_SERVICE = "org.pytorch.serve.grpc.inference.InferenceAPIsService"
+TS_PREDICT = f"/{TS_SERVICE}/Predictions"
+
+
+def _torchserve_file() -> descriptor_pb2.FileDescriptorProto:
+    package = "org.pytorch.serve.grpc.inference"
+    fd = descriptor_pb2.FileDescriptorProto(name="deploy_compare/torchserve.proto", package=package, syntax="proto3")
+    req = fd.message_type.add(name="PredictionsRequest")
+    entry = req.nested_type.add(name="InputEntry")
+    entry.options.map_entry = True
+    field(entry, "key", 1, F.TYPE_STRING)
+    field(entry, "value", 2, F.TYPE_BYTES)
+    field(req, "model_name", 1, F.TYPE_STRING)
+    field(req, "model_version", 2, F.TYPE_STRING)
+    field(req, "input", 3, F.TYPE_MESSAGE, F.LABEL_REPEATED, type_name=f".{package}.PredictionsRequest.InputEntry")
+    resp = fd.message_type.add(name="PredictionResponse")
+    field(resp, "prediction", 1, F.TYPE_BYTES)
+    return fd
+
+
+_MESSAGES = message_classes(_torchserve_file())
+PredictionsRequest = _MESSAGES["org.pytorch.serve.grpc.inference.PredictionsRequest"]
+PredictionResponse = _MESSAGES["org.pytorch.serve.grpc.inference.PredictionResponse"]
+
+
+class TorchServeRest(Encoding):
+    name = "torchserve"
+
+    @property
+    def url(self) -> str:
+        return f"{self.endpoint.url}/predictions/{self.endpoint.model}"
+
+    @property
+    def health_url(self) -> str:
+        return f"{self.endpoint.url}/ping"
 
 
 def raw_bytes(batch: np.ndarray) -> bytes:

@@ -16,10 +16,9 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from ..base import Endpoint
 from ..docker_base import DockerLauncher, default_base_image
+from ..kserve_v2 import KServeV2Server
 from ..model_spec import ServedModel
-from ..v2_health import endpoint_for, ready_problem
 from . import GRPC_KEY_METADATA
 from .config import TritonConfig
 from .native import RESTRICTED_APIS
@@ -53,8 +52,9 @@ def image_unavailable_reason(config: TritonConfig | None = None) -> str | None:
         client.close()
 
 
-class DockerTriton(DockerLauncher):
+class DockerTriton(KServeV2Server, DockerLauncher):
     kind = "triton"
+    grpc_key_metadata = GRPC_KEY_METADATA
     config_class = TritonConfig
     dockerfile_name = "Dockerfile.triton"
     image_repo = "deploy-compare/triton"
@@ -90,18 +90,14 @@ class DockerTriton(DockerLauncher):
     def _write_context_files(self, context: Path) -> None:
         onnxruntime_repository(context / "models", self.model, self.config)
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"}
+    @property
+    def http_url(self) -> str:
+        return self._host_url(HTTP_PORT)
+
+    @property
+    def grpc_target(self) -> str | None:
+        return f"127.0.0.1:{self.host_ports[GRPC_PORT]}"
 
     def _check_health(self) -> str | None:
         self._check_container_running()
-        return ready_problem(self._host_url(HTTP_PORT), self.model.model_name, self._headers())
-
-    def _make_endpoint(self) -> Endpoint:
-        return endpoint_for(
-            self._host_url(HTTP_PORT),
-            self.model,
-            self._headers(),
-            grpc_target=f"127.0.0.1:{self.host_ports[GRPC_PORT]}",
-            grpc_headers={GRPC_KEY_METADATA: f"Bearer {self._token}"},
-        )
+        return self._v2_problem()

@@ -22,10 +22,10 @@ import sys
 from pathlib import Path
 
 from ...errors import ServerError
-from ..base import Endpoint, Launcher
+from ..base import Launcher
+from ..kserve_v2 import NativeKServeV2Server
 from ..model_spec import ServedModel
 from ..process import LogWatcher, free_ports, start_process_group, stop_process_tree
-from ..v2_health import endpoint_for, ready_problem
 from . import GRPC_KEY_METADATA
 from .config import TritonConfig
 from .repository import python_backend_repository
@@ -96,8 +96,9 @@ def _library_dirs() -> list[str]:
     return ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"]
 
 
-class NativeTriton(Launcher):
+class NativeTriton(NativeKServeV2Server, Launcher):
     kind = "triton"
+    grpc_key_metadata = GRPC_KEY_METADATA
     config_class = TritonConfig
     mode = "native"
 
@@ -164,23 +165,6 @@ class NativeTriton(Launcher):
             json.dumps({"argv": logged, "cwd": str(self.work_dir), "python": sys.version.split()[0]}, indent=2) + "\n"
         )
         self._proc = start_process_group(argv, cwd=self.work_dir, env=environ, log_path=self.log_path)
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"}
-
-    def _check_health(self) -> str | None:
-        assert self._proc is not None
-        self._watcher.raise_if_failed(self._proc, self.describe())
-        return ready_problem(f"http://127.0.0.1:{self._port}", self.model.model_name, self._headers())
-
-    def _make_endpoint(self) -> Endpoint:
-        return endpoint_for(
-            f"http://127.0.0.1:{self._port}",
-            self.model,
-            self._headers(),
-            grpc_target=f"127.0.0.1:{self._grpc_port}",
-            grpc_headers={GRPC_KEY_METADATA: f"Bearer {self._token}"},
-        )
 
     @property
     def pid(self) -> int | None:

@@ -21,11 +21,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ServerError
+from ...errors import ServerError
+from ..model_spec import ServedModel
 from .config import TorchServeConfig
-from .model_spec import ServedModel
 
-HANDLER_FILE = Path(__file__).with_name("torchserve_handler.py")
+HANDLER_FILE = Path(__file__).with_name("handler.py")
 HANDLER_CONFIG_NAME = "handler_config.json"
 MODEL_VERSION = "1.0"
 

@@ -26,12 +26,12 @@ from pathlib import Path
 import httpx
 import psutil
 
-from ..errors import ServerError
-from .base import Endpoint, Launcher
+from ...errors import ServerError
+from ..base import Endpoint, Launcher
+from ..model_spec import ServedModel
+from ..process import LogWatcher, free_ports, start_process_group, stop_process_tree
+from .archive import TorchServeAddresses, build_mar, config_properties
 from .config import TorchServeConfig
-from .model_spec import ServedModel
-from .process import LogWatcher, free_ports, start_process_group, stop_process_tree
-from .torchserve_archive import TorchServeAddresses, build_mar, config_properties
 
 JAVA_MAIN_CLASS = "org.pytorch.serve.ModelServer"
 # Lines that mean the start can never succeed; seen in TorchServe 0.12's log.
@@ -43,6 +43,13 @@ FATAL_MARKERS = (
     "--ts-config file not found",
     "Address already in use",
 )
+
+
+def runtime_versions() -> dict[str, str]:
+    """Native workers run this environment's Python: its torch and torchserve serve."""
+    from ...versions import package_versions
+
+    return package_versions("torch", "torchserve")
 
 
 def torchserve_executable() -> str | None:
@@ -171,7 +178,7 @@ class NativeTorchServe(Launcher):
     def _make_endpoint(self) -> Endpoint:
         assert self._addresses is not None and self._keys is not None
         return Endpoint(
-            protocol="torchserve",
+            encoding="torchserve",
             url=self._addresses.inference,
             model=self.model.model_name,
             headers={"Authorization": f"Bearer {self._keys['inference']}"},
@@ -199,7 +206,7 @@ class NativeTorchServe(Launcher):
 
     def process_tree(self) -> list[psutil.Process]:
         """Wrapper, Java and workers as they are now."""
-        from .process import tree_of
+        from ..process import tree_of
 
         return tree_of(self._proc.pid) if self._proc is not None else []
 

@@ -1,4 +1,4 @@
-"""TorchServe in a container built from dockerfiles/Dockerfile.torchserve (pytorch/torchserve
+"""TorchServe in a container built from Dockerfile.torchserve (repository root; pytorch/torchserve
 CPU tag by default, or the configured base image).
 
 Build context (assembled here):  Dockerfile, model-store/<name>.mar, config.properties,
@@ -15,12 +15,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..errors import ServerError
-from .base import Endpoint
+from ...errors import ServerError
+from ..base import Endpoint
+from ..docker_base import DockerLauncher
+from ..model_spec import ServedModel
+from .archive import TorchServeAddresses, build_mar, config_properties
 from .config import TorchServeConfig
-from .docker_base import DOCKERFILES_DIR, DockerLauncher
-from .model_spec import ServedModel
-from .torchserve_archive import TorchServeAddresses, build_mar, config_properties
 
 CONTAINER_HOME = "/home/model-server"
 CONTAINER_MODEL_STORE = f"{CONTAINER_HOME}/model-store"
@@ -30,6 +30,7 @@ INFERENCE_PORT = "8080/tcp"
 MANAGEMENT_PORT = "8081/tcp"
 METRICS_PORT = "8082/tcp"
 GRPC_INFERENCE_PORT = "7070/tcp"
+SMOKE_LOAD = Path(__file__).with_name("smoke_load.py")  # the image runs it at build time
 
 
 class DockerTorchServe(DockerLauncher):
@@ -58,7 +59,7 @@ class DockerTorchServe(DockerLauncher):
 
     def _write_context_files(self, context: Path) -> None:
         build_mar(self.model, self.config, context / "model-store")
-        shutil.copyfile(DOCKERFILES_DIR / "smoke_load.py", context / "smoke_load.py")
+        shutil.copyfile(SMOKE_LOAD, context / "smoke_load.py")
         # build_mar stages its handler_config.json beside the store; keep the context to
         # exactly what the Dockerfile COPYs.
         staging = context / "archive-src"
@@ -117,7 +118,7 @@ class DockerTorchServe(DockerLauncher):
 
     def _make_endpoint(self) -> Endpoint:
         return Endpoint(
-            protocol="torchserve",
+            encoding="torchserve",
             url=self._host_url(INFERENCE_PORT),
             model=self.model.model_name,
             headers=self._auth("inference"),

@@ -1,4 +1,4 @@
-"""TensorFlow Serving in a container built from dockerfiles/Dockerfile.tfserving
+"""TensorFlow Serving in a container built from Dockerfile.tfserving (repository root)
 (tensorflow/serving by default, or the configured base image).
 
 Build context (assembled here):  Dockerfile, savedmodel/ (the artifact directory),
@@ -14,12 +14,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..errors import ServerError
-from .base import Endpoint
+from ...errors import ServerError
+from ..base import Endpoint
+from ..docker_base import DockerLauncher
+from ..model_spec import ServedModel
 from .config import TFServingConfig
-from .docker_base import DockerLauncher
-from .model_spec import ServedModel
-from .tfserving_native import model_status_problem
+from .native import model_status_problem
 
 REST_PORT = "8501/tcp"
 GRPC_PORT = "8500/tcp"  # the image's entrypoint passes --port=8500
@@ -79,7 +79,7 @@ class DockerTFServing(DockerLauncher):
 
     def _make_endpoint(self) -> Endpoint:
         return Endpoint(
-            protocol="tfserving",
+            encoding="tfserving",
             url=self._host_url(REST_PORT),
             model=self.model.model_name,
             input_name=self.model.input_name,

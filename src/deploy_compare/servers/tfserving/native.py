@@ -24,13 +24,13 @@ from pathlib import Path
 
 import httpx
 
-from ..errors import ServerError
-from .base import Endpoint, Launcher
+from ...errors import ServerError
+from ..base import Endpoint, Launcher
+from ..model_spec import ServedModel
+from ..process import LogWatcher, free_ports, start_process_group, stop_process_tree
 from .config import TFServingConfig
-from .model_spec import ServedModel
-from .process import LogWatcher, free_ports, start_process_group, stop_process_tree
-from .tfserving.metrics import MONITORING_CONFIG
-from .tfserving.metrics import PATH as METRICS_PATH
+from .metrics import MONITORING_CONFIG
+from .metrics import PATH as METRICS_PATH
 
 BINARY = "tensorflow_model_server"
 MODEL_VERSION = "1"
@@ -146,7 +146,7 @@ class NativeTFServing(Launcher):
 
     def _make_endpoint(self) -> Endpoint:
         return Endpoint(
-            protocol="tfserving",
+            encoding="tfserving",
             url=f"http://127.0.0.1:{self._rest_port}",
             model=self.model.model_name,
             input_name=self.model.input_name,

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ProtocolError
+from .checks import checked_rows, response_object
 
 # v2 datatype <-> numpy dtype (the tensor types a vision model here takes or returns).
 DATATYPES: dict[str, str] = {
@@ -95,8 +96,6 @@ def tensor_from_json(tensor: Any, where: str = "tensor") -> np.ndarray:
 
 def decode_infer_response(body: bytes, batch_size: int | None = None) -> np.ndarray:
     """The first output tensor of a v2 response as float64 (batch, ...); ProtocolError otherwise."""
-    from .protocols import checked_rows, response_object
-
     doc = response_object(body)
     outputs = doc.get("outputs")
     if not isinstance(outputs, list) or not outputs:

@@ -1,18 +1,15 @@
-"""Protocol adapters: build a request from a batch, parse a response. Pure, no I/O.
+"""Encodings: how requests travel to a server. Each builds a request from a batch and
+parses the response. Pure, no I/O.
 
-TF Serving REST predict, row format:
-    POST {base}/v1/models/{model}:predict   {"instances": [<one sample>, ...]}
-    200 -> {"predictions": [[...], ...]}     errors -> {"error": "<message>"} (4xx/5xx)
-TorchServe (our handler speaks the same JSON):
-    POST {base}/predictions/{model}         Authorization: Bearer <inference key>
-    200 -> {"predictions": [[...], ...]}     errors -> {"code": .., "type": .., "message": ..}
-KServe v2 / Open Inference Protocol, REST JSON (Triton, the FastAPI baseline): see v2.py.
-
-Encodings: one logical request can travel as JSON, as raw tensor bytes, or over gRPC. Each
-way is one Protocol subclass with its own build_request/parse_response, registered in
-ADAPTERS under its own name ("module:Class" when it lives in a stack's folder or needs
-grpcio: imported on first use). An Endpoint picks one by `protocol`; a stack descriptor maps
-the ENCODINGS it speaks to adapter names (Stack.encodings).
+One logical request can travel as JSON, as raw tensor bytes, or over gRPC (ENCODINGS, what
+users choose). How one server API does it is one Encoding subclass with its own
+build_request/parse_response, registered under its own name ("torchserve_binary",
+"kserve_v2_grpc"; encoding_classes(): SHARED_ENCODINGS, the KServe v2 ones, plus every
+stack's own from servers/<stack>/encodings.py, named by its descriptor's encoding_classes).
+An Endpoint picks one by `encoding`; a stack descriptor maps each of the ENCODINGS it speaks
+to one of those names (Stack.encodings). Here: the base class (JSON bodies in the row format
+{"instances": [...]} -> {"predictions": [...]}), the helpers encodings share, and KServe v2
+REST JSON (Triton, the FastAPI baseline; the format: wire/v2_json.py).
     json            the stack's JSON body (row format, or KServe v2 JSON tensors)
     json_columnar   TF Serving's columnar {"inputs": ...} JSON
     binary          raw little-endian tensor bytes (TorchServe), the KServe v2 binary tensor
@@ -25,11 +22,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
 from ..endpoint import Endpoint
 from ..errors import ProtocolError
+from ..wire.checks import checked_rows, response_object
 
 JSON_CT = "application/json"
 
@@ -80,6 +79,13 @@ def named_tensors(batch: Batch, input_name: str | None) -> list[tuple[str, np.nd
     return [(input_name, np.asarray(batch))]
 
 
+def grpc_url(endpoint, method: str) -> str:
+    """grpc://host:port/package.Service/Method of an endpoint's gRPC API; ProtocolError without one."""
+    if not endpoint.grpc_target:
+        raise ProtocolError(f"{endpoint.url}: the server exposes no gRPC port here (Endpoint.grpc_target)")
+    return f"grpc://{endpoint.grpc_target}{method}"
+
+
 def one_tensor(batch: Batch, encoding: str) -> np.ndarray:
     """The batch of a single-input model; ProtocolError naming the limit for named inputs."""
     if isinstance(batch, Mapping):
@@ -88,19 +94,6 @@ def one_tensor(batch: Batch, encoding: str) -> np.ndarray:
             "(use the JSON encoding)"
         )
     return np.asarray(batch)
-
-
-def response_object(body: bytes) -> dict:
-    """A JSON response body as an object; ProtocolError for anything else or an {"error": ...}."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolError(f"response body is not JSON ({exc}): {body[:80]!r}") from None
-    if not isinstance(doc, dict):
-        raise ProtocolError(f"response JSON is not an object: {body[:80]!r}")
-    if "error" in doc:
-        raise ProtocolError(f"server reported an error: {str(doc['error'])[:200]}")
-    return doc
 
 
 def decode_predictions(body: bytes, batch_size: int | None = None, key: str = "predictions") -> np.ndarray:
@@ -116,16 +109,6 @@ def decode_predictions(body: bytes, batch_size: int | None = None, key: str = "p
     return checked_rows(preds, repr(key), batch_size)
 
 
-def checked_rows(out: np.ndarray, what: str, batch_size: int | None) -> np.ndarray:
-    """A decoded output, refused when it is empty, a scalar, or not one row per sample sent
-    (every protocol's decoder ends here)."""
-    if out.ndim < 1 or out.size == 0:
-        raise ProtocolError(f"{what} is empty or scalar (shape {out.shape})")
-    if batch_size is not None and out.shape[0] != batch_size:
-        raise ProtocolError(f"{what} has {out.shape[0]} rows for a batch of {batch_size}")
-    return out
-
-
 def error_message(body: bytes) -> str:
     """A short human-readable message from an error body (either server's shape)."""
     try:
@@ -139,8 +122,8 @@ def error_message(body: bytes) -> str:
     return str(doc)[:200]
 
 
-class Protocol:
-    """One server API. Subclasses set the URL and headers; JSON is shared."""
+class Encoding:
+    """How requests travel to one server API. Subclasses set the URL and headers; JSON is shared."""
 
     name = "base"
     encoding = "json"  # one of ENCODINGS
@@ -172,32 +155,8 @@ class Protocol:
         return decode_predictions(body, batch_size)
 
 
-class TFServingRest(Protocol):
-    name = "tfserving"
-
-    @property
-    def url(self) -> str:
-        return f"{self.endpoint.url}/v1/models/{self.endpoint.model}:predict"
-
-    @property
-    def health_url(self) -> str:
-        return f"{self.endpoint.url}/v1/models/{self.endpoint.model}"
-
-
-class TorchServeRest(Protocol):
-    name = "torchserve"
-
-    @property
-    def url(self) -> str:
-        return f"{self.endpoint.url}/predictions/{self.endpoint.model}"
-
-    @property
-    def health_url(self) -> str:
-        return f"{self.endpoint.url}/ping"
-
-
-class KServeV2Json(Protocol):
-    """KServe v2 / Open Inference Protocol over REST with JSON tensors (v2.py)."""
+class KServeV2Json(Encoding):
+    """KServe v2 / Open Inference Protocol over REST with JSON tensors (wire/v2_json.py)."""
 
     name = "kserve_v2"
 
@@ -210,7 +169,7 @@ class KServeV2Json(Protocol):
         return f"{self.endpoint.url}/v2/models/{self.endpoint.model}/ready"
 
     def build_request(self, batch: np.ndarray | Mapping[str, np.ndarray]) -> RequestSpec:
-        from .v2 import encode_infer_request
+        from ..wire.v2_json import encode_infer_request
 
         if isinstance(batch, Mapping):  # named inputs: one tensor each, under its own name
             return RequestSpec("POST", self.url, self.headers(), encode_infer_request(batch))
@@ -220,34 +179,45 @@ class KServeV2Json(Protocol):
         return RequestSpec("POST", self.url, self.headers(), body)
 
     def parse_response(self, status: int, body: bytes, batch_size: int | None = None) -> np.ndarray:
-        from .v2 import decode_infer_response
+        from ..wire.v2_json import decode_infer_response
 
         if not 200 <= status < 300:
             raise ProtocolError(f"HTTP {status}: {error_message(body)}")
         return decode_infer_response(body, batch_size)
 
 
-ADAPTERS: dict[str, type[Protocol] | str] = {
-    TFServingRest.name: TFServingRest,
-    TorchServeRest.name: TorchServeRest,
+# The encodings every KServe v2 stack shares (Triton, the FastAPI service); each other stack's
+# own are in its folder, named by its descriptor (Stack.encoding_classes). "module:Class" entries are
+# imported on first use (grpcio only when gRPC is used).
+SHARED_ENCODINGS: dict[str, type[Encoding] | str] = {
     KServeV2Json.name: KServeV2Json,
-    # Other encodings, imported on first use (stack folders; grpcio only when gRPC is used).
-    "tfserving_columnar": "deploy_compare.servers.tfserving.encodings:TFServingColumnar",
-    "tfserving_grpc": "deploy_compare.servers.tfserving.encodings:TFServingGrpc",
-    "torchserve_binary": "deploy_compare.servers.torchserve.encodings:TorchServeBinary",
-    "torchserve_grpc": "deploy_compare.servers.torchserve.encodings:TorchServeGrpc",
     "kserve_v2_binary": "deploy_compare.clients.v2_binary:KServeV2Binary",
     "kserve_v2_grpc": "deploy_compare.clients.v2_grpc:KServeV2Grpc",
 }
-PROTOCOLS = tuple(ADAPTERS)
 
 
-def adapter_class(protocol: str) -> type[Protocol]:
+@cache
+def encoding_classes() -> dict[str, type[Encoding] | str]:
+    """Adapter name -> class (or "module:Class"): the shared ones, then each stack's."""
+    from ..servers.registry import stacks
+
+    found = dict(SHARED_ENCODINGS)
+    for stack in stacks().values():
+        found.update(stack.encoding_classes)
+    return found
+
+
+def registered_encodings() -> tuple[str, ...]:
+    """Every encoding's name (Endpoint.encoding's allowed values), read from the registry on first use."""
+    return tuple(encoding_classes())
+
+
+def encoding_class(name: str) -> type[Encoding]:
     from ..lazy import import_object
 
-    cls = ADAPTERS[protocol]
+    cls = encoding_classes()[name]
     return import_object(cls) if isinstance(cls, str) else cls
 
 
-def adapter_for(endpoint: Endpoint) -> Protocol:
-    return adapter_class(endpoint.protocol)(endpoint)
+def encoding_for(endpoint: Endpoint) -> Encoding:
+    return encoding_class(endpoint.encoding)(endpoint)
