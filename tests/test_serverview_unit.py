@@ -254,7 +254,7 @@ def test_a_run_that_raises_stops_the_server_monitor_and_its_pending_begin():
     import os
     from types import SimpleNamespace
 
-    from deploy_compare.deploy.served import monitored
+    from deploy_compare.deploy.listeners import monitored
     from deploy_compare.servers.monitor import NativeMonitor
 
     monitors: list[NativeMonitor] = []

@@ -18,7 +18,7 @@ import pytest
 from deploy_compare.clients import LoadConfig, run_closed_loop
 from deploy_compare.clients.payload import payloads_from_export
 from deploy_compare.deploy.coldstart import FIRST_REQUESTS, measure_cold_start
-from deploy_compare.deploy.served import monitored
+from deploy_compare.deploy.listeners import monitored
 from deploy_compare.errors import ServerError
 from deploy_compare.manifest import load_manifest
 from deploy_compare.servers import make_launcher

@@ -18,21 +18,10 @@ from typing import Any
 from ..errors import ConfigError, ServerUnavailable
 from .affinity import CorePlan, pin_self, pin_tree, usable_cores
 from .config import RunConfig, build
-from .listeners import Health, ServedProgress, ServerView, monitored
-from .record import ServedRecord, get_trials
+from .listeners import Health, ServedProgress, ServerView
+from .record import ServedRecord
 from .results import ServedResult
-from .scenario import At, EncodingPlan, Events, Runs, Scenario, ScenarioSettings, batch_start_rate
-
-__all__ = [
-    "EncodingPlan",
-    "batch_start_rate",
-    "encoding_plans",
-    "get_trials",
-    "monitored",
-    "run_served_target",
-    "scale_out",
-    "scenario_settings",
-]
+from .scenario import At, EncodingPlan, Events, Runs, Scenario, ScenarioSettings
 
 
 def _server_config(kind: str, config: RunConfig, plan: CorePlan):
