@@ -236,7 +236,15 @@ class Scenario:
         self.events.fire("level_finished", at=at, result=result)
         return result
 
-    def _search(self, at, endpoint, payloads, results, single, first_rate) -> float | None:
+    def _search(
+        self,
+        at: At,
+        endpoint: Endpoint,
+        payloads: Payloads,
+        results: list[LoadResult],
+        single: LoadResult | None,
+        first_rate: float | None,
+    ) -> float | None:
         """The SLO search; a further batch size starts from what this scenario measured
         already (batch_start_rate), unless its concurrency-1 run seeds it (clients/slo.py)."""
         from ..clients import find_max_rate_under_slo
