@@ -251,12 +251,12 @@ def test_with_even_repeats_the_slo_point_combines_each_repetitions_passing_trial
 
 
 def test_a_run_that_raises_stops_the_server_monitor_and_its_pending_begin():
-    """deploy/served.py monitored: a run failing after the monitor began leaves no sampler
+    """deploy/listeners.py monitored: a run failing after the monitor began leaves no sampler
     thread behind; one failing inside its warm-up never begins (the Timer is cancelled)."""
     import os
     from types import SimpleNamespace
 
-    from deploy_compare.deploy.served import monitored
+    from deploy_compare.deploy.listeners import monitored
     from deploy_compare.servers.monitor import NativeMonitor
 
     monitors: list[NativeMonitor] = []

@@ -6,7 +6,8 @@ and reads its behaviour from the first three values of each request's first samp
     v[0] = delay in ms before answering
     v[1] = mode: 0 answer, 1 HTTP 503 with {"error": ...}, 2 200 with a non-JSON body,
                  3 200 with JSON that has no predictions,
-                 4 answer, but one request at a time (a server with a fixed capacity)
+                 4 answer, but one request at a time (a server with a fixed capacity),
+                 5 HTTP 413 (a body over the server's size limit)
     v[2] = the class to answer as top-1
 `state.stall(seconds)` makes every request arriving in the next `seconds` wait until
 the stall ends (a GC pause / model reload), to test the open-loop tail.
@@ -85,6 +86,8 @@ def make_app(state: AppState):
             body = json.dumps({"predictions": [logits]}).encode()
         elif mode == 1:
             status, body = 503, b'{"error": "model is overloaded"}'
+        elif mode == 5:
+            status, body = 413, b'{"error": "request body too large"}'
         elif mode == 2:
             body = b"<html>internal proxy page</html>"
         else:

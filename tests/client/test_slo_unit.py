@@ -170,7 +170,7 @@ def test_the_load_table_shows_p99_with_failures_counted_next_to_p99():
 
 
 def closed_c1(throughput: float, p50: float, p99: float, requests: int = 1000) -> LoadResult:
-    """The concurrency-1 closed loop run just before a search (served.py passes it as `single`)."""
+    """The concurrency-1 closed loop run just before a search (deploy/scenario.py passes it as `single`)."""
     single = outcome(throughput, p99)
     return dataclasses.replace(
         single, mode="closed", concurrency=1, target_rate_rps=None, requests=requests, p50_ms=p50

@@ -1,7 +1,7 @@
 """The server's view against REAL servers: the FastAPI service, native Triton, native TorchServe.
 
 Each stack serves the exported digits model; a short closed loop runs under the monitor
-(deploy/served.py monitored) and the figures are checked for what they must be: CPU per
+(deploy/listeners.py monitored) and the figures are checked for what they must be: CPU per
 request > 0 and plausible, resident memory > 0, the stack's queue + compute within the
 client's mean latency, one time-series point per second of the run. Then the pipeline's own
 served stage on the FastAPI service (sweep, SLO search, cold start) and the report built from
@@ -18,7 +18,7 @@ import pytest
 from deploy_compare.clients import LoadConfig, run_closed_loop
 from deploy_compare.clients.payload import payloads_from_export
 from deploy_compare.deploy.coldstart import FIRST_REQUESTS, measure_cold_start
-from deploy_compare.deploy.served import monitored
+from deploy_compare.deploy.listeners import monitored
 from deploy_compare.errors import ServerError
 from deploy_compare.manifest import load_manifest
 from deploy_compare.servers import make_launcher

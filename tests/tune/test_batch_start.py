@@ -1,10 +1,8 @@
-"""Where the SLO search of a request batch size after the first starts (served.batch_start_rate):
+"""Where the SLO search of a request batch size after the first starts (scenario.batch_start_rate):
 from the first size's SLO rate scaled by the batch ratio, at most the size's closed-loop rate,
-never below the lowest rate a trial can judge; and that _measure_batch searches from there."""
+never below the lowest rate a trial can judge; and that the scenario searches from there."""
 
 from __future__ import annotations
-
-import functools
 
 import pytest
 
@@ -12,7 +10,18 @@ from deploy_compare.clients import LoadConfig, SloConfig
 from deploy_compare.clients.results import SloResult
 from deploy_compare.clients.slo import lowest_judgeable_rate
 from deploy_compare.deploy.config import load_run_config
-from deploy_compare.deploy.served import _measure_batch, batch_start_rate
+from deploy_compare.deploy.listeners import ServedProgress
+from deploy_compare.deploy.record import ServedRecord
+from deploy_compare.deploy.results import ServedResult
+from deploy_compare.deploy.scenario import (
+    EncodingPlan,
+    Events,
+    Runs,
+    Scenario,
+    ScenarioSettings,
+    batch_start_rate,
+)
+from deploy_compare.endpoint import Endpoint
 from deploy_compare.progress import ProgressLog
 
 pytestmark = pytest.mark.unit
@@ -58,6 +67,8 @@ def test_the_default_profiles_floor_leaves_batch_8_its_scaled_start():
 
 
 class _Result:
+    server = None
+
     def __init__(self, rps: float, concurrency: int = 4) -> None:
         self.throughput_rps, self.throughput_samples_per_s = rps, rps * 8
         self.concurrency, self.p50_ms, self.p99_ms, self.errors, self.client_bottleneck = (
@@ -81,37 +92,34 @@ class _Trial:
 
 
 def _measure(levels: list[int], first_trial=None) -> tuple[list, dict]:
-    """_measure_batch with stand-ins for the sweep and the search (the plumbing only: the search
-    itself is clients/slo.py's, tested there and on real servers)."""
+    """The scenario's second batch size (deploy/scenario.py) with stand-ins for the load runs
+    and the search, recorded by the served stage's listener (the plumbing only: the search
+    itself is clients/slo.py's, tested there and on real servers). Batch 1 searches first and
+    finds 400 req/s; batch 8 then runs `levels` and its search."""
     searched: list = []
 
-    def sweep(payloads, cfg, level, on_progress, on_result):
-        on_result(_Result(30.0, level))
+    def closed(endpoint, payloads, cfg, on_progress=None):
+        return _Result(30.0, cfg.concurrency)
 
-    def search(payloads, start, on_progress, on_trial, single):
-        searched.append((start, single))
-        trials = [_Trial(first_trial if first_trial is not None else start)]
+    def search(endpoint, payloads, trial, slo, on_trial, run, single):
+        searched.append((slo.start_rate_rps, single))
+        if payloads == 1:
+            return SloResult(50.0, 400.0, None, False, [_Trial(200.0)])
+        trials = [_Trial(first_trial if first_trial is not None else slo.start_rate_rps)]
         return SloResult(50.0, 28.0, 31.0, False, trials, confirmed=True)
 
-    batches: list[dict] = []
+    result = ServedResult(target="t", status="OK")
+    settings = ScenarioSettings(
+        closed=TRIAL, open_loop=TRIAL, slo=SLO, batch_sizes=(1, 8), levels=(), batch_levels=tuple(levels)
+    )
+    plans = [EncodingPlan("json", Endpoint(url="http://127.0.0.1:1", encoding="kserve_v2", model="m"), None)]
+    events = Events().add(ServedRecord(result, lambda: None, 1, plans))
     with ProgressLog(quiet=True) as progress:
-        _measure_batch(
-            batches,
-            8,
-            "t b=8",
-            lambda: None,
-            repetition=1,
-            levels=levels,
-            sweep=sweep,
-            search=search,
-            closed_cfg=None,
-            start=functools.partial(batch_start_rate, SLO, TRIAL, 8, 1, 400.0),
-            check=lambda: None,
-            save=lambda: None,
-            progress=progress,
-        )
-    [entry] = batches
-    return searched, entry
+        events.add(ServedProgress(progress, "t", 1, 1, 1))
+        runs = Runs(closed=closed, open=closed, search=search)
+        Scenario(plans, lambda endpoint, batch_size: batch_size, settings, runs, events).run()
+    [entry] = result.batches
+    return searched[1:], entry
 
 
 def test_measure_batch_searches_from_the_seeded_rate_and_records_it():

@@ -91,43 +91,66 @@ def analyze(run: RawRun, endpoint: Endpoint, payloads: Payloads, config: LoadCon
     return analyze_with_samples(run, endpoint, payloads, config, mode)[0]
 
 
+class _Responses(NamedTuple):
+    kinds: np.ndarray  # each measured record's kind; an OK body that does not parse: UNPARSEABLE
+    examples: dict[str, str]  # one example message per error kind (per gRPC status)
+    parsed: list[tuple[int, np.ndarray]]  # (payload index, predictions) of good responses
+    status_counts: dict[str, int]  # "HTTP 503" / "gRPC UNAVAILABLE" -> failed requests
+    received: list[int]  # response body bytes of good responses
+
+
+def _responses(measured: list, adapter: Any, payloads: Payloads) -> _Responses:
+    """Every 2xx body parsed (after the run, so parsing is never timed): a body that does not
+    parse is an error, not a success; the failures counted by status, one example of each."""
+    out = _Responses(np.array([r[3] for r in measured], dtype=np.int64), {}, [], {}, [])
+    for idx, rec in enumerate(measured):
+        kind = rec[3]
+        if kind == OK:
+            body = rec[6]
+            assert isinstance(body, bytes), "an OK record carries the response body"
+            out.received.append(len(body))
+            try:
+                out.parsed.append((rec[4], adapter.parse_response(rec[5], body, payloads.batch_size)))
+            except ProtocolError as exc:
+                out.kinds[idx] = UNPARSEABLE
+                out.examples.setdefault("unparseable", str(exc)[:300])
+        elif kind != DROPPED:
+            name = KIND_NAMES[kind]
+            label = status_label(kind, rec[5])
+            if label is not None:
+                out.status_counts[label] = out.status_counts.get(label, 0) + 1
+            if kind == GRPC_STATUS:
+                name = label or name  # one example per gRPC status: "gRPC UNAVAILABLE"
+            if name not in out.examples:
+                out.examples[name] = _example(kind, rec[5], rec[6])
+    return out
+
+
+def _example(kind: int, status: int, body: bytes | str) -> str:
+    if kind == GRPC_STATUS:
+        text = _grpc_text(body)
+    else:
+        text = body if isinstance(body, str) else error_message(body)
+    return (f"HTTP {status}: " if kind == HTTP_STATUS else "") + text[:300]
+
+
+def _open_loop_fields(config: LoadConfig, mode: str) -> dict[str, Any]:
+    """The LoadResult fields only an open loop has (None for a closed one)."""
+    open_loop = mode == "open"
+    return {
+        "target_rate_rps": config.rate_rps if open_loop else None,
+        "arrival": config.arrival if open_loop else None,
+        "max_in_flight": config.max_in_flight if open_loop else None,
+        "seed": config.seed if open_loop else None,
+    }
+
+
 def analyze_with_samples(
     run: RawRun, endpoint: Endpoint, payloads: Payloads, config: LoadConfig, mode: str
 ) -> tuple[LoadResult, MeasuredSamples]:
     adapter = encoding_for(endpoint)
     measured = [r for r in run.records if r[0] >= run.measure_start_ns]
-    kinds = np.array([r[3] for r in measured], dtype=np.int64)
-    examples: dict[str, str] = {}
-    parsed: list[tuple[int, np.ndarray]] = []  # (payload index, predictions) of good responses
-    status_counts: dict[str, int] = {}  # "HTTP 503" / "gRPC UNAVAILABLE" -> failed requests
-    received: list[int] = []  # response body bytes of good responses
-    for idx, rec in enumerate(measured):
-        kind = rec[3]
-        if kind == OK:
-            # Every 2xx body is parsed (after the run, so parsing is never timed): a body
-            # that does not parse is an error, not a success.
-            body = rec[6]
-            assert isinstance(body, bytes), "an OK record carries the response body"
-            received.append(len(body))
-            try:
-                parsed.append((rec[4], adapter.parse_response(rec[5], body, payloads.batch_size)))
-            except ProtocolError as exc:
-                kinds[idx] = UNPARSEABLE
-                examples.setdefault("unparseable", str(exc)[:300])
-        elif kind != DROPPED:
-            name = KIND_NAMES[kind]
-            label = status_label(kind, rec[5])
-            if label is not None:
-                status_counts[label] = status_counts.get(label, 0) + 1
-            if kind == GRPC_STATUS:
-                name = label or name  # one example per gRPC status: "gRPC UNAVAILABLE"
-            if name not in examples:
-                body = rec[6]
-                if kind == GRPC_STATUS:
-                    text = _grpc_text(body)
-                else:
-                    text = body if isinstance(body, str) else error_message(body)
-                examples[name] = (f"HTTP {rec[5]}: " if kind == HTTP_STATUS else "") + text[:300]
+    kinds, examples, parsed, status_counts, received = _responses(measured, adapter, payloads)
     checked, agreed = check_top1(parsed, payloads, config.sample_every)
 
     sched = np.array([r[0] for r in measured], dtype=np.int64)
@@ -136,10 +159,8 @@ def analyze_with_samples(
     ok = kinds == OK
     latencies = done[ok] - sched[ok]
     dropped = int(np.count_nonzero(kinds == DROPPED))
-    errors = {name: 0 for name in ERROR_KINDS}
-    for code, name in KIND_NAMES.items():
-        if name in errors:
-            errors[name] = int(np.count_nonzero(kinds == code))
+    errors = {name: int(np.count_nonzero(kinds == code)) for code, name in KIND_NAMES.items() if name in ERROR_KINDS}
+    errors = {name: errors.get(name, 0) for name in ERROR_KINDS}
     n_failed = len(measured) - int(ok.sum())
 
     went = kinds != DROPPED
@@ -165,10 +186,7 @@ def analyze_with_samples(
         url=adapter.url,
         model=endpoint.model,
         concurrency=config.concurrency if mode == "closed" else None,
-        target_rate_rps=config.rate_rps if mode == "open" else None,
-        arrival=config.arrival if mode == "open" else None,
-        max_in_flight=config.max_in_flight if mode == "open" else None,
-        seed=config.seed if mode == "open" else None,
+        **_open_loop_fields(config, mode),
         warmup_s=config.warmup_s,
         window_s=window_ns / 1e9,
         requests=len(measured),

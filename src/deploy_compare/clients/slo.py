@@ -148,133 +148,159 @@ def find_max_rate_under_slo(
     hopeless = _over_bound_alone(single, slo, config)
     if hopeless:
         return SloResult(slo.p99_bound_ms, None, None, False, [], note=hopeless)
-    run = run or run_open_loop
-    settle = settle or (lambda: wait_healthy(endpoint, slo.pause_s, config.timeout_s + slo.pause_s))
-    trials: list[SloTrial] = []
-    client_limited = False
-    cut_short = False  # a failing trial could not reach min_requests: lower rates cannot either
+    search = _Search(endpoint, payloads, config, slo, on_progress, on_trial, run, settle, single)
+    search.bracket()
+    search.bisect()
+    if not search.client_limited:  # client-limited answers are lower bounds already: nothing to confirm
+        search.confirm()
+    best, worst = bracket(search.trials)
+    if search.confirmed and best is None:  # cannot happen: a confirmed rate passed twice
+        search.confirmed = False
+    return SloResult(
+        p99_bound_ms=slo.p99_bound_ms,
+        max_rate_rps=best,
+        lowest_failing_rate_rps=worst,
+        limited_by_client=search.client_limited,
+        trials=search.trials,
+        note="; ".join(search.notes(best, worst)),
+        confirmed=search.confirmed,
+    )
 
-    def trial(rate: float, confirm: bool = False) -> bool:
-        nonlocal client_limited, cut_short
-        if trials:
-            settle()
-        seed = config.seed + sum(t.confirm for t in trials) + (1 if confirm else 0)
-        result = run(endpoint, payloads, dataclasses.replace(config, rate_rps=rate, seed=seed), on_progress)
-        passed, reason = judge(result, slo)
+
+class _Search:
+    """One search's state: the trials so far and what they showed (module docstring's steps)."""
+
+    def __init__(self, endpoint, payloads, config, slo, on_progress, on_trial, run, settle, single) -> None:
+        self.endpoint, self.payloads, self.config, self.slo = endpoint, payloads, config, slo
+        self.on_progress, self.on_trial, self.run = on_progress, on_trial, run or run_open_loop
+        self.settle = settle or (lambda: wait_healthy(endpoint, slo.pause_s, config.timeout_s + slo.pause_s))
+        self.trials: list[SloTrial] = []
+        self.client_limited = False
+        self.cut_short = False  # a failing trial could not reach min_requests: lower rates cannot either
+        self.searched = 0  # trials spent bracketing and bisecting (max_trials)
+        self.confirmed: bool | None = None
+        self.stepped: float | None = None  # the rate stepped down to when every passing rate failed a repeat
+        self.floor, self.floor_why = search_floor(config, slo, single)
+        rate = slo.start_rate_rps
+        if single is not None and single.throughput_rps > 0 and slo.start_from_single:
+            rate = single.throughput_rps / 2
+        self.start = min(max(rate, self.floor), slo.max_rate_rps)
+
+    def trial(self, rate: float, confirm: bool = False) -> bool:
+        if self.trials:
+            self.settle()
+        seed = self.config.seed + sum(t.confirm for t in self.trials) + (1 if confirm else 0)
+        config = dataclasses.replace(self.config, rate_rps=rate, seed=seed)
+        result = self.run(self.endpoint, self.payloads, config, self.on_progress)
+        passed, reason = judge(result, self.slo)
         t = SloTrial(rate, passed, reason, result, confirm)
-        trials.append(t)
-        if on_trial is not None:
-            on_trial(t)
+        self.trials.append(t)
+        if self.on_trial is not None:
+            self.on_trial(t)
         if not passed:
-            client_limited = client_limited or result.client_bottleneck
-            cut_short = cut_short or not result.min_requests_met
+            self.client_limited = self.client_limited or result.client_bottleneck
+            self.cut_short = self.cut_short or not result.min_requests_met
         return passed
 
-    floor, floor_why = search_floor(config, slo, single)
-    rate = slo.start_rate_rps
-    if single is not None and single.throughput_rps > 0 and slo.start_from_single:
-        rate = single.throughput_rps / 2
-    rate = min(max(rate, floor), slo.max_rate_rps)
-    searched = 0
-    # 1. bracket
-    while searched < slo.max_trials:
-        searched += 1
-        if trial(rate):
-            if bracket(trials)[1] is not None or rate >= slo.max_rate_rps:
-                break
-            rate = min(rate * 2, slo.max_rate_rps)
-        else:
-            # Lower rates may be within the client's reach (the answer is then a lower bound);
-            # nothing lower is needed once a rate passed, nor possible below a capped-short trial.
-            if cut_short or bracket(trials)[0] is not None or rate <= floor:
-                break
-            rate = max(rate / 2, floor)
+    def bracket(self) -> None:
+        """1. From the start, double while the rate passes (halve while it fails)."""
+        slo, rate = self.slo, self.start
+        while self.searched < slo.max_trials:
+            self.searched += 1
+            if self.trial(rate):
+                if bracket(self.trials)[1] is not None or rate >= slo.max_rate_rps:
+                    break
+                rate = min(rate * 2, slo.max_rate_rps)
+            else:
+                # Lower rates may be within the client's reach (the answer is then a lower bound);
+                # nothing lower is needed once a rate passed, nor possible below a capped-short trial.
+                if self.cut_short or bracket(self.trials)[0] is not None or rate <= self.floor:
+                    break
+                rate = max(rate / 2, self.floor)
 
-    # 2. bisect
-    def wide() -> bool:
-        best, worst = bracket(trials)
-        return best is not None and worst is not None and (worst - best) / best > slo.rel_tolerance
+    def _wide(self) -> bool:
+        best, worst = bracket(self.trials)
+        return best is not None and worst is not None and (worst - best) / best > self.slo.rel_tolerance
 
-    while searched < slo.max_trials and not client_limited and wide():
-        searched += 1
-        best, worst = bracket(trials)
-        assert best is not None and worst is not None  # wide() checked
-        trial((best + worst) / 2)
-    # 3. confirm (client-limited answers are lower bounds already: nothing to confirm)
-    confirmed: bool | None = None
-    stepped: float | None = None  # the rate stepped down to when every passing rate failed a repeat
-    if not client_limited:
-        budget = slo.confirm_trials
+    def bisect(self) -> None:
+        """2. Halve the bracket until it is within rel_tolerance (never above a client limit)."""
+        while self.searched < self.slo.max_trials and not self.client_limited and self._wide():
+            self.searched += 1
+            best, worst = bracket(self.trials)
+            assert best is not None and worst is not None  # _wide() checked
+            self.trial((best + worst) / 2)
+
+    def confirm(self) -> None:
+        """3. Run the rate found again; a failed repeat makes it failing, the next lower is tried."""
+        budget = self.slo.confirm_trials
         while True:
-            best = bracket(trials)[0]
+            best = bracket(self.trials)[0]
             if best is None:
                 # Every rate that passed failed its repeat: one step below the lowest of them (a
                 # new rate, confirmed in turn), so a noisy p99 near the bound does not read as
                 # "no rate at all" when half that rate holds.
-                once = [t.rate_rps for t in trials if t.passed]
-                lower = max(min(once) / 2, floor) if once else None
-                if stepped is not None or confirmed is not False or lower is None or lower >= min(once):
+                once = [t.rate_rps for t in self.trials if t.passed]
+                lower = max(min(once) / 2, self.floor) if once else None
+                if self.stepped is not None or self.confirmed is not False or lower is None or lower >= min(once):
                     break
-                stepped = lower
-                if trial(lower):
+                self.stepped = lower
+                if self.trial(lower):
                     budget = max(budget, 1)
                 continue
             if budget == 0:
                 break
             budget -= 1
-            if trial(best, confirm=True):
-                confirmed = True
+            if self.trial(best, confirm=True):
+                self.confirmed = True
                 break
-            confirmed = False
-    best, worst = bracket(trials)
-    if confirmed and best is None:  # cannot happen: a confirmed rate passed twice
-        confirmed = False
-    notes = []
-    if best is None and client_limited and all(t.result.client_bottleneck for t in trials):
-        lowest = min(t.rate_rps for t in trials)
-        notes.append(
-            f"the load client fell behind at every rate tried (down to {lowest:g}/s): the server was not measured"
-        )
-    elif best is None and not any(t.passed for t in trials):
-        lowest = min(t.rate_rps for t in trials)
-        notes.append(
-            "no rate tried met the bound" + (f" (down to {lowest:g}/s, {floor_why})" if lowest <= floor else "")
-        )
-    elif best is None:
-        pass  # a rate passed once and failed its confirmation: said below
-    elif worst is None:
-        notes.append(f"the highest rate allowed ({slo.max_rate_rps:g}/s) still met the bound")
-    elif client_limited:
-        notes.append("the client was the bottleneck: max_rate_rps is a lower bound for the server")
-    elif (worst - best) / best > slo.rel_tolerance:
-        why = (
-            "a failed confirmation"
-            if confirmed is False or searched < slo.max_trials
-            else f"max_trials={slo.max_trials}"
-        )
-        notes.append(f"the bracket [{best:g}, {worst:g}) is wider than rel_tolerance={slo.rel_tolerance:g} ({why})")
-    if stepped is not None:
-        notes.append(f"every rate that passed failed its repeat; the search stepped down to {stepped:g}/s")
-    if confirmed is False:
-        notes.append(
-            "the rate found failed its confirmation"
-            + (f"; {best:g}/s passed once only (unconfirmed)" if best is not None else "")
-        )
-    if cut_short:
-        notes.append("a trial was cut short by max_duration_s before min_requests: it judged nothing")
-    fewest = min((t.result.requests for t in trials), default=0)
-    if 0 < fewest < 1000:
-        # p99 of n samples is set by its n/100 slowest: with a few hundred, two or three requests.
-        notes.append(
-            f"a trial had only {fewest} requests: its p99 rests on {max(fewest // 100, 1)} sample(s); "
-            "raise duration_s/min_requests for a stable answer"
-        )
-    return SloResult(
-        p99_bound_ms=slo.p99_bound_ms,
-        max_rate_rps=best,
-        lowest_failing_rate_rps=worst,
-        limited_by_client=client_limited,
-        trials=trials,
-        note="; ".join(notes),
-        confirmed=confirmed,
-    )
+            self.confirmed = False
+
+    def notes(self, best: float | None, worst: float | None) -> list[str]:
+        """What the answer rests on, in words (SloResult.note)."""
+        slo, trials = self.slo, self.trials
+        notes = []
+        if best is None and self.client_limited and all(t.result.client_bottleneck for t in trials):
+            lowest = min(t.rate_rps for t in trials)
+            notes.append(
+                f"the load client fell behind at every rate tried (down to {lowest:g}/s): the server was not measured"
+            )
+        elif best is None and not any(t.passed for t in trials):
+            lowest = min(t.rate_rps for t in trials)
+            notes.append(
+                "no rate tried met the bound"
+                + (f" (down to {lowest:g}/s, {self.floor_why})" if lowest <= self.floor else "")
+            )
+        elif best is None:
+            pass  # a rate passed once and failed its confirmation: said below
+        elif worst is None:
+            notes.append(f"the highest rate allowed ({slo.max_rate_rps:g}/s) still met the bound")
+        elif self.client_limited:
+            notes.append("the client was the bottleneck: max_rate_rps is a lower bound for the server")
+        elif (worst - best) / best > slo.rel_tolerance:
+            why = (
+                "a failed confirmation"
+                if self.confirmed is False or self.searched < slo.max_trials
+                else f"max_trials={slo.max_trials}"
+            )
+            notes.append(f"the bracket [{best:g}, {worst:g}) is wider than rel_tolerance={slo.rel_tolerance:g} ({why})")
+        return notes + self._caveats(best)
+
+    def _caveats(self, best: float | None) -> list[str]:
+        notes = []
+        if self.stepped is not None:
+            notes.append(f"every rate that passed failed its repeat; the search stepped down to {self.stepped:g}/s")
+        if self.confirmed is False:
+            notes.append(
+                "the rate found failed its confirmation"
+                + (f"; {best:g}/s passed once only (unconfirmed)" if best is not None else "")
+            )
+        if self.cut_short:
+            notes.append("a trial was cut short by max_duration_s before min_requests: it judged nothing")
+        fewest = min((t.result.requests for t in self.trials), default=0)
+        if 0 < fewest < 1000:
+            # p99 of n samples is set by its n/100 slowest: with a few hundred, two or three requests.
+            notes.append(
+                f"a trial had only {fewest} requests: its p99 rests on {max(fewest // 100, 1)} sample(s); "
+                "raise duration_s/min_requests for a stable answer"
+            )
+        return notes

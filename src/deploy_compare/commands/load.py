@@ -241,38 +241,32 @@ def _row(r, confirm: bool = False) -> list[str]:
     ]
 
 
-def run(args: argparse.Namespace) -> int:
-    import contextlib
-    import dataclasses
+COLUMNS = (
+    "run",
+    "requests",
+    "req/s",
+    "samples/s",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "p99 incl. failures ms",
+    "p99.9 ms",
+    "max ms",
+    "errors",
+    "dropped",
+    "top-1",
+    "client CPU",
+    "late (lag p50/p99 ms)",
+    "flags",
+)
 
-    from rich.console import Console
-    from rich.live import Live
-    from rich.table import Table
 
-    from ..clients import (
-        Endpoint,
-        find_max_rate_under_slo,
-        payloads_from_export,
-        run_open_loop,
-        sweep_concurrency,
-    )
-    from ..clients.distributed import ClientPool, check_scale_out
-    from ..clients.results import client_processes_label
-    from ..deploy.served import scale_out
-    from ..fileio import write_json_atomic
-    from ..manifest import load_manifest
-    from ..progress import quiet_requested
+def _endpoint(args: argparse.Namespace, manifest):
+    """The endpoint behind --url as the flags describe it; the artifact whose layout it takes."""
+    from ..endpoint import Endpoint
     from ..servers.config import safe_model_name
     from ..servers.registry import get as get_stack
 
-    run_config = run_config_from_args(args)
-    settings = run_config.load_settings()  # validated before anything is read or sent
-    scale = scale_out(run_config)  # [load] client_processes / ray_address, the flags on top
-    check_scale_out(scale)  # Ray missing or cluster unreachable: fail before any work
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=200)  # piped or logged: rich would squeeze the table into 80 columns
-    manifest = load_manifest(args.artifacts)
     protocol, artifact = _protocol_and_artifact(args)
     entry = manifest.artifact(artifact)
     token = _token(args)
@@ -288,107 +282,152 @@ def run(args: argparse.Namespace) -> int:
         grpc_target=args.grpc_target,
         grpc_headers=grpc_headers,
     )
-    batch_sizes = run_config.batch_sizes()
-    workloads = [
-        payloads_from_export(endpoint, args.artifacts, manifest, artifact=artifact, batch_size=b) for b in batch_sizes
-    ]
-    payloads = workloads[0]
-    config = settings.closed
-    table = Table(
-        title=f"{endpoint.encoding} ({payloads.encoding}) {endpoint.url} model {endpoint.model} "
-        f"({len(payloads)} bodies, {payloads.body_bytes} B each"
-        + (f"; batch sizes {','.join(str(b) for b in batch_sizes)}" if len(batch_sizes) > 1 else "")
-        + ")"
-    )
-    for col in (
-        "run",
-        "requests",
-        "req/s",
-        "samples/s",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "p99 incl. failures ms",
-        "p99.9 ms",
-        "max ms",
-        "errors",
-        "dropped",
-        "top-1",
-        "client CPU",
-        "late (lag p50/p99 ms)",
-        "flags",
-    ):
-        table.add_column(col, justify="right" if col not in ("run", "flags") else "left")
-    results: list = []
-    status = {"text": "starting"}
+    return endpoint, artifact
 
-    def on_progress(p) -> None:
-        status["text"] = (
+
+def scenario_settings(args: argparse.Namespace, run_config):
+    """The flags as the served stage's scenario settings (deploy/scenario.py): a closed-loop
+    sweep at each batch size (default), one open-loop run at --rate, or an SLO search."""
+    from ..deploy.scenario import ScenarioSettings
+
+    settings = run_config.load_settings()  # validated before anything is read or sent
+    sweep = args.rate is None and args.slo_ms is None
+    levels = tuple(settings.levels) if sweep else ()
+    return ScenarioSettings(
+        closed=settings.closed,
+        open_loop=settings.open_loop,
+        slo=settings.slo,
+        batch_sizes=tuple(run_config.batch_sizes()),
+        levels=levels,
+        batch_levels=levels,
+        search=args.slo_ms is not None,
+        rate_rps=args.rate,
+    )
+
+
+class _Table:
+    """The scenario's listener for this command: a row per run, the live status line."""
+
+    def __init__(self, title: str) -> None:
+        from rich.table import Table
+
+        self.table = Table(title=title)
+        for col in COLUMNS:
+            self.table.add_column(col, justify="right" if col not in ("run", "flags") else "left")
+        self.results: list = []
+        self.searches: list = []  # (SloResult, batch size), one per batch size
+        self.status = "starting"
+
+    def add(self, r, confirm: bool = False) -> None:
+        self.results.append(r)
+        self.table.add_row(*_row(r, confirm))
+
+    def run_progress(self, at, what: str, snapshot) -> None:
+        p = snapshot
+        self.status = (
             f"{p.phase:9s} {p.elapsed_s:6.1f}s  {p.completed} done  {p.errors} errors  "
             f"{p.in_flight} in flight  {p.recent_rps:8.1f} req/s"
         )
 
-    def add(r, confirm: bool = False) -> None:
-        results.append(r)
-        table.add_row(*_row(r, confirm))
+    def level_finished(self, at, result) -> None:
+        self.add(result)
 
-    def render():
+    rate_finished = level_finished
+
+    def trial_finished(self, at, trial) -> None:
+        self.add(trial.result, trial.confirm)
+
+    def search_finished(self, at, slo, start_rate_rps, origin) -> None:
+        self.searches.append((slo, at.batch_size))
+
+    def batch_failed(self, at, error: Exception) -> None:
+        raise error  # a batch size the server refuses fails the command, as the first one does
+
+    def render(self):
+        from rich.table import Table
+
         grid = Table.grid()
-        grid.add_row(table)
-        grid.add_row(f"[dim]{status['text']}[/dim]")
+        grid.add_row(self.table)
+        grid.add_row(f"[dim]{self.status}[/dim]")
         return grid
 
-    slo_results: list = []  # one per batch size
-    # Four refreshes a second from rich's own thread: cheap next to the load (see the
-    # client CPU column; the live display's CPU counts against the client, not the server).
+
+def run(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from rich.console import Console
+    from rich.live import Live
+
+    from ..clients import payloads_from_export, run_closed_loop, run_open_loop
+    from ..clients.distributed import ClientPool, check_scale_out
+    from ..deploy.scenario import EncodingPlan, Events, Runs, Scenario
+    from ..deploy.served import scale_out
+    from ..manifest import load_manifest
+    from ..progress import quiet_requested
+
+    run_config = run_config_from_args(args)
+    settings = scenario_settings(args, run_config)
+    scale = scale_out(run_config)  # [load] client_processes / ray_address, the flags on top
+    check_scale_out(scale)  # Ray missing or cluster unreachable: fail before any work
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # piped or logged: rich would squeeze the table into 80 columns
+    manifest = load_manifest(args.artifacts)
+    endpoint, artifact = _endpoint(args, manifest)
+    workloads = {
+        b: payloads_from_export(endpoint, args.artifacts, manifest, artifact=artifact, batch_size=b)
+        for b in settings.batch_sizes
+    }
+    view = _Table(_title(endpoint, list(workloads.values())))
     # Sized from every workload (batch 32's bodies dwarf batch 1's): each is shipped to the actors and kept.
-    hint = sum(w.body_bytes * len(w) for w in workloads)
+    hint = sum(w.body_bytes * len(w) for w in workloads.values())
     pool = ClientPool(scale, payload_bytes_hint=hint) if scale.distributed else None
-    run_closed = pool.run_closed if pool is not None else None  # None: this process alone
-    run_open = pool.run_open if pool is not None else run_open_loop
+    runs = Runs(
+        closed=pool.run_closed if pool is not None else run_closed_loop,
+        open=pool.run_open if pool is not None else run_open_loop,
+    )
+    plans = [EncodingPlan(args.encoding or endpoint.encoding, endpoint, None)]
+    scenario = Scenario(plans, lambda _, b: workloads[b], settings, runs, Events().add(view), name=args.url)
     live = console.is_terminal and not quiet_requested()
     with contextlib.ExitStack() as stack:
         if pool is not None:
-            status["text"] = f"starting {scale.processes} client actors on {scale.address or 'a local Ray'}"
+            view.status = f"starting {scale.processes} client actors on {scale.address or 'a local Ray'}"
             stack.enter_context(pool)
         if live:  # quiet (--quiet, CI, logs) or not a terminal: no live redraw, the table once at the end
-            stack.enter_context(Live(get_renderable=render, console=console, refresh_per_second=4))
-        for payloads in workloads:
-            if args.rate is not None:
-                add(run_open(endpoint, payloads, dataclasses.replace(config, rate_rps=args.rate), on_progress))
-            elif args.slo_ms is not None:
-                slo_results.append(
-                    find_max_rate_under_slo(
-                        endpoint,
-                        payloads,
-                        settings.open_loop,
-                        settings.slo,
-                        on_progress=on_progress,
-                        on_trial=lambda t: add(t.result, t.confirm),
-                        run=run_open,
-                    )
-                )
-            else:
-                sweep_concurrency(
-                    endpoint,
-                    payloads,
-                    config,
-                    settings.levels,
-                    on_progress=on_progress,
-                    on_result=add,
-                    run=run_closed,
-                )
-        status["text"] = "done"
+            # Four refreshes a second from rich's own thread: cheap next to the load (see the client
+            # CPU column; the live display's CPU counts against the client, not the server).
+            stack.enter_context(Live(get_renderable=view.render, console=console, refresh_per_second=4))
+        scenario.run()
+        view.status = "done"
     if not live:
-        console.print(table)
-    for slo_result, payloads in zip(slo_results, workloads, strict=False):
+        console.print(view.table)
+    _print_searches(console, view.searches, args.slo_ms, several=len(workloads) > 1)
+    _print_notes(console, view.results)
+    if args.json is not None:
+        _write_json(args.json, endpoint, settings.closed, scale, view)
+        console.print(f"results: {args.json}")
+    return 0
+
+
+def _title(endpoint, workloads: list) -> str:
+    payloads = workloads[0]
+    sizes = [w.batch_size for w in workloads]
+    return (
+        f"{endpoint.encoding} ({payloads.encoding}) {endpoint.url} model {endpoint.model} "
+        f"({len(payloads)} bodies, {payloads.body_bytes} B each"
+        + (f"; batch sizes {','.join(str(b) for b in sizes)}" if len(sizes) > 1 else "")
+        + ")"
+    )
+
+
+def _print_searches(console, searches: list, bound_ms: float | None, several: bool) -> None:
+    for slo_result, b in searches:
         best, fail = slo_result.max_rate_rps, slo_result.lowest_failing_rate_rps
-        b = payloads.batch_size
         confirmed = {True: ", confirmed by a repeat", False: ", NOT confirmed", None: ""}[slo_result.confirmed]
         at_least = "at least " if slo_result.limited_by_client else ""
         console.print(
-            f"highest rate with p99 (failures counted) <= {args.slo_ms:g} ms"
-            + (f" at {b} samples per request" if len(workloads) > 1 else "")
+            f"highest rate with p99 (failures counted) <= {bound_ms:g} ms"
+            + (f" at {b} samples per request" if several else "")
             + ": "
             + (
                 "none"
@@ -399,6 +438,11 @@ def run(args: argparse.Namespace) -> int:
             + confirmed
             + (f"  ({slo_result.note})" if slo_result.note else "")
         )
+
+
+def _print_notes(console, results: list) -> None:
+    from ..clients.results import client_processes_label
+
     for r in results:
         if r.client_actors:
             console.print(f"{_row(r)[0]}: {client_processes_label(r.to_dict())}")
@@ -410,15 +454,17 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"[yellow]warning[/yellow]: {_row(r)[0]}: the client was the bottleneck: {reason}")
         for kind, example in r.error_examples.items():
             console.print(f"[red]{kind}[/red] ({_row(r)[0]}): {example}")
-    if args.json is not None:
-        doc = {
-            "endpoint": endpoint.to_dict(),
-            "config": config.to_dict(),
-            "scale_out": scale.to_dict(),
-            "results": [r.to_dict() for r in results],
-            "slo": slo_results[0].to_dict() if slo_results else None,  # the first batch size
-            "slo_by_batch_size": {str(p.batch_size): r.to_dict() for r, p in zip(slo_results, workloads, strict=False)},
-        }
-        write_json_atomic(args.json, doc)
-        console.print(f"results: {args.json}")
-    return 0
+
+
+def _write_json(path: Path, endpoint, config, scale, view: _Table) -> None:
+    from ..fileio import write_json_atomic
+
+    doc = {
+        "endpoint": endpoint.to_dict(),
+        "config": config.to_dict(),
+        "scale_out": scale.to_dict(),
+        "results": [r.to_dict() for r in view.results],
+        "slo": view.searches[0][0].to_dict() if view.searches else None,  # the first batch size
+        "slo_by_batch_size": {str(b): r.to_dict() for r, b in view.searches},
+    }
+    write_json_atomic(path, doc)

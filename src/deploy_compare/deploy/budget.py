@@ -5,7 +5,7 @@ its warm-up + duration; the tune stage runs in a target's first repetition only.
 run also waits for min_requests: a stack that passes the SLO only at a few requests/s (a
 big model, a batch of 32) takes longer than this estimate. Where a search starts (half the
 concurrency-1 throughput, or for a further batch size without one the first size's SLO rate
-scaled by the batch ratio: served.batch_start_rate) saves trials in practice, not in this
+scaled by the batch ratio: scenario.batch_start_rate) saves trials in practice, not in this
 bound; a batch size's trials run at low rates, where min_requests (not duration_s) sets their
 length. Export and the in-process benchmark are not estimated from the settings (their cost
 depends on the model): a repeated run counts each in-process repetition left at the first

@@ -163,8 +163,6 @@ def tune_target(
     A setting whose server fails (will not start, runs out of memory) is a FAILED trial
     with its reason; the other settings still run. Ctrl-C propagates.
     """
-    from .served import run_served_target
-
     grid = grid_for(kind, config, settings)
     batch = settings.batch_size
     slo_cfg = config.load_settings().slo
@@ -194,34 +192,15 @@ def tune_target(
     for number, setting in enumerate(todo, 1):
         left = "" if per_trial is None else f", about {per_trial * (len(todo) - number + 1) / 60:.1f} min left"
         progress.line(f"tune {kind}: setting {number}/{len(todo)}: {setting_label(setting)}{left}")
-        trial = ServedResult(target=kind, status="OK", artifact=result.artifact)
-        try:
-            run_served_target(
-                kind,
-                variant(config, kind, setting, batch, result.encoding),
-                manifest_dir,
-                run_dir,
-                plan,
-                trial,
-                save,
-                _Tagged(progress, f"tune {number}/{len(todo)}"),
-                sweep=False,
-            )
-        except Exception as exc:  # noqa: BLE001 - one setting failing must not lose the others
-            trial.status, trial.reason = "FAILED", message_line(exc)
-            if not isinstance(exc, DeployCompareError):
-                trial.reason = f"{type(exc).__name__}: {trial.reason}"
-            progress.line(f"tune {kind}: {setting_label(setting)}: FAILED: {trial.reason}")
-        row = _row(
+        row = _trial(
+            kind,
+            variant(config, kind, setting, batch, result.encoding),
             setting,
-            trial.slo,
             batch,
-            status=trial.status,
-            reason=trial.reason,
-            server_config=trial.server_config,
-            startup_s=trial.startup_s,
-            log=trial.log,
-            slo=trial.slo,
+            result.artifact,
+            (manifest_dir, run_dir, plan, save),
+            progress,
+            tag=f"tune {number}/{len(todo)}",
         )
         if setting:
             tuning["trials"].append(row)
@@ -232,19 +211,53 @@ def tune_target(
     tuning["best"] = best_of(tuning)
     tuning["seconds"] = round(time.monotonic() - started, 1)
     save()
-    best = tuning["best"]
-    progress.line(
-        f"tune {kind}: best "
-        + (
-            f"{best['label']}: {best['max_rate_rps']:.1f} req/s under p99 <= {slo_cfg.p99_bound_ms:g} ms"
-            + (
-                f" ({best['gain_vs_default']:.2f}x the defaults)"
-                if best["setting"] and best.get("gain_vs_default")
-                else (" (the defaults stay best)" if not best["setting"] else "")
-            )
-            if best
-            else f"none: no setting met p99 <= {slo_cfg.p99_bound_ms:g} ms"
-        )
+    progress.line(f"tune {kind}: best {_best_words(tuning['best'], slo_cfg.p99_bound_ms)}")
+
+
+def _trial(
+    kind: str,
+    config: RunConfig,
+    setting: Setting,
+    batch: int,
+    artifact: str | None,
+    where: tuple[Path, Path, Any, Callable[[], None]],
+    progress: Any,
+    tag: str,
+) -> dict[str, Any]:
+    """One setting's served stage (concurrency 1 and the SLO search: sweep=False) as a row;
+    `where` is run_served_target's (manifest_dir, run_dir, plan, save)."""
+    from .served import run_served_target
+
+    manifest_dir, run_dir, plan, save = where
+    trial = ServedResult(target=kind, status="OK", artifact=artifact)
+    try:
+        run_served_target(kind, config, manifest_dir, run_dir, plan, trial, save, _Tagged(progress, tag), sweep=False)
+    except Exception as exc:  # noqa: BLE001 - one setting failing must not lose the others
+        trial.status, trial.reason = "FAILED", message_line(exc)
+        if not isinstance(exc, DeployCompareError):
+            trial.reason = f"{type(exc).__name__}: {trial.reason}"
+        progress.line(f"tune {kind}: {setting_label(setting)}: FAILED: {trial.reason}")
+    return _row(
+        setting,
+        trial.slo,
+        batch,
+        status=trial.status,
+        reason=trial.reason,
+        server_config=trial.server_config,
+        startup_s=trial.startup_s,
+        log=trial.log,
+        slo=trial.slo,
+    )
+
+
+def _best_words(best: dict[str, Any] | None, bound_ms: float) -> str:
+    if not best:
+        return f"none: no setting met p99 <= {bound_ms:g} ms"
+    gain = best.get("gain_vs_default")
+    return f"{best['label']}: {best['max_rate_rps']:.1f} req/s under p99 <= {bound_ms:g} ms" + (
+        f" ({gain:.2f}x the defaults)"
+        if best["setting"] and gain
+        else (" (the defaults stay best)" if not best["setting"] else "")
     )
 
 
