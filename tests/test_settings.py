@@ -36,7 +36,7 @@ def test_config_dataclass_defaults_are_default_toml():
     from deploy_compare.bench_local import BenchConfig
     from deploy_compare.clients import LoadConfig, SloConfig
     from deploy_compare.deploy.config import RunSection, build
-    from deploy_compare.deploy.tune import TuneSettings
+    from deploy_compare.deploy.tune import TuneSettings, tune_settings
     from deploy_compare.servers.registry import get, names
 
     run = load_run_config()
@@ -44,7 +44,7 @@ def test_config_dataclass_defaults_are_default_toml():
     assert run.bench_config() == BenchConfig()
     settings = run.load_settings()
     assert settings.closed == LoadConfig() and settings.slo == SloConfig()
-    assert run.tune_settings() == TuneSettings()
+    assert tune_settings(run) == TuneSettings()
     bare = dataclasses.replace(run, raw={})  # no [load] table at all: the same defaults
     assert bare.batch_sizes() == run.batch_sizes() and bare.batch_levels() == run.batch_levels()
     assert bare.encodings() == run.encodings()

@@ -23,6 +23,9 @@ SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 EVAL_DATA_NAME = "eval.npz"  # x (logical layout, float32), y (labels), reference (PyTorch logits)
 
+#: the SavedModel's serving signature (tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY): the
+#: exporter writes it, TF Serving's requests name it
+SAVEDMODEL_SIGNATURE = "serving_default"
 FORMATS = ("torchscript", "aoti", "onnx", "savedmodel", "tflite")
 LAYOUTS = ("NCHW", "NHWC", "NC", "NCL", "NLC", "ANY")
 

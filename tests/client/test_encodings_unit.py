@@ -9,11 +9,11 @@ import pytest
 
 from deploy_compare.clients.analyze import status_label
 from deploy_compare.clients.encodings import ENCODINGS, encoding_class, registered_encodings
+from deploy_compare.clients.endpoint import Endpoint
 from deploy_compare.clients.payload import build_payloads
 from deploy_compare.clients.records import GRPC_STATUS, HTTP_STATUS
 from deploy_compare.deploy.config import load_run_config
 from deploy_compare.deploy.served import encoding_plans
-from deploy_compare.endpoint import Endpoint
 from deploy_compare.errors import ConfigError, ProtocolError
 from deploy_compare.servers.registry import get, stacks
 from deploy_compare.servers.torchserve.encodings import PredictionsRequest

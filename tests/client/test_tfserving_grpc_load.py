@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from deploy_compare.clients import LoadConfig, run_closed_loop
+from deploy_compare.clients.endpoint import Endpoint
 from deploy_compare.clients.payload import build_payloads
-from deploy_compare.endpoint import Endpoint
 from deploy_compare.errors import LoadError
 
 pytestmark = [pytest.mark.client, pytest.mark.timeout(120)]

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from deploy_compare.clients.encodings import encoding_class
+from deploy_compare.clients.endpoint import Endpoint
 from deploy_compare.clients.payload import build_payloads
-from deploy_compare.endpoint import Endpoint
 from deploy_compare.errors import ProtocolError
 from deploy_compare.servers.registry import get
 from deploy_compare.servers.tfserving.encodings import (

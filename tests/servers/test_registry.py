@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from deploy_compare.clients.encodings import registered_encodings
+from deploy_compare.clients.endpoint import Endpoint
 from deploy_compare.deploy.config import load_run_config
 from deploy_compare.deploy.results import schema
-from deploy_compare.endpoint import Endpoint
 from deploy_compare.errors import ConfigError
 from deploy_compare.report.names import target_name
 from deploy_compare.servers import registry

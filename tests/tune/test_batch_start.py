@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from deploy_compare.clients import LoadConfig, SloConfig
+from deploy_compare.clients.endpoint import Endpoint
 from deploy_compare.clients.results import SloResult
 from deploy_compare.clients.slo import lowest_judgeable_rate
 from deploy_compare.deploy.config import load_run_config
@@ -21,7 +22,6 @@ from deploy_compare.deploy.scenario import (
     ScenarioSettings,
     batch_start_rate,
 )
-from deploy_compare.endpoint import Endpoint
 from deploy_compare.progress import ProgressLog
 
 pytestmark = pytest.mark.unit

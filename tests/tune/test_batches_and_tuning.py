@@ -15,7 +15,7 @@ from deploy_compare.clients.encodings import encoding_for
 from deploy_compare.deploy.affinity import plan_cores
 from deploy_compare.deploy.config import load_run_config
 from deploy_compare.deploy.results import RunInfo, RunResults, ServedResult, validate
-from deploy_compare.deploy.tune import tune_target
+from deploy_compare.deploy.tune import tune_settings, tune_target
 from deploy_compare.manifest import load_manifest
 from deploy_compare.progress import ProgressLog
 from deploy_compare.servers import make_launcher
@@ -87,7 +87,7 @@ def test_a_tiny_tune_grid_records_its_best_setting(artifacts, tmp_path):
         tune_target(
             "fastapi_onnx",
             config,
-            config.tune_settings(),
+            tune_settings(config),
             artifacts,
             tmp_path,
             plan_cores(),

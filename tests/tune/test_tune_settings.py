@@ -8,7 +8,7 @@ import pytest
 from deploy_compare.deploy.budget import served_seconds, time_left
 from deploy_compare.deploy.config import load_run_config
 from deploy_compare.deploy.results import RunInfo, RunResults, ServedResult
-from deploy_compare.deploy.tune import best_of, grid_for, setting_label, variant
+from deploy_compare.deploy.tune import best_of, grid_for, setting_label, tune_settings, variant
 from deploy_compare.errors import ConfigError
 from deploy_compare.report.tuning import batch_table, tuning_table
 from deploy_compare.servers.registry import stacks
@@ -25,7 +25,7 @@ def test_every_stack_declares_its_knobs_and_its_grid_is_valid():
         for setting in stack.tune_grid:
             assert set(setting) <= set(stack.tunables), (stack.name, setting)
     config = load_run_config()
-    settings = config.tune_settings()  # builds every grid setting over its stack's table
+    settings = tune_settings(config)  # builds every grid setting over its stack's table
     assert settings.enabled and settings.batch_size == 1
     assert grid_for("torchserve", config, settings)[0] == {"batch_size": 8, "max_batch_delay_ms": 5}
     assert grid_for("fastapi_litert", config, settings) == []  # fixed: 1 worker, 1 thread, 1 core

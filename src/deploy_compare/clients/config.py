@@ -1,5 +1,5 @@
 """Typed settings of the load client: how to send (LoadConfig, SloConfig). Where to send is
-the one Endpoint (deploy_compare.endpoint), re-exported here for the client's callers."""
+the one Endpoint (clients/endpoint.py), re-exported here for the client's callers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..defaults import default
-from ..endpoint import Endpoint
 from ..errors import ConfigError
+from .endpoint import Endpoint
 
 __all__ = ["ARRIVALS", "Endpoint", "LoadConfig", "SloConfig"]
 

@@ -23,12 +23,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..endpoint import Endpoint
 from ..errors import ProtocolError
 from ..wire.checks import checked_rows, response_object
+
+if TYPE_CHECKING:  # the Endpoint asks this module for its URLs: a run-time import would be a cycle
+    from .endpoint import Endpoint
 
 JSON_CT = "application/json"
 

@@ -263,7 +263,7 @@ COLUMNS = (
 
 def _endpoint(args: argparse.Namespace, manifest):
     """The endpoint behind --url as the flags describe it; the artifact whose layout it takes."""
-    from ..endpoint import Endpoint
+    from ..clients.endpoint import Endpoint
     from ..servers.config import safe_model_name
     from ..servers.registry import get as get_stack
 

@@ -29,7 +29,7 @@ def served_seconds(config: RunConfig, kind: str, *, tuning: bool = True) -> floa
     """One served stage: its sweeps and SLO searches at every batch size, a sweep per further
     encoding, then (`tuning`: the target's first repetition) its tuning."""
     from ..servers.registry import get
-    from .tune import grid_for
+    from .tune import grid_for, tune_settings
 
     levels, closed, open_loop, slo = config.load_settings()
     run_s = closed.warmup_s + closed.duration_s
@@ -41,7 +41,7 @@ def served_seconds(config: RunConfig, kind: str, *, tuning: bool = True) -> floa
     # each further encoding the stack speaks: a sweep (at most: a launcher may lack a gRPC port)
     spoken = [e for e in config.encodings() if get(kind).encoding_reason(e) is None]
     seconds += max(len(spoken) - 1, 0) * len(levels) * run_s
-    tune = config.tune_settings()
+    tune = tune_settings(config)
     if tuning and tune.enabled:
         settings = len(grid_for(kind, config, tune)) + (0 if tune.batch_size in sizes else 1)
         seconds += settings * (STARTUP_S + run_s + search_s)  # each setting: concurrency 1, then its search

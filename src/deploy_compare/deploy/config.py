@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:  # the typed configs of each area; imported lazily at run time
     from ..bench_local import BenchConfig
     from ..clients import LoadConfig, SloConfig
-    from .tune import TuneSettings
 
 from ..defaults import DEFAULT_TOML, default
 from ..errors import ConfigError
@@ -219,12 +218,6 @@ class RunConfig:
             raise ConfigError(f"[load] batch_concurrency: a list of integers >= 1, got {levels!r}")
         return list(levels)
 
-    def tune_settings(self) -> TuneSettings:
-        """[tune] as deploy.tune.TuneSettings, every grid checked against its stack."""
-        from .tune import tune_settings
-
-        return tune_settings(self)
-
     def encodings(self) -> tuple[str, ...]:
         """[load] encodings: how each served target is loaded, in order (clients.encodings.ENCODINGS).
         The first gets the sweep and the SLO search; the others a sweep each. A target that does
@@ -244,7 +237,8 @@ class RunConfig:
         return tuple(value)
 
     def validate(self) -> None:
-        """Build every area's typed config, so a bad value stops the command before any work."""
+        """Build every area's typed config, so a bad value stops the command before any work
+        ([tune] is checked by deploy.tune.tune_settings, which the pipeline calls beside this)."""
         from ..servers.registry import get
 
         self.bench_config()
@@ -252,7 +246,6 @@ class RunConfig:
         self.load_settings()
         self.batch_sizes()
         self.batch_levels()
-        self.tune_settings()
         self.encodings()
         for kind in self.run.targets:
             build(get(kind).config_class, self.section(kind), f"[{kind}]")

@@ -187,9 +187,9 @@ class Pipeline:
 
     def _tune(self, kind: str, result: ServedResult) -> None:
         """The stack's tune stage (deploy/tune.py): its grid of server settings under the SLO."""
-        from .tune import tune_target
+        from .tune import tune_settings, tune_target
 
-        settings = self.config.tune_settings()
+        settings = tune_settings(self.config)
         if settings.enabled:
             tune_target(
                 kind,
@@ -216,7 +216,10 @@ class Pipeline:
             from .served import scale_out
 
             check_scale_out(scale_out(self.config))  # Ray missing / cluster unreachable: before any work
+        from .tune import tune_settings
+
         self.config.validate()  # every section, before a directory or a process exists
+        tune_settings(self.config)
         self.run_dir = run_dir = create_run_dir(Path(self.config.run.runs_dir))
         started = time.monotonic()
         self.progress.line(

@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..endpoint import Endpoint
+from ..clients.endpoint import Endpoint
 from ..errors import ConfigError, LoadError, ProtocolError
 
 if TYPE_CHECKING:

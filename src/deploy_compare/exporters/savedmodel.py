@@ -9,12 +9,11 @@ import time
 
 from ..errors import ExportError, first_line
 from ..fileio import atomic_path, sha256_of, size_of
-from ..manifest import ArtifactEntry, TensorSpec
+from ..manifest import SAVEDMODEL_SIGNATURE, ArtifactEntry, TensorSpec
 from ..versions import package_versions
 from .base import ExportContext, captured_output, in_logical_order, log_tail, onnx2tf_layout, quiet_tensorflow
 
 DIR_NAME = "savedmodel"
-SIGNATURE = "serving_default"
 # What a SavedModel consists of; onnx2tf also drops .tflite files in its output folder,
 # which are not ours (TFLite comes from TFLiteConverter, see tflite.py).
 SAVEDMODEL_PARTS = ("saved_model.pb", "variables", "assets", "fingerprint.pb")
@@ -24,7 +23,7 @@ def _signature_specs(path) -> tuple[list[TensorSpec], list[TensorSpec]]:
     import tensorflow as tf
 
     loaded = tf.saved_model.load(str(path))
-    fn = loaded.signatures[SIGNATURE]
+    fn = loaded.signatures[SAVEDMODEL_SIGNATURE]
     inputs = [
         TensorSpec(name, list(spec.shape.as_list()), spec.dtype.name, onnx2tf_layout(spec.shape.rank))
         for name, spec in sorted(fn.structured_input_signature[1].items())
@@ -80,7 +79,9 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
         inputs, outputs = _signature_specs(path)
         inputs = in_logical_order(inputs, ctx.bundle.input_names, "savedmodel")
     except Exception as exc:
-        raise ExportError(f"savedmodel: {path} has no loadable {SIGNATURE!r} signature ({first_line(exc)})") from exc
+        raise ExportError(
+            f"savedmodel: {path} has no loadable {SAVEDMODEL_SIGNATURE!r} signature ({first_line(exc)})"
+        ) from exc
     return [
         ArtifactEntry(
             name="savedmodel",
@@ -93,6 +94,6 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
             outputs=outputs,
             export_seconds=round(time.perf_counter() - started, 3),
             tools=package_versions("onnx2tf", "tensorflow-cpu", "onnx"),
-            details={"signature": SIGNATURE, "converter": "onnx2tf", "source": "onnx"},
+            details={"signature": SAVEDMODEL_SIGNATURE, "converter": "onnx2tf", "source": "onnx"},
         )
     ]

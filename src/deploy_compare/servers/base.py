@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..endpoint import Endpoint
+from ..clients.endpoint import Endpoint
 from ..errors import ServerError
 from .config import ServerConfig
 from .model_spec import ServedModel

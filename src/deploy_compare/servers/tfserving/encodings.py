@@ -37,7 +37,7 @@ from ...clients.encodings import (
     named_tensors,
 )
 from ...errors import ProtocolError
-from ...exporters.savedmodel import SIGNATURE
+from ...manifest import SAVEDMODEL_SIGNATURE
 from ...wire.protobuf import F, field, map_field, message_classes
 
 TFS_SERVICE = "tensorflow.serving.PredictionService"
@@ -180,7 +180,7 @@ def fill_tensor(tensor: Any, array: np.ndarray) -> None:
     tensor.tensor_content = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
 
 
-def encode_predict(model: str, tensors: list[tuple[str, np.ndarray]], signature: str = SIGNATURE) -> bytes:
+def encode_predict(model: str, tensors: list[tuple[str, np.ndarray]], signature: str = SAVEDMODEL_SIGNATURE) -> bytes:
     request = PredictRequest()
     request.model_spec.name = model
     request.model_spec.signature_name = signature

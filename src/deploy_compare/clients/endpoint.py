@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 REDACTED = "<redacted>"
 
@@ -43,7 +43,7 @@ class Endpoint:
     grpc_headers: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
-        from .clients.encodings import registered_encodings
+        from .encodings import registered_encodings
 
         if self.encoding not in registered_encodings():
             raise ConfigError(f"Endpoint.encoding must be one of {registered_encodings()}, got {self.encoding!r}")
@@ -76,13 +76,13 @@ class Endpoint:
 
     @property
     def predict_url(self) -> str:
-        from .clients.encodings import encoding_for
+        from .encodings import encoding_for
 
         return encoding_for(self).url
 
     @property
     def health_url(self) -> str:
-        from .clients.encodings import encoding_for
+        from .encodings import encoding_for
 
         return encoding_for(self).health_url
 
