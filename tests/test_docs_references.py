@@ -22,12 +22,6 @@ pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Paths of the layout being merged (issue 24): named by the docs, not in this tree yet.
-# remove after the stacks/wire merge
-FUTURE_PATHS = frozenset(
-    {"Dockerfile.torchserve", "Dockerfile.tfserving", "Dockerfile.triton", "src/deploy_compare/wire"}
-)
-
 PACKAGE_DIRS = (
     "models",
     "exporters",
@@ -115,16 +109,8 @@ def test_the_docs_exist_and_the_readme_stays_short():
 def test_every_named_path_exists():
     named = all_named_paths()
     assert len(named) > 20, f"the path pattern found only {sorted(named)}"
-    missing = {p: docs for p, docs in named.items() if not (REPO / p).exists() and p not in FUTURE_PATHS}
+    missing = {p: docs for p, docs in named.items() if not (REPO / p).exists()}
     assert not missing, "paths named in README.md or docs/ that do not exist:\n" + _listing(missing)
-
-
-def test_the_future_paths_allowlist_holds_only_what_is_still_missing():
-    named = all_named_paths()
-    landed = sorted(p for p in FUTURE_PATHS if (REPO / p).exists())
-    unnamed = sorted(p for p in FUTURE_PATHS if p not in named)
-    assert not landed, f"these exist now: remove them from FUTURE_PATHS: {landed}"
-    assert not unnamed, f"no document names these: remove them from FUTURE_PATHS: {unnamed}"
 
 
 def test_every_named_cli_command_exists():
