@@ -175,7 +175,6 @@ def _wait_for(proc: subprocess.Popen, text: str) -> str:
     pytest.fail(f"{text!r} never appeared:\n{''.join(seen)}")
 
 
-@pytest.mark.e2e
 def test_serve_removes_its_container_on_sigterm(artifacts, tmp_path, docker_client, torchserve_base):
     """SIGTERM (and SIGHUP) become the same KeyboardInterrupt Ctrl-C raises (stop_signals)."""
     run_dir = tmp_path / "serve"
@@ -187,7 +186,6 @@ def test_serve_removes_its_container_on_sigterm(artifacts, tmp_path, docker_clie
     assert _left_behind(docker_client, run_dir) == []
 
 
-@pytest.mark.e2e
 def test_a_crashing_caller_leaves_no_container(artifacts, tmp_path, docker_client, torchserve_base):
     """An exception that escapes with the server up (no `with`): the at-exit stop removes it."""
     run_dir = tmp_path / "crash"
