@@ -21,6 +21,10 @@ The root file system is built from Debian's and PyPI's packages only:
        the guest this file instead. Its "Hardware" line says it is the emulator's.
 It is cached under .cache/arm64-rootfs/<key>, the key a hash of all of the above
 (suite, packages, wheel pins, this recipe's version), and reused while the key matches.
+
+The same recipe, parametrized by suite, architecture and Python, builds the root file system
+of an older board on this machine's own architecture (recipe_py39: bullseye's Python 3.9 with
+numpy and tflite-runtime), run natively in a chroot (chroot_python_command) instead of qemu.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -50,6 +55,8 @@ CPU = "cortex-a72"
 #: bump when the recipe below changes what ends up in the root file system
 RECIPE_VERSION = 2
 READY = "READY.json"
+#: this machine's architecture in Debian's words
+HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 MERGED_USR = ("bin", "sbin", "lib")
 
 
@@ -86,7 +93,7 @@ class RootfsRecipe:
     @property
     def emulated(self) -> bool:
         """A foreign architecture (run under qemu) rather than this machine's own (run in a chroot)."""
-        return self.arch != "amd64"
+        return self.arch != HOST_ARCH
 
     def key(self) -> str:
         text = json.dumps({**asdict(self), "mirror": None, "recipe": RECIPE_VERSION}, sort_keys=True)
@@ -152,7 +159,7 @@ def check_tools(recipe: RootfsRecipe = RootfsRecipe()) -> None:
     missing = [tool for tool in (*runner, "debootstrap", "dpkg-deb") if shutil.which(tool) is None]
     if missing:
         raise EmulationUnavailable(
-            f"not installed: {', '.join(missing)} (Debian: apt-get install qemu-user-static debootstrap)"
+            f"not installed: {', '.join(missing)} (Debian: apt-get install qemu-user-static debootstrap util-linux)"
         )
 
 
@@ -267,7 +274,7 @@ def emulator_prefix(root: Path) -> list[str]:
 
 
 def python_command(root: Path, recipe: RootfsRecipe = RootfsRecipe()) -> list[str]:
-    """argv[0:] that starts the emulated Python 3.11 (append the script and its arguments)."""
+    """argv[0:] that starts the recipe's emulated Python (append the script and its arguments)."""
     return [*emulator_prefix(root), str(root / recipe.python)]
 
 
