@@ -34,6 +34,7 @@ def _tiers(config: pytest.Config) -> set[str]:
     return {line.split(":", 1)[0].strip() for line in markers}
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: `make test-fast` (-m unit) refuses an unmarked test too
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Refuse the run when a test carries no tier marker or several: `-m TIER` must select each test exactly once."""
     tiers = _tiers(config)
