@@ -76,9 +76,9 @@ def pytest_make_collect_report(collector):
     _fail_unexpected_skip(outcome.get_result())
 
 
-@pytest.hookimpl(trylast=True)  # after pytest's own summaries: the last thing CI prints
+@pytest.hookimpl(trylast=True)  # near the end of the output, beside the short test summary
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    """The skip list, each with its reason and whether CI accepts it (.ci/run's output ends with it)."""
+    """The skip list, each with its reason and whether CI accepts it (at the end of .ci/run's output)."""
     skipped = terminalreporter.stats.get("skipped", [])
     terminalreporter.section(f"skips: {len(skipped)} (CI accepts only those tests/ci_policy.py lists)")
     for report in skipped:
