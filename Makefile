@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.lock-installed
 # Native Triton's own small environment (numpy 1.x for its Python backend stub; see
-# requirements-triton.lock). A failed build leaves Triton SKIPPED with the reason, never the rest.
+# requirements-triton.lock). A failed build leaves Triton SKIPPED with the reason, never the rest;
+# in CI (CI=true) it fails the run: CI provides native Triton, so its tests must run.
 TRITON_VENV := .venv-triton
 TRITON_STAMP := $(TRITON_VENV)/.lock-installed
 ARGS ?=
@@ -34,9 +35,12 @@ $(TRITON_STAMP): requirements-triton.lock
 	$(TRITON_VENV)/bin/python -m pip install --quiet --no-deps -r requirements-triton.lock
 	@touch $(TRITON_STAMP)
 
-# Best effort: without it only native Triton is SKIPPED (with this reason), not the run.
+# Best effort on a developer's machine: without it only native Triton is SKIPPED (with this
+# reason), not the run. In CI a failed build is an error.
 triton-env:
-	@$(MAKE) --no-print-directory $(TRITON_STAMP) || echo "note: $(TRITON_VENV) not built; native Triton will be SKIPPED"
+	@$(MAKE) --no-print-directory $(TRITON_STAMP) || { \
+	  if [ "$${CI:-}" = true ]; then echo "error: $(TRITON_VENV) not built (CI requires native Triton)"; exit 1; fi; \
+	  echo "note: $(TRITON_VENV) not built; native Triton will be SKIPPED"; }
 
 venv: $(STAMP) triton-env
 

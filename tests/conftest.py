@@ -12,13 +12,79 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # ci_policy.py: test dirs are not on sys.path here
+
+import ci_policy  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 TEST_CACHE = REPO / ".cache"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _tiers(config: pytest.Config) -> set[str]:
+    """The tier markers: the list in pyproject.toml (plugins register others, like timeout and anyio)."""
+    with open(REPO / "pyproject.toml", "rb") as fh:
+        markers = tomllib.load(fh)["tool"]["pytest"]["ini_options"]["markers"]
+    return {line.split(":", 1)[0].strip() for line in markers}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: `make test-fast` (-m unit) refuses an unmarked test too
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse the run when a test carries no tier marker or several: `-m TIER` must select each test exactly once."""
+    tiers = _tiers(config)
+    wrong = []
+    for item in items:
+        marks = sorted({mark.name for mark in item.iter_markers()} & tiers)
+        if len(marks) != 1:
+            wrong.append(f"{item.nodeid}: {marks or 'no tier marker'}")
+    if wrong:
+        raise pytest.UsageError(
+            f"{len(wrong)} test(s) without exactly one tier marker ({', '.join(sorted(tiers))}):\n  "
+            + "\n  ".join(wrong)
+        )
+
+
+def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    longrepr = report.longrepr
+    return str(longrepr[2] if isinstance(longrepr, tuple) else longrepr)
+
+
+def _fail_unexpected_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Under CI, a skip not in ci_policy.ALLOWED_SKIPS becomes a failure (its capability is broken)."""
+    if report.skipped and ci_policy.strict() and not hasattr(report, "wasxfail"):
+        reason = _skip_reason(report)
+        if ci_policy.allowed_reason(reason) is None:
+            report.outcome = "failed"
+            report.longrepr = f"CI forbids this skip (tests/ci_policy.py lists the allowed ones): {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_unexpected_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _fail_unexpected_skip(outcome.get_result())
+
+
+@pytest.hookimpl(trylast=True)  # near the end of the output, beside the short test summary
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """The skip list, each with its reason and whether CI accepts it (at the end of .ci/run's output)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    terminalreporter.section(f"skips: {len(skipped)} (CI accepts only those tests/ci_policy.py lists)")
+    for report in skipped:
+        reason = _skip_reason(report)
+        verdict = "allowed in CI" if ci_policy.allowed_reason(reason) else "NOT allowed in CI"
+        terminalreporter.write_line(f"{report.nodeid}: {verdict}: {reason}")
 
 
 @pytest.fixture(scope="session")

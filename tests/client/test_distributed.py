@@ -9,7 +9,6 @@ Timing assertions have wide margins: the machine is shared.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -41,9 +40,9 @@ NUM_CLASSES = 10
 DELAY_MS = 5.0
 SLACK_MS = 40.0  # scheduler noise on a loaded 2-core machine (p50 27.8 ms seen with load average 9)
 
-pytestmark = [pytest.mark.ray, pytest.mark.timeout(240)]
-if importlib.util.find_spec("ray") is None:  # not imported here: the cluster fixture sets its switches first
-    pytest.skip("Ray is not installed (requirements.lock pins it)", allow_module_level=True)
+# One tier marker per test: the Ray tests carry `ray`, the pure share/merge arithmetic `unit`.
+# Ray is pinned by the lock, so no module-level skip: without it the `ray` tests fail.
+pytestmark = pytest.mark.timeout(240)
 
 
 def delayed_payloads(ep: Endpoint, n: int = 10):
@@ -182,6 +181,7 @@ def test_merge_is_exact_over_all_raw_latencies():
 # -- a real cluster ----------------------------------------------------------------------------
 
 
+@pytest.mark.ray
 def test_merged_result_matches_the_single_process_client(ray_cluster, endpoint):
     payloads = delayed_payloads(endpoint)
     closed = LoadConfig(duration_s=3.0, warmup_s=0.5, min_requests=100, concurrency=2)
@@ -214,6 +214,7 @@ def test_merged_result_matches_the_single_process_client(ray_cluster, endpoint):
     assert free == total == 2.0
 
 
+@pytest.mark.ray
 def test_a_killed_actor_loses_only_its_share(ray_cluster, endpoint):
     payloads = delayed_payloads(endpoint)
     cfg = LoadConfig(duration_s=5.0, warmup_s=0.5, min_requests=50, concurrency=2)
@@ -242,6 +243,7 @@ def test_a_killed_actor_loses_only_its_share(ray_cluster, endpoint):
     assert free == total == 2.0
 
 
+@pytest.mark.ray
 def test_an_unreachable_cluster_fails_fast_and_clearly():
     import socket
 
@@ -266,6 +268,7 @@ def run_script(code: str, timeout: float = 180) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.ray
 def test_local_actors_start_and_leave_nothing_running(fast_server):
     # No address: a local Ray is started for the run and shut down with it (a fresh process, so
     # the module's cluster cannot be picked up by mistake). Its children must all be gone.
@@ -293,6 +296,7 @@ def test_local_actors_start_and_leave_nothing_running(fast_server):
     assert out[-1] == "children after []"
 
 
+@pytest.mark.ray
 def test_without_ray_the_single_process_client_works_and_the_flag_says_what_to_install(fast_server):
     proc = run_script(
         f"""
@@ -315,6 +319,7 @@ def test_without_ray_the_single_process_client_works_and_the_flag_says_what_to_i
     assert "need Ray" in proc.stderr + proc.stdout and "pip install ray==2.60.0" in proc.stderr + proc.stdout
 
 
+@pytest.mark.ray
 def test_the_pipeline_checks_the_cluster_before_any_server_starts(tmp_path):
     import socket
 
@@ -337,7 +342,7 @@ def test_the_pipeline_checks_the_cluster_before_any_server_starts(tmp_path):
         scale_out(load_run_config(overrides={"load": {"client_processes": 0}}))
 
 
-@pytest.mark.torchserve
+@pytest.mark.ray
 def test_the_pipeline_measures_torchserve_from_two_actors_and_the_report_says_so(exported, tmp_path):
     from deploy_compare.deploy.affinity import plan_cores
     from deploy_compare.deploy.config import load_run_config

@@ -31,7 +31,6 @@ from deploy_compare.errors import LoadError
 pytestmark = [pytest.mark.client, pytest.mark.timeout(120)]
 
 NUM_CLASSES = 10
-SLACK_MS = 15.0  # allowed client + server + scheduler overhead on a busy 2-core machine
 
 
 def behaviour_batch(rows: list[tuple[float, int, int]]) -> np.ndarray:
@@ -70,11 +69,14 @@ def test_percentiles_follow_known_server_delays(endpoint, asgi_server):
     cfg = LoadConfig(duration_s=2.0, warmup_s=0.3, min_requests=60, concurrency=1)
     r = run_closed_loop(endpoint, payloads_for(endpoint, rows), cfg)
     assert r.min_requests_met and r.requests >= 60 and r.error_count == 0
-    assert 5.0 <= r.p50_ms <= 5.0 + SLACK_MS
-    assert 40.0 <= r.p90_ms <= 40.0 + SLACK_MS
+    # Relations that hold under any load (overhead only adds, and adds to both kinds of request):
+    # no request beats its server delay; p50 is a fast request and p90 a slow one; the two stay
+    # apart by most of their 35 ms difference; the mean lies between the delays' mix and p90.
+    figures = f"p50 {r.p50_ms:.1f} p90 {r.p90_ms:.1f} mean {r.mean_ms:.1f} min {r.min_ms:.1f} ms"
+    assert r.min_ms >= 5.0 and 5.0 <= r.p50_ms < 40.0 <= r.p90_ms, figures
+    assert r.p90_ms - r.p50_ms >= 0.5 * (40 - 5), figures
     assert 40.0 <= r.p99_ms <= r.max_ms
-    assert r.min_ms >= 5.0
-    assert 0.8 * 5 + 0.2 * 40 <= r.mean_ms <= 0.8 * 5 + 0.2 * 40 + SLACK_MS
+    assert 0.8 * 5 + 0.2 * 40 <= r.mean_ms < r.p90_ms, figures
     # The closed loop at concurrency 1 cannot go faster than one mean delay at a time.
     assert r.throughput_rps <= 1000.0 / (0.8 * 5 + 0.2 * 40)
     # Every response was checked against its reference and agreed.

@@ -32,8 +32,8 @@ SHORT = LoadConfig(duration_s=0.5, warmup_s=0.1, min_requests=20, concurrency=2)
 @pytest.fixture(scope="module")
 def identity_servicer():
     """grpc.aio server on a Unix socket in a thread of its own; yields the socket's path."""
-    grpc = pytest.importorskip("grpc")
-    predict_pb2 = pytest.importorskip("tensorflow_serving.apis.predict_pb2")
+    import grpc  # the lock pins grpcio and tensorflow-serving-api: no skip when they are missing
+    from tensorflow_serving.apis import predict_pb2
     from tensorflow_serving.apis import prediction_service_pb2_grpc as service
 
     class Identity(service.PredictionServiceServicer):

@@ -34,9 +34,9 @@ EP = Endpoint(
 
 @pytest.fixture(scope="module")
 def tf_protos():
-    """tensorflow's generated message modules (imported in tests only: the client must not)."""
-    tensor_pb2 = pytest.importorskip("tensorflow.core.framework.tensor_pb2")
-    types_pb2 = pytest.importorskip("tensorflow.core.framework.types_pb2")
+    """tensorflow's generated message modules (imported in tests only: the client must not).
+    The lock pins tensorflow and tensorflow-serving-api: no skip when they are missing."""
+    from tensorflow.core.framework import tensor_pb2, types_pb2
     from tensorflow.python.framework import tensor_util
 
     return tensor_pb2, types_pb2, tensor_util
@@ -44,8 +44,7 @@ def tf_protos():
 
 @pytest.fixture(scope="module")
 def serving_apis():
-    predict_pb2 = pytest.importorskip("tensorflow_serving.apis.predict_pb2")
-    from tensorflow_serving.apis import prediction_service_pb2_grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
     return predict_pb2, prediction_service_pb2_grpc
 

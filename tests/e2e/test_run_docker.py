@@ -13,7 +13,7 @@ import pytest
 from deploy_compare.deploy.results import load_results
 from deploy_compare.servers.docker_base import LABEL, RUN_DIR_LABEL
 
-pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]  # the whole run, in the docker tier
 
 
 # The docker tier's CI budget: the in-process stage runs only its edge profile here (the

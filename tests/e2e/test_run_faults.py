@@ -130,12 +130,18 @@ def test_a_stack_that_cannot_start_is_a_failed_row_with_its_log_tail(short_confi
     run_dir = pipeline.run()
     results = load_results(run_dir)
     stages = {s.name: s.status for s in results.run.stages}
-    assert stages["fastapi_onnx"] == "FAILED" and stages["tfserving"] in ("SKIPPED", "FAILED", "OK")
+    # the next target still runs: its stage is reached and ends as TF Serving ends on every machine
+    # here (its server is on none: tests/ci_policy.py), SKIPPED with the reason
+    tfserving = next(s for s in results.served if s.target == "tfserving")
+    assert (stages["fastapi_onnx"], stages["tfserving"]) == ("FAILED", "SKIPPED") and tfserving.reason, stages
     row = next(s for s in results.served if s.target == "fastapi_onnx")
     assert row.status == "FAILED" and "did not become healthy within" in row.reason
     assert row.log and (run_dir / row.log).is_file()
-    tail = row.log_tail or ""  # what the server printed before it was stopped (may be nothing yet)
-    assert tail in (run_dir / row.log).read_text()
+    # the row's tail is exactly the log's last lines (None only when the server printed nothing:
+    # stopped after 0.01 s, it has not yet, so a non-empty tail needs a scenario that prints)
+    from deploy_compare.servers.process import log_tail as server_log_tail
+
+    assert row.log_tail == (server_log_tail(run_dir / row.log) or None), row.log_tail
     assert "fastapi_onnx" not in started
     assert _service_processes_of(run_dir) == []
 

@@ -14,6 +14,7 @@ from deploy_compare.clients.connections import build_requests, close_all, make_t
 from deploy_compare.clients.encodings import encoding_for
 from deploy_compare.errors import LoadError
 from deploy_compare.servers.registry import get
+from floors import QUANTIZED_TOP1_FLOOR
 
 SHORT = LoadConfig(duration_s=0.5, warmup_s=0.1, min_requests=20, concurrency=2)
 
@@ -58,7 +59,10 @@ def predictions_equal_the_reference(endpoint, kind, artifacts, manifest, atol, b
                 np.testing.assert_allclose(preds, want, atol=atol, err_msg=encoding)
         result = run_closed_loop(ep, payloads, SHORT)
         assert result.encoding == encoding and result.error_count == 0, (encoding, result.error_examples)
-        assert result.top1_agreement == (1.0 if atol is not None else result.top1_agreement)
+        # Under load every answer's class is checked against the reference: a float artifact must
+        # agree on every one, a quantized one at least QUANTIZED_TOP1_FLOOR (None: nothing checked).
+        floor = 1.0 if atol is not None else QUANTIZED_TOP1_FLOOR
+        assert result.top1_agreement is not None and result.top1_agreement >= floor, (encoding, result.top1_agreement)
         assert result.request_bytes == payloads.body_bytes > 0
         assert result.response_bytes is not None and result.response_bytes > 0
         sizes[encoding] = (result.request_bytes, result.response_bytes)

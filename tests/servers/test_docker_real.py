@@ -80,7 +80,8 @@ def test_torchserve_in_docker_serves_the_reference_with_token_auth_then_is_gone(
         assert launcher.runtime_versions["torch"] == exporter_torch
         assert launcher.runtime_versions["torchserve"] == "0.12.0"
     assert _left_behind(docker_client, tmp_path) == []
-    assert b"Model server started" in launcher.log_path.read_bytes() or launcher.log_path.stat().st_size > 0
+    log = launcher.log_path.read_text(errors="replace")  # the container's output, kept after its removal
+    assert "Model server started" in log, log[-2000:]
 
     # content-addressed: the same model, config and base reuse the image
     again = make_launcher("torchserve", "docker", manifest_dir=artifacts, run_dir=tmp_path, config=config)
@@ -177,7 +178,6 @@ def _wait_for(proc: subprocess.Popen, text: str) -> str:
     pytest.fail(f"{text!r} never appeared:\n{''.join(seen)}")
 
 
-@pytest.mark.e2e
 def test_serve_removes_its_container_on_sigterm(artifacts, tmp_path, docker_client, torchserve_base):
     """SIGTERM (and SIGHUP) become the same KeyboardInterrupt Ctrl-C raises (stop_signals)."""
     run_dir = tmp_path / "serve"
@@ -189,7 +189,6 @@ def test_serve_removes_its_container_on_sigterm(artifacts, tmp_path, docker_clie
     assert _left_behind(docker_client, run_dir) == []
 
 
-@pytest.mark.e2e
 def test_a_crashing_caller_leaves_no_container(artifacts, tmp_path, docker_client, torchserve_base):
     """An exception that escapes with the server up (no `with`): the at-exit stop removes it."""
     run_dir = tmp_path / "crash"

@@ -66,7 +66,12 @@ def test_cpu_per_request_and_memory_are_measured_and_plausible(measured):
         # The digits CNN costs microseconds; HTTP, JSON and the framework around it some more:
         # well above zero, well under 100 ms of CPU per request even on a shared machine.
         assert 0 < server["cpu_ms_per_request"] < 100, server
-        assert 0 < server["cores_busy"] <= 2.5  # two cores here, sampling jitter aside
+        # Busy cores and CPU per request are two views of the one CPU total of the measured
+        # window: cores x window = CPU = per request x the requests the client completed
+        # (relations, not a bound that depends on this machine's core count).
+        assert server["cpu_s"] > 0, server
+        assert server["cores_busy"] * server["window_s"] == pytest.approx(server["cpu_s"], rel=0.01), server
+        assert server["cpu_ms_per_request"] * r.completed == pytest.approx(1000 * server["cpu_s"], rel=0.01), server
         assert server["peak_rss_mib"] > 20 and server["samples"] >= 5
         assert server["processes"] >= 1
         assert abs(server["window_s"] - r.window_s) < 2.0  # the monitor covers the measured window

@@ -44,6 +44,8 @@ def server(artifacts, tmp_path_factory):
     assert alive(pids) == []  # tritonserver and its backend stubs
 
 
+@pytest.mark.triton
+@NATIVE
 def test_every_encoding_gives_the_reference_predictions(server, exported):
     """v2 JSON, the binary tensor data extension and GRPCInferenceService (the real tritonserver)."""
     import encoding_checks
@@ -214,6 +216,8 @@ def test_docker_triton_every_encoding_gives_the_reference_predictions(exported, 
         encoding_checks.grpc_errors_are_counted_by_status(ep, "triton", artifacts, manifest, denied="UNAVAILABLE")
 
 
+@pytest.mark.triton
+@NATIVE
 def test_the_load_command_speaks_grpc_to_triton(server, exported, tmp_path):
     """`load --encoding grpc`: the key goes where Triton's gRPC API reads it (the descriptor's
     grpc_key_metadata); the JSON results say which encoding and how many bytes."""

@@ -21,6 +21,10 @@ The root file system is built from Debian's and PyPI's packages only:
        the guest this file instead. Its "Hardware" line says it is the emulator's.
 It is cached under .cache/arm64-rootfs/<key>, the key a hash of all of the above
 (suite, packages, wheel pins, this recipe's version), and reused while the key matches.
+
+The same recipe, parametrized by suite, architecture and Python, builds the root file system
+of an older board on this machine's own architecture (recipe_py39: bullseye's Python 3.9 with
+numpy and tflite-runtime), run natively in a chroot (chroot_python_command) instead of qemu.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -49,9 +54,9 @@ EMULATOR = "qemu-aarch64-static"
 CPU = "cortex-a72"
 #: bump when the recipe below changes what ends up in the root file system
 RECIPE_VERSION = 2
-PYTHON = "usr/bin/python3.11"
-SITE_PACKAGES = "usr/local/lib/python3.11/dist-packages"
 READY = "READY.json"
+#: this machine's architecture in Debian's words
+HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 MERGED_USR = ("bin", "sbin", "lib")
 
 
@@ -76,6 +81,20 @@ class RootfsRecipe:
     #: processors listed in the guest's /proc/cpuinfo (the host's count)
     cpus: int = 1
 
+    @property
+    def python(self) -> str:
+        """The interpreter's path inside the root file system."""
+        return f"usr/bin/python{self.python_version}"
+
+    @property
+    def site_packages(self) -> str:
+        return f"usr/local/lib/python{self.python_version}/dist-packages"
+
+    @property
+    def emulated(self) -> bool:
+        """A foreign architecture (run under qemu) rather than this machine's own (run in a chroot)."""
+        return self.arch != HOST_ARCH
+
     def key(self) -> str:
         text = json.dumps({**asdict(self), "mirror": None, "recipe": RECIPE_VERSION}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -93,6 +112,24 @@ def lock_pins(lock: Path, names: tuple[str, ...]) -> tuple[str, ...]:
     if missing:
         raise RootfsBuildError(f"{lock}: no exact pin for {', '.join(missing)}")
     return tuple(f"{n}=={pins[n]}" for n in names)
+
+
+#: A Python 3.9 board (Debian bullseye, e.g. Raspberry Pi OS 11): run_edge.py's oldest promise.
+#: ai-edge-litert publishes no 3.9 wheel, so such a board uses tflite-runtime 2.14.0 (its
+#: last 3.9 wheel, built against numpy 1.x) with numpy 1.26, the last 1.x line.
+PY39_WHEELS = ("numpy==1.26.4", "tflite-runtime==2.14.0")
+
+
+def recipe_py39(mirror: str | None = None) -> RootfsRecipe:
+    """bullseye's own amd64 Python 3.9 with only numpy and tflite-runtime (run natively in a chroot)."""
+    return RootfsRecipe(
+        suite="bullseye",
+        arch="amd64",
+        python_version="3.9",
+        wheel_platforms=("manylinux_2_17_x86_64", "manylinux2014_x86_64"),
+        wheels=PY39_WHEELS,
+        mirror=mirror or os.environ.get("DEPLOY_COMPARE_DEBIAN_MIRROR") or RootfsRecipe.mirror,
+    )
 
 
 def recipe_from_lock(lock: Path, mirror: str | None = None) -> RootfsRecipe:
@@ -117,11 +154,12 @@ def guest_cpuinfo(cpus: int) -> str:
     return "".join(entry.format(i=i) for i in range(max(1, cpus))) + f"Hardware\t: {EMULATED_HARDWARE}\n"
 
 
-def check_tools() -> None:
-    missing = [tool for tool in (EMULATOR, "debootstrap", "dpkg-deb") if shutil.which(tool) is None]
+def check_tools(recipe: RootfsRecipe = RootfsRecipe()) -> None:
+    runner = (EMULATOR,) if recipe.emulated else ("unshare", "chroot")
+    missing = [tool for tool in (*runner, "debootstrap", "dpkg-deb") if shutil.which(tool) is None]
     if missing:
         raise EmulationUnavailable(
-            f"not installed: {', '.join(missing)} (Debian: apt-get install qemu-user-static debootstrap)"
+            f"not installed: {', '.join(missing)} (Debian: apt-get install qemu-user-static debootstrap util-linux)"
         )
 
 
@@ -151,14 +189,15 @@ def build_rootfs(recipe: RootfsRecipe, cache_dir: Path, progress: Callable[[str]
     target = Path(cache_dir) / recipe.key()
     if (target / READY).exists():
         return target
-    check_tools()
+    check_tools(recipe)
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     log = Path(cache_dir) / f"{recipe.key()}.build.log"
     log.write_text("", encoding="utf-8")
     try:
         root, downloads, wheels = work / "root", work / "debootstrap", work / "wheels"
-        progress(f"arm64 rootfs: downloading {recipe.suite} {recipe.arch} packages (log {log})")
+        name = f"{recipe.suite} {recipe.arch} rootfs"
+        progress(f"{name}: downloading packages (log {log})")
         _run(
             "debootstrap --download-only",
             [
@@ -176,17 +215,19 @@ def build_rootfs(recipe: RootfsRecipe, cache_dir: Path, progress: Callable[[str]
         debs = sorted((downloads / "var/cache/apt/archives").glob("*.deb"))
         if not debs:
             raise RootfsBuildError(f"debootstrap downloaded no packages (log {log})")
-        progress(f"arm64 rootfs: unpacking {len(debs)} packages")
+        progress(f"{name}: unpacking {len(debs)} packages")
         root.mkdir()
         for deb in debs:
             _run(f"dpkg-deb -x {deb.name}", ["dpkg-deb", "-x", str(deb), str(root)], log)
         _merge_usr(root)
-        if not (root / PYTHON).exists():
-            raise RootfsBuildError(f"{PYTHON} is not in the unpacked packages (log {log})")
+        if not (root / recipe.python).exists():
+            raise RootfsBuildError(f"{recipe.python} is not in the unpacked packages (log {log})")
         (root / "proc").mkdir(exist_ok=True)
-        (root / "proc" / "cpuinfo").write_text(guest_cpuinfo(recipe.cpus), encoding="utf-8")
+        (root / "dev").mkdir(exist_ok=True)  # a chroot binds this machine's /dev here
+        if recipe.emulated:  # a native chroot mounts the real /proc over this directory instead
+            (root / "proc" / "cpuinfo").write_text(guest_cpuinfo(recipe.cpus), encoding="utf-8")
 
-        progress(f"arm64 rootfs: downloading wheels {', '.join(recipe.wheels)}")
+        progress(f"{name}: downloading wheels {', '.join(recipe.wheels)}")
         platforms = [arg for p in recipe.wheel_platforms for arg in ("--platform", p)]
         _run(
             "pip download",
@@ -208,7 +249,7 @@ def build_rootfs(recipe: RootfsRecipe, cache_dir: Path, progress: Callable[[str]
             ],
             log,
         )
-        site = root / SITE_PACKAGES
+        site = root / recipe.site_packages
         site.mkdir(parents=True, exist_ok=True)
         installed = []
         for wheel in sorted(wheels.glob("*.whl")):
@@ -223,7 +264,7 @@ def build_rootfs(recipe: RootfsRecipe, cache_dir: Path, progress: Callable[[str]
         root.rename(target)  # atomic: a half-built tree never has the target's name
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    progress(f"arm64 rootfs: ready at {target}")
+    progress(f"{recipe.suite} {recipe.arch} rootfs: ready at {target}")
     return target
 
 
@@ -232,6 +273,23 @@ def emulator_prefix(root: Path) -> list[str]:
     return [EMULATOR, "-cpu", CPU, "-L", str(root)]
 
 
-def python_command(root: Path) -> list[str]:
-    """argv[0:] that starts the emulated Python 3.11 (append the script and its arguments)."""
-    return [*emulator_prefix(root), str(root / PYTHON)]
+def python_command(root: Path, recipe: RootfsRecipe = RootfsRecipe()) -> list[str]:
+    """argv[0:] that starts the recipe's emulated Python (append the script and its arguments)."""
+    return [*emulator_prefix(root), str(root / recipe.python)]
+
+
+def chroot_python_command(root: Path, recipe: RootfsRecipe) -> list[str]:
+    """argv[0:] that starts the root file system's own Python in a chroot of this machine's architecture.
+
+    Paths after it are the chroot's: copy what it must read into `root` first. unshare gives the
+    chroot a mount namespace of its own, gone with the process: a fresh /proc (run_edge.py reads
+    /proc/self/status and /proc/cpuinfo) and this machine's /dev bound in (the unpacked packages
+    hold no device nodes; subprocess needs /dev/null). Needs root (CI runs as root)."""
+    if recipe.emulated:
+        raise EmulationUnavailable(f"{recipe.arch} is not this machine's architecture: use python_command")
+    check_tools(recipe)
+    # absolute paths: callers pass a minimal PATH, and chroot lives in /usr/sbin
+    unshare, chroot, mount = (shutil.which(tool) or tool for tool in ("unshare", "chroot", "mount"))
+    enter = f'{mount} --rbind /dev "$0/dev" && exec {chroot} "$0" "$@"'
+    namespace = [unshare, "--mount", "--pid", "--fork", f"--mount-proc={root / 'proc'}"]
+    return [*namespace, "/bin/sh", "-c", enter, str(root), "/" + recipe.python]
