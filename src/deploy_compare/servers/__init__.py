@@ -51,23 +51,33 @@ Layout:
 
 from __future__ import annotations
 
-from ..errors import ServerError, ServerUnavailable
-from .base import Endpoint, Launcher
-from .config import MODES
-from .factory import make_launcher, resolve_mode
-from .registry import Stack, get, labels, names, stacks
+import importlib
+from typing import Any
 
-__all__ = [
-    "MODES",
-    "Stack",
-    "Endpoint",
-    "Launcher",
-    "ServerError",
-    "ServerUnavailable",
-    "get",
-    "labels",
-    "make_launcher",
-    "names",
-    "resolve_mode",
-    "stacks",
-]
+# The public names, imported on first use: a stack's own process (the FastAPI service under
+# uvicorn, TorchServe's handler) imports its subpackage, and must not pull in the launchers
+# and, through the Endpoint, the whole load client.
+_PUBLIC = {
+    "ServerError": "..errors",
+    "ServerUnavailable": "..errors",
+    "Endpoint": ".base",
+    "Launcher": ".base",
+    "MODES": ".config",
+    "make_launcher": ".factory",
+    "resolve_mode": ".factory",
+    "Stack": ".registry",
+    "get": ".registry",
+    "labels": ".registry",
+    "names": ".registry",
+    "stacks": ".registry",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _PUBLIC[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    return getattr(importlib.import_module(module, __name__), name)
