@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "diff": "deploy_compare.commands.diff",
     "edge-bundle": "deploy_compare.commands.edge_bundle",
     "ingest-edge": "deploy_compare.commands.ingest_edge",
+    "edge-run": "deploy_compare.commands.edge_run",
     "clean": "deploy_compare.commands.clean",
 }
 

@@ -1,7 +1,6 @@
 """The bundle's run_edge.py in a fresh virtualenv holding only numpy and ai-edge-litert.
 
-The venvs are built once into .cache/edge-venvs/<python>-numpy<v>-litert<v> (installs
-come from the local wheel cache/index and are fast) and reused while the versions match.
+The venvs are built once and cached (edge_venvs.py, shared with the ssh tier's device).
 Two of them: the main Python with the lock's numpy and ai-edge-litert (always), and a
 real Python 3.9 with the newest releases that still support it (where a 3.9 interpreter
 is installed), which proves the "Python >= 3.9" promise on an actual 3.9.
@@ -14,12 +13,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
-from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from edge_venvs import clean_env, fresh_venv, lock_variant
 
 from deploy_compare.bench_local.schema import read_document
 
@@ -43,16 +40,6 @@ print(json.dumps(result))
 """ % (FORBIDDEN,)
 
 
-def _clean_env() -> dict[str, str]:
-    # Nothing from this venv or the test's environment may leak in (PYTHONPATH, VIRTUAL_ENV, ...).
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "LANG": "C.UTF-8",
-        **{k: v for k, v in os.environ.items() if k.startswith("PIP_")},
-    }
-
-
 def _python39() -> str | None:
     candidates = [
         shutil.which("python3.9"),
@@ -67,40 +54,8 @@ def _python39() -> str | None:
     return None
 
 
-def _fresh_venv(python: str, tag: str, requirements: list[str]) -> Path:
-    """A venv with only `requirements` (and what they depend on), built once and cached."""
-    key = f"{tag}-" + "-".join(r.replace("==", "") for r in requirements)
-    venv = VENV_CACHE / key
-    if (venv / "READY").exists():
-        return venv
-    VENV_CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".partial", dir=VENV_CACHE))
-    try:
-        subprocess.run([python, "-m", "venv", str(tmp)], check=True, env=_clean_env(), capture_output=True)
-        proc = subprocess.run(
-            [str(tmp / "bin" / "python"), "-m", "pip", "install", "--quiet", *requirements],
-            env=_clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"pip install {' '.join(requirements)} failed: {proc.stderr.strip()[-800:]}")
-        (tmp / "READY").write_text(" ".join(requirements) + "\n")
-        shutil.rmtree(venv, ignore_errors=True)
-        os.replace(tmp, venv)  # venvs hard-code their path in bin/ scripts; `python` itself is fine
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return venv
-
-
 def _variants():
-    main = pytest.param(
-        sys.executable,
-        "py" + "".join(map(str, sys.version_info[:2])),
-        [f"numpy=={version('numpy')}", f"ai-edge-litert=={version('ai-edge-litert')}"],
-        id="lock-versions",
-    )
+    main = pytest.param(*lock_variant(), id="lock-versions")
     py39 = pytest.param("python3.9", "py39", ["numpy==2.0.2", "ai-edge-litert==2.1.0"], id="python3.9")
     return [main, py39]
 
@@ -113,7 +68,7 @@ def test_runner_in_a_fresh_venv_with_only_numpy_and_litert(edge_bundle, tmp_path
         if python is None:
             pytest.skip("no Python 3.9 interpreter installed here")
     try:
-        venv = _fresh_venv(python, tag, requirements)
+        venv = fresh_venv(python, tag, requirements)
     except RuntimeError as exc:
         if tag == "py39":  # the optional variant may lack wheels offline; the main one must not
             pytest.skip(f"could not build the Python 3.9 venv: {exc}")
@@ -125,7 +80,7 @@ def test_runner_in_a_fresh_venv_with_only_numpy_and_litert(edge_bundle, tmp_path
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env=_clean_env(),
+        env=clean_env(),
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
@@ -140,7 +95,7 @@ def test_runner_in_a_fresh_venv_with_only_numpy_and_litert(edge_bundle, tmp_path
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env=_clean_env(),
+        env=clean_env(),
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr + proc.stdout

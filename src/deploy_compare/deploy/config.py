@@ -37,7 +37,7 @@ def targets() -> tuple[str, ...]:
 
 def sections() -> tuple[str, ...]:
     """The TOML tables a settings file may have: one per area, one per serving stack."""
-    return ("run", "local", *targets(), "load", "slo", "tune", "report", "cost")
+    return ("run", "local", *targets(), "load", "slo", "tune", "report", "cost", "edge")
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -281,4 +281,7 @@ def load_run_config(path: Path | None = None, quick: bool = False, overrides: di
     from ..report.serverview import cost_settings
 
     cost_settings(data)  # the same: [cost] is read by the report
+    from ..edge.hosts import edge_hosts
+
+    edge_hosts(data)  # [edge] hosts: read by edge-run
     return RunConfig(profile="quick" if quick else "full", run=run, raw=data)
