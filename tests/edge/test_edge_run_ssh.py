@@ -88,15 +88,24 @@ def test_edge_run_on_a_device_with_only_numpy_and_litert(sshd, litert_venv, run_
         assert r.top1_agreement is not None and r.top1_agreement >= 0.95
 
 
-def test_keep_leaves_the_bundle_and_result_on_the_device(sshd, litert_venv, run_and_bundle):
+def test_a_config_host_with_keep_leaves_the_bundle_and_result_on_the_device(sshd, litert_venv, run_and_bundle):
     run_dir, bundle = run_and_bundle
-    python = str(litert_venv / "bin" / "python")
-    proc = _edge_run(sshd, run_dir, bundle, "--python", python, "--quick", "--only", "tflite_fp32", "--keep")
+    config = run_dir.parent / "deploy.toml"
+    config.write_text(
+        "[edge.hosts.board]\n"
+        f'ssh = "{sshd.target}"\n'
+        f'python = "{litert_venv / "bin" / "python"}"\n'
+        f"ssh_options = {json.dumps(sshd.client_options())}\n"
+    )
+    cmd = _cli("--host", "board", "--config", str(config), "--run", str(run_dir), "--bundle", str(bundle))
+    cmd += ["--quick", "--only", "tflite_fp32", "--keep"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     remote = Path(_remote_dir(proc.stdout))
     try:
         assert (remote / "bundle" / "run_edge.py").exists() and (remote / "result.json").exists()
         assert f"kept on the device: {sshd.target}:{remote}" in proc.stdout
+        assert read_document(run_dir / "edge" / "board.json")[0]["device"] == "board"  # the config's label
     finally:
         shutil.rmtree(remote, ignore_errors=True)
 
@@ -209,4 +218,3 @@ def test_run_killed_on_the_device_keeps_the_partial_result(sshd, litert_venv, ru
     ):
         assert time.monotonic() < deadline, "processes of the killed run still run on the device"
         time.sleep(0.5)
-    json.loads(partial.read_text())
