@@ -14,14 +14,9 @@ EXIT_MISSING = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "run_dir",
-        nargs="?",
-        type=Path,
-        default=Path("runs/latest"),
-        metavar="RUN",
-        help="run directory (default: runs/latest)",
-    )
+    from . import report
+
+    report.add_arguments(parser)  # RUN, as `report` takes it
     parser.add_argument(
         "--budget",
         type=Path,

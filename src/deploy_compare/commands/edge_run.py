@@ -115,10 +115,10 @@ def resolve_bundle(args: argparse.Namespace, run_dir: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from ..bench_local.schema import read_document
     from ..edge.ingest import ingest_edge_result
     from ..edge.remote import RemoteDevice, RunOptions
     from ..errors import ResultsError
+    from .ingest_edge import stored
 
     host = resolve_host(args)
     if not args.run.is_dir():
@@ -133,13 +133,9 @@ def run(args: argparse.Namespace) -> int:
         RunOptions(quick=args.quick, only=only, keep=args.keep),
         progress=lambda line: print(f"[{time.monotonic() - started:7.1f}s] {line}", flush=True),
     )
-    stored = ingest_edge_result(outcome.result, args.run)
-    _, results = read_document(stored)
-    counts = {s: sum(r.status == s for r in results) for s in ("OK", "SKIPPED", "FAILED")}
+    line, counts = stored(ingest_edge_result(outcome.result, args.run))
     print(
-        f"device {host.label} ({host.target}): {len(results)} rows ({counts['OK']} OK, {counts['SKIPPED']} SKIPPED, "
-        f"{counts['FAILED']} FAILED) stored in {stored}; copied {outcome.copied_files} files "
-        f"({outcome.copied_bytes / 1024:.1f} KiB) in {outcome.copy_s:.1f} s, ran {outcome.run_s:.1f} s, "
-        f"{time.monotonic() - started:.1f} s in all"
+        f"{line}; copied {outcome.copied_files} files ({outcome.copied_bytes / 1024:.1f} KiB) in "
+        f"{outcome.copy_s:.1f} s, ran {outcome.run_s:.1f} s, {time.monotonic() - started:.1f} s in all"
     )
     return 0 if counts["OK"] and not counts["FAILED"] else 1

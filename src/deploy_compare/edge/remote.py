@@ -19,7 +19,7 @@ import shlex
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DeviceError, DeviceRunKilled, DeviceSetupError
@@ -68,8 +68,6 @@ class Outcome:
     copy_s: float
     run_s: float
     result: Path
-    kept: bool
-    progress_lines: list[str] = field(default_factory=list)
 
 
 def _signal_name(number: int) -> str:
@@ -144,21 +142,17 @@ class RemoteDevice:
                 f"copied {bundle} ({len(files)} files, {size_of(bundle) / 1024:.1f} KiB) to "
                 f"{self.host.target}:{remote_dir}/bundle in {copy_s:.1f} s"
             )
-            lines: list[str] = []
-
-            def passed_on(line: str) -> None:
-                lines.append(line)
-                progress(f"{self.host.label}: {line}")
-
             started = time.monotonic()
-            status, stderr = self.ssh.stream(self._run_command(remote_dir, options), passed_on)
+            status, stderr = self.ssh.stream(
+                self._run_command(remote_dir, options), lambda line: progress(f"{self.host.label}: {line}")
+            )
             run_s = time.monotonic() - started
             result = Path(fetch_dir) / f"{self.host.label}.json"
             if status not in (0, 1):  # run_edge.py: 0 every row OK, 1 some FAILED; both wrote the result
                 self._ended_early(status, stderr, remote_dir, result)
             self.ssh.copy_from(f"{remote_dir}/{RESULT_NAME}", result)
             finished = True
-            return Outcome(info, remote_dir, len(files), size_of(bundle), copy_s, run_s, result, options.keep, lines)
+            return Outcome(info, remote_dir, len(files), size_of(bundle), copy_s, run_s, result)
         finally:
             self._clean_up(remote_dir, options.keep, stop=not finished, progress=progress)
 

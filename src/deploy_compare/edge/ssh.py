@@ -94,18 +94,16 @@ class Ssh:
         tail = (proc.stderr or "").strip().splitlines()
         raise DeviceError(f"device {self.target}: {what} failed (exit {proc.returncode}): {tail[-1] if tail else ''}")
 
+    def _call(self, argv: list[str], what: str, timeout_s: float) -> subprocess.CompletedProcess:
+        """Run ssh or scp to completion; a hang past `timeout_s` is the device not answering."""
+        try:
+            return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise DeviceUnreachable(f"device {self.target}: {what}: no answer in {timeout_s:g} s") from None
+
     def run(self, remote_command: str, timeout_s: float = 120.0) -> subprocess.CompletedProcess:
         """Run a short remote command; ssh's own failures raise, the command's status is returned."""
-        try:
-            proc = subprocess.run(
-                self.command(remote_command),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-            )
-        except subprocess.TimeoutExpired:
-            raise DeviceUnreachable(f"device {self.target}: no answer in {timeout_s:g} s") from None
+        proc = self._call(self.command(remote_command), "ssh", timeout_s)
         if proc.returncode == SSH_ERROR_STATUS:
             error = ssh_error(self.target, proc.stderr)
             if error is not None:
@@ -153,14 +151,4 @@ class Ssh:
 
     def _scp(self, paths: list[str], what: str, timeout_s: float) -> None:
         port = ["-P", str(self.target.port)] if self.target.port else []
-        try:
-            proc = subprocess.run(
-                ["scp", "-q", "-r", *self.options, *port, "--", *paths],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-            )
-        except subprocess.TimeoutExpired:
-            raise DeviceUnreachable(f"device {self.target}: {what} took over {timeout_s:g} s") from None
-        self._raise_for(proc, what)
+        self._raise_for(self._call(["scp", "-q", "-r", *self.options, *port, "--", *paths], what, timeout_s), what)

@@ -103,13 +103,13 @@ def _limits(entry: dict[str, Any], allowed: dict[str, str], where: str) -> tuple
     return limits
 
 
-def _entries(table: dict[str, Any], key: str, allowed: set[str], where: str) -> list[tuple[str, dict[str, Any]]]:
+def _entries(table: dict[str, Any], key: str, allowed: set[str], source: str) -> list[tuple[str, dict[str, Any]]]:
     entries = table.get(key, [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise ConfigError(f"{where}.{key}: a list of tables ([[{where.strip('[]')}.{key}]]), got {entries!r}")
+        raise ConfigError(f"{source}[budget] {key}: a list of [[budget.{key}]] tables, got {entries!r}")
     out = []
     for i, entry in enumerate(entries, 1):
-        here = f"[[{where.strip('[]')}.{key}]] #{i}"
+        here = f"{source}[[budget.{key}]] #{i}"
         unknown = sorted(set(entry) - allowed)
         if unknown:
             raise ConfigError(f"{here}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
@@ -155,17 +155,18 @@ def _served_budget(where: str, entry: dict[str, Any]) -> ServedBudget:
     )
 
 
-def parse_budget(table: Any, where: str = "[budget]") -> Budget:
-    """A Budget from a [budget] table (ConfigError naming the key when anything is off)."""
+def parse_budget(table: Any, source: str = "") -> Budget:
+    """A Budget from a [budget] table (ConfigError naming the key when anything is off);
+    `source` ("FILE: ") starts each message."""
     if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table")
+        raise ConfigError(f"{source}[budget] must be a table")
     unknown = sorted(set(table) - {"artifact", "served"})
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: artifact, served")
-    artifacts = _entries(table, "artifact", {*ARTIFACT_SELECTORS, *ARTIFACT_LIMITS}, where)
-    served = _entries(table, "served", {*SERVED_SELECTORS, *SERVED_LIMITS}, where)
+        raise ConfigError(f"{source}[budget]: unknown key(s) {', '.join(unknown)}; allowed: artifact, served")
+    artifacts = _entries(table, "artifact", {*ARTIFACT_SELECTORS, *ARTIFACT_LIMITS}, source)
+    served = _entries(table, "served", {*SERVED_SELECTORS, *SERVED_LIMITS}, source)
     if not artifacts and not served:
-        raise ConfigError(f"{where}: no budget in it; add [[budget.artifact]] or [[budget.served]] tables")
+        raise ConfigError(f"{source}[budget]: no budget in it; add [[budget.artifact]] or [[budget.served]] tables")
     return Budget(
         artifacts=tuple(_artifact_budget(w, e) for w, e in artifacts),
         served=tuple(_served_budget(w, e) for w, e in served),
@@ -180,7 +181,7 @@ def read_budget_file(path: Path) -> dict[str, Any]:
     unknown = sorted(set(data) - {"budget"})
     if unknown or "budget" not in data:
         raise ConfigError(f"{path}: a budget file holds one [budget] table, got {', '.join(unknown) or 'none'}")
-    parse_budget(data["budget"], f"{path} [budget]")
+    parse_budget(data["budget"], f"{path}: ")
     return data["budget"]
 
 
