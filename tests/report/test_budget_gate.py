@@ -192,3 +192,14 @@ def test_report_shows_each_budget_only_when_one_was_given(reference_run, make_ru
     for status in ("PASS", "FAIL", "MISSING"):
         assert status in section
     assert "served TorchServe" in section and "SLO rate req/s >= 500" in section
+
+
+def test_without_budget_flag_the_runs_own_budget_table_is_judged(make_run, make_results, capsys):
+    results = make_results()
+    results.settings = {**results.settings, "budget": {"served": [{"target": "torchserve", "min_slo_rate_rps": 500}]}}
+    run = make_run(results)
+    assert main(["check", str(run), "--no-report"]) == 1
+    assert "FAIL: served TorchServe" in capsys.readouterr().out
+    bare = make_run(name="bare")
+    assert main(["check", str(bare), "--no-report"]) == 2
+    assert "the run's settings have no [budget]; pass --budget FILE" in capsys.readouterr().err
