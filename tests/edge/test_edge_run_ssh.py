@@ -218,3 +218,11 @@ def test_run_killed_on_the_device_keeps_the_partial_result(sshd, litert_venv, ru
     ):
         assert time.monotonic() < deadline, "processes of the killed run still run on the device"
         time.sleep(0.5)
+
+
+def test_unknown_model_is_refused_before_the_device_is_touched(sshd, run_and_bundle):
+    run_dir, bundle = run_and_bundle
+    proc = _edge_run(sshd, run_dir, bundle, "--only", "tflite_int9", timeout=120)
+    assert proc.returncode == 2
+    assert "--only: not in the bundle" in _error_line(proc) and "tflite_int9" in _error_line(proc)
+    assert "copied" not in proc.stdout and not (run_dir / "edge-fetched").exists()

@@ -117,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..edge.ingest import ingest_edge_result
     from ..edge.remote import RemoteDevice, RunOptions
-    from ..errors import ResultsError
+    from ..errors import ConfigError, ResultsError
+    from ..manifest import load_manifest
     from .ingest_edge import stored
 
     host = resolve_host(args)
@@ -126,6 +127,10 @@ def run(args: argparse.Namespace) -> int:
     only = tuple(n.strip() for n in args.only.split(",") if n.strip()) if args.only else ()
     device = RemoteDevice(host)
     bundle = resolve_bundle(args, args.run)
+    have = list(load_manifest(bundle).artifacts)
+    unknown = [name for name in only if name not in have]
+    if unknown:
+        raise ConfigError(f"--only: not in the bundle {bundle}: {', '.join(unknown)}; it has: {', '.join(have)}")
     started = time.monotonic()
     outcome = device.run_bundle(
         bundle,

@@ -160,13 +160,15 @@ class RemoteDevice:
         """Raise the one-line error of a run that wrote no result, after fetching its partial rows."""
         if status == SSH_ERROR_STATUS and (error := ssh_error(self.host.target, stderr)) is not None:
             raise error  # the connection itself failed: nothing can be fetched
+        if status < 128:  # run_edge.py refused its arguments or the bundle (status 2): it measured nothing
+            tail = [line for line in stderr.strip().splitlines() if line.strip()]
+            raise DeviceError(
+                f"device {self.host.target}: run_edge.py exited with status {status}: {tail[-1] if tail else ''}"
+            )
         if status == SSH_ERROR_STATUS:
             how = "killed on the device or its connection closed (ssh exit 255, no error message)"
-        elif status > 128:
-            how = f"killed on the device by {_signal_name(status - 128)}"
         else:
-            tail = [line for line in stderr.strip().splitlines() if line.strip()]
-            how = f"exited with status {status}: {tail[-1] if tail else 'no message'}"
+            how = f"killed on the device by {_signal_name(status - 128)}"
         partial = result.with_name(result.stem + ".partial.json")
         try:
             self.ssh.copy_from(f"{remote_dir}/{RESULT_NAME}{PARTIAL_SUFFIX}", partial)
