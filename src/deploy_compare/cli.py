@@ -25,8 +25,10 @@ COMMANDS: dict[str, str] = {
     "load": "deploy_compare.commands.load",
     "report": "deploy_compare.commands.report",
     "diff": "deploy_compare.commands.diff",
+    "check": "deploy_compare.commands.check",
     "edge-bundle": "deploy_compare.commands.edge_bundle",
     "ingest-edge": "deploy_compare.commands.ingest_edge",
+    "edge-run": "deploy_compare.commands.edge_run",
     "clean": "deploy_compare.commands.clean",
 }
 

@@ -92,6 +92,26 @@ class ResultsError(DeployCompareError):
     """A results file (benchmark or edge runner JSON) is unreadable or does not match its schema."""
 
 
+class DeviceError(DeployCompareError):
+    """An edge device reached over SSH (edge/ssh.py) could not do its part; the message is one line."""
+
+
+class DeviceUnreachable(DeviceError):
+    """No SSH connection to the device (refused, timed out, unknown host, host key not trusted)."""
+
+
+class DeviceAuthError(DeviceError):
+    """The device refused the SSH login (no key of the user's that it accepts)."""
+
+
+class DeviceSetupError(DeviceError):
+    """The device lacks what the bundle needs (Python >= 3.9, numpy, a TFLite runtime)."""
+
+
+class DeviceRunKilled(DeviceError):
+    """The run on the device ended before it wrote its result (killed, or the connection dropped)."""
+
+
 def message_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type name when the message is empty)."""
     text = str(exc).strip().splitlines()

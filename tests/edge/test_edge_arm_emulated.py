@@ -1,7 +1,7 @@
 """The edge bundle on aarch64: Debian's arm64 Python 3.11 + the aarch64 ai-edge-litert wheel under qemu.
 
 The root file system is built once from Debian's and PyPI's packages (edge/emulation.py)
-and cached under .cache/arm64-rootfs/<key>. The bundle's run_edge.py runs there exactly
+and cached under .cache/arm64-rootfs/<key> (conftest.py: arm64_root, shared with the ssh tier). The bundle's run_edge.py runs there exactly
 as on a board; its result must validate, be accepted by ingest-edge, be marked emulated,
 and its models' predictions on the bundle's samples must equal this x86 machine's within
 each artifact's tolerance.
@@ -13,26 +13,16 @@ import json
 import os
 import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from deploy_compare.bench_local.schema import read_document
-from deploy_compare.edge.emulation import (
-    EmulationUnavailable,
-    build_rootfs,
-    check_tools,
-    emulator_prefix,
-    python_command,
-    recipe_from_lock,
-)
+from deploy_compare.edge.emulation import emulator_prefix, python_command
 from deploy_compare.edge.ingest import ingest_edge_result
 
 pytestmark = pytest.mark.arm
 
-REPO = Path(__file__).resolve().parents[2]
-CACHE = REPO / ".cache" / "arm64-rootfs"
 DEVICE = "qemu-arm64"
 
 #: runs inside the emulated Python: the bundle's TFLite runtime (runtimes/tflite.py, assembled in) on its own samples
@@ -57,18 +47,6 @@ print(json.dumps({"engine": engine, "models": sorted(arrays)}))
 def _env() -> dict[str, str]:
     # Nothing of this venv may leak into the emulated Python (PYTHONPATH, VIRTUAL_ENV, ...).
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8"}
-
-
-@pytest.fixture(scope="session")
-def arm64_root():
-    try:
-        check_tools()
-    except EmulationUnavailable as exc:
-        pytest.skip(f"aarch64 emulation unavailable here: {exc} (.ci/run installs them)")
-    started = time.monotonic()
-    root = build_rootfs(recipe_from_lock(REPO / "requirements.lock"), CACHE, progress=print)
-    print(f"arm64 rootfs ready in {time.monotonic() - started:.1f}s: {root}")
-    return root
 
 
 def _tolerance(entry: dict) -> float:

@@ -1,30 +1,22 @@
 """The bundle's run_edge.py in a fresh virtualenv holding only numpy and ai-edge-litert.
 
-The venvs are built once into .cache/edge-venvs/<python>-numpy<v>-litert<v> (installs
-come from the local wheel cache/index and are fast) and reused while the versions match.
-This one is the main Python with the lock's numpy and ai-edge-litert; the "Python >= 3.9"
-promise is proved on Debian bullseye's own 3.9 in test_edge_py39_rootfs.py.
+The venv is built once and cached (edge_venvs.py, shared with the ssh tier's device): the
+main Python with the lock's numpy and ai-edge-litert. The "Python >= 3.9" promise is proved
+on Debian bullseye's own 3.9 in test_edge_py39_rootfs.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
-import tempfile
-from importlib.metadata import version
-from pathlib import Path
 
 import pytest
+from edge_venvs import clean_env, fresh_venv, lock_variant
 
 from deploy_compare.bench_local.schema import read_document
 
 pytestmark = pytest.mark.runtime
 
-REPO = Path(__file__).resolve().parents[2]
-VENV_CACHE = REPO / ".cache" / "edge-venvs"
 FORBIDDEN = ["torch", "tensorflow", "deploy_compare", "onnxruntime", "onnx", "tflite_runtime", "jsonschema"]
 PROVE_ISOLATION = """
 import importlib, json, sys
@@ -41,48 +33,10 @@ print(json.dumps(result))
 """ % (FORBIDDEN,)
 
 
-def _clean_env() -> dict[str, str]:
-    # Nothing from this venv or the test's environment may leak in (PYTHONPATH, VIRTUAL_ENV, ...).
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "LANG": "C.UTF-8",
-        **{k: v for k, v in os.environ.items() if k.startswith("PIP_")},
-    }
-
-
-def _fresh_venv(python: str, tag: str, requirements: list[str]) -> Path:
-    """A venv with only `requirements` (and what they depend on), built once and cached."""
-    key = f"{tag}-" + "-".join(r.replace("==", "") for r in requirements)
-    venv = VENV_CACHE / key
-    if (venv / "READY").exists():
-        return venv
-    VENV_CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".partial", dir=VENV_CACHE))
-    try:
-        subprocess.run([python, "-m", "venv", str(tmp)], check=True, env=_clean_env(), capture_output=True)
-        proc = subprocess.run(
-            [str(tmp / "bin" / "python"), "-m", "pip", "install", "--quiet", *requirements],
-            env=_clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"pip install {' '.join(requirements)} failed: {proc.stderr.strip()[-800:]}")
-        (tmp / "READY").write_text(" ".join(requirements) + "\n")
-        shutil.rmtree(venv, ignore_errors=True)
-        os.replace(tmp, venv)  # venvs hard-code their path in bin/ scripts; `python` itself is fine
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return venv
-
-
 @pytest.mark.timeout(900)
 def test_runner_in_a_fresh_venv_with_only_numpy_and_litert(edge_bundle, tmp_path):
-    python, tag = sys.executable, "py" + "".join(map(str, sys.version_info[:2]))
-    requirements = [f"numpy=={version('numpy')}", f"ai-edge-litert=={version('ai-edge-litert')}"]
-    venv = _fresh_venv(python, tag, requirements)
+    python, tag, requirements = lock_variant()
+    venv = fresh_venv(python, tag, requirements)
     venv_python = str(venv / "bin" / "python")
 
     proc = subprocess.run(
@@ -90,7 +44,7 @@ def test_runner_in_a_fresh_venv_with_only_numpy_and_litert(edge_bundle, tmp_path
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env=_clean_env(),
+        env=clean_env(),
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
@@ -105,7 +59,7 @@ def test_runner_in_a_fresh_venv_with_only_numpy_and_litert(edge_bundle, tmp_path
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env=_clean_env(),
+        env=clean_env(),
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr + proc.stdout

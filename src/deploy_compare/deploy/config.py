@@ -37,7 +37,7 @@ def targets() -> tuple[str, ...]:
 
 def sections() -> tuple[str, ...]:
     """The TOML tables a settings file may have: one per area, one per serving stack."""
-    return ("run", "local", *targets(), "load", "slo", "tune", "report", "cost")
+    return ("run", "local", *targets(), "load", "slo", "tune", "report", "cost", "edge", "budget")
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -271,4 +271,10 @@ def load_run_config(path: Path | None = None, quick: bool = False, overrides: di
     run = build(RunSection, data.get("run", {}), "[run]")
     accuracy_budget_points(data)  # validated before any work, read again when the report renders
     cost_settings(data)  # the same: [cost] is read by the report
+    from ..edge.hosts import edge_hosts
+
+    edge_hosts(data)  # [edge] hosts: read by edge-run
+    from ..report.budgets import budget_settings
+
+    budget_settings(data)  # [budget]: judged by `check` and shown in the report
     return RunConfig(profile="quick" if quick else "full", run=run, raw=data)

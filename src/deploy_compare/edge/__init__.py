@@ -6,6 +6,8 @@
     #          run_edge.py (assembled: numpy + ai-edge-litert/tflite-runtime only), README.txt
     from deploy_compare.edge.ingest import ingest_edge_result
     ingest_edge_result(result_json, run_dir) -> Path     # run_dir/edge/<device>.json
+    from deploy_compare.edge.remote import RemoteDevice, RunOptions     # a device over SSH (ssh.py, hosts.py)
+    RemoteDevice(EdgeHost(...)).run_bundle(bundle, fetch_dir, RunOptions(), progress) -> Outcome
 
 runner.py is the runner's own part, a module of this package (tests import it;
 `python -m deploy_compare.edge.runner` runs it in the source tree) that imports the pure

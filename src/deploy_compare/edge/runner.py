@@ -47,6 +47,8 @@ from ..runtimes.base import Runtime
 from ..runtimes.tflite import TFLiteRuntime
 
 SAMPLES_NAME = "sample_inputs.npz"  # EvalData of the first samples: x (logical layout), reference, y
+#: <out>.partial: the rows measured so far, replaced after each row, removed when <out> is written
+PARTIAL_SUFFIX = ".partial"
 
 
 def tflite_only(format_name: str) -> type[Runtime]:
@@ -224,6 +226,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
         names = wanted
     out = args.out or "edge_result_%s.json" % args.device
+    command = ["run_edge.py"] + list(sys.argv[1:] if argv is None else argv)
     results = []  # type: List[BenchResult]
     total = len(names) * len(args.threads)
     for name in names:
@@ -246,10 +249,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             )
             print("        %s: %s" % (result.status, detail), flush=True)
             results.append(result)
-    write_json_atomic(
-        Path(out),
-        results_document(results, args.device, ["run_edge.py"] + list(sys.argv[1:] if argv is None else argv)),
-    )
+            # the rows so far, beside the final file: a run killed on the device keeps what it measured
+            write_json_atomic(Path(out + PARTIAL_SUFFIX), results_document(results, args.device, command))
+    write_json_atomic(Path(out), results_document(results, args.device, command))
+    if os.path.exists(out + PARTIAL_SUFFIX):
+        os.remove(out + PARTIAL_SUFFIX)
     print("wrote %s" % out)
     ok = [r for r in results if r.status == "OK"]
     failed = [r for r in results if r.status == "FAILED"]

@@ -9,6 +9,7 @@ from . import encodings, plots, tables
 from .document import Bullets, Code, Document, Figure, Paragraph, Section
 from .edge import INVOKE_NOTE, edge_section
 from .fmt import get, getf, ms, text
+from .gate import budget_section
 from .inputs import ReportInputs
 from .names import local_rows
 from .serverview import server_view_section
@@ -278,6 +279,7 @@ def build_document(inputs: ReportInputs) -> Document:
     sections = [
         headline_section(inputs),
         verdict_section(inputs),
+        budget_section(inputs),
         run_section(inputs),
         served_section(inputs),
         server_section(inputs),

@@ -1,4 +1,4 @@
-"""What a report reads from a run directory: results.json, environment.json, edge/*.json."""
+"""What a report reads from a run directory: results.json, environment.json, edge/*.json, budget.json."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from ..errors import ResultsError
 
 ENVIRONMENT_NAME = "environment.json"
 EDGE_DIR = "edge"
+#: the [budget] table `deploy-compare check --budget FILE` judged this run against (report/budgets.py)
+BUDGET_NAME = "budget.json"
 
 
 @dataclass
@@ -21,6 +23,8 @@ class ReportInputs:
     #: device label -> its BenchResult dicts (results.json's edge rows, replaced by edge/<device>.json)
     edge: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     edge_problems: list[str] = field(default_factory=list)  # unreadable edge files, named
+    #: the [budget] table to show (budget.json, else the run's settings); None: no budget section
+    budget: dict[str, Any] | None = None
 
 
 def _read_json(path: Path) -> Any:
@@ -63,4 +67,10 @@ def load_inputs(run_dir: Path) -> ReportInputs:
             problems.append(f"{EDGE_DIR}/{path.name}: unreadable ({exc})")
             continue
         edge[device] = [r for r in rows if isinstance(r, dict)]
-    return ReportInputs(results, environment, dict(sorted(edge.items())), problems)
+    budget = results.settings.get("budget") if isinstance(results.settings, dict) else None
+    if (run_dir / BUDGET_NAME).exists():
+        try:
+            budget = _read_json(run_dir / BUDGET_NAME)["budget"]
+        except (OSError, json.JSONDecodeError, KeyError, TypeError):
+            budget = {}  # shown as a budget that cannot be read, never a silently missing section
+    return ReportInputs(results, environment, dict(sorted(edge.items())), problems, budget)
