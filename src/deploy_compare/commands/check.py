@@ -27,10 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..deploy.gate_settings import parse_budget, read_budget_file
     from ..errors import ConfigError
     from ..fileio import write_json_atomic
     from ..report import render_all
-    from ..report.budgets import parse_budget, read_budget_file
     from ..report.gate import FAIL, MISSING, PASS, evaluate
     from ..report.inputs import BUDGET_NAME, load_inputs
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -20,6 +19,7 @@ if TYPE_CHECKING:  # the typed configs of each area; imported lazily at run time
 
 from ..defaults import DEFAULT_TOML, default
 from ..errors import ConfigError
+from ..fileio import read_toml
 from ..servers.config import MODES
 from .report_settings import accuracy_budget_points, cost_settings
 
@@ -48,16 +48,6 @@ def deep_merge(base: dict, override: dict) -> dict:
         else:
             merged[key] = copy.deepcopy(value)
     return merged
-
-
-def read_toml(path: Path) -> dict:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path}: invalid TOML ({exc})") from None
 
 
 def check_keys(table: dict, allowed: set[str], where: str) -> None:
@@ -274,7 +264,7 @@ def load_run_config(path: Path | None = None, quick: bool = False, overrides: di
     from ..edge.hosts import edge_hosts
 
     edge_hosts(data)  # [edge] hosts: read by edge-run
-    from ..report.budgets import budget_settings
+    from .gate_settings import budget_settings
 
     budget_settings(data)  # [budget]: judged by `check` and shown in the report
     return RunConfig(profile="quick" if quick else "full", run=run, raw=data)

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..deploy.gate_settings import ARTIFACT_LIMITS, SERVED_LIMITS, ArtifactBudget, Budget, ServedBudget, parse_budget
 from ..errors import ConfigError
-from .budgets import ARTIFACT_LIMITS, SERVED_LIMITS, ArtifactBudget, Budget, ServedBudget, parse_budget
 from .document import Paragraph, Section, Table
 from .edge import emulated, quality
 from .fmt import DASH, get, getf, text

@@ -12,7 +12,7 @@ from ..errors import ResultsError
 
 ENVIRONMENT_NAME = "environment.json"
 EDGE_DIR = "edge"
-#: the [budget] table `deploy-compare check --budget FILE` judged this run against (report/budgets.py)
+#: the [budget] table `deploy-compare check --budget FILE` judged this run against (deploy/gate_settings.py)
 BUDGET_NAME = "budget.json"
 
 
