@@ -26,6 +26,19 @@ from typing import Any
 DEFAULT_TOML = Path(__file__).parent / "deploy" / "default.toml"
 
 
+def read_toml(path: Path) -> dict:
+    """A settings file as a dict; a missing or invalid file is a ConfigError naming it."""
+    from .errors import ConfigError
+
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: invalid TOML ({exc})") from None
+
+
 @cache
 def _full_profile() -> dict[str, Any]:
     with open(DEFAULT_TOML, "rb") as fh:

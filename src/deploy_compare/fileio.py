@@ -65,18 +65,3 @@ def size_of(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def read_toml(path: Path) -> dict:
-    """A TOML file as a dict; a missing or invalid file is a ConfigError naming it."""
-    import tomllib
-
-    from .errors import ConfigError
-
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path}: invalid TOML ({exc})") from None

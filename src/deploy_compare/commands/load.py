@@ -189,7 +189,7 @@ def _config_sets_batch_sizes(path: Path | None, quick: bool) -> bool:
     """The user's --config names [load] batch_sizes (or, with --quick, [quick.load] batch_sizes)."""
     if path is None:
         return False
-    from ..fileio import read_toml
+    from ..defaults import read_toml
 
     data = read_toml(Path(path))
     tables = [data.get("load")] + ([(data.get("quick") or {}).get("load")] if quick else [])

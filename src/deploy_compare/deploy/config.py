@@ -17,9 +17,8 @@ if TYPE_CHECKING:  # the typed configs of each area; imported lazily at run time
     from ..bench_local import BenchConfig
     from ..clients import LoadConfig, SloConfig
 
-from ..defaults import DEFAULT_TOML, default
+from ..defaults import DEFAULT_TOML, default, read_toml
 from ..errors import ConfigError
-from ..fileio import read_toml
 from ..servers.config import MODES
 from .report_settings import accuracy_budget_points, cost_settings
 

@@ -175,7 +175,7 @@ def parse_budget(table: Any, source: str = "") -> Budget:
 
 def read_budget_file(path: Path) -> dict[str, Any]:
     """The [budget] table of a budget file (validated: parse_budget), as written."""
-    from ..fileio import read_toml
+    from ..defaults import read_toml
 
     data = read_toml(Path(path))
     unknown = sorted(set(data) - {"budget"})
