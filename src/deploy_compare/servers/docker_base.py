@@ -32,6 +32,7 @@ from .base import Launcher
 from .config import ServerConfig
 from .model_spec import ServedModel
 from .process import free_ports, log_tail
+from .supervisor import ensure_watchdog, owner_labels
 
 # Packaged with the code (package data), so a non-editable install finds them too.
 DOCKERFILES_DIR = Path(__file__).resolve().with_name("dockerfiles")
@@ -182,7 +183,9 @@ class DockerLauncher(Launcher):
             # loopback only: nothing outside this machine can reach the server
             "ports": {cport: ("127.0.0.1", hport) for cport, hport in host_ports.items()},
             "environment": self.environment(),
-            "labels": {LABEL: self.kind, RUN_DIR_LABEL: str(self.run_dir)},
+            # the owner labels: this process's watchdog (supervisor.py) and the next run's
+            # preflight remove the container once this process is gone, whatever killed it
+            "labels": {LABEL: self.kind, RUN_DIR_LABEL: str(self.run_dir), **owner_labels()},
             # tini as PID 1: signals reach the server and zombies are reaped
             "init": True,
         }
@@ -239,6 +242,7 @@ class DockerLauncher(Launcher):
             json.dumps({"build": self.build_kwargs(self.context_dir, tag), "run": kwargs}, indent=2, default=str) + "\n"
         )
         self._run_attempted = True
+        ensure_watchdog()
         try:
             self._container = client.containers.run(**kwargs)
         except Exception as exc:

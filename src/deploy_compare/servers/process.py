@@ -14,7 +14,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import psutil
@@ -42,10 +42,16 @@ def free_ports(count: int) -> list[int]:
 
 
 def start_process_group(argv: Sequence[str], *, cwd: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    """Start `argv` as the leader of a new session, stdout+stderr appended to `log_path`."""
+    """Start `argv` as the leader of a new session, stdout+stderr appended to `log_path`.
+
+    The group gets a pidfile and this process a watchdog (supervisor.py): when this process
+    dies, by SIGKILL too, the watchdog stops the group; stop_process_tree removes the pidfile.
+    """
+    from .supervisor import register_process
+
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             list(argv),
             cwd=str(cwd),
             env=env,
@@ -54,6 +60,11 @@ def start_process_group(argv: Sequence[str], *, cwd: Path, env: dict[str, str], 
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _pidfiles[proc.pid] = register_process(proc.pid, Path(cwd).name, cwd)
+    return proc
+
+
+_pidfiles: dict[int, Path] = {}  # leader pid -> its pidfile (supervisor.register_process)
 
 
 def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
@@ -93,13 +104,31 @@ def group_members(pgid: int) -> list[psutil.Process]:
 
 def stop_process_tree(proc: subprocess.Popen, grace_s: float = 10.0, extra: Sequence[psutil.Process] = ()) -> list[int]:
     """End `proc`, its process group and all descendants. Returns pids still alive (should be [])."""
-    pgid = proc.pid  # leader of its own session: pgid == pid
-    procs = {p.pid: p for p in [*tree_of(proc.pid), *group_members(pgid), *extra]}
+    from .supervisor import unregister
+
+    # leader of its own session: pgid == pid
+    survivors = stop_tree(proc.pid, proc.pid, grace_s, extra, reap=lambda: _reap(proc))
+    _reap(proc, block=True)
+    if not survivors:
+        unregister(_pidfiles.pop(proc.pid, None))
+    return survivors
+
+
+def stop_tree(
+    root: int | None,
+    pgid: int,
+    grace_s: float = 10.0,
+    extra: Sequence[psutil.Process] = (),
+    reap: Callable[[], None] = lambda: None,
+) -> list[int]:
+    """End the process group `pgid`, the tree under `root` (None: gone already) and `extra`:
+    SIGTERM, `grace_s`, then SIGKILL. Returns pids still alive (should be [])."""
+    procs = {p.pid: p for p in [*(tree_of(root) if root is not None else []), *group_members(pgid), *extra]}
     targets = list(procs.values())
     _signal_all(pgid, targets, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while _alive(targets) and time.monotonic() < deadline:
-        _reap(proc)
+        reap()
         time.sleep(0.1)
     survivors = _alive(targets)
     if survivors:
@@ -111,9 +140,8 @@ def stop_process_tree(proc: subprocess.Popen, grace_s: float = 10.0, extra: Sequ
         _signal_all(pgid, targets, signal.SIGKILL)
         deadline = time.monotonic() + 5.0
         while _alive(targets) and time.monotonic() < deadline:
-            _reap(proc)
+            reap()
             time.sleep(0.05)
-    _reap(proc, block=True)
     return [p.pid for p in _alive(targets)]
 
 
