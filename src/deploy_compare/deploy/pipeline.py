@@ -100,6 +100,7 @@ class Pipeline:
         record = StageRecord(name=name, status="INTERRUPTED", reason=CUT_OFF)
         self.results.run.stages.append(record)
         self._in_flight = record
+        self.save()  # on disk at once: a kill before the stage's first figure still leaves it INTERRUPTED
         started = time.monotonic()
         try:
             if name != "export":
@@ -187,6 +188,7 @@ class Pipeline:
             result = ServedResult(target=kind, status="OK", artifact=artifact_name, repeat=self.config.run.repeat)
             self.results.served.append(result)
         result.status = "INTERRUPTED"  # until this repetition ends: what a SIGKILL leaves in results.json
+        self.save()
         artifact = self.results.artifacts.get(result.artifact or "") or {}
         if not (artifact.get("parity") or {}).get("passed"):
             result.status = "SKIPPED"
