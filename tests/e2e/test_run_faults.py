@@ -275,8 +275,9 @@ def test_sigkill_during_a_docker_stack_leaves_no_container(small_run, cli_comman
     )
 
     def containers() -> list[str]:
-        found = docker_client.containers.list(all=True, filters={"label": LABEL})
-        return [c.name for c in found if c.labels.get(RUN_DIR_LABEL, "").startswith(str(runs.resolve()))]
+        # sparse: a container removed between the listing and its inspect must not fail the poll
+        found = docker_client.api.containers(all=True, filters={"label": LABEL})
+        return [c["Names"][0] for c in found if c["Labels"].get(RUN_DIR_LABEL, "").startswith(str(runs.resolve()))]
 
     try:
         _wait_for_line(proc, "torchserve: healthy", timeout_s=900)

@@ -150,17 +150,12 @@ def find_leftovers(owner_pid: int | None = None, docker_client: Any = None) -> l
             )
         else:
             path.unlink(missing_ok=True)
-    for container in _owned_containers(docker_client, owner_pid):
-        labels = container.labels or {}
-        from .docker_base import LABEL, RUN_DIR_LABEL
+    from .docker_base import LABEL, RUN_DIR_LABEL
 
+    for name, labels in _owned_containers(docker_client, owner_pid):
         found.append(
             Leftover(
-                "container",
-                container.name,
-                labels.get(LABEL, "?"),
-                labels.get(RUN_DIR_LABEL, ""),
-                int(labels.get(OWNER_PID_LABEL, "0")),
+                "container", name, labels.get(LABEL, "?"), labels.get(RUN_DIR_LABEL, ""), int(labels[OWNER_PID_LABEL])
             )
         )
     return found
@@ -172,27 +167,30 @@ def _tree_alive(rec: dict[str, Any]) -> bool:
     return alive(rec["pid"], rec.get("started")) or bool(group_members(rec["pgid"]))
 
 
-def _owned_containers(client: Any, owner_pid: int | None) -> list[Any]:
-    """Containers with owner labels whose owner is dead (or whose owner is `owner_pid`)."""
+def _owned_containers(client: Any, owner_pid: int | None) -> list[tuple[str, dict[str, str]]]:
+    """(name, labels) of containers with owner labels whose owner is dead (or is `owner_pid`).
+
+    Sparse listing: one call, no per-container inspect that a container removed meanwhile
+    would fail (the engine answers 404 for it and the whole list would be lost)."""
     if client is None:
         return []
-    labels = [OWNER_PID_LABEL] if owner_pid is None else [f"{OWNER_PID_LABEL}={owner_pid}"]
+    wanted = [OWNER_PID_LABEL] if owner_pid is None else [f"{OWNER_PID_LABEL}={owner_pid}"]
     try:
-        containers = client.containers.list(all=True, filters={"label": labels})
+        listed = client.api.containers(all=True, filters={"label": wanted})
     except Exception:
         return []
-    if owner_pid is not None:
-        return list(containers)
-    dead = []
-    for c in containers:
-        labels_ = c.labels or {}
+    owned = []
+    for entry in listed:
+        labels = entry.get("Labels") or {}
+        name = (entry.get("Names") or ["/" + str(entry.get("Id", "?"))[:12]])[0].lstrip("/")
         try:
-            started = float(labels_.get(OWNER_STARTED_LABEL, "nan"))
+            started: float | None = float(labels.get(OWNER_STARTED_LABEL, "nan"))
+            pid = int(labels.get(OWNER_PID_LABEL, "0"))
         except ValueError:
-            started = None
-        if not alive(int(labels_.get(OWNER_PID_LABEL, "0")), started):
-            dead.append(c)
-    return dead
+            started, pid = None, 0
+        if owner_pid is not None or not alive(pid, started):
+            owned.append((name, labels))
+    return owned
 
 
 def stop_leftovers(leftovers: list[Leftover], docker_client: Any = None) -> list[str]:
