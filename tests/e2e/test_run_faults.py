@@ -154,18 +154,14 @@ def _service_processes_of(run_dir) -> list[int]:
 
 # ---- the run killed outright (SIGKILL): nothing it started survives; it resumes ----------------
 
-#: a small run: the in-process stage on one artifact, one short served target, no tuning
+#: a small run: the in-process stage on one artifact (+ [local.measure] of conftest.py), one
+#: short served target, no tuning
 SMALL_RUN = """
 [local]
 profiles = ["edge"]
 artifacts = ["onnx"]
-[local.measure]
-warmup_iterations = 3
-min_iterations = 30
-min_duration_s = 0.2
-throughput_min_iterations = 3
-throughput_min_duration_s = 0.1
-correctness_samples = 32
+"""
+SMALL_LOAD = """
 [load]
 concurrency = [1, 2]
 warmup_s = 0.2
@@ -184,12 +180,12 @@ GONE_WITHIN_S = 10.0  # the watchdog polls every 0.2 s, then SIGTERM, 2 s, SIGKI
 
 
 @pytest.fixture
-def small_run(short_config, tmp_path, monkeypatch):
+def small_run(short_config, short_measure, tmp_path, monkeypatch):
     """(settings file, runs dir): SMALL_RUN on the session's artifacts copy; pidfiles and
     watchdog logs in this test's own state directory."""
     _, artifacts = short_config
     settings = tmp_path / "small.toml"
-    settings.write_text(f'[run]\nartifacts_dir = "{artifacts}"\n' + SMALL_RUN)
+    settings.write_text(f'[run]\nartifacts_dir = "{artifacts}"\n' + SMALL_RUN + short_measure + SMALL_LOAD)
     monkeypatch.setenv("DEPLOY_COMPARE_STATE_DIR", str(tmp_path / "state"))
     return settings, tmp_path / "runs"
 
