@@ -127,3 +127,37 @@ def test_resume_refuses_a_changed_artifact_another_model_and_other_settings(synt
     (copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ResumeError, match="another model"):
         check_same_artifacts(results, copy)
+
+
+def test_the_run_table_shows_the_machine_and_the_stages_say_how_far_and_beside_what():
+    from deploy_compare.report.tables import header_table, stages_table
+
+    results = RunResults(
+        run=RunInfo(
+            id="r",
+            profile="quick",
+            started_utc="now",
+            command="x",
+            machine={
+                "load_average": [1.5, 1.2, 0.9],
+                "steal_percent": 0.4,
+                "busy": ["stress (pid 42, 98% of a core)"],
+                "leftovers_stopped": ["torchserve-native pid 7 of run runs/old (its run, pid 6, is gone)"],
+            },
+            stages=[
+                StageRecord("local", "OK", 2.0, busy=["stress (pid 42, 98% of a core)"]),
+                StageRecord("triton", "INTERRUPTED", 3.0, "cut off", progress="2 closed-loop levels"),
+            ],
+        ),
+        settings={},
+    )
+    header = {row[0]: row[1] for row in header_table(results, None).rows}
+    assert (
+        "load average 1.5 / 1.2 / 0.9" in header["machine before the run"]
+        and "0.4 %" in header["machine before the run"]
+    )
+    assert header["busy processes seen"] == "stress (pid 42, 98% of a core)"
+    assert "pid 7 of run runs/old" in header["leftover servers stopped"]
+    stages = {row[0]: row[3] for row in stages_table(results).rows}
+    assert "MEASURED BESIDE BUSY PROCESSES: stress (pid 42" in stages["local"]
+    assert "got as far as: 2 closed-loop levels" in stages["triton"]
