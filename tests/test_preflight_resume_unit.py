@@ -161,3 +161,24 @@ def test_the_run_table_shows_the_machine_and_the_stages_say_how_far_and_beside_w
     stages = {row[0]: row[3] for row in stages_table(results).rows}
     assert "MEASURED BESIDE BUSY PROCESSES: stress (pid 42" in stages["local"]
     assert "got as far as: 2 closed-loop levels" in stages["triton"]
+
+
+def test_resume_refuses_a_run_that_is_still_going_or_complete(synthetic_manifest, tmp_path):
+    import os
+
+    import psutil
+
+    from deploy_compare.deploy.resume import load_for_resume
+
+    results = _results(synthetic_manifest)
+    results.run.pid, results.run.pid_started = os.getpid(), psutil.Process().create_time()
+    results.write(tmp_path)
+    with pytest.raises(ResumeError, match=f"still going \\(pid {os.getpid()}\\)"):
+        load_for_resume(tmp_path)
+    results.run.pid_started -= 100  # another process that had this pid: gone
+    results.write(tmp_path)
+    assert load_for_resume(tmp_path).run.stages
+    results.run.complete = True
+    results.write(tmp_path)
+    with pytest.raises(ResumeError, match="completed"):
+        load_for_resume(tmp_path)

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+import psutil
+
 from ..errors import BusyMachineError, DeployCompareError, message_line
 from ..fileio import write_json_atomic
 from ..progress import ProgressLog
@@ -295,6 +297,8 @@ class Pipeline:
         earlier_s = 0.0
         if self.resume is not None:
             done, earlier_s = self._resume_where_cut(run_dir, machine)
+        me = psutil.Process()
+        self.results.run.pid, self.results.run.pid_started = me.pid, me.create_time()
         try:
             for number, (name, fn) in enumerate(stages, 1):
                 if name in done:

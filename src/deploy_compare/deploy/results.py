@@ -110,6 +110,9 @@ class RunInfo:
     machine: dict[str, Any] | None = None
     # `run --resume`: one entry per resumption {"utc", "kept": [stage names], "rerun": [stage names]}
     resumed: list[dict[str, Any]] = field(default_factory=list)
+    # the process running it now (pid, its start time): a resume refuses a run still going
+    pid: int | None = None
+    pid_started: float | None = None
 
 
 @dataclass

@@ -75,9 +75,13 @@ def check_same_artifacts(results: RunResults, manifest_dir: Path) -> None:
 
 
 def load_for_resume(run_dir: Path) -> RunResults:
+    from ..servers.supervisor import alive
+
     results = load_results(run_dir)
     if results.run.complete:
         raise ResumeError(f"{run_dir}: the run completed; nothing to resume")
+    if results.run.pid is not None and alive(results.run.pid, results.run.pid_started):
+        raise ResumeError(f"{run_dir}: the run is still going (pid {results.run.pid}); stop it first")
     return results
 
 
