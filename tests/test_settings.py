@@ -30,9 +30,12 @@ def test_load_and_bench_local_defaults_are_the_run_profile(quick):
     assert run.bench_config().settings == (MeasureSettings.quick() if quick else MeasureSettings())
 
 
-def test_config_dataclass_defaults_are_default_toml():
+def test_config_dataclass_defaults_are_default_toml(monkeypatch):
     """Defaults are written once (default.toml; defaults.py): each table of the full profile builds
     exactly the dataclass's default instance, so `LoadConfig()` and `run` start from the same values."""
+    from deploy_compare.deploy.config import BUSY_MACHINE_ENV
+
+    monkeypatch.delenv(BUSY_MACHINE_ENV, raising=False)  # the suite's "warn" (tests/conftest.py)
     from deploy_compare.bench_local import BenchConfig
     from deploy_compare.clients import LoadConfig, SloConfig
     from deploy_compare.deploy.config import RunSection, build

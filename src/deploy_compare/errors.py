@@ -112,6 +112,17 @@ class DeviceRunKilled(DeviceError):
     """The run on the device ended before it wrote its result (killed, or the connection dropped)."""
 
 
+class BusyMachineError(DeployCompareError):
+    """Another process keeps the run's cores busy ([run] busy_machine = "stop"): figures measured
+    beside it would be wrong."""
+
+    exit_code = 4
+
+
+class ResumeError(DeployCompareError):
+    """`run --resume` refused: the run cannot be continued as it was (settings, model or artifacts differ)."""
+
+
 def message_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type name when the message is empty)."""
     text = str(exc).strip().splitlines()

@@ -15,11 +15,8 @@ CLI = str(Path(sys.executable).parent / "deploy-compare")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "servers"))
 from docker_fixtures import docker_client, torchserve_base  # noqa: E402, F401
 
-# Short but complete: every stage runs for real, only the durations shrink.
-SHORT_SETTINGS = """
-[local]
-profiles = ["server", "edge"]
-server_threads = [1]
+# The in-process benchmark's short measurement, shared by every e2e settings file.
+SHORT_MEASURE = """
 [local.measure]
 warmup_iterations = 3
 min_iterations = 30
@@ -27,7 +24,15 @@ min_duration_s = 0.2
 throughput_min_iterations = 3
 throughput_min_duration_s = 0.1
 correctness_samples = 32
-[load]
+"""
+# Short but complete: every stage runs for real, only the durations shrink.
+SHORT_SETTINGS = (
+    """
+[local]
+profiles = ["server", "edge"]
+server_threads = [1]"""
+    + SHORT_MEASURE
+    + """[load]
 concurrency = [1, 4]
 warmup_s = 0.3
 duration_s = 1.5
@@ -38,6 +43,13 @@ duration_s = 1.5
 min_requests = 40
 max_trials = 3
 """
+)
+
+
+@pytest.fixture(scope="session")
+def short_measure() -> str:
+    """SHORT_MEASURE: the [local.measure] table of the e2e settings."""
+    return SHORT_MEASURE
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from deploy_compare.deploy.results import load_results
-from deploy_compare.servers.docker_base import LABEL, RUN_DIR_LABEL
+from deploy_compare.servers.supervisor import LABEL, RUN_DIR_LABEL
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]  # the whole run, in the docker tier
 

@@ -23,7 +23,7 @@ from deploy_compare.errors import ImageBuildError
 from deploy_compare.evaldata import EvalData
 from deploy_compare.manifest import load_manifest, to_artifact_layout
 from deploy_compare.servers import make_launcher
-from deploy_compare.servers.docker_base import LABEL, RUN_DIR_LABEL
+from deploy_compare.servers.supervisor import LABEL, RUN_DIR_LABEL
 from deploy_compare.servers.tfserving.config import TFServingConfig
 from deploy_compare.servers.torchserve.config import TorchServeConfig
 

@@ -33,6 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--runs-dir", default=None, help="where run directories go (default runs/)")
     parser.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="RUN",
+        help="continue the interrupted run in directory RUN from its first stage that did not complete, "
+        "with its own settings (others given must match), model and artifacts (checked by hash)",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=None,
@@ -72,14 +80,29 @@ def _overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
+def _resumed_config(args: argparse.Namespace):
+    """The settings the run recorded; settings given beside --resume must be the same."""
+    from ..deploy.config import load_run_config
+    from ..deploy.resume import check_same_settings, load_for_resume, recorded_config
+
+    results = load_for_resume(args.resume)
+    overrides = _overrides(args)
+    if args.config is not None or args.quick or overrides:
+        check_same_settings(results, load_run_config(args.config, quick=args.quick, overrides=overrides))
+    return recorded_config(results)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..deploy.config import load_run_config
     from ..deploy.pipeline import Pipeline
     from ..report import render_all
     from ..stop_signals import stop_signals_as_interrupt
 
-    config = load_run_config(args.config, quick=args.quick, overrides=_overrides(args))
-    pipeline = Pipeline(config, argv=["deploy-compare", *sys.argv[1:]], render=render_all)
+    if args.resume is not None:
+        config = _resumed_config(args)
+    else:
+        config = load_run_config(args.config, quick=args.quick, overrides=_overrides(args))
+    pipeline = Pipeline(config, argv=["deploy-compare", *sys.argv[1:]], render=render_all, resume=args.resume)
     try:
         with stop_signals_as_interrupt():  # `kill`, a CI timeout or a closed terminal: like Ctrl-C
             run_dir = pipeline.run()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -23,6 +24,10 @@ from ..servers.config import MODES
 from .report_settings import accuracy_budget_points, cost_settings
 
 DEFAULTS = DEFAULT_TOML
+BUSY_MODES = ("stop", "warn")
+#: overrides default.toml's [run] busy_machine (a settings file and the CLI still win): the test
+#: suite sets "warn" (tests/conftest.py), since its own tests and other engineers' keep the cores busy
+BUSY_MACHINE_ENV = "DEPLOY_COMPARE_BUSY_MACHINE"
 SCALE_OUT_KEYS = ("client_processes", "ray_address")  # [load] keys of the client's placement
 WORKLOAD_KEYS = ("batch_sizes", "batch_concurrency")  # [load] keys of what is sent, read by RunConfig.batch_sizes()
 
@@ -78,8 +83,20 @@ class RunSection:
     server_memory_limit_mib: int = default(
         "run", "server_memory_limit_mib"
     )  # 0 = none; else Docker's --memory, natively the tree killed at it
+    # the preflight and the check before each stage (deploy/preflight.py): another process above
+    # busy_cpu_share of one core, sampled over busy_sample_s, stops the run ("stop") or marks
+    # the figures measured beside it ("warn")
+    busy_machine: str = default("run", "busy_machine")
+    busy_cpu_share: float = default("run", "busy_cpu_share")
+    busy_sample_s: float = default("run", "busy_sample_s")
 
     def __post_init__(self) -> None:
+        if self.busy_machine not in BUSY_MODES:
+            raise ConfigError(f"run.busy_machine must be one of {', '.join(BUSY_MODES)}, got {self.busy_machine!r}")
+        for name in ("busy_cpu_share", "busy_sample_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(f"run.{name} must be a number > 0, got {value!r}")
         if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 1:
             raise ConfigError(f"run.repeat must be an integer >= 1, got {self.repeat!r}")
         allowed = targets()
@@ -245,6 +262,8 @@ def load_run_config(path: Path | None = None, quick: bool = False, overrides: di
     the user's own [quick] table (with --quick), command-line overrides."""
     data = read_toml(DEFAULTS)
     default_quick = data.pop("quick", {})
+    if os.environ.get(BUSY_MACHINE_ENV):
+        data["run"]["busy_machine"] = os.environ[BUSY_MACHINE_ENV]
     if quick:
         data = deep_merge(data, default_quick)
     if path is not None:

@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from ..errors import DeployCompareError, message_line
+import psutil
+
+from ..errors import BusyMachineError, DeployCompareError, message_line
 from ..fileio import write_json_atomic
 from ..progress import ProgressLog
 from .affinity import plan_cores
@@ -28,6 +30,8 @@ from .results import RunInfo, RunResults, ServedResult, StageRecord
 from .rundir import create_run_dir
 
 ENVIRONMENT_NAME = "environment.json"
+#: the reason a stage in flight carries in results.json until it ends
+CUT_OFF = "cut off: the run stopped during this stage (killed, or the machine went down)"
 
 
 def _utc_now() -> str:
@@ -42,8 +46,10 @@ class Pipeline:
         progress: ProgressLog | None = None,
         on_server_started: Callable[[str, object], None] | None = None,
         render: Callable[[Path], Iterable[Path]] | None = None,
+        resume: Path | None = None,
     ) -> None:
         self.config = config
+        self.resume = resume  # `run --resume`: the run directory to continue (deploy/resume.py)
         self.argv = argv
         self.progress = progress or ProgressLog()
         self.on_server_started = on_server_started  # a hook for tests (e.g. kill a server mid-run)
@@ -54,6 +60,8 @@ class Pipeline:
         self.run_dir: Path | None = None  # set first thing in run(); the CLI reads it after Ctrl-C
         self._results: RunResults | None = None
         self._manifest_dir: Path | None = None
+        self._plan: dict[str, tuple[str | None, int]] = {}  # stage name -> (target or None, repetition)
+        self._in_flight: StageRecord | None = None  # the stage running now
 
     # -- state that exists once run() has started: stages may rely on it -----------------------
     @property
@@ -76,19 +84,43 @@ class Pipeline:
 
     # -- bookkeeping -------------------------------------------------------------------------
     def save(self) -> None:
+        record = self._in_flight
+        if record is not None and record.status == "INTERRUPTED":
+            record.progress = self._progress_of(record.name)
         self.results.write(self._run_dir)
 
+    def _progress_of(self, name: str) -> str:
+        """How far a stage in flight got (written with its INTERRUPTED record)."""
+        from .resume import served_progress
+
+        kind, repetition = self._plan.get(name, (None, 1))
+        served = next((s for s in self.results.served if s.target == kind), None)
+        if served is not None:
+            return served_progress(served, repetition)
+        return "the in-process benchmark (its rows are written when it ends)" if name != "export" else "exporting"
+
     def _stage(self, name: str, fn: Callable[[], tuple[str, str] | None]) -> None:
-        """Run one stage; fn returns None (OK) or (status, reason) for SKIPPED/FAILED without raising."""
-        record = StageRecord(name=name, status="OK")
+        """Run one stage; fn returns None (OK) or (status, reason) for SKIPPED/FAILED without raising.
+
+        Until fn returns, results.json records the stage INTERRUPTED with how far it got: a run
+        killed mid-stage (SIGKILL, no handler runs) never leaves it marked OK."""
+        record = StageRecord(name=name, status="INTERRUPTED", reason=CUT_OFF)
         self.results.run.stages.append(record)
+        self._in_flight = record
+        self.save()  # on disk at once: a kill before the stage's first figure still leaves it INTERRUPTED
         started = time.monotonic()
         try:
+            if name != "export":
+                record.busy = self._check_machine(f"before stage {name}").to_dict()["busy"]
             outcome = fn()
+            record.status, record.reason, record.progress = "OK", None, None
             if outcome is not None:
                 record.status, record.reason = outcome
         except KeyboardInterrupt:
             record.status, record.reason = "INTERRUPTED", "Ctrl-C"
+            raise
+        except BusyMachineError as exc:  # stops the run: `run --resume` continues it here
+            record.status, record.reason = "INTERRUPTED", message_line(exc)
             raise
         except Exception as exc:  # noqa: BLE001 - one stage failing must never lose the others
             record.status, record.reason = "FAILED", message_line(exc)
@@ -98,6 +130,14 @@ class Pipeline:
         finally:
             record.seconds = round(time.monotonic() - started, 2)
             self.save()
+            self._in_flight = None
+
+    def _check_machine(self, where: str):
+        """Leftover servers stopped, busy strangers named (deploy/preflight.py); BusyMachineError
+        in [run] busy_machine = "stop" mode."""
+        from .preflight import check_machine
+
+        return check_machine(self.config.run, (*self.plan.server, *self.plan.client), self.progress, where=where)
 
     # -- stages ------------------------------------------------------------------------------
     def _export(self) -> None:
@@ -154,6 +194,8 @@ class Pipeline:
             artifact_name = get(kind).artifact
             result = ServedResult(target=kind, status="OK", artifact=artifact_name, repeat=self.config.run.repeat)
             self.results.served.append(result)
+        result.status = "INTERRUPTED"  # until this repetition ends: what a SIGKILL leaves in results.json
+        self.save()
         artifact = self.results.artifacts.get(result.artifact or "") or {}
         if not (artifact.get("parity") or {}).get("passed"):
             result.status = "SKIPPED"
@@ -181,8 +223,10 @@ class Pipeline:
             result.reason = message_line(exc) + (f" (repetition {repetition})" if repetition > 1 else "")
             result.log_tail = getattr(exc, "log_tail", None) or None  # ServerError carries it
             raise
-        if result.status == "OK" and repetition == 1:  # tuned once; repetitions re-measure the points
+        if result.status == "INTERRUPTED" and repetition == 1:  # tuned once; repetitions re-measure the points
             self._tune(kind, result)
+        if result.status == "INTERRUPTED":
+            result.status = "OK"  # the repetition ran its course
         return None if result.status == "OK" else (result.status, result.reason or "")
 
     def _tune(self, kind: str, result: ServedResult) -> None:
@@ -220,24 +264,30 @@ class Pipeline:
 
         self.config.validate()  # every section, before a directory or a process exists
         tune_settings(self.config)
-        self.run_dir = run_dir = create_run_dir(Path(self.config.run.runs_dir))
+        machine = self._check_machine("preflight").to_dict()  # a busy stranger stops it here
         started = time.monotonic()
+        if self.resume is None:
+            self.run_dir = run_dir = create_run_dir(Path(self.config.run.runs_dir))
+            self._results = RunResults(
+                run=RunInfo(
+                    id=run_dir.name,
+                    profile=self.config.profile,
+                    started_utc=_utc_now(),
+                    command=" ".join(self.argv),
+                    cores=self.plan.to_dict(),
+                    machine=machine,
+                ),
+                settings=self.config.raw,
+            )
+        else:
+            self.run_dir = run_dir = Path(self.resume).resolve()
         self.progress.line(
             f"run {run_dir} ({self.config.profile} profile); "
             f"server cores {list(self.plan.server)}, client cores {list(self.plan.client)}"
             + (" (shared: only one core)" if self.plan.shared else "")
         )
-        write_json_atomic(run_dir / ENVIRONMENT_NAME, collect_environment(self.argv))
-        self._results = RunResults(
-            run=RunInfo(
-                id=run_dir.name,
-                profile=self.config.profile,
-                started_utc=_utc_now(),
-                command=" ".join(self.argv),
-                cores=self.plan.to_dict(),
-            ),
-            settings=self.config.raw,
-        )
+        if self.resume is None:
+            write_json_atomic(run_dir / ENVIRONMENT_NAME, {**collect_environment(self.argv), "machine": machine})
         stages: list[tuple[str, Callable[[], tuple[str, str] | None]]] = [("export", self._export)]
         # Repetitions interleave the in-process stage and the stacks (local A B local A B): drift
         # on a shared machine hits all alike. Each stack starts once per repetition (seconds,
@@ -245,13 +295,22 @@ class Pipeline:
         # repetition includes a fresh start.
         served_stages: dict[str, str] = {}
         for name, kind, repetition in stage_plan(self.config.run.targets, self.config.run.repeat):
+            self._plan[name] = (kind, repetition)
             if kind is None:
                 stages.append((name, partial(self._local, repetition)))
             else:
                 served_stages[name] = kind
                 stages.append((name, partial(self._served, kind, repetition)))
+        done: set[str] = set()
+        earlier_s = 0.0
+        if self.resume is not None:
+            done, earlier_s = self._resume_where_cut(run_dir, machine)
+        me = psutil.Process()
+        self.results.run.pid, self.results.run.pid_started = me.pid, me.create_time()
         try:
             for number, (name, fn) in enumerate(stages, 1):
+                if name in done:
+                    continue  # `run --resume`: this stage completed before the run stopped
                 if name != "export" and self.results.model is None:
                     self.results.run.stages.append(StageRecord(name, "SKIPPED", 0.0, "export produced no manifest"))
                     continue
@@ -263,16 +322,37 @@ class Pipeline:
                 self.progress.stage(number, len(stages), name, time_left(self.config, left, self._local_stage_s()))
                 self._stage(name, fn)
             self.results.run.complete = True
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, BusyMachineError):
             self.results.run.interrupted = True
-            self.progress.line("interrupted: servers stopped; writing what was measured")
+            self.progress.line("interrupted: servers stopped; writing what was measured (`run --resume` continues it)")
             raise
         finally:
             self.results.run.finished_utc = _utc_now()
-            self.results.run.wall_s = round(time.monotonic() - started, 1)
+            self.results.run.wall_s = round(earlier_s + time.monotonic() - started, 1)
             self.save()
             self._render_safely()
         return run_dir
+
+    def _resume_where_cut(self, run_dir: Path, machine: dict) -> tuple[set[str], float]:
+        """Load the run, check its artifacts, keep its complete stages (deploy/resume.py).
+        Returns (the stage names kept, the seconds they took)."""
+        from ..exporters.pipeline import default_out_dir
+        from .resume import check_same_artifacts, cut_back, load_for_resume, resumed_entry
+
+        self._results = results = load_for_resume(run_dir)
+        run = self.config.run
+        self._manifest_dir = Path(run.artifacts_dir) if run.artifacts_dir else default_out_dir(run.model)
+        kept, rerun = cut_back(results, self._plan)
+        if "export" in kept:  # the stages kept measured these files: the rest must measure the same
+            check_same_artifacts(results, self._manifest_dir)
+        results.run.interrupted = False
+        results.run.resumed.append({**resumed_entry(kept, rerun), "machine": machine})
+        self.progress.line(
+            f"resuming: {len(kept)} stage(s) kept ({', '.join(kept) or 'none'}); again from "
+            + (rerun[0] if rerun else "the first stage not run")
+        )
+        self.save()
+        return set(kept), sum(s.seconds for s in results.run.stages)
 
     def _local_stage_s(self) -> float | None:
         """How long the first in-process repetition took (None before it ran or when it failed):

@@ -36,6 +36,10 @@ class StageRecord:
     status: str = field(metadata=_STATUS)
     seconds: float = 0.0
     reason: str | None = None
+    # INTERRUPTED: how far the stage got before it was cut off (what it had measured)
+    progress: str | None = None
+    # [run] busy_machine = "warn": the processes busy beside this stage (deploy/preflight.py)
+    busy: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -101,6 +105,14 @@ class RunInfo:
     interrupted: bool = False
     cores: dict[str, Any] = field(default_factory=dict)  # affinity.CorePlan.to_dict()
     stages: list[StageRecord] = field(default_factory=list)
+    # the preflight (deploy/preflight.py MachineCheck): load average, CPU steal, busy processes,
+    # leftover servers of earlier runs it stopped
+    machine: dict[str, Any] | None = None
+    # `run --resume`: one entry per resumption {"utc", "kept": [stage names], "rerun": [stage names]}
+    resumed: list[dict[str, Any]] = field(default_factory=list)
+    # the process running it now (pid, its start time): a resume refuses a run still going
+    pid: int | None = None
+    pid_started: float | None = None
 
 
 @dataclass

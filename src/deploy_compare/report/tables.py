@@ -61,7 +61,12 @@ def header_table(results: RunResults, environment: dict[str, Any] | None) -> Tab
         ],
         ["cores: server / client", f"{cores(plan.get('server_cores'))} / {cores(plan.get('client_cores'))}{shared}"],
         ["command", run.command],
+        *machine_rows(run.machine),
     ]
+    if run.resumed:
+        rows.append(
+            ["resumed", "; ".join(f"{text(r.get('utc'))}: kept {len(r.get('kept', []))} stages" for r in run.resumed)]
+        )
     if env:
         usable = env.get("usable_cores")
         rows += [
@@ -91,6 +96,22 @@ def header_table(results: RunResults, environment: dict[str, Any] | None) -> Tab
     return Table(["", ""], rows)
 
 
+def machine_rows(machine: dict | None) -> list[list[str]]:
+    """The preflight's view of the machine (deploy/preflight.py MachineCheck)."""
+    if not machine:
+        return []
+    load = machine.get("load_average") or []
+    return [
+        [
+            "machine before the run",
+            f"load average {' / '.join(num(x) for x in load) or '-'} (1/5/15 min), CPU steal "
+            f"{num(machine.get('steal_percent'))} %",
+        ],
+        ["busy processes seen", "; ".join(machine.get("busy") or []) or "none"],
+        ["leftover servers stopped", "; ".join(machine.get("leftovers_stopped") or []) or "none"],
+    ]
+
+
 def stages_table(results: RunResults) -> Table:
     stages = results.run.stages
     # A served stage's record may leave the reason to its ServedResult; show it here too
@@ -99,7 +120,14 @@ def stages_table(results: RunResults) -> Table:
     return Table(
         ["stage", "status", "time", "reason / error"],
         [
-            [s.name, s.status, seconds(s.seconds), text(s.reason or served_reasons.get(s.name.split(" ")[0]))]
+            [
+                s.name,
+                s.status,
+                seconds(s.seconds),
+                text(s.reason or served_reasons.get(s.name.split(" ")[0]))
+                + (f"; got as far as: {s.progress}" if s.progress else "")
+                + (f"; MEASURED BESIDE BUSY PROCESSES: {'; '.join(s.busy)}" if s.busy else ""),
+            ]
             for s in stages
         ],
         [s.status for s in stages],

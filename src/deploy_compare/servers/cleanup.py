@@ -1,11 +1,11 @@
-"""Find and remove what the toolkit left in Docker, by its label (docker_base.LABEL)."""
+"""Find and remove what the toolkit left in Docker, by its label (supervisor.LABEL)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from .docker_base import LABEL
+from .supervisor import LABEL
 
 #: repositories of the local stand-in base images (docker/*-standin/build.sh)
 BASE_REPO_SUFFIX = "-base"

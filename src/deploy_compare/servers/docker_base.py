@@ -32,6 +32,7 @@ from .base import Launcher
 from .config import ServerConfig
 from .model_spec import ServedModel
 from .process import free_ports, log_tail
+from .supervisor import LABEL, RUN_DIR_LABEL, ensure_watchdog, owner_labels
 
 # The Dockerfiles' one source is the repository root (Dockerfile.<kind>, buildable by hand);
 # the build (setup.py's build_py) copies them into the package, so a non-editable install
@@ -41,10 +42,6 @@ PACKAGED_DOCKERFILES_DIR = Path(__file__).resolve().with_name("dockerfiles")
 ENGINE_PING_TIMEOUT_S = 3
 BUILD_TIMEOUT_S = 1800  # a first build may pull a ~1 GB base image from a mirror
 
-#: every container and image the toolkit makes carries this label (value: the stack);
-#: `deploy-compare clean` and the leak tests find them by it.
-LABEL = "org.deploy-compare.kind"
-RUN_DIR_LABEL = "org.deploy-compare.run-dir"
 #: a line smoke_load.py prints when the model does not load in the image's runtime
 SMOKE_FAILURE_PREFIX = "deploy-compare smoke-load:"
 
@@ -189,7 +186,9 @@ class DockerLauncher(Launcher):
             # loopback only: nothing outside this machine can reach the server
             "ports": {cport: ("127.0.0.1", hport) for cport, hport in host_ports.items()},
             "environment": self.environment(),
-            "labels": {LABEL: self.kind, RUN_DIR_LABEL: str(self.run_dir)},
+            # the owner labels: this process's watchdog (supervisor.py) and the next run's
+            # preflight remove the container once this process is gone, whatever killed it
+            "labels": {LABEL: self.kind, RUN_DIR_LABEL: str(self.run_dir), **owner_labels()},
             # tini as PID 1: signals reach the server and zombies are reaped
             "init": True,
         }
@@ -246,6 +245,7 @@ class DockerLauncher(Launcher):
             json.dumps({"build": self.build_kwargs(self.context_dir, tag), "run": kwargs}, indent=2, default=str) + "\n"
         )
         self._run_attempted = True
+        ensure_watchdog()
         try:
             self._container = client.containers.run(**kwargs)
         except Exception as exc:

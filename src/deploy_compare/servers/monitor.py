@@ -154,7 +154,7 @@ class ServerMonitor(ABC):
 
 
 def _tree(root: int) -> list[psutil.Process]:
-    from .process import tree_of
+    from .proctree import tree_of
 
     return tree_of(root)
 

@@ -10,16 +10,15 @@ group), escalating from SIGTERM to SIGKILL.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
 
 from ..errors import ServerError
+from .proctree import stop_tree
 
 
 def free_ports(count: int) -> list[int]:
@@ -42,10 +41,16 @@ def free_ports(count: int) -> list[int]:
 
 
 def start_process_group(argv: Sequence[str], *, cwd: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    """Start `argv` as the leader of a new session, stdout+stderr appended to `log_path`."""
+    """Start `argv` as the leader of a new session, stdout+stderr appended to `log_path`.
+
+    The group gets a pidfile and this process a watchdog (supervisor.py): when this process
+    dies, by SIGKILL too, the watchdog stops the group; stop_process_tree removes the pidfile.
+    """
+    from .supervisor import register_process
+
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             list(argv),
             cwd=str(cwd),
             env=env,
@@ -54,79 +59,23 @@ def start_process_group(argv: Sequence[str], *, cwd: Path, env: dict[str, str], 
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _pidfiles[proc.pid] = register_process(proc.pid, Path(cwd).name, cwd)
+    return proc
 
 
-def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
-    alive = []
-    for p in procs:
-        try:
-            # is_running() also guards against pid reuse (compares create time).
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                alive.append(p)
-        except psutil.NoSuchProcess:
-            continue
-    return alive
-
-
-def tree_of(pid: int) -> list[psutil.Process]:
-    """The process and all its descendants that exist now."""
-    try:
-        root = psutil.Process(pid)
-    except psutil.NoSuchProcess:
-        return []
-    try:
-        return [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return [root]
-
-
-def group_members(pgid: int) -> list[psutil.Process]:
-    members = []
-    for p in psutil.process_iter(["pid"]):
-        try:
-            if os.getpgid(p.pid) == pgid:
-                members.append(p)
-        except (ProcessLookupError, PermissionError, psutil.Error):
-            continue
-    return members
+_pidfiles: dict[int, Path] = {}  # leader pid -> its pidfile (supervisor.register_process)
 
 
 def stop_process_tree(proc: subprocess.Popen, grace_s: float = 10.0, extra: Sequence[psutil.Process] = ()) -> list[int]:
     """End `proc`, its process group and all descendants. Returns pids still alive (should be [])."""
-    pgid = proc.pid  # leader of its own session: pgid == pid
-    procs = {p.pid: p for p in [*tree_of(proc.pid), *group_members(pgid), *extra]}
-    targets = list(procs.values())
-    _signal_all(pgid, targets, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while _alive(targets) and time.monotonic() < deadline:
-        _reap(proc)
-        time.sleep(0.1)
-    survivors = _alive(targets)
-    if survivors:
-        # Late children (a worker respawned during shutdown) are picked up here too.
-        more = {p.pid: p for p in [*survivors, *group_members(pgid)]}
-        for p in list(more.values()):
-            more.update({c.pid: c for c in tree_of(p.pid)})
-        targets = list(more.values())
-        _signal_all(pgid, targets, signal.SIGKILL)
-        deadline = time.monotonic() + 5.0
-        while _alive(targets) and time.monotonic() < deadline:
-            _reap(proc)
-            time.sleep(0.05)
+    from .supervisor import unregister
+
+    # leader of its own session: pgid == pid
+    survivors = stop_tree(proc.pid, proc.pid, grace_s, extra, reap=lambda: _reap(proc))
     _reap(proc, block=True)
-    return [p.pid for p in _alive(targets)]
-
-
-def _signal_all(pgid: int, procs: list[psutil.Process], sig: signal.Signals) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-    for p in procs:
-        try:
-            p.send_signal(sig)
-        except psutil.Error:
-            continue
+    if not survivors:
+        unregister(_pidfiles.pop(proc.pid, None))
+    return survivors
 
 
 def _reap(proc: subprocess.Popen, block: bool = False) -> None:

@@ -206,7 +206,7 @@ class NativeTorchServe(Launcher):
 
     def process_tree(self) -> list[psutil.Process]:
         """Wrapper, Java and workers as they are now."""
-        from ..process import tree_of
+        from ..proctree import tree_of
 
         return tree_of(self._proc.pid) if self._proc is not None else []
 
