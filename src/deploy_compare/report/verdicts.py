@@ -107,14 +107,11 @@ def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _common_concurrency(served: list[ServedResult]) -> tuple[int | None, list[ServedResult]]:
-    """The lowest concurrency every measured stack has (1 when all have it), and the stacks lacking it."""
+def common_concurrency(served: list[ServedResult]) -> int | None:
+    """The lowest concurrency every measured stack has (1 when all have it); None: none shared."""
     levels = [set(sweep_repetitions(s)) for s in served]
     common = set.intersection(*levels) if levels else set()
-    if not common:
-        return None, served
-    c = min(common)
-    return c, []
+    return min(common) if common else None
 
 
 def served_path(s: ServedResult, encoding: str | None) -> tuple[tuple[str, str], ...]:
@@ -164,7 +161,7 @@ def serving_latency_verdict(results: RunResults) -> Verdict:
     if not measured:
         why = _not_run(results.served) or "no served target in this run"
         return Verdict("serving_latency", question, f"No served stack measured a latency: {why}.", None)
-    c, _ = _common_concurrency(measured)
+    c = common_concurrency(measured)
     if c is None:
         lowest = "; ".join(f"{target_label(s)} from c={min(sweep_repetitions(s))}" for s in measured)
         return Verdict(
@@ -242,7 +239,7 @@ def _ms_spread(spread: Spread | None) -> str:
 
 
 @dataclass(frozen=True)
-class _Rate:
+class SloRate:
     """One stack's SLO answer: the rate (median over repetitions), the range it may lie in
     [low, high) (high None: no rate failed), and whether it is only a lower bound."""
 
@@ -254,7 +251,7 @@ class _Rate:
     confirmed: bool | None
     repetitions: int
 
-    def overlaps(self, other: _Rate) -> bool:
+    def overlaps(self, other: SloRate) -> bool:
         return self.low < (other.high or math.inf) and other.low < (self.high or math.inf)
 
     def describe(self) -> str:
@@ -288,14 +285,15 @@ class _Rate:
         )
 
 
-def _rate_of(s: ServedResult) -> _Rate | None:
+def rate_of(s: ServedResult) -> SloRate | None:
+    """A stack's SLO answer with its band (None: no rate met the bound)."""
     rate = getf(s.slo, "max_rate_rps")
     if rate is None:
         return None
     repeated = isinstance(s.slo, dict) and "repetitions" in s.slo
     low = getf(s.slo, "rate_min_rps" if repeated else "max_rate_rps")
     high = getf(s.slo, "bracket_high_rps" if repeated else "lowest_failing_rate_rps")
-    return _Rate(
+    return SloRate(
         s,
         rate,
         rate if low is None else low,
@@ -314,9 +312,9 @@ def throughput_verdict(results: RunResults) -> Verdict:
         return Verdict("throughput", question, f"No served target could run the SLO search: {why}.", None)
     bound = getf(searched[0].slo, "p99_bound_ms")
     details = []
-    rates: list[_Rate] = []
+    rates: list[SloRate] = []
     for s in searched:
-        r = _rate_of(s)
+        r = rate_of(s)
         if r is None:
             details.append(
                 f"{target_label(s)}: no rate tried met p99 <= {ms(bound)} ms "
@@ -400,7 +398,7 @@ def throughput_verdict(results: RunResults) -> Verdict:
 def _cost_entry(s: ServedResult, cost: CostSettings, details: list[str]) -> tuple[Candidate, float, float] | None:
     """A stack's cost per million inferences at its SLO rate, and the band its SLO bracket puts it
     in (cost = the cores given x the price / the rate): (candidate, low, high); None: not priced."""
-    r = _rate_of(s)
+    r = rate_of(s)
     e = efficiency(s, cost)
     why = (
         "no SLO rate"
