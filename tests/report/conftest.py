@@ -407,7 +407,9 @@ def stack_result(
 def several_stacks_results() -> RunResults:
     """The reference run with four served stacks: TorchServe, Triton and the FastAPI baseline
     measured (Triton fastest, the FastAPI search ended on its trial budget), TF Serving SKIPPED."""
-    budget = "the trial budget (max_trials=5) ran out before any rate failed: at least 700/s, bracket [700, none failed)"
+    budget = (
+        "the trial budget (max_trials=5) ran out before any rate failed: at least 700/s, bracket [700, none failed)"
+    )
     results = build_results()
     results.served = [
         results.served[0],
