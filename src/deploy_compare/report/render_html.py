@@ -44,7 +44,8 @@ a { color: #0b5cad; }
 /* A table scrolls inside its own box, at most a screen high so its horizontal scrollbar is in
    view; the header row and the first column (what the row is) stay put. Cells wrap, and long
    text keeps a readable width instead of a column one word wide. */
-.scroll { overflow: auto; max-height: 85vh; margin: .6rem 0 1rem; border: 1px solid #d6dde5; max-width: 100%; }
+.scroll { overflow: auto; max-height: 85vh; margin: .6rem 0 1rem; border: 1px solid #d6dde5; max-width: 100%;
+          width: fit-content; }
 table { border-collapse: separate; border-spacing: 0; font-size: .82rem; }
 th, td { border-right: 1px solid #d6dde5; border-bottom: 1px solid #d6dde5; padding: .2rem .4rem;
          text-align: left; vertical-align: top; }
