@@ -47,11 +47,11 @@ a { color: #0b5cad; }
 .scroll { overflow: auto; max-height: 85vh; margin: .6rem 0 1rem; border: 1px solid #d6dde5; max-width: 100%;
           width: fit-content; }
 table { border-collapse: separate; border-spacing: 0; font-size: .82rem; }
-th, td { border-right: 1px solid #d6dde5; border-bottom: 1px solid #d6dde5; padding: .2rem .4rem;
+th, td { border-right: 1px solid #d6dde5; border-bottom: 1px solid #d6dde5; padding: .2rem .35rem;
          text-align: left; vertical-align: top; }
-th { background: #eef2f6; position: sticky; top: 0; z-index: 2; min-width: 3.5rem; }
+th { background: #eef2f6; position: sticky; top: 0; z-index: 2; min-width: 3rem; }
 td { max-width: 30rem; overflow-wrap: break-word; background: #fff; }
-td.long { min-width: 14rem; overflow-wrap: anywhere; }
+td.long { min-width: 10rem; overflow-wrap: anywhere; }
 th:first-child, td:first-child { position: sticky; left: 0; z-index: 1; max-width: 12rem; }
 th:first-child { z-index: 3; }
 tr.st-skipped td { background: #f4f4f4; color: #555; }
