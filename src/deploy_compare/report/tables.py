@@ -335,9 +335,8 @@ def _where(row: dict[str, Any]) -> str:
     """ "server, 2 threads" / "edge, 1 thread (core 1)": the profile, threads and pinned cores."""
     threads = get(row, "threads")
     pinned = cores(get(row, "pinned_cores"))
-    return (
-        f"{text(get(row, 'profile'))}, {text(threads)} thread{'' if threads == 1 else 's'}"
-        + ("" if pinned == DASH else f" (core {pinned})")
+    return f"{text(get(row, 'profile'))}, {text(threads)} thread{'' if threads == 1 else 's'}" + (
+        "" if pinned == DASH else f" (core {pinned})"
     )
 
 
