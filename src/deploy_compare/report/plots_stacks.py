@@ -187,6 +187,11 @@ def _samples(slo: Any, batch: int) -> tuple[float | None, float | None, float | 
     return tuple(None if v is None else v * batch for v in (rate, low if low is not None else rate, high))  # type: ignore[return-value]
 
 
+def _samples_per_s(point: dict[str, Any], batch: int) -> float:
+    """A closed-loop point's samples/s (older points only have requests/s: times the batch size)."""
+    return getf(point, "throughput_samples_per_s") or (getf(point, "throughput_rps") or 0.0) * batch
+
+
 def batch_samples(results: RunResults) -> bytes | None:
     stacks = [(s, workloads(s)) for s in results.served if s.status == "OK" and s.batches]
     if not stacks:
@@ -204,17 +209,18 @@ def batch_samples(results: RunResults) -> bytes | None:
                 ax_slo.bar(x, rate, width, color=colour)
                 if low is not None and high is not None:
                     ax_slo.errorbar(x, rate, yerr=[[rate - low], [high - rate]], color="black", capsize=3, lw=1)
-            peak = max((getf(p, "throughput_samples_per_s") or 0.0 for p in sweep), default=0.0)
+            peak = max((_samples_per_s(p, batch) for p in sweep), default=0.0)
             if peak:
                 ax_peak.bar(x, peak, width, color=colour)
-        ax_slo.bar([], [], color=colour, label=target_label(s))
+    from matplotlib.patches import Patch
+
+    ax_slo.legend(handles=[Patch(color=_colour(results, s), label=target_label(s)) for s, _ in stacks], fontsize=7)
     for ax, title in ((ax_slo, "within the SLO (bar: rate, line: bracket)"), (ax_peak, "closed loop, best level")):
         ax.set_xticks(range(len(sizes)), [str(b) for b in sizes])
         ax.set_xlabel("samples per request")
         ax.set_ylabel("samples/s")
         ax.set_title(f"Samples/s per request batch size: {title}", fontsize=9)
         ax.grid(True, axis="y", alpha=0.3)
-    ax_slo.legend(fontsize=7)
     fig.tight_layout()
     return _png(fig)
 

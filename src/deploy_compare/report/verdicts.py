@@ -279,7 +279,8 @@ class SloRate:
             self.s.target,
             target_label(self.s),
             served_path(self.s, self.s.encoding),
-            f"{'at least ' if self.lower_bound else ''}{num(self.rate)} req/s",
+            # no rate failed (the cap, or the trial budget, ended the search): the limit is higher
+            f"{'at least ' if self.lower_bound or self.high is None else ''}{num(self.rate)} req/s",
             f"bracket {slo_bracket(self.s.slo)}{spread}{sure}{why}",
             self.rate,
         )
