@@ -151,10 +151,8 @@ def time_split(results: RunResults) -> bytes | None:
     measured = [s for s in results.served if s.status == "OK" and sweep_repetitions(s)]
     c = common_concurrency(measured)
     splits: list[tuple[ServedResult, list[float]]] = []
-    for s in measured if c is not None else []:
-        parts = split_of(results, s, c)  # type: ignore[arg-type]  # c is not None here
-        if parts is not None:
-            splits.append((s, parts))
+    if c is not None:
+        splits = [(s, parts) for s in measured if (parts := split_of(results, s, c)) is not None]
     if not splits:
         return None
     plt = _pyplot()
@@ -184,7 +182,11 @@ def _samples(slo: Any, batch: int) -> tuple[float | None, float | None, float | 
     rate = getf(slo, "max_rate_rps")
     low = getf(slo, "rate_min_rps") if get(slo, "repetitions") else rate
     high = getf(slo, "bracket_high_rps") if get(slo, "repetitions") else getf(slo, "lowest_failing_rate_rps")
-    return tuple(None if v is None else v * batch for v in (rate, low if low is not None else rate, high))  # type: ignore[return-value]
+
+    def samples(v: float | None) -> float | None:
+        return None if v is None else v * batch
+
+    return samples(rate), samples(rate if low is None else low), samples(high)
 
 
 def _samples_per_s(point: dict[str, Any], batch: int) -> float:

@@ -184,13 +184,12 @@ def serving_latency_verdict(results: RunResults) -> Verdict:
             "serving_latency", question, f"No served stack could be ranked {where}: see the details.", None, details
         )
     named = [e[0] for e in entries]
-    candidates = {id(e[0]): e[1] for e in entries}
     details.append(_uncertainty([e[2] for e in named], "Served p50"))
     skipped = _not_run(results.served)
     if skipped:
         details.append(f"Not compared: {skipped}.")
     best, tied = _rank(named)
-    ranked = [candidates[id(e)] for e in sorted(named, key=lambda e: (e[2].median, e[0]))]
+    ranked = [candidate for _, candidate in sorted(entries, key=lambda e: (e[0][2].median, e[0][0]))]
     stacks_tied = list(dict.fromkeys(name for name, _, _ in tied))
     if len(stacks_tied) > 1:
         figures = ", ".join(f"{label} p50 {_ms_spread(sp)} ms" for _, label, sp in tied)
