@@ -21,6 +21,7 @@ Needs: apt-get install chromium (fonts-dejavu-core gives readable text); skipped
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import os
@@ -219,3 +220,16 @@ def test_the_layout_check_sees_a_page_that_does_not_fit(tmp_path):
     assert any(p.startswith("an empty row: label") for p in problems)
     assert any(p.startswith("a row") and "tall" in p for p in problems)
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_the_diff_page_fits_a_desktop_and_a_phone(make_run, make_results, tmp_path):
+    from deploy_compare.cli import main
+
+    a = make_results()
+    b = make_results()
+    b.served = [dataclasses.replace(s, sweep=[{**p, "p99_ms": p["p99_ms"] * 1.5} for p in s.sweep]) for s in a.served]
+    page = tmp_path / "diff.html"
+    assert main(["diff", str(make_run(a, name="a")), str(make_run(b, name="b")), "--html", str(page)]) == 1
+    for width in WIDTHS:
+        probe = _probe(page, width, tmp_path / f"profile-diff-{width}")
+        assert probe["boxes"] and layout_problems(probe, width) == [], width
