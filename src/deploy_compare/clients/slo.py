@@ -263,8 +263,8 @@ def find_max_rate_under_slo(
         pass  # a rate passed once and failed its confirmation: said below
     elif client_limited:
         notes.append("the client was the bottleneck: max_rate_rps is a lower bound for the server")
-    elif how_it_ended(best, worst, slo, searched, confirmed):
-        notes.append(how_it_ended(best, worst, slo, searched, confirmed))
+    elif ended := how_it_ended(best, worst, slo, searched, confirmed):
+        notes.append(ended)
     if stepped is not None:
         notes.append(f"every rate that passed failed its repeat; the search stepped down to {stepped:g}/s")
     if confirmed is False:
