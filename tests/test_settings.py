@@ -51,6 +51,7 @@ def test_config_dataclass_defaults_are_default_toml(monkeypatch):
     bare = dataclasses.replace(run, raw={})  # no [load] table at all: the same defaults
     assert bare.batch_sizes() == run.batch_sizes() and bare.batch_levels() == run.batch_levels()
     assert bare.encodings() == run.encodings()
+    assert bare.slo_encoding() == run.slo_encoding() == "best"
     for kind in names():
         stack = get(kind)
         assert build(stack.config_class, run.section(kind), f"[{kind}]") == stack.default_config(), kind

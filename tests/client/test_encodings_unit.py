@@ -99,12 +99,19 @@ def test_a_stack_that_does_not_speak_an_encoding_is_a_skipped_cell_with_the_reas
 
 
 def test_load_encodings_are_validated_up_front():
-    assert load_run_config().encodings() == ("json",)
+    assert load_run_config().encodings() == ("json", "binary", "grpc")  # the main job measures every one
     assert load_run_config(overrides={"load": {"encodings": ["grpc", "json"]}}).encodings() == ("grpc", "json")
     for bad in (["xml"], [], ["json", "json"], [1]):
         with pytest.raises(ConfigError, match="encodings"):
             load_run_config(overrides={"load": {"encodings": bad}}).validate()
     load_run_config(overrides={"load": {"encodings": ["binary"]}}).load_settings()  # not a LoadConfig field
+    # the SLO search's encoding: each stack's best, the first, or one that is measured
+    assert load_run_config().slo_encoding() == "best"
+    assert load_run_config(overrides={"load": {"slo_encoding": "grpc"}}).slo_encoding() == "grpc"
+    load_run_config(overrides={"load": {"slo_encoding": "first"}}).load_settings()  # not a LoadConfig field
+    for bad in ("xml", "json_columnar", 1):
+        with pytest.raises(ConfigError, match="slo_encoding"):
+            load_run_config(overrides={"load": {"slo_encoding": bad}}).validate()
 
 
 def test_failed_requests_are_labelled_by_status():

@@ -248,3 +248,22 @@ def test_when_every_passing_rate_fails_its_repeat_the_search_steps_down_once_and
     hopeless = Scripted(capacity=1.0, flaky=(100.0,))
     result = search(hopeless, max_trials=4, min_rate_rps=60.0)
     assert result.max_rate_rps is None and result.confirmed is False
+
+
+def test_a_search_that_ends_on_its_trial_budget_says_so_and_gives_the_bracket():
+    # capacity far above what 3 doublings reach: 100, 200, 400 pass, the budget ends, 400 is confirmed
+    result = search(Scripted(capacity=1e6), max_trials=3)
+    assert result.max_rate_rps == 400.0 and result.lowest_failing_rate_rps is None
+    assert "trial budget (max_trials=3) ran out before any rate failed" in result.note
+    assert "at least 400/s, bracket [400, none failed)" in result.note
+    assert "highest rate allowed" not in result.note and "cap" not in result.note
+    # ... and with a failure in a bracket the budget left wide
+    wide = search(Scripted(capacity=300.0), max_trials=3)
+    assert (wide.max_rate_rps, wide.lowest_failing_rate_rps) == (200.0, 400.0)
+    assert "trial budget (max_trials=3) ran out: the limit lies in the bracket [200, 400)" in wide.note
+
+
+def test_a_search_that_reaches_the_configured_cap_says_at_least_the_cap():
+    result = search(Scripted(capacity=1e6), max_trials=8, max_rate_rps=300.0)
+    assert result.max_rate_rps == 300.0 and result.lowest_failing_rate_rps is None
+    assert "at least 300/s (cap)" in result.note and "trial budget" not in result.note

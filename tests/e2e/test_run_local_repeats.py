@@ -58,8 +58,8 @@ def test_repeat_2_runs_the_in_process_stage_twice_and_the_report_shows_the_media
     # The views: one row per artifact, median (min-max) over the two repetitions.
     report = (run_dir / "report.md").read_text()
     assert "measured 2 times" in report
-    row = next(line for line in report.splitlines() if line.startswith("| tflite_fp32 | tflite | edge | 1 |"))
-    p50 = [cell.strip() for cell in row.strip("|").split("|")][7]  # artifact .. load ms, p50 ms
+    row = next(line for line in report.splitlines() if line.startswith("| tflite_fp32 | tflite | edge, 1 thread"))
+    p50 = [cell.strip() for cell in row.strip("|").split("|")][5]  # artifact, runtime, where, status, load ms, p50
     assert p50.count("(") == 1 and p50.endswith(")"), row  # "0.0512 (0.0498-0.0540)"
     parsed = list(csv.DictReader(io.StringIO((run_dir / "results.csv").read_text())))
     assert len([r for r in parsed if r["kind"] == "local"]) == len(keys[0])

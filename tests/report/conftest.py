@@ -359,3 +359,68 @@ def savedmodel_edge_error():
 def make_load_result():
     """load_result(p50, concurrency=.. | rate=..) -> a LoadResult shaped like the reference run's."""
     return load_result
+
+
+def _with_server_view(point: dict, queue_share: float, compute_ms: float) -> dict:
+    """A sweep point with the server's own view (servers/monitor.py ServerUsage) and its split."""
+    mean = point["mean_ms"]
+    split = {"queue_ms": mean * queue_share, "compute_ms": compute_ms, "source": "the stack's metrics"}
+    return {**point, "server": {"cpu_ms_per_request": compute_ms * 1.3, "cores_busy": 0.6, "split": split}}
+
+
+def stack_result(
+    target: str, artifact: str, scale: float, slo: tuple[float, float | None], note: str = ""
+) -> ServedResult:
+    """Another served stack shaped like torchserve_result(): latencies times `scale`, the SLO
+    bracket given, a JSON and a binary encoding, the server's view with a queue/compute split."""
+    base = torchserve_result()
+    sweep = [
+        _with_server_view({**p, "p50_ms": p["p50_ms"] * scale, "mean_ms": p["mean_ms"] * scale}, 0.2, 0.03)
+        for p in base.sweep
+    ]
+    binary = [{**p, "p50_ms": p["p50_ms"] * 0.8, "throughput_rps": p["throughput_rps"] * 1.3} for p in sweep]
+    passing, failing = slo
+    return dataclasses.replace(
+        base,
+        target=target,
+        artifact=artifact,
+        sweep=sweep,
+        encoding="json",
+        encodings=[
+            {"encoding": "binary", "status": "OK", "reason": None, "sweep": binary},
+            {"encoding": "grpc", "status": "SKIPPED", "reason": f"{target} speaks no grpc here", "sweep": []},
+        ],
+        slo={**base.slo, "max_rate_rps": passing, "lowest_failing_rate_rps": failing, "note": note},
+        batches=[
+            {
+                "batch_size": 8,
+                "repetition": 1,
+                "status": "OK",
+                "reason": None,
+                "sweep": [{**sweep[0], "batch_size": 8, "throughput_samples_per_s": sweep[0]["throughput_rps"] * 6}],
+                "slo": {**base.slo, "max_rate_rps": passing / 5, "lowest_failing_rate_rps": None, "note": note},
+            }
+        ],
+    )
+
+
+def several_stacks_results() -> RunResults:
+    """The reference run with four served stacks: TorchServe, Triton and the FastAPI baseline
+    measured (Triton fastest, the FastAPI search ended on its trial budget), TF Serving SKIPPED."""
+    budget = (
+        "the trial budget (max_trials=5) ran out before any rate failed: at least 700/s, bracket [700, none failed)"
+    )
+    results = build_results()
+    results.served = [
+        results.served[0],
+        stack_result("triton", "onnx", 0.5, (900.0, 950.0)),
+        stack_result("fastapi_onnx", "onnx", 0.8, (700.0, None), budget),
+        results.served[1],
+    ]
+    results.settings["run"]["targets"] = ["torchserve", "triton", "fastapi_onnx", "tfserving"]
+    return results
+
+
+@pytest.fixture
+def make_several_stacks():
+    return several_stacks_results

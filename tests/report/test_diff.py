@@ -273,3 +273,41 @@ def test_a_target_that_failed_is_one_regression_not_one_per_lost_figure(make_res
     b.served[0] = dataclasses.replace(b.served[0], status="FAILED", reason="server exited")
     flagged = {r.key for r in diff_runs(a, b, 0.10).regressions}
     assert flagged == {"served torchserve status"}
+
+
+def test_diff_html_page_says_what_got_worse_better_and_tied(make_run, make_results, tmp_path, capsys):
+    a = make_results()
+    b = make_results(served=_scaled_served(a, "p99_ms", 1.5, 4))  # worse beyond 10%
+    b.served = _scaled_served(b, "p50_ms", 0.5, 1)  # better beyond 10%
+    b.served = _scaled_served(b, "throughput_rps", 1.03, 16)  # within the noise: a tie
+    out = tmp_path / "diff.html"
+    assert main(["diff", str(make_run(a, name="a")), str(make_run(b, name="b")), "--html", str(out)]) == 1
+    assert f"wrote {out}" in capsys.readouterr().out
+    page = out.read_text()
+    report = diff_runs(a, b, 0.10)
+    assert [r.key for r in report.improvements] == ["served torchserve c=1 p50_ms"]
+
+    def section(key: str) -> str:  # the HTML of one section of the page
+        start = page.index(f'id="{key}"')
+        return page[start : page.find('id="', start + 5)]
+
+    worse, better, tied = section("worse"), section("better"), section("tied")
+    assert "served torchserve c=4 p99_ms" in worse and "+50.0%" in worse and "slower" in worse
+    assert "served torchserve c=1 p50_ms" in better and "-50.0%" in better and "faster" in better
+    assert "served torchserve c=16 throughput_rps" in tied and "+3.0%" in tied and ">tied<" in tied
+    assert "c=4 p99_ms" not in better + tied and "c=1 p50_ms" not in worse + tied
+    assert "1 figure(s) worse beyond the noise, 1 better" in page and "<script" not in page
+    # the judgement is diff.py's: the page holds exactly its rows
+    assert len(report.rows) == page.count("<tr") - page.count("<thead><tr>")
+    assert (
+        main(
+            [
+                "diff",
+                str(make_run(a, name="a2")),
+                str(make_run(a, name="a3")),
+                "--html",
+                str(tmp_path / "no" / "x.html"),
+            ]
+        )
+        == 2
+    )

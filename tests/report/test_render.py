@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import dataclasses
 import io
@@ -143,7 +144,13 @@ def test_verdict_sentences_appear_in_both_views(reference_run):
 
 def test_rerender_is_byte_identical(make_run, capsys):
     run_dir = make_run()
-    first = {p.name: p.read_bytes() for p in render_all(run_dir)}
+
+    def written(paths) -> dict[str, bytes]:  # the views, and every chart under charts/
+        files = [f for p in paths for f in (sorted(p.glob("*.png")) if p.is_dir() else [p])]
+        return {str(f.relative_to(run_dir)): f.read_bytes() for f in files}
+
+    first = written(render_all(run_dir))
+    assert "charts/latency_by_stack.png" in first
     assert main(["report", str(run_dir)]) == 0
     assert "report.html" in capsys.readouterr().out
     second = {name: (run_dir / name).read_bytes() for name in first}
@@ -174,7 +181,12 @@ def test_html_is_self_contained(reference_run):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.I)
     assert "@import" not in html and "url(" not in html
     images = re.findall(r'<img src="([^"]+)"', html)
-    assert len(images) == 4 and all(src.startswith("data:image/png;base64,") for src in images)
+    assert all(src.startswith("data:image/png;base64,") for src in images)
+    # every chart inline, and the same charts as files for slides
+    charts = sorted((reference_run / "charts").glob("*.png"))
+    assert len(images) == len(charts) >= 6
+    for chart in charts:
+        assert f"data:image/png;base64,{base64.b64encode(chart.read_bytes()).decode()}" in images
 
 
 def test_wide_tables_scroll_in_a_box_a_screen_high(reference_run):

@@ -12,7 +12,7 @@ import pytest
 from deploy_compare.deploy.results import ServedResult
 from deploy_compare.repeats import combine_slo
 from deploy_compare.report import tables
-from deploy_compare.report.names import target_name
+from deploy_compare.report.names import stack_name
 from deploy_compare.report.verdicts import TIED, all_verdicts
 
 pytestmark = pytest.mark.unit
@@ -85,7 +85,7 @@ def test_overlapping_latency_ranges_are_a_tie_naming_both(make_results, served):
     b = served("fastapi_onnx", {1: [2.3, 2.6, 2.5], 4: [5.0, 5.5, 5.2]}, [(300, 330)] * 3)
     v = verdicts_of(make_results, a, b)["serving_latency"]
     assert v.winner is None and set(v.tied) == {"triton", "fastapi_onnx"}
-    assert TIED in v.answer and target_name("triton") in v.answer and target_name("fastapi_onnx") in v.answer
+    assert TIED in v.answer and stack_name("triton") in v.answer and stack_name("fastapi_onnx") in v.answer
     assert "at concurrency 1" in v.answer
     # The figures it rests on and their uncertainty: medians with (min-max) over 3 repetitions.
     assert "2.20 (2.00-2.40)" in v.answer and "2.50 (2.30-2.60)" in v.answer

@@ -174,7 +174,7 @@ def test_the_headline_shows_defaults_vs_tuned_and_what_batching_bought_in_sample
     run_dir = make_run(workload_results, edge=False)
     render_all(run_dir)
     md = (run_dir / MARKDOWN_NAME).read_text()
-    assert md.index("Headline: tuned vs defaults") < md.index("What wins")
+    assert md.index("The answer") < md.index("Headline: tuned vs defaults") < md.index("Every verdict in full")
     assert "8 x 100.0 req/s = 800.0 samples/s" in md
     assert (run_dir / CSV_NAME).read_text() == render_csv(workload_results, [])
 

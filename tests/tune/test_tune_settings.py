@@ -86,7 +86,7 @@ def test_the_best_setting_is_the_highest_passing_rate_and_the_defaults_win_a_tie
 
 
 def test_the_time_left_estimate_counts_batch_sizes_and_tuning():
-    quick = load_run_config(quick=True)
+    quick = load_run_config(quick=True, overrides={"load": {"encodings": ["json"]}})  # each other one: below
     # 3 levels x 3.5 s + (5 + 2 confirming) trials x 3.5 s, once more (batch 8: concurrency 1 and
     # the SLO), 1 setting: start, concurrency 1 and its search
     search = 7 * 3.5
@@ -96,6 +96,8 @@ def test_the_time_left_estimate_counts_batch_sizes_and_tuning():
     assert served_seconds(quick, "fastapi_onnx", tuning=False) == pytest.approx(8 + 10.5 + search + batch8)
     two = load_run_config(quick=True, overrides={"load": {"encodings": ["json", "binary"]}})
     assert served_seconds(two, "fastapi_litert") == pytest.approx(8 + 10.5 + search + batch8 + 10.5)  # + a sweep
+    every = load_run_config(quick=True)  # the default: json, binary and grpc, a sweep each
+    assert served_seconds(every, "fastapi_litert") == pytest.approx(8 + 10.5 + search + batch8 + 2 * 10.5)
     assert "min left" in time_left(quick, ["local", "torchserve", "triton"])
     assert time_left(quick, ["export", "local"]) == ""
 

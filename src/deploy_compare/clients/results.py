@@ -127,7 +127,7 @@ class SloResult:
 
     p99_bound_ms: float
     max_rate_rps: float | None  # None: even the lowest rate tried failed
-    lowest_failing_rate_rps: float | None  # None: the highest rate allowed still passed
+    lowest_failing_rate_rps: float | None  # None: no rate failed (the cap, or the trial budget, ended the search)
     limited_by_client: bool  # a failing trial was the client's fault: max_rate is a lower bound
     trials: list[SloTrial]
     note: str = ""

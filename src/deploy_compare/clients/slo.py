@@ -134,6 +134,25 @@ def bracket(trials: list[SloTrial]) -> tuple[float | None, float | None]:
     return (max(passing) if passing else None), worst
 
 
+def how_it_ended(best: float | None, worst: float | None, slo: SloConfig, searched: int, confirmed: bool | None) -> str:
+    """What stopped a search that found a rate, in words ("" when its bracket is as narrow as asked):
+    the configured cap (the limit is at least the cap), the trial budget (the limit lies in the
+    bracket, or is at least the highest rate tried when none failed), or a failed confirmation."""
+    if best is None:
+        return ""
+    budget = f"the trial budget (max_trials={slo.max_trials}) ran out"
+    if worst is None:
+        if best >= slo.max_rate_rps:
+            return f"at least {best:g}/s (cap): the highest rate allowed ([slo] max_rate_rps) still met the bound"
+        if searched >= slo.max_trials:
+            return f"{budget} before any rate failed: at least {best:g}/s, bracket [{best:g}, none failed)"
+        return f"no rate tried failed: at least {best:g}/s, bracket [{best:g}, none failed)"
+    if (worst - best) / best <= slo.rel_tolerance:
+        return ""
+    why = budget if confirmed is not False and searched >= slo.max_trials else "a failed confirmation"
+    return f"{why}: the limit lies in the bracket [{best:g}, {worst:g}), wider than rel_tolerance={slo.rel_tolerance:g}"
+
+
 def find_max_rate_under_slo(
     endpoint: Endpoint,
     payloads: Payloads,
@@ -272,17 +291,10 @@ class _Search:
             )
         elif best is None:
             pass  # a rate passed once and failed its confirmation: said below
-        elif worst is None:
-            notes.append(f"the highest rate allowed ({slo.max_rate_rps:g}/s) still met the bound")
         elif self.client_limited:
             notes.append("the client was the bottleneck: max_rate_rps is a lower bound for the server")
-        elif (worst - best) / best > slo.rel_tolerance:
-            why = (
-                "a failed confirmation"
-                if self.confirmed is False or self.searched < slo.max_trials
-                else f"max_trials={slo.max_trials}"
-            )
-            notes.append(f"the bracket [{best:g}, {worst:g}) is wider than rel_tolerance={slo.rel_tolerance:g} ({why})")
+        elif ended := how_it_ended(best, worst, slo, self.searched, self.confirmed):
+            notes.append(ended)
         return notes + self._caveats(best)
 
     def _caveats(self, best: float | None) -> list[str]:

@@ -34,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(no measured spread); with repetitions in both runs the noise is their ranges (default 0.10 = 10%%)",
     )
     parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="OUT.html",
+        help="also write the comparison as a page: what got worse or better beyond the noise, by how much, "
+        "with each run's range, and what tied",
+    )
+    parser.add_argument(
         "--force",
         action="store_true",
         help="compare runs that do not compare (incomplete, another model or profile); the reasons head the output",
@@ -45,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError, DeployCompareError
     from ..report.diff import describe_run, diff_runs, format_diff
 
+    if args.html is not None and not args.html.parent.is_dir():
+        raise ConfigError(f"--html {args.html}: no such directory {args.html.parent}")
     loaded = []
     for label, path in (("RUN_A", args.run_a), ("RUN_B", args.run_b)):
         # A bad argument exits 2, so exit code 1 always means "regression found".
@@ -54,8 +63,15 @@ def run(args: argparse.Namespace) -> int:
             loaded.append(load_results(path))
         except DeployCompareError as exc:
             raise ConfigError(f"{label}: {exc}") from None
-    print(f"A = {args.run_a}: {describe_run(loaded[0])}")
-    print(f"B = {args.run_b}: {describe_run(loaded[1])}")
+    describe = [f"{path}: {describe_run(results)}" for path, results in zip((args.run_a, args.run_b), loaded)]
+    print(f"A = {describe[0]}")
+    print(f"B = {describe[1]}")
     report = diff_runs(loaded[0], loaded[1], args.tolerance, force=args.force)  # IncomparableRunsError: exit 3
     print(format_diff(report, "A", "B"))
+    if args.html is not None:
+        from ..fileio import write_text_atomic
+        from ..report.render_diff import render_diff_html
+
+        write_text_atomic(args.html, render_diff_html(report, *describe))
+        print(f"wrote {args.html}")
     return 1 if report.regressions else 0

@@ -180,7 +180,7 @@ class RunConfig:
 
         load = self.section("load")
         # not LoadConfig fields: read by served.scale_out() / encodings() / batch_sizes() / batch_levels()
-        for key in (*SCALE_OUT_KEYS, *WORKLOAD_KEYS, "encodings"):
+        for key in (*SCALE_OUT_KEYS, *WORKLOAD_KEYS, "encodings", "slo_encoding"):
             load.pop(key, None)
         levels = [int(c) for c in load.pop("concurrency")]
         if not levels or min(levels) < 1:
@@ -242,6 +242,15 @@ class RunConfig:
             raise ConfigError(f"[load] encodings lists one twice: {value}")
         return tuple(value)
 
+    def slo_encoding(self) -> str:
+        """[load] slo_encoding: "best" (each stack's highest closed-loop throughput among its
+        encodings), "first" (the first of [load] encodings), or one of [load] encodings."""
+        value = self.section("load").get("slo_encoding", default("load", "slo_encoding"))
+        allowed = ("best", "first", *self.encodings())
+        if value not in allowed:
+            raise ConfigError(f"[load] slo_encoding: {value!r} is none of {', '.join(allowed)}")
+        return str(value)
+
     def validate(self) -> None:
         """Build every area's typed config, so a bad value stops the command before any work
         ([tune] is checked by deploy.tune.tune_settings, which the pipeline calls beside this)."""
@@ -253,6 +262,7 @@ class RunConfig:
         self.batch_sizes()
         self.batch_levels()
         self.encodings()
+        self.slo_encoding()
         for kind in self.run.targets:
             build(get(kind).config_class, self.section(kind), f"[{kind}]")
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 from ..repeats import bench_repetitions
-from . import encodings, plots, tables
-from .document import Bullets, Code, Document, Figure, Paragraph, Section
+from . import encodings, plots, plots_stacks, tables
+from .document import Bullets, Code, Details, Document, Figure, Paragraph, Section
 from .edge import INVOKE_NOTE, edge_section
+from .firstscreen import first_screen
 from .fmt import get, getf, ms, text
 from .gate import budget_section
 from .inputs import ReportInputs
@@ -43,7 +44,8 @@ def banner(inputs: ReportInputs) -> list[Paragraph]:
 def verdict_section(inputs: ReportInputs) -> Section:
     blocks: list = [
         Paragraph(
-            "Each answer comes from the figures in this report (results.json); the sections below hold every row.",
+            "Each answer comes from the figures in this report (results.json); the sections below hold every row. "
+            "Labels are short (stack · runtime): the legend under the cards spells each one out.",
             tone="note",
         )
     ]
@@ -51,7 +53,7 @@ def verdict_section(inputs: ReportInputs) -> Section:
         blocks.append(Paragraph(v.answer, lead=v.question))
         if v.details:
             blocks.append(Bullets(v.details))
-    return Section("verdicts", "What wins", blocks)
+    return Section("verdicts", "Every verdict in full", blocks)
 
 
 def headline_section(inputs: ReportInputs) -> Section | None:
@@ -90,34 +92,39 @@ def run_section(inputs: ReportInputs) -> Section:
 
 def served_section(inputs: ReportInputs) -> Section:
     r = inputs.results
-    blocks: list = [tables.served_table(r)]
-    if not r.served and not get(r.settings, "run", "targets"):
-        blocks.append(Paragraph("No served target was configured for this run.", tone="note"))
-    sweep = tables.sweep_table(r)
-    if sweep.rows:
-        blocks += [
-            Paragraph(
-                "Closed-loop concurrency sweep (each client sends its next request when the last answered); "
-                "with repetitions, each figure is the median (min-max) over them, the stacks interleaved "
-                "(A B A B); p99 incl. failures counts errors as infinitely slow:",
-                lead="Sweep",
-            ),
-            sweep,
-        ]
-    blocks.append(
+    blocks: list = [
         _figure(
             "throughput",
             "Throughput and latency vs concurrency",
             plots.throughput_vs_concurrency(r),
             "throughput and latency of each served target against the number of concurrent clients",
             "no served target produced a closed-loop sweep",
+        ),
+        tables.served_table(r),
+    ]
+    if not r.served and not get(r.settings, "run", "targets"):
+        blocks.append(Paragraph("No served target was configured for this run.", tone="note"))
+    sweep = tables.sweep_table(r)
+    if sweep.rows:
+        blocks.append(
+            Details(
+                "Every concurrency level: the closed-loop sweep's rows",
+                [
+                    Paragraph(
+                        "Closed-loop concurrency sweep (each client sends its next request when the last answered); "
+                        "with repetitions, each figure is the median (min-max) over them, the stacks interleaved "
+                        "(A B A B); p99 incl. failures counts errors as infinitely slow:",
+                        tone="note",
+                    ),
+                    sweep,
+                ],
+            )
         )
-    )
     if encodings.has_dimension(r):
         blocks.append(
             Paragraph(
                 "The same sweep per payload encoding ([load] encodings), on the same server; the SLO "
-                "search below used each target's first encoding:",
+                "search below ran on each target's SLO encoding (the legend's last column):",
                 lead="Encodings",
             )
         )
@@ -127,6 +134,13 @@ def served_section(inputs: ReportInputs) -> Section:
             blocks.append(Paragraph("What JSON costs against each stack's best encoding:", lead="JSON's cost"))
             blocks.append(Bullets(costs))
     blocks += [
+        _figure(
+            "slo",
+            "Latency vs offered rate, with the SLO",
+            plots.latency_vs_rate(r),
+            "p99 latency of each SLO trial against its offered rate, with the SLO bound",
+            "no served target ran the SLO search",
+        ),
         Paragraph(
             "Open-loop search for the highest rate whose p99 (failures counted as infinitely slow) "
             "stays under the bound; the limit lies in the bracket [pass, fail), the rate found was run "
@@ -135,18 +149,9 @@ def served_section(inputs: ReportInputs) -> Section:
         ),
         tables.slo_table(r),
     ]
-    blocks.append(
-        _figure(
-            "slo",
-            "Latency vs offered rate, with the SLO",
-            plots.latency_vs_rate(r),
-            "p99 latency of each SLO trial against its offered rate, with the SLO bound",
-            "no served target ran the SLO search",
-        )
-    )
     trials = tables.slo_trials_table(r)
     if trials.rows:
-        blocks.append(trials)
+        blocks.append(Details("Every SLO trial", [trials]))
     blocks += workload_blocks(r)
     return Section("served", "Served targets", blocks)
 
@@ -159,6 +164,13 @@ def workload_blocks(r) -> list:
     batches = batch_table(r)
     if batches.rows:
         blocks += [
+            _figure(
+                "batch_samples",
+                "Samples/s per request batch size",
+                plots_stacks.batch_samples(r),
+                "samples per second of each stack at each request batch size, within the SLO and at the best level",
+                "no stack ran several request batch sizes",
+            ),
             Paragraph(
                 "The same stacks with several samples per request (one request carries a batch): "
                 "throughput in samples/s, and the SLO rate in requests/s and samples/s:",
@@ -176,7 +188,7 @@ def workload_blocks(r) -> list:
                 lead="Tuned vs defaults",
             ),
             tuned,
-            tuning_trials_table(r),
+            Details("Every setting tried", [tuning_trials_table(r)]),
         ]
     return blocks
 
@@ -192,7 +204,25 @@ def server_section(inputs: ReportInputs) -> Section | None:
         "per-second throughput and p99 latency of each served target over the sweep",
         "no run recorded a per-second time series",
     )
-    return server_view_section(r, figure)
+    section = server_view_section(r, figure)
+    split = _figure(
+        "time_split",
+        "Where a request's time goes, per stack",
+        plots_stacks.time_split(r),
+        "each stack's mean latency split into the runtime, the stack's compute, the queue and the rest",
+        "no stack has a closed-loop level every stack ran",
+    )
+    section.blocks.insert(0, split)
+    section.blocks.insert(
+        1,
+        Paragraph(
+            "Runtime: the in-process mean of the same artifact (server profile, the thread count nearest "
+            "the server's cores); compute and queue: the stack's own metrics; rest: the client's mean minus "
+            "queue and compute. All means, since the server's counters only add up.",
+            tone="note",
+        ),
+    )
+    return section
 
 
 def latency_section(inputs: ReportInputs) -> Section:
@@ -205,6 +235,13 @@ def latency_section(inputs: ReportInputs) -> Section:
                 "Served curves come from the closed-loop percentiles (min, p50, p90, p95, p99, p99.9, max); "
                 "in-process curves from p50, p90, p99 and max of single-request calls.",
                 tone="note",
+            ),
+            _figure(
+                "latency_by_stack",
+                "Latency per stack at one load",
+                plots_stacks.latency_by_stack(inputs.results),
+                "latency percentiles of each served stack at the lowest concurrency they all ran",
+                "no concurrency level is shared by every served stack",
             ),
             _figure(
                 "latency_cdf",
@@ -273,24 +310,37 @@ def settings_section(inputs: ReportInputs) -> Section:
     )
 
 
+def edge_blocks(inputs: ReportInputs) -> Section | None:
+    section = edge_section(inputs)
+    png = plots_stacks.edge_latency(inputs)
+    if section is not None and png:
+        section.blocks.insert(
+            0, Figure("edge_latency", "Edge latency per file and device", png, "p50 of each TFLite file per device")
+        )
+    return section
+
+
 def build_document(inputs: ReportInputs) -> Document:
     r = inputs.results
     model = text(get(r.model, "name")) if r.model else "unknown model"
-    sections = [
+    details = [
         headline_section(inputs),
         verdict_section(inputs),
-        budget_section(inputs),
-        run_section(inputs),
         served_section(inputs),
         server_section(inputs),
         latency_section(inputs),
         local_section(inputs),
         artifacts_section(inputs),
-        edge_section(inputs),
+        edge_blocks(inputs),
+        run_section(inputs),
         settings_section(inputs),
     ]
-    return Document(
-        f"deploy-compare report: {model}, run {r.run.id} ({r.run.profile})",
-        banner(inputs),
-        [s for s in sections if s is not None],
-    )
+    sections = [first_screen(r)]
+    budgets = budget_section(inputs)
+    if budgets is not None:  # a gate the user asked for: pass or fail belongs on the first screen
+        sections.append(budgets)
+    for section in details:
+        if section is not None:
+            section.collapsed = True  # below the first screen, opened by whoever wants the rows
+            sections.append(section)
+    return Document(f"deploy-compare report: {model}, run {r.run.id} ({r.run.profile})", banner(inputs), sections)

@@ -38,6 +38,7 @@ ACCURACY_POINTS = 0.5  # a drop of more than half a point of accuracy is a regre
 LOWER, HIGHER, INFO, POINTS, STATUS = "lower", "higher", "info", "points", "status"  # which direction is better
 UNBOUNDED = "unbounded"  # p99 with failures counted, when over 1% of requests failed
 SPREAD, TOLERANCE = "spread", "tolerance"  # the rule a numeric row was judged by
+WORSE, BETTER, TIED, OTHER = "worse", "better", "tied", "other"  # DiffRow.outcome
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,16 @@ class DiffRow:
     a_range: tuple[float, float] | None = None  # min-max over A's repetitions (two or more)
     b_range: tuple[float, float] | None = None
     rule: str = ""  # SPREAD or TOLERANCE for numeric rows
+    improved: bool = False  # better beyond the noise, by the same rule as a regression
+
+    @property
+    def outcome(self) -> str:
+        """WORSE | BETTER | TIED (moved within the noise) | OTHER (a size, a status, one side missing)."""
+        if self.regression:
+            return WORSE
+        if self.improved:
+            return BETTER
+        return TIED if self.rule or (self.better == POINTS and self.change_pct is not None) else OTHER
 
 
 @dataclass
@@ -72,6 +83,10 @@ class DiffReport:
     @property
     def regressions(self) -> list[DiffRow]:
         return [r for r in self.rows if r.regression]
+
+    @property
+    def improvements(self) -> list[DiffRow]:
+        return [r for r in self.rows if r.improved]
 
 
 def _one(value: Any) -> Spread | None:
@@ -162,6 +177,7 @@ def _compare(key: str, a: Figure | None, b: Figure | None, tolerance: float) -> 
     if better == STATUS:
         if va == "OK" and vb != "OK":
             row.regression, row.note = True, f"was OK, now {vb or 'missing'}"
+        row.improved = va != "OK" and vb == "OK"
         return row
     if va is None:
         row.note = "only in B" if a is None else "not measured in A"
@@ -173,11 +189,12 @@ def _compare(key: str, a: Figure | None, b: Figure | None, tolerance: float) -> 
         return row
     if isinstance(va, str) or isinstance(vb, str):
         row.regression = va != UNBOUNDED and vb == UNBOUNDED
+        row.improved = va == UNBOUNDED and vb != UNBOUNDED
         row.note = "now unbounded (over 1% failed)" if row.regression else ("was unbounded" if va == UNBOUNDED else "")
         return row
     if better == POINTS:
         delta = vb.median - va.median
-        row.change_pct, row.regression = delta, delta < -ACCURACY_POINTS
+        row.change_pct, row.regression, row.improved = delta, delta < -ACCURACY_POINTS, delta > ACCURACY_POINTS
         row.note = f"accuracy down {-delta:.2f} points" if row.regression else ""
         return row
     if va.median == 0:
@@ -190,12 +207,13 @@ def _compare(key: str, a: Figure | None, b: Figure | None, tolerance: float) -> 
     if va.n > 1 and vb.n > 1:
         row.rule = SPREAD
         noise = va.width + vb.width
-        row.regression = worse > noise
+        row.regression, row.improved = worse > noise, -worse > noise
         if row.regression:
             row.note = f"{'slower' if better == LOWER else 'lower'} by more than both runs' ranges ({noise:.4g})"
     else:
         row.rule = TOLERANCE
-        row.regression = worse > tolerance * abs(va.median)
+        noise = tolerance * abs(va.median)
+        row.regression, row.improved = worse > noise, -worse > noise
         if row.regression:
             row.note = f"{'slower' if better == LOWER else 'lower'} by more than {tolerance:.0%} (one repetition)"
     return row
@@ -290,30 +308,39 @@ def _value(v: float | str | None, spread: tuple[float, float] | None = None) -> 
     return fmt(v) + (f" ({fmt(spread[0])}-{fmt(spread[1])})" if spread else "")
 
 
+def change_text(r: DiffRow) -> str:
+    """ "+12.5%", "-0.60 pt" (accuracy), "-" when there is no change to compute."""
+    if r.change_pct is None:
+        return "-"
+    return f"{r.change_pct:+.2f} pt" if r.better == POINTS else f"{r.change_pct:+.1f}%"
+
+
+def value_text(r: DiffRow, side: str) -> str:
+    """A's or B's figure: the median and (min-max) over the repetitions."""
+    return _value(r.a, r.a_range) if side == "a" else _value(r.b, r.b_range)
+
+
+def rules_text(report: DiffReport, name_a: str = "A", name_b: str = "B") -> str:
+    return (
+        f"figures are medians (min-max) over the repetitions ({name_a}: {report.a_repetitions}, "
+        f"{name_b}: {report.b_repetitions}); rule '{SPREAD}': a change beyond the sum of both runs' ranges, "
+        f"'{TOLERANCE}' (a run with one repetition): beyond {report.tolerance:.0%}; accuracy: {ACCURACY_POINTS} point; "
+        "OK -> missing always"
+    )
+
+
 def format_diff(report: DiffReport, name_a: str = "A", name_b: str = "B") -> str:
     header = ("figure", name_a, name_b, "change", "rule", "")
     rows = [header]
     for r in report.rows:
-        if r.change_pct is None:
-            change = "-"
-        elif r.better == POINTS:
-            change = f"{r.change_pct:+.2f} pt"
-        else:
-            change = f"{r.change_pct:+.1f}%"
         flag = ("REGRESSION" + (f" ({r.note})" if r.note else "")) if r.regression else r.note
-        rows.append((r.key, _value(r.a, r.a_range), _value(r.b, r.b_range), change, r.rule, flag))
+        rows.append((r.key, value_text(r, "a"), value_text(r, "b"), change_text(r), r.rule, flag))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [f"WARNING: {w}" for w in report.warnings]
     table = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     table.insert(1, "  ".join("-" * w for w in widths).rstrip())
     lines += table
     n = len(report.regressions)
-    rule = (
-        f"figures are medians (min-max) over the repetitions ({name_a}: {report.a_repetitions}, "
-        f"{name_b}: {report.b_repetitions}); rule '{SPREAD}': a change beyond the sum of both runs' ranges, "
-        f"'{TOLERANCE}' (a run with one repetition): beyond {report.tolerance:.0%}; accuracy: {ACCURACY_POINTS} point; "
-        "OK -> missing always"
-    )
-    lines += ["", rule]
+    lines += ["", rules_text(report, name_a, name_b)]
     lines.append(f"{n} regression(s)" if n else "no regression beyond the noise")
     return "\n".join(lines)

@@ -46,10 +46,39 @@ class Code:
 
 
 @dataclass
+class Card:
+    """One objective's answer on the first screen: the path, its figure and how sure it is,
+    and the runner-up with why it lost (or that it tied)."""
+
+    objective: str
+    path: list[tuple[str, str]]  # (role, value): stack, runtime, encoding (or artifact, variant)
+    figure: str  # "" when nothing answered: `detail` says why
+    uncertainty: str
+    runner_up: str  # "Triton · ONNX Runtime: p50 2.1 ms, 1.4x the leader's" / "tied with ..." / why none
+    detail: str = ""  # one more line (which encoding the SLO search ran on and JSON's cost)
+    tied: bool = False
+    link: str | None = None  # the section holding its rows
+
+
+@dataclass
+class Cards:
+    cards: list[Card]
+
+
+@dataclass
+class Details:
+    """Rows most readers skip: collapsed in HTML, a bold lead-in in Markdown."""
+
+    summary: str
+    blocks: list = field(default_factory=list)
+
+
+@dataclass
 class Section:
     key: str
     title: str
-    blocks: list = field(default_factory=list)  # Paragraph | Bullets | Table | Figure | Code
+    blocks: list = field(default_factory=list)  # Paragraph | Bullets | Table | Figure | Code | Cards | Details
+    collapsed: bool = False  # HTML: a <details> the reader opens; Markdown keeps the heading
 
 
 @dataclass

@@ -104,29 +104,56 @@ def encoding_table(results: RunResults) -> Table:
     )
 
 
+def best_encoding(s: ServedResult) -> str | None:
+    """The encoding with the highest closed-loop throughput at any level (None: none measured)."""
+    peaks = {
+        str(c["encoding"]): max((getf(p, "throughput_rps") or 0.0 for p in _points(c).values()), default=0.0)
+        for c in cells(s)
+        if c["status"] == "OK"
+    }
+    peaks = {enc: peak for enc, peak in peaks.items() if peak > 0}
+    return max(peaks, key=lambda enc: (peaks[enc], enc == s.encoding)) if peaks else None
+
+
+def json_cost(s: ServedResult) -> list[str]:
+    """JSON's p50 and throughput against the stack's fastest encoding, one phrase per level
+    (none when JSON, or any other encoding, was not measured)."""
+    ok = [(c["encoding"], _points(c)) for c in cells(s) if c["status"] == "OK"]
+    json_pts = dict(ok).get("json")
+    if json_pts is None or len(ok) < 2:
+        return []
+    parts = []
+    for level in sorted(json_pts):
+        others = [(enc, pts[level]) for enc, pts in ok if level in pts]
+        best_enc, best = min(others, key=lambda e: getf(e[1], "p50_ms") or float("inf"))
+        j50, b50 = getf(json_pts[level], "p50_ms"), getf(best, "p50_ms")
+        jr, br = getf(json_pts[level], "throughput_rps"), getf(best, "throughput_rps")
+        if j50 is None or b50 is None:
+            continue
+        if best_enc == "json":
+            parts.append(f"c={level}: JSON is the fastest encoding")
+        else:
+            rate = f", {jr / br:.2f}x its throughput" if jr and br else ""
+            parts.append(f"c={level}: JSON p50 {j50 / b50:.2f}x {best_enc}'s{rate}")
+    return parts
+
+
+def slo_encoding_note(s: ServedResult) -> str:
+    """Which encoding the SLO search ran on, whether it is the stack's best, and JSON's cost."""
+    used, best = s.encoding or "json", best_encoding(s)
+    which = (
+        "its only encoding measured"
+        if len([c for c in cells(s) if c["status"] == "OK"]) < 2
+        else "its best encoding (highest closed-loop throughput)"
+        if used == best
+        else f"its first encoding ([load] encodings); its best is {best}"
+    )
+    cost = json_cost(s)  # at the highest level: the load the SLO search is about
+    return f"SLO search ran on {used}: {which}" + (f". JSON's cost at {cost[-1]}" if cost else "")
+
+
 def json_costs(results: RunResults) -> list[str]:
     """One sentence per stack: JSON's p50 and throughput against its best encoding, per level."""
-    lines = []
-    for s in results.served:
-        if s.status != "OK":
-            continue
-        ok = [(c["encoding"], _points(c)) for c in cells(s) if c["status"] == "OK"]
-        json_pts = dict(ok).get("json")
-        if json_pts is None or len(ok) < 2:
-            continue
-        parts = []
-        for level in sorted(json_pts):
-            others = [(enc, pts[level]) for enc, pts in ok if level in pts]
-            best_enc, best = min(others, key=lambda e: getf(e[1], "p50_ms") or float("inf"))
-            j50, b50 = getf(json_pts[level], "p50_ms"), getf(best, "p50_ms")
-            jr, br = getf(json_pts[level], "throughput_rps"), getf(best, "throughput_rps")
-            if j50 is None or b50 is None:
-                continue
-            if best_enc == "json":
-                parts.append(f"c={level}: JSON is the fastest encoding")
-            else:
-                rate = f", {jr / br:.2f}x its throughput" if jr and br else ""
-                parts.append(f"c={level}: JSON p50 {j50 / b50:.2f}x {best_enc}'s{rate}")
-        if parts:
-            lines.append(f"{target_label(s)}: " + "; ".join(parts) + ".")
-    return lines
+    return [
+        f"{target_label(s)}: {'; '.join(cost)}." for s in results.served if s.status == "OK" and (cost := json_cost(s))
+    ]

@@ -26,7 +26,38 @@ def target_name(target: str) -> str:
     return labels().get(target, target)
 
 
+#: the runtime that runs an artifact, by the artifact's name (the exporters name each after its format)
+RUNTIME_NAMES = (
+    ("tflite", "LiteRT"),
+    ("litert", "LiteRT"),
+    ("onnx", "ONNX Runtime"),
+    ("torchscript", "TorchScript"),
+    ("aoti", "AOTInductor"),
+    ("savedmodel", "TensorFlow"),
+)
+
+
+def runtime_name(artifact: str | None) -> str:
+    """ "ONNX Runtime", "LiteRT int8": the runtime an artifact runs in, and int8 when quantized."""
+    if not artifact:
+        return "?"
+    name = next((label for prefix, label in RUNTIME_NAMES if artifact.startswith(prefix)), artifact)
+    return f"{name} int8" if "int8" in artifact and name != artifact else name
+
+
+def stack_name(target: str) -> str:
+    """A stack's short name: its registry label up to the first comma or " + " ("FastAPI")."""
+    return target_name(target).split(",")[0].split(" + ")[0].strip()
+
+
 def target_label(s: ServedResult) -> str:
+    """The short label every table and chart uses: stack and runtime, "Triton · ONNX Runtime"
+    (full_label, with the mode, is in the report's legend)."""
+    return f"{stack_name(s.target)} · {runtime_name(s.artifact)}" if s.artifact else stack_name(s.target)
+
+
+def full_label(s: ServedResult) -> str:
+    """The stack's full label for the mode it ran in: "Triton, Python backend + ONNX Runtime (native)"."""
     from ..servers.registry import stacks
 
     mode = mode_word(s.mode)

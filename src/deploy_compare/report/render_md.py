@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 
-from .document import Bullets, Code, Document, Figure, Paragraph, Table
+from .document import Bullets, Card, Cards, Code, Details, Document, Figure, Paragraph, Table
 
 
 def _cell(value: str) -> str:
@@ -32,6 +32,40 @@ def _paragraph(p: Paragraph) -> str:
     return body
 
 
+def _card(c: Card) -> list[str]:
+    path = " · ".join(f"{role} **{value}**" for role, value in c.path)
+    lines = [f"### {c.objective}" + (" (tied)" if c.tied else ""), ""]
+    if path:
+        lines += [path, ""]
+    if c.figure:
+        lines += [f"**{c.figure}** ({c.uncertainty})", ""]
+    lines.append(f"- {c.runner_up}")
+    if c.detail:
+        lines.append(f"- {c.detail}")
+    if c.link:
+        lines.append(f"- the rows: [{c.link}](#{c.link})")
+    return [*lines, ""]
+
+
+def _block(block, figures: list[Figure]) -> list[str]:
+    if isinstance(block, Paragraph):
+        return [_paragraph(block), ""]
+    if isinstance(block, Bullets):
+        return [f"- {item}" for item in block.items] + [""]
+    if isinstance(block, Table):
+        return _table(block) + [""]
+    if isinstance(block, Figure):
+        figures.append(block)
+        return [f"**{block.title}**", "", f"![{block.alt}][fig-{block.key}]", ""]
+    if isinstance(block, Code):
+        return [f"**{block.summary}**", "", "```json", block.text, "```", ""]
+    if isinstance(block, Cards):
+        return [line for c in block.cards for line in _card(c)]
+    if isinstance(block, Details):
+        return [f"**{block.summary}**", ""] + [line for b in block.blocks for line in _block(b, figures)]
+    raise TypeError(f"unknown report block {type(block).__name__}")
+
+
 def render_markdown(doc: Document) -> str:
     out = [f"# {doc.title}", ""]
     for p in doc.banner:
@@ -41,17 +75,7 @@ def render_markdown(doc: Document) -> str:
     for section in doc.sections:
         out += [f'<a id="{section.key}"></a>', "", f"## {section.title}", ""]
         for block in section.blocks:
-            if isinstance(block, Paragraph):
-                out += [_paragraph(block), ""]
-            elif isinstance(block, Bullets):
-                out += [f"- {item}" for item in block.items] + [""]
-            elif isinstance(block, Table):
-                out += _table(block) + [""]
-            elif isinstance(block, Figure):
-                figures.append(block)
-                out += [f"**{block.title}**", "", f"![{block.alt}][fig-{block.key}]", ""]
-            elif isinstance(block, Code):
-                out += [f"**{block.summary}**", "", "```json", block.text, "```", ""]
+            out += _block(block, figures)
     for fig in figures:
         out.append(f"[fig-{fig.key}]: data:image/png;base64,{base64.b64encode(fig.png).decode('ascii')}")
     return "\n".join(out).rstrip("\n") + "\n"

@@ -217,8 +217,8 @@ def cost_table(results: RunResults) -> tuple[Table, CostSettings]:
                 ms(e.cpu_ms_per_request),
                 num(e.rps_per_busy_core),
                 text(e.server_cores),
-                _money(e.cost_measured, cost.currency),
-                _money(e.cost_provisioned, cost.currency),
+                money(e.cost_measured, cost.currency),
+                money(e.cost_provisioned, cost.currency),
             ]
         )
         statuses.append("OK" if e.load == "SLO rate" else "WARN")
@@ -239,7 +239,7 @@ def cost_table(results: RunResults) -> tuple[Table, CostSettings]:
     return table, cost
 
 
-def _money(value: float | None, currency: str) -> str:
+def money(value: float | None, currency: str) -> str:
     if value is None:
         return DASH
     return f"{value:.4f} {currency}" if value < 1 else f"{value:,.2f} {currency}"

@@ -359,6 +359,15 @@ def bench_ms(row: dict[str, Any] | None, key: str) -> str:
     return DASH if row is None else _spread(bench_repetitions(row), key)
 
 
+def _where(row: dict[str, Any]) -> str:
+    """ "server, 2 threads" / "edge, 1 thread (core 1)": the profile, threads and pinned cores."""
+    threads = get(row, "threads")
+    pinned = cores(get(row, "pinned_cores"))
+    return f"{text(get(row, 'profile'))}, {text(threads)} thread{'' if threads == 1 else 's'}" + (
+        "" if pinned == DASH else f" (core {pinned})"
+    )
+
+
 def bench_table(rows: list[dict[str, Any]]) -> Table:
     """Local (in-process) or edge-device rows: one per artifact/profile/threads. A row combined
     over repetitions (names.local_rows) shows its median and (min-max) over them."""
@@ -367,17 +376,16 @@ def bench_table(rows: list[dict[str, Any]]) -> Table:
     for r in rows:
         top1 = get(r, "top1_agreement")
         reps = bench_repetitions(r)
+        samples = [(b, throughput_spread(reps, b)) for b in batches]
         out.append(
             [
                 text(get(r, "artifact")),
                 text(get(r, "runtime")),
-                text(get(r, "profile")),
-                text(get(r, "threads")),
-                cores(get(r, "pinned_cores")),
+                _where(r),
                 text(get(r, "status")),
                 num(get(r, "load_ms")),
                 *(bench_ms(r, key) for key in ("p50_ms", "invoke_p50_ms", "p90_ms", "p99_ms", "max_ms")),
-                *(_text_or_dash(throughput_spread(reps, b), lambda v: num(v, 0)) for b in batches),
+                "; ".join(f"bs{b}: {sp.text(lambda v: num(v, 0))}" for b, sp in samples if sp is not None) or DASH,
                 num(get(r, "rss_growth_mib"), 2),
                 kib(get(r, "file_size_bytes")),
                 DASH if top1 is None else f"{pct(top1)} of {text(get(r, 'samples_checked'))}",
@@ -390,9 +398,7 @@ def bench_table(rows: list[dict[str, Any]]) -> Table:
         [
             "artifact",
             "runtime",
-            "profile",
-            "threads",
-            "cores",
+            "profile, threads (cores)",
             "status",
             "load ms",
             "p50 ms",
@@ -400,7 +406,7 @@ def bench_table(rows: list[dict[str, Any]]) -> Table:
             "p90 ms",
             "p99 ms",
             "max ms",
-            *(f"bs{b} samples/s" for b in batches),
+            "samples/s per batch size",
             "RSS growth MiB",
             "size KiB",
             "top-1 agree",

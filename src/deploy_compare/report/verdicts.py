@@ -13,7 +13,9 @@ import math
 from dataclasses import dataclass, field
 
 from ..deploy.results import RunResults, ServedResult
-from ..repeats import Spread, bench_repetitions, spread_of
+from ..errors import ConfigError
+from ..repeats import Spread, bench_repetitions, by_concurrency, spread_of
+from .encodings import cells
 from .fmt import get, getf, kib, ms, num, pct
 from .names import (
     QUANTIZED_VARIANTS,
@@ -22,11 +24,15 @@ from .names import (
     local_label,
     ok_local,
     reference_accuracy,
+    runtime_name,
     slo_bracket,
+    stack_name,
     sweep_repetitions,
     target_label,
     tflite_artifacts,
 )
+from .serverview import MILLION, CostSettings, cost_settings, efficiency, money
+from .uncertainty import INTERVAL, Estimate, estimate, interval_of
 
 # A figure measured once has no spread of its own: within this share of each other, two such
 # figures are called a tie (the same fallback `diff` uses for single-repetition runs).
@@ -34,14 +40,29 @@ SINGLE_RUN_TOLERANCE = 0.10
 TIED = "tied within measurement resolution"
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """One path a verdict ranked: what it is (stack, runtime, encoding; or runtime and artifact)
+    and its figure with how sure it is. The report's first screen shows the leader and the next."""
+
+    name: str  # target or artifact name (Verdict.winner / tied)
+    label: str  # the short label (names.target_label), with the encoding where several were measured
+    path: tuple[tuple[str, str], ...]  # (role, value): ("stack", "Triton"), ("runtime", ...), ("encoding", ...)
+    figure: str  # "p50 1.23 ms", "6,129.5 req/s", "15.1 KiB file"
+    uncertainty: str  # "range 1.10-1.32 over 3 repetitions", "bracket [550, 600)", "measured once"
+    value: float  # the figure ranked (Verdict.better says which way is better)
+
+
 @dataclass
 class Verdict:
-    key: str  # serving_latency | inprocess_latency | throughput | footprint | accuracy
+    key: str  # serving_latency | inprocess_latency | throughput | cost | footprint | accuracy
     question: str
     answer: str  # one sentence naming the winner (or the tie) with its figures
     winner: str | None  # artifact or target name; None when nothing could be measured, or a tie
     details: list[str] = field(default_factory=list)
     tied: list[str] = field(default_factory=list)  # every name in a tie (the leader first)
+    ranked: list[Candidate] = field(default_factory=list)  # best first; only what was ranked
+    better: str = "lower"  # lower | higher: which way `Candidate.value` is better
 
 
 def _not_run(served: list[ServedResult]) -> str:
@@ -86,24 +107,61 @@ def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _common_concurrency(served: list[ServedResult]) -> tuple[int | None, list[ServedResult]]:
-    """The lowest concurrency every measured stack has (1 when all have it), and the stacks lacking it."""
+def common_concurrency(served: list[ServedResult]) -> int | None:
+    """The lowest concurrency every measured stack has (1 when all have it); None: none shared."""
     levels = [set(sweep_repetitions(s)) for s in served]
     common = set.intersection(*levels) if levels else set()
-    if not common:
-        return None, served
-    c = min(common)
-    return c, []
+    return min(common) if common else None
+
+
+def served_path(s: ServedResult, encoding: str | None) -> tuple[tuple[str, str], ...]:
+    """A served stack's path as the first screen spells it: stack, runtime, encoding."""
+    return (("stack", stack_name(s.target)), ("runtime", runtime_name(s.artifact)), ("encoding", encoding or "json"))
+
+
+def _encoding_points(s: ServedResult, c: int) -> list[tuple[str, list[dict]]]:
+    """(encoding, its closed-loop points at concurrency c) of every encoding measured OK."""
+    out = []
+    for cell in cells(s):
+        points = by_concurrency(p for p in cell.get("sweep") or [] if isinstance(p, dict)).get(c)
+        if cell.get("status") == "OK" and points:
+            out.append((str(cell.get("encoding") or "json"), points))
+    return out
+
+
+def _latency_entry(s: ServedResult, encoding: str, points: list[dict], several: bool, details: list[str]):
+    """One (stack, encoding) at one concurrency: its detail line, and its candidate unless the
+    client was the bottleneck (None: not ranked)."""
+    p50, p99 = spread_of(points, "p50_ms"), spread_of(points, "p99_incl_failures_ms")
+    unbounded = any(get(p, "p99_incl_failures_ms") is None for p in points)
+    bound = any(get(p, "client_bottleneck") for p in points)
+    label = f"{target_label(s)} over {encoding}" if several else target_label(s)
+    details.append(
+        f"{label} serving {s.artifact or '?'}: p50 {_ms_spread(p50)} ms, p99 with failures counted "
+        + ("unbounded (over 1% failed)" if unbounded else f"{_ms_spread(p99)} ms")
+        + f" ({len(points)} repetition{'s' if len(points) != 1 else ''})"
+        + ("; the load client was the bottleneck: not ranked" if bound else "")
+        + "."
+    )
+    if bound or p50 is None:
+        return None
+    est = estimate(points, "p50_ms")
+    assert est is not None  # p50 is not None
+    candidate = Candidate(
+        s.target, label, served_path(s, encoding), f"p50 {ms(est.value)} ms", est.text(ms), p50.median
+    )
+    return (s.target, label, p50), candidate
 
 
 def serving_latency_verdict(results: RunResults) -> Verdict:
-    """Served stacks only, all at the same concurrency: an in-process path never answers this."""
+    """Served stacks only, all at the same concurrency: an in-process path never answers this.
+    Every encoding a stack was measured with is a path of its own (stack, runtime, encoding)."""
     question = "Lowest latency through a serving stack"
     measured = [s for s in results.served if s.status == "OK" and sweep_repetitions(s)]
     if not measured:
         why = _not_run(results.served) or "no served target in this run"
         return Verdict("serving_latency", question, f"No served stack measured a latency: {why}.", None)
-    c, _ = _common_concurrency(measured)
+    c = common_concurrency(measured)
     if c is None:
         lowest = "; ".join(f"{target_label(s)} from c={min(sweep_repetitions(s))}" for s in measured)
         return Verdict(
@@ -112,40 +170,34 @@ def serving_latency_verdict(results: RunResults) -> Verdict:
             f"Not compared: the served stacks share no concurrency level ({lowest}).",
             None,
         )
-    details, named, client_bound = [], [], []
+    details: list[str] = []
+    entries = []
     for s in measured:
-        points = sweep_repetitions(s)[c]
-        p50, p99 = spread_of(points, "p50_ms"), spread_of(points, "p99_incl_failures_ms")
-        unbounded = any(get(p, "p99_incl_failures_ms") is None for p in points)
-        bound = any(get(p, "client_bottleneck") for p in points)
-        details.append(
-            f"{target_label(s)} serving {s.artifact or '?'}: p50 {_ms_spread(p50)} ms, p99 with failures counted "
-            + ("unbounded (over 1% failed)" if unbounded else f"{_ms_spread(p99)} ms")
-            + f" ({len(points)} repetition{'s' if len(points) != 1 else ''})"
-            + ("; the load client was the bottleneck: not ranked" if bound else "")
-            + "."
-        )
-        if bound:
-            client_bound.append(s)
-        elif p50 is not None:
-            named.append((s.target, target_label(s), p50))
+        measured_encodings = _encoding_points(s, c)
+        for encoding, points in measured_encodings:
+            entry = _latency_entry(s, encoding, points, len(measured_encodings) > 1, details)
+            if entry is not None:
+                entries.append(entry)
     where = f"at concurrency {c} (closed loop)"
-    if not named:
+    if not entries:
         return Verdict(
             "serving_latency", question, f"No served stack could be ranked {where}: see the details.", None, details
         )
+    named = [e[0] for e in entries]
     details.append(_uncertainty([e[2] for e in named], "Served p50"))
     skipped = _not_run(results.served)
     if skipped:
         details.append(f"Not compared: {skipped}.")
     best, tied = _rank(named)
-    if len(tied) > 1:
+    ranked = [candidate for _, candidate in sorted(entries, key=lambda e: (e[0][2].median, e[0][0]))]
+    stacks_tied = list(dict.fromkeys(name for name, _, _ in tied))
+    if len(stacks_tied) > 1:
         figures = ", ".join(f"{label} p50 {_ms_spread(sp)} ms" for _, label, sp in tied)
         answer = f"{_and([label for _, label, _ in tied])} are {TIED} {where}: {figures}."
-        return Verdict("serving_latency", question, answer, None, details, [name for name, _, _ in tied])
-    only = " - the only served stack measured" if len(named) == 1 and len(results.served) > 1 else ""
+        return Verdict("serving_latency", question, answer, None, details, stacks_tied, ranked)
+    only = " - the only served stack measured" if len(measured) == 1 and len(results.served) > 1 else ""
     answer = f"{best[1]}, p50 {_ms_spread(best[2])} ms {where}{only}."
-    return Verdict("serving_latency", question, answer, best[0], details)
+    return Verdict("serving_latency", question, answer, best[0], details, [], ranked)
 
 
 def inprocess_latency_verdict(results: RunResults) -> Verdict:
@@ -186,7 +238,7 @@ def _ms_spread(spread: Spread | None) -> str:
 
 
 @dataclass(frozen=True)
-class _Rate:
+class SloRate:
     """One stack's SLO answer: the rate (median over repetitions), the range it may lie in
     [low, high) (high None: no rate failed), and whether it is only a lower bound."""
 
@@ -198,7 +250,7 @@ class _Rate:
     confirmed: bool | None
     repetitions: int
 
-    def overlaps(self, other: _Rate) -> bool:
+    def overlaps(self, other: SloRate) -> bool:
         return self.low < (other.high or math.inf) and other.low < (self.high or math.inf)
 
     def describe(self) -> str:
@@ -212,15 +264,36 @@ class _Rate:
             + confirmed
         )
 
+    def candidate(self) -> Candidate:
+        """The first screen's view: the rate, and its bracket (and range over repetitions)."""
+        lo, hi = getf(self.s.slo, "rate_min_rps"), getf(self.s.slo, "rate_max_rps")
+        spread = (
+            f"; range {num(lo)}-{num(hi)} over {self.repetitions} repetitions"
+            if self.repetitions > 1 and lo is not None and hi is not None
+            else ""
+        )
+        sure = {True: "; confirmed by a repeat", False: "; NOT confirmed by a repeat", None: ""}[self.confirmed]
+        why = "; client-limited: a lower bound" if self.lower_bound else ""
+        return Candidate(
+            self.s.target,
+            target_label(self.s),
+            served_path(self.s, self.s.encoding),
+            # no rate failed (the cap, or the trial budget, ended the search): the limit is higher
+            f"{'at least ' if self.lower_bound or self.high is None else ''}{num(self.rate)} req/s",
+            f"bracket {slo_bracket(self.s.slo)}{spread}{sure}{why}",
+            self.rate,
+        )
 
-def _rate_of(s: ServedResult) -> _Rate | None:
+
+def rate_of(s: ServedResult) -> SloRate | None:
+    """A stack's SLO answer with its band (None: no rate met the bound)."""
     rate = getf(s.slo, "max_rate_rps")
     if rate is None:
         return None
     repeated = isinstance(s.slo, dict) and "repetitions" in s.slo
     low = getf(s.slo, "rate_min_rps" if repeated else "max_rate_rps")
     high = getf(s.slo, "bracket_high_rps" if repeated else "lowest_failing_rate_rps")
-    return _Rate(
+    return SloRate(
         s,
         rate,
         rate if low is None else low,
@@ -239,9 +312,9 @@ def throughput_verdict(results: RunResults) -> Verdict:
         return Verdict("throughput", question, f"No served target could run the SLO search: {why}.", None)
     bound = getf(searched[0].slo, "p99_bound_ms")
     details = []
-    rates: list[_Rate] = []
+    rates: list[SloRate] = []
     for s in searched:
-        r = _rate_of(s)
+        r = rate_of(s)
         if r is None:
             details.append(
                 f"{target_label(s)}: no rate tried met p99 <= {ms(bound)} ms "
@@ -297,13 +370,14 @@ def throughput_verdict(results: RunResults) -> Verdict:
     best = max(measured, key=lambda r: (r.rate, r.s.target))
     # A lower bound beats a measurement only when it lies above the measurement's whole bracket.
     above = [r for r in limited if best.high is not None and r.rate >= best.high]
+    ranked = [r.candidate() for r in sorted(measured, key=lambda r: (-r.rate, r.s.target))]
     if above:
         top = max(above, key=lambda r: r.rate)
         answer = (
             f"{target_label(top.s)}, at least {num(top.rate)} req/s {where} - a lower bound (client-limited), "
             f"above the bracket of the best measured stack, {target_label(best.s)} {slo_bracket(best.s.slo)}."
         )
-        return Verdict("throughput", question, answer, top.s.target, details)
+        return Verdict("throughput", question, answer, top.s.target, details, [], [top.candidate(), *ranked], "higher")
     unranked = [r for r in limited if r not in above]
     if unranked:
         details.append(
@@ -315,10 +389,78 @@ def throughput_verdict(results: RunResults) -> Verdict:
     if len(tied) > 1:
         figures = "; ".join(f"{target_label(r.s)} {r.describe()}" for r in tied)
         answer = f"{_and([target_label(r.s) for r in tied])} are {TIED} {where}: {figures}."
-        return Verdict("throughput", question, answer, None, details, [r.s.target for r in tied])
+        return Verdict("throughput", question, answer, None, details, [r.s.target for r in tied], ranked, "higher")
     only = " - the only served stack measured" if len(results.served) > 1 and len(rates) == 1 else ""
     answer = f"{target_label(best.s)}, {best.describe()} {where}{only}."
-    return Verdict("throughput", question, answer, best.s.target, details)
+    return Verdict("throughput", question, answer, best.s.target, details, [], ranked, "higher")
+
+
+def _cost_entry(s: ServedResult, cost: CostSettings, details: list[str]) -> tuple[Candidate, float, float] | None:
+    """A stack's cost per million inferences at its SLO rate, and the band its SLO bracket puts it
+    in (cost = the cores given x the price / the rate): (candidate, low, high); None: not priced."""
+    r = rate_of(s)
+    e = efficiency(s, cost)
+    why = (
+        "no SLO rate"
+        if r is None
+        else "its SLO rate is a lower bound (client-limited)"
+        if r.lower_bound
+        else "no server cores pinned, nothing provisioned to price"
+        if e is None or not e.server_cores
+        else ""
+    )
+    if why or r is None or e is None or not e.server_cores:
+        details.append(f"{target_label(s)}: not priced ({why}).")
+        return None
+    per_rate = e.server_cores * cost.price_per_vcpu_hour / 3600.0 * MILLION  # per million at 1 req/s
+    value, high = per_rate / r.rate, per_rate / r.low
+    low = per_rate / r.high if r.high else 0.0
+    band = (
+        f"from the SLO bracket {slo_bracket(s.slo)}: {money(low, cost.currency)}-{money(high, cost.currency)}"
+        if r.high
+        else f"at most {money(high, cost.currency)} (no rate failed: the SLO rate is a lower end)"
+    )
+    measured = money(e.cost_measured, cost.currency) if e.load == "SLO rate" else "-"
+    details.append(
+        f"{target_label(s)}: {money(value, cost.currency)} per million at {num(r.rate)} req/s on "
+        f"{e.server_cores} core(s); its measured CPU alone: {measured} per million."
+    )
+    label = target_label(s)
+    return Candidate(s.target, label, served_path(s, s.encoding), money(value, cost.currency), band, value), low, high
+
+
+def cost_verdict(results: RunResults) -> Verdict:
+    """The cores each stack was given, priced ([cost]), over its SLO rate: the cheapest stack to
+    run at the bound. Bands from the SLO brackets; overlapping bands are a tie."""
+    question = "Lowest cost per million inferences"
+    try:
+        cost = cost_settings(results.settings)
+    except ConfigError as exc:
+        return Verdict("cost", question, f"Not priced: {exc}.", None)
+    details: list[str] = []
+    entries = [
+        e
+        for s in results.served
+        if s.status == "OK" and isinstance(s.slo, dict)
+        if (e := _cost_entry(s, cost, details))
+    ]
+    if not entries:
+        return Verdict("cost", question, "No stack has an SLO rate to price.", None, details)
+    entries.sort(key=lambda e: (e[0].value, e[0].name))
+    best = entries[0]
+    tied = [e for e in entries if e[1] <= best[2] and best[1] <= e[2]]
+    details.append(
+        f"Price: {cost.price_per_vcpu_hour:g} {cost.currency} per vCPU-hour ({cost.price_source}); "
+        "stacks whose bands overlap are a tie."
+    )
+    ranked = [e[0] for e in entries]
+    where = f"at its SLO rate, on the cores it was given at {cost.price_per_vcpu_hour:g} {cost.currency}/vCPU-hour"
+    if len(tied) > 1:
+        figures = ", ".join(f"{e[0].label} {e[0].figure}" for e in tied)
+        answer = f"{_and([e[0].label for e in tied])} are {TIED}: {figures} per million inferences {where}."
+        return Verdict("cost", question, answer, None, details, [e[0].name for e in tied], ranked)
+    answer = f"{best[0].label}, {best[0].figure} per million inferences {where}."
+    return Verdict("cost", question, answer, best[0].name, details, [], ranked)
 
 
 def footprint_verdict(results: RunResults) -> Verdict:
@@ -350,6 +492,17 @@ def footprint_verdict(results: RunResults) -> Verdict:
         f"{best}, {kib(sized[best])} KiB file, RSS growth {num(growth, 2)} MiB, "
         f"accuracy {pct(artifact_accuracy(entry))}."
     )
+    ranked = [
+        Candidate(
+            name,
+            f"{runtime_name(name)} · {name}",
+            (("runtime", runtime_name(name)), ("artifact", name), ("runs", "on the device, no server")),
+            f"{kib(size)} KiB file",
+            f"exact (file size); RSS growth {num(rss.get(name), 2)} MiB, measured once",
+            float(size or 0),
+        )
+        for name, size in sorted(sized.items(), key=lambda kv: (kv[1], kv[0]))
+    ]
     if rss:
         least = min(rss, key=lambda k: (rss[k], k))
         if best in rss and rss[least] < rss[best]:
@@ -359,7 +512,7 @@ def footprint_verdict(results: RunResults) -> Verdict:
                 "Every variant's RSS growth is recorded as 0 MiB: below what the peak-RSS "
                 "measurement resolves, so file size decides."
             )
-    return Verdict("footprint", question, answer, best, details)
+    return Verdict("footprint", question, answer, best, details, [], ranked)
 
 
 def accuracy_costs(results: RunResults) -> list[tuple[str, float]]:
@@ -395,6 +548,10 @@ def accuracy_verdict(results: RunResults) -> Verdict:
     if samples:
         details.append(f"Measured on {int(samples)} held-out samples: one sample is {100 / samples:.2f} points.")
     worst = min(costs, key=lambda c: (c[1], c[0]))
+    ranked = _int8_ranked(results, costs, samples)
+    # int8 variants within one sample of the one that loses least are a tie
+    resolution = 100 / samples if samples else 0.0
+    tied = [c.name for c in ranked if ranked and ranked[0].value - c.value <= resolution] if len(ranked) > 1 else []
     if worst[1] >= 0:
         answer = (
             f"No quantized variant loses accuracy against the fp32 PyTorch reference ({pct(ref, 2)}); "
@@ -402,7 +559,35 @@ def accuracy_verdict(results: RunResults) -> Verdict:
         )
     else:
         answer = f"the largest is {worst[0]}, {worst[1]:.2f} points vs the fp32 PyTorch reference ({pct(ref, 2)})."
-    return Verdict("accuracy", question, answer, worst[0], details)
+    return Verdict("accuracy", question, answer, worst[0], details, tied if len(tied) > 1 else [], ranked, "higher")
+
+
+def _int8_ranked(results: RunResults, costs: list[tuple[str, float]], samples: float | None) -> list[Candidate]:
+    """The int8 variants, the one that loses least accuracy first (Candidate.value: the change in
+    points, higher is better), each with the resolution its held-out set gives, or its interval."""
+    ranked = []
+    for name, delta in sorted(costs, key=lambda c: (-c[1], c[0])):
+        entry = results.artifacts[name]
+        if "int8" not in str(entry.get("variant")):
+            continue
+        interval = interval_of(get(entry, "parity"), "accuracy_delta_points")
+        if interval is not None:
+            sure = Estimate(delta, interval[0], interval[1], INTERVAL).text(lambda v: f"{v:+.2f}")
+        elif samples:
+            sure = f"on {int(samples)} held-out samples: one sample is {100 / samples:.2f} points"
+        else:
+            sure = "sample count not recorded"
+        ranked.append(
+            Candidate(
+                name,
+                f"{runtime_name(name)} · {name}",
+                (("runtime", runtime_name(name)), ("artifact", name), ("variant", str(entry.get("variant")))),
+                f"{delta:+.2f} points",
+                sure,
+                delta,
+            )
+        )
+    return ranked
 
 
 def all_verdicts(results: RunResults) -> list[Verdict]:
@@ -410,6 +595,7 @@ def all_verdicts(results: RunResults) -> list[Verdict]:
         serving_latency_verdict(results),
         inprocess_latency_verdict(results),
         throughput_verdict(results),
+        cost_verdict(results),
         footprint_verdict(results),
         accuracy_verdict(results),
     ]
