@@ -107,3 +107,37 @@ def test_an_unknown_event_name_is_refused():
 
     with pytest.raises(ConfigError, match="no scenario event 'level_done'"):
         Events().on("level_done", print)
+
+
+def test_slo_encoding_best_sweeps_each_then_searches_the_fastest(asgi_server):
+    """ "best": each encoding's sweep first, then the levels and the search on the one with the
+    highest throughput; its first sweep gives way to the full one in the record."""
+    from deploy_compare.clients import run_closed_loop, run_open_loop
+
+    def payloads(endpoint: Endpoint, batch_size: int):
+        built = _payloads(endpoint, batch_size)
+        if endpoint.model != "digits":  # the "slow" encoding: same route, each answer 30 ms late
+            x = np.zeros((8, 1, 8, 8), dtype=np.float32)
+            x[:, 0, 0, 0] = 30.0
+            x[:, 0, 0, 2] = labels = np.arange(8) % 10
+            endpoint = dataclasses.replace(endpoint, model="digits")
+            built = build_payloads(endpoint, x, np.eye(10, dtype=np.float32)[labels], batch_size=batch_size)
+        return built
+
+    fast = Endpoint(url=asgi_server.url, encoding="torchserve", model="digits")
+    slow = dataclasses.replace(fast, model="digits-slow")
+    plans = [EncodingPlan("slow", slow, None), EncodingPlan("fast", fast, None)]
+    settings = ScenarioSettings(closed=RUN, open_loop=RUN, slo=SLO, levels=(1,), other_levels=(2,), slo_encoding="best")
+    chosen: list[tuple[str, dict]] = []
+    events = Events()
+    events.on("encoding_chosen", lambda encoding, peaks: chosen.append((encoding, peaks)))
+    result = ServedResult(target="fastapi_onnx", status="OK")
+    events.add(ServedRecord(result, lambda: None, 1, plans))
+    runs = Runs(closed=run_closed_loop, open=run_open_loop)
+    Scenario(plans, payloads, settings, runs, events, name="the test app").run()
+
+    assert [name for name, _ in chosen] == ["fast"]
+    assert chosen[0][1]["fast"] > 2 * chosen[0][1]["slow"] > 0, chosen
+    assert result.encoding == "fast" and [p["concurrency"] for p in result.sweep] == [1]
+    assert result.slo is not None and result.slo["trials"]
+    assert [(c["encoding"], [p["concurrency"] for p in c["sweep"]]) for c in result.encodings] == [("slow", [2])]

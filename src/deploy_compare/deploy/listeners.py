@@ -107,6 +107,10 @@ class ServedProgress:
     def encoding_failed(self, at: At, error: Exception) -> None:
         self.progress.line(f"{self.kind}: {at.encoding}: FAILED: {error}")
 
+    def encoding_chosen(self, encoding: str, peaks: dict[str, float]) -> None:
+        seen = ", ".join(f"{name} {peak:.0f}/s" for name, peak in peaks.items())
+        self.progress.line(f"{self.kind}: SLO search on {encoding}, its best encoding ({seen})")
+
     def batch_failed(self, at: At, error: Exception) -> None:
         self.progress.line(f"{self.where(at)}: FAILED: {error}")
 

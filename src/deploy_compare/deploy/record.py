@@ -40,6 +40,9 @@ class ServedRecord:
     def encoding_started(self, at: At, endpoint: Any) -> None:
         if at.encoding_index == 0:
             self.result.encoding = at.encoding
+            # slo_encoding "best": its first sweep chose it; the full sweep that follows replaces it
+            self.result.encodings = [c for c in self.result.encodings if c.get("encoding") != at.encoding]
+            self._cells.pop(at.encoding, None)
             return
         earlier = [c for c in self.result.encodings if c.get("encoding") == at.encoding]
         if earlier:  # a later repetition adds its points to the encoding's one cell

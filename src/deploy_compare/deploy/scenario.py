@@ -14,6 +14,8 @@ The plan, in order:
    server's limit) fires `batch_failed` and the others still run; the first size's failure
    propagates (nothing measured is comparable without it);
 3. every further encoding: `other_levels` at the first batch size (`encoding_failed` on error).
+   With slo_encoding "best", every encoding's `other_levels` sweep runs first and the one with
+   the highest throughput (`encoding_chosen`) then gets step 2.
 
 A listener that raises (a health check finding the server dead, Ctrl-C) stops the scenario.
 """
@@ -38,6 +40,7 @@ EVENTS: dict[str, str] = {
     "encoding_skipped": "encoding, reason: the endpoint does not speak it (before any request)",
     "encoding_started": "at (its first batch size), endpoint",
     "encoding_failed": "at, error: a further encoding failed; the others stand",
+    "encoding_chosen": "encoding, peaks: slo_encoding 'best' picked it (encoding -> peak req/s)",
     "batch_started": "at, payloads: this batch size's request bodies are built",
     "batch_failed": "at, error: a further batch size failed (LoadError, ProtocolError)",
     "level_started": "at, concurrency",
@@ -124,6 +127,10 @@ class ScenarioSettings:
     other_levels: Sequence[int] = ()  # each further encoding's, at the first batch size
     search: bool = True  # an SLO search per batch size (the first encoding)
     rate_rps: float | None = None  # instead of a search: one open-loop run at this rate
+    #: which encoding gets the levels, the SLO search and the batch sizes: "first" (the plans'
+    #: order), an encoding's name, or "best" (each encoding's `other_levels` sweep first, then
+    #: the one with the highest closed-loop throughput; [load] slo_encoding)
+    slo_encoding: str = "first"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,6 +194,14 @@ class Scenario:
         ready = [p for p in self.plans if p.reason is None]
         if not ready:
             raise ConfigError(f"{self.name} speaks none of the encodings {[p.encoding for p in self.plans]}")
+        choice = self.settings.slo_encoding
+        if choice == "best" and len(ready) > 1:
+            peaks = {plan.encoding: self._other_encoding(plan, index) for index, plan in enumerate(ready, 1)}
+            best = max(ready, key=lambda plan: peaks[plan.encoding])
+            self.events.fire("encoding_chosen", encoding=best.encoding, peaks=peaks)
+            self._first_encoding(best)
+            return
+        ready.sort(key=lambda plan: plan.encoding != choice)  # a named encoding first; stable otherwise
         self._first_encoding(ready[0])
         for index, plan in enumerate(ready[1:], 1):
             self._other_encoding(plan, index)
@@ -203,16 +218,20 @@ class Scenario:
             except (LoadError, ProtocolError) as exc:  # this size failed; the others stand
                 self.events.fire("batch_failed", at=at, error=exc)
 
-    def _other_encoding(self, plan: EncodingPlan, index: int) -> None:
+    def _other_encoding(self, plan: EncodingPlan, index: int) -> float:
+        """Its levels at the first batch size; the highest throughput seen (0: it failed)."""
         at = At(plan.encoding, self.settings.batch_sizes[0], index)
         self.events.fire("encoding_started", at=at, endpoint=plan.ready)
+        peak = 0.0
         try:  # the first encoding's batch size: comparable
             payloads = self.payloads(plan.ready, at.batch_size)
             self.events.fire("batch_started", at=at, payloads=payloads)
             for level in self.settings.other_levels:
-                self._level(at, plan.ready, payloads, level)
+                peak = max(peak, self._level(at, plan.ready, payloads, level).throughput_rps)
         except (LoadError, ProtocolError) as exc:
             self.events.fire("encoding_failed", at=at, error=exc)
+            return 0.0
+        return peak
 
     def _batch(self, at: At, endpoint: Endpoint, levels: Sequence[int], first_rate: float | None) -> float | None:
         """Levels, then the search (or the rate) at one batch size; the search's rate."""

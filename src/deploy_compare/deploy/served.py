@@ -67,7 +67,7 @@ def scale_out(config: RunConfig):
         raise ConfigError(f"[load]: {exc}") from None
 
 
-def scenario_settings(config: RunConfig, *, sweep: bool = True) -> ScenarioSettings:
+def scenario_settings(config: RunConfig, *, sweep: bool = True, chosen: str | None = None) -> ScenarioSettings:
     """The served stage's scenario from [load] and [slo]: every level at the first batch size,
     [load] batch_concurrency at the others, the levels again for each further encoding. `sweep`
     False (the tune stage's trials): concurrency 1 alone (it bounds and seeds the search,
@@ -81,6 +81,8 @@ def scenario_settings(config: RunConfig, *, sweep: bool = True) -> ScenarioSetti
         levels=tuple(levels) if sweep else (1,),
         batch_levels=tuple(config.batch_levels()) if sweep else (),
         other_levels=tuple(levels) if sweep else (),
+        # an earlier repetition's (or the tune stage's) choice holds: the same requests every time
+        slo_encoding=chosen or config.slo_encoding(),
     )
 
 
@@ -111,7 +113,8 @@ def run_served_target(
     if stack.max_server_cores is not None:
         plan = dataclasses.replace(plan, server=plan.server[: stack.max_server_cores])
     server_config = _server_config(kind, config, plan)
-    settings = scenario_settings(config, sweep=sweep)  # validated before a server starts
+    # validated before a server starts; an earlier repetition's choice of encoding holds
+    settings = scenario_settings(config, sweep=sweep, chosen=result.encoding)
     scale = scale_out(config)
     result.server_config = server_config.to_dict()
     result.load_client = scale.to_dict()
@@ -263,8 +266,9 @@ def _measure(
     stack = get(kind)
     manifest = load_manifest(launch.manifest_dir)
     plans = encoding_plans(stack, launcher.endpoint, config.encodings(), launcher.mode)
-    first = next((p for p in plans if p.reason is None), None)
-    if not sweep:  # the tune stage's trials: the first encoding alone
+    ready = [p for p in plans if p.reason is None]
+    first = next((p for p in ready if p.encoding == result.encoding), ready[0] if ready else None)
+    if not sweep:  # the tune stage's trials: the SLO encoding alone
         plans = [p for p in plans if p.reason is not None or p is first]
 
     def payloads(endpoint: Any, batch_size: int) -> Any:
