@@ -94,6 +94,7 @@ class ServedProgress:
     def __init__(self, progress: Any, kind: str, encodings: int, repetition: int, repeat: int) -> None:
         self.progress, self.kind, self.several = progress, kind, encodings > 1
         self.again = f" (repetition {repetition}/{repeat})" if repeat > 1 else ""
+        self._status: dict[str, Callable[[Any], None] | None] = {}  # label -> the live status callback
 
     def where(self, at: At) -> str:
         if at.encoding_index > 0:
@@ -115,7 +116,12 @@ class ServedProgress:
         self.progress.line(f"{self.where(at)}: FAILED: {error}")
 
     def run_progress(self, at: At, what: str, snapshot: Any) -> None:
-        self.progress.load_callback(f"{self.where(at)} {what}")(snapshot)
+        label = f"{self.where(at)} {what}"
+        if label not in self._status:  # a progress without a live status gives None
+            self._status[label] = self.progress.load_callback(label)
+        callback = self._status[label]
+        if callback is not None:
+            callback(snapshot)
 
     def level_finished(self, at: At, result: Any) -> None:
         from ..clients.results import client_processes_label
