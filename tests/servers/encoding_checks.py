@@ -1,5 +1,5 @@
-"""Checks every served stack's encodings pass against a REAL running server (imported by the
-stacks' test modules, which own the running-server fixtures)."""
+"""Checks every served stack's encodings pass against a REAL running server (test_conformance.py
+runs them on each stack's shared native server; the Docker and text-model tests on their own)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Checks every KServe v2 stack must pass against its REAL server (FastAPI baseline, Triton).
 
-Each returns nothing and asserts; the stack's own test module starts the server and calls them.
+Each asserts; the stack's own test module calls them on the session's shared server (native_servers.py).
 """
 
 from __future__ import annotations
