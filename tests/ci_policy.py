@@ -15,6 +15,7 @@ import os
 
 #: reason prefix -> why no machine here can have it. The only skips CI accepts.
 ALLOWED_SKIPS: dict[str, str] = {
+    # test_conformance.py's tfserving parameters (its native launcher's reason)
     "native TF Serving: ": "tensorflow_model_server is a C++ binary with no Debian or PyPI package, "
     "and no image registry answers here to pull tensorflow/serving",
     "Docker Triton: ": "the official Triton image (nvcr.io) cannot be pulled: no image registry answers here",

@@ -20,11 +20,31 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from docker_fixtures import docker_client, tfserving_standin_base, torchserve_base  # noqa: E402, F401
+from native_servers import NativeServers  # noqa: E402
+
+#: the conformance suite's stop test: it ends the session's shared server of its stack, so it runs last
+STOP_TEST = "test_stop_leaves_nothing_running"
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture scope
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Move the conformance stop tests to the end: every other test shares the servers they stop."""
+    stops = [item for item in items if getattr(item, "originalname", "") == STOP_TEST]
+    moved = set(stops)
+    items[:] = [item for item in items if item not in moved] + stops
 
 
 @pytest.fixture(scope="session")
 def artifacts(exported) -> Path:
     return exported[0]
+
+
+@pytest.fixture(scope="session")
+def native_servers(artifacts, tmp_path_factory):
+    """The session's shared native servers (native_servers.py): `native_servers.get(kind)` starts one on first use."""
+    servers = NativeServers(artifacts, tmp_path_factory.mktemp("native-servers"))
+    yield servers
+    servers.stop_all()
 
 
 @pytest.fixture()

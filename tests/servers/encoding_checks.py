@@ -1,5 +1,5 @@
-"""Checks every served stack's encodings pass against a REAL running server (imported by the
-stacks' test modules, which own the running-server fixtures)."""
+"""Checks every served stack's encodings pass against a REAL running server (test_conformance.py
+runs them on each stack's shared native server; the Docker and text-model tests on their own)."""
 
 from __future__ import annotations
 
@@ -39,34 +39,41 @@ def answers(endpoint, payloads, indices) -> list[np.ndarray]:
 
 
 def predictions_equal_the_reference(endpoint, kind, artifacts, manifest, atol, batch_size=1):
-    """Every encoding the stack speaks: the same predictions as the exported reference, top-1
-    agreement 1.0 under load, no errors, bytes per request/response recorded."""
+    """Every encoding the stack speaks (encoding_equals_the_reference); returns
+    encoding -> (request bytes, response bytes)."""
+    return {
+        encoding: encoding_equals_the_reference(endpoint, kind, encoding, artifacts, manifest, atol, batch_size)
+        for encoding in get(kind).spoken_encodings()
+    }
+
+
+def encoding_equals_the_reference(endpoint, kind, encoding, artifacts, manifest, atol, batch_size=1):
+    """One encoding through the load client: the same predictions as the exported reference
+    (within atol; atol None, a quantized artifact: the same classes), top-1 agreement under load
+    at least its floor, no errors, bytes per request/response recorded. Returns those bytes."""
     stack = get(kind)
     reference = np.load(artifacts / "eval.npz")["reference"]
-    sizes = {}
-    for encoding in stack.spoken_encodings():
-        ep = encoded(endpoint, kind, encoding)
-        payloads = payloads_from_export(
-            ep, artifacts, manifest, artifact=stack.artifact, batch_size=batch_size, max_payloads=8
-        )
-        assert payloads.encoding == encoding
-        got = answers(ep, payloads, range(4))
-        for i, preds in enumerate(got):
-            want = reference[i * batch_size : (i + 1) * batch_size]
-            if atol is None:  # a quantized artifact: the same classes
-                assert np.array_equal(preds.argmax(-1), want.argmax(-1)), encoding
-            else:
-                np.testing.assert_allclose(preds, want, atol=atol, err_msg=encoding)
-        result = run_closed_loop(ep, payloads, SHORT)
-        assert result.encoding == encoding and result.error_count == 0, (encoding, result.error_examples)
-        # Under load every answer's class is checked against the reference: a float artifact must
-        # agree on every one, a quantized one at least QUANTIZED_TOP1_FLOOR (None: nothing checked).
-        floor = 1.0 if atol is not None else QUANTIZED_TOP1_FLOOR
-        assert result.top1_agreement is not None and result.top1_agreement >= floor, (encoding, result.top1_agreement)
-        assert result.request_bytes == payloads.body_bytes > 0
-        assert result.response_bytes is not None and result.response_bytes > 0
-        sizes[encoding] = (result.request_bytes, result.response_bytes)
-    return sizes
+    ep = encoded(endpoint, kind, encoding)
+    payloads = payloads_from_export(
+        ep, artifacts, manifest, artifact=stack.artifact, batch_size=batch_size, max_payloads=8
+    )
+    assert payloads.encoding == encoding
+    got = answers(ep, payloads, range(4))
+    for i, preds in enumerate(got):
+        want = reference[i * batch_size : (i + 1) * batch_size]
+        if atol is None:  # a quantized artifact: the same classes
+            assert np.array_equal(preds.argmax(-1), want.argmax(-1)), encoding
+        else:
+            np.testing.assert_allclose(preds, want, atol=atol, err_msg=encoding)
+    result = run_closed_loop(ep, payloads, SHORT)
+    assert result.encoding == encoding and result.error_count == 0, (encoding, result.error_examples)
+    # Under load every answer's class is checked against the reference: a float artifact must
+    # agree on every one, a quantized one at least QUANTIZED_TOP1_FLOOR (None: nothing checked).
+    floor = 1.0 if atol is not None else QUANTIZED_TOP1_FLOOR
+    assert result.top1_agreement is not None and result.top1_agreement >= floor, (encoding, result.top1_agreement)
+    assert result.request_bytes == payloads.body_bytes > 0
+    assert result.response_bytes is not None and result.response_bytes > 0
+    return result.request_bytes, result.response_bytes
 
 
 def grpc_errors_are_counted_by_status(endpoint, kind, artifacts, manifest, denied="UNAUTHENTICATED"):

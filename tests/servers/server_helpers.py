@@ -20,6 +20,19 @@ def rewrite_sha(manifest_dir: Path, name: str) -> None:
     path.write_text(json.dumps(data, indent=2))
 
 
+def eval_batch(artifacts: Path, manifest, artifact: str, n: int = 16):
+    """n samples of eval.npz in the artifact's layout/dtype, and the reference logits."""
+    import numpy as np
+
+    from deploy_compare.evaldata import EvalData
+    from deploy_compare.manifest import to_artifact_layout
+
+    data = EvalData.load(artifacts).head(n)
+    spec = manifest.artifact(artifact).inputs[0]
+    x = to_artifact_layout(data.x, manifest.model.layout, spec.layout).astype(spec.dtype)
+    return np.ascontiguousarray(x), data.reference
+
+
 def alive(pids: list[int]) -> list[int]:
     """Pids from `pids` still running (zombies count as gone) - read from the process table."""
     out = []

@@ -1,5 +1,10 @@
 """The REAL FastAPI baseline under uvicorn: ONNX Runtime on the ONNX file and LiteRT on the
-dynamic-range int8 .tflite (the edge-service path), both answering KServe v2."""
+dynamic-range int8 .tflite (the edge-service path), both answering KServe v2: what only this
+service has (its bearer token on every route, the v2 error cases, the edge path's one core).
+
+Start, health, predictions in every encoding, a wrong shape, metrics, the memory limit and
+stop are the conformance suite's (test_conformance.py); these tests use the session's
+shared servers (native_servers.py)."""
 
 from __future__ import annotations
 
@@ -13,37 +18,23 @@ from server_helpers import alive
 
 from deploy_compare.errors import ConfigError, LoadError, ServerError
 from deploy_compare.servers import make_launcher
-from deploy_compare.servers.fastapi_service.config import EdgeServiceConfig, FastAPIServiceConfig
+from deploy_compare.servers.fastapi_service.config import EdgeServiceConfig
+from deploy_compare.servers.registry import get
 
 pytestmark = [pytest.mark.fastapi_service, pytest.mark.timeout(240)]
 
-TARGETS = {"fastapi_onnx": ("onnx", 1e-4), "fastapi_litert": ("tflite_dynamic_int8", None)}
+KINDS = ("fastapi_litert", "fastapi_onnx")
 
 
-@pytest.fixture(scope="module", params=sorted(TARGETS))
-def server(request, artifacts, tmp_path_factory):
-    kind = request.param
-    config = FastAPIServiceConfig(workers=2, threads=1) if kind == "fastapi_onnx" else EdgeServiceConfig()
-    launcher = make_launcher(kind, "auto", manifest_dir=artifacts, run_dir=tmp_path_factory.mktemp(kind), config=config)
-    with launcher:
-        tree = [p.pid for p in psutil.Process(launcher.pid).children(recursive=True)] + [launcher.pid]
-        yield launcher
-    assert alive(tree) == []  # uvicorn's supervisor and its workers
-
-
-def test_v2_predictions_equal_the_reference(server, exported):
-    artifacts, manifest = exported
-    artifact, atol = TARGETS[server.kind]
-    assert server.mode == "native" and server.startup_s is not None and server.startup_s > 0
-    ep = server.endpoint
-    assert ep.url.startswith("http://127.0.0.1:") and ep.encoding == "kserve_v2"
-    v2_checks.predictions_match_reference(ep, artifacts, manifest, artifact, atol)
+@pytest.fixture(params=KINDS)
+def server(request, native_servers):
+    return native_servers.get(request.param)
 
 
 def test_bad_input_gets_a_4xx_with_a_message(server, exported):
     artifacts, manifest = exported
     statuses = v2_checks.bad_input_is_a_4xx_with_a_message(
-        server.endpoint, artifacts, manifest, TARGETS[server.kind][0]
+        server.endpoint, artifacts, manifest, get(server.kind).artifact
     )
     assert statuses["unknown_model"] == 404
     assert {statuses[k] for k in ("wrong_shape", "wrong_dtype", "malformed_body", "not_v2")} == {400}
@@ -57,14 +48,12 @@ def test_every_route_needs_the_bearer_token(server):
     assert httpx.get(f"{ep.url}/v2/models/{ep.model}/ready", headers=ep.headers, timeout=10).status_code == 200
 
 
-def test_the_load_client_measures_it_through_the_v2_adapter(server, exported):
-    artifacts, manifest = exported
-    artifact = TARGETS[server.kind][0]
-    v2_checks.load_client_runs_clean(server.endpoint, artifacts, manifest, artifact)
+def test_a_wrong_token_fails_the_load_clients_first_request(server, exported):
     from deploy_compare.clients import LoadConfig, payloads_from_export, run_closed_loop
 
+    artifacts, manifest = exported
     bad = dataclasses.replace(server.endpoint, headers={"Authorization": "Bearer not-the-token"})
-    payloads = payloads_from_export(bad, artifacts, manifest, artifact=artifact, max_payloads=4)
+    payloads = payloads_from_export(bad, artifacts, manifest, artifact=get(server.kind).artifact, max_payloads=4)
     with pytest.raises(LoadError, match=r"HTTP 401 on the first request"):
         run_closed_loop(bad, payloads, LoadConfig(duration_s=0.5, warmup_s=0, min_requests=5))
 
@@ -102,17 +91,14 @@ def test_the_edge_service_is_one_worker_one_thread_one_core():
         EdgeServiceConfig(workers=2)
 
 
-def test_every_encoding_gives_the_reference_predictions(server, exported):
-    """v2 JSON, the v2 binary tensor extension and the in-process gRPC server; a wrong gRPC key
-    is UNAUTHENTICATED, failed fast in the preflight and counted by status without it."""
+def test_grpc_and_binary_errors(server, exported):
+    """A wrong gRPC key is UNAUTHENTICATED, failed fast in the preflight and counted by status
+    without it; the binary extension's errors are 4xx with a message, like JSON's (the
+    predictions in every encoding: test_conformance.py)."""
     import encoding_checks
 
     artifacts, manifest = exported
-    artifact, atol = TARGETS[server.kind]
-    sizes = encoding_checks.predictions_equal_the_reference(server.endpoint, server.kind, artifacts, manifest, atol)
-    assert set(sizes) == {"json", "binary", "grpc"}
     encoding_checks.grpc_errors_are_counted_by_status(server.endpoint, server.kind, artifacts, manifest)
-    # The binary extension's errors are 4xx with a message, like JSON's.
     ep = server.endpoint
     bad = httpx.post(
         ep.predict_url,

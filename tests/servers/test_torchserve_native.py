@@ -1,6 +1,10 @@
-"""A REAL native TorchServe (Java 17 + torchserve 0.12) serving the exported TorchScript model.
+"""A REAL native TorchServe (Java 17 + torchserve 0.12) serving the exported TorchScript model:
+what only TorchServe has (its handler's batching and messages, its key, its frontend's
+listeners, its launcher's faults).
 
-One server is started per module for the request tests; the lifecycle and fault tests
+Start, health, predictions in every encoding, a wrong shape, metrics, the memory limit and
+stop are the conformance suite's (test_conformance.py). The request tests here use the
+session's shared server (native_servers.py, batch_size 4); the lifecycle and fault tests
 start their own (each start costs a few seconds of JVM + worker start-up).
 """
 
@@ -36,13 +40,9 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server(artifacts, tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("ts-run")
-    config = TorchServeConfig(workers=1, batch_size=4, max_batch_delay_ms=20, torch_threads=1)
-    launcher = make_launcher("torchserve", "native", manifest_dir=artifacts, run_dir=run_dir, config=config)
-    with launcher:
-        yield launcher
+@pytest.fixture()
+def server(native_servers):
+    return native_servers.get("torchserve")
 
 
 @pytest.fixture(scope="module")
@@ -61,30 +61,15 @@ def _post(endpoint, instances, headers=None, **kwargs):
     )
 
 
-def test_healthy_server_exposes_loopback_endpoint_key_and_log(server):
+def test_the_java_frontend_serves_with_a_key_and_logs_its_start(server):
     ep = server.endpoint
-    assert isinstance(server, NativeTorchServe)
-    assert ep.encoding == "torchserve"
-    assert ep.base_url.startswith("http://127.0.0.1:")
+    assert isinstance(server, NativeTorchServe) and ep.encoding == "torchserve"
     assert ep.headers["Authorization"].startswith("Bearer ") and len(ep.headers["Authorization"]) > len("Bearer ")
-    assert "<redacted>" in repr(ep) and ep.headers["Authorization"] not in repr(ep)
-    assert server.log_path.is_file() and server.log_path.is_relative_to(server.run_dir)
     assert "Model server started" in server.log_path.read_text(errors="replace")
-    assert server.startup_s is not None and server.startup_s > 0
     java = psutil.Process(server.pid)
     assert "org.pytorch.serve.ModelServer" in " ".join(java.cmdline())
     ping = httpx.get(ep.health_url, headers=ep.headers, timeout=5.0)
-    assert ping.status_code == 200 and ping.json()["status"] == "Healthy"
-
-
-def test_predictions_match_the_reference_model(server, eval_arrays):
-    x, reference = eval_arrays
-    response = _post(server.endpoint, x[:16].tolist())
-    assert response.status_code == 200, response.text
-    got = np.asarray(response.json()["predictions"], dtype=np.float32)
-    assert got.shape == reference[:16].shape
-    np.testing.assert_allclose(got, reference[:16], atol=1e-4)
-    assert (got.argmax(1) == reference[:16].argmax(1)).all()
+    assert ping.json()["status"] == "Healthy"
 
 
 def test_concurrent_requests_are_batched_and_split_back_per_request(server, eval_arrays):
@@ -278,14 +263,17 @@ def test_health_deadline_is_enforced_and_cleans_up(artifacts, tmp_path):
     assert processes_mentioning(str(launcher.work_dir)) == []
 
 
-def test_every_encoding_gives_the_reference_predictions(server, exported):
-    """REST JSON, REST binary (raw tensor bytes) and gRPC (key in the metadata), batch 1 and 4."""
-    import encoding_checks
+def test_a_binary_request_is_the_raw_tensor_bytes(server, exported):
+    """REST binary carries one float32 1x8x8 sample as its 256 bytes, nothing else (the
+    predictions in every encoding: test_conformance.py)."""
+    from encoding_checks import encoded
+
+    from deploy_compare.clients import payloads_from_export
 
     artifacts, manifest = exported
-    sizes = encoding_checks.predictions_equal_the_reference(server.endpoint, "torchserve", artifacts, manifest, 1e-4)
-    assert sizes["binary"][0] == 8 * 8 * 4  # one float32 1x8x8 sample, nothing else
-    encoding_checks.predictions_equal_the_reference(server.endpoint, "torchserve", artifacts, manifest, 1e-4, 4)
+    ep = encoded(server.endpoint, "torchserve", "binary")
+    payloads = payloads_from_export(ep, artifacts, manifest, artifact="torchscript", max_payloads=4)
+    assert payloads.body_bytes == 8 * 8 * 4
 
 
 def test_grpc_errors_are_counted_by_status(server, exported):

@@ -1,5 +1,11 @@
 """A REAL native Triton Inference Server (tritonserver from nvidia-pytriton in .venv-triton):
-Python backend running ONNX Runtime on the exported ONNX file, KServe v2 over REST."""
+Python backend running ONNX Runtime on the exported ONNX file, KServe v2 over REST: what only
+Triton has (its repository and config.pbtxt, its instances as stub processes, its answers to
+bad input and keys, its Docker image).
+
+Start, health, predictions in every encoding, a wrong shape, metrics, the memory limit and
+stop are the conformance suite's (test_conformance.py); the native tests here use the
+session's shared server (native_servers.py, two instances)."""
 
 from __future__ import annotations
 
@@ -32,28 +38,18 @@ def _tree(pid: int) -> list[psutil.Process]:
     return [root, *root.children(recursive=True)]
 
 
-@pytest.fixture(scope="module")
-def server(artifacts, tmp_path_factory):
-    config = TritonConfig(instances=2, threads=1, max_queue_delay_us=2000, preferred_batch_sizes=[4, 8])
-    launcher = make_launcher(
-        "triton", "native", manifest_dir=artifacts, run_dir=tmp_path_factory.mktemp("triton"), config=config
-    )
-    with launcher:
-        pids = [p.pid for p in _tree(launcher.pid)]
-        yield launcher
-    assert alive(pids) == []  # tritonserver and its backend stubs
+@pytest.fixture()
+def server(native_servers):
+    return native_servers.get("triton")
 
 
 @pytest.mark.triton
 @NATIVE
-def test_every_encoding_gives_the_reference_predictions(server, exported):
-    """v2 JSON, the binary tensor data extension and GRPCInferenceService (the real tritonserver)."""
+def test_grpc_errors_are_counted_by_status(server, exported):
+    """Triton answers a restricted gRPC protocol without its key with UNAVAILABLE."""
     import encoding_checks
 
     artifacts, manifest = exported
-    encoding_checks.predictions_equal_the_reference(server.endpoint, "triton", artifacts, manifest, 1e-4)
-    encoding_checks.predictions_equal_the_reference(server.endpoint, "triton", artifacts, manifest, 1e-4, 4)
-    # Triton answers a restricted gRPC protocol without its key with UNAVAILABLE.
     encoding_checks.grpc_errors_are_counted_by_status(
         server.endpoint, "triton", artifacts, manifest, denied="UNAVAILABLE"
     )
@@ -108,12 +104,6 @@ def test_docker_mode_says_why_when_the_image_is_not_here_and_auto_runs_natively(
 @pytest.mark.triton
 @NATIVE
 class TestRealTriton:
-    def test_v2_predictions_equal_the_reference(self, server, exported):
-        artifacts, manifest = exported
-        assert server.startup_s is not None and server.startup_s > 0
-        assert server.endpoint.url.startswith("http://127.0.0.1:")
-        v2_checks.predictions_match_reference(server.endpoint, artifacts, manifest, "onnx", atol=1e-4)
-
     def test_bad_input_gets_a_4xx_with_a_message(self, server, exported):
         artifacts, manifest = exported
         # Triton 2.51 answers a body it cannot parse with a 500 and the reason ("failed to
@@ -131,11 +121,9 @@ class TestRealTriton:
             assert httpx.get(url, headers={"Authorization": "Bearer wrong"}, timeout=10).status_code in (401, 403)
         assert httpx.get(f"{ep.url}/v2/models/{ep.model}/ready", headers=ep.headers, timeout=10).status_code == 200
 
-    def test_instances_are_backend_processes_and_the_load_client_measures_it(self, server, exported):
+    def test_instances_are_backend_processes(self, server):
         stubs = [p for p in _tree(server.pid) if "triton_python_backend_stub" in " ".join(p.cmdline())]
         assert len(stubs) == 2  # instances=2: one stub process each
-        artifacts, manifest = exported
-        v2_checks.load_client_runs_clean(server.endpoint, artifacts, manifest, "onnx")
 
     def test_a_model_that_cannot_load_is_a_server_error_with_the_log_tail(self, artifacts, tmp_path):
         copy = tmp_path / "artifacts"

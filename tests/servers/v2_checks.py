@@ -1,25 +1,13 @@
 """Checks every KServe v2 stack must pass against its REAL server (FastAPI baseline, Triton).
 
-Each returns nothing and asserts; the stack's own test module starts the server and calls them.
+Each asserts; the stack's own test module calls them on the session's shared server (native_servers.py).
 """
 
 from __future__ import annotations
 
 import httpx
 import numpy as np
-
-from deploy_compare.clients import LoadConfig, payloads_from_export, run_closed_loop
-from deploy_compare.evaldata import EvalData
-from deploy_compare.manifest import to_artifact_layout
-
-
-def eval_batch(artifacts, manifest, artifact: str, n: int = 16):
-    """n samples of eval.npz in the artifact's layout/dtype, and the reference logits."""
-    data = EvalData.load(artifacts).head(n)
-    x, reference = data.x, data.reference
-    spec = manifest.artifact(artifact).inputs[0]
-    x = to_artifact_layout(x, manifest.model.layout, spec.layout).astype(spec.dtype)
-    return np.ascontiguousarray(x), reference
+from server_helpers import eval_batch
 
 
 def v2_body(name: str, x: np.ndarray, datatype: str = "FP32") -> dict:
@@ -34,22 +22,6 @@ def post(endpoint, body, *, headers=None, url=None) -> httpx.Response:
         headers=endpoint.request_headers() if headers is None else headers,
         timeout=30.0,
     )
-
-
-def predictions_match_reference(endpoint, artifacts, manifest, artifact: str, atol: float | None) -> None:
-    """A batch of 16 through the wire equals the PyTorch reference (atol), or agrees on top-1
-    where the artifact is quantized (atol None: the export's own parity bound applies)."""
-    x, reference = eval_batch(artifacts, manifest, artifact)
-    response = post(endpoint, v2_body(endpoint.input_name, x))
-    assert response.status_code == 200, response.text
-    out = response.json()["outputs"][0]
-    got = np.asarray(out["data"], dtype=np.float64).reshape(out["shape"])
-    assert got.shape == reference.shape
-    if atol is not None:
-        np.testing.assert_allclose(got, reference, atol=atol)
-    else:
-        agreement = float(np.mean(got.argmax(1) == reference.argmax(1)))
-        assert agreement >= 0.9, agreement
 
 
 def bad_input_is_a_4xx_with_a_message(
@@ -80,11 +52,3 @@ def bad_input_is_a_4xx_with_a_message(
     assert 400 <= unknown.status_code < 500 and "no_model" in unknown.json().get("error", ""), unknown.text
     statuses["unknown_model"] = unknown.status_code
     return statuses
-
-
-def load_client_runs_clean(endpoint, artifacts, manifest, artifact: str) -> None:
-    """The load client through the v2 adapter: no errors, top-1 checked on every response."""
-    payloads = payloads_from_export(endpoint, artifacts, manifest, artifact=artifact, max_payloads=32)
-    r = run_closed_loop(endpoint, payloads, LoadConfig(duration_s=1.5, warmup_s=0.3, min_requests=30, concurrency=2))
-    assert r.error_count == 0 and r.completed >= 30, r.errors
-    assert r.correctness_checked == r.completed and r.top1_agreement is not None and r.top1_agreement >= 0.95
