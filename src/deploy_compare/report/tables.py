@@ -331,6 +331,12 @@ def bench_ms(row: dict[str, Any] | None, key: str) -> str:
     return DASH if row is None else _spread(bench_repetitions(row), key)
 
 
+def peak_rss(row: Any) -> str:
+    """Peak resident memory after init / over the whole row (benchmark_model's two figures)."""
+    init, overall = getf(row, "peak_rss_init_mib"), getf(row, "peak_rss_mib")
+    return DASH if init is None and overall is None else f"{num(init, 1)} / {num(overall, 1)}"
+
+
 def bench_table(rows: list[dict[str, Any]]) -> Table:
     """Local (in-process) or edge-device rows: one per artifact/profile/threads. A row combined
     over repetitions (names.local_rows) shows its median and (min-max) over them."""
@@ -351,6 +357,7 @@ def bench_table(rows: list[dict[str, Any]]) -> Table:
                 *(bench_ms(r, key) for key in ("p50_ms", "invoke_p50_ms", "p90_ms", "p99_ms", "max_ms")),
                 *(_text_or_dash(throughput_spread(reps, b), lambda v: num(v, 0)) for b in batches),
                 num(get(r, "rss_growth_mib"), 2),
+                peak_rss(r),
                 kib(get(r, "file_size_bytes")),
                 DASH if top1 is None else f"{pct(top1)} of {text(get(r, 'samples_checked'))}",
                 xnnpack_coverage(r),
@@ -374,6 +381,7 @@ def bench_table(rows: list[dict[str, Any]]) -> Table:
             "max ms",
             *(f"bs{b} samples/s" for b in batches),
             "RSS growth MiB",
+            "peak RSS MiB init / overall",
             "size KiB",
             "top-1 agree",
             "XNNPACK ops",
