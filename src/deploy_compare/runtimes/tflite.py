@@ -4,16 +4,26 @@ XNNPACK is the default delegate of both for float and int8 models (op resolver A
 keep it on by not overriding the resolver. How many ops it took is read from the
 interpreter's node list (tflite_invoke.kernel_coverage) and recorded with each row.
 
+Tensors are allocated at load, as benchmark_model's init does, so the delegate is applied
+there: a model XNNPACK accepts but then fails to prepare ("failed to create XNNPACK
+runtime: Node number 39 (TfLiteXNNPackDelegate) failed to prepare") is reopened on TFLite's
+built-in kernels (BUILTIN_WITHOUT_DEFAULT_DELEGATES), and the row's notes say which
+delegate node and which ops it held, instead of the artifact being lost.
+
 A pure module (stdlib + numpy + the other pure modules, Python 3.9 syntax): the edge
 runner is assembled from it (edge/assemble.py), so a device loads and runs its models here.
 """
 
 from __future__ import annotations
 
+import importlib
+import re
+from typing import Any
+
 import numpy as np
 
 from ..errors import ArtifactError, RuntimeUnavailable, first_line
-from ..tflite_invoke import BatchInvoker, KernelCoverage, kernel_coverage
+from ..tflite_invoke import DELEGATE_OP, BatchInvoker, KernelCoverage, kernel_coverage, nodes_behind
 from .base import Runtime, engine_label
 
 #: (module holding Interpreter, PyPI package), in order of preference
@@ -22,8 +32,6 @@ ENGINES = (("ai_edge_litert.interpreter", "ai-edge-litert"), ("tflite_runtime.in
 
 def load_interpreter_class():
     """(Interpreter class, package name) of the first TFLite runtime installed."""
-    import importlib
-
     for module_name, package in ENGINES:
         try:
             return importlib.import_module(module_name).Interpreter, package
@@ -32,6 +40,27 @@ def load_interpreter_class():
     raise RuntimeUnavailable(
         "TFLite: neither ai-edge-litert nor tflite-runtime is installed (python3 -m pip install ai-edge-litert)"
     )
+
+
+def xnnpack_refusal(message: str) -> int | None:
+    """The delegate node number when `message` is XNNPACK failing to prepare; None otherwise."""
+    match = re.search(r"Node number (\d+) \(TfLiteXNNPackDelegate\) failed to prepare", message)
+    return int(match.group(1)) if match else None
+
+
+def delegate_node_ops(interpreter: Any, node: int) -> list[str]:
+    """The ops the delegate node `node` took ("CONV_2D x12"), from the interpreter's node list."""
+    try:
+        ops = interpreter._get_ops_details()
+    except Exception:  # a private API: an older or newer runtime may not have it
+        return []
+    by_index = {int(op["index"]): op for op in ops}
+    delegate = by_index.get(node)
+    if delegate is None or delegate.get("op_name") != DELEGATE_OP:
+        return []
+    coverage = nodes_behind(ops, delegate)
+    names = [str(by_index[i]["op_name"]) for i in sorted(coverage)]
+    return [f"{name} x{names.count(name)}" for name in sorted(set(names))]
 
 
 class TFLiteRuntime(Runtime):
@@ -46,12 +75,33 @@ class TFLiteRuntime(Runtime):
 
     def _load(self) -> None:
         interpreter_class, self.package = load_interpreter_class()
+        self._interpreter = self._open(interpreter_class)
         try:
-            self._interpreter = interpreter_class(model_path=str(self.path), num_threads=self.threads or None)
-        except Exception as exc:
-            raise ArtifactError(f"{self.path}: not a loadable TFLite model ({first_line(exc)})") from exc
+            self._interpreter.allocate_tensors()
+        except RuntimeError as exc:
+            refused = xnnpack_refusal(str(exc))
+            if refused is None:
+                raise ArtifactError(f"{self.path}: TFLite cannot allocate this model ({first_line(exc)})") from exc
+            ops = delegate_node_ops(self._interpreter, refused)
+            self._interpreter = self._open(interpreter_class, builtin_kernels=True)
+            self._interpreter.allocate_tensors()
+            held = ", ".join(ops) if ops else "ops not listed"
+            self.notes.append(
+                f"XNNPACK refused this model (delegate node {refused}, holding {held}, failed to prepare): "
+                "runs on TFLite's built-in kernels"
+            )
         names = self.input_names if self.logical_inputs else None
         self._invoke: BatchInvoker | None = BatchInvoker(self._interpreter, names)
+
+    def _open(self, interpreter_class: Any, builtin_kernels: bool = False) -> Any:
+        kwargs: dict[str, Any] = {"model_path": str(self.path), "num_threads": self.threads or None}
+        if builtin_kernels:
+            module = importlib.import_module(interpreter_class.__module__)
+            kwargs["experimental_op_resolver_type"] = module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        try:
+            return interpreter_class(**kwargs)
+        except Exception as exc:
+            raise ArtifactError(f"{self.path}: not a loadable TFLite model ({first_line(exc)})") from exc
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         if self._invoke is None:
