@@ -1,0 +1,110 @@
+"""int8 over its accuracy budget is a finding with a paired interval; XNNPACK refusals are named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deploy_compare.evaldata import EvalData
+from deploy_compare.exporters.quant_debug import rank_layers
+from deploy_compare.exporters.verify import ParityThresholds, parity_of
+from deploy_compare.manifest import ArtifactEntry, TensorSpec
+from deploy_compare.paired_accuracy import paired_difference
+from deploy_compare.runtimes.tflite import xnnpack_refusal
+from deploy_compare.tflite_invoke import DELEGATE_OP, kernel_coverage, nodes_behind
+
+pytestmark = pytest.mark.unit
+
+
+def _right(n: int, wrong: set[int]) -> np.ndarray:
+    return np.array([i not in wrong for i in range(n)])
+
+
+def test_paired_interval_is_symmetric_and_holds_its_estimate():
+    ref, int8 = _right(96, {1, 2}), _right(96, {1, 2, 5, 9, 11, 40, 70})
+    d = paired_difference(ref, int8)
+    assert (d.a_only_right, d.b_only_right, d.samples) == (5, 0, 96)
+    assert d.difference_points == pytest.approx(500 / 96, abs=1e-3)
+    assert 0 < d.low_points < d.difference_points < d.high_points < 100
+    swapped = paired_difference(int8, ref)
+    assert swapped.difference_points == -d.difference_points
+    assert (swapped.low_points, swapped.high_points) == pytest.approx((-d.high_points, -d.low_points), abs=1e-3)
+
+
+def test_paired_interval_narrows_with_samples_and_covers_zero_without_discordant_pairs():
+    small = paired_difference(_right(96, {3, 4, 5}), _right(96, {3}))
+    # the same share of discordant pairs on 10x the samples: a narrower interval
+    large = paired_difference(_right(960, set(range(30, 50))), _right(960, set(range(30, 32))))
+    assert large.high_points - large.low_points < (small.high_points - small.low_points) / 2
+    same = paired_difference(_right(50, {7}), _right(50, {7}))
+    assert same.difference_points == 0 and same.low_points < 0 < same.high_points
+    with pytest.raises(ValueError):
+        paired_difference(np.ones(3, bool), np.ones(4, bool))
+
+
+def _int8_entry() -> ArtifactEntry:
+    spec = TensorSpec("x", [None, 4], "float32", "NC")
+    return ArtifactEntry("tflite_int8", "tflite", "int8", "m.tflite", 1, "0" * 64, [spec], [spec], 0.0, {})
+
+
+def _one_hot(labels: np.ndarray) -> np.ndarray:
+    return np.eye(4, dtype=np.float32)[labels]
+
+
+def test_int8_over_budget_is_a_finding_with_its_interval():
+    labels = np.arange(100) % 4
+    int8_labels = labels.copy()
+    int8_labels[:6] = (labels[:6] + 1) % 4  # 6 of 100 answers lost: 6 points > the 2-point budget
+    data = EvalData(np.zeros((100, 4), np.float32), labels, _one_hot(labels))
+    parity = parity_of(_int8_entry(), _one_hot(int8_labels), data, ParityThresholds())
+    assert not parity.passed and parity.over_budget
+    assert parity.accuracy_drop_points == pytest.approx(6.0)
+    low, high = parity.accuracy_drop_interval_points
+    assert 0 < low < 6 < high
+    assert "95% interval" in parity.failures[0] and "100 samples" in parity.failures[0]
+    within = parity_of(_int8_entry(), _one_hot(labels), data, ParityThresholds())
+    assert within.passed and not within.over_budget and within.accuracy_drop_points == 0
+
+
+def test_xnnpack_refusal_names_the_delegate_node():
+    message = (
+        "failed to create XNNPACK runtime: Node number 39 (TfLiteXNNPackDelegate) failed to prepare.\n"
+        "Node number 39 (TfLiteXNNPackDelegate) failed to prepare."
+    )
+    assert xnnpack_refusal(message) == 39
+    assert xnnpack_refusal("Tensor data is null. Run allocate_tensors() first") is None
+
+
+def _op(index: int, name: str, inputs: list[int], outputs: list[int]) -> dict:
+    return {"index": index, "op_name": name, "inputs": inputs, "outputs": outputs}
+
+
+def test_nodes_behind_a_delegate_are_the_ops_between_its_inputs_and_outputs():
+    # 0: CONV 0->1, 1: MEAN 1->2, 2: FC 2->3; the delegate took CONV and MEAN, FC stayed on the CPU
+    ops = [
+        _op(0, "CONV_2D", [0], [1]),
+        _op(1, "MEAN", [1], [2]),
+        _op(2, "FULLY_CONNECTED", [2], [3]),
+        _op(3, DELEGATE_OP, [0], [2]),
+    ]
+    assert nodes_behind(ops, ops[3]) == {0, 1}
+
+    class Interpreter:
+        def _get_ops_details(self):
+            return ops
+
+    coverage = kernel_coverage(Interpreter())
+    assert (coverage.delegated_ops, coverage.total_ops, coverage.fallback_ops) == (2, 3, ["FULLY_CONNECTED"])
+
+
+def test_layers_rank_by_rmse_over_their_quantization_step():
+    stats = {
+        "conv_a": {"mean_squared_error": 0.01, "max_abs_error": 0.3},
+        "conv_b": {"mean_squared_error": 0.04, "max_abs_error": 0.5},
+        "mean": {"mean_squared_error": 0.0004, "max_abs_error": 0.01},
+        "no_scale": {"mean_squared_error": 1.0, "max_abs_error": 1.0},
+    }
+    ranked = rank_layers(stats, {"conv_a": 0.1, "conv_b": 0.5, "mean": 0.01, "no_scale": 0.0})
+    # conv_a: 0.1/0.1 = 1.0; conv_b: 0.2/0.5 = 0.4; mean: 0.02/0.01 = 2.0; no scale: not ranked
+    assert [r["tensor"] for r in ranked] == ["mean", "conv_a", "conv_b"]
+    assert ranked[0]["rmse_over_scale"] == pytest.approx(2.0)
