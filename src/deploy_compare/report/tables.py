@@ -10,6 +10,7 @@ from ..repeats import Spread, bench_repetitions, repetition, spread_of, throughp
 from .document import Table
 from .fmt import DASH, cores, get, getf, kib, ms, num, pct, seconds, text
 from .names import reference_accuracy, slo_bracket, slo_trials, sweep_repetitions, target_label
+from .quantization import loss_text
 
 
 def _errors(d: Any) -> str:
@@ -402,7 +403,8 @@ def parity_table(results: RunResults) -> Table:
         base = ref if base is None else base
         delta = DASH if acc is None or base is None else f"{(acc - base) * 100:+.2f}"
         passed = get(parity, "passed")
-        status = DASH if parity is None else ("ok" if passed else "FAILED")
+        over = get(parity, "over_budget")
+        status = DASH if parity is None else ("ok" if passed else ("OVER BUDGET" if over else "FAILED"))
         max_diff = getf(parity, "max_abs_diff")
         rows.append(
             [
@@ -414,14 +416,15 @@ def parity_table(results: RunResults) -> Table:
                 pct(get(parity, "top1_agreement"), 2),
                 pct(acc, 2),
                 delta,
+                loss_text(e),
                 status,
                 "; ".join(get(parity, "failures") or []) or DASH,
             ]
         )
-        statuses.append("OK" if passed else ("FAILED" if parity is not None else None))
+        statuses.append("OK" if passed else ("SKIPPED" if over else ("FAILED" if parity is not None else None)))
     for name, why in sorted(results.export_failures.items()):
         if name not in results.artifacts:
-            rows.append([name, DASH, DASH, DASH, DASH, DASH, DASH, DASH, "FAILED", why])
+            rows.append([name, DASH, DASH, DASH, DASH, DASH, DASH, DASH, DASH, "FAILED", why])
             statuses.append("FAILED")
     return Table(
         [
@@ -433,6 +436,7 @@ def parity_table(results: RunResults) -> Table:
             "top-1 agree",
             "accuracy",
             "vs fp32 points",
+            "loss (paired 95% interval)",
             "parity",
             "failures",
         ],

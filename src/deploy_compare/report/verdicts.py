@@ -27,6 +27,7 @@ from .names import (
     target_label,
     tflite_artifacts,
 )
+from .quantization import loss_text
 
 # A figure measured once has no spread of its own: within this share of each other, two such
 # figures are called a tie (the same fallback `diff` uses for single-repetition runs).
@@ -390,10 +391,15 @@ def accuracy_verdict(results: RunResults) -> Verdict:
     details = []
     for name, delta in costs:
         entry = results.artifacts[name]
+        over = (
+            " OVER ITS ACCURACY BUDGET: a finding, served and shipped nowhere."
+            if get(entry, "parity", "over_budget")
+            else ""
+        )
         details.append(
             f"{name} ({entry.get('variant')}): accuracy {pct(artifact_accuracy(entry), 2)}, "
-            f"{'+' if delta >= 0 else ''}{delta:.2f} points; top-1 agreement with PyTorch "
-            f"{pct(getf(entry, 'parity', 'top1_agreement'), 2)}."
+            f"{'+' if delta >= 0 else ''}{delta:.2f} points (loss {loss_text(entry)}); top-1 agreement with PyTorch "
+            f"{pct(getf(entry, 'parity', 'top1_agreement'), 2)}.{over}"
         )
     if samples:
         details.append(f"Measured on {int(samples)} held-out samples: one sample is {100 / samples:.2f} points.")
