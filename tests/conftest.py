@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 @pytest.fixture(scope="session")
 def exported():
-    """(artifacts directory, Manifest) of the built-in digits CNN, all nine artifacts."""
+    """(artifacts directory, Manifest) of the built-in digits CNN, all ten artifacts."""
     from deploy_compare.exporters.pipeline import ExportOptions, export_all
 
     out_dir = TEST_CACHE / "test-artifacts" / "digits_cnn"
@@ -39,7 +39,7 @@ def exported():
 
 @pytest.fixture(scope="session")
 def text_exported():
-    """(artifacts directory, Manifest) of the text preset (two int64 inputs), all nine steps run.
+    """(artifacts directory, Manifest) of the text preset (two int64 inputs), every step run.
 
     Parity failures are kept in the manifest rather than raised (the tests read them); an
     export step that fails still raises after the manifest is written, so it is loaded back."""

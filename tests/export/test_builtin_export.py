@@ -1,4 +1,4 @@
-"""The built-in model exported to all nine artifacts (seven through ONNX/onnx2tf, two through litert-torch), each verified against PyTorch."""
+"""The built-in model exported to all ten artifacts (eight through ONNX/onnx2tf, two through litert-torch), each verified against PyTorch."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ pytestmark = pytest.mark.export
 
 ALL = (
     *("torchscript", "onnx", "savedmodel", "tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8"),
+    "tflite_int8_selective",  # full int8, the layers QuantizationDebugger ranks worst kept in float
     *("litert_torch_fp32", "litert_torch_int8"),  # the second TFLite route
 )
 
