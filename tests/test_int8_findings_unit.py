@@ -108,3 +108,33 @@ def test_layers_rank_by_rmse_over_their_quantization_step():
     # conv_a: 0.1/0.1 = 1.0; conv_b: 0.2/0.5 = 0.4; mean: 0.02/0.01 = 2.0; no scale: not ranked
     assert [r["tensor"] for r in ranked] == ["mean", "conv_a", "conv_b"]
     assert ranked[0]["rmse_over_scale"] == pytest.approx(2.0)
+
+
+def _manifest_with(parities: dict) -> object:
+    from deploy_compare.manifest import Manifest, ModelInfo
+
+    model = ModelInfo("m", "builtin:m", [4], "NC", 4, "cafe", 100, 1.0)
+    artifacts = {}
+    for name, parity in parities.items():
+        entry = _int8_entry()
+        entry.name, entry.variant = name, ("fp32" if name == "tflite_fp32" else "int8")
+        entry.parity = parity
+        artifacts[name] = entry
+    return Manifest(model, artifacts, "2026-01-01T00:00:00+00:00", {})
+
+
+def test_an_over_budget_int8_file_does_not_stop_the_export_a_broken_float_file_does():
+    from deploy_compare.errors import VerificationError
+    from deploy_compare.exporters.pipeline import ExportOptions, _raise_for_failures
+
+    labels = np.arange(100) % 4
+    data = EvalData(np.zeros((100, 4), np.float32), labels, _one_hot(labels))
+    lossy = labels.copy()
+    lossy[:6] = (labels[:6] + 1) % 4
+    over = parity_of(_int8_entry(), _one_hot(lossy), data, ParityThresholds())
+    _raise_for_failures(_manifest_with({"tflite_int8": over}), ExportOptions())  # a finding: no error
+    fp32 = ArtifactEntry("tflite_fp32", "tflite", "fp32", "f.tflite", 1, "0" * 64, [], [], 0.0, {})
+    broken = parity_of(fp32, _one_hot(lossy), data, ParityThresholds())
+    assert not broken.passed and not broken.over_budget
+    with pytest.raises(VerificationError, match="tflite_fp32"):
+        _raise_for_failures(_manifest_with({"tflite_int8": over, "tflite_fp32": broken}), ExportOptions())
