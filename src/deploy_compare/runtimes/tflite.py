@@ -67,6 +67,8 @@ class TFLiteRuntime(Runtime):
     name = "tflite"
     package = "ai-edge-litert"
     engine_module = "ai_edge_litert.interpreter"
+    #: True once XNNPACK refused the model: it then runs on TFLite's built-in kernels
+    _builtin_kernels = False
 
     @classmethod
     def import_engine(cls) -> str:
@@ -74,39 +76,50 @@ class TFLiteRuntime(Runtime):
         return engine_label(package)
 
     def _load(self) -> None:
-        interpreter_class, self.package = load_interpreter_class()
-        self._interpreter = self._open(interpreter_class)
+        self._interpreter_class, self.package = load_interpreter_class()
+        self._interpreter = self._open()
+        self._invoke: BatchInvoker | None = None
         try:
             self._interpreter.allocate_tensors()
         except RuntimeError as exc:
-            refused = xnnpack_refusal(str(exc))
-            if refused is None:
-                raise ArtifactError(f"{self.path}: TFLite cannot allocate this model ({first_line(exc)})") from exc
-            ops = delegate_node_ops(self._interpreter, refused)
-            self._interpreter = self._open(interpreter_class, builtin_kernels=True)
-            self._interpreter.allocate_tensors()
-            held = ", ".join(ops) if ops else "ops not listed"
-            self.notes.append(
-                f"XNNPACK refused this model (delegate node {refused}, holding {held}, failed to prepare): "
-                "runs on TFLite's built-in kernels"
-            )
-        names = self.input_names if self.logical_inputs else None
-        self._invoke: BatchInvoker | None = BatchInvoker(self._interpreter, names)
+            self._fall_back_to_builtin_kernels(exc)
+        self._invoke = BatchInvoker(self._interpreter, self.input_names if self.logical_inputs else None)
 
-    def _open(self, interpreter_class: Any, builtin_kernels: bool = False) -> Any:
+    def _fall_back_to_builtin_kernels(self, exc: RuntimeError) -> None:
+        """Reopen the model without XNNPACK when XNNPACK failed to prepare it; re-raise anything else."""
+        refused = xnnpack_refusal(str(exc))
+        if refused is None or self._builtin_kernels:
+            raise ArtifactError(f"{self.path}: TFLite cannot allocate this model ({first_line(exc)})") from exc
+        ops = delegate_node_ops(self._interpreter, refused)
+        self._builtin_kernels = True
+        self._interpreter = self._open()
+        self._interpreter.allocate_tensors()
+        held = ", ".join(ops) if ops else "ops not listed"
+        self.notes.append(
+            f"XNNPACK refused this model (delegate node {refused}, holding {held}, failed to prepare): "
+            "runs on TFLite's built-in kernels"
+        )
+        self._invoke = BatchInvoker(self._interpreter, self.input_names if self.logical_inputs else None)
+
+    def _open(self) -> Any:
         kwargs: dict[str, Any] = {"model_path": str(self.path), "num_threads": self.threads or None}
-        if builtin_kernels:
-            module = importlib.import_module(interpreter_class.__module__)
+        if self._builtin_kernels:
+            module = importlib.import_module(self._interpreter_class.__module__)
             kwargs["experimental_op_resolver_type"] = module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         try:
-            return interpreter_class(**kwargs)
+            return self._interpreter_class(**kwargs)
         except Exception as exc:
             raise ArtifactError(f"{self.path}: not a loadable TFLite model ({first_line(exc)})") from exc
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         if self._invoke is None:
             raise RuntimeError(f"{self.path}: TFLite runtime used after close()")
-        return self._invoke(x)
+        try:
+            return self._invoke(x)
+        except RuntimeError as exc:  # XNNPACK may refuse only at another batch size's re-plan
+            self._fall_back_to_builtin_kernels(exc)
+            assert self._invoke is not None
+            return self._invoke(x)
 
     def kernel_coverage(self) -> KernelCoverage | None:
         """The XNNPACK delegate's share of the ops (after the first inference applied it)."""
