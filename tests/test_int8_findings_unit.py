@@ -138,3 +138,51 @@ def test_an_over_budget_int8_file_does_not_stop_the_export_a_broken_float_file_d
     assert not broken.passed and not broken.over_budget
     with pytest.raises(VerificationError, match="tflite_fp32"):
         _raise_for_failures(_manifest_with({"tflite_int8": over, "tflite_fp32": broken}), ExportOptions())
+
+
+class _RefusingInterpreter:
+    """A stand-in for LiteRT's Interpreter (this test checks the runtime's decision, not LiteRT):
+    with the default resolver it fails to prepare as LiteRT 2.x does on ResNet-18's int8 file."""
+
+    opened: list = []
+
+    def __init__(self, model_path, num_threads=None, experimental_op_resolver_type=None):
+        self.builtin = experimental_op_resolver_type is not None
+        _RefusingInterpreter.opened.append(experimental_op_resolver_type)
+
+    def allocate_tensors(self):
+        if not self.builtin:
+            raise RuntimeError(
+                "failed to create XNNPACK runtime: Node number 2 (TfLiteXNNPackDelegate) failed to prepare."
+            )
+
+    def _get_ops_details(self):
+        return [_op(0, "CONV_2D", [0], [1]), _op(1, "ADD", [1, 0], [2]), _op(2, DELEGATE_OP, [0], [2])]
+
+    def get_input_details(self):
+        return [{"index": 0, "shape_signature": np.array([-1, 4])}]
+
+    def get_output_details(self):
+        return [{"index": 2}]
+
+
+def test_a_model_xnnpack_refuses_is_reopened_on_builtin_kernels_naming_node_and_ops(monkeypatch, tmp_path):
+    import sys
+    import types
+
+    from deploy_compare.runtimes import tflite
+
+    module = types.ModuleType("refusing_interpreter")
+    module.OpResolverType = types.SimpleNamespace(BUILTIN_WITHOUT_DEFAULT_DELEGATES="builtin-only")
+    _RefusingInterpreter.__module__ = module.__name__
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(tflite, "load_interpreter_class", lambda: (_RefusingInterpreter, "ai-edge-litert"))
+    _RefusingInterpreter.opened = []
+    entry = _int8_entry()
+    entry.inputs[0].layout = entry.outputs[0].layout = "NC"
+    runtime = tflite.TFLiteRuntime(tmp_path / "m.tflite", entry, "NC", 1)
+    assert _RefusingInterpreter.opened == [None, "builtin-only"]
+    assert runtime.notes == [
+        "XNNPACK refused this model (delegate node 2, holding ADD x1, CONV_2D x1, failed to prepare): "
+        "runs on TFLite's built-in kernels"
+    ]
