@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from deploy_compare.errors import ArtifactError
 from deploy_compare.evaldata import EvalData
 from deploy_compare.exporters.quant_debug import rank_layers
 from deploy_compare.exporters.verify import ParityThresholds, parity_of
@@ -177,12 +178,17 @@ def test_a_model_xnnpack_refuses_is_reopened_on_builtin_kernels_naming_node_and_
     _RefusingInterpreter.__module__ = module.__name__
     monkeypatch.setitem(sys.modules, module.__name__, module)
     monkeypatch.setattr(tflite, "load_interpreter_class", lambda: (_RefusingInterpreter, "ai-edge-litert"))
+    probed = []
+    monkeypatch.setattr(tflite, "builtin_kernels_crash", lambda path, cls: probed.append(path))  # allocates
     _RefusingInterpreter.opened = []
     entry = _int8_entry()
-    entry.inputs[0].layout = entry.outputs[0].layout = "NC"
     runtime = tflite.TFLiteRuntime(tmp_path / "m.tflite", entry, "NC", 1)
-    assert _RefusingInterpreter.opened == [None, "builtin-only"]
+    assert _RefusingInterpreter.opened == [None, "builtin-only"] and probed == [tmp_path / "m.tflite"]
     assert runtime.notes == [
         "XNNPACK refused this model (delegate node 2, holding ADD x1, CONV_2D x1, failed to prepare): "
         "runs on TFLite's built-in kernels"
     ]
+    # built-in kernels that abort in the child: an ArtifactError naming both refusals, this process alive
+    monkeypatch.setattr(tflite, "builtin_kernels_crash", lambda path, cls: "abort the process allocating it (signal 6)")
+    with pytest.raises(ArtifactError, match=r"delegate node 2, .*abort the process allocating it .*runs on neither"):
+        tflite.TFLiteRuntime(tmp_path / "m.tflite", entry, "NC", 1)

@@ -34,12 +34,19 @@ def test_preset_exports_everywhere_with_accuracy_measured(cli, tmp_path, preset)
         str(tmp_path / "cache"),
         timeout=1800,
     )
-    assert result.code == 0, result.err + result.out
-    assert "held-out accuracy" in result.out  # training says what it reached
     manifest = load_manifest(out)
+    # ResNet-18's full-int8 file from onnx2tf: XNNPACK fails to prepare it and TFLite's built-in
+    # kernels abort allocating it (seen on an untrained ResNet-18 at 32 and the trained one at 224).
+    # Then it is a failed verification naming both, the other artifacts verified, this process alive.
+    refused = manifest.failures.pop("tflite_int8", None) if preset == "resnet18" else None
+    if refused is not None:
+        assert "XNNPACK refused" in refused and "runs on neither" in refused, refused
+        manifest.artifacts.pop("tflite_int8")
+    assert result.code == (0 if refused is None else 1), result.err + result.out
+    assert "held-out accuracy" in result.out  # training says what it reached
     assert manifest.model.name == f"{preset}_32"
     assert manifest.model.source == f"builtin:{preset}@32"
-    assert len(manifest.artifacts) == 8 and manifest.failures == {}
+    assert len(manifest.artifacts) == (8 if refused is None else 7) and manifest.failures == {}
     # trained into a working model (the built-in CNN has 98%): int8's cost is then measurable
     assert manifest.model.reference_accuracy >= 0.9
     for name, entry in manifest.artifacts.items():
@@ -52,10 +59,14 @@ def test_preset_exports_everywhere_with_accuracy_measured(cli, tmp_path, preset)
     assert ranking[0]["rmse_over_scale"] >= ranking[-1]["rmse_over_scale"] > 0
     assert (out / selective.details["layer_statistics"]).exists()
     for name in ("tflite_int8", "tflite_int8_selective"):
+        if name not in manifest.artifacts:
+            continue
         parity = manifest.artifact(name).parity
         low, high = parity.accuracy_drop_interval_points
         assert low <= parity.accuracy_drop_points <= high, (name, parity)
     # int8 calibration saw inputs in the right range: the quantized input scale covers them
+    if refused is not None:
+        return
     int8 = manifest.artifact("tflite_int8")
     q = int8.inputs[0].quantization
     scale, zero = q.scale, q.zero_point

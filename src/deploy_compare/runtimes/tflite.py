@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import importlib
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,6 +66,36 @@ def delegate_node_ops(interpreter: Any, node: int) -> list[str]:
     return [f"{name} x{names.count(name)}" for name in sorted(set(names))]
 
 
+_PROBE = (
+    "import importlib, sys\n"
+    "module = importlib.import_module(sys.argv[1])\n"
+    "resolver = module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES\n"
+    "module.Interpreter(model_path=sys.argv[2], experimental_op_resolver_type=resolver).allocate_tensors()\n"
+)
+
+
+def builtin_kernels_crash(path: Path, interpreter_class: Any) -> str | None:
+    """How allocating `path` on TFLite's built-in kernels fails, tried in a child process
+    (a kernel may abort the whole process); None when it allocates."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _PROBE, interpreter_class.__module__, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        return "did not allocate it within 300 s"
+    if proc.returncode == 0:
+        return None
+    if proc.returncode < 0:
+        return f"abort the process allocating it (signal {-proc.returncode})"
+    lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+    last = lines[-1] if lines else f"exit status {proc.returncode}"
+    return f"fail allocating it ({last})"
+
+
 class TFLiteRuntime(Runtime):
     name = "tflite"
     package = "ai-edge-litert"
@@ -91,10 +124,18 @@ class TFLiteRuntime(Runtime):
         if refused is None or self._builtin_kernels:
             raise ArtifactError(f"{self.path}: TFLite cannot allocate this model ({first_line(exc)})") from exc
         ops = delegate_node_ops(self._interpreter, refused)
+        held = ", ".join(ops) if ops else "ops not listed"
+        # TFLite's built-in kernels abort the process (a CHECK in a kernel's Prepare) on some
+        # files XNNPACK refuses (ResNet-18's full int8 from onnx2tf): try them in a child first
+        crashed = builtin_kernels_crash(self.path, self._interpreter_class)
+        if crashed:
+            raise ArtifactError(
+                f"{self.path}: XNNPACK refused this model (delegate node {refused}, holding {held}, failed to "
+                f"prepare) and TFLite's built-in kernels {crashed}: it runs on neither"
+            ) from exc
         self._builtin_kernels = True
         self._interpreter = self._open()
         self._interpreter.allocate_tensors()
-        held = ", ".join(ops) if ops else "ops not listed"
         self.notes.append(
             f"XNNPACK refused this model (delegate node {refused}, holding {held}, failed to prepare): "
             "runs on TFLite's built-in kernels"
