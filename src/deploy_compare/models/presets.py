@@ -58,8 +58,8 @@ MEAN, STD = 0.3, 0.3
 class PresetSettings:
     seed: int = 0
     steps: int = 400  # at TRAIN_SIZE, batch 32 (about 9.5 epochs of the 1,347 digits)
-    resize_steps: int = 40  # at each doubling of TRAIN_SIZE below the real size
-    finetune_steps: int = 30  # at the real size, when it is larger than TRAIN_SIZE
+    resize_steps: int = 60  # at each doubling of TRAIN_SIZE below the real size
+    finetune_steps: int = 100  # at the real size, when it is larger than TRAIN_SIZE
     batch_size: int = 32
     # above this size a step of 32 images costs seconds: the larger sizes train on smaller batches
     large_size: int = 128
