@@ -94,7 +94,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 
 @pytest.fixture(scope="session")
 def exported():
-    """(artifacts directory, Manifest) of the built-in digits CNN, all nine artifacts."""
+    """(artifacts directory, Manifest) of the built-in digits CNN, all ten artifacts."""
     from deploy_compare.exporters.pipeline import ExportOptions, export_all
 
     out_dir = TEST_CACHE / "test-artifacts" / "digits_cnn"
@@ -110,7 +110,7 @@ def exported():
 
 @pytest.fixture(scope="session")
 def text_exported():
-    """(artifacts directory, Manifest) of the text preset (two int64 inputs), all nine steps run.
+    """(artifacts directory, Manifest) of the text preset (two int64 inputs), every step run.
 
     Parity failures are kept in the manifest rather than raised (the tests read them); an
     export step that fails still raises after the manifest is written, so it is loaded back."""

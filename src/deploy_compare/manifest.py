@@ -73,6 +73,13 @@ class Parity:
     reference_accuracy: float | None  # PyTorch model's accuracy on the same samples
     passed: bool
     failures: list[str] = field(default_factory=list)  # human-readable, empty when passed
+    #: quantized variants with labels: PyTorch's accuracy minus this file's, in points, on the
+    #: same samples, and its 95% interval (confidence.py: Newcombe, from the discordant pairs)
+    accuracy_drop_points: float | None = None
+    accuracy_drop_interval_points: list[float] | None = None
+    #: a quantized variant that loses more than its accuracy budget: a finding, not a failure.
+    #: passed is False (served, ranked and shipped nowhere), but the export and the run go on
+    over_budget: bool = False
 
 
 @dataclass

@@ -88,22 +88,32 @@ def kernel_coverage(interpreter: Any) -> Optional[KernelCoverage]:
     except Exception:  # a private API: an older or newer runtime may not have it
         return None
     originals = [op for op in ops if op["op_name"] != DELEGATE_OP]
+    covered: Set[int] = set()
+    for node in ops:
+        if node["op_name"] == DELEGATE_OP:
+            covered |= nodes_behind(ops, node, covered)
+    fallback = [str(op["op_name"]) for op in originals if int(op["index"]) not in covered]
+    return KernelCoverage(len(covered), len(originals), fallback)
+
+
+def nodes_behind(ops: List[Dict[str, Any]], delegate: Dict[str, Any], skip: Optional[Set[int]] = None) -> Set[int]:
+    """Indices of the original ops a DELEGATE node stands for: those that compute its outputs
+    from its inputs, found by walking back from the outputs to the inputs (`skip`: already
+    claimed by another partition)."""
+    originals = [op for op in ops if op["op_name"] != DELEGATE_OP]
     producer: Dict[int, int] = {}
     for op in originals:
         for tensor in op["outputs"]:
             producer[int(tensor)] = int(op["index"])
     by_index = {int(op["index"]): op for op in originals}
-    covered: Set[int] = set()
-    for node in ops:
-        if node["op_name"] != DELEGATE_OP:
+    skip = skip or set()
+    found: Set[int] = set()
+    boundary = {int(t) for t in delegate["inputs"]}
+    stack = [int(t) for t in delegate["outputs"]]
+    while stack:
+        tensor = stack.pop()
+        if tensor in boundary or tensor not in producer or producer[tensor] in found or producer[tensor] in skip:
             continue
-        boundary = {int(t) for t in node["inputs"]}
-        stack = [int(t) for t in node["outputs"]]
-        while stack:
-            tensor = stack.pop()
-            if tensor in boundary or tensor not in producer or producer[tensor] in covered:
-                continue
-            covered.add(producer[tensor])
-            stack.extend(int(t) for t in by_index[producer[tensor]]["inputs"] if int(t) >= 0)
-    fallback = [str(op["op_name"]) for op in originals if int(op["index"]) not in covered]
-    return KernelCoverage(len(covered), len(originals), fallback)
+        found.add(producer[tensor])
+        stack.extend(int(t) for t in by_index[producer[tensor]]["inputs"] if int(t) >= 0)
+    return found

@@ -23,7 +23,7 @@ from deploy_compare.manifest import load_manifest
 pytestmark = pytest.mark.runtime
 
 TFLITE = [
-    *("tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8"),
+    *("tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8", "tflite_int8_selective"),
     *("litert_torch_fp32", "litert_torch_int8"),
 ]
 
@@ -92,6 +92,7 @@ def test_runner_writes_results_in_the_local_schema(edge_bundle, tmp_path):
         assert set(r.throughput_samples_per_s) == {1, 8, 32}
         assert r.top1_agreement >= manifest.artifact(r.artifact).parity.top1_agreement - 0.02
         assert r.samples_checked == r.settings["correctness_samples"]
+        assert 0 < r.peak_rss_init_mib <= r.peak_rss_mib  # measured on the device by run_edge.py itself
         assert r.machine["python"] and r.machine["cpu_model"]
         if r.pinned_cores is not None:
             assert len(r.pinned_cores) == min(r.threads, r.machine["allowed_cpus"])

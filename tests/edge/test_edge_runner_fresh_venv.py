@@ -66,7 +66,7 @@ def test_runner_in_a_fresh_venv_with_only_numpy_and_litert(edge_bundle, tmp_path
     doc, results = read_document(out)  # the same schema as the local benchmark
     assert doc["device"] == f"fresh-{tag}"
     assert [r.artifact for r in results] == [
-        *("tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8"),
+        *("tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8", "tflite_int8_selective"),
         *("litert_torch_fp32", "litert_torch_int8"),
     ]
     for r in results:

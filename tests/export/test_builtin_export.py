@@ -1,4 +1,4 @@
-"""The built-in model exported to all eleven artifacts (TorchScript, AOTInductor, ONNX and its int8, six
+"""The built-in model exported to all twelve artifacts (TorchScript, AOTInductor, ONNX and its int8, seven
 more through onnx2tf, two through litert-torch), each verified against PyTorch."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ ALL = (
         "tflite_fp16",
         "tflite_dynamic_int8",
         "tflite_int8",
+        "tflite_int8_selective",  # full int8, the layers QuantizationDebugger ranks worst kept in float
     ),
     *("litert_torch_fp32", "litert_torch_int8"),  # the second TFLite route
 )

@@ -25,7 +25,7 @@ def test_edge_bundle_exports_when_there_is_no_manifest_yet(cli, tmp_path, test_m
     assert (artifacts / "manifest.json").exists()
     names = json.loads((bundle / "manifest.json").read_text())["artifacts"]
     assert set(names) == {
-        *("tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8"),
+        *("tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8", "tflite_int8_selective"),
         *("litert_torch_fp32", "litert_torch_int8"),
     }
     assert (bundle / "run_edge.py").exists()

@@ -16,15 +16,12 @@ from deploy_compare.manifest import load_manifest
 pytestmark = pytest.mark.export
 
 
-# ResNet-18 is left out: its full-int8 TFLite file (TFLiteConverter) makes LiteRT 2.3 fail
-# ("failed to create XNNPACK runtime ... Node number 39 failed to prepare"), and without
-# XNNPACK the interpreter aborts the process; that export is a FAILED row with the reason.
-@pytest.mark.parametrize("preset", ["mobilenet_v2"])
+@pytest.mark.parametrize("preset", ["mobilenet_v2", "resnet18"])
 def test_preset_exports_everywhere_with_accuracy_measured(cli, tmp_path, preset):
     out = tmp_path / preset
-    # The seven artifacts of the onnx2tf route; the litert-torch route (batch of one, slow int8
+    # The eight artifacts of the onnx2tf route; the litert-torch route (batch of one, slow int8
     # conversion) is tested on the digits model in test_litert_torch_route.py.
-    only = "torchscript,onnx,savedmodel,tflite_fp32,tflite_fp16,tflite_dynamic_int8,tflite_int8"
+    only = "torchscript,onnx,savedmodel,tflite_fp32,tflite_fp16,tflite_dynamic_int8,tflite_int8,tflite_int8_selective"
     result = cli(
         "export",
         "--model",
@@ -35,18 +32,41 @@ def test_preset_exports_everywhere_with_accuracy_measured(cli, tmp_path, preset)
         str(out),
         "--cache-dir",
         str(tmp_path / "cache"),
+        timeout=1800,
     )
-    assert result.code == 0, result.err + result.out
     manifest = load_manifest(out)
+    # ResNet-18's full-int8 file from onnx2tf: XNNPACK fails to prepare it and TFLite's built-in
+    # kernels abort allocating it (seen on an untrained ResNet-18 at 32 and the trained one at 224).
+    # Then it is a failed verification naming both, the other artifacts verified, this process alive.
+    refused = manifest.failures.pop("tflite_int8", None) if preset == "resnet18" else None
+    if refused is not None:
+        assert "XNNPACK refused" in refused and "runs on neither" in refused, refused
+        manifest.artifacts.pop("tflite_int8")
+    assert result.code == (0 if refused is None else 1), result.err + result.out
+    assert "held-out accuracy" in result.out  # training says what it reached
     assert manifest.model.name == f"{preset}_32"
     assert manifest.model.source == f"builtin:{preset}@32"
-    assert len(manifest.artifacts) == 7 and manifest.failures == {}
-    # briefly trained on the digits upsampled to 3-channel images: accuracy is measured, not assumed
-    assert manifest.model.reference_accuracy >= 0.75
+    assert len(manifest.artifacts) == (8 if refused is None else 7) and manifest.failures == {}
+    # trained into a working model (the built-in CNN has 98%): int8's cost is then measurable
+    assert manifest.model.reference_accuracy >= 0.9
     for name, entry in manifest.artifacts.items():
-        assert entry.parity.passed, (name, entry.parity.failures)
+        assert entry.parity.passed or entry.parity.over_budget, (name, entry.parity.failures)
         assert entry.inputs[0].shape[1:] in ([3, 32, 32], [32, 32, 3]), (name, entry.inputs[0].shape)
+    selective = manifest.artifact("tflite_int8_selective")
+    ranking = selective.details["layer_error_ranking"]
+    assert len(selective.details["layers_kept_float"]) == 3 and len(ranking) >= 3
+    assert selective.details["layers_kept_float"] == [layer["tensor"] for layer in ranking[:3]]
+    assert ranking[0]["rmse_over_scale"] >= ranking[-1]["rmse_over_scale"] > 0
+    assert (out / selective.details["layer_statistics"]).exists()
+    for name in ("tflite_int8", "tflite_int8_selective"):
+        if name not in manifest.artifacts:
+            continue
+        parity = manifest.artifact(name).parity
+        low, high = parity.accuracy_drop_interval_points
+        assert low <= parity.accuracy_drop_points <= high, (name, parity)
     # int8 calibration saw inputs in the right range: the quantized input scale covers them
+    if refused is not None:
+        return
     int8 = manifest.artifact("tflite_int8")
     q = int8.inputs[0].quantization
     scale, zero = q.scale, q.zero_point

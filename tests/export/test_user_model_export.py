@@ -21,12 +21,12 @@ def test_residual_bn_depthwise_model_exports_everywhere(cli, tmp_path, test_mode
         str(tmp_path / "cache"),
     )
     assert result.code == 0, result.err + result.out
-    # progress per step is shown, and the final table lists all nine artifacts
-    for step in ("[1/9] torchscript", "[3/9] savedmodel", "[7/9] tflite_int8", "[9/9] litert_torch_int8"):
+    # progress per step is shown, and the final table lists all ten artifacts
+    for step in ("[1/10] torchscript", "[3/10] savedmodel", "[7/10] tflite_int8", "[10/10] litert_torch_int8"):
         assert step in result.out
     manifest = load_manifest(out)
     assert manifest.model.source.endswith(":residual_bn_depthwise")
-    assert len(manifest.artifacts) == 9 and manifest.failures == {}
+    assert len(manifest.artifacts) == 10 and manifest.failures == {}
     assert manifest.model.reference_accuracy >= 0.9
     for name, entry in manifest.artifacts.items():
         assert entry.parity.passed, (name, entry.parity.failures)

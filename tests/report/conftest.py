@@ -141,6 +141,8 @@ def bench(
         throughput_samples_per_s={1: 1000 / p50 * 0.9, 8: 8000 / (p50 * 3), 32: 32000 / (p50 * 9)},
         rss_import_mib=40.0,
         rss_growth_mib=1.0 + size / 40_000,
+        peak_rss_init_mib=80.0 + size / 50_000,
+        peak_rss_mib=81.0 + size / 40_000,
         top1_agreement=1.0,
         samples_checked=64,
         model_name="digits_cnn",

@@ -63,7 +63,7 @@ def test_ship_picks_the_fastest_variant_within_the_budget_per_device(make_result
         row = ship[label]
         assert row[1] == want and row[2] == f"{want}.bin"
         assert row[4] == f"{ARTIFACTS[want][2] / 1024:.1f}"  # size KiB
-        assert row[5] != "-"  # memory (RSS growth)
+        assert row[5] != "-" and " / " in row[5]  # peak memory, init / overall
     if budget is None:
         assert want == "tflite_int8"  # 0.83 points below PyTorch, within the default 1 point
 

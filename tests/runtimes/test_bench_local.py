@@ -32,6 +32,8 @@ def _check_ok_row(row, manifest, settings=QUICK):
     # the artifact's own parity (full held-out set) from the export; the sample must not do worse by much
     assert row.top1_agreement >= entry.parity.top1_agreement - 0.02
     assert row.rss_growth_mib is not None and row.rss_import_mib is not None
+    # benchmark_model's two peaks: the whole process's high-water mark, so the run's is at least init's
+    assert 0 < row.peak_rss_init_mib <= row.peak_rss_mib
     assert row.runtime_version and row.machine["logical_cpus"] >= 1
 
 

@@ -111,6 +111,7 @@ def measure_artifact(
         except ImportError as exc:  # the runtime's package is imported lazily, inside _load
             raise RuntimeUnavailable(f"runtime {cls.name!r} unavailable: {exc}") from None
         result.load_ms = (time.perf_counter_ns() - t0) / 1e6
+        rss_loaded = peak_rss_mib()  # benchmark_model's "init" peak: model loaded, tensors allocated
         try:
             m = measure(runtime.predict, data.x, data.reference, settings)
             if isinstance(runtime, TFLiteRuntime):  # benchmark_model's figure beside ours, and XNNPACK's share
@@ -128,7 +129,7 @@ def measure_artifact(
         result.reason = failure_reason(exc, DeployCompareError)
         return result
 
-    result.record_measurement(m, rss_start, rss_imported, rss_end)
+    result.record_measurement(m, rss_start, rss_imported, rss_end, rss_loaded)
     return result
 
 

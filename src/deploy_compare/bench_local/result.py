@@ -96,6 +96,11 @@ class BenchResult:
     fallback_ops: Optional[List[str]] = None  # ops left to the built-in kernels; non-empty = a fallback
     rss_import_mib: Optional[float] = None  # peak RSS growth from importing the runtime package
     rss_growth_mib: Optional[float] = None  # peak RSS growth from model load through all inference
+    # The process's peak resident memory (VmHWM), as benchmark_model's report_peak_memory_footprint:
+    # after the model is loaded and its tensors allocated (init), and over the whole row (overall).
+    # Absolute, so Python, numpy, the runtime and the eval batch are in it: what a device must hold.
+    peak_rss_init_mib: Optional[float] = field(default=None, metadata=_COUNT)
+    peak_rss_mib: Optional[float] = field(default=None, metadata=_COUNT)
     # share in [0, 1] vs the reference (PyTorch) outputs
     top1_agreement: Optional[float] = field(default=None, metadata=_SHARE)
     # what the runtime applied at load (graph optimization level, optimize_for_inference, threads):
@@ -153,6 +158,7 @@ class BenchResult:
         rss_start_mib: Optional[float],
         rss_imported_mib: Optional[float],
         rss_end_mib: Optional[float],
+        rss_loaded_mib: Optional[float] = None,
     ) -> None:
         """Mark this row OK with the figures of `m` and the peak-RSS readings taken around it.
 
@@ -171,6 +177,9 @@ class BenchResult:
         if rss_start_mib is not None and rss_imported_mib is not None and rss_end_mib is not None:
             self.rss_import_mib = round(rss_imported_mib - rss_start_mib, 2)
             self.rss_growth_mib = round(rss_end_mib - rss_imported_mib, 2)
+            self.peak_rss_mib = round(rss_end_mib, 2)
+        if rss_loaded_mib is not None:
+            self.peak_rss_init_mib = round(rss_loaded_mib, 2)
         self.notes.extend(m.notes)
 
     def record_invoke_only(self, latency: LatencyStats, coverage: Optional[KernelCoverage]) -> None:

@@ -7,7 +7,8 @@ and the manifest records each input's own dtype and (absent) quantization."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def _representative(ctx: ExportContext, layout: str) -> tuple[Batch, str]:
     return to_artifact_layout(data, bundle.layout, layout), f"{count} {source}"
 
 
-def _configure(converter, variant: str, representative: Callable | None) -> None:
+def configure(converter, variant: str, representative: Callable | None) -> None:
     import tensorflow as tf
 
     if variant == "fp16":
@@ -73,6 +74,22 @@ def _specs(model_bytes: bytes) -> tuple[list[TensorSpec], list[TensorSpec]]:
     return inputs, outputs
 
 
+def representative_dataset(ctx: ExportContext, details: dict) -> Callable[[], Iterator[Any]]:
+    """The calibration samples one by one, as TFLiteConverter (and QuantizationDebugger) take them."""
+    layout = ctx.done["savedmodel"].inputs[0].layout
+    data, described = _representative(ctx, layout)
+    details["representative_data"] = described
+    signature_names = [t.name for t in ctx.done["savedmodel"].inputs]
+
+    def representative() -> Iterator[Any]:
+        for i in range(batch_len(data)):
+            sample = take(data, slice(i, i + 1))
+            # named inputs go by the signature's names (artifact inputs are in model order)
+            yield dict(zip(signature_names, sample.values())) if isinstance(sample, dict) else [sample]
+
+    return representative
+
+
 def export_variant(ctx: ExportContext, variant: str) -> ArtifactEntry:
     quiet_tensorflow()
     import tensorflow as tf
@@ -80,33 +97,28 @@ def export_variant(ctx: ExportContext, variant: str) -> ArtifactEntry:
     started = time.perf_counter()
     saved_model = ctx.path_of("savedmodel")
     details: dict = {"converter": "tf.lite.TFLiteConverter.from_saved_model", "source": "savedmodel"}
-    representative = None
-    if variant == "int8":
-        layout = ctx.done["savedmodel"].inputs[0].layout
-        data, described = _representative(ctx, layout)
-        details["representative_data"] = described
-        signature_names = [t.name for t in ctx.done["savedmodel"].inputs]
-
-        def representative():
-            for i in range(batch_len(data)):
-                sample = take(data, slice(i, i + 1))
-                # named inputs go by the signature's names (artifact inputs are in model order)
-                yield dict(zip(signature_names, sample.values())) if isinstance(sample, dict) else [sample]
-
+    representative = representative_dataset(ctx, details) if variant == "int8" else None
     try:
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
-        _configure(converter, variant, representative)
+        configure(converter, variant, representative)
         model_bytes = converter.convert()
     except Exception as exc:
         raise ExportError(f"tflite_{variant}: TFLiteConverter failed on {saved_model} ({first_line(exc)})") from exc
+    return write_tflite(ctx, f"tflite_{variant}", variant, model_bytes, details, started)
+
+
+def write_tflite(
+    ctx: ExportContext, name: str, variant: str, model_bytes: bytes, details: dict, started: float
+) -> ArtifactEntry:
+    """Write a converted model as model_<variant>.tflite and describe it for the manifest."""
     file_name = f"model_{variant}.tflite"
     path = ctx.out_dir / file_name
     with atomic_path(path) as tmp:
         tmp.write_bytes(model_bytes)
     inputs, outputs = _specs(model_bytes)
-    inputs = in_logical_order(inputs, ctx.bundle.input_names, f"tflite_{variant}")
+    inputs = in_logical_order(inputs, ctx.bundle.input_names, name)
     return ArtifactEntry(
-        name=f"tflite_{variant}",
+        name=name,
         format="tflite",
         variant=variant,
         path=file_name,

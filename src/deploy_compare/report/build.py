@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..repeats import bench_repetitions
-from . import encodings, plots, plots_stacks, tables
+from . import encodings, plots, plots_stacks, quantization, tables
 from .document import Bullets, Code, Details, Document, Figure, Paragraph, Section
 from .edge import INVOKE_NOTE, edge_section
 from .firstscreen import first_screen
@@ -293,10 +293,12 @@ def artifacts_section(inputs: ReportInputs) -> Section:
             "tflite",
             "TFLite variants",
             plots.tflite_variants(r),
-            "file size, memory growth, latency and accuracy of each TFLite variant",
+            "file size, peak memory, latency and accuracy of each TFLite variant",
             "no TFLite variant was exported",
         )
     )
+    summary, layers = quantization.selective_summary(r), quantization.layer_table(r)
+    blocks += [b for b in (summary, layers) if b is not None]
     if r.export_failures:
         blocks += [Paragraph("Export failures:", lead="Failures", tone="warning"), tables.export_failures_table(r)]
     return Section("artifacts", "Exported artifacts and parity", blocks)

@@ -17,10 +17,10 @@ from typing import Any
 from ..deploy.report_settings import accuracy_budget_points
 from ..errors import ConfigError
 from .document import Paragraph, Section, Table
-from .fmt import DASH, get, getf, kib, num, pct, text
+from .fmt import DASH, get, getf, kib, pct, text
 from .inputs import ReportInputs
 from .names import ok_local, reference_accuracy, tflite_artifacts
-from .tables import bench_ms, bench_table, xnnpack_coverage
+from .tables import bench_ms, bench_table, peak_rss, xnnpack_coverage
 
 #: p50s within this share of the fastest are a tie (never crown noise): the smallest file wins among them
 TIE_SHARE = 0.05
@@ -71,7 +71,10 @@ def pick_to_ship(
     those within TIE_SHARE of the fastest; how many variants were eligible)."""
     eligible = []
     for row in rows:
-        q = quality(artifacts.get(get(row, "artifact")), reference)
+        entry = artifacts.get(get(row, "artifact"))
+        q = quality(entry, reference)
+        if get(entry, "parity", "over_budget"):
+            continue  # over the export's accuracy budget: never shipped
         if get(row, "status") == "OK" and getf(row, "p50_ms") is not None and q is not None and q.drop_points <= budget:
             eligible.append(row)
     if not eligible:
@@ -115,7 +118,7 @@ def ship_table(inputs: ReportInputs, budget: float) -> Table:
                 text(get(entry, "path")),
                 route_of(entry),
                 kib(get(entry, "size_bytes")),
-                num(get(row, "rss_growth_mib"), 2),
+                peak_rss(row),
                 bench_ms(row, "p50_ms"),
                 bench_ms(row, "invoke_p50_ms"),
                 f"{pct(q.share, 2)} ({q.kind})",
@@ -132,7 +135,7 @@ def ship_table(inputs: ReportInputs, budget: float) -> Table:
             "file",
             "converter",
             "size KiB",
-            "RSS growth MiB",
+            "peak RSS MiB init / overall",
             "p50 ms",
             "invoke p50 ms",
             "accuracy",

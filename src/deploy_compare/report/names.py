@@ -8,7 +8,7 @@ from ..deploy.results import RunResults, ServedResult
 from ..repeats import by_concurrency, combined_bench_rows, median_point, repetition
 from .fmt import ascending, get, getf
 
-QUANTIZED_VARIANTS = ("fp16", "dynamic_int8", "int8")
+QUANTIZED_VARIANTS = ("fp16", "dynamic_int8", "int8", "int8_selective")
 
 
 def mode_word(mode: str | None) -> str | None:

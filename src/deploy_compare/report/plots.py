@@ -221,7 +221,7 @@ def tflite_variants(results: RunResults) -> bytes | None:
 
     panels = [
         ("file size (KiB)", values(lambda n: (getf(variants[n], "size_bytes") or 0) / 1024 or None)),
-        ("RSS growth (MiB)", values(lambda n: getf(rows[n], "rss_growth_mib"))),
+        ("peak RSS (MiB)", values(lambda n: getf(rows[n], "peak_rss_mib"))),
         ("p50 latency (ms)", values(lambda n: getf(rows[n], "p50_ms"))),
         (
             "accuracy (%)",

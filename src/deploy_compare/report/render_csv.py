@@ -60,6 +60,8 @@ TAIL_COLUMNS = (
     "slo_passed",
     "file_size_bytes",
     "rss_growth_mib",
+    "peak_rss_init_mib",
+    "peak_rss_mib",
     "load_ms",
     # the server's view of a served run (servers/monitor.py): CPU, memory, mean queue/compute per request
     "server_cpu_ms_per_request",
@@ -126,6 +128,8 @@ def _bench_row(kind: str, r: dict[str, Any], batches: list[int]) -> dict[str, An
                 "reason",
                 "file_size_bytes",
                 "rss_growth_mib",
+                "peak_rss_init_mib",
+                "peak_rss_mib",
                 "load_ms",
                 "top1_agreement",
                 *LATENCY_KEYS,

@@ -10,6 +10,7 @@ from ..repeats import Spread, bench_repetitions, repetition, spread_of, throughp
 from .document import Table
 from .fmt import DASH, cores, get, getf, kib, ms, num, pct, seconds, text
 from .names import reference_accuracy, slo_bracket, slo_trials, sweep_repetitions, target_label
+from .quantization import loss_text
 
 
 def _errors(d: Any) -> str:
@@ -368,6 +369,12 @@ def _where(row: dict[str, Any]) -> str:
     )
 
 
+def peak_rss(row: Any) -> str:
+    """Peak resident memory after init / over the whole row (benchmark_model's two figures)."""
+    init, overall = getf(row, "peak_rss_init_mib"), getf(row, "peak_rss_mib")
+    return DASH if init is None and overall is None else f"{num(init, 1)} / {num(overall, 1)}"
+
+
 def bench_table(rows: list[dict[str, Any]]) -> Table:
     """Local (in-process) or edge-device rows: one per artifact/profile/threads. A row combined
     over repetitions (names.local_rows) shows its median and (min-max) over them."""
@@ -387,6 +394,7 @@ def bench_table(rows: list[dict[str, Any]]) -> Table:
                 *(bench_ms(r, key) for key in ("p50_ms", "invoke_p50_ms", "p90_ms", "p99_ms", "max_ms")),
                 "; ".join(f"bs{b}: {sp.text(lambda v: num(v, 0))}" for b, sp in samples if sp is not None) or DASH,
                 num(get(r, "rss_growth_mib"), 2),
+                peak_rss(r),
                 kib(get(r, "file_size_bytes")),
                 DASH if top1 is None else f"{pct(top1)} of {text(get(r, 'samples_checked'))}",
                 xnnpack_coverage(r),
@@ -408,6 +416,7 @@ def bench_table(rows: list[dict[str, Any]]) -> Table:
             "max ms",
             "samples/s per batch size",
             "RSS growth MiB",
+            "peak RSS MiB init / overall",
             "size KiB",
             "top-1 agree",
             "XNNPACK ops",
@@ -428,7 +437,8 @@ def parity_table(results: RunResults) -> Table:
         base = ref if base is None else base
         delta = DASH if acc is None or base is None else f"{(acc - base) * 100:+.2f}"
         passed = get(parity, "passed")
-        status = DASH if parity is None else ("ok" if passed else "FAILED")
+        over = get(parity, "over_budget")
+        status = DASH if parity is None else ("ok" if passed else ("OVER BUDGET" if over else "FAILED"))
         max_diff = getf(parity, "max_abs_diff")
         rows.append(
             [
@@ -440,14 +450,15 @@ def parity_table(results: RunResults) -> Table:
                 pct(get(parity, "top1_agreement"), 2),
                 pct(acc, 2),
                 delta,
+                loss_text(e),
                 status,
                 "; ".join(get(parity, "failures") or []) or DASH,
             ]
         )
-        statuses.append("OK" if passed else ("FAILED" if parity is not None else None))
+        statuses.append("OK" if passed else ("SKIPPED" if over else ("FAILED" if parity is not None else None)))
     for name, why in sorted(results.export_failures.items()):
         if name not in results.artifacts:
-            rows.append([name, DASH, DASH, DASH, DASH, DASH, DASH, DASH, "FAILED", why])
+            rows.append([name, DASH, DASH, DASH, DASH, DASH, DASH, DASH, DASH, "FAILED", why])
             statuses.append("FAILED")
     return Table(
         [
@@ -459,6 +470,7 @@ def parity_table(results: RunResults) -> Table:
             "top-1 agree",
             "accuracy",
             "vs fp32 points",
+            "loss (paired 95% interval)",
             "parity",
             "failures",
         ],

@@ -31,6 +31,7 @@ from .names import (
     target_label,
     tflite_artifacts,
 )
+from .quantization import loss_text
 from .serverview import MILLION, CostSettings, cost_settings, efficiency, money
 from .uncertainty import INTERVAL, Estimate, estimate, interval_of
 
@@ -464,54 +465,58 @@ def cost_verdict(results: RunResults) -> Verdict:
 
 
 def footprint_verdict(results: RunResults) -> Verdict:
+    """Judged on the peak resident memory a variant needs (benchmark_model's overall peak), the
+    file size breaking ties and standing in only where no row measured memory. A variant over
+    its accuracy budget is not a candidate."""
     question = "Smallest on-device footprint"
-    variants = tflite_artifacts(results)
+    variants = {n: e for n, e in tflite_artifacts(results).items() if not get(e, "parity", "over_budget")}
     if not variants:
         failed = "; ".join(f"{k}: {v}" for k, v in sorted(results.export_failures.items()) if k.startswith("tflite"))
         return Verdict(
             "footprint", question, "No TFLite variant was exported" + (f" ({failed})." if failed else "."), None
         )
-    details, rss = [], {}
+    details, peaks = [], {}
     for name, entry in variants.items():
         row = footprint_row(results, name)
-        growth = getf(row, "rss_growth_mib")
-        if growth is not None:
-            rss[name] = growth
+        peak = getf(row, "peak_rss_mib")
+        if peak is not None:
+            peaks[name] = peak
         where = f" ({row.get('profile')} profile, threads={row.get('threads')})" if row else ""
         details.append(
-            f"{name}: {kib(entry.get('size_bytes'))} KiB file, RSS growth "
-            f"{num(growth, 2)} MiB{where}, accuracy {pct(artifact_accuracy(entry))}."
+            f"{name}: {kib(entry.get('size_bytes'))} KiB file, peak RSS {num(peak, 1)} MiB "
+            f"(init {num(getf(row, 'peak_rss_init_mib'), 1)} MiB){where}, accuracy {pct(artifact_accuracy(entry))}."
         )
     sized = {k: getf(e, "size_bytes") for k, e in variants.items() if getf(e, "size_bytes") is not None}
-    if not sized:
-        return Verdict("footprint", question, "The TFLite variants have no recorded file sizes.", None, details)
-    best = min(sized, key=lambda k: (sized[k], k))
-    entry = variants[best]
-    growth = rss.get(best)
+    if not peaks and not sized:
+        return Verdict(
+            "footprint", question, "The TFLite variants have no recorded memory or file sizes.", None, details
+        )
+    if peaks:
+        best = min(peaks, key=lambda k: (peaks[k], sized.get(k) or 0, k))
+        how = "peak resident memory over the run, file size breaking ties"
+    else:
+        best = min(sized, key=lambda k: (sized[k], k))
+        how = "file size: no row measured peak memory"
+        details.append("No local row measured peak memory: judged on file size alone.")
     answer = (
-        f"{best}, {kib(sized[best])} KiB file, RSS growth {num(growth, 2)} MiB, "
-        f"accuracy {pct(artifact_accuracy(entry))}."
+        f"{best}, peak RSS {num(peaks.get(best), 1)} MiB, {kib(sized.get(best))} KiB file, "
+        f"accuracy {pct(artifact_accuracy(variants[best]))} (judged on {how})."
     )
+    smallest_file = min(sized, key=lambda k: (sized[k], k)) if sized else None
+    if smallest_file is not None and smallest_file != best:
+        details.insert(0, f"Smallest file: {smallest_file}, {kib(sized[smallest_file])} KiB.")
+    order = sorted(variants, key=lambda k: (peaks.get(k, float("inf")), sized.get(k) or 0, k))
     ranked = [
         Candidate(
             name,
             f"{runtime_name(name)} · {name}",
             (("runtime", runtime_name(name)), ("artifact", name), ("runs", "on the device, no server")),
-            f"{kib(size)} KiB file",
-            f"exact (file size); RSS growth {num(rss.get(name), 2)} MiB, measured once",
-            float(size or 0),
+            f"peak RSS {num(peaks.get(name), 1)} MiB, {kib(sized.get(name))} KiB file",
+            "peak RSS measured once per row (VmHWM); file size exact",
+            float(peaks.get(name, sized.get(name) or 0)),
         )
-        for name, size in sorted(sized.items(), key=lambda kv: (kv[1], kv[0]))
+        for name in order
     ]
-    if rss:
-        least = min(rss, key=lambda k: (rss[k], k))
-        if best in rss and rss[least] < rss[best]:
-            details.insert(0, f"Smallest RSS growth: {least}, {num(rss[least], 2)} MiB.")
-        if all(v == 0 for v in rss.values()):
-            details.append(
-                "Every variant's RSS growth is recorded as 0 MiB: below what the peak-RSS "
-                "measurement resolves, so file size decides."
-            )
     return Verdict("footprint", question, answer, best, details, [], ranked)
 
 
@@ -540,10 +545,15 @@ def accuracy_verdict(results: RunResults) -> Verdict:
     details = []
     for name, delta in costs:
         entry = results.artifacts[name]
+        over = (
+            " OVER ITS ACCURACY BUDGET: a finding, served and shipped nowhere."
+            if get(entry, "parity", "over_budget")
+            else ""
+        )
         details.append(
             f"{name} ({entry.get('variant')}): accuracy {pct(artifact_accuracy(entry), 2)}, "
-            f"{'+' if delta >= 0 else ''}{delta:.2f} points; top-1 agreement with PyTorch "
-            f"{pct(getf(entry, 'parity', 'top1_agreement'), 2)}."
+            f"{'+' if delta >= 0 else ''}{delta:.2f} points (loss {loss_text(entry)}); top-1 agreement with PyTorch "
+            f"{pct(getf(entry, 'parity', 'top1_agreement'), 2)}.{over}"
         )
     if samples:
         details.append(f"Measured on {int(samples)} held-out samples: one sample is {100 / samples:.2f} points.")
