@@ -22,6 +22,8 @@ STACKS = (
         name="fastapi_onnx",
         label="FastAPI + ONNX Runtime, baseline",
         artifact="onnx",
+        # app.py opens any runtime through runtimes.open_runtime
+        artifacts=("onnx", "onnx_int8", "torchscript", "aoti", "tflite_fp32", "tflite_int8"),
         encoding_names=("kserve_v2",),
         encodings=V2_ENCODINGS,
         config_class=FastAPIServiceConfig,

@@ -1,6 +1,6 @@
-"""TorchServe model archive (.mar) and config.properties, built from the TorchScript artifact.
+"""TorchServe model archive (.mar) and config.properties, built from the served artifact.
 
-The archive holds the TorchScript file, our handler (torchserve_handler.py) and
+The archive holds the artifact (TorchScript, AOTInductor package or ONNX file), our handler (torchserve_handler.py) and
 handler_config.json (input shape/dtype from the manifest, torch threads). It is built
 with the official torch-model-archiver, so what runs is what a TorchServe user deploys.
 
@@ -39,6 +39,9 @@ def handler_config(model: ServedModel, config: TorchServeConfig) -> dict:
         # every input in forward() order (a text model: input_ids, attention_mask, both int64)
         "inputs": [{"name": t.name, "shape": t.shape, "dtype": t.dtype} for t in model.entry.inputs],
         "torch_threads": config.torch_threads,
+        # how the worker loads the file (handler.py load_model): torchscript, aoti or onnx
+        "format": model.entry.format,
+        "frozen": model.entry.details.get("frozen") is True,
     }
 
 
