@@ -144,21 +144,22 @@ class Pipeline:
             result.repetition = repetition
         self.results.local.extend(r.to_dict() for r in results)
 
-    def _served(self, kind: str, repetition: int = 1) -> tuple[str, str] | None:
-        from ..servers.registry import get
+    def _served(self, key: str, repetition: int = 1) -> tuple[str, str] | None:
+        """One served target: `key` names a (stack, artifact) pair of [run] serve (deploy/pairs.py)."""
         from .served import run_served_target
 
+        pair = next(p for p in self.config.run.pairs() if p.key == key)
+        kind = pair.stack
         if repetition > 1:  # the same record gathers every repetition
-            result = next(s for s in self.results.served if s.target == kind)
+            result = next(s for s in self.results.served if s.key == key)
         else:
-            artifact_name = get(kind).artifact
-            result = ServedResult(target=kind, status="OK", artifact=artifact_name, repeat=self.config.run.repeat)
+            result = ServedResult(target=kind, status="OK", artifact=pair.artifact, repeat=self.config.run.repeat)
             self.results.served.append(result)
         artifact = self.results.artifacts.get(result.artifact or "") or {}
         if not (artifact.get("parity") or {}).get("passed"):
             result.status = "SKIPPED"
-            result.reason = f"{kind}: artifact {result.artifact!r} was not exported or failed verification"
-            self.progress.line(f"{kind}: SKIPPED: {result.reason}")
+            result.reason = f"{key}: artifact {result.artifact!r} was not exported or failed verification"
+            self.progress.line(f"{key}: SKIPPED: {result.reason}")
             return result.status, result.reason
         try:
             run_served_target(
@@ -181,7 +182,8 @@ class Pipeline:
             result.reason = message_line(exc) + (f" (repetition {repetition})" if repetition > 1 else "")
             result.log_tail = getattr(exc, "log_tail", None) or None  # ServerError carries it
             raise
-        if result.status == "OK" and repetition == 1:  # tuned once; repetitions re-measure the points
+        # tuned once, with its own format only; repetitions re-measure the points
+        if result.status == "OK" and repetition == 1 and pair.own:
             self._tune(kind, result)
         return None if result.status == "OK" else (result.status, result.reason or "")
 
@@ -244,7 +246,7 @@ class Pipeline:
         # next to minutes of load), so one server at a time owns the server cores and every
         # repetition includes a fresh start.
         served_stages: dict[str, str] = {}
-        for name, kind, repetition in stage_plan(self.config.run.targets, self.config.run.repeat):
+        for name, kind, repetition in stage_plan(self.config.run.served_keys(), self.config.run.repeat):
             if kind is None:
                 stages.append((name, partial(self._local, repetition)))
             else:
@@ -256,7 +258,7 @@ class Pipeline:
                     self.results.run.stages.append(StageRecord(name, "SKIPPED", 0.0, "export produced no manifest"))
                     continue
                 target = served_stages.get(name)
-                earlier = next((s for s in self.results.served if s.target == target), None)
+                earlier = next((s for s in self.results.served if s.key == target), None)
                 if earlier is not None and earlier.status != "OK":
                     continue  # SKIPPED or FAILED in an earlier repetition: its record says why
                 left = [n for n, _ in stages[number - 1 :]]

@@ -88,6 +88,14 @@ class ServedResult:
     # run; each run's own figure is in its LoadResult.server (servers/monitor.py ServerUsage).
     peak_rss_mib: float | None = None
 
+    @property
+    def key(self) -> str:
+        """Its name among the served targets: the stack, or "stack:artifact" when it served
+        another artifact than its own (deploy/pairs.py; derived, not stored)."""
+        from .pairs import pair_key
+
+        return pair_key(self.target, self.artifact)
+
 
 @dataclass
 class RunInfo:

@@ -171,7 +171,13 @@ class _Launch:
         servers_dir = self.run_dir / "servers" / (f"repetition-{self.repetition}" if self.repetition > 1 else "")
         try:
             launcher = make_launcher(
-                kind, run.server_mode, manifest_dir=self.manifest_dir, run_dir=servers_dir, config=server_config
+                kind,
+                run.server_mode,
+                manifest_dir=self.manifest_dir,
+                # another pair of the same stack gets a folder of its own (its launcher's folder is per stack)
+                run_dir=servers_dir / result.key.replace(":", "-") if result.key != kind else servers_dir,
+                config=server_config,
+                artifact=result.artifact,  # the stack's own, or the artifact [run] serve paired it with
             )
         except ServerUnavailable as exc:
             result.status, result.reason = "SKIPPED", str(exc)
@@ -269,7 +275,7 @@ def _measure(
 
     def payloads(endpoint: Any, batch_size: int) -> Any:
         return payloads_from_export(
-            endpoint, launch.manifest_dir, manifest, artifact=stack.artifact, batch_size=batch_size
+            endpoint, launch.manifest_dir, manifest, artifact=result.artifact or stack.artifact, batch_size=batch_size
         )
 
     def cold_start(at: At, payloads: Any) -> None:

@@ -128,7 +128,7 @@ def serving_latency_verdict(results: RunResults) -> Verdict:
         if bound:
             client_bound.append(s)
         elif p50 is not None:
-            named.append((s.target, target_label(s), p50))
+            named.append((s.key, target_label(s), p50))
     where = f"at concurrency {c} (closed loop)"
     if not named:
         return Verdict(
@@ -294,7 +294,7 @@ def throughput_verdict(results: RunResults) -> Verdict:
             None,
             details,
         )
-    best = max(measured, key=lambda r: (r.rate, r.s.target))
+    best = max(measured, key=lambda r: (r.rate, r.s.key))
     # A lower bound beats a measurement only when it lies above the measurement's whole bracket.
     above = [r for r in limited if best.high is not None and r.rate >= best.high]
     if above:
@@ -303,7 +303,7 @@ def throughput_verdict(results: RunResults) -> Verdict:
             f"{target_label(top.s)}, at least {num(top.rate)} req/s {where} - a lower bound (client-limited), "
             f"above the bracket of the best measured stack, {target_label(best.s)} {slo_bracket(best.s.slo)}."
         )
-        return Verdict("throughput", question, answer, top.s.target, details)
+        return Verdict("throughput", question, answer, top.s.key, details)
     unranked = [r for r in limited if r not in above]
     if unranked:
         details.append(
@@ -315,10 +315,10 @@ def throughput_verdict(results: RunResults) -> Verdict:
     if len(tied) > 1:
         figures = "; ".join(f"{target_label(r.s)} {r.describe()}" for r in tied)
         answer = f"{_and([target_label(r.s) for r in tied])} are {TIED} {where}: {figures}."
-        return Verdict("throughput", question, answer, None, details, [r.s.target for r in tied])
+        return Verdict("throughput", question, answer, None, details, [r.s.key for r in tied])
     only = " - the only served stack measured" if len(results.served) > 1 and len(rates) == 1 else ""
     answer = f"{target_label(best.s)}, {best.describe()} {where}{only}."
-    return Verdict("throughput", question, answer, best.s.target, details)
+    return Verdict("throughput", question, answer, best.s.key, details)
 
 
 def footprint_verdict(results: RunResults) -> Verdict:
