@@ -64,8 +64,11 @@ def test_torchserve_serves_the_artifact_with_reference_predictions(artifacts, tm
         )
         assert binary.status_code == 200, binary.text
         assert np.asarray(binary.json()["predictions"]).argmax(1).tolist() == got.argmax(1).tolist()
+        effective = launcher.effective_settings()  # results.json "effective_settings"
     applied = _applied(_worker_logs(launcher))
     assert applied.items() >= {**expected, "torch_threads": "1"}.items()
+    assert effective["workers"] == 1 and effective["torch_threads"] == "1"
+    assert effective["handler_format"] == expected["format"]
 
 
 def _worker_logs(launcher) -> str:

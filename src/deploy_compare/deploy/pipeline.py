@@ -125,7 +125,7 @@ class Pipeline:
         (each numbered; the report and `diff` take the median over them)."""
         from ..bench_local import run_local_benchmarks
 
-        bench_config = self.config.bench_config()
+        bench_config = served_threads_measured(self.config, self.plan)
         wanted = self.config.local_artifacts()
         faithful = [
             n
@@ -182,10 +182,18 @@ class Pipeline:
             result.reason = message_line(exc) + (f" (repetition {repetition})" if repetition > 1 else "")
             result.log_tail = getattr(exc, "log_tail", None) or None  # ServerError carries it
             raise
+        self._split(result)
         # tuned once, with its own format only; repetitions re-measure the points
         if result.status == "OK" and repetition == 1 and pair.own:
             self._tune(kind, result)
         return None if result.status == "OK" else (result.status, result.reason or "")
+
+    def _split(self, result: ServedResult) -> None:
+        """The target's runtime / queue / rest split, from the repetitions measured so far."""
+        from .split import served_split
+
+        split = served_split(result, self.results.local, self.config.batch_sizes()[0])
+        result.split = split.to_dict() if split is not None else None
 
     def _tune(self, kind: str, result: ServedResult) -> None:
         """The stack's tune stage (deploy/tune.py): its grid of server settings under the SLO."""
@@ -287,6 +295,19 @@ class Pipeline:
             self._render()
         except Exception as exc:  # noqa: BLE001 - a renderer bug must not hide results.json
             self.progress.line(f"report: rendering failed ({type(exc).__name__}: {exc}); results.json is intact")
+
+
+def served_threads_measured(config: RunConfig, plan):
+    """[local] as a BenchConfig whose server profile also measures the threads every stack gets
+    (one per core it is pinned to: served._server_config), so each served point has an
+    in-process figure of the same artifact at the same threads (the split, deploy/split.py).
+    An explicit [local] server_threads is kept as written."""
+    import dataclasses
+
+    bench = config.bench_config()
+    if not config.run.pin_cores or "server_threads" in config.section("local"):
+        return bench
+    return dataclasses.replace(bench, server_threads=tuple(sorted({*bench.server_threads, len(plan.server)})))
 
 
 def export_all_logged(options, line: Callable[[str], None], run_dir: Path):

@@ -224,6 +224,7 @@ class _Launch:
         if result.startup_s is None:  # the median over the repetitions replaces it after the cold start
             result.startup_s = _round(launcher.startup_s)
         result.versions = server_versions(launcher)
+        result.effective_settings = launcher.effective_settings()
         self._log(launcher)
         self.progress.line(f"{self.kind}: healthy after {launcher.startup_s:.1f}s")
         if pinning and launcher.pid is not None:

@@ -79,6 +79,9 @@ class Stack:
     metrics            "module:function" (launcher) -> a servers.metrics.MetricsSource of the running
                        server's queue/compute counters, or a string saying why there is none
                        (None: the stack exposes no such metrics)
+    effective          "module:function" (launcher) -> the settings the running server applied, as
+                       results.json "effective_settings" records them (threads, workers, instances,
+                       runtime options); None: none recorded
     mode_labels        a label per mode where the mode changes what is measured (Triton:
                        Python backend natively, onnxruntime backend in Docker)
     runs               one line for the README's stack table and --help: how it runs
@@ -123,6 +126,7 @@ class Stack:
     packages: tuple[str, ...] = ()
     env_versions: str | None = None
     artifacts: tuple[str, ...] = ()
+    effective: str | None = None
 
     def __post_init__(self) -> None:
         if self.artifacts and self.artifacts[0] != self.artifact:

@@ -30,6 +30,7 @@ STACKS = (
         },
         native_unavailable="deploy_compare.servers.torchserve.native:native_unavailable_reason",
         threads_field="torch_threads",
+        effective="deploy_compare.servers.effective:torchserve",
         packages=("torchserve", "torch-model-archiver"),
         native_versions="deploy_compare.servers.torchserve.native:runtime_versions",
         metrics="deploy_compare.servers.torchserve.metrics:metrics_source",

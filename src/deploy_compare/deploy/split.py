@@ -1,0 +1,125 @@
+"""What a served request costs, split: the runtime, the server's queue, and the stack's rest.
+
+At concurrency 1 and the first request batch size, for one served target:
+
+    runtime_ms   the in-process p50 of the same artifact at the same threads (the in-process
+                 stage's server-profile row; `run` measures the threads every stack gets)
+    queue_ms     the server's own mean queue time per request (its metrics, servers/metrics.py)
+    compute_ms   the server's own mean compute time per request; compute - runtime is what its
+                 handler or backend adds around the model (handler_ms)
+    stack_ms     the rest: client p50 - runtime - queue (protocol, HTTP, serialization, the
+                 handler's own work)
+    added_ms     what the stack adds per request: client p50 - runtime, the median over the
+                 repetitions, with its range (min, max)
+
+Queue and compute are means (the stack's counters only add up) beside p50s: at concurrency 1
+nothing waits, so the two agree closely; the record says which is which.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass
+from typing import Any
+
+#: the concurrency the split is taken at: one request in flight, nothing queued behind it
+SPLIT_CONCURRENCY = 1
+
+
+@dataclass(frozen=True)
+class ServedSplit:
+    artifact: str
+    threads: int
+    batch_size: int
+    client_p50_ms: float
+    runtime_ms: float  # in-process p50 (batch 1), or batch / in-process throughput (a larger batch)
+    queue_ms: float | None
+    compute_ms: float | None
+    handler_ms: float | None  # compute - runtime: the stack's own work inside its compute figure
+    stack_ms: float  # the rest: client p50 - runtime - queue (queue unknown: counted as 0)
+    added_ms: float  # client p50 - runtime, median over the repetitions
+    added_range_ms: tuple[float, float]  # (min, max) over the repetitions
+    repetitions: int
+    note: str = "runtime_ms and client p50 are medians of p50s; queue_ms and compute_ms are the server's means"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def served_threads(result: Any) -> int | None:
+    """The intra-op threads the server ran with: its effective setting, else its config's
+    thread field, else one per core it was pinned to."""
+    from ..servers.registry import stacks
+
+    stack = stacks().get(result.target)
+    field = stack.threads_field if stack is not None else None
+    value = (result.server_config or {}).get(field) if field else None
+    if stack is not None and stack.max_server_cores == 1:
+        return 1
+    if isinstance(value, int) and value > 0:
+        return value
+    return len(result.server_cores) if result.server_cores else None
+
+
+def in_process_ms(local: list[dict[str, Any]], artifact: str, threads: int, batch_size: int) -> float | None:
+    """The median over the repetitions of the artifact's server-profile figure at `threads`."""
+    figures = []
+    for row in local:
+        if not isinstance(row, dict) or row.get("status") != "OK":
+            continue
+        if (row.get("artifact"), row.get("profile"), row.get("threads")) != (artifact, "server", threads):
+            continue
+        if row.get("device") not in (None, "local"):
+            continue
+        if batch_size == 1 and isinstance(row.get("p50_ms"), (int, float)):
+            figures.append(float(row["p50_ms"]))
+            continue
+        rate = (row.get("throughput_samples_per_s") or {}).get(str(batch_size)) or (
+            row.get("throughput_samples_per_s") or {}
+        ).get(batch_size)
+        if isinstance(rate, (int, float)) and rate > 0:
+            figures.append(batch_size / rate * 1000.0)
+    return statistics.median(figures) if figures else None
+
+
+def served_split(result: Any, local: list[dict[str, Any]], batch_size: int = 1) -> ServedSplit | None:
+    """The split of `result` (a ServedResult) at concurrency 1, or None when a piece is missing
+    (no in-process row at its threads, no concurrency-1 point)."""
+    threads = served_threads(result)
+    artifact = result.artifact
+    if threads is None or not artifact:
+        return None
+    runtime = in_process_ms(local, artifact, threads, batch_size)
+    points = [
+        p
+        for p in result.sweep
+        if isinstance(p, dict)
+        and p.get("concurrency") == SPLIT_CONCURRENCY
+        and isinstance(p.get("p50_ms"), (int, float))
+    ]
+    if runtime is None or not points:
+        return None
+    p50s = [p["p50_ms"] for p in points]
+    client = statistics.median(p50s)
+    queue = _median_of(points, "queue_ms")
+    compute = _median_of(points, "compute_ms")
+    added = [p - runtime for p in p50s]
+    return ServedSplit(
+        artifact=artifact,
+        threads=threads,
+        batch_size=batch_size,
+        client_p50_ms=round(client, 4),
+        runtime_ms=round(runtime, 4),
+        queue_ms=queue,
+        compute_ms=compute,
+        handler_ms=None if compute is None else round(compute - runtime, 4),
+        stack_ms=round(client - runtime - (queue or 0.0), 4),
+        added_ms=round(statistics.median(added), 4),
+        added_range_ms=(round(min(added), 4), round(max(added), 4)),
+        repetitions=len(points),
+    )
+
+
+def _median_of(points: list[dict[str, Any]], key: str) -> float | None:
+    values = [v for p in points if isinstance(v := ((p.get("server") or {}).get("split") or {}).get(key), (int, float))]
+    return round(statistics.median(values), 4) if values else None
