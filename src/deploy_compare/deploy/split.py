@@ -39,6 +39,7 @@ class ServedSplit:
     stack_ms: float  # the rest: client p50 - runtime - queue (queue unknown: counted as 0)
     added_ms: float  # client p50 - runtime, median over the repetitions
     added_range_ms: tuple[float, float]  # (min, max) over the repetitions
+    added_each_ms: tuple[float, ...]  # each repetition's, in order (the report's spread)
     repetitions: int
     note: str = "runtime_ms and client p50 are medians of p50s; queue_ms and compute_ms are the server's means"
 
@@ -116,6 +117,7 @@ def served_split(result: Any, local: list[dict[str, Any]], batch_size: int = 1) 
         stack_ms=round(client - runtime - (queue or 0.0), 4),
         added_ms=round(statistics.median(added), 4),
         added_range_ms=(round(min(added), 4), round(max(added), 4)),
+        added_each_ms=tuple(round(a, 4) for a in added),
         repetitions=len(points),
     )
 

@@ -8,6 +8,7 @@ from ..repeats import bench_repetitions
 from . import encodings, plots, tables
 from .document import Bullets, Code, Document, Figure, Paragraph, Section
 from .edge import INVOKE_NOTE, edge_section
+from .fairfight import fair_fight_section
 from .fmt import get, getf, ms, text
 from .inputs import ReportInputs
 from .names import local_rows
@@ -280,6 +281,7 @@ def build_document(inputs: ReportInputs) -> Document:
         verdict_section(inputs),
         run_section(inputs),
         served_section(inputs),
+        fair_fight_section(inputs.results),
         server_section(inputs),
         latency_section(inputs),
         local_section(inputs),

@@ -36,7 +36,8 @@ TIED = "tied within measurement resolution"
 
 @dataclass
 class Verdict:
-    key: str  # serving_latency | inprocess_latency | throughput | footprint | accuracy
+    # runtime | stack_overhead | throughput | serving_latency | inprocess_latency | footprint | accuracy
+    key: str
     question: str
     answer: str  # one sentence naming the winner (or the tie) with its figures
     winner: str | None  # artifact or target name; None when nothing could be measured, or a tie
@@ -405,11 +406,123 @@ def accuracy_verdict(results: RunResults) -> Verdict:
     return Verdict("accuracy", question, answer, worst[0], details)
 
 
+#: choices that carry a maintenance risk, with the date of the fact (checked when written)
+MAINTENANCE_NOTES = {
+    "torchserve": "TorchServe: limited maintenance since 2025 (pytorch/serve #3396; README notice, 2025).",
+    "torchscript": (
+        "TorchScript: deprecated in favour of torch.export from PyTorch 2.11 (the PyTorch docs carry the "
+        "deprecation since July 2025); the aoti artifact is the route PyTorch recommends."
+    ),
+}
+
+
+def maintenance_notes(*names: str | None) -> list[str]:
+    """The notes for the stacks and artifacts named (each once, in order)."""
+    return list(dict.fromkeys(MAINTENANCE_NOTES[n] for n in names if n in MAINTENANCE_NOTES))
+
+
+def splits(results: RunResults) -> list[tuple[ServedResult, dict]]:
+    """The served targets that have a runtime / stack split (deploy/split.py), in run order."""
+    return [(s, s.split) for s in results.served if s.status == "OK" and isinstance(s.split, dict)]
+
+
+def served_threads(results: RunResults) -> int:
+    """The intra-op threads the stacks ran with (the splits'; 1 when none says)."""
+    threads = [int(getf(split, "threads") or 1) for _, split in splits(results)]
+    return max(set(threads), key=threads.count) if threads else 1
+
+
+def runtime_verdict(results: RunResults) -> Verdict:
+    """The fastest runtime for this model: in-process, at the threads the stacks get."""
+    threads = served_threads(results)
+    question = f"Fastest runtime for this model (in-process, {threads} thread{'s' if threads != 1 else ''}, batch 1)"
+    rows = [r for r in ok_local(results, "server") if getf(r, "p50_ms") is not None and r.get("threads") == threads]
+    if not rows:
+        return Verdict("runtime", question, f"No in-process row at {threads} thread(s) measured a latency.", None)
+    named = [(str(r["artifact"]), local_label(r), spread_of(bench_repetitions(r), "p50_ms")) for r in rows]
+    ranked = [(k, label, sp) for k, label, sp in named if sp is not None]
+    best, tied = _rank(ranked)
+    details = [f"{label}: p50 {_ms_spread(sp)} ms." for _, label, sp in sorted(ranked, key=lambda e: e[2].median)]
+    details.append(_uncertainty([e[2] for e in ranked], "In-process p50"))
+    details += maintenance_notes(*(k for k, _, _ in tied))
+    if len(tied) > 1:
+        answer = f"{_and([k for k, _, _ in tied])} are {TIED}: " + ", ".join(
+            f"{k} p50 {ms(sp.median)} ms" for k, _, sp in tied
+        )
+        return Verdict("runtime", question, answer + ".", None, details, [k for k, _, _ in tied])
+    return Verdict("runtime", question, f"{best[1]}, p50 {_ms_spread(best[2])} ms.", best[0], details)
+
+
+def _fixed_runtime(results: RunResults) -> tuple[str | None, list[tuple[ServedResult, dict]]]:
+    """The artifact served by the most stacks (onnx on a tie), and those stacks' splits."""
+    by_artifact: dict[str, list[tuple[ServedResult, dict]]] = {}
+    for s, split in splits(results):
+        by_artifact.setdefault(str(split.get("artifact")), []).append((s, split))
+    if not by_artifact:
+        return None, []
+    artifact = max(by_artifact, key=lambda a: (len({s.target for s, _ in by_artifact[a]}), a == "onnx", a))
+    return artifact, by_artifact[artifact]
+
+
+def stack_overhead_verdict(results: RunResults) -> Verdict:
+    """The stack with the least overhead, the runtime held fixed: served p50 - in-process p50."""
+    artifact, group = _fixed_runtime(results)
+    question = "Least overhead per request, the runtime held fixed (served p50 - in-process p50, concurrency 1)"
+    if artifact is None:
+        return Verdict(
+            "stack_overhead",
+            question,
+            "Not measured: no served target has an in-process twin at its threads (see the split table).",
+            None,
+        )
+    named = []
+    details = []
+    for s, split in group:
+        spread = Spread.of(split.get("added_each_ms") or [split.get("added_ms")])
+        if spread is None:
+            continue
+        named.append((s.key, target_label(s), spread))
+        details.append(
+            f"{target_label(s)}: adds {_ms_spread(spread)} ms to the runtime's {ms(getf(split, 'runtime_ms'))} ms "
+            f"(queue {ms(getf(split, 'queue_ms'))}, handler {ms(getf(split, 'handler_ms'))}, "
+            f"rest {ms(getf(split, 'stack_ms'))} ms)."
+        )
+    if not named:
+        return Verdict("stack_overhead", question, "No served target has a concurrency-1 split.", None, details)
+    best, tied = _rank(named)
+    details.append(_uncertainty([e[2] for e in named], f"What each stack adds to {artifact}"))
+    details += maintenance_notes(*(s.target for s, _ in group))
+    where = f"serving {artifact}"
+    if len(tied) > 1:
+        answer = f"{_and([label for _, label, _ in tied])} are {TIED} {where}: " + ", ".join(
+            f"{label} +{ms(sp.median)} ms" for _, label, sp in tied
+        )
+        return Verdict("stack_overhead", question, answer + ".", None, details, [k for k, _, _ in tied])
+    only = " - the only stack with a split" if len(named) == 1 else ""
+    answer = f"{best[1]}, +{_ms_spread(best[2])} ms per request {where}{only}."
+    return Verdict("stack_overhead", question, answer, best[0], details)
+
+
+def best_pair_verdict(results: RunResults) -> Verdict:
+    """The best (stack, runtime) pair under the SLO: the throughput verdict over every served
+    pair ([run] serve), with the maintenance notes of the pair it names."""
+    verdict = throughput_verdict(results)
+    verdict.question = "Best stack and runtime pair within the p99 SLO"
+    named = [verdict.winner, *verdict.tied]
+    served = {s.key: s for s in results.served}
+    for key in (n for n in named if n in served):
+        verdict.details += maintenance_notes(served[key].target, served[key].artifact)
+    verdict.details = list(dict.fromkeys(verdict.details))
+    return verdict
+
+
 def all_verdicts(results: RunResults) -> list[Verdict]:
     return [
+        runtime_verdict(results),
+        stack_overhead_verdict(results),
+        best_pair_verdict(results),
         serving_latency_verdict(results),
         inprocess_latency_verdict(results),
-        throughput_verdict(results),
         footprint_verdict(results),
         accuracy_verdict(results),
     ]
