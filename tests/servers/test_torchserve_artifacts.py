@@ -15,7 +15,7 @@ from deploy_compare.errors import ConfigError
 from deploy_compare.evaldata import EvalData
 from deploy_compare.servers import make_launcher
 from deploy_compare.servers.torchserve.config import TorchServeConfig
-from deploy_compare.servers.torchserve.handler import APPLIED_MARKER
+from deploy_compare.servers.torchserve.handler import APPLIED_MARKER, PHASES_HEADER
 from deploy_compare.servers.torchserve.native import native_unavailable_reason
 
 pytestmark = [
@@ -53,6 +53,9 @@ def test_torchserve_serves_the_artifact_with_reference_predictions(artifacts, tm
         x = data.x[:8]
         reply = httpx.post(ep.predict_url, json={"instances": x.tolist()}, headers=ep.headers, timeout=30.0)
         assert reply.status_code == 200, reply.text
+        # the handler's own phases (where the worker's time goes), in microseconds
+        phases = dict(kv.split("=") for kv in reply.headers[PHASES_HEADER].split(";"))
+        assert set(phases) == {"parse", "model", "post"} and int(phases["model"]) > 0
         got = np.asarray(reply.json()["predictions"], dtype=np.float32)
         np.testing.assert_allclose(got, data.reference[:8], rtol=1e-3, atol=1e-3)
         body = np.ascontiguousarray(x, dtype=np.float32).tobytes()

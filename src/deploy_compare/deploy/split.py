@@ -6,7 +6,10 @@ At concurrency 1 and the first request batch size, for one served target:
                  stage's server-profile row; `run` measures the threads every stack gets)
     queue_ms     the server's own mean queue time per request (its metrics, servers/metrics.py)
     compute_ms   the server's own mean compute time per request; compute - runtime is what its
-                 handler or backend adds around the model (handler_ms)
+                 handler or backend adds around the model (handler_ms). TorchServe's compute is
+                 the frontend -> Python worker round trip: measured on a busy machine, its handler
+                 (parse, model, post; handler.py PHASES_HEADER) is ~0.7 ms of ~6-9 ms there, the
+                 rest the Java <-> worker hand-offs, so handler_ms is mostly that round trip
     stack_ms     the rest: client p50 - runtime - queue (protocol, HTTP, serialization, the
                  handler's own work)
     added_ms     what the stack adds per request: client p50 - runtime, the median over the

@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import sys
+import time
 from typing import Any
 
 import torch
@@ -45,6 +46,9 @@ WARMUP_CALLS = 5
 # Response header telling the client how many requests shared this model call, so
 # server-side batching is observable without parsing server logs.
 BATCH_HEADER = "X-Deploy-Compare-Batch-Requests"
+# Response header with the handler's phases of this call in microseconds,
+# "parse=..;model=..;post=..": where the worker's time goes, beside the frontend's metrics.
+PHASES_HEADER = "X-Deploy-Compare-Handler-Us"
 _DTYPES = {
     "float32": torch.float32,
     "float16": torch.float16,
@@ -244,6 +248,7 @@ class DeployCompareHandler:
         return tensors
 
     def handle(self, data: list[Any], context: Any) -> list[Any]:
+        started = time.perf_counter()
         parsed: list[list[torch.Tensor] | None] = []
         responses: list[Any] = [None] * len(data)
         for idx, request in enumerate(data):
@@ -256,10 +261,12 @@ class DeployCompareHandler:
                 context.set_response_status(400, "Bad Request", idx)
                 responses[idx] = {"error": str(exc)}
         good = [t for t in parsed if t is not None]
+        parsed_at = modelled_at = time.perf_counter()
         if good:
             with torch.inference_mode():
                 # one model call for all requests: each input's rows stacked, in forward() order
                 out = self.model(*(torch.cat(columns, dim=0) for columns in zip(*good)))
+            modelled_at = time.perf_counter()
             if isinstance(out, (tuple, list)):
                 out = out[0]
             rows = out.float().tolist()
@@ -270,4 +277,11 @@ class DeployCompareHandler:
                 count = tensor[0].shape[0]
                 responses[idx] = {"predictions": rows[start : start + count]}
                 start += count
+        done = time.perf_counter()
+        phases = (
+            f"parse={(parsed_at - started) * 1e6:.0f};model={(modelled_at - parsed_at) * 1e6:.0f};"
+            f"post={(done - modelled_at) * 1e6:.0f}"
+        )
+        for idx in range(len(data)):
+            context.set_response_header(idx, PHASES_HEADER, phases)
         return responses
