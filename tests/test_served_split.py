@@ -19,6 +19,7 @@ def _local(artifact: str, threads: int, p50: float, repetition: int = 1, profile
         "device": "local",
         "status": "OK",
         "p50_ms": p50,
+        "mean_ms": p50 + 0.1,
         "throughput_samples_per_s": {"8": 8000.0 / (p50 * 4)},
         "repetition": repetition,
     }
@@ -28,6 +29,7 @@ def _point(p50: float, queue: float, compute: float, concurrency: int = 1, repet
     return {
         "concurrency": concurrency,
         "p50_ms": p50,
+        "mean_ms": p50 + 0.5,
         "repetition": repetition,
         "server": {"split": {"queue_ms": queue, "compute_ms": compute}},
     }
@@ -59,8 +61,9 @@ def test_the_split_takes_the_same_artifact_at_the_same_threads_and_names_the_res
     assert split.runtime_ms == pytest.approx(1.1)
     assert split.client_p50_ms == pytest.approx(3.5)  # concurrency 1 only, median over the repetitions
     assert split.queue_ms == pytest.approx(0.2) and split.compute_ms == pytest.approx(1.6)
-    assert split.handler_ms == pytest.approx(0.5)
-    assert split.stack_ms == pytest.approx(3.5 - 1.1 - 0.2)
+    # of means: compute - the in-process mean; the client mean - queue - compute
+    assert split.runtime_mean_ms == pytest.approx(1.2) and split.handler_ms == pytest.approx(0.4)
+    assert split.client_mean_ms == pytest.approx(4.0) and split.stack_ms == pytest.approx(4.0 - 0.2 - 1.6)
     assert split.added_ms == pytest.approx(2.4) and split.added_range_ms == pytest.approx((1.9, 2.9))
     assert split.repetitions == 2
 

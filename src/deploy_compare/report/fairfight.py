@@ -86,7 +86,9 @@ def fair_fight_section(results: RunResults) -> Section | None:
         Paragraph(
             "At concurrency 1: the same artifact's in-process p50 at the same threads (the runtime), the "
             "server's own queue and compute means, and the rest (protocol, HTTP, serialization). "
-            "Handler = server compute - in-process p50: the stack's work inside its own compute figure.",
+            "Stack adds = served p50 - in-process p50; handler = server compute - in-process mean (the "
+            "stack's work inside its own compute figure); rest = client mean - queue - compute (means: "
+            "the server's counters only add up).",
             lead="Runtime and stack, apart",
         ),
         split_table(results),
