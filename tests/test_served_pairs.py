@@ -67,3 +67,12 @@ def test_results_keys_are_derived_and_old_files_read_unchanged():
     }
     assert [s.key for s in RunResults.from_dict({**doc, "schema_version": 1}).served] == ["torchserve:onnx"]
     assert "key" not in RunResults.from_dict({**doc, "schema_version": 1}).to_dict()["served"][0]
+
+
+def test_serve_refuses_an_artifact_the_target_cannot_serve_before_any_start(tmp_path, capsys):
+    from deploy_compare.cli import main
+
+    code = main(["serve", "--target", "tfserving", "--artifact", "onnx", "--run-dir", str(tmp_path / "run")])
+    assert code == 2
+    assert "TF Serving cannot serve 'onnx'; it serves: savedmodel" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -87,6 +87,7 @@ def make_launcher(
     """
     stack = get_stack(kind)
     check_mode(mode)
+    stack.check_artifact(artifact or stack.artifact)  # before any probe or build
     if config is None:
         config = default_config(kind)
     expected = stack.config_class
