@@ -67,6 +67,14 @@ def main(store, exporter_torch, out):
                 path = archive.extract(serialized, tmp)
                 try:
                     _load(fmt, path, versions)
+                except ImportError as exc:
+                    print(
+                        PREFIX,
+                        f"{mar} needs {exc.name or exc} in the image to load its {fmt} file; the official "
+                        "TorchServe image ships no onnxruntime (the stand-in base installs the lock's)",
+                        flush=True,
+                    )
+                    return 1
                 except Exception as exc:
                     message = str(exc).strip().splitlines()
                     first = message[0] if message else ""
