@@ -79,6 +79,12 @@ def _worker_logs(launcher) -> str:
     return "\n".join(p.read_text(errors="replace") for p in logs if p.is_file())
 
 
+def test_the_log_reader_looks_for_the_handlers_own_marker():
+    from deploy_compare.servers.effective import TORCHSERVE_APPLIED_MARKER
+
+    assert TORCHSERVE_APPLIED_MARKER == APPLIED_MARKER
+
+
 def test_an_artifact_the_stack_cannot_serve_is_refused_before_any_start(artifacts, tmp_path):
     with pytest.raises(ConfigError, match="cannot serve 'savedmodel'"):
         make_launcher("torchserve", "native", manifest_dir=artifacts, run_dir=tmp_path, artifact="savedmodel")

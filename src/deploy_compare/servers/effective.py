@@ -9,6 +9,9 @@ from typing import Any
 
 #: how a runtime's own default thread count reads (it takes every core it may use)
 DEFAULT_THREADS = "default (all cores)"
+#: torchserve/handler.py APPLIED_MARKER, repeated so reading a log imports no torch (a test
+#: holds the two equal)
+TORCHSERVE_APPLIED_MARKER = "deploy-compare handler applied:"
 
 
 def threads_word(threads: int | None) -> str:
@@ -18,8 +21,6 @@ def threads_word(threads: int | None) -> str:
 def torchserve(launcher: Any) -> dict[str, Any]:
     """Workers from the config; each worker's torch threads and what its handler applied from
     the line handler.py logs once loaded (the config's thread setting where none is logged)."""
-    from .torchserve.handler import APPLIED_MARKER
-
     config = launcher.config
     settings: dict[str, Any] = {"workers": config.workers, "torch_threads": threads_word(config.torch_threads)}
     logs = [launcher.tail(2000)]
@@ -27,9 +28,9 @@ def torchserve(launcher: Any) -> dict[str, Any]:
     if own_logs is not None and (own_logs / "logs").is_dir():
         logs += [p.read_text(errors="replace") for p in sorted((own_logs / "logs").glob("*.log"))]
     for line in "\n".join(logs).splitlines():
-        if APPLIED_MARKER in line:
+        if TORCHSERVE_APPLIED_MARKER in line:
             try:
-                applied = json.loads(line.split(APPLIED_MARKER, 1)[1].strip())
+                applied = json.loads(line.split(TORCHSERVE_APPLIED_MARKER, 1)[1].strip())
             except ValueError:
                 continue
             settings.update({f"handler_{k}" if k != "torch_threads" else k: v for k, v in applied.items()})
