@@ -24,8 +24,11 @@ mirror="${DEBIAN_MIRROR:-}"
 repo="${BASE_REPO:-deploy-compare/torchserve-base}"
 
 # Python packages for the server's venv: the lock's pins (torch's closure + TorchServe's).
+# onnxruntime and its own (flatbuffers, protobuf; numpy, packaging, sympy above): the handler
+# serves the ONNX files through it (`[run] serve` pairs torchserve with onnx). The official
+# image has no onnxruntime: a Dockerfile on it would need `pip install onnxruntime==<lock pin>`.
 names=(torch torchserve torch-model-archiver numpy filelock typing_extensions sympy mpmath networkx
-       Jinja2 MarkupSafe fsspec psutil packaging pillow PyYAML enum-compat)
+       Jinja2 MarkupSafe fsspec psutil packaging pillow PyYAML enum-compat onnxruntime flatbuffers protobuf)
 pins=()
 for n in "${names[@]}"; do
   line="$(grep -i -E "^${n}==" "$lock" || true)"
@@ -73,7 +76,7 @@ chroot "$rootfs" /bin/sh -e -c '
   useradd --create-home --home-dir /home/model-server --uid 1000 --shell /bin/bash model-server
   python3 -m venv /home/venv
   /home/venv/bin/pip install --quiet --no-index --no-deps --no-compile /tmp/wheels/*.whl
-  /home/venv/bin/python -c "import torch, ts, model_archiver; print(\"torch\", torch.__version__)"
+  /home/venv/bin/python -c "import torch, ts, model_archiver, onnxruntime; print(\"torch\", torch.__version__)"
   mkdir -p /home/model-server/model-store /home/model-server/tmp
   chown -R model-server:model-server /home/model-server /home/venv
   rm -rf /tmp/wheels /var/cache/apt/archives/*.deb /var/lib/apt/lists/* /root/.cache

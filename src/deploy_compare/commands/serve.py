@@ -29,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path("artifacts") / "digits_cnn",
         help="directory with manifest.json (from `deploy-compare export`)",
     )
+    parser.add_argument(
+        "--artifact",
+        default=None,
+        help="the artifact to serve, one the target can (e.g. onnx on torchserve; default: its own format)",
+    )
     parser.add_argument("--run-dir", type=Path, default=None, help="where logs go (default: runs/serve-<time>)")
     # Each stack's own flags, from its descriptor (Stack.serve_flags); None: the config's default.
     for name, takers in serve_flags().items():
@@ -115,7 +120,14 @@ def run(args: argparse.Namespace) -> int:
     from ..stop_signals import stop_signals_as_interrupt
 
     run_dir = args.run_dir or Path("runs") / time.strftime("serve-%Y%m%d-%H%M%S")
-    launcher = make_launcher(args.target, args.mode, manifest_dir=args.artifacts, run_dir=run_dir, config=_config(args))
+    launcher = make_launcher(
+        args.target,
+        args.mode,
+        manifest_dir=args.artifacts,
+        run_dir=run_dir,
+        config=_config(args),
+        artifact=args.artifact,
+    )
     try:
         if launcher.mode_note:
             print(launcher.mode_note, flush=True)

@@ -55,9 +55,14 @@ def time_left(config: RunConfig, stages: Iterable[str], local_stage_s: float | N
     `local_stage_s`: how long the first in-process repetition took; each in-process repetition
     left ("local 2/3") is counted at that (the settings cannot say: it depends on the model)."""
     stages = list(stages)
-    plan = {name: (kind, rep) for name, kind, rep in served_plan(list(config.run.targets), config.run.repeat)}
     try:
-        total = sum(served_seconds(config, plan[name][0], tuning=plan[name][1] == 1) for name in stages if name in plan)
+        pairs = {p.key: p for p in config.run.pairs()}
+        plan = {name: (pairs[key], rep) for name, key, rep in served_plan(list(pairs), config.run.repeat)}
+        total = sum(
+            served_seconds(config, plan[name][0].stack, tuning=plan[name][1] == 1 and plan[name][0].own)
+            for name in stages
+            if name in plan
+        )
     except DeployCompareError:
         return ""  # settings are validated before the run starts; never fail a progress line
     local_left = len(set(stages) & set(local_stage_names(config.run.repeat)))

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the typed configs of each area; imported lazily at run time
 from ..defaults import DEFAULT_TOML, default, read_toml
 from ..errors import ConfigError
 from ..servers.config import MODES
+from .pairs import ServedPair, served_pairs
 from .report_settings import accuracy_budget_points, cost_settings
 
 DEFAULTS = DEFAULT_TOML
@@ -77,6 +78,9 @@ class RunSection:
     runs_dir: str = default("run", "runs_dir")
     artifacts_dir: str = default("run", "artifacts_dir")
     targets: list[str] = field(default_factory=lambda: list(targets()))
+    # (stack, artifact) pairs to measure, "stack" or "stack:artifact" (deploy/pairs.py); [] = each
+    # target with its own format and every target that can with ONNX Runtime
+    serve: list[str] = field(default_factory=list)
     server_mode: str = default("run", "server_mode")
     pin_cores: bool = default("run", "pin_cores")
     repeat: int = default("run", "repeat")  # each served point measured this many times, the stacks interleaved
@@ -108,11 +112,20 @@ class RunSection:
             raise ConfigError(
                 f"run.targets: each target once, got {', '.join(twice)} more than once ([run] repeat repeats)"
             )
+        self.pairs()  # validated here: a bad pair stops the command before any work
         limit = self.server_memory_limit_mib
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise ConfigError(f"run.server_memory_limit_mib must be an integer >= 0 (0 = no limit), got {limit!r}")
         if self.server_mode not in MODES:
             raise ConfigError(f"run.server_mode must be one of {', '.join(MODES)}, got {self.server_mode!r}")
+
+    def pairs(self) -> list[ServedPair]:
+        """The served targets in run order, each a (stack, artifact) pair."""
+        return served_pairs(self.serve, self.targets)
+
+    def served_keys(self) -> list[str]:
+        """Their names: stage names, results.json keys (ServedResult.key)."""
+        return [p.key for p in self.pairs()]
 
 
 class LoadSettings(NamedTuple):

@@ -60,7 +60,7 @@ class Pipeline:
         self.run_dir: Path | None = None  # set first thing in run(); the CLI reads it after Ctrl-C
         self._results: RunResults | None = None
         self._manifest_dir: Path | None = None
-        self._plan: dict[str, tuple[str | None, int]] = {}  # stage name -> (target or None, repetition)
+        self._plan: dict[str, tuple[str | None, int]] = {}  # stage name -> (served key or None, repetition)
         self._in_flight: StageRecord | None = None  # the stage running now
 
     # -- state that exists once run() has started: stages may rely on it -----------------------
@@ -93,8 +93,8 @@ class Pipeline:
         """How far a stage in flight got (written with its INTERRUPTED record)."""
         from .resume import served_progress
 
-        kind, repetition = self._plan.get(name, (None, 1))
-        served = next((s for s in self.results.served if s.target == kind), None)
+        key, repetition = self._plan.get(name, (None, 1))
+        served = next((s for s in self.results.served if s.key == key), None)
         if served is not None:
             return served_progress(served, repetition)
         return "the in-process benchmark (its rows are written when it ends)" if name != "export" else "exporting"
@@ -165,7 +165,7 @@ class Pipeline:
         (each numbered; the report and `diff` take the median over them)."""
         from ..bench_local import run_local_benchmarks
 
-        bench_config = self.config.bench_config()
+        bench_config = served_threads_measured(self.config, self.plan)
         wanted = self.config.local_artifacts()
         faithful = [
             n
@@ -184,23 +184,24 @@ class Pipeline:
             result.repetition = repetition
         self.results.local.extend(r.to_dict() for r in results)
 
-    def _served(self, kind: str, repetition: int = 1) -> tuple[str, str] | None:
-        from ..servers.registry import get
+    def _served(self, key: str, repetition: int = 1) -> tuple[str, str] | None:
+        """One served target: `key` names a (stack, artifact) pair of [run] serve (deploy/pairs.py)."""
         from .served import run_served_target
 
+        pair = next(p for p in self.config.run.pairs() if p.key == key)
+        kind = pair.stack
         if repetition > 1:  # the same record gathers every repetition
-            result = next(s for s in self.results.served if s.target == kind)
+            result = next(s for s in self.results.served if s.key == key)
         else:
-            artifact_name = get(kind).artifact
-            result = ServedResult(target=kind, status="OK", artifact=artifact_name, repeat=self.config.run.repeat)
+            result = ServedResult(target=kind, status="OK", artifact=pair.artifact, repeat=self.config.run.repeat)
             self.results.served.append(result)
         result.status = "INTERRUPTED"  # until this repetition ends: what a SIGKILL leaves in results.json
         self.save()
         artifact = self.results.artifacts.get(result.artifact or "") or {}
         if not (artifact.get("parity") or {}).get("passed"):
             result.status = "SKIPPED"
-            result.reason = f"{kind}: artifact {result.artifact!r} was not exported or failed verification"
-            self.progress.line(f"{kind}: SKIPPED: {result.reason}")
+            result.reason = f"{key}: artifact {result.artifact!r} was not exported or failed verification"
+            self.progress.line(f"{key}: SKIPPED: {result.reason}")
             return result.status, result.reason
         try:
             run_served_target(
@@ -223,11 +224,20 @@ class Pipeline:
             result.reason = message_line(exc) + (f" (repetition {repetition})" if repetition > 1 else "")
             result.log_tail = getattr(exc, "log_tail", None) or None  # ServerError carries it
             raise
-        if result.status == "INTERRUPTED" and repetition == 1:  # tuned once; repetitions re-measure the points
+        self._split(result)
+        # tuned once, with its own format only; repetitions re-measure the points
+        if result.status == "INTERRUPTED" and repetition == 1 and pair.own:
             self._tune(kind, result)
         if result.status == "INTERRUPTED":
             result.status = "OK"  # the repetition ran its course
         return None if result.status == "OK" else (result.status, result.reason or "")
+
+    def _split(self, result: ServedResult) -> None:
+        """The target's runtime / queue / rest split, from the repetitions measured so far."""
+        from .split import served_split
+
+        split = served_split(result, self.results.local, self.config.batch_sizes()[0])
+        result.split = split.to_dict() if split is not None else None
 
     def _tune(self, kind: str, result: ServedResult) -> None:
         """The stack's tune stage (deploy/tune.py): its grid of server settings under the SLO."""
@@ -294,13 +304,13 @@ class Pipeline:
         # next to minutes of load), so one server at a time owns the server cores and every
         # repetition includes a fresh start.
         served_stages: dict[str, str] = {}
-        for name, kind, repetition in stage_plan(self.config.run.targets, self.config.run.repeat):
-            self._plan[name] = (kind, repetition)
-            if kind is None:
+        for name, key, repetition in stage_plan(self.config.run.served_keys(), self.config.run.repeat):
+            self._plan[name] = (key, repetition)
+            if key is None:
                 stages.append((name, partial(self._local, repetition)))
             else:
-                served_stages[name] = kind
-                stages.append((name, partial(self._served, kind, repetition)))
+                served_stages[name] = key
+                stages.append((name, partial(self._served, key, repetition)))
         done: set[str] = set()
         earlier_s = 0.0
         if self.resume is not None:
@@ -315,7 +325,7 @@ class Pipeline:
                     self.results.run.stages.append(StageRecord(name, "SKIPPED", 0.0, "export produced no manifest"))
                     continue
                 target = served_stages.get(name)
-                earlier = next((s for s in self.results.served if s.target == target), None)
+                earlier = next((s for s in self.results.served if s.key == target), None)
                 if earlier is not None and earlier.status != "OK":
                     continue  # SKIPPED or FAILED in an earlier repetition: its record says why
                 left = [n for n, _ in stages[number - 1 :]]
@@ -365,6 +375,19 @@ class Pipeline:
             self._render()
         except Exception as exc:  # noqa: BLE001 - a renderer bug must not hide results.json
             self.progress.line(f"report: rendering failed ({type(exc).__name__}: {exc}); results.json is intact")
+
+
+def served_threads_measured(config: RunConfig, plan):
+    """[local] as a BenchConfig whose server profile also measures the threads every stack gets
+    (one per core it is pinned to: served._server_config), so each served point has an
+    in-process figure of the same artifact at the same threads (the split, deploy/split.py).
+    An explicit [local] server_threads is kept as written."""
+    import dataclasses
+
+    bench = config.bench_config()
+    if not config.run.pin_cores or "server_threads" in config.section("local"):
+        return bench
+    return dataclasses.replace(bench, server_threads=tuple(sorted({*bench.server_threads, len(plan.server)})))
 
 
 def export_all_logged(options, line: Callable[[str], None], run_dir: Path):

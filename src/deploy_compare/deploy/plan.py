@@ -9,7 +9,8 @@ from __future__ import annotations
 
 def served_plan(targets: list[str], repeat: int) -> list[tuple[str, str, int]]:
     """(stage name, target, repetition) in run order: every target once per repetition (A B A B).
-    A stage is named after its target, "triton 2/3" when the run repeats."""
+    A target is a served key ("triton", "torchserve:onnx": deploy/pairs.py); a stage is named
+    after it, "triton 2/3" when the run repeats."""
     return [
         (kind if repeat == 1 else f"{kind} {repetition}/{repeat}", kind, repetition)
         for repetition in range(1, repeat + 1)

@@ -61,6 +61,10 @@ class ServedResult:
     server_cores: list[int] | None = None
     client_cores: list[int] | None = None
     server_config: dict[str, Any] = field(default_factory=dict)
+    # What the running server applied (servers/effective.py): TorchServe worker torch threads and
+    # its handler's optimizations, ONNX Runtime intra-op threads, Triton instances, TF Serving
+    # session threads, uvicorn workers; {} for an older file or a stack that states none.
+    effective_settings: dict[str, Any] = field(default_factory=dict)
     # Closed loop: one LoadResult dict per concurrency and repetition (its "repetition" key, 1..repeat).
     sweep: list[dict[str, Any]] = field(default_factory=list)
     # Open-loop SLO search over every repetition (repeats.combine_slo): median rate, spread, all trials.
@@ -91,6 +95,18 @@ class ServedResult:
     # Highest resident memory of the server's process tree (or container) over every measured
     # run; each run's own figure is in its LoadResult.server (servers/monitor.py ServerUsage).
     peak_rss_mib: float | None = None
+    # At concurrency 1, the first batch size: the in-process p50 of the same artifact at the same
+    # threads, the server's queue and compute, and the rest (deploy/split.py ServedSplit.to_dict());
+    # None: a piece is missing (no in-process row at its threads, no concurrency-1 point).
+    split: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> str:
+        """Its name among the served targets: the stack, or "stack:artifact" when it served
+        another artifact than its own (deploy/pairs.py; derived, not stored)."""
+        from .pairs import pair_key
+
+        return pair_key(self.target, self.artifact)
 
 
 @dataclass

@@ -103,7 +103,7 @@ def cut_back(results: RunResults, plan: dict[str, tuple[str | None, int]]) -> tu
 
 
 def _drop_served(results: RunResults, kind: str, repetition: int) -> None:
-    result = next((s for s in results.served if s.target == kind), None)
+    result = next((s for s in results.served if s.key == kind), None)
     if result is None:
         return
     if repetition <= 1:

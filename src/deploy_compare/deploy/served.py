@@ -118,7 +118,7 @@ def run_served_target(
     scale = scale_out(config)
     result.server_config = server_config.to_dict()
     result.load_client = scale.to_dict()
-    progress.line(f"{kind}: preparing ({config.run.server_mode} mode; Docker builds its image now)")
+    progress.line(f"{result.key}: preparing ({config.run.server_mode} mode; Docker builds its image now)")
     launch = _Launch(kind, config, manifest_dir, run_dir, plan, result, progress, repetition)
     launcher = launch.make(server_config)
     if launcher is None:
@@ -131,7 +131,7 @@ def run_served_target(
 
             # Started before the server (a cluster that cannot place the actors fails the target
             # before any server runs) and before the pin below (Ray's own processes are not the server's).
-            progress.line(f"{kind}: starting {scale.processes} client actors on {scale.address or 'a local Ray'}")
+            progress.line(f"{result.key}: starting {scale.processes} client actors on {scale.address or 'a local Ray'}")
             pool = ClientPool(scale).__enter__()
         with launch.start(launcher):
             if on_started is not None:
@@ -174,23 +174,31 @@ class _Launch:
         servers_dir = self.run_dir / "servers" / (f"repetition-{self.repetition}" if self.repetition > 1 else "")
         try:
             launcher = make_launcher(
-                kind, run.server_mode, manifest_dir=self.manifest_dir, run_dir=servers_dir, config=server_config
+                kind,
+                run.server_mode,
+                manifest_dir=self.manifest_dir,
+                # another pair of the same stack gets a folder of its own (its launcher's folder is per stack)
+                run_dir=servers_dir / result.key.replace(":", "-") if result.key != kind else servers_dir,
+                config=server_config,
+                artifact=result.artifact,  # the stack's own, or the artifact [run] serve paired it with
             )
         except ServerUnavailable as exc:
             result.status, result.reason = "SKIPPED", str(exc)
-            progress.line(f"{kind}: SKIPPED: {exc}")
+            progress.line(f"{result.key}: SKIPPED: {exc}")
             return None
         result.mode = launcher.mode
         if isinstance(launcher, DockerLauncher):  # make_launcher built the image, timed apart from start-to-healthy
             result.image = launcher.image_tag
             if self.repetition == 1 or result.image_build_s is None:  # later repetitions find the image: ~0
                 result.image_build_s = _round(launcher.build_s)
-            progress.line(f"{kind}: image {launcher.image_tag} ready ({launcher.build_s or 0:.1f}s to build or find)")
+            progress.line(
+                f"{result.key}: image {launcher.image_tag} ready ({launcher.build_s or 0:.1f}s to build or find)"
+            )
             if run.pin_cores:
                 launcher.cpuset = tuple(self.plan.server)  # the engine's cpuset; the client pins itself later
         if launcher.mode_note:  # auto mode fell back (e.g. the image could not be built): the row says so
             result.reason = launcher.mode_note
-            progress.line(f"{kind}: {launcher.mode_note}")
+            progress.line(f"{result.key}: {launcher.mode_note}")
         self._log(launcher)  # known before the start: a stack that fails to start still points to its log
         launcher.memory_limit_mib = run.server_memory_limit_mib or None
         return launcher
@@ -204,7 +212,7 @@ class _Launch:
 
         @contextmanager
         def started():
-            self.progress.line(f"{self.kind}: starting {launcher.describe()}{self.again}")
+            self.progress.line(f"{self.result.key}: starting {launcher.describe()}{self.again}")
             pinning = self.config.run.pin_cores and launcher.mode == "native"
             if pinning:
                 pin_self(self.plan.server)  # the server's processes and threads inherit this at start
@@ -221,12 +229,13 @@ class _Launch:
         if result.startup_s is None:  # the median over the repetitions replaces it after the cold start
             result.startup_s = _round(launcher.startup_s)
         result.versions = server_versions(launcher)
+        result.effective_settings = launcher.effective_settings()
         self._log(launcher)
-        self.progress.line(f"{self.kind}: healthy after {launcher.startup_s:.1f}s")
+        self.progress.line(f"{self.result.key}: healthy after {launcher.startup_s:.1f}s")
         if pinning and launcher.pid is not None:
             threads = pin_tree(launcher.pid, plan.server)  # again: threads made before our pin
             result.server_cores = list(plan.server)
-            self.progress.line(f"{self.kind}: {threads} server threads on cores {list(plan.server)}")
+            self.progress.line(f"{self.result.key}: {threads} server threads on cores {list(plan.server)}")
         cpuset = getattr(launcher, "cpuset", None)
         if cpuset:
             result.server_cores = list(cpuset)
@@ -246,7 +255,7 @@ class _Launch:
             result.cold_start = cold.to_dict()
         result.startup_s = _median_startup(result.cold_start_repeats)
         self.progress.line(
-            f"{self.kind}: first inference {_s(cold.launch_to_first_inference_s)} after launch; first requests "
+            f"{self.result.key}: first inference {_s(cold.launch_to_first_inference_s)} after launch; first requests "
             + ", ".join(f"{ms:.1f}" for ms in cold.first_requests_ms)
             + " ms"
             + (f" ({cold.note})" if cold.note else "")
@@ -273,7 +282,7 @@ def _measure(
 
     def payloads(endpoint: Any, batch_size: int) -> Any:
         return payloads_from_export(
-            endpoint, launch.manifest_dir, manifest, artifact=stack.artifact, batch_size=batch_size
+            endpoint, launch.manifest_dir, manifest, artifact=result.artifact or stack.artifact, batch_size=batch_size
         )
 
     def cold_start(at: At, payloads: Any) -> None:
@@ -284,13 +293,13 @@ def _measure(
     events.on("batch_started", cold_start)
     events.add(ServerView(launcher))  # first: the server's view is in each result before it is recorded
     events.add(ServedRecord(result, save, launch.repetition, plans))
-    events.add(ServedProgress(launch.progress, kind, len(plans), launch.repetition, result.repeat))
+    events.add(ServedProgress(launch.progress, result.key, len(plans), launch.repetition, result.repeat))
     events.add(Health(launcher, kind))
     runs = Runs(
         closed=pool.run_closed if pool is not None else run_closed_loop,
         open=pool.run_open if pool is not None else run_open_loop,
     )
-    Scenario(plans, payloads, settings, runs, events, name=kind).run()
+    Scenario(plans, payloads, settings, runs, events, name=result.key).run()
 
 
 def _median_startup(colds: list[dict[str, Any]]) -> float | None:

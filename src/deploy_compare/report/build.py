@@ -8,6 +8,7 @@ from ..repeats import bench_repetitions
 from . import encodings, plots, plots_stacks, quantization, tables
 from .document import Bullets, Code, Details, Document, Figure, Paragraph, Section
 from .edge import INVOKE_NOTE, edge_section
+from .fairfight import fair_fight_section
 from .firstscreen import first_screen
 from .fmt import get, getf, ms, text
 from .gate import budget_section
@@ -329,6 +330,7 @@ def build_document(inputs: ReportInputs) -> Document:
         headline_section(inputs),
         verdict_section(inputs),
         served_section(inputs),
+        fair_fight_section(inputs.results),
         server_section(inputs),
         latency_section(inputs),
         local_section(inputs),

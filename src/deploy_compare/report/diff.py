@@ -95,7 +95,7 @@ def _one(value: Any) -> Spread | None:
 
 def _served_figures(s: ServedResult, add) -> None:
     for concurrency, points in sweep_repetitions(s).items():
-        name = f"served {s.target} c={concurrency}"
+        name = f"served {s.key} c={concurrency}"
         add(f"{name} p50_ms", spread_of(points, "p50_ms"), LOWER)
         add(f"{name} p99_ms", spread_of(points, "p99_ms"), LOWER)
         if any(get(p, "p99_incl_failures_ms") is None and get(p, "requests") for p in points):
@@ -108,23 +108,23 @@ def _served_figures(s: ServedResult, add) -> None:
             add(f"{name} server_cpu_ms_per_request", cpu, LOWER)
     if isinstance(s.slo, dict):
         repeats = [r for r in s.slo_repeats if isinstance(r, dict)] or [s.slo]
-        add(f"slo {s.target} max_rate_rps", _rates(repeats), HIGHER)
+        add(f"slo {s.key} max_rate_rps", _rates(repeats), HIGHER)
     # Each further request batch size: its SLO search once per repetition.
     by_size: dict[int, list[dict[str, Any]]] = {}
     for entry in s.batches:
         if isinstance(entry, dict) and isinstance(entry.get("slo"), dict):
             by_size.setdefault(int(entry.get("batch_size") or 1), []).append(entry["slo"])
     for size, searches in sorted(by_size.items()):
-        add(f"slo {s.target} bs{size} max_rate_rps", _rates(searches), HIGHER)
+        add(f"slo {s.key} bs{size} max_rate_rps", _rates(searches), HIGHER)
     # Launch -> first successful inference, once per repetition (each started its own server).
     colds = [c for c in s.cold_start_repeats if isinstance(c, dict)] or ([s.cold_start] if s.cold_start else [])
     first_inference = spread_of(colds, "launch_to_first_inference_s")
     if first_inference is not None:
-        add(f"served {s.target} cold_start_first_inference_s", first_inference, LOWER)
+        add(f"served {s.key} cold_start_first_inference_s", first_inference, LOWER)
     # The tune stage (first repetition only): the best setting's SLO rate; none met the bound: 0.
     if isinstance(s.tuning, dict):
         best = getf(s.tuning, "best", "max_rate_rps")
-        add(f"tune {s.target} best max_rate_rps", _one(0.0 if best is None else best), HIGHER)
+        add(f"tune {s.key} best max_rate_rps", _one(0.0 if best is None else best), HIGHER)
 
 
 def _rates(searches: list[dict[str, Any]]) -> Spread | None:
@@ -149,7 +149,7 @@ def figures(results: RunResults) -> dict[str, Figure]:
         for batch in sorted(thr if isinstance(thr, dict) else {}, key=int):
             add(f"{name} bs{batch}_samples_per_s", throughput_spread(reps, batch), HIGHER)
     for s in results.served:
-        add(f"served {s.target} status", s.status, STATUS)
+        add(f"served {s.key} status", s.status, STATUS)
         if s.status == "OK":
             _served_figures(s, add)
     for name, entry in sorted(results.artifacts.items()):
@@ -255,12 +255,12 @@ def incomparable(a: RunResults, b: RunResults) -> list[str]:
             "figures differ by design)"
         )
     # The served keys name target and concurrency: the same key must mean the same requests.
-    workloads_b = {s.target: _workload(s) for s in b.served}
+    workloads_b = {s.key: _workload(s) for s in b.served}
     for s in a.served:
-        wa, wb = _workload(s), workloads_b.get(s.target)
+        wa, wb = _workload(s), workloads_b.get(s.key)
         if wb is not None and any(x is not None and y is not None and x != y for x, y in zip(wa, wb, strict=True)):
             why.append(
-                f"another workload for {s.target}: A sent {wa[0] or 'its encoding'} at {wa[1]} sample(s) "
+                f"another workload for {s.key}: A sent {wa[0] or 'its encoding'} at {wa[1]} sample(s) "
                 f"per request, B {wb[0] or 'its encoding'} at {wb[1]} sample(s) per request"
             )
     return why

@@ -48,7 +48,7 @@ def card(v: Verdict, objective: str, link: str, worse: str, results: RunResults)
     runner = next((c for c in v.ranked[1:] if c.name != lead.name), None)
     detail = ""
     if v.key == "throughput":
-        served = next((s for s in results.served if s.target == lead.name), None)
+        served = next((s for s in results.served if s.key == lead.name), None)
         detail = slo_encoding_note(served) if served is not None else ""
     if v.winner is None and not v.tied:  # ranked, yet no answer (a lower bound only): the verdict says why
         detail = "; ".join(x for x in (v.answer, detail) if x)

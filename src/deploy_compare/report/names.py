@@ -63,6 +63,8 @@ def full_label(s: ServedResult) -> str:
     mode = mode_word(s.mode)
     stack = stacks().get(s.target)
     name = stack.label_for(mode) if stack else s.target
+    if s.key != s.target:  # a stack serving another artifact than its own ([run] serve)
+        name = f"{name} serving {s.artifact}"
     return f"{name} ({mode})" if mode else name
 
 

@@ -35,7 +35,7 @@ SEGMENTS = (  # (name, colour) of the time-split bars, in the order drawn
 
 
 def _colour(results: RunResults, s: ServedResult):
-    index = [x.target for x in results.served].index(s.target)
+    index = [x.key for x in results.served].index(s.key)
     return _pyplot().get_cmap("tab10")(index % 10)
 
 

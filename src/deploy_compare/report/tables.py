@@ -117,7 +117,7 @@ def stages_table(results: RunResults) -> Table:
     stages = results.run.stages
     # A served stage's record may leave the reason to its ServedResult; show it here too
     # (a repeated run names its served stages "triton 2/3").
-    served_reasons = {s.target: s.reason for s in results.served if s.reason}
+    served_reasons = {s.key: s.reason for s in results.served if s.reason}
     return Table(
         ["stage", "status", "time", "reason / error"],
         [
@@ -151,7 +151,7 @@ def served_table(results: RunResults) -> Table:
             ]
         )
         statuses.append(s.status)
-    present = {s.target for s in results.served}
+    present = {s.target for s in results.served}  # planned targets are stacks
     planned = get(results.settings, "run", "targets") or []
     for target in planned if isinstance(planned, list) else []:
         if target not in present:

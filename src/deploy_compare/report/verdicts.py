@@ -56,7 +56,8 @@ class Candidate:
 
 @dataclass
 class Verdict:
-    key: str  # serving_latency | inprocess_latency | throughput | cost | footprint | accuracy
+    # runtime | stack_overhead | throughput | serving_latency | inprocess_latency | cost | footprint | accuracy
+    key: str
     question: str
     answer: str  # one sentence naming the winner (or the tie) with its figures
     winner: str | None  # artifact or target name; None when nothing could be measured, or a tie
@@ -148,10 +149,8 @@ def _latency_entry(s: ServedResult, encoding: str, points: list[dict], several: 
         return None
     est = estimate(points, "p50_ms")
     assert est is not None  # p50 is not None
-    candidate = Candidate(
-        s.target, label, served_path(s, encoding), f"p50 {ms(est.value)} ms", est.text(ms), p50.median
-    )
-    return (s.target, label, p50), candidate
+    candidate = Candidate(s.key, label, served_path(s, encoding), f"p50 {ms(est.value)} ms", est.text(ms), p50.median)
+    return (s.key, label, p50), candidate
 
 
 def serving_latency_verdict(results: RunResults) -> Verdict:
@@ -276,7 +275,7 @@ class SloRate:
         sure = {True: "; confirmed by a repeat", False: "; NOT confirmed by a repeat", None: ""}[self.confirmed]
         why = "; client-limited: a lower bound" if self.lower_bound else ""
         return Candidate(
-            self.s.target,
+            self.s.key,
             target_label(self.s),
             served_path(self.s, self.s.encoding),
             # no rate failed (the cap, or the trial budget, ended the search): the limit is higher
@@ -368,17 +367,17 @@ def throughput_verdict(results: RunResults) -> Verdict:
             None,
             details,
         )
-    best = max(measured, key=lambda r: (r.rate, r.s.target))
+    best = max(measured, key=lambda r: (r.rate, r.s.key))
     # A lower bound beats a measurement only when it lies above the measurement's whole bracket.
     above = [r for r in limited if best.high is not None and r.rate >= best.high]
-    ranked = [r.candidate() for r in sorted(measured, key=lambda r: (-r.rate, r.s.target))]
+    ranked = [r.candidate() for r in sorted(measured, key=lambda r: (-r.rate, r.s.key))]
     if above:
         top = max(above, key=lambda r: r.rate)
         answer = (
             f"{target_label(top.s)}, at least {num(top.rate)} req/s {where} - a lower bound (client-limited), "
             f"above the bracket of the best measured stack, {target_label(best.s)} {slo_bracket(best.s.slo)}."
         )
-        return Verdict("throughput", question, answer, top.s.target, details, [], [top.candidate(), *ranked], "higher")
+        return Verdict("throughput", question, answer, top.s.key, details, [], [top.candidate(), *ranked], "higher")
     unranked = [r for r in limited if r not in above]
     if unranked:
         details.append(
@@ -390,10 +389,10 @@ def throughput_verdict(results: RunResults) -> Verdict:
     if len(tied) > 1:
         figures = "; ".join(f"{target_label(r.s)} {r.describe()}" for r in tied)
         answer = f"{_and([target_label(r.s) for r in tied])} are {TIED} {where}: {figures}."
-        return Verdict("throughput", question, answer, None, details, [r.s.target for r in tied], ranked, "higher")
+        return Verdict("throughput", question, answer, None, details, [r.s.key for r in tied], ranked, "higher")
     only = " - the only served stack measured" if len(results.served) > 1 and len(rates) == 1 else ""
     answer = f"{target_label(best.s)}, {best.describe()} {where}{only}."
-    return Verdict("throughput", question, answer, best.s.target, details, [], ranked, "higher")
+    return Verdict("throughput", question, answer, best.s.key, details, [], ranked, "higher")
 
 
 def _cost_entry(s: ServedResult, cost: CostSettings, details: list[str]) -> tuple[Candidate, float, float] | None:
@@ -427,7 +426,7 @@ def _cost_entry(s: ServedResult, cost: CostSettings, details: list[str]) -> tupl
         f"{e.server_cores} core(s); its measured CPU alone: {measured} per million."
     )
     label = target_label(s)
-    return Candidate(s.target, label, served_path(s, s.encoding), money(value, cost.currency), band, value), low, high
+    return Candidate(s.key, label, served_path(s, s.encoding), money(value, cost.currency), band, value), low, high
 
 
 def cost_verdict(results: RunResults) -> Verdict:
@@ -600,8 +599,121 @@ def _int8_ranked(results: RunResults, costs: list[tuple[str, float]], samples: f
     return ranked
 
 
+#: choices that carry a maintenance risk, with the date of the fact (checked when written)
+MAINTENANCE_NOTES = {
+    "torchserve": "TorchServe: limited maintenance since 2025 (pytorch/serve #3396; README notice, 2025).",
+    "torchscript": (
+        "TorchScript: deprecated in favour of torch.export from PyTorch 2.11 (the PyTorch docs carry the "
+        "deprecation since July 2025); the aoti artifact is the route PyTorch recommends."
+    ),
+}
+
+
+def maintenance_notes(*names: str | None) -> list[str]:
+    """The notes for the stacks and artifacts named (each once, in order)."""
+    return list(dict.fromkeys(MAINTENANCE_NOTES[n] for n in names if n in MAINTENANCE_NOTES))
+
+
+def splits(results: RunResults) -> list[tuple[ServedResult, dict]]:
+    """The served targets that have a runtime / stack split (deploy/split.py), in run order."""
+    return [(s, s.split) for s in results.served if s.status == "OK" and isinstance(s.split, dict)]
+
+
+def served_threads(results: RunResults) -> int:
+    """The intra-op threads the stacks ran with (the splits'; 1 when none says)."""
+    threads = [int(getf(split, "threads") or 1) for _, split in splits(results)]
+    return max(set(threads), key=threads.count) if threads else 1
+
+
+def runtime_verdict(results: RunResults) -> Verdict:
+    """The fastest runtime for this model: in-process, at the threads the stacks get."""
+    threads = served_threads(results)
+    question = f"Fastest runtime for this model (in-process, {threads} thread{'s' if threads != 1 else ''}, batch 1)"
+    rows = [r for r in ok_local(results, "server") if getf(r, "p50_ms") is not None and r.get("threads") == threads]
+    if not rows:
+        return Verdict("runtime", question, f"No in-process row at {threads} thread(s) measured a latency.", None)
+    named = [(str(r["artifact"]), local_label(r), spread_of(bench_repetitions(r), "p50_ms")) for r in rows]
+    ranked = [(k, label, sp) for k, label, sp in named if sp is not None]
+    best, tied = _rank(ranked)
+    details = [f"{label}: p50 {_ms_spread(sp)} ms." for _, label, sp in sorted(ranked, key=lambda e: e[2].median)]
+    details.append(_uncertainty([e[2] for e in ranked], "In-process p50"))
+    details += maintenance_notes(*(k for k, _, _ in tied))
+    if len(tied) > 1:
+        answer = f"{_and([k for k, _, _ in tied])} are {TIED}: " + ", ".join(
+            f"{k} p50 {ms(sp.median)} ms" for k, _, sp in tied
+        )
+        return Verdict("runtime", question, answer + ".", None, details, [k for k, _, _ in tied])
+    return Verdict("runtime", question, f"{best[1]}, p50 {_ms_spread(best[2])} ms.", best[0], details)
+
+
+def _fixed_runtime(results: RunResults) -> tuple[str | None, list[tuple[ServedResult, dict]]]:
+    """The artifact served by the most stacks (onnx on a tie), and those stacks' splits."""
+    by_artifact: dict[str, list[tuple[ServedResult, dict]]] = {}
+    for s, split in splits(results):
+        by_artifact.setdefault(str(split.get("artifact")), []).append((s, split))
+    if not by_artifact:
+        return None, []
+    artifact = max(by_artifact, key=lambda a: (len({s.target for s, _ in by_artifact[a]}), a == "onnx", a))
+    return artifact, by_artifact[artifact]
+
+
+def stack_overhead_verdict(results: RunResults) -> Verdict:
+    """The stack with the least overhead, the runtime held fixed: served p50 - in-process p50."""
+    artifact, group = _fixed_runtime(results)
+    question = "Least overhead per request, the runtime held fixed (served p50 - in-process p50, concurrency 1)"
+    if artifact is None:
+        return Verdict(
+            "stack_overhead",
+            question,
+            "Not measured: no served target has an in-process twin at its threads (see the split table).",
+            None,
+        )
+    named = []
+    details = []
+    for s, split in group:
+        spread = Spread.of(split.get("added_each_ms") or [split.get("added_ms")])
+        if spread is None:
+            continue
+        named.append((s.key, target_label(s), spread))
+        details.append(
+            f"{target_label(s)}: adds {_ms_spread(spread)} ms to the runtime's {ms(getf(split, 'runtime_ms'))} ms "
+            f"(queue {ms(getf(split, 'queue_ms'))}, handler {ms(getf(split, 'handler_ms'))}, "
+            f"rest {ms(getf(split, 'stack_ms'))} ms)."
+        )
+    if not named:
+        return Verdict("stack_overhead", question, "No served target has a concurrency-1 split.", None, details)
+    best, tied = _rank(named)
+    details.append(_uncertainty([e[2] for e in named], f"What each stack adds to {artifact}"))
+    details += maintenance_notes(*(s.target for s, _ in group))
+    where = f"serving {artifact}"
+    if len(tied) > 1:
+        answer = f"{_and([label for _, label, _ in tied])} are {TIED} {where}: " + ", ".join(
+            f"{label} +{ms(sp.median)} ms" for _, label, sp in tied
+        )
+        return Verdict("stack_overhead", question, answer + ".", None, details, [k for k, _, _ in tied])
+    only = " - the only stack with a split" if len(named) == 1 else ""
+    answer = f"{best[1]}, +{_ms_spread(best[2])} ms per request {where}{only}."
+    return Verdict("stack_overhead", question, answer, best[0], details)
+
+
+def best_pair_verdict(results: RunResults) -> Verdict:
+    """The best (stack, runtime) pair under the SLO: the throughput verdict over every served
+    pair ([run] serve), with the maintenance notes of the pair it names."""
+    verdict = throughput_verdict(results)
+    verdict.question = "Best stack and runtime pair within the p99 SLO"
+    named = [verdict.winner, *verdict.tied]
+    served = {s.key: s for s in results.served}
+    for key in (n for n in named if n in served):
+        verdict.details += maintenance_notes(served[key].target, served[key].artifact)
+    verdict.details = list(dict.fromkeys(verdict.details))
+    return verdict
+
+
 def all_verdicts(results: RunResults) -> list[Verdict]:
     return [
+        runtime_verdict(results),
+        stack_overhead_verdict(results),
+        best_pair_verdict(results),
         serving_latency_verdict(results),
         inprocess_latency_verdict(results),
         throughput_verdict(results),

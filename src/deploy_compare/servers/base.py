@@ -15,7 +15,7 @@ import time
 import weakref
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..clients.endpoint import Endpoint
 from ..errors import ServerError
@@ -117,6 +117,20 @@ class Launcher(ABC):
         if isinstance(found, str):
             return None, found
         return found, None
+
+    def effective_settings(self) -> dict[str, Any]:
+        """What the running server applied (threads, workers, instances; the stack's
+        `effective` hook), for results.json; {} where the stack states none. Never raises."""
+        from ..lazy import import_object
+        from .registry import get
+
+        declared = get(self.kind).effective
+        if not declared:
+            return {}
+        try:
+            return dict(import_object(declared)(self))
+        except Exception as exc:  # a record must not fail the run
+            return {"unavailable": f"{type(exc).__name__}: {exc}"}
 
     def failure_reason(self) -> str | None:
         """Why the server died, when the toolkit knows (out of memory), else None."""

@@ -72,6 +72,7 @@ def make_launcher(
     run_dir: Path,
     config: ServerConfig | None = None,
     docker_client: Any = None,
+    artifact: str | None = None,
 ) -> Launcher:
     """A launcher for the stack `kind` (registry names) in `mode` ("auto" | "docker" | "native").
 
@@ -82,9 +83,11 @@ def make_launcher(
     `--server-mode docker` cannot build its image,
     ConfigError for a config of the wrong kind, ManifestError/ArtifactError for a bad
     manifest. `docker_client` injects a client (tests); it also skips the engine probe.
+    `artifact`: one the stack can serve (Stack.servable); None: its own.
     """
     stack = get_stack(kind)
     check_mode(mode)
+    stack.check_artifact(artifact or stack.artifact)  # before any probe or build
     if config is None:
         config = default_config(kind)
     expected = stack.config_class
@@ -95,7 +98,7 @@ def make_launcher(
         chosen = "docker"
     else:
         chosen, note = _resolve(kind, mode, config)
-    model = served_model(kind, Path(manifest_dir).resolve(), config.model_name)
+    model = served_model(kind, Path(manifest_dir).resolve(), config.model_name, artifact)
     cls = stack.launcher_class(chosen)
     if chosen == "docker":
         launcher = cls(model, Path(run_dir), config, client=docker_client)
@@ -122,7 +125,14 @@ def built_or_native(kind: str, mode: str, launcher: DockerLauncher, *, manifest_
         native_reason = native_unavailable_reason(kind)
         if native_reason is not None:
             raise ServerUnavailable(f"{get_stack(kind).label}: {exc.reason}; native: {native_reason}") from None
-        native = make_launcher(kind, "native", manifest_dir=manifest_dir, run_dir=run_dir, config=launcher.config)
+        native = make_launcher(
+            kind,
+            "native",
+            manifest_dir=manifest_dir,
+            run_dir=run_dir,
+            config=launcher.config,
+            artifact=launcher.model.entry.name,
+        )
         native.mode_note = f"{exc.reason}; ran natively"
         return native
 

@@ -39,11 +39,16 @@ class ServedModel:
         return self.entry.inputs[0].name
 
 
-def served_model(kind: str, manifest_dir: Path, model_name: str | None = None) -> ServedModel:
-    """Read the manifest, pick the artifact for `kind`, check its file against the sha256."""
+def served_model(
+    kind: str, manifest_dir: Path, model_name: str | None = None, artifact: str | None = None
+) -> ServedModel:
+    """Read the manifest, pick the artifact for `kind` (`artifact`, one it can serve; None: its
+    own), check its file against the sha256."""
     manifest_dir = Path(manifest_dir)
+    stack = get_stack(kind)
+    artifact_name = artifact or stack.artifact
+    stack.check_artifact(artifact_name)
     manifest = load_manifest(manifest_dir)
-    artifact_name = get_stack(kind).artifact
     entry = manifest.artifact(artifact_name)
     path = check_artifact_file(manifest_dir, entry)
     if not entry.inputs:

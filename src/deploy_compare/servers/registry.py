@@ -56,7 +56,10 @@ class Stack:
     name               target name: `serve --target`, [run].targets, the TOML table [<name>],
                        results.json "target"
     label              how reports name it
-    artifact           the manifest artifact it serves (its layout/dtype shape the requests)
+    artifact           the manifest artifact it serves by default, its own format (its layout/dtype
+                       shape the requests)
+    artifacts          every artifact it can serve, its own first ((): the own one alone); `[run]
+                       serve` pairs a stack with any of them (the same runtime under several stacks)
     encoding_names     the encodings it speaks (clients.encodings.encoding_classes()); the first is used
     encoding_classes   its own encodings: name -> "module:Class" in its folder (encodings.py);
                        the KServe v2 ones are shared (clients.encodings.SHARED_ENCODINGS)
@@ -76,6 +79,9 @@ class Stack:
     metrics            "module:function" (launcher) -> a servers.metrics.MetricsSource of the running
                        server's queue/compute counters, or a string saying why there is none
                        (None: the stack exposes no such metrics)
+    effective          "module:function" (launcher) -> the settings the running server applied, as
+                       results.json "effective_settings" records them (threads, workers, instances,
+                       runtime options); None: none recorded
     mode_labels        a label per mode where the mode changes what is measured (Triton:
                        Python backend natively, onnxruntime backend in Docker)
     runs               one line for the README's stack table and --help: how it runs
@@ -119,6 +125,22 @@ class Stack:
     native_versions: str | None = None
     packages: tuple[str, ...] = ()
     env_versions: str | None = None
+    artifacts: tuple[str, ...] = ()
+    effective: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.artifacts and self.artifacts[0] != self.artifact:
+            raise ConfigError(f"stack {self.name!r}: artifacts must start with its own {self.artifact!r}")
+
+    @property
+    def servable(self) -> tuple[str, ...]:
+        """The artifacts it can serve, its own first."""
+        return self.artifacts or (self.artifact,)
+
+    def check_artifact(self, artifact: str) -> None:
+        """ConfigError when this stack cannot serve `artifact`."""
+        if artifact not in self.servable:
+            raise ConfigError(f"{self.label} cannot serve {artifact!r}; it serves: {', '.join(self.servable)}")
 
     @property
     def default_encoding(self) -> str:

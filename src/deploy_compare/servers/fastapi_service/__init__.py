@@ -16,12 +16,15 @@ V2_ENCODINGS = {"json": "kserve_v2", "binary": "kserve_v2_binary", "grpc": "kser
 LAUNCHER = "deploy_compare.servers.fastapi_service.launcher:NativeFastAPIService"
 AVAILABLE = "deploy_compare.servers.fastapi_service.launcher:native_unavailable_reason"
 METRICS = "deploy_compare.servers.fastapi_service.metrics:metrics_source"
+EFFECTIVE = "deploy_compare.servers.effective:fastapi"
 
 STACKS = (
     Stack(
         name="fastapi_onnx",
         label="FastAPI + ONNX Runtime, baseline",
         artifact="onnx",
+        # app.py opens any runtime through runtimes.open_runtime
+        artifacts=("onnx", "onnx_int8", "torchscript", "aoti", "tflite_fp32", "tflite_int8"),
         encoding_names=("kserve_v2",),
         encodings=V2_ENCODINGS,
         config_class=FastAPIServiceConfig,
@@ -29,6 +32,7 @@ STACKS = (
         launchers={"native": LAUNCHER},
         native_unavailable=AVAILABLE,
         metrics=METRICS,
+        effective=EFFECTIVE,
         threads_field="threads",
         tunables=("workers", "threads"),
         tune_grid=({"workers": 2}, {"workers": 4}),
@@ -45,6 +49,7 @@ STACKS = (
         launchers={"native": LAUNCHER},
         native_unavailable=AVAILABLE,
         metrics=METRICS,
+        effective=EFFECTIVE,
         max_server_cores=1,
         runs="native: the same app with ai-edge-litert, 1 worker, 1 thread, pinned to 1 core",
         order=50,

@@ -56,7 +56,7 @@ class NativeFastAPIService(NativeKServeV2Server, Launcher):
         self._port, self._grpc_port = free_ports(2)
         spec = {
             "manifest_dir": str(self.model.manifest_dir),
-            "artifact": stack.artifact,
+            "artifact": self.model.entry.name,  # the stack's own, or the one `[run] serve` paired it with
             "model_name": self.model.model_name,
             "threads": self.config.threads,
             "max_cores": stack.max_server_cores,  # the edge-service path: 1, in `serve` as in `run`

@@ -31,6 +31,8 @@ STACKS = (
         },
         native_unavailable="deploy_compare.servers.tfserving.native:native_unavailable_reason",
         metrics="deploy_compare.servers.tfserving.metrics:metrics_source",
+        effective="deploy_compare.servers.effective:tfserving",
+        threads_field="threads",
         runs="native: `tensorflow_model_server` on PATH; Docker: Dockerfile.tfserving (tensorflow/serving)",
         order=20,
         tunables=("batching", "max_batch_size", "batch_timeout_micros", "num_batch_threads", "max_enqueued_batches"),

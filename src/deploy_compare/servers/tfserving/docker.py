@@ -57,9 +57,10 @@ class DockerTFServing(DockerLauncher):
 
     def command(self) -> list[str] | None:
         # Appended to the image entrypoint's own flags (port, model name, base path).
-        if not self.config.batching:
-            return None
-        return ["--enable_batching=true", f"--batching_parameters_file={CONTAINER_BATCHING_FILE}"]
+        flags = self.config.thread_flags()
+        if self.config.batching:
+            flags += ["--enable_batching=true", f"--batching_parameters_file={CONTAINER_BATCHING_FILE}"]
+        return flags or None
 
     def _write_context_files(self, context: Path) -> None:
         shutil.copytree(self.model.artifact_path, context / "savedmodel")

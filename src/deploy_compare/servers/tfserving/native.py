@@ -104,6 +104,7 @@ class NativeTFServing(Launcher):
         monitoring = self.work_dir / "monitoring.config"
         monitoring.write_text(MONITORING_CONFIG, encoding="utf-8")
         argv.append(f"--monitoring_config_file={monitoring}")
+        argv += self.config.thread_flags()
         if self.config.batching:
             params = self.work_dir / "batching_parameters.txt"
             params.write_text(self.config.batching_parameters(), encoding="utf-8")

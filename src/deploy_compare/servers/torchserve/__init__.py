@@ -1,7 +1,6 @@
-"""TorchServe serving the TorchScript artifact (descriptor).
-
-The implementation still lives beside this folder (torchserve_native.py, torchserve_docker.py,
-torchserve_archive.py, torchserve_handler.py; dockerfiles/Dockerfile.torchserve).
+"""TorchServe serving the TorchScript artifact (descriptor); its handler also serves the
+AOTInductor package and the ONNX files through ONNX Runtime (handler.py load_model), so the
+runtime can be held fixed across stacks.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ STACKS = (
         name="torchserve",
         label="TorchServe",
         artifact="torchscript",
+        artifacts=("torchscript", "aoti", "onnx", "onnx_int8"),
         encoding_names=("torchserve",),
         encodings={"json": "torchserve", "binary": "torchserve_binary", "grpc": "torchserve_grpc"},
         encoding_classes={
@@ -30,6 +30,7 @@ STACKS = (
         },
         native_unavailable="deploy_compare.servers.torchserve.native:native_unavailable_reason",
         threads_field="torch_threads",
+        effective="deploy_compare.servers.effective:torchserve",
         packages=("torchserve", "torch-model-archiver"),
         native_versions="deploy_compare.servers.torchserve.native:runtime_versions",
         metrics="deploy_compare.servers.torchserve.metrics:metrics_source",

@@ -1,6 +1,6 @@
-"""TorchServe model archive (.mar) and config.properties, built from the TorchScript artifact.
+"""TorchServe model archive (.mar) and config.properties, built from the served artifact.
 
-The archive holds the TorchScript file, our handler (torchserve_handler.py) and
+The archive holds the artifact (TorchScript, AOTInductor package or ONNX file), our handler (torchserve_handler.py) and
 handler_config.json (input shape/dtype from the manifest, torch threads). It is built
 with the official torch-model-archiver, so what runs is what a TorchServe user deploys.
 
@@ -39,6 +39,9 @@ def handler_config(model: ServedModel, config: TorchServeConfig) -> dict:
         # every input in forward() order (a text model: input_ids, attention_mask, both int64)
         "inputs": [{"name": t.name, "shape": t.shape, "dtype": t.dtype} for t in model.entry.inputs],
         "torch_threads": config.torch_threads,
+        # how the worker loads the file (handler.py load_model): torchscript, aoti or onnx
+        "format": model.entry.format,
+        "frozen": model.entry.details.get("frozen") is True,
     }
 
 
@@ -147,6 +150,10 @@ def config_properties(
         f"metrics_mode={'prometheus' if config.metrics_api else 'log'}",
         # the per-minute system-metrics script would add noise to latency measurements
         "disable_system_metrics=true",
+        # The frontend writes ~7 log lines per request (DEBUG/INFO of the worker thread, the
+        # worker's stdout and metrics lines) through log4j; synchronous, that I/O sits in each
+        # request's path. TorchServe's own setting for throughput: log asynchronously.
+        "async_logging=true",
         "enable_model_api=false",
         "install_py_dep_per_model=false",
         # TorchServe refuses bodies over 6.5 MB by default (HTTP 413): a request of 32 96x96x3

@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import sys
+import time
 from typing import Any
 
 import torch
@@ -37,9 +38,17 @@ import torch
 logger = logging.getLogger(__name__)
 
 CONFIG_NAME = "handler_config.json"
+#: the log line naming what the worker applied, followed by a JSON object
+APPLIED_MARKER = "deploy-compare handler applied:"
+# The profiling executor profiles on the first call and optimises on the second (its
+# default profiling depth is 1); a few more make sure the fused graph is the one measured.
+WARMUP_CALLS = 5
 # Response header telling the client how many requests shared this model call, so
 # server-side batching is observable without parsing server logs.
 BATCH_HEADER = "X-Deploy-Compare-Batch-Requests"
+# Response header with the handler's phases of this call in microseconds,
+# "parse=..;model=..;post=..": where the worker's time goes, beside the frontend's metrics.
+PHASES_HEADER = "X-Deploy-Compare-Handler-Us"
 _DTYPES = {
     "float32": torch.float32,
     "float16": torch.float16,
@@ -51,12 +60,71 @@ _DTYPES = {
 }
 
 
+def load_model(path: str, config: dict) -> tuple[Any, dict[str, str]]:
+    """(callable taking and returning torch tensors, what was applied) for the archive's
+    format: "torchscript" (default), "aoti" or "onnx" (ONNX Runtime, also the int8 file)."""
+    fmt = config.get("format", "torchscript")
+    if fmt == "aoti":
+        from torch._inductor import aoti_load_package
+
+        return aoti_load_package(path), {"format": "aoti"}
+    if fmt == "onnx":
+        return _onnx_model(path, config)
+    module = torch.jit.load(path, map_location="cpu").eval()
+    module, applied = _optimized(module, config)
+    return module, {"format": "torchscript", "optimize_for_inference": applied}
+
+
+def _optimized(module: Any, config: dict) -> tuple[Any, str]:
+    """optimize_for_inference on a frozen file, else the module as is. Mirrors
+    deploy_compare.runtimes.torchscript.optimized (the same rule, so the worker and the
+    in-process stage run the same graph); copied because this file runs in TorchServe's
+    worker, which imports only torch and the standard library, never deploy_compare."""
+    if config.get("frozen") is not True:
+        return module, "not applied (the file is not frozen)"
+    try:
+        return torch.jit.optimize_for_inference(module), "applied"
+    except Exception as exc:  # keep the frozen module: still correct, only slower
+        return module, f"failed, frozen module kept ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+
+
+def _onnx_model(path: str, config: dict) -> tuple[Any, dict[str, str]]:
+    """An ONNX Runtime session behind a torch-in, torch-out callable. The session options
+    mirror deploy_compare.runtimes.onnxruntime.session_options (ORT_ENABLE_ALL, intra-op
+    threads = the worker's torch threads, one inter-op thread), which this file cannot import."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    threads = config.get("torch_threads")
+    if threads:
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    output = session.get_outputs()[0].name
+
+    def run(*tensors: torch.Tensor) -> torch.Tensor:
+        feeds = {name: t.numpy() for name, t in zip(names, tensors)}
+        return torch.from_numpy(session.run([output], feeds)[0])
+
+    applied = {
+        "format": "onnx",
+        "graph_optimization_level": "ORT_ENABLE_ALL",
+        "intra_op_threads": str(threads) if threads else "default (all cores)",
+    }
+    return run, applied
+
+
 class DeployCompareHandler:
-    """Loads the TorchScript file and serves {"instances": [...]} -> {"predictions": [...]}."""
+    """Loads the artifact (TorchScript, AOTInductor package or ONNX file) and serves
+    {"instances": [...]} -> {"predictions": [...]}."""
 
     def __init__(self) -> None:
         self.initialized = False
         self.model: Any = None
+        self.applied: dict[str, str] = {}
         self.sample_shape: tuple[int, ...] = ()
         self.dtype = torch.float32
         self.input_name = "input"
@@ -79,25 +147,23 @@ class DeployCompareHandler:
         if threads:
             # Several workers on few cores oversubscribe unless each worker is capped.
             torch.set_num_threads(int(threads))
-        serialized = context.manifest["model"]["serializedFile"]
-        self.model = torch.jit.load(os.path.join(model_dir, serialized), map_location="cpu")
-        self.model.eval()
-        # TorchScript's profiling executor specialises on the first calls; run them now
-        # so the first measured request is not a compile.
+        path = os.path.join(model_dir, context.manifest["model"]["serializedFile"])
+        self.model, self.applied = load_model(path, config)
+        # TorchScript's profiling executor specialises on the first calls (and ONNX Runtime
+        # and AOTInductor allocate on theirs); run them now so the first measured request is
+        # not a compile.
         if self.inputs:
             warm_args = [torch.ones((1, *shape), dtype=dtype) for _, shape, dtype in self.inputs]
         else:
             warm_args = [torch.zeros((1, *self.sample_shape), dtype=self.dtype)]
         with torch.inference_mode():
-            for _ in range(3):
+            for _ in range(WARMUP_CALLS):
                 self.model(*warm_args)
         self.initialized = True
-        logger.info(
-            "deploy-compare handler ready: sample shape %s, dtype %s, threads %s",
-            self.sample_shape,
-            config["dtype"],
-            torch.get_num_threads(),
-        )
+        # One line the launcher and the tests read back from the server log: what this
+        # worker applied (format, optimization, threads), as the in-process rows record it.
+        self.applied["torch_threads"] = str(torch.get_num_threads())
+        logger.info("%s %s", APPLIED_MARKER, json.dumps(self.applied, sort_keys=True))
 
     def _from_bytes(self, body: bytes | bytearray) -> list[torch.Tensor]:
         """A binary body: whole samples of the model's shape and dtype, little-endian (one input)."""
@@ -182,6 +248,7 @@ class DeployCompareHandler:
         return tensors
 
     def handle(self, data: list[Any], context: Any) -> list[Any]:
+        started = time.perf_counter()
         parsed: list[list[torch.Tensor] | None] = []
         responses: list[Any] = [None] * len(data)
         for idx, request in enumerate(data):
@@ -194,10 +261,12 @@ class DeployCompareHandler:
                 context.set_response_status(400, "Bad Request", idx)
                 responses[idx] = {"error": str(exc)}
         good = [t for t in parsed if t is not None]
+        parsed_at = modelled_at = time.perf_counter()
         if good:
             with torch.inference_mode():
                 # one model call for all requests: each input's rows stacked, in forward() order
                 out = self.model(*(torch.cat(columns, dim=0) for columns in zip(*good)))
+            modelled_at = time.perf_counter()
             if isinstance(out, (tuple, list)):
                 out = out[0]
             rows = out.float().tolist()
@@ -208,4 +277,11 @@ class DeployCompareHandler:
                 count = tensor[0].shape[0]
                 responses[idx] = {"predictions": rows[start : start + count]}
                 start += count
+        done = time.perf_counter()
+        phases = (
+            f"parse={(parsed_at - started) * 1e6:.0f};model={(modelled_at - parsed_at) * 1e6:.0f};"
+            f"post={(done - modelled_at) * 1e6:.0f}"
+        )
+        for idx in range(len(data)):
+            context.set_response_header(idx, PHASES_HEADER, phases)
         return responses

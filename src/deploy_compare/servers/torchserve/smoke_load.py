@@ -28,6 +28,24 @@ def _version(package):
         return "unknown"
 
 
+def _load(fmt, path, versions):
+    """Load the file the way handler.py load_model will (an ONNX file needs onnxruntime in the
+    image: the official one has none, the stand-in installs the lock's)."""
+    import torch
+
+    if fmt == "onnx":
+        import onnxruntime
+
+        versions["onnxruntime"] = onnxruntime.__version__
+        onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    elif fmt == "aoti":
+        from torch._inductor import aoti_load_package
+
+        aoti_load_package(path)
+    else:
+        torch.jit.load(path, map_location="cpu")
+
+
 def main(store, exporter_torch, out):
     import torch
 
@@ -44,16 +62,25 @@ def main(store, exporter_torch, out):
         with zipfile.ZipFile(os.path.join(store, mar)) as archive:
             manifest = json.loads(archive.read("MAR-INF/MANIFEST.json"))
             serialized = manifest["model"]["serializedFile"]
+            fmt = json.loads(archive.read("handler_config.json")).get("format", "torchscript")
             with tempfile.TemporaryDirectory() as tmp:
                 path = archive.extract(serialized, tmp)
                 try:
-                    torch.jit.load(path, map_location="cpu")
+                    _load(fmt, path, versions)
+                except ImportError as exc:
+                    print(
+                        PREFIX,
+                        f"{mar} needs {exc.name or exc} in the image to load its {fmt} file; the official "
+                        "TorchServe image ships no onnxruntime (the stand-in base installs the lock's)",
+                        flush=True,
+                    )
+                    return 1
                 except Exception as exc:
                     message = str(exc).strip().splitlines()
                     first = message[0] if message else ""
                     print(
                         PREFIX,
-                        f"{mar} does not load in the image's runtime: the TorchScript file was written by torch "
+                        f"{mar} does not load in the image's runtime: the {fmt} file was written by torch "
                         f"{exporter_torch}, the image has torch {torch.__version__} ({type(exc).__name__}: {first})",
                         flush=True,
                     )

@@ -18,6 +18,9 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         options = ort.SessionOptions()
+        # Stated, not left to the default: the same level as runtimes/onnxruntime.py
+        # session_options (which this file cannot import), so in-process and served match.
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         threads = int(params.get("ort_threads", "0"))
         if threads > 0:
             options.intra_op_num_threads = threads
