@@ -2,7 +2,9 @@
 
 `residual_bn_depthwise` is deliberately unlike the built-in CNN: BatchNorm, a depthwise
 convolution, a residual add and global average pooling, trained briefly on the digits so
-its int8 accuracy is meaningful. The other factories are the bad inputs.
+its int8 accuracy is meaningful. `resnet18_untrained` is the ResNet-18 preset's network at
+32x32 without its training (minutes), for what its conversion does. The other factories are
+the bad inputs.
 """
 
 from __future__ import annotations
@@ -121,3 +123,15 @@ def two_inputs():
     """The same model with its example batch as a tuple in forward() order."""
     torch.manual_seed(0)
     return FeaturesAndIds(), (torch.randn(8, 4), torch.randint(0, 16, (8, 3)))
+
+
+def resnet18_untrained():
+    """The ResNet-18 preset's architecture at 32x32x3, seeded but not trained: its full-int8
+    file from onnx2tf is what XNNPACK refuses, trained or not (seen at 32 and at 224)."""
+    from deploy_compare.models.architectures import ResNet18
+    from deploy_compare.models.presets import images
+
+    torch.manual_seed(0)
+    split = load_digits_split()
+    module = ResNet18().eval()
+    return module, images(split.x_train[:8], 32), (images(split.x_eval[:64], 32), split.y_eval[:64])

@@ -1,8 +1,11 @@
-"""Image-model presets (MobileNetV2, ResNet-18) through every exporter, at a small input size.
+"""Image-model presets through every exporter, at a small input size.
 
 The presets are deployed at 224x224x3; here they run at 32x32x3 (`@32`), which has the
 same layers (depthwise and residual blocks, BatchNorm, global pooling) at a fraction of the
-cost. The 224 figures are in the issue note, not in a timed test.
+cost. MobileNetV2 is trained as its preset is (a working model: int8's cost measurable);
+ResNet-18's conversion is checked on its untrained network, since its training costs CI
+minutes and what XNNPACK refuses does not depend on the weights. The 224 figures are in
+the issue note, not in a timed test.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from deploy_compare.manifest import load_manifest
 pytestmark = pytest.mark.export
 
 
-@pytest.mark.parametrize("preset", ["mobilenet_v2", "resnet18"])
+@pytest.mark.parametrize("preset", ["mobilenet_v2"])
 def test_preset_exports_everywhere_with_accuracy_measured(cli, tmp_path, preset):
     out = tmp_path / preset
     # The eight artifacts of the onnx2tf route; the litert-torch route (batch of one, slow int8
@@ -35,18 +38,11 @@ def test_preset_exports_everywhere_with_accuracy_measured(cli, tmp_path, preset)
         timeout=1800,
     )
     manifest = load_manifest(out)
-    # ResNet-18's full-int8 file from onnx2tf: XNNPACK fails to prepare it and TFLite's built-in
-    # kernels abort allocating it (seen on an untrained ResNet-18 at 32 and the trained one at 224).
-    # Then it is a failed verification naming both, the other artifacts verified, this process alive.
-    refused = manifest.failures.pop("tflite_int8", None) if preset == "resnet18" else None
-    if refused is not None:
-        assert "XNNPACK refused" in refused and "runs on neither" in refused, refused
-        manifest.artifacts.pop("tflite_int8")
-    assert result.code == (0 if refused is None else 1), result.err + result.out
+    assert result.code == 0, result.err + result.out
     assert "held-out accuracy" in result.out  # training says what it reached
     assert manifest.model.name == f"{preset}_32"
     assert manifest.model.source == f"builtin:{preset}@32"
-    assert len(manifest.artifacts) == (8 if refused is None else 7) and manifest.failures == {}
+    assert len(manifest.artifacts) == 8 and manifest.failures == {}
     # trained into a working model (the built-in CNN has 98%): int8's cost is then measurable
     assert manifest.model.reference_accuracy >= 0.9
     for name, entry in manifest.artifacts.items():
@@ -59,14 +55,10 @@ def test_preset_exports_everywhere_with_accuracy_measured(cli, tmp_path, preset)
     assert ranking[0]["rmse_over_scale"] >= ranking[-1]["rmse_over_scale"] > 0
     assert (out / selective.details["layer_statistics"]).exists()
     for name in ("tflite_int8", "tflite_int8_selective"):
-        if name not in manifest.artifacts:
-            continue
         parity = manifest.artifact(name).parity
         low, high = parity.accuracy_drop_interval_points
         assert low <= parity.accuracy_drop_points <= high, (name, parity)
     # int8 calibration saw inputs in the right range: the quantized input scale covers them
-    if refused is not None:
-        return
     int8 = manifest.artifact("tflite_int8")
     q = int8.inputs[0].quantization
     scale, zero = q.scale, q.zero_point
@@ -74,3 +66,25 @@ def test_preset_exports_everywhere_with_accuracy_measured(cli, tmp_path, preset)
     covered = ((-128 - zero) * scale, (127 - zero) * scale)
     step = scale  # the range's ends are rounded to whole quantization steps
     assert covered[0] - step <= np.percentile(x, 1) and np.percentile(x, 99) <= covered[1] + step, (covered, x.min())
+
+
+def test_resnet18_int8_that_xnnpack_refuses_is_a_failed_row_not_a_crash(cli, test_models, tmp_path):
+    """ResNet-18's full-int8 file from onnx2tf: XNNPACK fails to prepare it and TFLite's built-in
+    kernels abort allocating it. Then it is a failed verification naming both, the export
+    goes on, and this process is alive."""
+    out = tmp_path / "resnet18"
+    result = cli(
+        "export",
+        "--model",
+        f"{test_models}:resnet18_untrained",
+        "--only",
+        "tflite_fp32,tflite_int8",
+        "--out",
+        str(out),
+        timeout=1800,
+    )
+    manifest = load_manifest(out)
+    refused = manifest.failures.get("tflite_int8", "")
+    assert "XNNPACK refused" in refused and "runs on neither" in refused, result.out + result.err
+    assert result.code == 1 and "tflite_int8" not in manifest.artifacts
+    assert manifest.artifact("tflite_fp32").parity.passed  # the float route is untouched
