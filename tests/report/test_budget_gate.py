@@ -105,9 +105,9 @@ def test_a_budgeted_figure_that_is_missing_exits_3(make_run, tmp_path, capsys):
         tmp_path,
         """
 [[budget.artifact]]
-artifact = "tflite_fp32"
+artifact = "onnx"
 profile = "edge"
-max_peak_memory_mib = 500        # the reference run's rows have RSS growth only, no peak
+max_invoke_p50_ms = 5            # invoke-only latency is a TFLite row's figure: ONNX rows have none
 
 [[budget.artifact]]
 device = "pixel7"                # never ingested into this run
@@ -123,7 +123,7 @@ min_slo_rate_rps = 1
     assert code == 3
     missing = [line for line in out.splitlines() if line.startswith("MISSING: ")]
     assert len(missing) == 3
-    assert "no peak memory in this row" in missing[0]
+    assert "onnx" in missing[0] and "invoke" in missing[0]
     assert "device not ingested" in missing[1]
     assert "target SKIPPED" in missing[2]
 
@@ -143,7 +143,8 @@ def test_a_violation_outranks_a_missing_figure(make_run, tmp_path, capsys):
     run = make_run()
     budget = _write(
         tmp_path,
-        '[[budget.artifact]]\nartifact = "tflite_int8"\nmax_p50_ms = 0.000001\nmax_peak_memory_mib = 100\n',
+        '[[budget.artifact]]\nartifact = "tflite_int8"\nmax_p50_ms = 0.000001\n'
+        '[[budget.artifact]]\nartifact = "onnx"\nprofile = "edge"\nmax_invoke_p50_ms = 5\n',
     )
     code, out, _ = _check(capsys, run, budget)
     assert code == 1 and "FAIL: " in out and "MISSING: " in out
@@ -182,7 +183,8 @@ def test_report_shows_each_budget_only_when_one_was_given(reference_run, make_ru
     run = make_run()
     budget = _write(
         tmp_path,
-        '[[budget.artifact]]\nartifact = "tflite_int8"\nprofile = "edge"\nmax_p50_ms = 1000\nmax_peak_memory_mib = 1\n'
+        '[[budget.artifact]]\nartifact = "tflite_int8"\nprofile = "edge"\nmax_p50_ms = 1000\n'
+        '[[budget.artifact]]\nartifact = "onnx"\nprofile = "edge"\nmax_invoke_p50_ms = 5\n'
         '[[budget.served]]\ntarget = "torchserve"\nmin_slo_rate_rps = 500\n',
     )
     assert main(["check", str(run), "--budget", str(budget)]) == 1
