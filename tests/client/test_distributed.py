@@ -277,7 +277,7 @@ def test_local_actors_start_and_leave_nothing_running(fast_server):
         import numpy as np, psutil
         from deploy_compare.clients import Endpoint, LoadConfig, build_payloads
         from deploy_compare.clients.distributed import ClientPool, ScaleOut
-        ep = Endpoint(url={fast_server!r}, protocol="torchserve", model="trivial")
+        ep = Endpoint(url={fast_server!r}, encoding="torchserve", model="trivial")
         ref = np.zeros((8, 10)); ref[:, 1] = 1
         payloads = build_payloads(ep, np.zeros((8, 1, 8, 8), dtype=np.float32), ref)
         with ClientPool(ScaleOut(processes=2)) as pool:
@@ -304,7 +304,7 @@ def test_without_ray_the_single_process_client_works_and_the_flag_says_what_to_i
         sys.modules["ray"] = None  # `import ray` now raises ImportError, as when it is not installed
         import numpy as np
         from deploy_compare.clients import Endpoint, LoadConfig, build_payloads, run_closed_loop
-        ep = Endpoint(url={fast_server!r}, protocol="torchserve", model="trivial")
+        ep = Endpoint(url={fast_server!r}, encoding="torchserve", model="trivial")
         payloads = build_payloads(ep, np.zeros((4, 1, 8, 8), dtype=np.float32))
         r = run_closed_loop(ep, payloads, LoadConfig(duration_s=0.5, warmup_s=0.1, min_requests=20))
         print("single", r.completed, r.client_processes)

@@ -287,7 +287,7 @@ def observed():
 
 
 runner.collector_paused = observed
-endpoint = Endpoint(url=sys.argv[1], protocol="torchserve", model="digits", token="k3y")
+endpoint = Endpoint(url=sys.argv[1], encoding="torchserve", model="digits", token="k3y")
 x = np.zeros((1, 1, 8, 8), dtype=np.float32)
 x[0, 0, 0, :3] = (0, 0, 1)
 reference = np.zeros((1, 10), dtype=np.float32)

@@ -30,13 +30,14 @@ def test_run_succeeds_and_writes_every_file(quick_run):
         assert (run_dir / name).is_file(), name
     # progress: every stage and every load level was announced
     for fragment in (
-        "stage 1/7: export",
-        "stage 2/7: local",
-        "stage 3/7: torchserve",
-        "stage 4/7: tfserving",
-        "stage 5/7: triton",
-        "stage 6/7: fastapi_onnx",
-        "stage 7/7: fastapi_litert",
+        "stage 1/8: export",
+        "stage 2/8: local",
+        "stage 3/8: torchserve",
+        "stage 4/8: tfserving",
+        "stage 5/8: triton",
+        "stage 6/8: fastapi_onnx",
+        "stage 7/8: fastapi_litert",
+        "stage 8/8: torchserve:onnx",  # [run] serve's default: the stacks that can, on ONNX Runtime too
         "torchserve: concurrency 1:",
         "torchserve: concurrency 4:",
         "fastapi_onnx: concurrency 4:",
@@ -58,8 +59,9 @@ def test_results_json_is_valid_and_complete(quick_run):
         "triton": "OK" if triton_reason() is None or ci_policy.strict() else "SKIPPED",  # CI provides it
         "fastapi_onnx": "OK",
         "fastapi_litert": "OK",
+        "torchserve:onnx": "OK",
     }
-    assert len(results.artifacts) == 9 and all(a["parity"]["passed"] for a in results.artifacts.values())
+    assert len(results.artifacts) == 12 and all(a["parity"]["passed"] for a in results.artifacts.values())
     # every artifact measured in both profiles, and correct
     rows = {(r["artifact"], r["profile"]) for r in results.local if r["status"] == "OK"}
     assert rows == {(a, p) for a in results.artifacts for p in ("server", "edge")}

@@ -27,7 +27,11 @@ def test_server_killed_mid_run_fails_only_that_target(short_config, tmp_path):
         settings,
         quick=True,
         overrides={
-            "run": {"runs_dir": str(tmp_path / "runs"), "targets": ["torchserve", "tfserving"]},
+            "run": {
+                "runs_dir": str(tmp_path / "runs"),
+                "targets": ["torchserve", "tfserving"],
+                "serve": ["torchserve", "tfserving"],  # each on its own format only
+            },
             "load": {"concurrency": [1, 2, 4], "duration_s": 2.0},
         },
     )
@@ -62,7 +66,7 @@ def test_server_killed_mid_run_fails_only_that_target(short_config, tmp_path):
     ts = next(s for s in results.served if s.target == "torchserve")
     assert ts.status == "FAILED" and ts.reason
     assert any(word in ts.reason for word in ("exited", "nothing answered", "connect")), ts.reason
-    assert len(results.local) == 9 * 2  # the in-process results survived
+    assert len(results.local) == 2 * len(results.artifacts) > 0  # the in-process results survived
     assert "FAILED" in (run_dir / "report.md").read_text()
     assert killed["pids"] and not any(
         psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in killed["pids"]

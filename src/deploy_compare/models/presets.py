@@ -32,8 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..bench_local.stats import top1_accuracy
 from ..fileio import atomic_path
+from ..statistics import top1_accuracy
 from . import architectures
 from .data import load_digits_split
 from .names import IMAGE_PRESETS, model_name
