@@ -715,8 +715,7 @@ def all_verdicts(results: RunResults) -> list[Verdict]:
         stack_overhead_verdict(results),
         best_pair_verdict(results),
         serving_latency_verdict(results),
-        inprocess_latency_verdict(results),
-        throughput_verdict(results),
+        inprocess_latency_verdict(results),  # the throughput verdict is best_pair_verdict's
         cost_verdict(results),
         footprint_verdict(results),
         accuracy_verdict(results),
