@@ -80,9 +80,9 @@ def _worker_logs(launcher) -> str:
 
 
 def test_the_log_reader_looks_for_the_handlers_own_marker():
-    from deploy_compare.servers.effective import TORCHSERVE_APPLIED_MARKER
+    from deploy_compare.servers.torchserve.effective import APPLIED_MARKER as LOG_MARKER
 
-    assert TORCHSERVE_APPLIED_MARKER == APPLIED_MARKER
+    assert LOG_MARKER == APPLIED_MARKER
 
 
 def test_an_artifact_the_stack_cannot_serve_is_refused_before_any_start(artifacts, tmp_path):

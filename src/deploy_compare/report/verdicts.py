@@ -599,9 +599,9 @@ def _int8_ranked(results: RunResults, costs: list[tuple[str, float]], samples: f
     return ranked
 
 
-#: choices that carry a maintenance risk, with the date of the fact (checked when written)
+#: artifact formats that carry a maintenance risk, with the date of the fact (checked when
+#: written); a stack's own risk is its descriptor's `maintenance`
 MAINTENANCE_NOTES = {
-    "torchserve": "TorchServe: limited maintenance since 2025 (pytorch/serve #3396; README notice, 2025).",
     "torchscript": (
         "TorchScript: deprecated in favour of torch.export from PyTorch 2.11 (the PyTorch docs carry the "
         "deprecation since July 2025); the aoti artifact is the route PyTorch recommends."
@@ -611,7 +611,11 @@ MAINTENANCE_NOTES = {
 
 def maintenance_notes(*names: str | None) -> list[str]:
     """The notes for the stacks and artifacts named (each once, in order)."""
-    return list(dict.fromkeys(MAINTENANCE_NOTES[n] for n in names if n in MAINTENANCE_NOTES))
+    from ..servers.registry import stacks
+
+    registered = stacks()
+    notes = [registered[n].maintenance if n in registered else MAINTENANCE_NOTES.get(n or "", "") for n in names]
+    return list(dict.fromkeys(note for note in notes if note))
 
 
 def splits(results: RunResults) -> list[tuple[ServedResult, dict]]:

@@ -79,6 +79,8 @@ class Stack:
     metrics            "module:function" (launcher) -> a servers.metrics.MetricsSource of the running
                        server's queue/compute counters, or a string saying why there is none
                        (None: the stack exposes no such metrics)
+    maintenance        a maintenance risk of choosing the stack, with the date of the fact (the
+                       report puts it beside a verdict that names the stack)
     effective          "module:function" (launcher) -> the settings the running server applied, as
                        results.json "effective_settings" records them (threads, workers, instances,
                        runtime options); None: none recorded
@@ -127,6 +129,8 @@ class Stack:
     env_versions: str | None = None
     artifacts: tuple[str, ...] = ()
     effective: str | None = None
+    #: a maintenance risk a user picking this stack should know, with the date of the fact ("": none)
+    maintenance: str = ""
 
     def __post_init__(self) -> None:
         if self.artifacts and self.artifacts[0] != self.artifact:

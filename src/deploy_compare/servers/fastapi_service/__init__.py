@@ -16,7 +16,7 @@ V2_ENCODINGS = {"json": "kserve_v2", "binary": "kserve_v2_binary", "grpc": "kser
 LAUNCHER = "deploy_compare.servers.fastapi_service.launcher:NativeFastAPIService"
 AVAILABLE = "deploy_compare.servers.fastapi_service.launcher:native_unavailable_reason"
 METRICS = "deploy_compare.servers.fastapi_service.metrics:metrics_source"
-EFFECTIVE = "deploy_compare.servers.effective:fastapi"
+EFFECTIVE = "deploy_compare.servers.fastapi_service.effective:effective_settings"
 
 STACKS = (
     Stack(

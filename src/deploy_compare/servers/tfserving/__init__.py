@@ -31,7 +31,7 @@ STACKS = (
         },
         native_unavailable="deploy_compare.servers.tfserving.native:native_unavailable_reason",
         metrics="deploy_compare.servers.tfserving.metrics:metrics_source",
-        effective="deploy_compare.servers.effective:tfserving",
+        effective="deploy_compare.servers.tfserving.effective:effective_settings",
         threads_field="threads",
         runs="native: `tensorflow_model_server` on PATH; Docker: Dockerfile.tfserving (tensorflow/serving)",
         order=20,

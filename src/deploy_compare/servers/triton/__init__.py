@@ -32,7 +32,7 @@ STACKS = (
         env_versions="deploy_compare.servers.triton.native:env_versions",
         docker_unavailable="deploy_compare.servers.triton.docker:image_unavailable_reason",
         threads_field="threads",
-        effective="deploy_compare.servers.effective:triton",
+        effective="deploy_compare.servers.triton.effective:effective_settings",
         metrics="deploy_compare.servers.triton.metrics:metrics_source",
         mode_labels={
             "native": "Triton, Python backend + ONNX Runtime",

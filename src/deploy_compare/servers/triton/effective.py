@@ -1,0 +1,18 @@
+"""What the running Triton applied, for results.json "effective_settings" (its descriptor's
+`effective` hook; the shared words in servers/effective.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..effective import threads_word
+
+
+def effective_settings(launcher: Any) -> dict[str, Any]:
+    config = launcher.config
+    return {
+        "instances": config.instances,
+        "onnxruntime_intra_op_threads": threads_word(config.threads),
+        "graph_optimization_level": "ORT_ENABLE_ALL",
+        "dynamic_batching": config.dynamic_batching,
+    }
