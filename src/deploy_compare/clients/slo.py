@@ -79,12 +79,17 @@ def judge(result: LoadResult, slo: SloConfig) -> tuple[bool, str]:
     return False, f"undecided after {n} requests ({over} over) when the trial's cap ended it: {shown} not shown"
 
 
+#: a Poisson schedule of rate x duration arrivals holds fewer about half the time: the floor
+#: asks for this many times the requests a clean pass needs, so a trial at it can decide
+FLOOR_SLACK = 1.25
+
+
 def lowest_judgeable_rate(config: LoadConfig, slo: SloConfig) -> float:
     """The lowest rate whose trial can pass before its duration cap: a clean pass takes the
-    rule's threshold(0) requests after the warm-up (about 530 at 99%); below it every trial
-    ends undecided."""
+    rule's threshold(0) requests after the warm-up (about 530 at 99%, FLOOR_SLACK over it
+    here); below it every trial ends undecided."""
     needed = trial_config(config, slo, 1.0, 0).trial_rule().threshold(0)
-    return needed / config.duration_s
+    return FLOOR_SLACK * needed / config.duration_s
 
 
 def search_floor(config: LoadConfig, slo: SloConfig, single: LoadResult | None = None) -> tuple[float, str]:
