@@ -43,7 +43,8 @@ def test_config_dataclass_defaults_are_default_toml():
     assert run.run == RunSection()
     assert run.bench_config() == BenchConfig()
     settings = run.load_settings()
-    assert settings.closed == LoadConfig() and settings.slo == SloConfig()
+    # the one setting `run` adds: the SLO bound, so every level reports its goodput
+    assert settings.closed == LoadConfig(slo_bound_ms=SloConfig().p99_bound_ms) and settings.slo == SloConfig()
     assert tune_settings(run) == TuneSettings()
     bare = dataclasses.replace(run, raw={})  # no [load] table at all: the same defaults
     assert bare.batch_sizes() == run.batch_sizes() and bare.batch_levels() == run.batch_levels()

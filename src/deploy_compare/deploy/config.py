@@ -187,6 +187,7 @@ class RunConfig:
         if trial_overrides:
             trial_overrides["max_duration_s"] = closed.warmup_s + trial_overrides["duration_s"]
         slo = build(SloConfig, slo_table, "[slo]")
+        closed = dataclasses.replace(closed, slo_bound_ms=slo.p99_bound_ms)  # goodput: answered within it
         try:
             open_loop = dataclasses.replace(closed, **trial_overrides)
         except (TypeError, ValueError, ConfigError) as exc:

@@ -50,6 +50,26 @@ def ms(value: Any) -> str:
     return f"{v:.{2 - math.floor(math.log10(abs(v)))}f}"
 
 
+def ci_of(d: Any, key: str) -> tuple[float | None, float | None] | None:
+    """The 95% interval stored beside a percentile (p99_ms -> p99_ci_ms), ends None when the
+    samples could not bound them; None when the record has no interval (older schema)."""
+    ci = get(d, key.replace("_ms", "_ci_ms"))
+    if not isinstance(ci, list) or len(ci) != 2:
+        return None
+    return finite(ci[0]), finite(ci[1])
+
+
+def interval(ci: tuple[float | None, float | None] | None, samples: Any = None, what: str = "") -> str:
+    """ " [3.9-4.6]" / " [3.9-?] (n=212: too few samples to bound p99)"; "" without an interval."""
+    if ci is None:
+        return ""
+    low, high = ci
+    out = f" [{DASH if low is None else ms(low)}-{'?' if high is None else ms(high)}]".replace(f"[{DASH}-", "[?-")
+    if (low is None or high is None) and isinstance(samples, int) and samples > 0:
+        out += f" (n={samples}: too few samples to bound {what or 'it'})"
+    return out
+
+
 def num(value: Any, digits: int = 1) -> str:
     v = getf({"v": value}, "v")
     return DASH if v is None else f"{v:,.{digits}f}"
