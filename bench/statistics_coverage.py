@@ -89,16 +89,27 @@ def pass_rate(over_probability: float, runs: int, cap: int, seed: int) -> tuple[
     scheduled order, a share `over_probability` over the bound (half of those failures, which
     count as over too), decided by the open loop's own verdict function."""
     rule = SequentialBound(percentile=0.99, confidence=0.99, cap=cap)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # which requests are over: the stream the rule is judged on
+    shape = np.random.default_rng(seed + 1)  # their latencies, and which of the over ones failed
     passed, taken = 0, []
     for _ in range(runs):
         over = rng.random(cap) < over_probability
-        latencies_ns = np.where(over, rng.uniform(1.01, 3.0, cap), rng.uniform(0.05, 1.0, cap)) * BOUND_MS * 1e6
-        ok = ~(over & (rng.random(cap) < 0.5))
+        within = shape.uniform(0.05, 1.0, cap)
+        latencies_ns = np.where(over, shape.uniform(1.01, 3.0, cap), within) * BOUND_MS * 1e6
+        ok = ~(over & (shape.random(cap) < 0.5))
         decision = slo_trial_decision(latencies_ns, ok, BOUND_MS, rule)
         passed += decision.verdict is True
         taken.append(decision.requests)
     return passed / runs, float(np.median(taken))
+
+
+def _share_interval(k: int, n: int) -> tuple[float, float]:
+    """Clopper-Pearson 95% interval of a share k/n: how far the measured rate may be from the true one."""
+    from scipy import stats
+
+    low = 0.0 if k == 0 else float(stats.beta.ppf(0.025, k, n - k + 1))
+    high = 1.0 if k == n else float(stats.beta.ppf(0.975, k + 1, n - k))
+    return low, high
 
 
 def main() -> int:
@@ -121,8 +132,10 @@ def main() -> int:
     print(f"2. the sequential p99-bound rule at 99% confidence, cap {args.cap} requests, {args.runs} trials per case")
     for over, what in ((0.01, "true p99 = bound"), (0.015, "true p99 over the bound"), (0.002, "true p99 well under")):
         share, median_used = pass_rate(over, args.runs, args.cap, seed=int(over * 1e4))
+        low, high = _share_interval(round(share * args.runs), args.runs)
         print(
-            f"  {what:24} over-bound probability {over:.1%}: passed {share:.2%}, median requests to decide {median_used:.0f}"
+            f"  {what:24} over-bound probability {over:.1%}: passed {share:.2%} "
+            f"(95% interval {low:.2%}-{high:.2%}), median requests to decide {median_used:.0f}"
         )
         if over >= 0.01 and share > FALSE_PASS_CEILING:
             failures.append(f"false passes {share:.2%} at over-bound probability {over:.1%}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from deploy_compare.report.fmt import ci_of, interval
+from deploy_compare.repeats import ci_hull
+from deploy_compare.report.fmt import interval
 from deploy_compare.report.tables import latency_cell
 
 pytestmark = pytest.mark.unit
@@ -31,5 +32,26 @@ def test_repetitions_show_the_hull_of_their_intervals():
 
 def test_records_without_intervals_render_as_before():
     assert latency_cell([{"p99_ms": 4.1}], "p99_ms") == "4.10"
-    assert ci_of({"p99_ci_ms": "bad"}, "p99_ms") is None
+    assert ci_hull([{"p99_ci_ms": "bad"}], "p99_ms") is None
     assert latency_cell([None], "p99_ms") == "-"  # type: ignore[list-item]
+
+
+def test_verdicts_rank_by_intervals_and_a_minimum_effect():
+    from deploy_compare.confidence import Interval
+    from deploy_compare.repeats import Spread
+    from deploy_compare.report.verdicts import _rank
+
+    def entry(name: str, p50: float) -> tuple:
+        spread = Spread.of([p50])
+        assert spread is not None
+        return (name, name, spread)
+
+    a, near, far = entry("a", 4.0), entry("near", 4.1), entry("far", 6.0)
+    intervals = {"a": Interval(3.9, 4.05, 0.95), "near": Interval(4.06, 4.2, 0.95), "far": Interval(5.8, 6.2, 0.95)}
+    # near's interval is apart from a's, but 2.5% slower is under the 5% minimum effect: tied
+    assert [e[0] for e in _rank([a, near, far], intervals, 0.05)[1]] == ["a", "near"]
+    # without a minimum effect the apart intervals decide
+    assert [e[0] for e in _rank([a, near, far], intervals, 0.0)[1]] == ["a"]
+    # an interval with an open end cannot be shown apart: a tie even at 50% slower
+    intervals["far"] = Interval(5.8, None, 0.95)
+    assert "far" in [e[0] for e in _rank([a, near, far], intervals, 0.05)[1]]

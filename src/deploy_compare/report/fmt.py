@@ -50,15 +50,6 @@ def ms(value: Any) -> str:
     return f"{v:.{2 - math.floor(math.log10(abs(v)))}f}"
 
 
-def ci_of(d: Any, key: str) -> tuple[float | None, float | None] | None:
-    """The 95% interval stored beside a percentile (p99_ms -> p99_ci_ms), ends None when the
-    samples could not bound them; None when the record has no interval (older schema)."""
-    ci = get(d, key.replace("_ms", "_ci_ms"))
-    if not isinstance(ci, list) or len(ci) != 2:
-        return None
-    return finite(ci[0]), finite(ci[1])
-
-
 def interval(ci: tuple[float | None, float | None] | None, samples: Any = None, what: str = "") -> str:
     """ " [3.9-4.6]" / " [3.9-?] (n=212: too few samples to bound p99)"; "" without an interval."""
     if ci is None:

@@ -6,9 +6,9 @@ from typing import Any
 
 from ..clients.results import bound_claim, client_processes_label
 from ..deploy.results import RunResults
-from ..repeats import Spread, bench_repetitions, repetition, spread_of, throughput_spread
+from ..repeats import Spread, bench_repetitions, ci_hull, repetition, spread_of, throughput_spread
 from .document import Table
-from .fmt import DASH, ci_of, cores, get, getf, interval, kib, ms, num, pct, seconds, text
+from .fmt import DASH, cores, get, getf, interval, kib, ms, num, pct, seconds, text
 from .names import reference_accuracy, slo_bracket, slo_trials, sweep_repetitions, target_label
 
 
@@ -145,14 +145,11 @@ def latency_cell(points: list[dict[str, Any]], key: str, samples_key: str = "com
     median (min-max) and the hull of their intervals (every repetition's lies within it)."""
     points = [p for p in points if isinstance(p, dict)]
     cell = _spread(points, key)
-    cis = [ci_of(p, key) for p in points]
-    if cell == DASH or any(ci is None for ci in cis):
+    hull = ci_hull(points, key)
+    if cell == DASH or hull is None:
         return cell
-    lows = [ci[0] for ci in cis if ci is not None]
-    highs = [ci[1] for ci in cis if ci is not None]
-    hull = (None if None in lows else min(lows), None if None in highs else max(highs))  # type: ignore[type-var]
     fewest = min((get(p, samples_key) for p in points if isinstance(get(p, samples_key), int)), default=None)
-    return cell + interval(hull, fewest, key.removesuffix("_ms"))
+    return cell + interval((hull.low, hull.high), fewest, key.removesuffix("_ms"))
 
 
 def _text_or_dash(spread: Spread | None, fmt) -> str:

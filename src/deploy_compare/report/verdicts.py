@@ -1,8 +1,12 @@
 """Plain-word answers to the questions a run exists for, each with its figures and uncertainty.
 
 Served stacks are compared with served stacks at one concurrency, in-process paths with
-in-process paths; figures whose ranges overlap are a tie, named as such, never a winner;
-a client-limited "at least X" is never ranked as if it were a measurement.
+in-process paths. Two latencies differ only when their 95% intervals are apart AND the gap
+is at least [report] min_effect (confidence.compare); otherwise they are a tie, named as
+such, never a winner. The interval is over repetitions (repeats.figure_interval: a
+t-interval from three, else the samples' own order-statistic intervals); a figure without
+one falls back to overlapping ranges. A client-limited "at least X" is never ranked as if
+it were a measurement.
 
 A pure function of results.json (RunResults): re-rendering a run gives the same words.
 """
@@ -12,8 +16,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..confidence import Interval, compare
+from ..deploy.report_settings import min_effect
 from ..deploy.results import RunResults, ServedResult
-from ..repeats import Spread, bench_repetitions, spread_of
+from ..repeats import Spread, bench_repetitions, figure_interval, spread_of
 from .fmt import get, getf, kib, ms, num, pct
 from .names import (
     QUANTIZED_VARIANTS,
@@ -64,21 +70,45 @@ def _bands_overlap(a: Spread, b: Spread) -> bool:
     return alo <= bhi and blo <= ahi
 
 
-def _uncertainty(spreads: list[Spread], what: str) -> str:
+def _uncertainty(spreads: list[Spread], what: str, effect: float | None = None) -> str:
     counts = sorted({sp.n for sp in spreads})
+    rule = (
+        ""
+        if effect is None
+        else f" Figures differ only when their 95% intervals are apart and the gap is at least {effect:.0%}."
+    )
     if counts == [1]:
+        if effect is not None:
+            return f"{what} measured once (no repetitions): each compared by its samples' own interval.{rule}"
         return (
             f"{what} measured once (no repetitions): figures within {SINGLE_RUN_TOLERANCE:.0%} of each other "
             "are called a tie."
         )
     n = "/".join(str(c) for c in counts)
+    if effect is not None:
+        return f"{what}: median (min-max) over {n} repetitions.{rule}"
     return f"{what}: median (min-max) over {n} repetitions; overlapping ranges are called a tie."
 
 
-def _rank(named: list[tuple[str, str, Spread]]) -> tuple[tuple[str, str, Spread], list[tuple[str, str, Spread]]]:
-    """(the lowest median, every entry whose band overlaps its band, the leader first)."""
+Named = tuple[str, str, Spread]
+
+
+def _rank(
+    named: list[Named], intervals: dict[str, Interval | None] | None = None, effect: float = 0.0
+) -> tuple[Named, list[Named]]:
+    """(the lowest median, every entry tied with it, the leader first). With both intervals
+    known, an entry ties unless confidence.compare finds it higher (apart AND at least
+    `effect` slower); without, unless its band does not overlap the leader's."""
     best = min(named, key=lambda e: (e[2].median, e[0]))
-    others = sorted((e for e in named if e is not best and _bands_overlap(e[2], best[2])), key=lambda e: e[2].median)
+    intervals = intervals or {}
+
+    def tied(e: Named) -> bool:
+        a, b = intervals.get(best[0]), intervals.get(e[0])
+        if a is not None and b is not None:
+            return compare(a, b, best[2].median, e[2].median, effect) != "higher"
+        return _bands_overlap(e[2], best[2])
+
+    others = sorted((e for e in named if e is not best and tied(e)), key=lambda e: e[2].median)
     return best, [best, *others]
 
 
@@ -113,9 +143,11 @@ def serving_latency_verdict(results: RunResults) -> Verdict:
             None,
         )
     details, named, client_bound = [], [], []
+    intervals: dict[str, Interval | None] = {}
     for s in measured:
         points = sweep_repetitions(s)[c]
         p50, p99 = spread_of(points, "p50_ms"), spread_of(points, "p99_incl_failures_ms")
+        intervals[s.target] = figure_interval(points, "p50_ms")
         unbounded = any(get(p, "p99_incl_failures_ms") is None for p in points)
         bound = any(get(p, "client_bottleneck") for p in points)
         details.append(
@@ -134,11 +166,13 @@ def serving_latency_verdict(results: RunResults) -> Verdict:
         return Verdict(
             "serving_latency", question, f"No served stack could be ranked {where}: see the details.", None, details
         )
-    details.append(_uncertainty([e[2] for e in named], "Served p50"))
+    effect = min_effect(results.settings)
+    usable = all(intervals.get(name) is not None for name, _, _ in named)
+    details.append(_uncertainty([e[2] for e in named], "Served p50", effect if usable else None))
     skipped = _not_run(results.served)
     if skipped:
         details.append(f"Not compared: {skipped}.")
-    best, tied = _rank(named)
+    best, tied = _rank(named, intervals, effect)
     if len(tied) > 1:
         figures = ", ".join(f"{label} p50 {_ms_spread(sp)} ms" for _, label, sp in tied)
         answer = f"{_and([label for _, label, _ in tied])} are {TIED} {where}: {figures}."
@@ -160,18 +194,25 @@ def inprocess_latency_verdict(results: RunResults) -> Verdict:
             fastest[r["artifact"]] = r
     local = list(fastest.values())
     named = []
+    intervals: dict[str, Interval | None] = {}
     for r in local:
         # p50 over the in-process repetitions (`run --repeat`): its median is the row's p50_ms
         spread = spread_of(bench_repetitions(r), "p50_ms")
         assert spread is not None  # filtered above
-        named.append((f"{r.get('artifact')}|{r.get('threads')}", local_label(r), spread))
+        key = f"{r.get('artifact')}|{r.get('threads')}"
+        named.append((key, local_label(r), spread))
+        intervals[key] = figure_interval(bench_repetitions(r), "p50_ms")
     by_key = {f"{r.get('artifact')}|{r.get('threads')}": r for r in local}
-    best, tied = _rank(named)
+    effect = min_effect(results.settings)
+    usable = all(v is not None for v in intervals.values())
+    best, tied = _rank(named, intervals, effect)
     details = [
         f"{label}: p50 {_ms_spread(sp)} ms, p99 {_ms_spread(spread_of(bench_repetitions(by_key[key]), 'p99_ms'))} ms."
         for key, label, sp in sorted(tied, key=lambda e: e[2].median)
     ]
-    details.append(_uncertainty([e[2] for e in named], "In-process p50 (server profile, batch 1)"))
+    details.append(
+        _uncertainty([e[2] for e in named], "In-process p50 (server profile, batch 1)", effect if usable else None)
+    )
     artifacts = list(dict.fromkeys(by_key[key]["artifact"] for key, _, _ in tied))
     if len(artifacts) > 1:
         figures = ", ".join(f"{label} p50 {ms(sp.median)} ms" for _, label, sp in tied)
