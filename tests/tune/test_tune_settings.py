@@ -29,7 +29,7 @@ def test_every_stack_declares_its_knobs_and_its_grid_is_valid():
     assert settings.enabled and settings.batch_size == 1
     assert grid_for("torchserve", config, settings)[0] == {"batch_size": 8, "max_batch_delay_ms": 5}
     assert grid_for("fastapi_litert", config, settings) == []  # fixed: 1 worker, 1 thread, 1 core
-    assert config.batch_sizes() == [1, 8, 32]
+    assert config.batch_sizes() == [1, 8]
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_a_variant_changes_only_the_stack_table_and_the_batch_size():
     config = config_with(tune={"grids": {"torchserve": [{"workers": 2}]}})
     v = variant(config, "torchserve", {"workers": 2}, 8)
     assert v.section("torchserve")["workers"] == 2 and v.batch_sizes() == [8]
-    assert config.section("torchserve")["workers"] == 1 and config.batch_sizes() == [1, 8, 32]
+    assert config.section("torchserve")["workers"] == 1 and config.batch_sizes() == [1, 8]
     several = config_with(load={"encodings": ["json", "binary"]})
     assert variant(several, "triton", {}, 1).encodings() == ("json",)  # a trial: one SLO search, no sweeps
     assert variant(several, "triton", {}, 1, "binary").encodings() == ("binary",)
@@ -86,16 +86,20 @@ def test_the_best_setting_is_the_highest_passing_rate_and_the_defaults_win_a_tie
 
 
 def test_the_time_left_estimate_counts_batch_sizes_and_tuning():
+    # The default profile: a level from its 4 s minimum to its 8 s cap (precision): 6 s; a trial
+    # stops when decided, counted at its warm-up + half its 4 s cap + the pause: 3.5 s, each
+    # search 5 + 1 confirming trials; batch 8: concurrency 1 and its search; 1 tuning setting:
+    # start, concurrency 1 and its search.
+    config = load_run_config()
+    level, search = 6.0, 6 * 3.5
+    batch8 = level + search
+    assert served_seconds(config, "fastapi_onnx") == pytest.approx(8 + 3 * level + search + batch8 + 8 + level + search)
+    assert served_seconds(config, "fastapi_litert") == pytest.approx(8 + 3 * level + search + batch8)  # nothing to tune
+    assert served_seconds(config, "fastapi_onnx", tuning=False) == pytest.approx(8 + 3 * level + search + batch8)
+    two = load_run_config(overrides={"load": {"encodings": ["json", "binary"]}})
+    assert served_seconds(two, "fastapi_litert") == pytest.approx(8 + 3 * level + search + batch8 + 3 * level)
     quick = load_run_config(quick=True)
-    # 3 levels x 3.5 s + (5 + 2 confirming) trials x 3.5 s, once more (batch 8: concurrency 1 and
-    # the SLO), 1 setting: start, concurrency 1 and its search
-    search = 7 * 3.5
-    batch8 = 3.5 + search
-    assert served_seconds(quick, "fastapi_onnx") == pytest.approx(8 + 10.5 + search + batch8 + 8 + 3.5 + search)
-    assert served_seconds(quick, "fastapi_litert") == pytest.approx(8 + 10.5 + search + batch8)  # nothing to tune
-    assert served_seconds(quick, "fastapi_onnx", tuning=False) == pytest.approx(8 + 10.5 + search + batch8)
-    two = load_run_config(quick=True, overrides={"load": {"encodings": ["json", "binary"]}})
-    assert served_seconds(two, "fastapi_litert") == pytest.approx(8 + 10.5 + search + batch8 + 10.5)  # + a sweep
+    assert served_seconds(quick, "fastapi_onnx") == pytest.approx(8 + 2 * 3.75 + 4 * 2.5)  # batch 1, no tuning
     assert "min left" in time_left(quick, ["local", "torchserve", "triton"])
     assert time_left(quick, ["export", "local"]) == ""
 

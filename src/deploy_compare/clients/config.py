@@ -27,8 +27,9 @@ class LoadConfig:
     min_requests: int = default("load", "min_requests")  # requests issued after warm-up (open loop: scheduled)
     warmup_s: float = default("load", "warmup_s")  # excluded from every statistic
     timeout_s: float = default("load", "timeout_s")  # per request
-    # hard stop; a run cut short says min_requests_met=False. 0: 4x (warm-up + duration_s), at
-    # least 10 s (a closed loop narrowing its intervals runs to here at most)
+    # hard stop; a run cut short says min_requests_met=False. 0: with `precision`, twice the
+    # minimum (warm-up + duration_s), at least 8 s: a closed loop narrowing its intervals runs
+    # to here at most; without, three times it, at least 120 s (a slow open loop's min_requests)
     max_duration_s: float = 0.0
     concurrency: int = 1  # closed loop: workers, one keep-alive connection each
     rate_rps: float | None = None  # open loop: mean arrival rate
@@ -65,7 +66,9 @@ class LoadConfig:
 
         positive("duration_s", self.duration_s)
         if self.max_duration_s == 0:
-            object.__setattr__(self, "max_duration_s", max(4 * (self.warmup_s + self.duration_s), 10.0))
+            minimum = self.warmup_s + self.duration_s
+            cap = max(2 * minimum, 8.0) if self.precision is not None else max(3 * minimum, 120.0)
+            object.__setattr__(self, "max_duration_s", cap)
         positive("timeout_s", self.timeout_s)
         positive("max_duration_s", self.max_duration_s)
         positive("late_threshold_ms", self.late_threshold_ms)
