@@ -96,6 +96,9 @@ class BenchResult:
     # (layout conversion and int8 quantize/dequantize included).
     invoke_p50_ms: Optional[float] = field(default=None, metadata=_MS)
     invoke_p99_ms: Optional[float] = field(default=None, metadata=_MS)
+    # how the single-stream run stopped: "precise" (p50 and p99 intervals narrow enough),
+    # "duration" (the minimum, no precision asked), "max duration", "max iterations"
+    stop_reason: Optional[str] = None
     invoke_p50_ci_ms: Optional[List[Optional[float]]] = field(default=None, metadata=_CI)
     invoke_p99_ci_ms: Optional[List[Optional[float]]] = field(default=None, metadata=_CI)
     # ops the XNNPACK delegate took (the interpreter's node list)
@@ -170,6 +173,7 @@ class BenchResult:
         self.status = "OK"
         self.first_inference_ms = m.first_inference_ms
         self.iterations = m.latency.count
+        self.stop_reason = m.stop_reason
         self.single_stream_duration_s = m.single_stream_duration_s
         self.mean_ms, self.p50_ms, self.p90_ms = m.latency.mean_ms, m.latency.p50_ms, m.latency.p90_ms
         self.p99_ms, self.max_ms = m.latency.p99_ms, m.latency.max_ms
