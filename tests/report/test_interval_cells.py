@@ -55,3 +55,10 @@ def test_verdicts_rank_by_intervals_and_a_minimum_effect():
     # an interval with an open end cannot be shown apart: a tie even at 50% slower
     intervals["far"] = Interval(5.8, None, 0.95)
     assert "far" in [e[0] for e in _rank([a, near, far], intervals, 0.05)[1]]
+
+
+def test_plot_error_bars_come_from_the_intervals():
+    from deploy_compare.report.plots import ci_yerr
+
+    points = [{"p99_ms": 4.0, "p99_ci_ms": [3.5, 5.0]}, {"p99_ms": 6.0, "p99_ci_ms": [5.0, None]}, {"p99_ms": 7.0}]
+    assert ci_yerr(points, "p99_ms") == [[0.5, 1.0, 0.0], [1.0, 0.0, 0.0]]

@@ -184,9 +184,7 @@ def measure(
 PRECISION_SLICE_S = 0.5
 
 
-def _time_until_precise(
-    predict: Callable[[Any], Any], inputs: List[Any], settings: MeasureSettings
-) -> Tuple[Any, str]:
+def _time_until_precise(predict: Callable[[Any], Any], inputs: List[Any], settings: MeasureSettings) -> Tuple[Any, str]:
     """The minimum (min_iterations AND min_duration_s), then further slices until the p50 and
     p99 intervals are narrow (statistics.precise), max_duration_s or max_iterations: the
     timing of all of it, and which rule stopped it."""
