@@ -24,9 +24,10 @@ def test_every_stack_declares_its_knobs_and_its_grid_is_valid():
     for stack in stacks().values():
         for setting in stack.tune_grid:
             assert set(setting) <= set(stack.tunables), (stack.name, setting)
-    config = load_run_config()
+    config = load_run_config(overrides={"tune": {"enabled": True}})  # the default leaves tuning to --thorough
     settings = tune_settings(config)  # builds every grid setting over its stack's table
     assert settings.enabled and settings.batch_size == 1
+    assert not tune_settings(load_run_config()).enabled and tune_settings(load_run_config(thorough=True)).enabled
     assert grid_for("torchserve", config, settings)[0] == {"batch_size": 8, "max_batch_delay_ms": 5}
     assert grid_for("fastapi_litert", config, settings) == []  # fixed: 1 worker, 1 thread, 1 core
     assert config.batch_sizes() == [1, 8]
@@ -86,20 +87,21 @@ def test_the_best_setting_is_the_highest_passing_rate_and_the_defaults_win_a_tie
 
 
 def test_the_time_left_estimate_counts_batch_sizes_and_tuning():
-    # The default profile: a level from its 4 s minimum to its 8 s cap (precision): 6 s; a trial
-    # stops when decided, counted at its warm-up + half its 4 s cap + the pause: 3.5 s, each
-    # search 5 + 1 confirming trials; batch 8: concurrency 1 and its search; 1 tuning setting:
-    # start, concurrency 1 and its search.
-    config = load_run_config()
-    level, search = 6.0, 6 * 3.5
+    # The default profile with tuning on: a level from its 4 s minimum to its 8 s cap
+    # (precision): 6 s; a trial stops when decided, counted at its warm-up + half its 8 s cap +
+    # the pause: 5.5 s, each search 5 + 1 confirming trials; batch 8: concurrency 1 and its
+    # search; 1 tuning setting: start, concurrency 1 and its search.
+    config = load_run_config(overrides={"tune": {"enabled": True}})
+    level, search = 6.0, 6 * 5.5
     batch8 = level + search
     assert served_seconds(config, "fastapi_onnx") == pytest.approx(8 + 3 * level + search + batch8 + 8 + level + search)
     assert served_seconds(config, "fastapi_litert") == pytest.approx(8 + 3 * level + search + batch8)  # nothing to tune
     assert served_seconds(config, "fastapi_onnx", tuning=False) == pytest.approx(8 + 3 * level + search + batch8)
     two = load_run_config(overrides={"load": {"encodings": ["json", "binary"]}})
+    assert served_seconds(load_run_config(), "fastapi_onnx") == pytest.approx(8 + 3 * level + search + batch8)
     assert served_seconds(two, "fastapi_litert") == pytest.approx(8 + 3 * level + search + batch8 + 3 * level)
     quick = load_run_config(quick=True)
-    assert served_seconds(quick, "fastapi_onnx") == pytest.approx(8 + 2 * 3.75 + 4 * 2.5)  # batch 1, no tuning
+    assert served_seconds(quick, "fastapi_onnx") == pytest.approx(8 + 2 * 3.75 + 4 * 4.0)  # batch 1, no tuning
     assert "min left" in time_left(quick, ["local", "torchserve", "triton"])
     assert time_left(quick, ["export", "local"]) == ""
 
