@@ -115,7 +115,7 @@ class LoadSettings(NamedTuple):
 
     levels: list[int]  # closed-loop concurrency sweep
     closed: LoadConfig  # each sweep level (and `load --rate`)
-    open_loop: LoadConfig  # each SLO trial: [slo] duration_s / min_requests over [load]
+    open_loop: LoadConfig  # each SLO trial: [slo] duration_s (its cap) over [load]; slo.trial_config
     slo: SloConfig
 
 
