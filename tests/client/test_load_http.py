@@ -363,3 +363,18 @@ def test_no_collector_pauses_during_a_run_and_no_garbage_cycles_per_request(asgi
         f"{large} objects in cycles after {completed[1]} requests vs {small} after {completed[0]}"
     )
     assert opened < 200 + small, f"{opened} objects in cycles after the open loop vs {small}"
+
+
+@pytest.mark.parametrize(("precision", "reason"), [(9.0, "precise"), (1e-6, "max duration"), (None, "duration")])
+def test_a_closed_loop_stops_when_its_intervals_are_narrow_or_at_its_cap(endpoint, precision, reason):
+    # 400 requests bound p99 (370 needed); a 900% width is met at once, a 0.0001% one never
+    cfg = LoadConfig(
+        duration_s=0.5, warmup_s=0.2, min_requests=400, max_duration_s=3.0, concurrency=4, precision=precision
+    )
+    r = run_closed_loop(endpoint, payloads_for(endpoint, [(1, 0, 1)]), cfg)
+    assert r.stop_reason == reason and r.min_requests_met and r.requests >= 400
+    assert r.p99_ci_ms is not None and r.p99_ci_ms[1] is not None  # enough samples for both ends
+    if reason == "max duration":
+        assert r.window_s >= 3.0 - 0.2 - 0.2  # ran to its cap (warm-up excluded), tick slack
+    else:
+        assert r.window_s < 2.5  # stopped at its minimum, not its cap
