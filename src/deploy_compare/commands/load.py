@@ -427,7 +427,7 @@ def _print_searches(console, searches: list, bound_ms: float | None, several: bo
         confirmed = {True: ", confirmed by a repeat", False: ", NOT confirmed", None: ""}[slo_result.confirmed]
         at_least = "at least " if slo_result.limited_by_client else ""
         console.print(
-            f"highest rate with p99 (failures counted) <= {bound_ms:g} ms"
+            f"highest rate with {slo_result.describe()} (failures counted)"
             + (f" at {b} samples per request" if several else "")
             + ": "
             + (

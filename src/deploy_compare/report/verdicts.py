@@ -288,8 +288,7 @@ def throughput_verdict(results: RunResults) -> Verdict:
         r = _rate_of(s)
         if r is None:
             details.append(
-                f"{target_label(s)}: no rate tried showed {claim} "
-                f"({get(s.slo, 'note') or 'see the trials'})."
+                f"{target_label(s)}: no rate tried showed {claim} ({get(s.slo, 'note') or 'see the trials'})."
             )
             continue
         rates.append(r)
