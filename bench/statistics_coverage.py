@@ -4,7 +4,8 @@
     .venv/bin/python bench/statistics_coverage.py --runs 200 # quicker
 
 Two checks, through the very functions the load client's analysis and the SLO trials
-call (deploy_compare.confidence), not copies:
+call, not copies: statistics.latency_summary (the intervals every percentile carries) and
+statistics.slo_trial_decision (the verdict the open loop stops by, replayed):
 
 1. Coverage: per distribution (lognormal; a bimodal one whose slow mode holds 1% of the
    requests) and sample count, the share of runs whose 95% interval of p50 / p90 / p99
@@ -27,7 +28,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from deploy_compare.confidence import SequentialBound, first_decision, quantile_interval
+from deploy_compare.confidence import SequentialBound
+from deploy_compare.statistics import latency_summary, slo_trial_decision
 
 QUANTILES = (0.5, 0.9, 0.99)
 COVERAGE_FLOOR = 0.94
@@ -70,26 +72,44 @@ def coverage(draw: Callable, truth: Callable, n: int, runs: int, seed: int) -> d
     held = dict.fromkeys(QUANTILES, 0)
     open_ended = dict.fromkeys(QUANTILES, 0)
     for _ in range(runs):
-        samples = np.sort(draw(rng, n))
+        # the draws are milliseconds; the summary takes nanoseconds and reports ms
+        summary = latency_summary(draw(rng, n) * 1e6)
         for q in QUANTILES:
-            interval = quantile_interval(samples, q, presorted=True)
-            low = -np.inf if interval.low is None else interval.low
-            high = np.inf if interval.high is None else interval.high
-            held[q] += low <= truths[q] <= high
-            open_ended[q] += not interval.bounded
+            low, high = getattr(summary, f"p{q * 100:g}_ci_ms")
+            held[q] += (-np.inf if low is None else low) <= truths[q] <= (np.inf if high is None else high)
+            open_ended[q] += low is None or high is None
     return {q: (held[q] / runs, open_ended[q] / runs) for q in QUANTILES}
 
 
+BOUND_MS = 50.0
+
+
 def pass_rate(over_probability: float, runs: int, cap: int, seed: int) -> tuple[float, float]:
-    """(share of trials that passed, median requests to a decision)."""
+    """(share of trials that passed, median requests to a decision). Each trial: latencies in
+    scheduled order, a share `over_probability` over the bound (half of those failures, which
+    count as over too), decided by the open loop's own verdict function."""
     rule = SequentialBound(percentile=0.99, confidence=0.99, cap=cap)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # which requests are over: the stream the rule is judged on
+    shape = np.random.default_rng(seed + 1)  # their latencies, and which of the over ones failed
     passed, taken = 0, []
     for _ in range(runs):
-        verdict, used = first_decision(rng.random(cap) < over_probability, rule)
-        passed += verdict is True
-        taken.append(used)
+        over = rng.random(cap) < over_probability
+        within = shape.uniform(0.05, 1.0, cap)
+        latencies_ns = np.where(over, shape.uniform(1.01, 3.0, cap), within) * BOUND_MS * 1e6
+        ok = ~(over & (shape.random(cap) < 0.5))
+        decision = slo_trial_decision(latencies_ns, ok, BOUND_MS, rule)
+        passed += decision.verdict is True
+        taken.append(decision.requests)
     return passed / runs, float(np.median(taken))
+
+
+def _share_interval(k: int, n: int) -> tuple[float, float]:
+    """Clopper-Pearson 95% interval of a share k/n: how far the measured rate may be from the true one."""
+    from scipy import stats
+
+    low = 0.0 if k == 0 else float(stats.beta.ppf(0.025, k, n - k + 1))
+    high = 1.0 if k == n else float(stats.beta.ppf(0.975, k + 1, n - k))
+    return low, high
 
 
 def main() -> int:
@@ -112,8 +132,10 @@ def main() -> int:
     print(f"2. the sequential p99-bound rule at 99% confidence, cap {args.cap} requests, {args.runs} trials per case")
     for over, what in ((0.01, "true p99 = bound"), (0.015, "true p99 over the bound"), (0.002, "true p99 well under")):
         share, median_used = pass_rate(over, args.runs, args.cap, seed=int(over * 1e4))
+        low, high = _share_interval(round(share * args.runs), args.runs)
         print(
-            f"  {what:24} over-bound probability {over:.1%}: passed {share:.2%}, median requests to decide {median_used:.0f}"
+            f"  {what:24} over-bound probability {over:.1%}: passed {share:.2%} "
+            f"(95% interval {low:.2%}-{high:.2%}), median requests to decide {median_used:.0f}"
         )
         if over >= 0.01 and share > FALSE_PASS_CEILING:
             failures.append(f"false passes {share:.2%} at over-bound probability {over:.1%}")

@@ -103,3 +103,11 @@ def test_compare_needs_apart_intervals_and_a_real_effect():
     assert compare(Interval(9.9, 10.1, 0.95), Interval(10.25, 10.4, 0.95), 10.0, 10.3) == "tied"  # under 5%
     assert compare(a, Interval(None, 20.0, 0.95), 10.0, 15.0) == "tied"  # an open end proves nothing
     assert compare(a, a, None, 10.0) == "unknown"
+
+
+@pytest.mark.parametrize("df", [1, 2, 4, 9, 30])
+def test_student_t_quantile_matches_scipy(df):
+    from deploy_compare.confidence import student_t_quantile
+
+    for p in (0.975, 0.995):
+        assert student_t_quantile(p, df) == pytest.approx(stats.t.ppf(p, df), rel=1e-4)

@@ -46,7 +46,8 @@ def test_config_dataclass_defaults_are_default_toml(monkeypatch):
     assert run.run == RunSection()
     assert run.bench_config() == BenchConfig()
     settings = run.load_settings()
-    assert settings.closed == LoadConfig() and settings.slo == SloConfig()
+    # the one setting `run` adds: the SLO bound, so every level reports its goodput
+    assert settings.closed == LoadConfig(slo_bound_ms=SloConfig().p99_bound_ms) and settings.slo == SloConfig()
     assert tune_settings(run) == TuneSettings()
     bare = dataclasses.replace(run, raw={})  # no [load] table at all: the same defaults
     assert bare.batch_sizes() == run.batch_sizes() and bare.batch_levels() == run.batch_levels()
@@ -87,11 +88,14 @@ def test_bad_values_stop_before_any_work(tmp_path, capsys):
     assert "warmup_s must be >= 0" in err and "manifest" not in err
 
 
-def test_repeat_defaults_to_three_in_full_one_in_quick_and_the_flag_wins(tmp_path):
+def test_repeat_defaults_to_two_one_in_quick_three_in_thorough_and_the_flag_wins(tmp_path):
     from deploy_compare.commands.run import _overrides
     from deploy_compare.deploy.plan import served_plan
 
-    assert load_run_config().run.repeat == 3 and load_run_config(quick=True).run.repeat == 1
+    assert load_run_config().run.repeat == 2 and load_run_config(quick=True).run.repeat == 1
+    assert load_run_config(thorough=True).run.repeat == 3 and load_run_config(thorough=True).profile == "thorough"
+    with pytest.raises(ConfigError, match="choose one profile"):
+        load_run_config(quick=True, thorough=True)
     args = build_parser().parse_args(["run", "--quick", "--repeat", "2"])
     assert load_run_config(quick=True, overrides=_overrides(args)).run.repeat == 2
     toml = tmp_path / "r.toml"
@@ -115,7 +119,8 @@ def test_load_measures_batch_size_1_unless_asked_for_more(tmp_path):
     def sizes(*extra):
         return run_config_from_args(build_parser().parse_args(LOAD + list(extra))).batch_sizes()
 
-    assert load_run_config().batch_sizes() == [1, 8, 32]  # `run`
+    assert load_run_config().batch_sizes() == [1, 8]  # `run`
+    assert load_run_config(thorough=True).batch_sizes() == [1, 8, 32]
     assert sizes() == [1] and sizes("--quick") == [1]
     assert sizes("--batch-size", "1,8") == [1, 8]
     toml = tmp_path / "b.toml"

@@ -22,8 +22,8 @@ about the latency distribution (latencies are skewed, multi-modal, heavy-tailed)
   at least a minimum effect (`compare`); otherwise a tie, said as such.
 
 A pure module (stdlib + numpy, Python 3.9 syntax) so the standalone edge runner can put
-intervals beside its percentiles too (edge/assemble.py PURE_MODULES); scipy is imported
-only by `mean_interval`, which runs on the host.
+intervals beside its percentiles too (edge/assemble.py PURE_MODULES): no scipy, even for
+Student's t (student_t_quantile).
 """
 
 from __future__ import annotations
@@ -231,18 +231,59 @@ def _max_over(percentile: float, confidence: float, cap: int) -> int:
     return t
 
 
+class SequentialTrial:
+    """One trial's running decision: completions fed in SCHEDULED order, each over the bound
+    or not (a failure or a drop is over). The open loop feeds it live to stop early; the
+    analysis and the benchmark replay a trial through it (statistics.slo_trial_decision)."""
+
+    def __init__(self, rule: SequentialBound) -> None:
+        self.rule = rule
+        self.completed = 0
+        self.over = 0
+        self.verdict: Optional[bool] = None
+
+    def add(self, over: bool) -> Optional[bool]:
+        """Count one more completion; the verdict (kept once decided: later ones do not count)."""
+        if self.verdict is None:
+            self.completed += 1
+            self.over += bool(over)
+            self.verdict = self.rule.decide(self.completed, self.over)
+        return self.verdict
+
+
 def first_decision(over_flags: Sequence[bool], rule: SequentialBound) -> Tuple[Optional[bool], int]:
     """Replays completions in order: (decision, requests it took); (None, n) when undecided."""
-    over = 0
-    for i, flag in enumerate(over_flags, start=1):
-        over += bool(flag)
-        verdict = rule.decide(i, over)
-        if verdict is not None:
-            return verdict, i
-    return None, len(over_flags)
+    trial = SequentialTrial(rule)
+    for flag in over_flags:
+        if trial.add(bool(flag)) is not None:
+            break
+    return trial.verdict, trial.completed
 
 
 # ---- repetitions: intervals over run-level figures, and ties --------------------------
+
+
+def _student_t_cdf(x: float, df: int) -> float:
+    """P(T <= x) for x >= 0: 1/2 plus the density integrated from 0 (Simpson's rule)."""
+    grid = np.linspace(0.0, x, 4001)
+    log_norm = math.lgamma((df + 1) / 2.0) - math.lgamma(df / 2.0) - 0.5 * math.log(df * math.pi)
+    pdf = np.exp(log_norm - (df + 1) / 2.0 * np.log1p(grid**2 / df))
+    h = x / 4000.0
+    return 0.5 + h / 3.0 * float(pdf[0] + pdf[-1] + 4.0 * pdf[1:-1:2].sum() + 2.0 * pdf[2:-1:2].sum())
+
+
+def student_t_quantile(p: float, df: int) -> float:
+    """The p-quantile (p > 1/2) of Student's t with df degrees of freedom, numpy only (the
+    edge runner has no scipy): bisection on the integrated density."""
+    if not 0.5 < p < 1.0 or df < 1:
+        raise ValueError(f"student_t_quantile: need 1/2 < p < 1 and df >= 1, got p={p}, df={df}")
+    lo, hi = 0.0, 1.0
+    while _student_t_cdf(hi, df) < p:
+        lo, hi = hi, hi * 2.0
+    for _ in range(60):
+        mid = (lo + hi) / 2.0
+        lo, hi = (mid, hi) if _student_t_cdf(mid, df) < p else (lo, mid)
+    return (lo + hi) / 2.0
 
 
 def mean_interval(values: Sequence[float], confidence: float = INTERVAL_CONFIDENCE) -> Interval:
@@ -252,11 +293,9 @@ def mean_interval(values: Sequence[float], confidence: float = INTERVAL_CONFIDEN
     data = [float(v) for v in values if v is not None]
     if len(data) < 2:
         return Interval(None, None, confidence)
-    from scipy import stats  # host only: never called by the edge runner
-
     mean = float(np.mean(data))
     sem = float(np.std(data, ddof=1)) / math.sqrt(len(data))
-    half = float(stats.t.ppf(0.5 + confidence / 2.0, len(data) - 1)) * sem
+    half = student_t_quantile(0.5 + confidence / 2.0, len(data) - 1) * sem
     return Interval(mean - half, mean + half, confidence)
 
 

@@ -44,6 +44,7 @@ def _full_profile() -> dict[str, Any]:
     with open(DEFAULT_TOML, "rb") as fh:
         data = tomllib.load(fh)
     data.pop("quick", None)
+    data.pop("thorough", None)
     return data
 
 

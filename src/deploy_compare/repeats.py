@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .confidence import INTERVAL_CONFIDENCE, Interval, mean_interval
+
 
 def finite(value: Any) -> float | None:
     """A finite float, else None (bools, None, text and NaN/inf are not figures)."""
@@ -92,6 +94,40 @@ def spread_of(points: Iterable[dict[str, Any]], key: str) -> Spread | None:
     return Spread.of(p.get(key) for p in points)
 
 
+def ci_hull(points: Iterable[dict[str, Any]], key: str) -> Interval | None:
+    """The hull of the repetitions' own 95% intervals of a percentile (<key>_ci_ms, e.g.
+    p50_ci_ms): every repetition's interval lies within it; an end any of them could not
+    bound is None. None when a repetition recorded no interval (older records)."""
+    points = [p for p in points if isinstance(p, dict)]
+    cis = [p.get(key.removesuffix("_ms") + "_ci_ms") for p in points]
+    pairs = [ci for ci in cis if isinstance(ci, list) and len(ci) == 2]
+    if not points or len(pairs) < len(cis):
+        return None
+    lows, highs = [finite(ci[0]) for ci in pairs], [finite(ci[1]) for ci in pairs]
+    return Interval(
+        None if None in lows else min(v for v in lows if v is not None),
+        None if None in highs else max(v for v in highs if v is not None),
+        INTERVAL_CONFIDENCE,
+    )
+
+
+def figure_interval(points: Iterable[dict[str, Any]], key: str) -> Interval | None:
+    """Where a figure over its repetitions may lie (95%), for ties (confidence.compare):
+    three or more repetitions: Student's t interval of their mean; fewer: the hull of the
+    samples' own intervals (ci_hull) where recorded, else the range of two repetitions;
+    None for one value without an interval of its own (the caller's fallback rule applies)."""
+    points = [p for p in points if isinstance(p, dict)]
+    values = [v for v in (finite(p.get(key)) for p in points) if v is not None]
+    if len(values) >= 3:
+        return mean_interval(values)
+    hull = ci_hull(points, key) if values else None
+    if hull is not None:
+        return hull
+    if len(values) == 2:
+        return Interval(min(values), max(values), INTERVAL_CONFIDENCE)
+    return None
+
+
 def median_point(points: list[dict[str, Any]]) -> dict[str, Any]:
     """One point standing for its repetitions: the first one's fields, each number replaced by
     the median over the repetitions (for plots and one-line summaries)."""
@@ -138,7 +174,10 @@ def combine_slo(repeats: list[dict[str, Any]], trials: list[dict[str, Any]]) -> 
         note = "; ".join(f"repetition {repetition(r)}: {n}" for r, n in zip(repeats, notes) if n)
     return {
         "p99_bound_ms": repeats[0].get("p99_bound_ms"),
+        "confidence": repeats[0].get("confidence"),
         "max_rate_rps": rates.median if found else None,
+        # the t-interval of the mean rate over repetitions (report/verdicts.py compares by it)
+        "rate_ci_rps": mean_interval([0.0 if p is None else p for p in passes]).as_list() if found else None,
         "lowest_failing_rate_rps": fail_spread.median if fail_spread else None,
         "limited_by_client": any(bool(r.get("limited_by_client")) for r in repeats),
         "confirmed": None if all(c is None for c in confirmations) else all(c is True for c in confirmations),

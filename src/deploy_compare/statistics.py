@@ -9,6 +9,10 @@ Statistics that any path reports belong here, not beside the path.
 
 Percentiles are exact: numpy's default (linear) interpolation over ALL samples, no
 histogram bucketing, no sampling; every numpy version on a device computes it the same way.
+Each reported percentile carries its distribution-free 95% interval from the same samples
+(confidence.quantile_interval): <name>_ci_ms = [low, high], an end the samples cannot bound
+None. An SLO trial's verdict is decided here too, from the same latencies in scheduled
+order (slo_trial_decision, the rule the open loop stops by).
 
 A pure module (stdlib + numpy only, Python 3.9 syntax): edge-bundle assembles it into
 the standalone run_edge.py (edge/assemble.py).
@@ -17,9 +21,11 @@ the standalone run_edge.py (edge/assemble.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
+
+from .confidence import INTERVAL_CONFIDENCE, Interval, SequentialBound, SequentialTrial, quantile_interval
 
 #: (name, q): the percentiles every latency summary reports, as <name>_ms
 PERCENTILES: Tuple[Tuple[str, float], ...] = (
@@ -29,6 +35,11 @@ PERCENTILES: Tuple[Tuple[str, float], ...] = (
     ("p99", 99.0),
     ("p999", 99.9),
 )
+#: the percentiles that carry an interval (p999 would need ~3,700 samples for an upper end)
+INTERVAL_PERCENTILES: Tuple[Tuple[str, float], ...] = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0))
+
+#: [low, high] in ms, an end the samples cannot bound None; None for an empty window
+CiMs = Optional[List[Optional[float]]]
 
 
 @dataclass(frozen=True)
@@ -44,8 +55,11 @@ class LatencyStats:
     p99_ms: Optional[float]
     p999_ms: Optional[float]
     max_ms: Optional[float]
+    p50_ci_ms: CiMs = None
+    p90_ci_ms: CiMs = None
+    p99_ci_ms: CiMs = None
 
-    def figures_ms(self) -> Dict[str, Optional[float]]:
+    def figures_ms(self) -> Dict[str, object]:
         """The <name>_ms figures by field name (what result records store)."""
         return {
             "mean_ms": self.mean_ms,
@@ -56,6 +70,9 @@ class LatencyStats:
             "p99_ms": self.p99_ms,
             "p999_ms": self.p999_ms,
             "max_ms": self.max_ms,
+            "p50_ci_ms": self.p50_ci_ms,
+            "p90_ci_ms": self.p90_ci_ms,
+            "p99_ci_ms": self.p99_ci_ms,
         }
 
 
@@ -65,6 +82,8 @@ def latency_summary(samples_ns: np.ndarray) -> LatencyStats:
     if ns.size == 0:
         return LatencyStats(0, None, None, None, None, None, None, None, None)
     p50, p90, p95, p99, p999 = (float(v) / 1e6 for v in np.percentile(ns, [q for _, q in PERCENTILES]))
+    ordered = np.sort(ns)
+    ci = {name: _ms(quantile_interval(ordered, q / 100.0, presorted=True)) for name, q in INTERVAL_PERCENTILES}
     return LatencyStats(
         count=int(ns.size),
         mean_ms=float(ns.mean()) / 1e6,
@@ -75,7 +94,27 @@ def latency_summary(samples_ns: np.ndarray) -> LatencyStats:
         p99_ms=p99,
         p999_ms=p999,
         max_ms=float(ns.max()) / 1e6,
+        p50_ci_ms=ci["p50"],
+        p90_ci_ms=ci["p90"],
+        p99_ci_ms=ci["p99"],
     )
+
+
+def _ms(interval: Interval) -> List[Optional[float]]:
+    """An interval over nanoseconds as [low, high] in ms (None ends stay None)."""
+    return [None if v is None else v / 1e6 for v in interval.as_list()]
+
+
+def precise(stats: LatencyStats, max_relative_width: float) -> bool:
+    """True when the p50 and p99 intervals are both bounded and at most `max_relative_width`
+    of their estimate wide: the stop rule of closed-loop levels and in-process timings."""
+    for ci, estimate in ((stats.p50_ci_ms, stats.p50_ms), (stats.p99_ci_ms, stats.p99_ms)):
+        if ci is None or estimate is None:
+            return False
+        width = Interval(ci[0], ci[1], INTERVAL_CONFIDENCE).relative_width(estimate)
+        if width is None or width > max_relative_width:
+            return False
+    return True
 
 
 def throughput_per_s(items: int, wall_ns: int) -> float:
@@ -120,6 +159,48 @@ def percentile_including_failures_ms(latencies_ns: np.ndarray, n_failed: int, q:
     allv = np.concatenate([lat, np.full(n_failed, _FAILED_NS)])
     v = float(np.percentile(allv, q))
     return None if v >= _FAILED_NS / 2 else v / 1e6
+
+
+def including_failures_interval_ms(latencies_ns: np.ndarray, n_failed: int, q: float) -> CiMs:
+    """The interval of percentile_including_failures_ms: an end among the failures is None."""
+    lat = np.asarray(latencies_ns, dtype=np.float64)
+    if lat.size + n_failed == 0:
+        return None
+    ordered = np.concatenate([np.sort(lat), np.full(n_failed, _FAILED_NS)])
+    low, high = quantile_interval(ordered, q / 100.0, presorted=True).as_list()
+    return [None if v is None or v >= _FAILED_NS / 2 else v / 1e6 for v in (low, high)]
+
+
+def over_bound(latencies_ns: np.ndarray, ok: np.ndarray, bound_ms: float) -> np.ndarray:
+    """Per request: over the latency bound, or failed (an error or a drop meets no bound)."""
+    return ~np.asarray(ok, dtype=bool) | (np.asarray(latencies_ns, dtype=np.float64) > bound_ms * 1e6)
+
+
+class TrialDecision(NamedTuple):
+    """An SLO trial's verdict by the sequential rule: True pass, False fail, None undecided."""
+
+    verdict: Optional[bool]
+    requests: int  # the requests (in scheduled order) the verdict rests on
+    over: int  # of them over the bound or failed
+
+
+def slo_trial_decision(
+    latencies_ns: np.ndarray, ok: np.ndarray, bound_ms: float, rule: SequentialBound
+) -> TrialDecision:
+    """The verdict of "p99 <= bound_ms" for requests given in SCHEDULED order (latency =
+    completion - scheduled send; ok False for a failure or a drop), replayed through the
+    SequentialTrial the open loop stops by: the first point at which it decided."""
+    trial = SequentialTrial(rule)
+    for flag in over_bound(latencies_ns, ok, bound_ms):
+        if trial.add(bool(flag)) is not None:
+            break
+    return TrialDecision(trial.verdict, trial.completed, trial.over)
+
+
+def goodput_per_s(latencies_ns: np.ndarray, bound_ms: float, window_ns: float) -> float:
+    """Good answers within the latency bound, per second of the window."""
+    within = int(np.count_nonzero(np.asarray(latencies_ns, dtype=np.float64) <= bound_ms * 1e6))
+    return rate_per_s(within, window_ns)
 
 
 class SendLag(NamedTuple):

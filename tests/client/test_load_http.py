@@ -225,7 +225,8 @@ def test_slo_search_brackets_a_server_of_fixed_capacity(endpoint):
     payloads = payloads_for(endpoint, [(5, 4, 1)])
     # The server shares this process's GIL; a 10 ms late threshold keeps its CPU bursts
     # from being read as a client that fell behind.
-    cfg = LoadConfig(duration_s=1.5, warmup_s=0.3, min_requests=50, max_in_flight=64, late_threshold_ms=10.0)
+    # duration_s is each trial's cap: ~528 requests pass a trial at 99% confidence, ~4 s at 150/s
+    cfg = LoadConfig(duration_s=10.0, warmup_s=0.3, min_requests=50, max_in_flight=64, late_threshold_ms=10.0)
     slo = SloConfig(p99_bound_ms=50.0, start_rate_rps=50.0, max_rate_rps=800.0, max_trials=6, rel_tolerance=0.1)
     s = find_max_rate_under_slo(endpoint, payloads, cfg, slo)
     searched = [t for t in s.trials if not t.confirm]
@@ -235,7 +236,7 @@ def test_slo_search_brackets_a_server_of_fixed_capacity(endpoint):
     failed = {t.rate_rps for t in s.trials if not t.passed}
     for t in s.trials:
         if t.passed:  # below the reported rate, or at a rate that also failed (a confirmation)
-            assert t.result.p99_incl_failures_ms <= slo.p99_bound_ms
+            assert t.result.slo_verdict is True and t.result.stop_reason == "decided"
             assert t.rate_rps <= s.max_rate_rps or t.rate_rps in failed
         else:
             assert t.reason and t.rate_rps >= s.lowest_failing_rate_rps
@@ -245,6 +246,45 @@ def test_slo_search_brackets_a_server_of_fixed_capacity(endpoint):
     if s.confirmed:
         assert at_best[-1].result.seed != at_best[0].result.seed
     assert s.best is not None and s.best.target_rate_rps == s.max_rate_rps
+
+
+#: the trials' bound: far from both servers' delays, so a busy machine's stalls decide nothing
+BOUND_MS = 250.0
+
+
+def sequential_trial(endpoint: Endpoint, delay_ms: float, rate: float, duration_s: float) -> LoadResult:
+    """One SLO trial (p99 <= BOUND_MS at 99% confidence) at a constant rate against a server
+    that answers every request after `delay_ms`, concurrently (mode 0)."""
+    from deploy_compare.clients.slo import trial_config
+
+    base = LoadConfig(duration_s=duration_s, warmup_s=0.3, arrival="constant", late_threshold_ms=10.0)
+    cfg = trial_config(base, SloConfig(p99_bound_ms=BOUND_MS), rate, seed=0)
+    return run_open_loop(endpoint, payloads_for(endpoint, [(delay_ms, 0, 1)]), cfg)
+
+
+def test_a_sequential_trial_passes_as_soon_as_the_rule_allows(endpoint):
+    from deploy_compare.confidence import SequentialBound
+
+    needed = SequentialBound(confidence=0.99, cap=20000).threshold(0)  # 528: none over, error spent over the looks
+    r = sequential_trial(endpoint, delay_ms=5.0, rate=150.0, duration_s=20.0)
+    assert r.slo_verdict is True and r.slo_over_bound == 0 and r.slo_decided_after == needed
+    assert r.stop_reason == "decided"
+    # stopped at ~528 / 150 = 3.5 s, not at its 20 s cap: the requests after the decision are
+    # the ones already in flight or due within a tick of the window
+    assert needed <= r.requests < needed + 0.5 * 150 and r.window_s < 8.0
+    assert r.goodput_rps is not None and r.goodput_rps > 0.8 * 150
+
+
+def test_a_sequential_trial_fails_as_soon_as_a_pass_is_impossible(endpoint):
+    from deploy_compare.confidence import SequentialBound
+
+    # every answer takes 400 ms > 250 ms: the trial fails once more are over than a pass
+    # within the 20000-request cap allows (134), long before its 20 s cap
+    most = SequentialBound(confidence=0.99, cap=20000).max_over
+    r = sequential_trial(endpoint, delay_ms=400.0, rate=150.0, duration_s=20.0)
+    assert r.slo_verdict is False and r.slo_over_bound == most + 1 == r.slo_decided_after
+    assert r.stop_reason == "decided" and r.window_s < 5.0
+    assert r.goodput_rps == 0.0
 
 
 def test_the_event_loop_is_uvloop_when_installed_and_recorded(endpoint, monkeypatch):
@@ -325,3 +365,18 @@ def test_no_collector_pauses_during_a_run_and_no_garbage_cycles_per_request(asgi
         f"{large} objects in cycles after {completed[1]} requests vs {small} after {completed[0]}"
     )
     assert opened < 200 + small, f"{opened} objects in cycles after the open loop vs {small}"
+
+
+@pytest.mark.parametrize(("precision", "reason"), [(9.0, "precise"), (1e-6, "max duration"), (None, "duration")])
+def test_a_closed_loop_stops_when_its_intervals_are_narrow_or_at_its_cap(endpoint, precision, reason):
+    # 400 requests bound p99 (370 needed); a 900% width is met at once, a 0.0001% one never
+    cfg = LoadConfig(
+        duration_s=0.5, warmup_s=0.2, min_requests=400, max_duration_s=3.0, concurrency=4, precision=precision
+    )
+    r = run_closed_loop(endpoint, payloads_for(endpoint, [(1, 0, 1)]), cfg)
+    assert r.stop_reason == reason and r.min_requests_met and r.requests >= 400
+    assert r.p99_ci_ms is not None and r.p99_ci_ms[1] is not None  # enough samples for both ends
+    if reason == "max duration":
+        assert r.window_s >= 3.0 - 0.2 - 0.2  # ran to its cap (warm-up excluded), tick slack
+    else:
+        assert r.window_s < 2.5  # stopped at its minimum, not its cap

@@ -11,16 +11,24 @@ import pytest
 
 from deploy_compare.clients import Endpoint, LoadConfig, LoadResult, SloConfig, find_max_rate_under_slo
 from deploy_compare.clients.slo import bracket, judge
+from deploy_compare.confidence import SequentialBound
 
 pytestmark = pytest.mark.unit
 
 ENDPOINT = Endpoint(url="http://127.0.0.1:9", encoding="kserve_v2", model="m")
-CONFIG = LoadConfig(duration_s=1.0, warmup_s=0.0, min_requests=100)
+# A trial's time cap is long enough for the sequential rule down to ~5/s (a clean pass takes ~528 requests).
+CONFIG = LoadConfig(duration_s=100.0, warmup_s=0.0, min_requests=100)
 
 
 def outcome(rate: float, p99: float | None, *, short: bool = False, seed: int = 0) -> LoadResult:
+    """A trial's result as the analysis leaves it: the sequential rule's verdict (bound 50 ms)
+    passes a p99 of 10 ms after ~528 requests, fails an unbounded one; `short`: undecided."""
     requests = 50 if short else 1000
+    verdict = None if short else (p99 is not None and p99 <= 50.0)
     return LoadResult(
+        slo_verdict=verdict,
+        slo_decided_after=requests if short else (528 if verdict else 60),
+        slo_over_bound=0 if verdict or short else 40,
         mode="open",
         protocol="kserve_v2",
         url=ENDPOINT.url,
@@ -105,7 +113,9 @@ def search(server: Scripted, **slo) -> object:
 
 def test_a_trial_cut_short_by_the_cap_does_not_pass():
     passed, reason = judge(outcome(100.0, 5.0, short=True), SloConfig())
-    assert not passed and "cut short" in reason
+    assert not passed and "undecided after 50 requests" in reason and "at 99% confidence not shown" in reason
+    passed, reason = judge(outcome(100.0, None), SloConfig())
+    assert not passed and "40 of 60 requests over 50 ms or failed" in reason
     assert judge(outcome(100.0, 5.0), SloConfig()) == (True, "")
 
 
@@ -124,7 +134,7 @@ def test_the_rate_found_is_confirmed_on_another_seed_and_trials_are_apart():
 def test_a_lucky_rate_that_fails_its_confirmation_is_replaced_by_the_next_lower_one():
     # 562.5 passes once (lucky), fails when repeated: the answer moves down to 550 and is confirmed there.
     server = Scripted(capacity=550.0, flaky=(562.5,))
-    result = search(server, start_rate_rps=150.0, max_trials=8)
+    result = search(server, start_rate_rps=150.0, max_trials=8, confirm_trials=2)
     rates = [(t.rate_rps, t.passed, t.confirm) for t in result.trials]
     assert (562.5, True, False) in rates and (562.5, False, True) in rates
     assert result.max_rate_rps < 562.5 and result.lowest_failing_rate_rps == 562.5
@@ -151,11 +161,13 @@ def test_halving_stops_at_a_rate_too_low_to_reach_min_requests():
     server = Scripted(capacity=10.0, short_below=60.0)
     result = search(server, max_trials=8)
     assert [r for r, _ in server.calls] == [100.0, 50.0]  # 50/s was cut short: 25/s would be too
-    assert result.max_rate_rps is None and "cut short" in result.note
+    assert result.max_rate_rps is None and "ended undecided at its cap" in result.note
 
 
 def test_bracket_counts_a_rate_that_passed_once_and_failed_once_as_failing():
-    trials = search(Scripted(capacity=550.0, flaky=(562.5,)), start_rate_rps=150.0, max_trials=8).trials
+    trials = search(
+        Scripted(capacity=550.0, flaky=(562.5,)), start_rate_rps=150.0, max_trials=8, confirm_trials=2
+    ).trials
     assert bracket(trials)[1] == 562.5
     assert bracket([]) == (None, None)
 
@@ -169,11 +181,21 @@ def test_the_load_table_shows_p99_with_failures_counted_next_to_p99():
     assert _row(outcome(100.0, None))[headers_at + 1] == "unbounded"  # over 1% failed: no p99 bounds it
 
 
-def closed_c1(throughput: float, p50: float, p99: float, requests: int = 1000) -> LoadResult:
-    """The concurrency-1 closed loop run just before a search (deploy/scenario.py passes it as `single`)."""
+def closed_c1(
+    throughput: float, p50: float, p99: float, requests: int = 1000, p99_low: float | None = None
+) -> LoadResult:
+    """The concurrency-1 closed loop run just before a search (deploy/scenario.py passes it as
+    `single`); `p99_low`: the lower end of its p99's 95% interval (default: 90% of the p99)."""
     single = outcome(throughput, p99)
+    low = p99 * 0.9 if p99_low is None else p99_low
     return dataclasses.replace(
-        single, mode="closed", concurrency=1, target_rate_rps=None, requests=requests, p50_ms=p50
+        single,
+        mode="closed",
+        concurrency=1,
+        target_rate_rps=None,
+        requests=requests,
+        p50_ms=p50,
+        p99_incl_failures_ci_ms=[low, None],
     )
 
 
@@ -189,10 +211,11 @@ def test_one_request_at_a_time_over_the_bound_runs_no_trial():
     slow = search_after(server, closed_c1(throughput=15.0, p50=60.0, p99=90.0, requests=40))
     assert server.calls == [] and slow.max_rate_rps is None and slow.trials == []
     assert "p50 60.00 ms > 50 ms" in slow.note and "no trial was run" in slow.note
-    # p99 over the bound settles it only with as many requests as a trial needs (CONFIG: 100)
-    assert search_after(server, closed_c1(15.0, 40.0, 90.0, requests=100)).trials == []
-    few = search_after(Scripted(capacity=1000.0), closed_c1(15.0, 40.0, 90.0, requests=40), max_trials=2)
-    assert few.trials  # 40 requests' p99 is their slowest: the trials decide
+    # p99 over the bound settles it only when its 95% interval lies above the bound
+    sure = search_after(server, closed_c1(15.0, 40.0, 90.0, p99_low=60.0))
+    assert sure.trials == [] and "95% interval from 60.00 ms" in sure.note
+    few = search_after(Scripted(capacity=1000.0), closed_c1(15.0, 40.0, 90.0, p99_low=45.0), max_trials=2)
+    assert few.trials  # the interval reaches under the bound: the trials decide
 
 
 def test_the_search_starts_at_half_the_concurrency_1_throughput_and_halves_no_lower_than_a_quarter():
@@ -210,18 +233,21 @@ def test_the_search_starts_at_half_the_concurrency_1_throughput_and_halves_no_lo
 
 
 def test_the_search_never_starts_or_halves_below_the_lowest_rate_a_trial_can_judge():
-    # The full profile's trials: 2000 requests before a 120 s stop (2 s of warm-up): ~16.9/s.
-    strict = LoadConfig(duration_s=10.0, warmup_s=2.0, min_requests=2000, max_duration_s=120.0)
+    # Trials capped at 10 s: a clean pass at 99% needs ~528 requests in them, so ~52.8/s, and
+    # 25% over it so that a Poisson schedule holds them.
+    strict = LoadConfig(duration_s=10.0, warmup_s=2.0, min_requests=100)
+    floor = 1.25 * SequentialBound(confidence=0.99, cap=20000).threshold(0) / 10.0
+    assert 65.0 < floor < 67.0
     server = Scripted(capacity=1000.0)
     settings = SloConfig(p99_bound_ms=50.0, start_rate_rps=100.0, max_trials=2)
     single = closed_c1(throughput=25.0, p50=30.0, p99=45.0, requests=100)
     find_max_rate_under_slo(ENDPOINT, None, strict, settings, run=server.run, settle=server.settle, single=single)
-    assert server.calls[0][0] == pytest.approx(2000 / 118)  # not 12.5/s: cut short, it would judge nothing
+    assert server.calls[0][0] == pytest.approx(floor)  # not 12.5/s: it would end undecided
     never = Scripted(capacity=1.0)
     wide = dataclasses.replace(settings, max_trials=8)
     result = find_max_rate_under_slo(ENDPOINT, None, strict, wide, run=never.run, settle=never.settle)
-    assert [r for r, _ in never.calls] == [100.0, 50.0, 25.0, pytest.approx(2000 / 118)]
-    assert "min_requests=2000 before max_duration_s=120" in result.note
+    assert [r for r, _ in never.calls] == [100.0, pytest.approx(floor)]
+    assert "can show p99 <= 50 ms at 99% confidence within its 10 s" in result.note
 
 
 def test_a_repetition_that_ran_no_trial_bounds_nothing_in_the_combined_bracket():

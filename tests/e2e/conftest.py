@@ -24,6 +24,7 @@ min_duration_s = 0.2
 throughput_min_iterations = 3
 throughput_min_duration_s = 0.1
 correctness_samples = 32
+max_duration_s = 0.5         # the single-stream run's cap while its intervals narrow
 """
 # Short but complete: every stage runs for real, only the durations shrink.
 SHORT_SETTINGS = (
@@ -37,11 +38,15 @@ concurrency = [1, 4]
 warmup_s = 0.3
 duration_s = 1.5
 min_requests = 30
-batch_sizes = [1, 8]         # the batch dimension and --quick's tune stage (1 setting a stack) run too
+max_duration_s = 3.0         # a level's cap while its intervals narrow ([quick.load] precision)
+batch_sizes = [1, 8]         # the batch dimension and a tune stage (1 setting a stack) run too
+batch_concurrency = [1]
 [slo]
-duration_s = 1.5
-min_requests = 40
+duration_s = 3.0             # each trial's cap: the sequential rule passes ~528 requests (>= ~220/s here)
 max_trials = 3
+[tune]
+enabled = true
+max_settings = 1
 """
 )
 

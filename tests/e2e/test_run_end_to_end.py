@@ -106,6 +106,31 @@ def test_every_v2_stack_measured_for_real(quick_run, target):
         assert len(s.server_cores) == 1
 
 
+def test_figures_carry_intervals_and_trials_their_sequential_verdict(quick_run):
+    """Issue 23: every percentile with its 95% interval and why its run stopped; every SLO
+    trial decided by the sequential rule at the configured confidence."""
+    _, run_dir = quick_run
+    results = load_results(run_dir)
+    measured = [s for s in results.served if s.status == "OK"]
+    assert measured
+    for s in measured:
+        for p in s.sweep:
+            low, high = p["p99_ci_ms"]
+            assert low is None or low <= p["p99_ms"], p
+            assert p["p50_ci_ms"][0] <= p["p50_ms"] <= p["p50_ci_ms"][1]
+            assert p["stop_reason"] in ("precise", "duration", "max duration", "max requests")
+            assert p["goodput_rps"] is not None and p["goodput_rps"] <= p["throughput_rps"] + 1e-9
+        assert s.slo["confidence"] == 0.99
+        for t in s.slo["trials"]:
+            r = t["result"]
+            assert r["slo_confidence"] == 0.99 and r["stop_reason"] in ("decided", "schedule", "max duration")
+            if t["passed"]:  # a pass is the rule's, never a timer's
+                assert r["slo_verdict"] is True and r["stop_reason"] == "decided"
+    local = [r for r in results.local if r.get("status") == "OK"]
+    assert local and all(r["p50_ci_ms"] is not None and r["stop_reason"] for r in local)
+    assert "at 99% confidence" in (run_dir / "report.md").read_text()
+
+
 def test_cores_recorded(quick_run):
     _, run_dir = quick_run
     results = load_results(run_dir)

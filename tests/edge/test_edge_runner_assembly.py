@@ -109,6 +109,22 @@ def test_every_name_the_script_uses_is_defined_in_it(source):
     assert from_pure <= {s.get_name() for s in table.get_symbols() if s.is_assigned() and not s.is_imported()}
 
 
+def test_the_edge_runner_reports_intervals_with_its_percentiles(source, tmp_path):
+    """confidence.py is a pure part (PURE_MODULES) before statistics.py: the device's
+    latency summary carries the same 95% intervals and the precision stop as the host's."""
+    assert assemble.PURE_MODULES.index("confidence") < assemble.PURE_MODULES.index("statistics")
+    import runpy
+
+    import numpy as np
+
+    script = tmp_path / "run_edge.py"
+    script.write_text(source, encoding="utf-8")
+    namespace = runpy.run_path(str(script), run_name="run_edge_under_test")  # defines only: main() is not run
+    summary = namespace["latency_summary"](np.arange(1, 1001, dtype=np.float64) * 1e6)
+    assert summary.p99_ci_ms[0] <= summary.p99_ms <= summary.p99_ci_ms[1]
+    assert namespace["student_t_quantile"](0.975, 4) == pytest.approx(2.7764, abs=1e-3)  # no scipy on a device
+
+
 def test_assembled_runner_runs_where_deploy_compare_is_not_importable(source, tmp_path):
     script = tmp_path / "run_edge.py"
     script.write_text(source, encoding="utf-8")

@@ -133,10 +133,28 @@ def test_with_repetitions_a_change_inside_both_runs_ranges_is_noise(make_results
     report = diff_runs(a, b, 0.10)
     assert not report.regressions
     row = next(r for r in report.rows if r.key == "served torchserve c=1 p50_ms")
-    assert row.rule == "spread" and row.a_range is not None and row.change_pct == pytest.approx(25.0)
+    # three repetitions: t-intervals of the means, [0.75, 1.25] and [1.0, 1.5], overlap: tied
+    assert row.rule == "interval" and row.a_range is not None and row.change_pct == pytest.approx(25.0)
+    assert row.note == "tied"
     worse = _repeated(base, [1.5, 1.6, 1.7])  # 60% apart: beyond 20% + 20%
     flagged = {r.key for r in diff_runs(a, worse, 0.10).regressions}
     assert "served torchserve c=1 p50_ms" in flagged and "served torchserve c=16 p99_ms" in flagged
+
+
+def test_single_runs_compare_by_their_samples_intervals_and_a_minimum_effect(make_results):
+    a = make_results()
+    b = make_results(served=_scaled_served(a, "p50_ms", 1.2, 1))
+    for run, (low, high) in ((a, (0.98, 1.02)), (b, (1.17, 1.23))):
+        for p in run.served[0].sweep:
+            p["p50_ci_ms"] = [
+                p["p50_ms"] * low / (1.2 if run is b else 1.0),
+                p["p50_ms"] * high / (1.2 if run is b else 1.0),
+            ]
+    row = next(r for r in diff_runs(a, b, 0.10).rows if r.key == "served torchserve c=1 p50_ms")
+    assert row.rule == "interval" and row.regression and "intervals apart" in row.note
+    # the same apart intervals under a 25% minimum effect: tied, no regression
+    row = next(r for r in diff_runs(a, b, 0.10, effect=0.25).rows if r.key == "served torchserve c=1 p50_ms")
+    assert row.rule == "interval" and not row.regression and row.note == "tied"
 
 
 def test_a_single_repetition_falls_back_to_the_tolerance_and_says_so(make_results):

@@ -230,3 +230,17 @@ def test_cli_and_bench_packages_import_no_ml_framework():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("precision", "reason"), [(None, "duration"), (2.0, "precise"), (1e-6, "max duration")])
+def test_single_stream_stops_when_its_intervals_are_narrow_or_at_its_cap(precision, reason):
+    from deploy_compare.bench_local.procedure import MeasureSettings, _time_until_precise
+
+    cap_s = 3.0
+    settings = MeasureSettings(min_iterations=400, min_duration_s=0.0, precision=precision, max_duration_s=cap_s)
+    timing, why = _time_until_precise(lambda x: sum(range(2000)), [0], settings)  # ~20 us a call
+    assert why == reason and len(timing.samples_ns) >= 400
+    if reason == "max duration":  # nothing is that precise: sliced on (0.5 s each) to the cap
+        assert timing.wall_ns >= cap_s * 1e9
+    else:  # a 200% width is reached within a slice or two (a preempted call widens p99 for a while)
+        assert timing.wall_ns < cap_s * 1e9

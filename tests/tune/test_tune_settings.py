@@ -24,12 +24,13 @@ def test_every_stack_declares_its_knobs_and_its_grid_is_valid():
     for stack in stacks().values():
         for setting in stack.tune_grid:
             assert set(setting) <= set(stack.tunables), (stack.name, setting)
-    config = load_run_config()
+    config = load_run_config(overrides={"tune": {"enabled": True}})  # the default leaves tuning to --thorough
     settings = tune_settings(config)  # builds every grid setting over its stack's table
     assert settings.enabled and settings.batch_size == 1
+    assert not tune_settings(load_run_config()).enabled and tune_settings(load_run_config(thorough=True)).enabled
     assert grid_for("torchserve", config, settings)[0] == {"batch_size": 8, "max_batch_delay_ms": 5}
     assert grid_for("fastapi_litert", config, settings) == []  # fixed: 1 worker, 1 thread, 1 core
-    assert config.batch_sizes() == [1, 8, 32]
+    assert config.batch_sizes() == [1, 8]
 
 
 @pytest.mark.parametrize(
@@ -61,7 +62,7 @@ def test_a_variant_changes_only_the_stack_table_and_the_batch_size():
     config = config_with(tune={"grids": {"torchserve": [{"workers": 2}]}})
     v = variant(config, "torchserve", {"workers": 2}, 8)
     assert v.section("torchserve")["workers"] == 2 and v.batch_sizes() == [8]
-    assert config.section("torchserve")["workers"] == 1 and config.batch_sizes() == [1, 8, 32]
+    assert config.section("torchserve")["workers"] == 1 and config.batch_sizes() == [1, 8]
     several = config_with(load={"encodings": ["json", "binary"]})
     assert variant(several, "triton", {}, 1).encodings() == ("json",)  # a trial: one SLO search, no sweeps
     assert variant(several, "triton", {}, 1, "binary").encodings() == ("binary",)
@@ -86,18 +87,25 @@ def test_the_best_setting_is_the_highest_passing_rate_and_the_defaults_win_a_tie
 
 
 def test_the_time_left_estimate_counts_batch_sizes_and_tuning():
-    quick = load_run_config(quick=True, overrides={"load": {"encodings": ["json"]}})  # each other one: below
-    # 3 levels x 3.5 s + (5 + 2 confirming) trials x 3.5 s, once more (batch 8: concurrency 1 and
-    # the SLO), 1 setting: start, concurrency 1 and its search
-    search = 7 * 3.5
-    batch8 = 3.5 + search
-    assert served_seconds(quick, "fastapi_onnx") == pytest.approx(8 + 10.5 + search + batch8 + 8 + 3.5 + search)
-    assert served_seconds(quick, "fastapi_litert") == pytest.approx(8 + 10.5 + search + batch8)  # nothing to tune
-    assert served_seconds(quick, "fastapi_onnx", tuning=False) == pytest.approx(8 + 10.5 + search + batch8)
-    two = load_run_config(quick=True, overrides={"load": {"encodings": ["json", "binary"]}})
-    assert served_seconds(two, "fastapi_litert") == pytest.approx(8 + 10.5 + search + batch8 + 10.5)  # + a sweep
-    every = load_run_config(quick=True)  # the default: json, binary and grpc, a sweep each
-    assert served_seconds(every, "fastapi_litert") == pytest.approx(8 + 10.5 + search + batch8 + 2 * 10.5)
+    # The default profile with tuning on, one encoding: a level from its 4 s minimum to its 8 s
+    # cap (precision): 6 s; a trial stops when decided, counted at its warm-up + half its 8 s cap
+    # + the pause: 5.5 s, each search 5 + 1 confirming trials; batch 8: concurrency 1 and its
+    # search; 1 tuning setting: start, concurrency 1 and its search.
+    json_only = {"encodings": ["json"]}
+    config = load_run_config(overrides={"tune": {"enabled": True}, "load": json_only})
+    level, search = 6.0, 6 * 5.5
+    batch8 = level + search
+    main = 8 + 3 * level + search + batch8
+    assert served_seconds(config, "fastapi_onnx") == pytest.approx(main + 8 + level + search)
+    assert served_seconds(config, "fastapi_litert") == pytest.approx(main)  # nothing to tune
+    assert served_seconds(config, "fastapi_onnx", tuning=False) == pytest.approx(main)
+    # Further encodings: the lowest and highest level each. "first": one more encoding, one more
+    # such sweep; "best" (the default): every encoding's first, then the chosen one's full levels.
+    two_first = load_run_config(overrides={"load": {"encodings": ["json", "binary"], "slo_encoding": "first"}})
+    assert served_seconds(two_first, "fastapi_litert") == pytest.approx(main + 2 * level)
+    assert served_seconds(load_run_config(), "fastapi_onnx") == pytest.approx(main + 3 * 2 * level)
+    quick = load_run_config(quick=True, overrides={"load": json_only})
+    assert served_seconds(quick, "fastapi_onnx") == pytest.approx(8 + 2 * 3.75 + 4 * 4.0)  # batch 1, no tuning
     assert "min left" in time_left(quick, ["local", "torchserve", "triton"])
     assert time_left(quick, ["export", "local"]) == ""
 

@@ -13,13 +13,13 @@ figures.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ..batches import Batch, batch_len, take
-from ..statistics import LatencyStats, latency_summary, throughput_per_s, top1_agreement
+from ..statistics import LatencyStats, latency_summary, precise, throughput_per_s, top1_agreement
 from .timing import time_calls
 
 
@@ -39,6 +39,13 @@ class MeasureSettings:
     throughput_min_iterations: int = 30  # per batch size (batch 1 reuses the single-stream run)
     throughput_min_duration_s: float = 1.5
     correctness_samples: int = 256  # held-out samples checked against the reference; 0 = none
+    # Past the minimum, the single-stream run goes on until its p50 and p99 95% intervals are
+    # each at most `precision` of their estimate wide (None: stop at the minimum), for at most
+    # max_duration_s in all (issue 23); the row records how it stopped.
+    # The cap is short: the default run measures 33 rows twice, and a busy machine's tail
+    # keeps p99 wide for long (a 10 s cap made the in-process stage 6.2 min a repetition).
+    precision: Optional[float] = 0.10
+    max_duration_s: float = 5.0
 
     def __post_init__(self) -> None:
         for name in ("warmup_iterations", "correctness_samples"):
@@ -55,6 +62,12 @@ class MeasureSettings:
                 f"MeasureSettings.max_iterations ({self.max_iterations}) must be >= "
                 f"min_iterations and throughput_min_iterations"
             )
+        if self.precision is not None and not 0 < self.precision < 10:
+            raise ValueError(f"MeasureSettings.precision must be in (0, 10) or None, got {self.precision}")
+        if self.max_duration_s < self.min_duration_s:
+            raise ValueError(
+                f"MeasureSettings.max_duration_s ({self.max_duration_s}) must be >= min_duration_s ({self.min_duration_s})"
+            )
         if not self.batch_sizes or any(int(b) < 1 for b in self.batch_sizes):
             raise ValueError(f"MeasureSettings.batch_sizes must be positive integers, got {self.batch_sizes}")
         object.__setattr__(self, "batch_sizes", tuple(int(b) for b in self.batch_sizes))
@@ -69,6 +82,8 @@ class MeasureSettings:
             throughput_min_iterations=5,
             throughput_min_duration_s=0.25,
             correctness_samples=64,
+            precision=0.5,
+            max_duration_s=2.0,
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -93,6 +108,7 @@ class Measurement:
     top1_agreement: Optional[float]  # None when no reference outputs were given
     samples_checked: int
     notes: List[str] = field(default_factory=list)
+    stop_reason: str = ""  # the single-stream run: "precise", "duration", "max duration", "max iterations"
 
 
 def _batches(x: Batch, size: int, count: int) -> List[Batch]:
@@ -121,7 +137,7 @@ def measure(
 
     for i in range(settings.warmup_iterations):
         predict(singles[i % len(singles)])
-    single = time_calls(predict, singles, settings.min_iterations, settings.min_duration_s, settings.max_iterations)
+    single, stop_reason = _time_until_precise(predict, singles, settings)
     if not single.reached_min_duration:
         notes.append(
             f"single-stream stopped at max_iterations={settings.max_iterations} "
@@ -162,7 +178,35 @@ def measure(
         top1_agreement=agreement,
         samples_checked=checked,
         notes=notes,
+        stop_reason=stop_reason,
     )
+
+
+#: past the minimum, the single-stream run is extended in slices of this length between checks
+PRECISION_SLICE_S = 0.5
+
+
+def _time_until_precise(predict: Callable[[Any], Any], inputs: List[Any], settings: MeasureSettings) -> Tuple[Any, str]:
+    """The minimum (min_iterations AND min_duration_s), then further slices until the p50 and
+    p99 intervals are narrow (statistics.precise), max_duration_s or max_iterations: the
+    timing of all of it, and which rule stopped it."""
+    first = time_calls(predict, inputs, settings.min_iterations, settings.min_duration_s, settings.max_iterations)
+    if settings.precision is None:
+        return first, "duration" if first.reached_min_duration else "max iterations"
+    parts, wall, count = [first.samples_ns], first.wall_ns, len(first.samples_ns)
+    reason = ""
+    while not reason:
+        if precise(latency_summary(np.concatenate(parts)), settings.precision):
+            reason = "precise"
+        elif wall >= settings.max_duration_s * 1e9:
+            reason = "max duration"
+        elif count >= settings.max_iterations:
+            reason = "max iterations"
+        else:
+            more = time_calls(predict, inputs, 1, PRECISION_SLICE_S, settings.max_iterations - count)
+            parts.append(more.samples_ns)
+            wall, count = wall + more.wall_ns, count + len(more.samples_ns)
+    return replace(first, samples_ns=np.concatenate(parts), wall_ns=wall), reason
 
 
 def measure_invoke_only(
@@ -179,5 +223,5 @@ def measure_invoke_only(
     prepared = [prepare(b) for b in _batches(x, 1, min(batch_len(x), 256))]
     for i in range(settings.warmup_iterations):
         run(prepared[i % len(prepared)])
-    timing = time_calls(run, prepared, settings.min_iterations, settings.min_duration_s, settings.max_iterations)
+    timing, _ = _time_until_precise(run, prepared, settings)
     return latency_summary(timing.samples_ns)

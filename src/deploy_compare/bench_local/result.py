@@ -28,6 +28,7 @@ DEVICE_LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 #: JSON Schema keywords for the generated schema (deploy_compare/record_schema.py) of these rows
 _MS = {"schema": {"minimum": 0}}  # a duration in milliseconds (None where not measured)
 _COUNT = {"schema": {"minimum": 0}}
+_CI = {"schema": {"minItems": 2, "maxItems": 2}}
 _NAME = {"schema": {"minLength": 1}}
 _SHARE = {"schema": {"minimum": 0, "maximum": 1}}
 _DEVICE = {"schema": {"pattern": DEVICE_LABEL_PATTERN.pattern}}
@@ -75,6 +76,11 @@ class BenchResult:
     p90_ms: Optional[float] = field(default=None, metadata=_MS)
     p99_ms: Optional[float] = field(default=None, metadata=_MS)
     max_ms: Optional[float] = field(default=None, metadata=_MS)
+    # the 95% intervals of p50/p90/p99 from the same samples: [low, high], an end too few
+    # samples can bound is null (statistics.latency_summary)
+    p50_ci_ms: Optional[List[Optional[float]]] = field(default=None, metadata=_CI)
+    p90_ci_ms: Optional[List[Optional[float]]] = field(default=None, metadata=_CI)
+    p99_ci_ms: Optional[List[Optional[float]]] = field(default=None, metadata=_CI)
     # batch size -> samples/s
     throughput_samples_per_s: Dict[int, float] = field(
         default_factory=dict,
@@ -90,6 +96,11 @@ class BenchResult:
     # (layout conversion and int8 quantize/dequantize included).
     invoke_p50_ms: Optional[float] = field(default=None, metadata=_MS)
     invoke_p99_ms: Optional[float] = field(default=None, metadata=_MS)
+    # how the single-stream run stopped: "precise" (p50 and p99 intervals narrow enough),
+    # "duration" (the minimum, no precision asked), "max duration", "max iterations"
+    stop_reason: Optional[str] = None
+    invoke_p50_ci_ms: Optional[List[Optional[float]]] = field(default=None, metadata=_CI)
+    invoke_p99_ci_ms: Optional[List[Optional[float]]] = field(default=None, metadata=_CI)
     # ops the XNNPACK delegate took (the interpreter's node list)
     xnnpack_ops: Optional[int] = field(default=None, metadata=_COUNT)
     total_ops: Optional[int] = field(default=None, metadata=_COUNT)  # ops in the model
@@ -168,9 +179,11 @@ class BenchResult:
         self.status = "OK"
         self.first_inference_ms = m.first_inference_ms
         self.iterations = m.latency.count
+        self.stop_reason = m.stop_reason
         self.single_stream_duration_s = m.single_stream_duration_s
         self.mean_ms, self.p50_ms, self.p90_ms = m.latency.mean_ms, m.latency.p50_ms, m.latency.p90_ms
         self.p99_ms, self.max_ms = m.latency.p99_ms, m.latency.max_ms
+        self.p50_ci_ms, self.p90_ci_ms, self.p99_ci_ms = m.latency.p50_ci_ms, m.latency.p90_ci_ms, m.latency.p99_ci_ms
         self.throughput_samples_per_s = m.throughput_samples_per_s
         self.top1_agreement, self.samples_checked = m.top1_agreement, m.samples_checked
         # The OS reports peak RSS for all three readings or for none.
@@ -185,6 +198,7 @@ class BenchResult:
     def record_invoke_only(self, latency: LatencyStats, coverage: Optional[KernelCoverage]) -> None:
         """Add the invoke-only figures and the XNNPACK coverage (local worker and edge runner alike)."""
         self.invoke_p50_ms, self.invoke_p99_ms = latency.p50_ms, latency.p99_ms
+        self.invoke_p50_ci_ms, self.invoke_p99_ci_ms = latency.p50_ci_ms, latency.p99_ci_ms
         if coverage is not None:
             self.xnnpack_ops, self.total_ops = coverage.delegated_ops, coverage.total_ops
             self.fallback_ops = list(coverage.fallback_ops)

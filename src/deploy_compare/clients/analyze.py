@@ -7,7 +7,16 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import ProtocolError
-from ..statistics import SendLag, latency_summary, percentile_including_failures_ms, rate_per_s, send_lag
+from ..statistics import (
+    SendLag,
+    goodput_per_s,
+    including_failures_interval_ms,
+    latency_summary,
+    percentile_including_failures_ms,
+    rate_per_s,
+    send_lag,
+    slo_trial_decision,
+)
 from .config import Endpoint, LoadConfig
 from .encodings import encoding_for, error_message
 from .payload import Payloads
@@ -145,6 +154,28 @@ def _open_loop_fields(config: LoadConfig, mode: str) -> dict[str, Any]:
     }
 
 
+def _slo_fields(
+    config: LoadConfig, sched: np.ndarray, done: np.ndarray, ok: np.ndarray, in_window: np.ndarray, window_ns: int
+) -> dict[str, Any]:
+    """Goodput against the bound (good answers within it, counted as throughput is), and an
+    SLO trial's verdict replayed in scheduled order through the rule its loop stopped by."""
+    if config.slo_bound_ms is None:
+        return {}
+    fields: dict[str, Any] = {
+        "goodput_rps": goodput_per_s((done - sched)[ok & in_window], config.slo_bound_ms, window_ns)
+    }
+    if config.sequential:
+        order = np.argsort(sched, kind="stable")
+        decision = slo_trial_decision((done - sched)[order], ok[order], config.slo_bound_ms, config.trial_rule())
+        fields.update(
+            slo_verdict=decision.verdict,
+            slo_decided_after=decision.requests,
+            slo_over_bound=decision.over,
+            slo_confidence=config.slo_confidence,
+        )
+    return fields
+
+
 def analyze_with_samples(
     run: RawRun, endpoint: Endpoint, payloads: Payloads, config: LoadConfig, mode: str
 ) -> tuple[LoadResult, MeasuredSamples]:
@@ -167,7 +198,8 @@ def analyze_with_samples(
     # Throughput: good completions inside [end of warm-up, stop] per second. Requests still
     # in flight at either edge are left out at both ends, so the two biases cancel.
     window_ns = max(run.stop_ns - run.measure_start_ns, 0)
-    completed_in_window = int(np.count_nonzero(ok & (done <= run.stop_ns)))
+    in_window = done <= run.stop_ns
+    completed_in_window = int(np.count_nonzero(ok & in_window))
     lag = SendLag(None, None, None, None)
     if mode == "open":
         lag = send_lag(sched[went], sent[went], config.late_threshold_ms * 1e6)
@@ -196,6 +228,9 @@ def analyze_with_samples(
         throughput_samples_per_s=rate_per_s(completed_in_window, window_ns) * payloads.batch_size,
         **summary,
         p99_incl_failures_ms=percentile_including_failures_ms(latencies, n_failed, 99.0),
+        p99_incl_failures_ci_ms=including_failures_interval_ms(latencies, n_failed, 99.0),
+        stop_reason=run.stop_reason,
+        **_slo_fields(config, sched, done, ok, in_window, window_ns),
         errors=errors,
         dropped=dropped,
         error_examples=examples,

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, LoadError
-from ..statistics import latency_summary, percentile_including_failures_ms, send_lag
+from ..statistics import including_failures_interval_ms, latency_summary, percentile_including_failures_ms, send_lag
 from .analyze import MeasuredSamples
 from .config import Endpoint, LoadConfig
 from .payload import Payloads
@@ -257,6 +257,22 @@ def _label(share: Share) -> str:
     return f"actor {share.index} ({share.where.get('hostname') or share.where.get('node_ip')})"
 
 
+def _merged_verdict(results: list[LoadResult], config: LoadConfig) -> dict[str, Any]:
+    """An SLO trial over several arrival streams: each stream was decided by its own rule
+    (a process stops when ITS stream is decided), so the trial passes only when every
+    stream passed, and fails when any failed; a lost share leaves it undecided."""
+    if not config.sequential:
+        return {}
+    verdicts = [r.slo_verdict for r in results]
+    verdict = False if False in verdicts else (True if all(v is True for v in verdicts) else None)
+    return {
+        "slo_verdict": verdict,
+        "slo_decided_after": sum(r.slo_decided_after or 0 for r in results),
+        "slo_over_bound": sum(r.slo_over_bound or 0 for r in results),
+        "slo_confidence": config.slo_confidence,
+    }
+
+
 def merge(shares: list[Share], config: LoadConfig, mode: str) -> LoadResult:
     """One LoadResult of the load `config` from the actors' shares, percentiles exact."""
     done = [s for s in shares if s.result is not None and s.samples is not None]
@@ -305,6 +321,10 @@ def merge(shares: list[Share], config: LoadConfig, mode: str) -> LoadResult:
         throughput_samples_per_s=sum(r.throughput_rps for r in results) * first.batch_size,
         **summary,
         p99_incl_failures_ms=percentile_including_failures_ms(latencies, failed, 99.0),
+        p99_incl_failures_ci_ms=including_failures_interval_ms(latencies, failed, 99.0),
+        goodput_rps=None if config.slo_bound_ms is None else sum(r.goodput_rps or 0.0 for r in results),
+        stop_reason=", ".join(sorted({r.stop_reason for r in results if r.stop_reason})),
+        **_merged_verdict(results, config),
         errors=errors,
         dropped=sum(r.dropped for r in results),
         error_examples=examples,

@@ -4,6 +4,10 @@ instead of silently pausing the load (no coordinated omission, as wrk2 and MLPer
 LoadGen). At most max_in_flight requests are outstanding (one connection each); an
 arrival finding none free is recorded as DROPPED, never queued and sent late.
 
+An SLO trial (config.sequential) also stops as soon as the sequential rule decides
+"p99 <= bound" (TrialStop): the rule is fed requests in SCHEDULED order, each over the
+bound once it failed, was dropped, or is still unanswered past the bound.
+
 Only collects raw records (records.py); statistics happen elsewhere.
 """
 
@@ -17,6 +21,7 @@ from collections.abc import Callable
 import httpx
 import numpy as np
 
+from ..confidence import SequentialTrial
 from ..errors import ConfigError
 from .config import LoadConfig
 from .connections import (
@@ -40,6 +45,8 @@ def arrival_offsets_ns(config: LoadConfig) -> tuple[list[int], bool]:
     """
     if config.rate_rps is None:
         raise ConfigError("LoadConfig.rate_rps is required for an open-loop run")
+    if config.sequential:
+        return _trial_offsets_ns(config), False
     gap_ns = 1e9 / config.rate_rps
     warmup_ns = config.warmup_s * 1e9
     end_ns = (config.warmup_s + config.duration_s) * 1e9
@@ -65,6 +72,52 @@ def arrival_offsets_ns(config: LoadConfig) -> tuple[list[int], bool]:
     return t[t <= min(need_end, cap_ns)].astype(np.int64).tolist(), cut
 
 
+def _trial_offsets_ns(config: LoadConfig) -> list[int]:
+    """An SLO trial's schedule: up to max_requests arrivals after the warm-up, within
+    max_duration_s (its caps: the sequential rule usually stops it long before)."""
+    assert config.rate_rps is not None
+    gap_ns, warmup_ns, cap_ns = 1e9 / config.rate_rps, config.warmup_s * 1e9, config.max_duration_s * 1e9
+    expected = int(min(cap_ns, warmup_ns + config.max_requests * gap_ns * 1.3) / gap_ns) + 16
+    if config.arrival == "constant":
+        t = np.arange(expected, dtype=np.float64) * gap_ns
+    else:
+        t = np.cumsum(np.random.default_rng(config.seed).exponential(gap_ns, size=expected))
+    t = t[t <= cap_ns]
+    measured = np.nonzero(t >= warmup_ns)[0]
+    if measured.size > config.max_requests:
+        t = t[: measured[config.max_requests - 1] + 1]
+    return t.astype(np.int64).tolist()
+
+
+class TrialStop:
+    """The live sequential decision of an SLO trial: request i (in scheduled order) counts
+    once its outcome is known; the rule sees the known prefix, so it decides on exactly the
+    requests the analysis replays (statistics.slo_trial_decision)."""
+
+    def __init__(self, config: LoadConfig, offsets: list[int], base_ns: int) -> None:
+        assert config.slo_bound_ms is not None
+        self.trial = SequentialTrial(config.trial_rule())
+        self.bound_ns = int(config.slo_bound_ms * 1e6)
+        self.scheduled = [base_ns + o for o in offsets]
+        self.over: list[bool | None] = [None] * len(offsets)
+        warm = base_ns + int(config.warmup_s * 1e9)
+        self.next = next((i for i, t in enumerate(self.scheduled) if t >= warm), len(offsets))
+
+    def completed(self, i: int, over: bool) -> None:
+        self.over[i] = over
+
+    def decided(self, now: int) -> bool:
+        while self.trial.verdict is None and self.next < len(self.over):
+            flag = self.over[self.next]
+            if flag is None:
+                if now - self.scheduled[self.next] <= self.bound_ns:
+                    break  # not answered, and may still be in time
+                flag = True  # unanswered past the bound: over, whatever comes back
+            self.trial.add(flag)
+            self.next += 1
+        return self.trial.verdict is not None
+
+
 async def open_loop(
     payloads: Payloads,
     config: LoadConfig,
@@ -80,19 +133,25 @@ async def open_loop(
     clock = time.perf_counter_ns
     pending: set[asyncio.Task[None]] = set()
 
-    async def one(transport: WorkerConnection, k: int, scheduled: int) -> None:
-        t0 = clock()
-        try:
-            status, body = await transport.send(requests[k])
-        except httpx.TransportError as exc:
-            append((scheduled, t0, clock(), transport_error_kind(exc), k, error_status(exc), repr(exc)))
-        else:
-            append((scheduled, t0, clock(), OK if 200 <= status < 300 else HTTP_STATUS, k, status, body))
-        finally:
-            free.append(transport)
-
     window = RunWindow(config, run, on_progress)
     base = run.start_ns
+    stop = TrialStop(config, offsets, base) if config.sequential else None
+
+    async def one(transport: WorkerConnection, k: int, i: int, scheduled: int) -> None:
+        t0 = clock()
+        body: bytes | str
+        try:
+            status, body = await transport.send(requests[k])
+            done = clock()
+            kind = OK if 200 <= status < 300 else HTTP_STATUS
+        except httpx.TransportError as exc:
+            kind, status, body, done = transport_error_kind(exc), error_status(exc), repr(exc), clock()
+        finally:
+            free.append(transport)
+        append((scheduled, t0, done, kind, k, status, body))
+        if stop is not None:
+            # a 2xx body that later fails to parse is caught by the analysis's replay
+            stop.completed(i, kind != OK or done - scheduled > stop.bound_ns)
 
     async def dispatch() -> None:
         create_task = asyncio.get_running_loop().create_task
@@ -107,11 +166,13 @@ async def open_loop(
             while i < total and base + offsets[i] <= now:
                 k = i % n
                 if free:
-                    task = create_task(one(free.pop(), k, base + offsets[i]))
+                    task = create_task(one(free.pop(), k, i, base + offsets[i]))
                     pending.add(task)
                     task.add_done_callback(pending.discard)
                 else:
                     append((base + offsets[i], 0, 0, DROPPED, k, 0, ""))
+                    if stop is not None:
+                        stop.completed(i, True)
                 i += 1
             # Let the sends just created run (and responses be read) before the next batch;
             # without this a dispatcher that is behind schedule would starve them.
@@ -119,7 +180,7 @@ async def open_loop(
 
     try:
         dispatcher = asyncio.create_task(dispatch())
-        await window.watch(lambda: len(pending), done=dispatcher.done)
+        await window.watch(lambda: len(pending), done=dispatcher.done, decided=None if stop is None else stop.decided)
         await dispatcher
         if pending:
             await asyncio.gather(*list(pending))

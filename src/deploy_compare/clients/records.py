@@ -48,6 +48,7 @@ class RawRun:
     cpu_measure_ns: int = 0  # CPU time of the client's loop thread during the measured window
     wait_measure_ns: int | None = None  # time that thread was runnable but had no CPU (Linux)
     stopped_by_cap: bool = False  # max_duration_s ended the run before min_requests
+    stop_reason: str = ""  # LoadResult.stop_reason
     event_loop: str = ""  # the loop implementation that ran the timing loop (uvloop or asyncio)
 
     def columns(self) -> dict[str, np.ndarray]:

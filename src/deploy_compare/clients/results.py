@@ -6,6 +6,13 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
+def bound_claim(bound_ms: float, confidence: float | None) -> str:
+    """ "p99 <= 50 ms at 99% confidence": what a passing SLO trial showed (the bound alone
+    for records written before trials carried a confidence)."""
+    text = f"p99 <= {bound_ms:g} ms"
+    return text + (f" at {confidence:.0%} confidence" if confidence is not None else "")
+
+
 @dataclass
 class LoadResult:
     """One run (closed loop at one concurrency, or open loop at one rate)."""
@@ -77,6 +84,25 @@ class LoadResult:
     # Per-second throughput, p50, p99 and errors over the measured window (clients/timeseries.py);
     # empty for a run merged from several client processes.
     timeseries: dict[str, Any] = field(default_factory=dict)
+    # The 95% intervals of the percentiles, from the same samples (statistics.latency_summary):
+    # [low, high] in ms, an end the samples cannot bound None (p99 needs about 370 samples).
+    p50_ci_ms: list[float | None] | None = None
+    p90_ci_ms: list[float | None] | None = None
+    p99_ci_ms: list[float | None] | None = None
+    p99_incl_failures_ci_ms: list[float | None] | None = None
+    # Why the run stopped: "precise" (closed loop: p50 and p99 intervals narrow enough),
+    # "decided" (an SLO trial's sequential rule decided), "duration" (min duration and
+    # requests reached), "max duration", "max requests", "schedule" (open loop: every send made).
+    stop_reason: str = ""
+    # Answered within [slo] p99_bound_ms, per second of the window (None: no bound given).
+    goodput_rps: float | None = None
+    # An SLO trial's verdict by the sequential rule (statistics.slo_trial_decision): True the
+    # bound holds at slo_confidence, False it cannot within the cap, None undecided or no trial;
+    # the requests (in scheduled order) and the over-bound ones it rests on.
+    slo_verdict: bool | None = None
+    slo_decided_after: int | None = None
+    slo_over_bound: int | None = None
+    slo_confidence: float | None = None
     # The server's own view of this run (servers/monitor.py ServerUsage.to_dict()): CPU, peak
     # memory, queue/compute split; None when the run was not against a server the toolkit started.
     server: dict[str, Any] | None = None
@@ -132,6 +158,10 @@ class SloResult:
     trials: list[SloTrial]
     note: str = ""
     confirmed: bool | None = None  # max_rate_rps passed a second trial; None: no confirmation was run
+    confidence: float | None = None  # of each passing trial's "p99 <= bound" (None: older records)
+
+    def describe(self) -> str:
+        return bound_claim(self.p99_bound_ms, self.confidence)
 
     @property
     def best(self) -> LoadResult | None:
@@ -147,6 +177,7 @@ class SloResult:
             "trials": [t.to_dict() for t in self.trials],
             "note": self.note,
             "confirmed": self.confirmed,
+            "confidence": self.confidence,
         }
 
     @classmethod
@@ -159,6 +190,7 @@ class SloResult:
             trials=[SloTrial.from_dict(t) for t in d["trials"]],
             note=d.get("note", ""),
             confirmed=d.get("confirmed"),
+            confidence=d.get("confidence"),
         )
 
 

@@ -11,9 +11,13 @@ Bounded search, at most SloConfig.max_trials open-loop runs, then a confirmation
    half the lowest rate that passed (at least the floor below) and confirms that. One lucky
    trial is not an answer.
 
-A rate passes when the trial issued its min_requests (a trial cut short by max_duration_s
-judges nothing), p99 with failures counted as infinitely slow (so errors and drops above 1%
-fail it) is <= p99_bound_ms, and the client was not the bottleneck. A rate failed because of
+A rate passes when the sequential rule (MLPerf LoadGen's early-stopping rule, checked after
+every completion: confidence.SequentialBound) shows "p99 <= p99_bound_ms at [slo] confidence"
+over the trial's requests in scheduled order, failures and drops counted as over the bound,
+and the client was not the bottleneck. The trial stops as soon as the rule decides (about 530
+requests for a clean pass at 99%); it fails as soon as a pass is impossible within
+max_requests, and a trial its duration cap ends undecided fails too (too few requests to show
+the bound at that confidence). A rate failed because of
 the client is never bisected above (higher rates would measure the client), but the search
 still halves below it to find a rate the client can drive: the answer is then a lower bound.
 
@@ -46,24 +50,46 @@ from .results import LoadResult, SloResult, SloTrial
 from .runner import ProgressFn, run_open_loop
 
 
+def trial_config(config: LoadConfig, slo: SloConfig, rate: float, seed: int) -> LoadConfig:
+    """One trial: an open loop at `rate` stopped by the sequential rule, capped at
+    max_requests and at the trial's warm-up + duration_s."""
+    return dataclasses.replace(
+        config,
+        rate_rps=rate,
+        seed=seed,
+        sequential=True,
+        slo_bound_ms=slo.p99_bound_ms,
+        slo_confidence=slo.confidence,
+        max_requests=max(slo.max_requests, config.min_requests),
+        max_duration_s=config.warmup_s + config.duration_s,
+        precision=None,
+    )
+
+
 def judge(result: LoadResult, slo: SloConfig) -> tuple[bool, str]:
+    """The trial's verdict: the sequential rule's, unless the client was the bottleneck."""
     if result.client_bottleneck:
         return False, "client bottleneck: " + "; ".join(result.bottleneck_reasons)
-    if not result.min_requests_met:
-        return False, f"cut short by max_duration_s after {result.requests} requests: too few to judge"
-    p99 = result.p99_incl_failures_ms
-    if p99 is None:
-        failed = result.error_count + result.dropped
-        return False, f"{failed} of {result.requests} requests failed or were dropped (p99 unbounded)"
-    if p99 > slo.p99_bound_ms:
-        return False, f"p99 {p99:.2f} ms > {slo.p99_bound_ms:g} ms"
-    return True, ""
+    n, over = result.slo_decided_after or result.requests, result.slo_over_bound or 0
+    if result.slo_verdict is True:
+        return True, ""
+    shown = slo.describe()
+    if result.slo_verdict is False:
+        return False, f"{over} of {n} requests over {slo.p99_bound_ms:g} ms or failed: {shown} cannot be shown"
+    return False, f"undecided after {n} requests ({over} over) when the trial's cap ended it: {shown} not shown"
 
 
-def lowest_judgeable_rate(config: LoadConfig) -> float:
-    """The lowest rate whose trial can still issue min_requests after its warm-up before
-    max_duration_s stops it: below it every trial is cut short and judges nothing (judge())."""
-    return config.min_requests / (config.max_duration_s - config.warmup_s)
+#: a Poisson schedule of rate x duration arrivals holds fewer about half the time: the floor
+#: asks for this many times the requests a clean pass needs, so a trial at it can decide
+FLOOR_SLACK = 1.25
+
+
+def lowest_judgeable_rate(config: LoadConfig, slo: SloConfig) -> float:
+    """The lowest rate whose trial can pass before its duration cap: a clean pass takes the
+    rule's threshold(0) requests after the warm-up (about 530 at 99%, FLOOR_SLACK over it
+    here); below it every trial ends undecided."""
+    needed = trial_config(config, slo, 1.0, 0).trial_rule().threshold(0)
+    return FLOOR_SLACK * needed / config.duration_s
 
 
 def search_floor(config: LoadConfig, slo: SloConfig, single: LoadResult | None = None) -> tuple[float, str]:
@@ -73,9 +99,8 @@ def search_floor(config: LoadConfig, slo: SloConfig, single: LoadResult | None =
     floors = [
         (slo.min_rate_rps, "[slo] min_rate_rps"),
         (
-            lowest_judgeable_rate(config),
-            f"the lowest rate whose trial issues min_requests={config.min_requests} "
-            f"before max_duration_s={config.max_duration_s:g}",
+            lowest_judgeable_rate(config, slo),
+            f"the lowest rate whose trial can show {slo.describe()} within its {config.duration_s:g} s",
         ),
     ]
     if single is not None and single.throughput_rps > 0:
@@ -91,10 +116,12 @@ def _over_bound_alone(single: LoadResult | None, slo: SloConfig, config: LoadCon
     if single is None:
         return ""
     p50, p99 = single.p50_ms, single.p99_incl_failures_ms
+    # The p99's interval, not its estimate: only a p99 surely over the bound rules every rate out.
+    low = (single.p99_incl_failures_ci_ms or [None, None])[0]
     if p50 is not None and p50 > slo.p99_bound_ms:
         figure = f"p50 {p50:.2f} ms"
-    elif single.requests >= config.min_requests and (p99 is None or p99 > slo.p99_bound_ms):
-        figure = "p99 unbounded (failures)" if p99 is None else f"p99 {p99:.2f} ms"
+    elif low is not None and low > slo.p99_bound_ms:
+        figure = f"p99 {p99:.2f} ms (95% interval from {low:.2f} ms)" if p99 is not None else "p99 unbounded"
     else:
         return ""
     return (
@@ -166,7 +193,7 @@ def find_max_rate_under_slo(
 ) -> SloResult:
     hopeless = _over_bound_alone(single, slo, config)
     if hopeless:
-        return SloResult(slo.p99_bound_ms, None, None, False, [], note=hopeless)
+        return SloResult(slo.p99_bound_ms, None, None, False, [], note=hopeless, confidence=slo.confidence)
     search = _Search(endpoint, payloads, config, slo, on_progress, on_trial, run, settle, single)
     search.bracket()
     search.bisect()
@@ -183,6 +210,7 @@ def find_max_rate_under_slo(
         trials=search.trials,
         note="; ".join(search.notes(best, worst)),
         confirmed=search.confirmed,
+        confidence=slo.confidence,
     )
 
 
@@ -195,7 +223,7 @@ class _Search:
         self.settle = settle or (lambda: wait_healthy(endpoint, slo.pause_s, config.timeout_s + slo.pause_s))
         self.trials: list[SloTrial] = []
         self.client_limited = False
-        self.cut_short = False  # a failing trial could not reach min_requests: lower rates cannot either
+        self.cut_short = False  # a trial ended undecided with none over: lower rates reach fewer requests
         self.searched = 0  # trials spent bracketing and bisecting (max_trials)
         self.confirmed: bool | None = None
         self.stepped: float | None = None  # the rate stepped down to when every passing rate failed a repeat
@@ -209,7 +237,7 @@ class _Search:
         if self.trials:
             self.settle()
         seed = self.config.seed + sum(t.confirm for t in self.trials) + (1 if confirm else 0)
-        config = dataclasses.replace(self.config, rate_rps=rate, seed=seed)
+        config = trial_config(self.config, self.slo, rate, seed)
         result = self.run(self.endpoint, self.payloads, config, self.on_progress)
         passed, reason = judge(result, self.slo)
         t = SloTrial(rate, passed, reason, result, confirm)
@@ -218,7 +246,7 @@ class _Search:
             self.on_trial(t)
         if not passed:
             self.client_limited = self.client_limited or result.client_bottleneck
-            self.cut_short = self.cut_short or not result.min_requests_met
+            self.cut_short = self.cut_short or (result.slo_verdict is None and not result.slo_over_bound)
         return passed
 
     def bracket(self) -> None:
@@ -307,12 +335,8 @@ class _Search:
                 + (f"; {best:g}/s passed once only (unconfirmed)" if best is not None else "")
             )
         if self.cut_short:
-            notes.append("a trial was cut short by max_duration_s before min_requests: it judged nothing")
-        fewest = min((t.result.requests for t in self.trials), default=0)
-        if 0 < fewest < 1000:
-            # p99 of n samples is set by its n/100 slowest: with a few hundred, two or three requests.
             notes.append(
-                f"a trial had only {fewest} requests: its p99 rests on {max(fewest // 100, 1)} sample(s); "
-                "raise duration_s/min_requests for a stable answer"
+                f"a trial ended undecided at its cap ([slo] duration_s, max_requests): too few requests to show "
+                f"{self.slo.describe()}"
             )
         return notes

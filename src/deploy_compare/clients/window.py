@@ -8,10 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from ..statistics import latency_summary, precise
 from .config import LoadConfig
 from .records import OK, RawRun
 
 TICK_S = 0.1
+#: how often a closed loop past its minimum checks whether its intervals are narrow enough
+PRECISION_CHECK_S = 0.5
 _SCHEDSTAT = Path("/proc/thread-self/schedstat")
 
 
@@ -52,8 +57,12 @@ class Progress:
 class RunWindow:
     """Marks the measured window on `run` and decides when a closed loop stops.
 
-    A run stops once BOTH duration_s have passed after the warm-up AND min_requests have
-    finished after it; max_duration_s is the hard cap (then run.stopped_by_cap is set).
+    A closed loop stops once BOTH duration_s have passed after the warm-up AND min_requests
+    have finished after it (the minimum), and, with config.precision set, its p50 and p99
+    intervals are narrow enough; max_duration_s and max_requests are the hard caps
+    (run.stopped_by_cap is set when the cap came before the minimum). run.stop_reason says
+    which rule ended it. An open loop ends when its schedule is sent (`done`) or its
+    sequential rule decided (`decided`).
     CPU is the client's event-loop thread only (time.thread_time_ns), so a server running
     in another thread of the same process (tests) is not counted as client work; so is the
     time that thread waited for a CPU (runqueue_wait_ns).
@@ -75,9 +84,31 @@ class RunWindow:
         self._scanned = 0
         self._measured = 0
         self._errors = 0
+        self._next_check_ns = 0
 
-    async def watch(self, in_flight: Callable[[], int], done: Callable[[], bool] | None = None) -> None:
-        """Tick until the stop rule holds (closed loop) or `done()` (open loop)."""
+    def _closed_stop(self, now: int) -> str:
+        """Why a closed loop stops now ("" = go on)."""
+        config = self.config
+        if self._measured >= config.max_requests:
+            return "max requests"
+        if now < self._measure_end_ns or self._measured < config.min_requests:
+            return ""
+        if config.precision is None:
+            return "duration"
+        if now < self._next_check_ns:
+            return ""
+        self._next_check_ns = now + int(PRECISION_CHECK_S * 1e9)
+        measured = [r for r in self.run.records if r[0] >= self.run.measure_start_ns and r[3] == OK]
+        latencies = np.array([r[2] - r[0] for r in measured], dtype=np.int64)
+        return "precise" if precise(latency_summary(latencies), config.precision) else ""
+
+    async def watch(
+        self,
+        in_flight: Callable[[], int],
+        done: Callable[[], bool] | None = None,
+        decided: Callable[[int], bool] | None = None,
+    ) -> None:
+        """Tick until the stop rule holds (closed loop), or `done()` / `decided(now)` (open loop)."""
         run = self.run
         cpu_marked = False
         last_count, last_ns = 0, run.start_ns
@@ -94,13 +125,22 @@ class RunWindow:
                 last_count, last_ns = count, now
                 phase = "warm-up" if now < run.measure_start_ns else "measuring"
                 self.on_progress(Progress((now - run.start_ns) / 1e9, phase, count, self._errors, in_flight(), rps))
+            if decided is not None and decided(now):
+                run.stop_reason = "decided"
+                break
             if done is not None:
                 if done():
+                    run.stop_reason = run.stop_reason or "schedule"
                     break
-            elif now >= self._measure_end_ns and self._measured >= self.config.min_requests:
-                break
+            else:
+                run.stop_reason = self._closed_stop(now)
+                if run.stop_reason:
+                    break
             if now >= self._cap_ns:
-                run.stopped_by_cap = True
+                # a closed loop past its minimum that was still narrowing its intervals is not cut short
+                cut = done is not None or self._measured < self.config.min_requests
+                run.stopped_by_cap = run.stopped_by_cap or cut
+                run.stop_reason = "max duration"
                 break
             wake = run.measure_start_ns if not cpu_marked else now + int(TICK_S * 1e9)
             await asyncio.sleep(max(min(wake - now, TICK_S * 1e9), 0) / 1e9)

@@ -179,8 +179,9 @@ def run_config_from_args(args: argparse.Namespace):
         flags["batch_sizes"] = [1]  # one workload by default: `run`'s 1,8,32 would triple the run
     overrides: dict = {"load": {k: v for k, v in flags.items() if v is not None}}
     if args.slo_ms is not None:
-        # The SLO trials take their length from [slo]: the flags mean this run's trials.
-        trial = {"duration_s": args.duration, "min_requests": args.min_requests}
+        # The SLO trials take their cap from [slo]: --duration means this run's trials' cap (the
+        # sequential rule decides when they end; min_requests does not apply to them).
+        trial = {"duration_s": args.duration}
         overrides["slo"] = {"p99_bound_ms": args.slo_ms, **{k: v for k, v in trial.items() if v is not None}}
     return load_run_config(args.config, quick=args.quick, overrides=overrides)
 
@@ -426,7 +427,7 @@ def _print_searches(console, searches: list, bound_ms: float | None, several: bo
         confirmed = {True: ", confirmed by a repeat", False: ", NOT confirmed", None: ""}[slo_result.confirmed]
         at_least = "at least " if slo_result.limited_by_client else ""
         console.print(
-            f"highest rate with p99 (failures counted) <= {bound_ms:g} ms"
+            f"highest rate with {slo_result.describe()} (failures counted)"
             + (f" at {b} samples per request" if several else "")
             + ": "
             + (

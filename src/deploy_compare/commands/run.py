@@ -12,7 +12,13 @@ HELP = "run the whole comparison: export, in-process benchmarks, every serving s
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="the short profile (< 10 minutes on 2 cores)")
+    profile = parser.add_mutually_exclusive_group()
+    profile.add_argument(
+        "--quick", action="store_true", help="the short profile (<= 5 minutes on 2 cores, wide intervals)"
+    )
+    profile.add_argument(
+        "--thorough", action="store_true", help="the long profile (default.toml [thorough]: about an hour)"
+    )
     parser.add_argument(
         "--config",
         type=Path,
@@ -45,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="measure every served point and the in-process benchmark N times, interleaved ([run] repeat: 3, --quick 1)",
+        help="measure every served point and the in-process benchmark N times, interleaved ([run] repeat: 2, --quick 1, --thorough 3)",
     )
     from ..servers.registry import base_image_stacks
 
@@ -87,8 +93,10 @@ def _resumed_config(args: argparse.Namespace):
 
     results = load_for_resume(args.resume)
     overrides = _overrides(args)
-    if args.config is not None or args.quick or overrides:
-        check_same_settings(results, load_run_config(args.config, quick=args.quick, overrides=overrides))
+    if args.config is not None or args.quick or args.thorough or overrides:
+        check_same_settings(
+            results, load_run_config(args.config, quick=args.quick, overrides=overrides, thorough=args.thorough)
+        )
     return recorded_config(results)
 
 
@@ -101,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         config = _resumed_config(args)
     else:
-        config = load_run_config(args.config, quick=args.quick, overrides=_overrides(args))
+        config = load_run_config(args.config, quick=args.quick, overrides=_overrides(args), thorough=args.thorough)
     pipeline = Pipeline(config, argv=["deploy-compare", *sys.argv[1:]], render=render_all, resume=args.resume)
     try:
         with stop_signals_as_interrupt():  # `kill`, a CI timeout or a closed terminal: like Ctrl-C

@@ -1,9 +1,15 @@
 """How long the served stages still take, estimated from the settings alone (progress lines).
 
-Every SLO search is counted at its max_trials plus its confirmation trials, and each run at
-its warm-up + duration; the tune stage runs in a target's first repetition only. A
-run also waits for min_requests: a stack that passes the SLO only at a few requests/s (a
-big model, a batch of 32) takes longer than this estimate. Where a search starts (half the
+Runs stop when their answer is known (issue 23), so this is an expectation, not a bound:
+- a closed-loop level with [load] precision set runs from its minimum (warm-up + duration_s)
+  towards its cap (max_duration_s) until its p50 and p99 intervals are narrow: counted at
+  the midpoint (without precision: its minimum);
+- an SLO trial stops when the sequential rule decides, about 530 requests for a clean pass,
+  at most its cap (warm-up + [slo] duration_s): counted at its warm-up + half its cap, plus
+  the pause between trials;
+- every SLO search at its max_trials plus its confirmation trials; the tune stage in a
+  target's first repetition only. A stack that passes the SLO only at a few requests/s (a
+  big model, a batch of 32) takes its trials to their cap: longer than this estimate. Where a search starts (half the
 concurrency-1 throughput, or for a further batch size without one the first size's SLO rate
 scaled by the batch ratio: scenario.batch_start_rate) saves trials in practice, not in this
 bound; a batch size's trials run at low rates, where min_requests (not duration_s) sets their
@@ -29,18 +35,23 @@ def served_seconds(config: RunConfig, kind: str, *, tuning: bool = True) -> floa
     """One served stage: its sweeps and SLO searches at every batch size, a sweep per further
     encoding, then (`tuning`: the target's first repetition) its tuning."""
     from ..servers.registry import get
+    from .served import other_levels
     from .tune import grid_for, tune_settings
 
     levels, closed, open_loop, slo = config.load_settings()
     run_s = closed.warmup_s + closed.duration_s
-    trial_s = open_loop.warmup_s + open_loop.duration_s
+    if closed.precision is not None:
+        run_s = (run_s + closed.max_duration_s) / 2
+    trial_s = open_loop.warmup_s + open_loop.duration_s / 2 + slo.pause_s
     search_s = (slo.max_trials + slo.confirm_trials) * trial_s
     sizes = config.batch_sizes()
     seconds = STARTUP_S + len(levels) * run_s + search_s
     seconds += (len(sizes) - 1) * (len(config.batch_levels()) * run_s + search_s)
-    # each further encoding the stack speaks: a sweep (at most: a launcher may lack a gRPC port)
+    # each further encoding the stack speaks: a sweep (at most: a launcher may lack a gRPC port);
+    # slo_encoding "best" sweeps every encoding first, then the chosen one's levels again
     spoken = [e for e in config.encodings() if get(kind).encoding_reason(e) is None]
-    seconds += max(len(spoken) - 1, 0) * len(levels) * run_s
+    best_first = config.slo_encoding() == "best" and len(spoken) > 1
+    seconds += (len(spoken) if best_first else max(len(spoken) - 1, 0)) * len(other_levels(levels)) * run_s
     tune = tune_settings(config)
     if tuning and tune.enabled:
         settings = len(grid_for(kind, config, tune)) + (0 if tune.batch_size in sizes else 1)

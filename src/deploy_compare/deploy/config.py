@@ -1,4 +1,5 @@
-"""`deploy-compare run` settings: default.toml (full profile), [quick] overrides, --config file.
+"""`deploy-compare run` settings: default.toml (the default profile, "full"), [quick] or
+[thorough] overrides, --config file.
 
 Each TOML table maps onto the typed config of the area that owns it (bench_local,
 servers, clients), so validation lives in one place per area. Unknown keys are errors
@@ -133,7 +134,7 @@ class LoadSettings(NamedTuple):
 
     levels: list[int]  # closed-loop concurrency sweep
     closed: LoadConfig  # each sweep level (and `load --rate`)
-    open_loop: LoadConfig  # each SLO trial: [slo] duration_s / min_requests over [load]
+    open_loop: LoadConfig  # each SLO trial: [slo] duration_s (its cap) over [load]; slo.trial_config
     slo: SloConfig
 
 
@@ -145,7 +146,7 @@ class RunConfig:
     the same tables), so the commands share one set of defaults and one validation.
     """
 
-    profile: str  # "full" or "quick"
+    profile: str  # "full" (the default), "quick" or "thorough"
     run: RunSection
     raw: dict  # the merged TOML, recorded in results.json as the settings used
 
@@ -199,14 +200,13 @@ class RunConfig:
         if not levels or min(levels) < 1:
             raise ConfigError(f"[load] concurrency: levels must be integers >= 1, got {levels}")
         slo_table = self.section("slo")
-        # A long run may need more than the default hard stop: never below 3x its own length,
-        # an SLO trial's included (it shares this hard stop).
-        warmup = load.get("warmup_s", 0.0)
-        longest = max(load.get("duration_s", 0.0), slo_table.get("duration_s", 0.0))
-        load.setdefault("max_duration_s", max(120.0, 3 * (warmup + longest)))
         closed = build(LoadConfig, load, "[load]")
-        trial_overrides = {k: slo_table.pop(k) for k in ("duration_s", "min_requests") if k in slo_table}
+        # a trial's duration_s is its cap, its end the sequential rule's (slo.trial_config)
+        trial_overrides = {k: slo_table.pop(k) for k in ("duration_s",) if k in slo_table}
+        if trial_overrides:
+            trial_overrides["max_duration_s"] = closed.warmup_s + trial_overrides["duration_s"]
         slo = build(SloConfig, slo_table, "[slo]")
+        closed = dataclasses.replace(closed, slo_bound_ms=slo.p99_bound_ms)  # goodput: answered within it
         try:
             open_loop = dataclasses.replace(closed, **trial_overrides)
         except (TypeError, ValueError, ConfigError) as exc:
@@ -280,22 +280,30 @@ class RunConfig:
             build(get(kind).config_class, self.section(kind), f"[{kind}]")
 
 
-def load_run_config(path: Path | None = None, quick: bool = False, overrides: dict | None = None) -> RunConfig:
-    """Precedence, lowest first: defaults, default [quick] (with --quick), the user's file,
-    the user's own [quick] table (with --quick), command-line overrides."""
+PROFILE_TABLES = ("quick", "thorough")
+
+
+def load_run_config(
+    path: Path | None = None, quick: bool = False, overrides: dict | None = None, thorough: bool = False
+) -> RunConfig:
+    """Precedence, lowest first: defaults, default [quick] (with --quick) or [thorough] (with
+    --thorough), the user's file, the user's own [quick] / [thorough] table, command-line overrides."""
+    if quick and thorough:
+        raise ConfigError("--quick and --thorough: choose one profile")
+    chosen = "quick" if quick else ("thorough" if thorough else None)
     data = read_toml(DEFAULTS)
-    default_quick = data.pop("quick", {})
+    profiles = {name: data.pop(name, {}) for name in PROFILE_TABLES}
+    if chosen:
+        data = deep_merge(data, profiles[chosen])
     if os.environ.get(BUSY_MACHINE_ENV):
         data["run"]["busy_machine"] = os.environ[BUSY_MACHINE_ENV]
-    if quick:
-        data = deep_merge(data, default_quick)
     if path is not None:
         user = read_toml(Path(path))
-        user_quick = user.pop("quick", {})
+        user_profiles = {name: user.pop(name, {}) for name in PROFILE_TABLES}
         check_keys(user, set(sections()), f"{path}")
         data = deep_merge(data, user)
-        if quick:
-            data = deep_merge(data, user_quick)
+        if chosen:
+            data = deep_merge(data, user_profiles[chosen])
     if overrides:
         data = deep_merge(data, overrides)
     check_keys(data, set(sections()), "settings")
@@ -308,4 +316,4 @@ def load_run_config(path: Path | None = None, quick: bool = False, overrides: di
     from .gate_settings import budget_settings
 
     budget_settings(data)  # [budget]: judged by `check` and shown in the report
-    return RunConfig(profile="quick" if quick else "full", run=run, raw=data)
+    return RunConfig(profile=chosen or "full", run=run, raw=data)

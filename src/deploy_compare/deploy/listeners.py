@@ -144,7 +144,13 @@ class ServedProgress:
         t = trial
         self.progress.line(
             f"{self.where(at)}: open loop {t.rate_rps:.1f} req/s{' (confirming)' if t.confirm else ''}: "
-            f"{'pass' if t.passed else 'fail'}" + (f" ({t.reason})" if t.reason else "")
+            f"{'pass' if t.passed else 'fail'}"
+            + (f" ({t.reason})" if t.reason else "")
+            + (
+                f" (decided after {t.result.slo_decided_after} requests)"
+                if t.passed and t.result.slo_decided_after
+                else ""
+            )
         )
 
     def search_finished(self, at: At, slo: Any, start_rate_rps: float | None, origin: str | None) -> None:
@@ -154,7 +160,7 @@ class ServedProgress:
             rate += f" = {best * at.batch_size:.1f} samples/s"
         confirmed = {True: ", confirmed", False: ", NOT confirmed", None: ""}[slo.confirmed]
         self.progress.line(
-            f"{self.where(at)}: highest rate with p99 <= {slo.p99_bound_ms:g} ms{self.again}: {rate}"
+            f"{self.where(at)}: highest rate with {slo.describe()}{self.again}: {rate}"
             + (f" [pass {best:g}, fail {fail:g})" if best is not None and fail is not None else "")
             + confirmed
             + (f" ({slo.note})" if slo.note else "")

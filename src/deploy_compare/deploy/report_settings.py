@@ -37,6 +37,15 @@ def accuracy_budget_points(settings: Any) -> float:
     return float(value)
 
 
+def min_effect(settings: Any) -> float:
+    """report.min_effect: the smallest relative gap the verdicts and `diff` call a difference
+    (below it two figures are "tied" even when their intervals are apart)."""
+    value = _table(settings, "report").get("min_effect", default("report", "min_effect"))
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError(f"report.min_effect must be a share in [0, 1) (0.05 = 5%), got {value!r}")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class CostSettings:
     price_per_vcpu_hour: float = DEFAULT_PRICE_PER_VCPU_HOUR

@@ -112,7 +112,7 @@ class ServedResult:
 @dataclass
 class RunInfo:
     id: str
-    profile: str = field(metadata={"schema": {"enum": ["full", "quick"]}})
+    profile: str = field(metadata={"schema": {"enum": ["full", "quick", "thorough"]}})
     started_utc: str
     command: str
     finished_utc: str | None = None

@@ -308,13 +308,13 @@ def batch_start_rate(
     [slo] start_rate_rps suits the first batch size. A request of 32 samples costs the server
     about 32 single samples (server batching makes it cheaper, a whole batch inside the p99
     bound dearer), so starting there would spend the bracket's first trials far above the
-    sustainable rate, each one costing duration_s, or min_requests / rate at low rates. So:
+    sustainable rate, each one costing up to its duration_s cap. So:
     1. the first batch size's SLO rate (this launch's search; `slo`'s start_rate_rps when it
        found none) x first_batch / batch_size: the samples/s it sustained, in requests;
     2. at most this size's best closed-loop req/s where [load] batch_concurrency measured it
        (an open loop does not sustain more than the closed loop served);
-    3. at least the lowest rate whose trial can issue min_requests before max_duration_s
-       (clients.slo.search_floor: a trial below it judges nothing) and min_rate_rps;
+    3. at least the lowest rate whose trial can pass within its cap (clients.slo.search_floor:
+       below it every trial ends undecided) and min_rate_rps;
        at most max_rate_rps.
     From there the search brackets (doubling or halving), bisects and confirms as it always does.
     """

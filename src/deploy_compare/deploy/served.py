@@ -67,9 +67,17 @@ def scale_out(config: RunConfig):
         raise ConfigError(f"[load]: {exc}") from None
 
 
+def other_levels(levels: list[int]) -> tuple[int, ...]:
+    """Each further encoding's levels: the lowest and the highest of the sweep. One request at a
+    time says what the encoding costs a request, the top level what it costs throughput (and
+    picks slo_encoding "best"); the levels between add time, not an answer."""
+    return tuple(dict.fromkeys((levels[0], levels[-1]))) if levels else ()
+
+
 def scenario_settings(config: RunConfig, *, sweep: bool = True, chosen: str | None = None) -> ScenarioSettings:
     """The served stage's scenario from [load] and [slo]: every level at the first batch size,
-    [load] batch_concurrency at the others, the levels again for each further encoding. `sweep`
+    [load] batch_concurrency at the others, the lowest and highest levels for each further
+    encoding. `sweep`
     False (the tune stage's trials): concurrency 1 alone (it bounds and seeds the search,
     clients/slo.py), then the SLO searches."""
     levels, closed, open_loop, slo = config.load_settings()
@@ -80,7 +88,7 @@ def scenario_settings(config: RunConfig, *, sweep: bool = True, chosen: str | No
         batch_sizes=tuple(config.batch_sizes()),
         levels=tuple(levels) if sweep else (1,),
         batch_levels=tuple(config.batch_levels()) if sweep else (),
-        other_levels=tuple(levels) if sweep else (),
+        other_levels=other_levels(levels) if sweep else (),
         # an earlier repetition's (or the tune stage's) choice holds: the same requests every time
         slo_encoding=chosen or config.slo_encoding(),
     )

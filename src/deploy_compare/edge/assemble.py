@@ -38,6 +38,7 @@ PURE_MODULES = (
     "quantization",
     "tflite_invoke",
     "bench_local.timing",
+    "confidence",
     "statistics",
     "bench_local.procedure",
     "machine",

@@ -10,7 +10,11 @@ SLO rate at every request batch size, the tune stage's best rate (measured once:
 tolerance rule), and the cold start (launch to first inference).
 
 Regressions:
-- latency up, throughput or sustainable rate down beyond the noise. Where both runs have
+- latency up, throughput or sustainable rate down, shown by intervals (rule 'interval'):
+  both figures carry a 95% interval (repeats.figure_interval: a t-interval over three or
+  more repetitions, else the samples' own order-statistic intervals) and confidence.compare
+  finds them apart AND the gap at least [report] min_effect; otherwise the row is "tied".
+  Figures without intervals (throughput, older records) keep the older rules: where both runs have
   two or more repetitions of a figure (served points, and in-process rows: `run --repeat`
   runs the in-process stage once per repetition too), the noise is the sum of both runs'
   ranges (min-max): the medians must move apart by more than that. With one repetition in
@@ -28,16 +32,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..confidence import Interval, compare
+from ..deploy.report_settings import min_effect
 from ..deploy.results import RunResults, ServedResult
 from ..errors import ConfigError, IncomparableRunsError
-from ..repeats import Spread, bench_repetitions, repetitions, spread_of, throughput_spread
+from ..repeats import Spread, bench_repetitions, figure_interval, repetitions, spread_of, throughput_spread
 from .fmt import get, getf
 from .names import local_rows, ok_local, sweep_repetitions
 
 ACCURACY_POINTS = 0.5  # a drop of more than half a point of accuracy is a regression
 LOWER, HIGHER, INFO, POINTS, STATUS = "lower", "higher", "info", "points", "status"  # which direction is better
 UNBOUNDED = "unbounded"  # p99 with failures counted, when over 1% of requests failed
-SPREAD, TOLERANCE = "spread", "tolerance"  # the rule a numeric row was judged by
+SPREAD, TOLERANCE, INTERVAL = "spread", "tolerance", "interval"  # the rule a numeric row was judged by
 WORSE, BETTER, TIED, OTHER = "worse", "better", "tied", "other"  # DiffRow.outcome
 
 
@@ -46,6 +52,7 @@ class Figure:
     key: str  # what was measured, e.g. "served torchserve c=4 p99_ms"
     value: Spread | str | None  # the repetitions of a number; a status or UNBOUNDED; None: not measured
     better: str  # LOWER | HIGHER | INFO | POINTS | STATUS
+    interval: Interval | None = None  # where it may lie (95%); None: the older rules judge it
 
 
 @dataclass
@@ -59,7 +66,7 @@ class DiffRow:
     note: str = ""
     a_range: tuple[float, float] | None = None  # min-max over A's repetitions (two or more)
     b_range: tuple[float, float] | None = None
-    rule: str = ""  # SPREAD or TOLERANCE for numeric rows
+    rule: str = ""  # INTERVAL, SPREAD or TOLERANCE for numeric rows
     improved: bool = False  # better beyond the noise, by the same rule as a regression
 
     @property
@@ -79,6 +86,7 @@ class DiffReport:
     warnings: list[str] = field(default_factory=list)  # said before any row (force=True comparisons)
     a_repetitions: int = 1
     b_repetitions: int = 1
+    min_effect: float = 0.05
 
     @property
     def regressions(self) -> list[DiffRow]:
@@ -96,26 +104,27 @@ def _one(value: Any) -> Spread | None:
 def _served_figures(s: ServedResult, add) -> None:
     for concurrency, points in sweep_repetitions(s).items():
         name = f"served {s.key} c={concurrency}"
-        add(f"{name} p50_ms", spread_of(points, "p50_ms"), LOWER)
-        add(f"{name} p99_ms", spread_of(points, "p99_ms"), LOWER)
+        for key in ("p50_ms", "p99_ms"):
+            add(f"{name} {key}", spread_of(points, key), LOWER, figure_interval(points, key))
         if any(get(p, "p99_incl_failures_ms") is None and get(p, "requests") for p in points):
             add(f"{name} p99_incl_failures_ms", UNBOUNDED, LOWER)
         else:
-            add(f"{name} p99_incl_failures_ms", spread_of(points, "p99_incl_failures_ms"), LOWER)
+            key = "p99_incl_failures_ms"
+            add(f"{name} {key}", spread_of(points, key), LOWER, figure_interval(points, key))
         add(f"{name} throughput_rps", spread_of(points, "throughput_rps"), HIGHER)
         cpu = Spread.of(getf(p, "server", "cpu_ms_per_request") for p in points)
         if concurrency == 1 and cpu is not None:  # the server's own cost of one request, nothing queued
             add(f"{name} server_cpu_ms_per_request", cpu, LOWER)
     if isinstance(s.slo, dict):
         repeats = [r for r in s.slo_repeats if isinstance(r, dict)] or [s.slo]
-        add(f"slo {s.key} max_rate_rps", _rates(repeats), HIGHER)
+        add(f"slo {s.key} max_rate_rps", _rates(repeats), HIGHER, _rate_interval(repeats))
     # Each further request batch size: its SLO search once per repetition.
     by_size: dict[int, list[dict[str, Any]]] = {}
     for entry in s.batches:
         if isinstance(entry, dict) and isinstance(entry.get("slo"), dict):
             by_size.setdefault(int(entry.get("batch_size") or 1), []).append(entry["slo"])
     for size, searches in sorted(by_size.items()):
-        add(f"slo {s.key} bs{size} max_rate_rps", _rates(searches), HIGHER)
+        add(f"slo {s.key} bs{size} max_rate_rps", _rates(searches), HIGHER, _rate_interval(searches))
     # Launch -> first successful inference, once per repetition (each started its own server).
     colds = [c for c in s.cold_start_repeats if isinstance(c, dict)] or ([s.cold_start] if s.cold_start else [])
     first_inference = spread_of(colds, "launch_to_first_inference_s")
@@ -132,11 +141,19 @@ def _rates(searches: list[dict[str, Any]]) -> Spread | None:
     return Spread.of(0.0 if getf(r, "max_rate_rps") is None else getf(r, "max_rate_rps") for r in searches)
 
 
+def _rate_interval(searches: list[dict[str, Any]]) -> Interval | None:
+    """The SLO rate's interval over three or more repetitions (a rate has no samples of its own)."""
+    spread = _rates(searches)
+    if spread is None or spread.n < 3:
+        return None
+    return figure_interval([{"max_rate_rps": v} for v in spread.values], "max_rate_rps")
+
+
 def figures(results: RunResults) -> dict[str, Figure]:
     out: dict[str, Figure] = {}
 
-    def add(key: str, value: Spread | str | None, better: str) -> None:
-        out[key] = Figure(key, value, better)
+    def add(key: str, value: Spread | str | None, better: str, interval: Interval | None = None) -> None:
+        out[key] = Figure(key, value, better, interval)
 
     for row in local_rows(results):  # one per artifact/profile/threads, over its repetitions
         name = f"local {get(row, 'artifact')} {get(row, 'profile')} t={get(row, 'threads')}"
@@ -144,7 +161,7 @@ def figures(results: RunResults) -> dict[str, Figure]:
         if get(row, "status") != "OK":
             continue
         reps = bench_repetitions(row)  # the OK repetitions: each figure's spread
-        add(f"{name} p50_ms", spread_of(reps, "p50_ms"), LOWER)
+        add(f"{name} p50_ms", spread_of(reps, "p50_ms"), LOWER, figure_interval(reps, "p50_ms"))
         thr = get(row, "throughput_samples_per_s")
         for batch in sorted(thr if isinstance(thr, dict) else {}, key=int):
             add(f"{name} bs{batch}_samples_per_s", throughput_spread(reps, batch), HIGHER)
@@ -167,7 +184,7 @@ def _range(value: Spread | str | None) -> tuple[float, float] | None:
     return (value.lo, value.hi) if isinstance(value, Spread) and value.n > 1 else None
 
 
-def _compare(key: str, a: Figure | None, b: Figure | None, tolerance: float) -> DiffRow:
+def _compare(key: str, a: Figure | None, b: Figure | None, tolerance: float, effect: float = 0.05) -> DiffRow:
     present = a or b
     if present is None:
         raise ValueError(f"{key}: in neither run")  # diff_runs only asks for keys of A or B
@@ -203,6 +220,17 @@ def _compare(key: str, a: Figure | None, b: Figure | None, tolerance: float) -> 
     row.change_pct = (vb.median - va.median) / abs(va.median) * 100
     worse = vb.median - va.median if better == LOWER else va.median - vb.median  # > 0: B is worse
     if better == INFO:
+        return row
+    ia, ib = (a.interval if a else None), (b.interval if b else None)
+    if ia is not None and ib is not None:
+        row.rule = INTERVAL
+        verdict = compare(ia, ib, va.median, vb.median, effect)
+        row.regression = verdict == ("higher" if better == LOWER else "lower")
+        row.improved = verdict == ("lower" if better == LOWER else "higher")
+        if row.regression:
+            row.note = f"{'slower' if better == LOWER else 'lower'}: intervals apart, gap >= {effect:.0%}"
+        elif verdict == "tied":
+            row.note = "tied"
         return row
     if va.n > 1 and vb.n > 1:
         row.rule = SPREAD
@@ -272,9 +300,13 @@ def _workload(s: ServedResult) -> tuple[str | None, int | None]:
     return s.encoding, (sizes.pop() if len(sizes) == 1 else None)
 
 
-def diff_runs(a: RunResults, b: RunResults, tolerance: float = 0.10, force: bool = False) -> DiffReport:
+def diff_runs(
+    a: RunResults, b: RunResults, tolerance: float = 0.10, force: bool = False, effect: float | None = None
+) -> DiffReport:
     """Raises IncomparableRunsError when the runs do not compare (unless force: then the reasons
-    head the report as warnings, and what A measured and B lacks still counts as a regression)."""
+    head the report as warnings, and what A measured and B lacks still counts as a regression).
+    `effect`: the minimum effect (default: A's [report] min_effect)."""
+    effect = min_effect(a.settings) if effect is None else effect
     if not 0 <= tolerance < 10:
         raise ConfigError(f"tolerance must be a share between 0 and 10 (0.10 = 10%), got {tolerance}")
     why = incomparable(a, b)
@@ -282,7 +314,7 @@ def diff_runs(a: RunResults, b: RunResults, tolerance: float = 0.10, force: bool
         raise IncomparableRunsError("the runs do not compare: " + "; ".join(why) + " (--force compares anyway)")
     fa, fb = figures(a), figures(b)
     keys = list(fa) + [k for k in fb if k not in fa]
-    rows = [_compare(k, fa.get(k), fb.get(k), tolerance) for k in keys]
+    rows = [_compare(k, fa.get(k), fb.get(k), tolerance, effect) for k in keys]
     # A status that did not change says nothing; its figures follow on their own rows.
     rows = [r for r in rows if not (r.better == STATUS and r.a == r.b)]
     # A row or target that regressed in status is one regression: its missing figures say why.
@@ -292,7 +324,7 @@ def diff_runs(a: RunResults, b: RunResults, tolerance: float = 0.10, force: bool
         if r.better != STATUS and r.regression and r.note == "OK -> missing" and r.key.startswith(tuple(gone)):
             r.regression, r.note = False, "missing (see its status)"
     return DiffReport(
-        tolerance, rows, [f"compared anyway (--force): {w}" for w in why], _repetitions(a), _repetitions(b)
+        tolerance, rows, [f"compared anyway (--force): {w}" for w in why], _repetitions(a), _repetitions(b), effect
     )
 
 
@@ -323,7 +355,8 @@ def value_text(r: DiffRow, side: str) -> str:
 def rules_text(report: DiffReport, name_a: str = "A", name_b: str = "B") -> str:
     return (
         f"figures are medians (min-max) over the repetitions ({name_a}: {report.a_repetitions}, "
-        f"{name_b}: {report.b_repetitions}); rule '{SPREAD}': a change beyond the sum of both runs' ranges, "
+        f"{name_b}: {report.b_repetitions}); rule '{INTERVAL}': 95% intervals apart and a change of at least "
+        f"{report.min_effect:.0%}, else tied; '{SPREAD}': a change beyond the sum of both runs' ranges, "
         f"'{TOLERANCE}' (a run with one repetition): beyond {report.tolerance:.0%}; accuracy: {ACCURACY_POINTS} point; "
         "OK -> missing always"
     )

@@ -50,6 +50,17 @@ def ms(value: Any) -> str:
     return f"{v:.{2 - math.floor(math.log10(abs(v)))}f}"
 
 
+def interval(ci: tuple[float | None, float | None] | None, samples: Any = None, what: str = "") -> str:
+    """ " [3.9-4.6]" / " [3.9-?] (n=212: too few samples to bound p99)"; "" without an interval."""
+    if ci is None:
+        return ""
+    low, high = ci
+    out = f" [{DASH if low is None else ms(low)}-{'?' if high is None else ms(high)}]".replace(f"[{DASH}-", "[?-")
+    if (low is None or high is None) and isinstance(samples, int) and samples > 0:
+        out += f" (n={samples}: too few samples to bound {what or 'it'})"
+    return out
+
+
 def num(value: Any, digits: int = 1) -> str:
     v = getf({"v": value}, "v")
     return DASH if v is None else f"{v:,.{digits}f}"

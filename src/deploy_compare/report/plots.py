@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import math
 import os
+from math import nan
 from typing import Any
 
 from ..deploy.results import RunResults
@@ -130,6 +131,18 @@ def latency_cdf(results: RunResults) -> bytes | None:
     return _png(fig)
 
 
+def ci_yerr(points: list[dict], key: str) -> list[list[float]]:
+    """Error bars from each point's 95% interval (<key>_ci_ms): [below, above] the value; an
+    end the samples could not bound (or a point without an interval) draws no bar that side."""
+    below, above = [], []
+    for p in points:
+        value, ci = getf(p, key), get(p, key.removesuffix("_ms") + "_ci_ms")
+        low, high = ci if isinstance(ci, list) and len(ci) == 2 else (None, None)
+        below.append(0.0 if value is None or low is None else max(value - low, 0.0))
+        above.append(0.0 if value is None or high is None else max(high - value, 0.0))
+    return [below, above]
+
+
 def throughput_vs_concurrency(results: RunResults) -> bytes | None:
     served = [(s, sweep_points(s)) for s in results.served if s.status == "OK" and sweep_points(s)]
     if not served:
@@ -141,21 +154,17 @@ def throughput_vs_concurrency(results: RunResults) -> bytes | None:
     for s, points in served:
         conc = [getf(p, "concurrency") for p in points]
         line = ax_t.plot(conc, [getf(p, "throughput_rps") for p in points], marker="o", label=target_label(s))[0]
-        ax_l.plot(
-            conc,
-            [getf(p, "p50_ms") for p in points],
-            marker="o",
-            color=line.get_color(),
-            label=f"{target_label(s)} p50",
-        )
-        ax_l.plot(
-            conc,
-            [getf(p, "p99_ms") for p in points],
-            marker="s",
-            ls="--",
-            color=line.get_color(),
-            label=f"{target_label(s)} p99",
-        )
+        for key, marker, ls in (("p50_ms", "o", "-"), ("p99_ms", "s", "--")):
+            ax_l.errorbar(
+                conc,
+                [nan if getf(p, key) is None else getf(p, key) for p in points],
+                yerr=ci_yerr(points, key),
+                marker=marker,
+                ls=ls,
+                capsize=3,
+                color=line.get_color(),
+                label=f"{target_label(s)} {key.removesuffix('_ms')} (95% interval)",
+            )
     for ax in (ax_t, ax_l):
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted({get(p, "concurrency") for _, points in served for p in points}))

@@ -83,7 +83,15 @@ TAIL_COLUMNS = (
     "launch_to_first_inference_s",
     "first_requests_ms",
     "image_build_s",
+    # issue 23: each percentile's 95% interval (empty end: too few samples to bound it), the
+    # answers within the SLO bound per second, why a run stopped and the samples it rests on
+    *(f"{q}_ci_{end}_ms" for q in ("p50", "p90", "p99", "p99_incl_failures") for end in ("low", "high")),
+    "goodput_rps",
+    "stop_reason",
+    "slo_confidence",
 )
+#: the percentiles whose <name>_ci_ms interval the CSV splits into low/high columns
+CI_KEYS = ("p50", "p90", "p99", "p99_incl_failures")
 LATENCY_KEYS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms")
 
 
@@ -109,6 +117,16 @@ def _batches(rows: list[dict[str, Any]]) -> list[int]:
             except (TypeError, ValueError):
                 pass
     return sorted(sizes)
+
+
+def _ci_fields(d: Any) -> dict[str, Any]:
+    """<q>_ci_low_ms / <q>_ci_high_ms from a record's <q>_ci_ms = [low, high]."""
+    out: dict[str, Any] = {}
+    for q in CI_KEYS:
+        ci = get(d, f"{q}_ci_ms")
+        low, high = ci if isinstance(ci, list) and len(ci) == 2 else (None, None)
+        out[f"{q}_ci_low_ms"], out[f"{q}_ci_high_ms"] = low, high
+    return out
 
 
 def _bench_row(kind: str, r: dict[str, Any], batches: list[int]) -> dict[str, Any]:
@@ -137,6 +155,7 @@ def _bench_row(kind: str, r: dict[str, Any], batches: list[int]) -> dict[str, An
         },
     }
     row["requests"] = get(r, "iterations")
+    row.update(_ci_fields(r))
     for b in batches:
         row[f"throughput_bs{b}_samples_per_s"] = thr.get(str(b), thr.get(b))
     return row
@@ -145,6 +164,10 @@ def _bench_row(kind: str, r: dict[str, Any], batches: list[int]) -> dict[str, An
 def _load_fields(d: Any) -> dict[str, Any]:
     return {
         **{k: get(d, k) for k in LATENCY_KEYS},
+        **_ci_fields(d),
+        "goodput_rps": get(d, "goodput_rps"),
+        "stop_reason": get(d, "stop_reason"),
+        "slo_confidence": get(d, "slo_confidence"),
         "requests": get(d, "requests"),
         "p99_incl_failures_ms": get(d, "p99_incl_failures_ms"),
         "throughput_rps": get(d, "throughput_rps"),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..clients.results import client_processes_label
+from ..clients.results import bound_claim, client_processes_label
 from ..deploy.results import RunResults
-from ..repeats import Spread, bench_repetitions, repetition, spread_of, throughput_spread
+from ..repeats import Spread, bench_repetitions, ci_hull, repetition, spread_of, throughput_spread
 from .document import Table
-from .fmt import DASH, cores, get, getf, kib, ms, num, pct, seconds, text
+from .fmt import DASH, cores, get, getf, interval, kib, ms, num, pct, seconds, text
 from .names import reference_accuracy, slo_bracket, slo_trials, sweep_repetitions, target_label
 from .quantization import loss_text
 
@@ -169,6 +169,18 @@ def _spread(points: list[dict[str, Any]], key: str, fmt=ms) -> str:
     return _text_or_dash(spread_of(points, key), fmt)
 
 
+def latency_cell(points: list[dict[str, Any]], key: str, samples_key: str = "completed") -> str:
+    """A percentile with its 95% interval: "4.1 [3.9-4.6]" for one run; over repetitions the
+    median (min-max) and the hull of their intervals (every repetition's lies within it)."""
+    points = [p for p in points if isinstance(p, dict)]
+    cell = _spread(points, key)
+    hull = ci_hull(points, key)
+    if cell == DASH or hull is None:
+        return cell
+    fewest = min((get(p, samples_key) for p in points if isinstance(get(p, samples_key), int)), default=None)
+    return cell + interval((hull.low, hull.high), fewest, key.removesuffix("_ms"))
+
+
 def _text_or_dash(spread: Spread | None, fmt) -> str:
     return DASH if spread is None else spread.text(fmt)
 
@@ -179,7 +191,7 @@ def _p99_with_failures(points: list[dict[str, Any]]) -> str:
         bounded = [p for p in points if getf(p, "p99_incl_failures_ms") is not None]
         unbounded = len(points) - len(bounded)
         return "unbounded" + (f" in {unbounded} of {len(points)}" if len(points) > 1 else "")
-    return _spread(points, "p99_incl_failures_ms")
+    return latency_cell(points, "p99_incl_failures_ms", "requests")
 
 
 def _error_total(points: list[dict[str, Any]]) -> str:
@@ -210,10 +222,11 @@ def sweep_table(results: RunResults) -> Table:
                     str(len(points)),
                     text(sum(get(p, "requests") or 0 for p in points)),
                     _spread(points, "throughput_rps", num),
-                    _spread(points, "p50_ms"),
-                    _spread(points, "p90_ms"),
+                    _spread(points, "goodput_rps", num),
+                    latency_cell(points, "p50_ms"),
+                    latency_cell(points, "p90_ms"),
                     _spread(points, "p95_ms"),
-                    _spread(points, "p99_ms"),
+                    latency_cell(points, "p99_ms"),
                     _p99_with_failures(points),
                     _spread(points, "p999_ms"),
                     _spread(points, "max_ms"),
@@ -232,6 +245,7 @@ def sweep_table(results: RunResults) -> Table:
             "repeats",
             "requests",
             "throughput req/s",
+            "goodput req/s (within the SLO bound)",
             "p50 ms",
             "p90 ms",
             "p95 ms",
@@ -259,6 +273,12 @@ def slo_rate(slo: Any) -> str:
     return ("at least " if get(slo, "limited_by_client") else "") + num(rate) + spread
 
 
+def _bound(slo: Any) -> str:
+    """ "p99 <= 50 ms at 99% confidence" (the bound alone for older records)."""
+    bound = getf(slo, "p99_bound_ms")
+    return DASH if bound is None else bound_claim(bound, getf(slo, "confidence"))
+
+
 def slo_table(results: RunResults) -> Table:
     rows, statuses = [], []
     for s in results.served:
@@ -275,7 +295,7 @@ def slo_table(results: RunResults) -> Table:
         rows.append(
             [
                 target_label(s),
-                ms(get(slo, "p99_bound_ms")),
+                _bound(slo),
                 slo_rate(slo),
                 slo_bracket(slo),
                 text(get(slo, "repetitions") or 1),
@@ -289,7 +309,7 @@ def slo_table(results: RunResults) -> Table:
     return Table(
         [
             "target",
-            "p99 bound ms",
+            "bound each passing trial showed",
             "max rate req/s median (min-max)",
             "bracket [pass, fail) req/s",
             "repeats",
@@ -315,8 +335,10 @@ def slo_trials_table(results: RunResults) -> Table:
                     str(repetition(t)),
                     num(get(t, "rate_rps")) + (" (confirm)" if get(t, "confirm") else ""),
                     "pass" if passed else "FAIL",
-                    ms(get(r, "p99_incl_failures_ms")) if getf(r, "p99_incl_failures_ms") is not None else "unbounded",
-                    ms(get(r, "p99_ms")),
+                    latency_cell([r], "p99_incl_failures_ms", "requests")
+                    if getf(r, "p99_incl_failures_ms") is not None
+                    else "unbounded",
+                    latency_cell([r], "p99_ms"),
                     num(get(r, "throughput_rps")),
                     pct(get(r, "late_share")),
                     text(get(r, "dropped")),
@@ -356,8 +378,9 @@ def xnnpack_coverage(row: dict[str, Any]) -> str:
 
 
 def bench_ms(row: dict[str, Any] | None, key: str) -> str:
-    """An in-process latency of a row: median (min-max) over its repetitions (names.local_rows)."""
-    return DASH if row is None else _spread(bench_repetitions(row), key)
+    """An in-process latency of a row: median (min-max) over its repetitions (names.local_rows),
+    with its 95% interval."""
+    return DASH if row is None else latency_cell(bench_repetitions(row), key, "iterations")
 
 
 def _where(row: dict[str, Any]) -> str:

@@ -1,8 +1,12 @@
 """Plain-word answers to the questions a run exists for, each with its figures and uncertainty.
 
 Served stacks are compared with served stacks at one concurrency, in-process paths with
-in-process paths; figures whose ranges overlap are a tie, named as such, never a winner;
-a client-limited "at least X" is never ranked as if it were a measurement.
+in-process paths. Two latencies differ only when their 95% intervals are apart AND the gap
+is at least [report] min_effect (confidence.compare); otherwise they are a tie, named as
+such, never a winner. The interval is over repetitions (repeats.figure_interval: a
+t-interval from three, else the samples' own order-statistic intervals); a figure without
+one falls back to overlapping ranges. A client-limited "at least X" is never ranked as if
+it were a measurement.
 
 A pure function of results.json (RunResults): re-rendering a run gives the same words.
 """
@@ -12,9 +16,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..clients.results import bound_claim
+from ..confidence import Interval, compare
+from ..deploy.report_settings import min_effect
 from ..deploy.results import RunResults, ServedResult
 from ..errors import ConfigError
-from ..repeats import Spread, bench_repetitions, by_concurrency, spread_of
+from ..repeats import Spread, bench_repetitions, by_concurrency, figure_interval, spread_of
 from .encodings import cells
 from .fmt import get, getf, kib, ms, num, pct
 from .names import (
@@ -87,21 +94,45 @@ def _bands_overlap(a: Spread, b: Spread) -> bool:
     return alo <= bhi and blo <= ahi
 
 
-def _uncertainty(spreads: list[Spread], what: str) -> str:
+def _uncertainty(spreads: list[Spread], what: str, effect: float | None = None) -> str:
     counts = sorted({sp.n for sp in spreads})
+    rule = (
+        ""
+        if effect is None
+        else f" Figures differ only when their 95% intervals are apart and the gap is at least {effect:.0%}."
+    )
     if counts == [1]:
+        if effect is not None:
+            return f"{what} measured once (no repetitions): each compared by its samples' own interval.{rule}"
         return (
             f"{what} measured once (no repetitions): figures within {SINGLE_RUN_TOLERANCE:.0%} of each other "
             "are called a tie."
         )
     n = "/".join(str(c) for c in counts)
+    if effect is not None:
+        return f"{what}: median (min-max) over {n} repetitions.{rule}"
     return f"{what}: median (min-max) over {n} repetitions; overlapping ranges are called a tie."
 
 
-def _rank(named: list[tuple[str, str, Spread]]) -> tuple[tuple[str, str, Spread], list[tuple[str, str, Spread]]]:
-    """(the lowest median, every entry whose band overlaps its band, the leader first)."""
+Named = tuple[str, str, Spread]
+
+
+def _rank(
+    named: list[Named], intervals: dict[str, Interval | None] | None = None, effect: float = 0.0
+) -> tuple[Named, list[Named]]:
+    """(the lowest median, every entry tied with it, the leader first). With both intervals
+    known, an entry ties unless confidence.compare finds it higher (apart AND at least
+    `effect` slower); without, unless its band does not overlap the leader's."""
     best = min(named, key=lambda e: (e[2].median, e[0]))
-    others = sorted((e for e in named if e is not best and _bands_overlap(e[2], best[2])), key=lambda e: e[2].median)
+    intervals = intervals or {}
+
+    def tied(e: Named) -> bool:
+        a, b = intervals.get(best[0]), intervals.get(e[0])
+        if a is not None and b is not None:
+            return compare(a, b, best[2].median, e[2].median, effect) != "higher"
+        return _bands_overlap(e[2], best[2])
+
+    others = sorted((e for e in named if e is not best and tied(e)), key=lambda e: e[2].median)
     return best, [best, *others]
 
 
@@ -150,7 +181,15 @@ def _latency_entry(s: ServedResult, encoding: str, points: list[dict], several: 
     est = estimate(points, "p50_ms")
     assert est is not None  # p50 is not None
     candidate = Candidate(s.key, label, served_path(s, encoding), f"p50 {ms(est.value)} ms", est.text(ms), p50.median)
-    return (s.key, label, p50), candidate
+    return (f"{s.key}{ENCODING_MARK}{encoding}", label, p50), candidate
+
+
+ENCODING_MARK = "@"  # a ranked entry's name: the served key, this mark, the encoding
+
+
+def _served_key(name: str) -> str:
+    """The served target's key of a ranked latency entry's name."""
+    return name.split(ENCODING_MARK, 1)[0]
 
 
 def serving_latency_verdict(results: RunResults) -> Verdict:
@@ -172,32 +211,36 @@ def serving_latency_verdict(results: RunResults) -> Verdict:
         )
     details: list[str] = []
     entries = []
+    intervals: dict[str, Interval | None] = {}
     for s in measured:
         measured_encodings = _encoding_points(s, c)
         for encoding, points in measured_encodings:
             entry = _latency_entry(s, encoding, points, len(measured_encodings) > 1, details)
             if entry is not None:
                 entries.append(entry)
+                intervals[entry[0][0]] = figure_interval(points, "p50_ms")
     where = f"at concurrency {c} (closed loop)"
     if not entries:
         return Verdict(
             "serving_latency", question, f"No served stack could be ranked {where}: see the details.", None, details
         )
     named = [e[0] for e in entries]
-    details.append(_uncertainty([e[2] for e in named], "Served p50"))
+    effect = min_effect(results.settings)
+    usable = all(intervals.get(name) is not None for name, _, _ in named)
+    details.append(_uncertainty([e[2] for e in named], "Served p50", effect if usable else None))
     skipped = _not_run(results.served)
     if skipped:
         details.append(f"Not compared: {skipped}.")
-    best, tied = _rank(named)
+    best, tied = _rank(named, intervals, effect)
     ranked = [candidate for _, candidate in sorted(entries, key=lambda e: (e[0][2].median, e[0][0]))]
-    stacks_tied = list(dict.fromkeys(name for name, _, _ in tied))
+    stacks_tied = list(dict.fromkeys(_served_key(name) for name, _, _ in tied))
     if len(stacks_tied) > 1:
         figures = ", ".join(f"{label} p50 {_ms_spread(sp)} ms" for _, label, sp in tied)
         answer = f"{_and([label for _, label, _ in tied])} are {TIED} {where}: {figures}."
         return Verdict("serving_latency", question, answer, None, details, stacks_tied, ranked)
     only = " - the only served stack measured" if len(measured) == 1 and len(results.served) > 1 else ""
     answer = f"{best[1]}, p50 {_ms_spread(best[2])} ms {where}{only}."
-    return Verdict("serving_latency", question, answer, best[0], details, [], ranked)
+    return Verdict("serving_latency", question, answer, _served_key(best[0]), details, [], ranked)
 
 
 def inprocess_latency_verdict(results: RunResults) -> Verdict:
@@ -212,18 +255,25 @@ def inprocess_latency_verdict(results: RunResults) -> Verdict:
             fastest[r["artifact"]] = r
     local = list(fastest.values())
     named = []
+    intervals: dict[str, Interval | None] = {}
     for r in local:
         # p50 over the in-process repetitions (`run --repeat`): its median is the row's p50_ms
         spread = spread_of(bench_repetitions(r), "p50_ms")
         assert spread is not None  # filtered above
-        named.append((f"{r.get('artifact')}|{r.get('threads')}", local_label(r), spread))
+        key = f"{r.get('artifact')}|{r.get('threads')}"
+        named.append((key, local_label(r), spread))
+        intervals[key] = figure_interval(bench_repetitions(r), "p50_ms")
     by_key = {f"{r.get('artifact')}|{r.get('threads')}": r for r in local}
-    best, tied = _rank(named)
+    effect = min_effect(results.settings)
+    usable = all(v is not None for v in intervals.values())
+    best, tied = _rank(named, intervals, effect)
     details = [
         f"{label}: p50 {_ms_spread(sp)} ms, p99 {_ms_spread(spread_of(bench_repetitions(by_key[key]), 'p99_ms'))} ms."
         for key, label, sp in sorted(tied, key=lambda e: e[2].median)
     ]
-    details.append(_uncertainty([e[2] for e in named], "In-process p50 (server profile, batch 1)"))
+    details.append(
+        _uncertainty([e[2] for e in named], "In-process p50 (server profile, batch 1)", effect if usable else None)
+    )
     artifacts = list(dict.fromkeys(by_key[key]["artifact"] for key, _, _ in tied))
     if len(artifacts) > 1:
         figures = ", ".join(f"{label} p50 {ms(sp.median)} ms" for _, label, sp in tied)
@@ -311,14 +361,15 @@ def throughput_verdict(results: RunResults) -> Verdict:
         why = _not_run(results.served) or "no served target in this run"
         return Verdict("throughput", question, f"No served target could run the SLO search: {why}.", None)
     bound = getf(searched[0].slo, "p99_bound_ms")
+    # "p99 <= 50 ms at 99% confidence": what each passing trial showed (the sequential rule)
+    claim = bound_claim(bound or 0.0, getf(searched[0].slo, "confidence"))
     details = []
     rates: list[SloRate] = []
     for s in searched:
         r = rate_of(s)
         if r is None:
             details.append(
-                f"{target_label(s)}: no rate tried met p99 <= {ms(bound)} ms "
-                f"({get(s.slo, 'note') or 'see the trials'})."
+                f"{target_label(s)}: no rate tried showed {claim} ({get(s.slo, 'note') or 'see the trials'})."
             )
             continue
         rates.append(r)
@@ -351,11 +402,11 @@ def throughput_verdict(results: RunResults) -> Verdict:
         return Verdict(
             "throughput",
             question,
-            f"No served target met the p99 bound of {ms(bound)} ms at any rate tried.",
+            f"No served target showed {claim} at any rate tried.",
             None,
             details,
         )
-    where = f"with p99 (failures counted) <= {ms(bound)} ms (open loop)"
+    where = f"with {claim} (failures counted, open loop)"
     measured = [r for r in rates if not r.lower_bound]
     limited = [r for r in rates if r.lower_bound]
     if not measured:
