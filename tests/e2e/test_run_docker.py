@@ -23,8 +23,10 @@ EDGE_ONLY = '\n[local]\nprofiles = ["edge"]\n'
 
 def _cmd(cli_command, settings: Path, runs: Path, base: str) -> list[str]:
     docker_settings = runs.parent / "docker.toml"
-    docker_settings.write_text(settings.read_text().replace('\n[local]\nprofiles = ["server", "edge"]\n', EDGE_ONLY))
-    assert EDGE_ONLY in docker_settings.read_text()
+    text = settings.read_text().replace('\n[local]\nprofiles = ["server", "edge"]\n', EDGE_ONLY)
+    # TorchServe on its own format only: serving ONNX Runtime in it is the native tiers' (and a minute here)
+    docker_settings.write_text(text.replace("[run]\n", '[run]\nserve = ["torchserve"]\n', 1))
+    assert EDGE_ONLY in docker_settings.read_text() and 'serve = ["torchserve"]' in docker_settings.read_text()
     return [
         *cli_command,
         "run",

@@ -38,11 +38,14 @@ def test_run_succeeds_and_writes_every_file(quick_run):
         "stage 6/8: fastapi_onnx",
         "stage 7/8: fastapi_litert",
         "stage 8/8: torchserve:onnx",  # [run] serve's default: the stacks that can, on ONNX Runtime too
-        "torchserve: concurrency 1:",
-        "torchserve: concurrency 4:",
-        "fastapi_onnx: concurrency 4:",
     ):
         assert fragment in proc.stdout, fragment
+    # each encoding's sweep, then the SLO search on the stack's best one ([load] slo_encoding)
+    lines = proc.stdout.splitlines()
+    for stack in ("torchserve", "fastapi_onnx"):
+        for level in (1, 4):
+            assert any(line.count(f"{stack} [") and f"concurrency {level}:" in line for line in lines), (stack, level)
+        assert any(f"{stack}: SLO search on " in line and "its best encoding" in line for line in lines), stack
 
 
 def test_results_json_is_valid_and_complete(quick_run):
@@ -198,6 +201,9 @@ def test_batch_sizes_and_the_tune_stage_are_recorded_and_reported(quick_run):
         if b8["slo"]["trials"]:
             assert b8["slo"]["trials"][0]["rate_rps"] == b8["slo_start_rate_rps"], b8["slo_start_from"]
             assert "concurrency-1" in b8["slo_start_from"], b8["slo_start_from"]
+        if s.key != s.target:  # a stack on another artifact than its own ([run] serve) is not tuned
+            assert s.tuning is None
+            continue
         assert s.tuning is not None and s.tuning["default"]["source"] == "served stage"
         if s.target == "fastapi_litert":
             assert s.tuning["trials"] == [] and "fixed" in s.tuning["note"]
@@ -208,8 +214,10 @@ def test_batch_sizes_and_the_tune_stage_are_recorded_and_reported(quick_run):
     assert "Request batch size" in report and "Tuned vs defaults" in report
     assert "Headline: tuned vs defaults" in report
     rows = list(csv.DictReader((run_dir / "results.csv").open()))
-    for s in measured:  # results.csv: the batch-8 search, each tuned setting, each cold start
-        mine = [r for r in rows if r["target"] == s.target]
+    for s in (
+        s for s in measured if s.key == s.target
+    ):  # results.csv: the batch-8 search, each tuned setting, each cold start
+        mine = [r for r in rows if r["target"] == s.target and r["artifact"] == s.artifact]
         assert {r["batch_size"] for r in mine if r["kind"] == "slo"} == {"1", "8"}
         assert [r["setting"] for r in mine if r["kind"] == "tune"][0] == "defaults"
         assert [r["kind"] for r in mine].count("cold_start") == 1
