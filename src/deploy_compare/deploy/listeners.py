@@ -33,7 +33,7 @@ class Health:
     def check(self, **_: Any) -> None:
         check_alive(self.launcher, self.kind)
 
-    level_finished = trial_finished = batch_failed = check
+    level_finished = trial_finished = batch_failed = encoding_failed = check
 
 
 class ServerView:

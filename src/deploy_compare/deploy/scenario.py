@@ -239,7 +239,10 @@ class Scenario:
         self.events.fire("batch_started", at=at, payloads=payloads)
         results = [self._level(at, endpoint, payloads, level) for level in levels]
         if self.settings.rate_rps is not None:
-            config = dataclasses.replace(self.settings.closed, rate_rps=self.settings.rate_rps)
+            # the open loop's own cap, worked out again: the closed loop's precision cap would cut it short
+            config = dataclasses.replace(
+                self.settings.closed, rate_rps=self.settings.rate_rps, precision=None, max_duration_s=0.0
+            )
             what = f"{self.settings.rate_rps:g}/s"
             result = observe(self.runs.open, self.events, at, what)(endpoint, payloads, config)
             self.events.fire("rate_finished", at=at, result=result)

@@ -71,7 +71,7 @@ def other_levels(levels: list[int]) -> tuple[int, ...]:
     """Each further encoding's levels: the lowest and the highest of the sweep. One request at a
     time says what the encoding costs a request, the top level what it costs throughput (and
     picks slo_encoding "best"); the levels between add time, not an answer."""
-    return tuple(dict.fromkeys((levels[0], levels[-1]))) if levels else ()
+    return tuple(dict.fromkeys((min(levels), max(levels)))) if levels else ()
 
 
 def scenario_settings(config: RunConfig, *, sweep: bool = True, chosen: str | None = None) -> ScenarioSettings:
@@ -293,8 +293,13 @@ def _measure(
             endpoint, launch.manifest_dir, manifest, artifact=result.artifact or stack.artifact, batch_size=batch_size
         )
 
+    cold = {"measured": False}
+
     def cold_start(at: At, payloads: Any) -> None:
-        if at.main:
+        # the scenario's very first requests, whichever encoding they use (slo_encoding "best"
+        # sweeps every encoding before the main one)
+        if not cold["measured"]:
+            cold["measured"] = True
             launch.cold_start(launcher, payloads, settings.closed.timeout_s)
 
     events = Events()

@@ -138,7 +138,11 @@ class Ssh:
             finally:
                 if proc.poll() is None:
                     proc.terminate()
-                    proc.wait(timeout=10)
+                    try:
+                        proc.wait(timeout=10)
+                    except subprocess.TimeoutExpired:  # never hide the interrupt behind a stuck ssh
+                        proc.kill()
+                        proc.wait()
             err.seek(0)
             return status, err.read()
 

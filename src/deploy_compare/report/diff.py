@@ -44,6 +44,7 @@ ACCURACY_POINTS = 0.5  # a drop of more than half a point of accuracy is a regre
 LOWER, HIGHER, INFO, POINTS, STATUS = "lower", "higher", "info", "points", "status"  # which direction is better
 UNBOUNDED = "unbounded"  # p99 with failures counted, when over 1% of requests failed
 SPREAD, TOLERANCE, INTERVAL = "spread", "tolerance", "interval"  # the rule a numeric row was judged by
+MIN_INTERVAL_REPETITIONS = 3  # a t-interval over fewer repetitions is too wide, or (two) not a 95% one
 WORSE, BETTER, TIED, OTHER = "worse", "better", "tied", "other"  # DiffRow.outcome
 
 
@@ -222,7 +223,9 @@ def _compare(key: str, a: Figure | None, b: Figure | None, tolerance: float, eff
     if better == INFO:
         return row
     ia, ib = (a.interval if a else None), (b.interval if b else None)
-    if ia is not None and ib is not None:
+    # Intervals over repetitions only: one run's samples say nothing of the drift between runs,
+    # so a single-repetition figure is judged by the spread or the tolerance below.
+    if ia is not None and ib is not None and va.n >= MIN_INTERVAL_REPETITIONS <= vb.n:
         row.rule = INTERVAL
         verdict = compare(ia, ib, va.median, vb.median, effect)
         row.regression = verdict == ("higher" if better == LOWER else "lower")

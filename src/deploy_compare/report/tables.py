@@ -6,6 +6,7 @@ from typing import Any
 
 from ..clients.results import bound_claim, client_processes_label
 from ..deploy.results import RunResults
+from ..errors import DeployCompareError
 from ..repeats import Spread, bench_repetitions, ci_hull, repetition, spread_of, throughput_spread
 from .document import Table
 from .fmt import DASH, cores, get, getf, interval, kib, ms, num, pct, seconds, text
@@ -151,9 +152,8 @@ def served_table(results: RunResults) -> Table:
             ]
         )
         statuses.append(s.status)
-    present = {s.target for s in results.served}  # planned targets are stacks
-    planned = get(results.settings, "run", "targets") or []
-    for target in planned if isinstance(planned, list) else []:
+    present = {s.key for s in results.served}  # a stack may be served twice ([run] serve pairs)
+    for target in _planned_keys(results):
         if target not in present:
             why = "the run ended before this target" if not results.run.complete else "no result recorded"
             rows.append([str(target), "NOT RUN", DASH, DASH, DASH, DASH, why, DASH])
@@ -375,6 +375,20 @@ def xnnpack_coverage(row: dict[str, Any]) -> str:
         return DASH
     fallback = get(row, "fallback_ops") or []
     return f"{took}/{total}" + (f", fallback: {', '.join(fallback)}" if fallback else "")
+
+
+def _planned_keys(results: RunResults) -> list[str]:
+    """The served targets the run's settings planned ([run] serve over [run] targets)."""
+    from ..deploy.pairs import served_pairs
+
+    run = get(results.settings, "run") or {}
+    targets, serve = run.get("targets") or [], run.get("serve") or []
+    if not isinstance(targets, list):
+        return []
+    try:
+        return [p.key for p in served_pairs(serve, targets)]
+    except DeployCompareError:  # settings of an older or foreign run: the stacks as named
+        return [str(t) for t in targets]
 
 
 def bench_ms(row: dict[str, Any] | None, key: str) -> str:

@@ -59,7 +59,11 @@ def start_process_group(argv: Sequence[str], *, cwd: Path, env: dict[str, str], 
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    _pidfiles[proc.pid] = register_process(proc.pid, Path(cwd).name, cwd)
+    try:
+        _pidfiles[proc.pid] = register_process(proc.pid, Path(cwd).name, cwd)
+    except BaseException:  # untracked, it would outlive the run: stop it before the error goes up
+        stop_tree(proc.pid, proc.pid, grace_s=2.0, reap=lambda: _reap(proc))
+        raise
     return proc
 
 

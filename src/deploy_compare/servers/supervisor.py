@@ -68,10 +68,15 @@ def _started(pid: int) -> float | None:
         return None
 
 
+#: how far two readings of one process's start time may differ: psutil derives it from the
+#: boot time in whole seconds, which a clock correction moves; a reused pid starts later
+START_TOLERANCE_S = 1.5
+
+
 def alive(pid: int, started: float | None) -> bool:
     """True while process `pid` is the one that started at `started` (guards pid reuse)."""
     now = _started(pid)
-    if now is None or (started is not None and abs(now - started) > 0.05):
+    if now is None or (started is not None and abs(now - started) > START_TOLERANCE_S):
         return False
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
