@@ -18,8 +18,9 @@ pytestmark = pytest.mark.export
 
 
 def test_every_artifact_is_exported_and_verified_to_absolute_thresholds(text_exported):
-    """All nine steps succeed (text_exported keeps a failed step in the manifest: it fails here),
-    each held to the digits model's absolute thresholds (test_builtin_export.py), not to itself."""
+    """Every step succeeds (text_exported keeps a failed step in the manifest: it fails here) but
+    the two that cannot apply to two int64 inputs, each held to the digits model's absolute
+    thresholds (test_builtin_export.py), not to itself."""
     out, manifest = text_exported
     assert manifest.model.name == "text_encoder" and manifest.model.source == "builtin:text_encoder"
     assert [(t.name, t.dtype, t.shape) for t in manifest.model.inputs] == [
@@ -28,7 +29,10 @@ def test_every_artifact_is_exported_and_verified_to_absolute_thresholds(text_exp
     # briefly trained on the synthetic task: accuracy is measured, not assumed
     assert manifest.model.reference_accuracy >= 0.8
     assert manifest.failures == {}
-    assert tuple(manifest.artifacts) == tuple(ARTIFACT_NAMES)
+    # aoti is left out of this export for CI time (tests/conftest.py); the selective int8 route
+    # feeds one input, so it does not apply to this model: SKIPPED with the reason, not failed
+    assert list(manifest.skipped) == ["tflite_int8_selective"], manifest.skipped
+    assert tuple(manifest.artifacts) == tuple(n for n in ARTIFACT_NAMES if n not in ("aoti", "tflite_int8_selective"))
     for name, entry in manifest.artifacts.items():
         p = entry.parity
         assert p.passed, (name, p.failures)

@@ -21,12 +21,18 @@ def test_residual_bn_depthwise_model_exports_everywhere(cli, tmp_path, test_mode
         str(tmp_path / "cache"),
     )
     assert result.code == 0, result.err + result.out
-    # progress per step is shown, and the final table lists all ten artifacts
-    for step in ("[1/10] torchscript", "[3/10] savedmodel", "[7/10] tflite_int8", "[10/10] litert_torch_int8"):
+    # progress per step is shown, and the final table lists all twelve artifacts
+    for step in (
+        "[1/12] torchscript",
+        "[2/12] aoti",
+        "[5/12] savedmodel",
+        "[9/12] tflite_int8",
+        "[12/12] litert_torch_int8",
+    ):
         assert step in result.out
     manifest = load_manifest(out)
     assert manifest.model.source.endswith(":residual_bn_depthwise")
-    assert len(manifest.artifacts) == 10 and manifest.failures == {}
+    assert len(manifest.artifacts) == 12 and manifest.failures == {}
     assert manifest.model.reference_accuracy >= 0.9
     for name, entry in manifest.artifacts.items():
         assert entry.parity.passed, (name, entry.parity.failures)

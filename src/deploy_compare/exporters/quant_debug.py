@@ -23,7 +23,7 @@ import math
 import time
 from typing import Any
 
-from ..errors import ExportError, first_line
+from ..errors import ExportError, ExportNotApplicable, first_line
 from .base import ExportContext, quiet_tensorflow
 from .tflite import configure, representative_dataset, write_tflite
 
@@ -76,7 +76,7 @@ def export_int8_selective(ctx: ExportContext) -> list:
 
     started = time.perf_counter()
     if ctx.bundle.input_names:
-        raise ExportError(f"{NAME}: QuantizationDebugger feeds one input by position; this model has several")
+        raise ExportNotApplicable(f"{NAME}: QuantizationDebugger feeds one input by position; this model has several")
     details: dict = {"converter": "tf.lite.experimental.QuantizationDebugger", "source": "savedmodel"}
     representative = representative_dataset(ctx, details)
 
