@@ -86,5 +86,6 @@ def test_resnet18_int8_that_xnnpack_refuses_is_a_failed_row_not_a_crash(cli, tes
     manifest = load_manifest(out)
     refused = manifest.failures.get("tflite_int8", "")
     assert "XNNPACK refused" in refused and "runs on neither" in refused, result.out + result.err
-    assert result.code == 1 and "tflite_int8" not in manifest.artifacts
+    int8 = manifest.artifacts.get("tflite_int8")
+    assert result.code == 1 and (int8 is None or int8.parity is None)  # never verified as if it ran
     assert manifest.artifact("tflite_fp32").parity.passed  # the float route is untouched

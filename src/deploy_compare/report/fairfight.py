@@ -65,10 +65,11 @@ def _rate(s: ServedResult) -> str:
 
 def slo_matrix(results: RunResults) -> Table:
     """Stacks (rows) x artifacts served (columns): each pair's SLO rate, "-" where not measured."""
-    artifacts = list(dict.fromkeys(s.artifact for s in results.served if s.artifact))
+    measured = [s for s in results.served if s.status == "OK"]  # a SKIPPED stack is in the targets table
+    artifacts = list(dict.fromkeys(s.artifact for s in measured if s.artifact))
     known = stacks()
     by_stack: dict[str, dict[str, str]] = {}
-    for s in results.served:
+    for s in measured:
         by_stack.setdefault(s.target, {})[s.artifact or ""] = _rate(s)
     rows = [
         [target_name(stack), *(cells.get(a, DASH) for a in artifacts)]
