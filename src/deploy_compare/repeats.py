@@ -155,7 +155,7 @@ def _median_fields(points: list[dict[str, Any]]) -> dict[str, Any]:
 
 def combine_slo(repeats: list[dict[str, Any]], trials: list[dict[str, Any]]) -> dict[str, Any]:
     """The SLO search over its repetitions, shaped like one SloResult dictionary (max_rate_rps is
-    the lower median of the repetitions' rates, a rate some repetition sustained, trials are all of them, each with its repetition) plus
+    the median of the repetitions' rates, trials are all of them, each with its repetition) plus
     the spread: rate_min/max_rps, and the widest bracket [rate_min_rps, bracket_high_rps)."""
     if not repeats:
         raise ValueError("combine_slo needs at least one repetition")
@@ -175,8 +175,7 @@ def combine_slo(repeats: list[dict[str, Any]], trials: list[dict[str, Any]]) -> 
     return {
         "p99_bound_ms": repeats[0].get("p99_bound_ms"),
         "confidence": repeats[0].get("confidence"),
-        # the lower middle value: with two repetitions a median would be a rate never tried
-        "max_rate_rps": sorted(rates.values)[(len(rates.values) - 1) // 2] if found else None,
+        "max_rate_rps": rates.median if found else None,
         # the t-interval of the mean rate over repetitions (report/verdicts.py compares by it)
         "rate_ci_rps": mean_interval([0.0 if p is None else p for p in passes]).as_list() if found else None,
         "lowest_failing_rate_rps": fail_spread.median if fail_spread else None,
