@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from ..errors import ExportError, ExportNotApplicable, first_line
-from ..fileio import atomic_path, sha256_of, size_of
-from ..manifest import ArtifactEntry, TensorSpec
-from ..versions import package_versions
+from ..fileio import atomic_path
+from ..manifest import ArtifactEntry
 from .base import ExportContext, captured_output, example_with_batch_of_two, torch_args
+from .torchscript import pytorch_file_entry
 
 FILE_NAME = "model.pt2"
 MAX_BATCH = 4096  # the dynamic batch dimension's upper bound (the serving stacks' largest batch is far below)
@@ -50,22 +48,5 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
         raise ExportError(
             f"aoti: AOTInductor compilation failed ({first_line(exc)}); log: {ctx.log_dir / 'aoti.log'}"
         ) from exc
-    with torch.no_grad():
-        out_shape = list(module(*example).shape)
-    x = bundle.example_input
-    arrays: dict[str, np.ndarray] = x if isinstance(x, dict) else {"input": x}
-    return [
-        ArtifactEntry(
-            name="aoti",
-            format="aoti",
-            variant="fp32",
-            path=FILE_NAME,
-            size_bytes=size_of(path),
-            sha256=sha256_of(path),
-            inputs=[TensorSpec(n, [None, *a.shape[1:]], a.dtype.name, bundle.layout) for n, a in arrays.items()],
-            outputs=[TensorSpec("logits", [None, *out_shape[1:]], "float32", "NC")],
-            export_seconds=round(time.perf_counter() - started, 3),
-            tools=package_versions("torch"),
-            details={"method": "torch.export + aoti_compile_and_package", "dynamic_batch": f"1..{MAX_BATCH}"},
-        )
-    ]
+    details = {"method": "torch.export + aoti_compile_and_package", "dynamic_batch": f"1..{MAX_BATCH}"}
+    return [pytorch_file_entry(ctx, "aoti", "aoti", path, example, started, details)]

@@ -46,30 +46,40 @@ def export(ctx: ExportContext) -> list[ArtifactEntry]:
     path = ctx.out_dir / FILE_NAME
     with atomic_path(path) as tmp:
         (traced if isinstance(frozen, str) else frozen).save(str(tmp))
+    details = {
+        "method": how,
+        # True, or why not; the loader applies optimize_for_inference to a frozen file
+        "frozen": frozen if isinstance(frozen, str) else True,
+        "optimize_for_inference": "at load" if not isinstance(frozen, str) else "not applied (not frozen)",
+    }
+    return [pytorch_file_entry(ctx, "torchscript", "torchscript", path, example, started, details)]
+
+
+def pytorch_file_entry(
+    ctx: ExportContext, name: str, fmt: str, path, example: tuple, started: float, details: dict
+) -> ArtifactEntry:
+    """The manifest entry of a file PyTorch wrote from the module (TorchScript, AOTInductor):
+    the model's own inputs (dynamic batch) and its logits, made by torch."""
+    import torch
+
+    bundle = ctx.bundle
     with torch.no_grad():
         out_shape = list(bundle.module(*example).shape)
     x = bundle.example_input
     arrays: dict[str, np.ndarray] = x if isinstance(x, dict) else {"input": x}
-    return [
-        ArtifactEntry(
-            name="torchscript",
-            format="torchscript",
-            variant="fp32",
-            path=FILE_NAME,
-            size_bytes=size_of(path),
-            sha256=sha256_of(path),
-            inputs=[TensorSpec(n, [None, *a.shape[1:]], a.dtype.name, bundle.layout) for n, a in arrays.items()],
-            outputs=[TensorSpec("logits", [None, *out_shape[1:]], "float32", "NC")],
-            export_seconds=round(time.perf_counter() - started, 3),
-            tools=package_versions("torch"),
-            details={
-                "method": how,
-                # True, or why not; the loader applies optimize_for_inference to a frozen file
-                "frozen": frozen if isinstance(frozen, str) else True,
-                "optimize_for_inference": "at load" if not isinstance(frozen, str) else "not applied (not frozen)",
-            },
-        )
-    ]
+    return ArtifactEntry(
+        name=name,
+        format=fmt,
+        variant="fp32",
+        path=path.name,
+        size_bytes=size_of(path),
+        sha256=sha256_of(path),
+        inputs=[TensorSpec(n, [None, *a.shape[1:]], a.dtype.name, bundle.layout) for n, a in arrays.items()],
+        outputs=[TensorSpec("logits", [None, *out_shape[1:]], "float32", "NC")],
+        export_seconds=round(time.perf_counter() - started, 3),
+        tools=package_versions("torch"),
+        details=details,
+    )
 
 
 def _frozen(torch, traced):
