@@ -61,7 +61,7 @@ class ServedResult:
     server_cores: list[int] | None = None
     client_cores: list[int] | None = None
     server_config: dict[str, Any] = field(default_factory=dict)
-    # What the running server applied (servers/effective.py): TorchServe worker torch threads and
+    # What the running server applied (servers/<stack>/effective.py): TorchServe worker torch threads and
     # its handler's optimizations, ONNX Runtime intra-op threads, Triton instances, TF Serving
     # session threads, uvicorn workers; {} for an older file or a stack that states none.
     effective_settings: dict[str, Any] = field(default_factory=dict)

@@ -42,6 +42,15 @@ RUNTIME_FOR_FORMAT = {
 }
 
 
+#: how a runtime's own default thread count reads (it takes every core it may use)
+DEFAULT_THREADS = "default (all cores)"
+
+
+def threads_word(threads: int | None) -> str:
+    """A thread setting as results record it: the count, or DEFAULT_THREADS for the runtime's own."""
+    return str(threads) if threads else DEFAULT_THREADS
+
+
 def engine_label(package: str) -> str:
     """ "package version" of an engine that imported; "package unknown" when its distribution
     does not say (the module imported, so it is installed under some name)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ArtifactError, first_line
-from .base import Runtime
+from .base import Runtime, threads_word
 
 
 class OnnxRuntime(Runtime):
@@ -47,6 +47,6 @@ def session_options(ort, threads: int | None) -> tuple:
     options.log_severity_level = 3
     applied = {
         "graph_optimization_level": "ORT_ENABLE_ALL",
-        "intra_op_threads": str(threads) if threads else "default (all cores)",
+        "intra_op_threads": threads_word(threads),
     }
     return options, applied

@@ -1,11 +1,11 @@
 """What the running FastAPI service applied, for results.json "effective_settings" (its descriptor's
-`effective` hook; the shared words in servers/effective.py)."""
+`effective` hook; threads worded by runtimes/base.threads_word)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..effective import threads_word
+from ...runtimes.base import threads_word
 
 
 def effective_settings(launcher: Any) -> dict[str, Any]:

@@ -1,12 +1,12 @@
 """What the running TorchServe applied, for results.json "effective_settings" (its descriptor's
-`effective` hook; the shared words in servers/effective.py)."""
+`effective` hook; threads worded by runtimes/base.threads_word)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from ..effective import threads_word
+from ...runtimes.base import threads_word
 
 #: handler.py APPLIED_MARKER, repeated so reading a log imports no torch (a test holds the two equal)
 APPLIED_MARKER = "deploy-compare handler applied:"
