@@ -366,7 +366,7 @@ def test_the_pipeline_measures_torchserve_from_two_actors_and_the_report_says_so
                 "min_requests": 30,
                 "client_processes": 2,
             },
-            "slo": {"duration_s": 1.5, "min_requests": 60, "max_trials": 2, "start_rate_rps": 40.0},
+            "slo": {"confidence": 0.5, "duration_s": 3.0, "max_trials": 2, "start_rate_rps": 60.0},
         }
     )
     result = ServedResult(target="torchserve", status="OK", artifact="torchscript")

@@ -183,8 +183,8 @@ min_requests = 20
 batch_sizes = [1]
 batch_concurrency = []
 [slo]
-duration_s = 1.0
-min_requests = 30
+confidence = 0.5           # 138 requests decide a clean pass: 2 s trials can
+duration_s = 2.0
 max_trials = 2
 [tune]
 enabled = false

@@ -6,6 +6,8 @@ what is recorded, not how fast anything is."""
 
 from __future__ import annotations
 
+import re
+
 import csv
 import io
 
@@ -60,7 +62,8 @@ def test_repeat_2_runs_the_in_process_stage_twice_and_the_report_shows_the_media
     assert "measured 2 times" in report
     row = next(line for line in report.splitlines() if line.startswith("| tflite_fp32 | tflite | edge, 1 thread"))
     p50 = [cell.strip() for cell in row.strip("|").split("|")][5]  # artifact, runtime, where, status, load ms, p50
-    assert p50.count("(") == 1 and p50.endswith(")"), row  # "0.0512 (0.0498-0.0540)"
+    # "0.0512 (0.0498-0.0540) [0.0490-0.0551]": the median (min-max), then the hull of the intervals
+    assert re.fullmatch(r"[\d.]+ \([\d.]+-[\d.]+\) \[[\d.]+-[\d.]+\]", p50), row
     parsed = list(csv.DictReader(io.StringIO((run_dir / "results.csv").read_text())))
     assert len([r for r in parsed if r["kind"] == "local"]) == len(keys[0])
     # diff of the run with itself: quiet, and the in-process figures judged by their spread.

@@ -122,7 +122,7 @@ def test_the_served_stage_records_the_servers_view_and_the_report_shows_it(artif
         overrides={
             "run": {"targets": ["fastapi_onnx"], "pin_cores": False},
             "load": {"batch_sizes": [1], "concurrency": [1, 4], "duration_s": 2.0, "min_requests": 50},
-            "slo": {"max_trials": 2, "duration_s": 2.0, "min_requests": 100, "start_rate_rps": 50.0},
+            "slo": {"confidence": 0.5, "max_trials": 2, "duration_s": 2.0, "start_rate_rps": 100.0},
         },
     )
     run_dir = tmp_path / "run"
