@@ -360,6 +360,7 @@ def test_the_pipeline_measures_torchserve_from_two_actors_and_the_report_says_so
             "torchserve": {"workers": 1, "torch_threads": 1},
             "load": {
                 "batch_sizes": [1],  # the actors' merge is the subject, not batch sizes
+                "encodings": ["json"],  # nor encodings
                 "concurrency": [2],
                 "warmup_s": 0.3,
                 "duration_s": 1.5,

@@ -33,6 +33,7 @@ def test_server_killed_mid_run_fails_only_that_target(short_config, tmp_path):
                 "serve": ["torchserve", "tfserving"],  # each on its own format only
             },
             "load": {"concurrency": [1, 2, 4], "duration_s": 2.0},
+            "local": {"profiles": ["edge"]},  # the in-process stage only has to survive: one profile
         },
     )
     killed = {}
@@ -66,7 +67,7 @@ def test_server_killed_mid_run_fails_only_that_target(short_config, tmp_path):
     ts = next(s for s in results.served if s.target == "torchserve")
     assert ts.status == "FAILED" and ts.reason
     assert any(word in ts.reason for word in ("exited", "nothing answered", "connect")), ts.reason
-    assert len(results.local) == 2 * len(results.artifacts) > 0  # the in-process results survived
+    assert len(results.local) == len(results.artifacts) > 0  # the in-process results survived
     assert "FAILED" in (run_dir / "report.md").read_text()
     assert killed["pids"] and not any(
         psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in killed["pids"]
@@ -74,13 +75,10 @@ def test_server_killed_mid_run_fails_only_that_target(short_config, tmp_path):
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "terminal-closed"])
-def test_interrupt_stops_servers_and_keeps_partial_results(
-    short_config, tmp_path, cli_command, server_processes, stop_signal
-):
-    settings, _ = short_config
-    runs = tmp_path / "runs"
+def test_interrupt_stops_servers_and_keeps_partial_results(small_run, cli_command, server_processes, stop_signal):
+    settings, runs = small_run  # the in-process stage on one artifact: TorchServe is up soon
     proc = subprocess.Popen(
-        [*cli_command, "run", "--quick", "--config", str(settings), "--runs-dir", str(runs)],
+        [*cli_command, "run", "--quick", "--config", str(settings), "--runs-dir", str(runs), "--targets", "torchserve"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -182,6 +180,7 @@ duration_s = 1.0
 min_requests = 20
 batch_sizes = [1]
 batch_concurrency = []
+encodings = ["json"]
 [slo]
 confidence = 0.5           # 138 requests decide a clean pass: 2 s trials can
 duration_s = 2.0

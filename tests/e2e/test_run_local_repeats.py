@@ -6,10 +6,9 @@ what is recorded, not how fast anything is."""
 
 from __future__ import annotations
 
-import re
-
 import csv
 import io
+import re
 
 import pytest
 

@@ -41,6 +41,7 @@ def test_two_stacks_two_repetitions_interleaved_with_a_confirmed_slo_rate(artifa
             # what is recorded, and a client-limited search would skip the confirmation).
             "load": {
                 "batch_sizes": [1],  # batch sizes are tests/tune's: here the repetitions alone
+                "encodings": ["json"],  # and encodings the conformance tier's
                 "concurrency": [1, 2],
                 "warmup_s": 0.2,
                 "duration_s": 0.8,

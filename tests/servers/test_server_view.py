@@ -121,7 +121,13 @@ def test_the_served_stage_records_the_servers_view_and_the_report_shows_it(artif
         quick=True,
         overrides={
             "run": {"targets": ["fastapi_onnx"], "pin_cores": False},
-            "load": {"batch_sizes": [1], "concurrency": [1, 4], "duration_s": 2.0, "min_requests": 50},
+            "load": {
+                "batch_sizes": [1],
+                "encodings": ["json"],  # the server's view, not the encodings
+                "concurrency": [1, 4],
+                "duration_s": 2.0,
+                "min_requests": 50,
+            },
             "slo": {"confidence": 0.5, "max_trials": 2, "duration_s": 2.0, "start_rate_rps": 100.0},
         },
     )

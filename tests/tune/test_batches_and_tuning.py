@@ -65,7 +65,7 @@ def test_a_tiny_tune_grid_records_its_best_setting(artifacts, tmp_path):
         overrides={
             "run": {"targets": ["fastapi_onnx"], "runs_dir": str(tmp_path), "pin_cores": False},
             "fastapi_onnx": {"threads": 1},
-            "load": {"warmup_s": 0.2, "duration_s": 1.0, "min_requests": 10, "batch_sizes": [1]},
+            "load": {"warmup_s": 0.2, "duration_s": 1.0, "min_requests": 10, "batch_sizes": [1], "encodings": ["json"]},
             # a bound no loaded CI machine misses at 60 req/s: the test is about the mechanics
             "slo": {
                 "confidence": 0.5,  # 138 requests decide a clean pass: a 3 s trial at 60 req/s can
