@@ -92,7 +92,7 @@ def test_repeat_defaults_to_two_one_in_quick_three_in_thorough_and_the_flag_wins
     from deploy_compare.commands.run import _overrides
     from deploy_compare.deploy.plan import served_plan
 
-    assert load_run_config().run.repeat == 2 and load_run_config(quick=True).run.repeat == 1
+    assert load_run_config().run.repeat == 1 and load_run_config(quick=True).run.repeat == 1
     assert load_run_config(thorough=True).run.repeat == 3 and load_run_config(thorough=True).profile == "thorough"
     with pytest.raises(ConfigError, match="choose one profile"):
         load_run_config(quick=True, thorough=True)

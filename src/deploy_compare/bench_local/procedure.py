@@ -33,17 +33,18 @@ class MeasureSettings:
 
     warmup_iterations: int = 20
     min_iterations: int = 300  # single-stream
-    min_duration_s: float = 3.0  # single-stream
+    min_duration_s: float = 1.0  # single-stream (past it, precision decides: see below)
     max_iterations: int = 1_000_000  # record array size; stops a loop of very fast calls
     batch_sizes: Tuple[int, ...] = (1, 8, 32)
     throughput_min_iterations: int = 30  # per batch size (batch 1 reuses the single-stream run)
-    throughput_min_duration_s: float = 1.5
+    throughput_min_duration_s: float = 1.0
     correctness_samples: int = 256  # held-out samples checked against the reference; 0 = none
     # Past the minimum, the single-stream run goes on until its p50 and p99 95% intervals are
     # each at most `precision` of their estimate wide (None: stop at the minimum), for at most
     # max_duration_s in all (issue 23); the row records how it stopped.
-    # The cap is short: the default run measures 33 rows twice, and a busy machine's tail
-    # keeps p99 wide for long (a 10 s cap made the in-process stage 6.2 min a repetition).
+    # The cap is short: the default run measures 36 rows, and a busy machine's tail keeps p99
+    # wide for long (a 10 s cap made the in-process stage 6.2 min a repetition). The minimum
+    # is short too: at 3 s, rows of 150,000 sub-millisecond calls were precise long before it.
     precision: Optional[float] = 0.10
     max_duration_s: float = 5.0
 

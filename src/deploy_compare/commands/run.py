@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--quick", action="store_true", help="the short profile (<= 5 minutes on 2 cores, wide intervals)"
     )
     profile.add_argument(
-        "--thorough", action="store_true", help="the long profile (default.toml [thorough]: about an hour)"
+        "--thorough", action="store_true", help="the long profile (default.toml [thorough]: about 3 hours on 2 cores)"
     )
     parser.add_argument(
         "--config",
@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="measure every served point and the in-process benchmark N times, interleaved ([run] repeat: 2, --quick 1, --thorough 3)",
+        help="measure every served point and the in-process benchmark N times, interleaved ([run] repeat: 1, --thorough 3)",
     )
     from ..servers.registry import base_image_stacks
 
