@@ -13,11 +13,11 @@ from deploy_compare.confidence import (
     SequentialBound,
     binomial_cdf,
     compare,
-    first_decision,
     mean_interval,
     min_passing_requests,
     quantile_interval,
     quantile_ranks,
+    replay,
     samples_to_bound,
 )
 
@@ -75,10 +75,11 @@ def test_sequential_bound_passes_fails_and_waits():
     assert rule.decide(3000, rule.max_over) in (True, False)
     assert rule.threshold(rule.max_over) <= 3000 < rule.threshold(rule.max_over + 1)
     flags = np.zeros(3000, dtype=bool)
-    assert first_decision(flags, rule) == (True, first)
+    trial = replay(flags, rule)
+    assert (trial.verdict, trial.completed) == (True, first)
     flags[:40] = True
-    verdict, used = first_decision(flags, rule)
-    assert verdict is False and used == rule.max_over + 1
+    trial = replay(flags, rule)
+    assert trial.verdict is False and trial.completed == rule.max_over + 1
 
 
 @pytest.mark.parametrize("bad", [{"percentile": 1.0}, {"confidence": 0.2}, {"cap": 0}])

@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from statistics import NormalDist
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -251,13 +251,14 @@ class SequentialTrial:
         return self.verdict
 
 
-def first_decision(over_flags: Sequence[bool], rule: SequentialBound) -> Tuple[Optional[bool], int]:
-    """Replays completions in order: (decision, requests it took); (None, n) when undecided."""
+def replay(over_flags: Iterable[bool], rule: SequentialBound) -> SequentialTrial:
+    """Completions replayed in order until the rule decides: the trial at that point (its
+    verdict None when the flags ran out first)."""
     trial = SequentialTrial(rule)
     for flag in over_flags:
         if trial.add(bool(flag)) is not None:
             break
-    return trial.verdict, trial.completed
+    return trial
 
 
 # ---- repetitions: intervals over run-level figures, and ties --------------------------

@@ -25,7 +25,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from .confidence import INTERVAL_CONFIDENCE, Interval, SequentialBound, SequentialTrial, quantile_interval
+from .confidence import INTERVAL_CONFIDENCE, Interval, SequentialBound, quantile_interval, replay
 
 #: (name, q): the percentiles every latency summary reports, as <name>_ms
 PERCENTILES: Tuple[Tuple[str, float], ...] = (
@@ -190,10 +190,7 @@ def slo_trial_decision(
     """The verdict of "p99 <= bound_ms" for requests given in SCHEDULED order (latency =
     completion - scheduled send; ok False for a failure or a drop), replayed through the
     SequentialTrial the open loop stops by: the first point at which it decided."""
-    trial = SequentialTrial(rule)
-    for flag in over_bound(latencies_ns, ok, bound_ms):
-        if trial.add(bool(flag)) is not None:
-            break
+    trial = replay(over_bound(latencies_ns, ok, bound_ms), rule)
     return TrialDecision(trial.verdict, trial.completed, trial.over)
 
 
