@@ -11,7 +11,7 @@ from ..deploy.results import RunResults
 from . import plots_stacks
 from .document import Card, Cards, Figure, Paragraph, Section, Table
 from .encodings import cells, slo_encoding_note
-from .fmt import DASH, text
+from .fmt import DASH, get, text
 from .names import full_label, target_label
 from .verdicts import Candidate, Verdict, all_verdicts
 
@@ -49,7 +49,8 @@ def card(v: Verdict, objective: str, link: str, worse: str, results: RunResults)
     detail = ""
     if v.key == "throughput":
         served = next((s for s in results.served if s.key == lead.name), None)
-        detail = slo_encoding_note(served) if served is not None else ""
+        chosen_by = get(results.settings or {}, "load", "slo_encoding")
+        detail = slo_encoding_note(served, chosen_by) if served is not None else ""
     if v.winner is None and not v.tied:  # ranked, yet no answer (a lower bound only): the verdict says why
         detail = "; ".join(x for x in (v.answer, detail) if x)
     runner_text = (
