@@ -217,6 +217,24 @@ def test_runs_that_do_not_compare_are_refused_up_front(make_results, change, say
     assert format_diff(forced).startswith("WARNING: compared anyway (--force)")
 
 
+def test_slo_encoding_best_choosing_another_encoding_in_each_run_still_compares(make_results):
+    # Two default runs in a row: slo_encoding "best" chose json in A and grpc in B, and both
+    # swept both. Rows carry the encoding; the levels only A's choice had are not a loss.
+    a, b = make_results(), make_results()
+    for results, chosen, other in ((a, "json", "grpc"), (b, "grpc", "json")):
+        s = results.served[0]
+        ends = [p for p in s.sweep if p["concurrency"] in (1, 16)]
+        s.encoding = chosen
+        s.encodings = [{"encoding": other, "status": "OK", "reason": None, "protocol": None, "sweep": ends}]
+    assert {1, 4, 16} <= {p["concurrency"] for p in a.served[0].sweep}
+    report = diff_runs(a, b, 0.10)  # not refused as "another workload"
+    rows = {r.key: r for r in report.rows}
+    assert "served torchserve [json] c=1 p50_ms" in rows and "served torchserve [grpc] c=16 p50_ms" in rows
+    only_a = rows["served torchserve [json] c=4 p50_ms"]
+    assert not only_a.regression and only_a.note == "not in B: B swept every level on grpc"
+    assert report.regressions == []  # the same figures under other names: nothing moved
+
+
 def test_the_reported_bug_an_interrupted_run_that_lost_everything_never_passes(make_run, make_results, capsys):
     # Found as a new user would: diff between a complete quick run and an interrupted full run
     # that had lost every local and served result printed "no regression" and exited 0.

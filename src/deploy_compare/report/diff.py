@@ -36,7 +36,15 @@ from ..confidence import Interval, compare
 from ..deploy.report_settings import min_effect
 from ..deploy.results import RunResults, ServedResult
 from ..errors import ConfigError, IncomparableRunsError
-from ..repeats import Spread, bench_repetitions, figure_interval, repetitions, spread_of, throughput_spread
+from ..repeats import (
+    Spread,
+    bench_repetitions,
+    by_concurrency,
+    figure_interval,
+    repetitions,
+    spread_of,
+    throughput_spread,
+)
 from .fmt import get, getf
 from .names import local_rows, ok_local, sweep_repetitions
 
@@ -102,9 +110,28 @@ def _one(value: Any) -> Spread | None:
     return Spread.of([value])
 
 
+def measured_encodings(s: ServedResult) -> set[str]:
+    """The encodings a target's sweeps measured: its headline one and each further OK cell."""
+    further = {str(c.get("encoding")) for c in s.encodings if isinstance(c, dict) and c.get("status") == "OK"}
+    return {s.encoding or "json"} | further
+
+
 def _served_figures(s: ServedResult, add) -> None:
-    for concurrency, points in sweep_repetitions(s).items():
-        name = f"served {s.key} c={concurrency}"
+    # With several encodings each sweep is named by its encoding ("served triton [json] c=1"):
+    # slo_encoding "best" may pick another one in each run, and the same name must mean the
+    # same requests. The headline encoding has every level; the others their lowest and highest.
+    several = len(measured_encodings(s)) > 1
+    _sweep_figures(f"served {s.key}" + (f" [{s.encoding or 'json'}]" if several else ""), sweep_repetitions(s), add)
+    for cell in s.encodings if several else []:
+        if isinstance(cell, dict) and cell.get("status") == "OK":
+            points = by_concurrency(p for p in cell.get("sweep") or [] if isinstance(p, dict))
+            _sweep_figures(f"served {s.key} [{cell.get('encoding')}]", points, add)
+    _search_figures(s, add)
+
+
+def _sweep_figures(prefix: str, groups: dict[int, list[dict[str, Any]]], add) -> None:
+    for concurrency, points in groups.items():
+        name = f"{prefix} c={concurrency}"
         for key in ("p50_ms", "p99_ms"):
             add(f"{name} {key}", spread_of(points, key), LOWER, figure_interval(points, key))
         if any(get(p, "p99_incl_failures_ms") is None and get(p, "requests") for p in points):
@@ -116,6 +143,10 @@ def _served_figures(s: ServedResult, add) -> None:
         cpu = Spread.of(getf(p, "server", "cpu_ms_per_request") for p in points)
         if concurrency == 1 and cpu is not None:  # the server's own cost of one request, nothing queued
             add(f"{name} server_cpu_ms_per_request", cpu, LOWER)
+
+
+def _search_figures(s: ServedResult, add) -> None:
+    """The SLO rates (on the encoding each run chose), the cold start and the tune stage."""
     if isinstance(s.slo, dict):
         repeats = [r for r in s.slo_repeats if isinstance(r, dict)] or [s.slo]
         add(f"slo {s.key} max_rate_rps", _rates(repeats), HIGHER, _rate_interval(repeats))
@@ -286,15 +317,24 @@ def incomparable(a: RunResults, b: RunResults) -> list[str]:
             "figures differ by design)"
         )
     # The served keys name target and concurrency: the same key must mean the same requests.
-    workloads_b = {s.key: _workload(s) for s in b.served}
+    served_b = {s.key: s for s in b.served}
     for s in a.served:
-        wa, wb = _workload(s), workloads_b.get(s.key)
+        wa, wb = _workload(s), (_workload(served_b[s.key]) if s.key in served_b else None)
+        if wb is not None and _encoding_moved(s, served_b[s.key]):
+            wb = (wa[0], wb[1])  # both measured both encodings: their rows carry the encoding
         if wb is not None and any(x is not None and y is not None and x != y for x, y in zip(wa, wb, strict=True)):
             why.append(
                 f"another workload for {s.key}: A sent {wa[0] or 'its encoding'} at {wa[1]} sample(s) "
                 f"per request, B {wb[0] or 'its encoding'} at {wb[1]} sample(s) per request"
             )
     return why
+
+
+def _encoding_moved(a: ServedResult, b: ServedResult) -> bool:
+    """True when the two runs searched on other encodings that both measured (slo_encoding
+    "best" choosing by each run's own sweeps)."""
+    chosen = {a.encoding or "json", b.encoding or "json"}
+    return len(chosen) == 2 and chosen <= measured_encodings(a) & measured_encodings(b)
 
 
 def _workload(s: ServedResult) -> tuple[str | None, int | None]:
@@ -326,6 +366,14 @@ def diff_runs(
     for r in rows:
         if r.better != STATUS and r.regression and r.note == "OK -> missing" and r.key.startswith(tuple(gone)):
             r.regression, r.note = False, "missing (see its status)"
+    # An encoding B did not search on has only its lowest and highest levels there: not a loss.
+    served_b = {s.key: s for s in b.served}
+    for s in a.served:
+        if s.key in served_b and _encoding_moved(s, served_b[s.key]):
+            moved_to = served_b[s.key].encoding or "json"
+            for r in rows:
+                if r.regression and r.note == "OK -> missing" and r.key.startswith(f"served {s.key} ["):
+                    r.regression, r.note = False, f"not in B: B swept every level on {moved_to}"
     return DiffReport(
         tolerance, rows, [f"compared anyway (--force): {w}" for w in why], _repetitions(a), _repetitions(b), effect
     )
