@@ -233,6 +233,11 @@ def test_slo_encoding_best_choosing_another_encoding_in_each_run_still_compares(
     only_a = rows["served torchserve [json] c=4 p50_ms"]
     assert not only_a.regression and only_a.note == "not in B: B swept every level on grpc"
     assert report.regressions == []  # the same figures under other names: nothing moved
+    # A run that measured JSON alone against one that chose JSON among three: the same rows.
+    single = make_results()
+    single.served[0].encoding = "json"
+    against = diff_runs(single, a, 0.10)
+    assert against.regressions == [] and "served torchserve [json] c=4 p50_ms" in {r.key for r in against.rows}
 
 
 def test_the_reported_bug_an_interrupted_run_that_lost_everything_never_passes(make_run, make_results, capsys):

@@ -116,13 +116,13 @@ def measured_encodings(s: ServedResult) -> set[str]:
     return {s.encoding or "json"} | further
 
 
-def _served_figures(s: ServedResult, add) -> None:
-    # With several encodings each sweep is named by its encoding ("served triton [json] c=1"):
-    # slo_encoding "best" may pick another one in each run, and the same name must mean the
-    # same requests. The headline encoding has every level; the others their lowest and highest.
-    several = len(measured_encodings(s)) > 1
-    _sweep_figures(f"served {s.key}" + (f" [{s.encoding or 'json'}]" if several else ""), sweep_repetitions(s), add)
-    for cell in s.encodings if several else []:
+def _served_figures(s: ServedResult, add, by_encoding: bool) -> None:
+    # by_encoding (either run measured several encodings): each sweep is named by its encoding
+    # ("served triton [json] c=1"): slo_encoding "best" may pick another one in each run, and the
+    # same name must mean the same requests. The headline encoding has every level; the others
+    # their lowest and highest.
+    _sweep_figures(f"served {s.key}" + (f" [{s.encoding or 'json'}]" if by_encoding else ""), sweep_repetitions(s), add)
+    for cell in s.encodings if by_encoding else []:
         if isinstance(cell, dict) and cell.get("status") == "OK":
             points = by_concurrency(p for p in cell.get("sweep") or [] if isinstance(p, dict))
             _sweep_figures(f"served {s.key} [{cell.get('encoding')}]", points, add)
@@ -181,7 +181,9 @@ def _rate_interval(searches: list[dict[str, Any]]) -> Interval | None:
     return figure_interval([{"max_rate_rps": v} for v in spread.values], "max_rate_rps")
 
 
-def figures(results: RunResults) -> dict[str, Figure]:
+def figures(results: RunResults, by_encoding: frozenset[str] = frozenset()) -> dict[str, Figure]:
+    """Every figure of a run by name; the served targets in `by_encoding` (keys) name their
+    sweeps by encoding."""
     out: dict[str, Figure] = {}
 
     def add(key: str, value: Spread | str | None, better: str, interval: Interval | None = None) -> None:
@@ -200,7 +202,7 @@ def figures(results: RunResults) -> dict[str, Figure]:
     for s in results.served:
         add(f"served {s.key} status", s.status, STATUS)
         if s.status == "OK":
-            _served_figures(s, add)
+            _served_figures(s, add, s.key in by_encoding)
     for name, entry in sorted(results.artifacts.items()):
         add(f"artifact {name} size_bytes", _one(get(entry, "size_bytes")), INFO)
         accuracy = getf(entry, "parity", "accuracy")
@@ -355,7 +357,8 @@ def diff_runs(
     why = incomparable(a, b)
     if why and not force:
         raise IncomparableRunsError("the runs do not compare: " + "; ".join(why) + " (--force compares anyway)")
-    fa, fb = figures(a), figures(b)
+    several = frozenset(s.key for s in (*a.served, *b.served) if len(measured_encodings(s)) > 1)
+    fa, fb = figures(a, several), figures(b, several)
     keys = list(fa) + [k for k in fb if k not in fa]
     rows = [_compare(k, fa.get(k), fb.get(k), tolerance, effect) for k in keys]
     # A status that did not change says nothing; its figures follow on their own rows.
