@@ -94,6 +94,10 @@ def test_mean_interval_is_students_t():
     low, high = stats.t.interval(0.95, 3, loc=np.mean(values), scale=stats.sem(values))
     assert interval.low == pytest.approx(low) and interval.high == pytest.approx(high)
     assert not mean_interval([5.0]).bounded
+    # two SLO rates, 100 and 400 req/s: the one-degree-of-freedom interval reaches below 0 req/s
+    assert mean_interval([100.0, 400.0]).low < 0
+    cut = mean_interval([100.0, 400.0], floor=0.0)
+    assert cut.low == 0.0 and cut.high == pytest.approx(mean_interval([100.0, 400.0]).high)
 
 
 def test_compare_needs_apart_intervals_and_a_real_effect():

@@ -287,17 +287,22 @@ def student_t_quantile(p: float, df: int) -> float:
     return (lo + hi) / 2.0
 
 
-def mean_interval(values: Sequence[float], confidence: float = INTERVAL_CONFIDENCE) -> Interval:
+def mean_interval(
+    values: Sequence[float], confidence: float = INTERVAL_CONFIDENCE, floor: Optional[float] = None
+) -> Interval:
     """Student-t interval of the mean of run-level figures (one per repetition).
 
-    One value cannot bound anything (both ends None)."""
+    One value cannot bound anything (both ends None). `floor`: the least value the figure can
+    take (a rate: 0); the low end is cut there, which keeps the coverage (two repetitions'
+    t-interval, on one degree of freedom, otherwise reaches below it)."""
     data = [float(v) for v in values if v is not None]
     if len(data) < 2:
         return Interval(None, None, confidence)
     mean = float(np.mean(data))
     sem = float(np.std(data, ddof=1)) / math.sqrt(len(data))
     half = student_t_quantile(0.5 + confidence / 2.0, len(data) - 1) * sem
-    return Interval(mean - half, mean + half, confidence)
+    low = mean - half if floor is None else max(floor, mean - half)
+    return Interval(low, mean + half, confidence)
 
 
 def compare(

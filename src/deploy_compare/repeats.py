@@ -177,7 +177,7 @@ def combine_slo(repeats: list[dict[str, Any]], trials: list[dict[str, Any]]) -> 
         "confidence": repeats[0].get("confidence"),
         "max_rate_rps": rates.median if found else None,
         # the t-interval of the mean rate over repetitions (report/verdicts.py compares by it)
-        "rate_ci_rps": mean_interval([0.0 if p is None else p for p in passes]).as_list() if found else None,
+        "rate_ci_rps": mean_interval([0.0 if p is None else p for p in passes], floor=0.0).as_list() if found else None,
         "lowest_failing_rate_rps": fail_spread.median if fail_spread else None,
         "limited_by_client": any(bool(r.get("limited_by_client")) for r in repeats),
         "confirmed": None if all(c is None for c in confirmations) else all(c is True for c in confirmations),
