@@ -4,7 +4,8 @@ Steps run in order; a step whose input failed is recorded as failed too ("needs 
 which failed") while independent steps still run, so one broken converter never loses
 the other artifacts. The manifest is rewritten (atomically) after every step: a crash
 keeps what was finished. An artifact from an earlier run is reused when the model's
-content hash and the file's sha256 still match; verification always runs again.
+content hash, the tools (and the exporters' own code) and the file's sha256 still match;
+verification always runs again.
 """
 
 from __future__ import annotations
@@ -102,6 +103,19 @@ def state_dict_hash(module) -> str:
     return digest.hexdigest()[:16]
 
 
+EXPORTER_KEY = "deploy_compare exporters"  # in manifest.tools: an exporter edit re-exports, as a tool's upgrade
+
+
+def exporter_fingerprint() -> str:
+    """sha256 (12 hex) of the exporters' own code: a file exported before a change to how it is
+    made (frozen TorchScript, say) is not reused as if it were made the new way."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for source in sorted([*package.glob("*.py"), package.parent / "quantization.py"]):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _reusable(old: Manifest | None, new: Manifest, name: str, out_dir: Path, opset: int) -> ArtifactEntry | None:
     """An earlier run's artifact, if the same weights went through the same tools and settings."""
     if (
@@ -157,7 +171,7 @@ def export_all(options: ExportOptions = ExportOptions(), progress: Callable[[str
         ),
         artifacts={},
         created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
-        tools=package_versions(*TOOLS),
+        tools={**package_versions(*TOOLS), EXPORTER_KEY: exporter_fingerprint()},
     )
     ctx = ExportContext(bundle=bundle, out_dir=out_dir, progress=progress, opset=options.opset)
     steps = [s for s in STEPS if s.name in options.only or any(s.name in _needs(o) for o in options.only)]
