@@ -1,8 +1,8 @@
 """TorchScript through libtorch (torch.jit.load), optimized for inference at load.
 
-A file exported frozen gets `torch.jit.optimize_for_inference` here, as TorchServe's
-performance guide recommends (it cannot be saved: the exporter freezes, the loader
-optimizes). What was applied is in `self.applied`.
+A file exported frozen gets `torch.jit.optimize_for_inference` here where it is faster, as
+TorchServe's performance guide recommends (it cannot be saved: the exporter freezes, the
+loader optimizes; torchscript_optimize.py measures). What was applied is in `self.applied`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ArtifactError, first_line
 from .base import Runtime
+from .torchscript_optimize import load_fastest
 
 
 class TorchScriptRuntime(Runtime):
@@ -26,6 +27,12 @@ class TorchScriptRuntime(Runtime):
         if self.threads:
             # Process-wide in torch: the benchmark runs each thread setting in its own process.
             torch.set_num_threads(self.threads)
+        example = None  # an inner dimension left dynamic: optimize without timing
+        if all(None not in t.shape[1:] for t in self.entry.inputs):
+            example = [
+                torch.ones([1] + [int(d or 0) for d in t.shape[1:]], dtype=getattr(torch, t.dtype))
+                for t in self.entry.inputs
+            ]
         try:
             with warnings.catch_warnings():
                 # torch 2.13 deprecates TorchScript in favour of torch.export; the format is
@@ -33,10 +40,14 @@ class TorchScriptRuntime(Runtime):
                 warnings.filterwarnings(
                     "ignore", message=r".*torch\.jit\.load.*deprecated", category=DeprecationWarning
                 )
-                self._module = torch.jit.load(str(self.path), map_location="cpu").eval()
+                self._module, self.applied["optimize_for_inference"] = load_fastest(
+                    torch,
+                    lambda: torch.jit.load(str(self.path), map_location="cpu").eval(),
+                    self.entry.details.get("frozen") is True,
+                    example,
+                )
         except Exception as exc:
             raise ArtifactError(f"{self.path}: not a loadable TorchScript file ({first_line(exc)})") from exc
-        self._module, self.applied["optimize_for_inference"] = optimized(torch, self._module, self.entry.details)
         self._torch = torch
 
     def _run(self, x: np.ndarray) -> np.ndarray:
@@ -45,15 +56,3 @@ class TorchScriptRuntime(Runtime):
 
     def close(self) -> None:
         self._module = None
-
-
-def optimized(torch, module, details: dict) -> tuple:
-    """(module, what was applied): optimize_for_inference on a frozen file, else the module as is.
-
-    Shared with TorchServe's handler, so both load the same file the same way."""
-    if details.get("frozen") is not True:
-        return module, "not applied (the file is not frozen)"
-    try:
-        return torch.jit.optimize_for_inference(module), "applied"
-    except Exception as exc:  # keep the frozen module: still correct, only slower
-        return module, f"failed, frozen module kept ({first_line(exc)})"

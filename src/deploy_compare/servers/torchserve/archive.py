@@ -1,7 +1,8 @@
 """TorchServe model archive (.mar) and config.properties, built from the served artifact.
 
-The archive holds the artifact (TorchScript, AOTInductor package or ONNX file), our handler (torchserve_handler.py) and
-handler_config.json (input shape/dtype from the manifest, torch threads). It is built
+The archive holds the artifact (TorchScript, AOTInductor package or ONNX file), our handler
+(handler.py), the runtime's TorchScript loading rule it imports (runtimes/torchscript_optimize.py)
+and handler_config.json (input shape/dtype from the manifest, torch threads). It is built
 with the official torch-model-archiver, so what runs is what a TorchServe user deploys.
 
 config.properties is shared by the native and Docker launchers; only addresses and paths
@@ -22,10 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import ServerError
+from ...runtimes import torchscript_optimize
 from ..model_spec import ServedModel
 from .config import TorchServeConfig
 
 HANDLER_FILE = Path(__file__).with_name("handler.py")
+# The handler imports it as a sibling: the runtime's rule for loading TorchScript at its fastest.
+OPTIMIZE_FILE = Path(torchscript_optimize.__file__)
 HANDLER_CONFIG_NAME = "handler_config.json"
 MODEL_VERSION = "1.0"
 
@@ -66,7 +70,7 @@ def build_mar(model: ServedModel, config: TorchServeConfig, model_store: Path, t
         "--handler",
         str(HANDLER_FILE),
         "--extra-files",
-        str(cfg_path),
+        f"{cfg_path},{OPTIMIZE_FILE}",
         "--export-path",
         str(model_store),
         "--force",

@@ -1,8 +1,9 @@
 """TorchServe handler packaged into the .mar: TF Serving's row format in, predictions out.
 
 This file runs inside TorchServe's Python worker, not inside deploy_compare: it imports
-only torch and the standard library, and reads everything it needs from
-`handler_config.json`, which the archive builder writes next to it.
+only torch, the standard library and torchscript_optimize.py (the runtime's loading rule, which
+the archive ships beside it), and reads everything it needs from `handler_config.json`, which
+the archive builder writes next to it.
 
 Request body, either
   JSON (TF Serving's REST row format):   {"instances": [sample, ...]}
@@ -34,6 +35,11 @@ import time
 from typing import Any
 
 import torch
+
+try:  # in TorchServe's worker: shipped beside this file by the archive (archive.py)
+    from torchscript_optimize import load_fastest
+except ImportError:  # imported by deploy_compare itself (its tests)
+    from deploy_compare.runtimes.torchscript_optimize import load_fastest
 
 logger = logging.getLogger(__name__)
 
@@ -70,22 +76,16 @@ def load_model(path: str, config: dict) -> tuple[Any, dict[str, str]]:
         return aoti_load_package(path), {"format": "aoti"}
     if fmt == "onnx":
         return _onnx_model(path, config)
-    module = torch.jit.load(path, map_location="cpu").eval()
-    module, applied = _optimized(module, config)
+    module, applied = load_fastest(
+        torch, lambda: torch.jit.load(path, map_location="cpu").eval(), config.get("frozen") is True, _example(config)
+    )
     return module, {"format": "torchscript", "optimize_for_inference": applied}
 
 
-def _optimized(module: Any, config: dict) -> tuple[Any, str]:
-    """optimize_for_inference on a frozen file, else the module as is. Mirrors
-    deploy_compare.runtimes.torchscript.optimized (the same rule, so the worker and the
-    in-process stage run the same graph); copied because this file runs in TorchServe's
-    worker, which imports only torch and the standard library, never deploy_compare."""
-    if config.get("frozen") is not True:
-        return module, "not applied (the file is not frozen)"
-    try:
-        return torch.jit.optimize_for_inference(module), "applied"
-    except Exception as exc:  # keep the frozen module: still correct, only slower
-        return module, f"failed, frozen module kept ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+def _example(config: dict) -> list[torch.Tensor]:
+    """One sample per input (ones), as the runtime times its candidates."""
+    specs = config.get("inputs") or [{"shape": config["shape"], "dtype": config["dtype"]}]
+    return [torch.ones((1, *(int(d) for d in s["shape"][1:])), dtype=_DTYPES[s["dtype"]]) for s in specs]
 
 
 def _onnx_model(path: str, config: dict) -> tuple[Any, dict[str, str]]:
