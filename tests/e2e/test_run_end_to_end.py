@@ -123,15 +123,15 @@ def test_figures_carry_intervals_and_trials_their_sequential_verdict(quick_run):
             assert p["p50_ci_ms"][0] <= p["p50_ms"] <= p["p50_ci_ms"][1]
             assert p["stop_reason"] in ("precise", "duration", "max duration", "max requests")
             assert p["goodput_rps"] is not None and p["goodput_rps"] <= p["throughput_rps"] + 1e-9
-        assert s.slo["confidence"] == 0.99
+        assert s.slo["confidence"] == 0.9  # the settings' ([slo] confidence), not the default
         for t in s.slo["trials"]:
             r = t["result"]
-            assert r["slo_confidence"] == 0.99 and r["stop_reason"] in ("decided", "schedule", "max duration")
+            assert r["slo_confidence"] == 0.9 and r["stop_reason"] in ("decided", "schedule", "max duration")
             if t["passed"]:  # a pass is the rule's, never a timer's
                 assert r["slo_verdict"] is True and r["stop_reason"] == "decided"
     local = [r for r in results.local if r.get("status") == "OK"]
     assert local and all(r["p50_ci_ms"] is not None and r["stop_reason"] for r in local)
-    assert "at 99% confidence" in (run_dir / "report.md").read_text()
+    assert "at 90% confidence" in (run_dir / "report.md").read_text()
 
 
 def test_cores_recorded(quick_run):
