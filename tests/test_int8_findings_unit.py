@@ -192,3 +192,61 @@ def test_a_model_xnnpack_refuses_is_reopened_on_builtin_kernels_naming_node_and_
     monkeypatch.setattr(tflite, "builtin_kernels_crash", lambda path, cls: "abort the process allocating it (signal 6)")
     with pytest.raises(ArtifactError, match=r"delegate node 2, .*abort the process allocating it .*runs on neither"):
         tflite.TFLiteRuntime(tmp_path / "m.tflite", entry, "NC", 1)
+
+
+def _output(index, name, op, position, shape=(1, 4), scale: float | None = 0.1, inputs=()):
+    from deploy_compare.exporters.litert_torch_layers import OpOutput
+
+    scales = (scale,) if scale else ()
+    dtype = "int8" if scale else "float32"
+    return OpOutput(index, name, op, position, shape, dtype, scales, (0,) * len(scales), 0, inputs)
+
+
+def test_litert_outputs_match_by_module_through_conversions_then_by_op_order_and_the_rest_is_counted():
+    from deploy_compare.exporters.litert_torch_layers import match_outputs
+
+    floats = [
+        _output(10, "m/conv;1", "CONV_2D", 0, scale=None),
+        _output(11, "m/slice;2", "SLICE", 1, scale=None, inputs=(10,)),
+        _output(12, "m/slice;3", "SLICE", 2, scale=None, inputs=(10,)),
+        _output(13, "renamed_in_fp32", "MAX_POOL_2D", 3, (4,), scale=None, inputs=(11,)),
+        _output(14, "x", "RESHAPE", 4, scale=None, inputs=(10,)),
+        _output(15, "fc", "FULLY_CONNECTED", 5, (1, 10), scale=None, inputs=(13,)),
+    ]
+    int8 = [
+        _output(0, "m/conv;", "CONV_2D", 0),  # its ";N" shifted: the same module, op and shape
+        _output(1, "m/slice;1", "SLICE", 1, inputs=(0,)),  # two SLICEs of one module: paired in order
+        _output(2, "m/slice;2", "SLICE", 2, inputs=(0,)),  # (not by their equal name "m/slice;2")
+        _output(3, "requantized", "QUANTIZE", 3, inputs=(1,)),  # the int8 file's own: its input's value
+        _output(4, "renamed_in_int8", "MAX_POOL_2D", 4, inputs=(3,)),  # by order; a leading 1 dropped
+        _output(5, "y", "RESHAPE", 5, inputs=(2,)),  # reads another tensor than the float RESHAPE: not paired
+        _output(6, "fc", "FULLY_CONNECTED", 6, (1, 12), inputs=(4,)),  # another shape: never paired
+    ]
+    pairs, unmatched = match_outputs(int8, floats)
+    assert [(p.quantized.index, p.reference.index, p.matched_by) for p in pairs] == [
+        (0, 10, "module"),
+        (1, 11, "module"),
+        (2, 12, "module"),
+        (3, 11, "through QUANTIZE"),
+        (4, 13, "order"),
+    ]
+    assert [t.name for t in unmatched] == ["y", "fc"]
+
+
+def test_litert_pairs_are_dequantized_and_ranked_like_the_debugger_layers():
+    from deploy_compare.exporters.litert_torch_layers import Pair, ranked_pairs
+
+    exact = Pair(_output(0, "exact", "CONV_2D", 0, scale=0.5), _output(10, "exact", "CONV_2D", 0, scale=None), "name")
+    exact.add(np.array([[2, 4, -2, 0]], np.int8), np.array([[1.0, 2.0, -1.0, 0.0]], np.float32))
+    add = _output(1, "off", "ADD", 1, scale=0.5, inputs=(0, 7))  # 7: a constant
+    off = Pair(add, _output(11, "off", "ADD", 1, scale=None), "order")
+    off.add(np.array([[2, 4, -2, 0]], np.int8), np.array([[1.5, 2.5, -0.5, 0.5]], np.float32))
+    ranked = ranked_pairs([exact, off])
+    assert [r["tensor"] for r in ranked] == ["off", "exact"]
+    worst = ranked[0]
+    # every element 0.5 off, one quantization step: RMSE / scale = 1; relative to the float RMS, 1.5
+    assert worst["rmse_over_scale"] == pytest.approx(1.0) and worst["max_abs_error"] == pytest.approx(0.5)
+    assert worst["relative_rmse"] == pytest.approx(0.5 / np.sqrt(9.0 / 4), abs=1e-4)
+    assert (worst["op"], worst["matched_by"]) == ("ADD", "order") and ranked[1]["rmse_over_scale"] == 0
+    # the error each op adds: ADD reads the exact CONV output, so all of its error is its own
+    assert worst["relative_rmse_added"] == worst["relative_rmse"] and ranked[1]["relative_rmse_added"] == 0

@@ -9,7 +9,7 @@ import pytest
 
 from deploy_compare.report.build import artifacts_section
 from deploy_compare.report.inputs import ReportInputs
-from deploy_compare.report.quantization import selective_summary, speedup_kept
+from deploy_compare.report.quantization import layer_tables, selective_summary, speedup_kept
 from deploy_compare.report.verdicts import footprint_verdict
 
 pytestmark = pytest.mark.unit
@@ -82,3 +82,38 @@ def test_the_report_says_what_keeping_layers_in_float_costs(make_results):
     parity = next(b for b in section.blocks if getattr(b, "headers", None) and "parity" in b.headers)
     int8_row = next(row for row in parity.rows if row[0] == "tflite_int8")
     assert "OVER BUDGET" in int8_row and "7.0 points (95%: 4.0 to 11.0)" in int8_row
+
+
+LITERT_TENSOR = (
+    "pkg.DigitsCNN/torch.nn.modules.container.Sequential_features/torch.nn.modules.activation.ReLU_1;;"
+    "pkg.DigitsCNN/torch.nn.modules.container.Sequential_features/torch.nn.modules.conv.Conv2d_0;1"
+)
+
+
+def test_the_report_shows_the_worst_layers_of_each_route(make_results):
+    results = _with_selective(make_results(), int8_p50=4.0, selective_p50=4.6)
+    entry = copy.deepcopy(results.artifacts["tflite_int8"])
+    entry.update(name="litert_torch_int8", path="model_litert_torch_int8.tflite")
+    entry["details"] = {
+        "layer_comparison": "done",
+        "layer_error_ranking": [
+            {"tensor": LITERT_TENSOR, "op": "CONV_2D", "rmse_over_scale": 0.9, "mean_squared_error": 0.02}
+            | {"relative_rmse": 0.031, "relative_rmse_added": 0.02, "matched_by": "name"},
+            {"tensor": "fc", "op": "FULLY_CONNECTED", "rmse_over_scale": 0.4, "mean_squared_error": 0.01}
+            | {"relative_rmse": 0.012, "relative_rmse_added": -0.001, "matched_by": "order"},
+        ],
+        "layers_compared": 7,
+        "debug_samples": 32,
+        "tensors_matched": {"op_outputs": 9, "matched": 8, "unmatched": 1, "by": {"name": 7, "order": 1}},
+    }
+    results.artifacts["litert_torch_int8"] = entry
+    tables = layer_tables(results)  # in the artifacts section after the summary (the test above)
+    assert [t.caption.split(":")[0] for t in tables] == ["onnx2tf route", "litert-torch route"]
+    litert = tables[1]
+    assert "8 of 9 matched (7 by name, 1 by order), 1 unmatched" in litert.caption
+    assert litert.rows[0][1:4] == ["CONV_2D", "Sequential_features/ReLU_1;;Sequential_features/Conv2d_0;1", "0.900"]
+    assert litert.rows[1][-3:] == ["0.0120", "-0.0010", "order"]
+    # a comparison that could not run is said, not left out
+    entry["details"] = {"layer_comparison": "not run: litert_torch_fp32 was not exported in this run"}
+    note = layer_tables(results)[1]
+    assert "litert_torch_int8 against litert_torch_fp32: not run: litert_torch_fp32 was not exported" in note.text

@@ -5,7 +5,8 @@ which failed") while independent steps still run, so one broken converter never 
 the other artifacts. The manifest is rewritten (atomically) after every step: a crash
 keeps what was finished. An artifact from an earlier run is reused when the model's
 content hash, the tools (and the exporters' own code) and the file's sha256 still match;
-verification always runs again.
+verification (and a step's analysis, such as litert_torch_int8's per-layer comparison) always
+runs again.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class ExportStep:
     name: str
     exporter: str  # "module:function" returning list[ArtifactEntry]
     requires: tuple[str, ...] = ()
+    #: "module:function"(ctx, entry) adding findings to entry.details; like verification it runs on a
+    #: reused artifact too (what it finds may be new since the file was made)
+    analysis: str | None = None
 
 
 STEPS: tuple[ExportStep, ...] = (
@@ -57,7 +61,12 @@ STEPS: tuple[ExportStep, ...] = (
     ExportStep("tflite_int8_selective", "deploy_compare.exporters.quant_debug:export_int8_selective", ("savedmodel",)),
     # the second TFLite route: litert-torch, straight from the PyTorch module (no ONNX, no onnx2tf)
     ExportStep("litert_torch_fp32", "deploy_compare.exporters.litert_torch_export:export_fp32"),
-    ExportStep("litert_torch_int8", "deploy_compare.exporters.litert_torch_export:export_int8"),
+    # ... its int8 file's layers ranked against its fp32 file's (the litert-torch route's per-layer error)
+    ExportStep(
+        "litert_torch_int8",
+        "deploy_compare.exporters.litert_torch_export:export_int8",
+        analysis="deploy_compare.exporters.litert_torch_layers:compare_layers",
+    ),
 )
 ARTIFACT_NAMES = tuple(step.name for step in STEPS)
 TOOLS = (
@@ -204,6 +213,8 @@ def export_all(options: ExportOptions = ExportOptions(), progress: Callable[[str
                 continue
         ctx.done[step.name] = entry
         manifest.artifacts[step.name] = entry
+        if step.analysis is not None:
+            import_object(step.analysis)(ctx, entry)
         try:
             entry.parity = verify_artifact(out_dir, manifest, step.name, data, options.thresholds)
         except DeployCompareError as exc:

@@ -12,8 +12,8 @@ the worst `KEEP_FLOAT_LAYERS` are kept in float through the debugger's `denylist
 The file keeps float inputs and outputs (the debugger's own quantizer: quantize/dequantize
 ops inside the model, unlike tflite_int8's int8 inputs), so its end-to-end latency includes
 that conversion as tflite_int8's does in the runtime. Verified like every int8 file (the
-2-point budget, with its interval). The litert-torch route has no equivalent here: its
-intermediate tensors are not matched to PyTorch's (not done).
+2-point budget, with its interval). The litert-torch route's layers are ranked the same way
+(rank_layers) from its two files' intermediate tensors: litert_torch_layers.py.
 """
 
 from __future__ import annotations
@@ -35,22 +35,24 @@ RANKED_IN_MANIFEST = 10
 LAYER_STATS_FILE = "quant_debug_layers.csv"
 
 
-def rank_layers(statistics: dict[str, dict[str, float]], scales: dict[str, float]) -> list[dict[str, Any]]:
-    """Layers by RMSE over quantization step, worst first: {tensor, rmse_over_scale, mean_squared_error, ...}."""
+def rank_layers(statistics: dict[str, dict[str, Any]], scales: dict[str, float]) -> list[dict[str, Any]]:
+    """Layers by RMSE over quantization step, worst first: {tensor, rmse_over_scale, mean_squared_error,
+    max_abs_error, ...}, any other statistic given carried over (the litert-torch route's relative_rmse).
+    Both routes rank with it (litert_torch_layers.py for the litert-torch one)."""
     ranked = []
     for tensor, metrics in statistics.items():
         scale = scales.get(tensor)
         mse = float(metrics.get("mean_squared_error", math.nan))
         if not scale or math.isnan(mse):
             continue
-        ranked.append(
-            {
-                "tensor": tensor,
-                "rmse_over_scale": round(math.sqrt(mse) / scale, 4),
-                "mean_squared_error": mse,
-                "max_abs_error": float(metrics.get("max_abs_error", math.nan)),
-            }
-        )
+        row = {
+            "tensor": tensor,
+            "rmse_over_scale": round(math.sqrt(mse) / scale, 4),
+            "mean_squared_error": mse,
+            "max_abs_error": float(metrics.get("max_abs_error", math.nan)),
+        }
+        row.update({k: v for k, v in metrics.items() if k not in row})
+        ranked.append(row)
     return sorted(ranked, key=lambda r: -r["rmse_over_scale"])
 
 

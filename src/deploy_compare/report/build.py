@@ -298,8 +298,8 @@ def artifacts_section(inputs: ReportInputs) -> Section:
             "no TFLite variant was exported",
         )
     )
-    summary, layers = quantization.selective_summary(r), quantization.layer_table(r)
-    blocks += [b for b in (summary, layers) if b is not None]
+    summary = quantization.selective_summary(r)
+    blocks += [*([summary] if summary is not None else []), *quantization.layer_tables(r)]
     if r.export_failures:
         blocks += [Paragraph("Export failures:", lead="Failures", tone="warning"), tables.export_failures_table(r)]
     return Section("artifacts", "Exported artifacts and parity", blocks)
