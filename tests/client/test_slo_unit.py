@@ -239,7 +239,7 @@ def test_the_search_never_starts_or_halves_below_the_lowest_rate_a_trial_can_jud
     floor = 1.25 * SequentialBound(confidence=0.99, cap=20000).threshold(0) / 10.0
     assert 65.0 < floor < 67.0
     server = Scripted(capacity=1000.0)
-    settings = SloConfig(p99_bound_ms=50.0, start_rate_rps=100.0, max_trials=2)
+    settings = SloConfig(p99_bound_ms=50.0, start_rate_rps=100.0, max_trials=2, max_duration_s=10.0)
     single = closed_c1(throughput=25.0, p50=30.0, p99=45.0, requests=100)
     find_max_rate_under_slo(ENDPOINT, None, strict, settings, run=server.run, settle=server.settle, single=single)
     assert server.calls[0][0] == pytest.approx(floor)  # not 12.5/s: it would end undecided
@@ -293,3 +293,19 @@ def test_a_search_that_reaches_the_configured_cap_says_at_least_the_cap():
     result = search(Scripted(capacity=1e6), max_trials=8, max_rate_rps=300.0)
     assert result.max_rate_rps == 300.0 and result.lowest_failing_rate_rps is None
     assert "at least 300/s (cap)" in result.note and "trial budget" not in result.note
+
+
+def test_a_trial_at_a_low_rate_runs_as_long_as_a_clean_pass_needs_up_to_its_cap():
+    """A model slower than the default trial's floor (~83 req/s in 8 s) still gets its SLO rate:
+    at 25 req/s the trial runs the 26.4 s a clean pass needs there (1.25 x 528 requests), at
+    5 req/s up to [slo] max_duration_s, and a fast rate keeps duration_s."""
+    from deploy_compare.clients.slo import lowest_judgeable_rate, trial_config
+
+    load = LoadConfig(duration_s=8.0, warmup_s=1.0)
+    slo = SloConfig(p99_bound_ms=100.0, max_duration_s=30.0)
+    assert trial_config(load, slo, 400.0, 0).max_duration_s == pytest.approx(9.0)
+    assert trial_config(load, slo, 25.0, 0).max_duration_s == pytest.approx(1.0 + 1.25 * 528 / 25)
+    assert trial_config(load, slo, 5.0, 0).max_duration_s == pytest.approx(31.0)
+    assert lowest_judgeable_rate(load, slo) == pytest.approx(1.25 * 528 / 30)  # 22 req/s, not 82.5
+    short = SloConfig(p99_bound_ms=100.0, max_duration_s=6.0)  # below duration_s: never shorter than it
+    assert trial_config(load, short, 25.0, 0).max_duration_s == pytest.approx(9.0)

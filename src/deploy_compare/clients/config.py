@@ -137,6 +137,9 @@ class SloConfig:
     min_rate_rps: float = 1.0
     max_rate_rps: float = 20000.0
     max_trials: int = default("slo", "max_trials")  # total open-loop runs, bracketing + bisection
+    # A trial at a rate too low to decide within its duration_s runs on until a clean pass could
+    # have decided, up to this: a model slower than ~66 req/s a core still gets its SLO rate.
+    max_duration_s: float = default("slo", "max_duration_s")
     rel_tolerance: float = 0.05  # stop bisecting when (fail - pass) / pass <= this
     # Between trials: wait this long, then the server's health URL must answer 200 (retried up
     # to the request timeout), so requests still queued from the last trial cannot spill into the next.
@@ -147,7 +150,14 @@ class SloConfig:
     confirm_trials: int = default("slo", "confirm_trials")
 
     def __post_init__(self) -> None:
-        for name in ("p99_bound_ms", "start_rate_rps", "min_rate_rps", "max_rate_rps", "rel_tolerance"):
+        for name in (
+            "p99_bound_ms",
+            "start_rate_rps",
+            "min_rate_rps",
+            "max_rate_rps",
+            "rel_tolerance",
+            "max_duration_s",
+        ):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"SloConfig.{name} must be > 0, got {getattr(self, name)!r}")
         if not self.min_rate_rps <= self.start_rate_rps <= self.max_rate_rps:

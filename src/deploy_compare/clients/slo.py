@@ -17,7 +17,9 @@ over the trial's requests in scheduled order, failures and drops counted as over
 and the client was not the bottleneck. The trial stops as soon as the rule decides (about 530
 requests for a clean pass at 99%); it fails as soon as a pass is impossible within
 max_requests, and a trial its duration cap ends undecided fails too (too few requests to show
-the bound at that confidence). A rate failed because of
+the bound at that confidence). The cap is [slo] duration_s, or at a rate too low to decide
+within it the time a clean pass needs there, up to [slo] max_duration_s (trial_config): a
+model that serves 40 req/s a core is searched at rates it can sustain, not declared "none". A rate failed because of
 the client is never bisected above (higher rates would measure the client), but the search
 still halves below it to find a rate the client can drive: the answer is then a lower bound.
 
@@ -52,8 +54,10 @@ from .runner import ProgressFn, run_open_loop
 
 def trial_config(config: LoadConfig, slo: SloConfig, rate: float, seed: int) -> LoadConfig:
     """One trial: an open loop at `rate` stopped by the sequential rule, capped at
-    max_requests and at the trial's warm-up + duration_s."""
-    return dataclasses.replace(
+    max_requests and at the trial's warm-up + its duration: duration_s, or at a rate too low
+    to decide within it, the time a clean pass needs there (FLOOR_SLACK over it), up to [slo]
+    max_duration_s."""
+    trial = dataclasses.replace(
         config,
         rate_rps=rate,
         seed=seed,
@@ -61,9 +65,11 @@ def trial_config(config: LoadConfig, slo: SloConfig, rate: float, seed: int) -> 
         slo_bound_ms=slo.p99_bound_ms,
         slo_confidence=slo.confidence,
         max_requests=max(slo.max_requests, config.min_requests),
-        max_duration_s=config.warmup_s + config.duration_s,
         precision=None,
     )
+    needed_s = FLOOR_SLACK * trial.trial_rule().threshold(0) / rate
+    duration = max(config.duration_s, min(needed_s, slo.max_duration_s))
+    return dataclasses.replace(trial, max_duration_s=config.warmup_s + duration)
 
 
 def judge(result: LoadResult, slo: SloConfig) -> tuple[bool, str]:
@@ -84,12 +90,17 @@ def judge(result: LoadResult, slo: SloConfig) -> tuple[bool, str]:
 FLOOR_SLACK = 1.25
 
 
+def longest_trial_s(config: LoadConfig, slo: SloConfig) -> float:
+    """The longest a trial runs after its warm-up (trial_config): at the lowest rates."""
+    return max(config.duration_s, slo.max_duration_s)
+
+
 def lowest_judgeable_rate(config: LoadConfig, slo: SloConfig) -> float:
-    """The lowest rate whose trial can pass before its duration cap: a clean pass takes the
+    """The lowest rate whose trial can pass before its longest cap: a clean pass takes the
     rule's threshold(0) requests after the warm-up (about 530 at 99%, FLOOR_SLACK over it
     here); below it every trial ends undecided."""
     needed = trial_config(config, slo, 1.0, 0).trial_rule().threshold(0)
-    return FLOOR_SLACK * needed / config.duration_s
+    return FLOOR_SLACK * needed / longest_trial_s(config, slo)
 
 
 def search_floor(config: LoadConfig, slo: SloConfig, single: LoadResult | None = None) -> tuple[float, str]:
@@ -100,7 +111,7 @@ def search_floor(config: LoadConfig, slo: SloConfig, single: LoadResult | None =
         (slo.min_rate_rps, "[slo] min_rate_rps"),
         (
             lowest_judgeable_rate(config, slo),
-            f"the lowest rate whose trial can show {slo.describe()} within its {config.duration_s:g} s",
+            f"the lowest rate whose trial can show {slo.describe()} within its {longest_trial_s(config, slo):g} s",
         ),
     ]
     if single is not None and single.throughput_rps > 0:
