@@ -139,3 +139,6 @@ def test_serve_and_load_take_any_stack_from_the_registry():
     assert _protocol_and_artifact(args) == ("kserve_v2", "tflite_dynamic_int8")
     args = parser.parse_args(["load", "--protocol", "tfserving", "--url", "http://127.0.0.1:1"])
     assert _protocol_and_artifact(args) == ("tfserving", "savedmodel")
+    # a stack's other encodings name it too (this was an IndexError)
+    args = parser.parse_args(["load", "--protocol", "torchserve_binary", "--url", "http://127.0.0.1:1"])
+    assert _protocol_and_artifact(args) == ("torchserve_binary", "torchscript")

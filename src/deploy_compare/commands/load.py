@@ -135,7 +135,10 @@ def _protocol_and_artifact(args: argparse.Namespace) -> tuple[str, str]:
         raise ConfigError("--encoding needs --target (the stack decides how it speaks that encoding)")
     if args.protocol is None:
         raise ConfigError("load needs --target (a serving stack) or --protocol")
-    speaking = [s for s in stacks().values() if args.protocol in s.encoding_names]
+    # every encoding a stack speaks (torchserve_binary is TorchServe's binary), not only its default
+    speaking = [s for s in stacks().values() if args.protocol in s.spoken_encodings().values()]
+    if not speaking:  # argparse's choices list every encoding class; a stack must still speak it
+        raise ConfigError(f"no serving stack speaks --protocol {args.protocol}: give --target too")
     return args.protocol, speaking[0].artifact
 
 
