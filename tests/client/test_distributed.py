@@ -367,7 +367,13 @@ def test_the_pipeline_measures_torchserve_from_two_actors_and_the_report_says_so
                 "min_requests": 30,
                 "client_processes": 2,
             },
-            "slo": {"confidence": 0.5, "duration_s": 3.0, "max_trials": 2, "start_rate_rps": 60.0},
+            "slo": {
+                "confidence": 0.5,
+                "duration_s": 3.0,
+                "max_duration_s": 3.0,  # not stretched at low rates: short trials
+                "max_trials": 2,
+                "start_rate_rps": 60.0,
+            },
         }
     )
     result = ServedResult(target="torchserve", status="OK", artifact="torchscript")

@@ -229,7 +229,13 @@ def test_slo_search_brackets_a_server_of_fixed_capacity(endpoint):
     # (at 99%, 528: the test took 61 s); above capacity the queue still fails a trial long before
     cfg = LoadConfig(duration_s=10.0, warmup_s=0.3, min_requests=50, max_in_flight=64, late_threshold_ms=10.0)
     slo = SloConfig(
-        p99_bound_ms=50.0, confidence=0.9, start_rate_rps=50.0, max_rate_rps=800.0, max_trials=6, rel_tolerance=0.1
+        p99_bound_ms=50.0,
+        confidence=0.9,
+        start_rate_rps=50.0,
+        max_rate_rps=800.0,
+        max_trials=6,
+        rel_tolerance=0.1,
+        max_duration_s=10.0,  # the trial's own cap, not stretched further
     )
     s = find_max_rate_under_slo(endpoint, payloads, cfg, slo)
     searched = [t for t in s.trials if not t.confirm]

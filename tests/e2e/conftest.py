@@ -45,6 +45,7 @@ encodings = ["json", "binary"]  # two show the choice of the best; gRPC's own te
 [slo]
 confidence = 0.9             # a pass after ~300 requests, not ~528: trials decide sooner
 duration_s = 3.0             # each trial's cap (>= ~100/s here)
+max_duration_s = 3.0         # not stretched at low rates (tests/client/test_slo_unit.py tests that)
 max_trials = 3
 [tune]
 enabled = true

@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]  # the whole run, i
 NARROWER = {
     '\n[local]\nprofiles = ["server", "edge"]\n': '\n[local]\nprofiles = ["edge"]\n',
     "[run]\n": '[run]\nserve = ["torchserve"]\n',
-    "batch_sizes = [1, 8]": 'batch_sizes = [1]\nencodings = ["json"]',
+    "batch_sizes = [1, 8]": "batch_sizes = [1]",
+    'encodings = ["json", "binary"]': 'encodings = ["json"]',
     "[tune]\nenabled = true": "[tune]\nenabled = false",
 }
 

@@ -184,6 +184,7 @@ encodings = ["json"]
 [slo]
 confidence = 0.5           # 138 requests decide a clean pass: 2 s trials can
 duration_s = 2.0
+max_duration_s = 2.0         # never stretched at low rates: the mechanics, not the reach, are under test
 max_trials = 2
 [tune]
 enabled = false

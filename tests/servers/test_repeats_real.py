@@ -55,6 +55,7 @@ def test_two_stacks_two_repetitions_interleaved_with_a_confirmed_slo_rate(artifa
             "slo": {
                 "confidence": 0.5,
                 "duration_s": 2.0,
+                "max_duration_s": 2.0,  # not stretched at low rates: short trials
                 "max_trials": 2,
                 "start_rate_rps": 100.0,
                 "start_from_single": False,  # half the c=1 throughput is ~800 req/s: not low

@@ -70,6 +70,7 @@ def test_a_tiny_tune_grid_records_its_best_setting(artifacts, tmp_path):
             "slo": {
                 "confidence": 0.5,  # 138 requests decide a clean pass: a 3 s trial at 60 req/s can
                 "duration_s": 3.0,
+                "max_duration_s": 3.0,  # not stretched at low rates: short trials
                 "max_trials": 2,
                 "start_rate_rps": 60.0,
                 "p99_bound_ms": 5000.0,
