@@ -143,7 +143,7 @@ def test_an_over_budget_int8_file_does_not_stop_the_export_a_broken_float_file_d
 
 class _RefusingInterpreter:
     """A stand-in for LiteRT's Interpreter (this test checks the runtime's decision, not LiteRT):
-    with the default resolver it fails to prepare as LiteRT 2.x does on ResNet-18's int8 file."""
+    with the default resolver it fails to prepare as LiteRT 2.x did on ResNet-18's int8 file."""
 
     opened: list = []
 
@@ -250,3 +250,44 @@ def test_litert_pairs_are_dequantized_and_ranked_like_the_debugger_layers():
     assert (worst["op"], worst["matched_by"]) == ("ADD", "order") and ranked[1]["rmse_over_scale"] == 0
     # the error each op adds: ADD reads the exact CONV output, so all of its error is its own
     assert worst["relative_rmse_added"] == worst["relative_rmse"] and ranked[1]["relative_rmse_added"] == 0
+
+
+def _pool_graph(path, producer: str) -> None:
+    """x -> <producer> -> MaxPool(3x3, stride 2, pad 1): ResNet-18's stem pooling."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2, 4, 4])
+    nodes = [
+        helper.make_node(producer, ["x"], ["act"], name="act"),
+        helper.make_node("MaxPool", ["act"], ["y"], name="pool", kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4),
+    ]
+    graph = helper.make_graph(nodes, "g", [x], [y])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+
+
+@pytest.mark.parametrize("producer", ["Relu", "Neg"])
+def test_a_padded_max_pool_after_relu_gets_an_exact_zero_pad_for_int8(tmp_path, producer):
+    """onnx2tf pads such a MaxPool with -3.4e38, which int8 calibration turns into an unusable
+    scale; after a Relu, zero padding gives the same maximum. Anything else is left alone."""
+    import onnx
+    import onnxruntime as ort
+
+    from deploy_compare.exporters.savedmodel import zero_pad_max_pools_after_relu
+
+    path = tmp_path / "pool.onnx"
+    _pool_graph(path, producer)
+    x = np.random.default_rng(0).normal(size=(3, 2, 8, 8)).astype(np.float32)
+    before = ort.InferenceSession(str(path)).run(None, {"x": x})[0]
+    changed = zero_pad_max_pools_after_relu(str(path))
+    model = onnx.load(str(path))
+    after = ort.InferenceSession(str(path)).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(after, before)
+    pool = next(node for node in model.graph.node if node.op_type == "MaxPool")
+    pads = next(list(a.ints) for a in pool.attribute if a.name == "pads")
+    if producer == "Relu":
+        assert changed == ["pool"] and pads == [0] * 4
+        assert [node.op_type for node in model.graph.node] == ["Relu", "Pad", "MaxPool"]
+    else:  # values may be negative: a zero pad could win the max
+        assert changed == [] and pads == [1] * 4

@@ -126,8 +126,8 @@ def two_inputs():
 
 
 def resnet18_untrained():
-    """The ResNet-18 preset's architecture at 32x32x3, seeded but not trained: its full-int8
-    file from onnx2tf is what XNNPACK refuses, trained or not (seen at 32 and at 224)."""
+    """The ResNet-18 preset's architecture at 32x32x3, seeded but not trained: what its padded
+    stem MaxPool does to the full-int8 file from onnx2tf does not depend on the weights."""
     from deploy_compare.models.architectures import ResNet18
     from deploy_compare.models.presets import images
 

@@ -126,7 +126,8 @@ class TFLiteRuntime(Runtime):
         ops = delegate_node_ops(self._interpreter, refused)
         held = ", ".join(ops) if ops else "ops not listed"
         # TFLite's built-in kernels abort the process (a CHECK in a kernel's Prepare) on some
-        # files XNNPACK refuses (ResNet-18's full int8 from onnx2tf): try them in a child first
+        # files XNNPACK refuses (ResNet-18's full int8 from onnx2tf did, before savedmodel.py
+        # zero-padded its MaxPool: ADD's output multiplier over 1): try them in a child first
         crashed = builtin_kernels_crash(self.path, self._interpreter_class)
         if crashed:
             raise ArtifactError(
