@@ -19,9 +19,10 @@ requests for a clean pass at 99%); it fails as soon as a pass is impossible with
 max_requests, and a trial its duration cap ends undecided fails too (too few requests to show
 the bound at that confidence). The cap is [slo] duration_s, or at a rate too low to decide
 within it the time a clean pass needs there, up to [slo] max_duration_s (trial_config): a
-model that serves 40 req/s a core is searched at rates it can sustain, not declared "none". A rate failed because of
-the client is never bisected above (higher rates would measure the client), but the search
-still halves below it to find a rate the client can drive: the answer is then a lower bound.
+model that serves 40 req/s a core is searched at rates it can sustain, not declared "none".
+A rate failed because of the client is never bisected above (higher rates would measure the
+client), but the search still halves below it to find a rate the client can drive: the answer
+is then a lower bound.
 
 Trials are apart: pause_s, then the server's health URL must answer, and each trial's
 preflight request queues behind anything the last trial left, so its stragglers cannot
