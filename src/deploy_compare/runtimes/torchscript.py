@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ArtifactError, first_line
 from .base import Runtime
-from .torchscript_optimize import load_fastest
+from .torchscript_optimize import load_fastest, one_sample
 
 
 class TorchScriptRuntime(Runtime):
@@ -27,12 +27,7 @@ class TorchScriptRuntime(Runtime):
         if self.threads:
             # Process-wide in torch: the benchmark runs each thread setting in its own process.
             torch.set_num_threads(self.threads)
-        example = None  # an inner dimension left dynamic: optimize without timing
-        if all(None not in t.shape[1:] for t in self.entry.inputs):
-            example = [
-                torch.ones([1] + [int(d or 0) for d in t.shape[1:]], dtype=getattr(torch, t.dtype))
-                for t in self.entry.inputs
-            ]
+        example = one_sample(torch, [(t.shape, t.dtype) for t in self.entry.inputs])
         try:
             with warnings.catch_warnings():
                 # torch 2.13 deprecates TorchScript in favour of torch.export; the format is

@@ -31,6 +31,14 @@ TIMED_PATTERN = (
 )
 
 
+def one_sample(torch: Any, inputs: list[tuple[list[Any], str]]) -> list[Any] | None:
+    """A batch of one sample of ones per input, from each input's (shape with its batch
+    dimension first, dtype name); None when an inner dimension is dynamic (nothing to time on)."""
+    if any(d is None for shape, _ in inputs for d in shape[1:]):
+        return None
+    return [torch.ones([1, *(int(d) for d in shape[1:])], dtype=getattr(torch, dtype)) for shape, dtype in inputs]
+
+
 def _median_ms(torch: Any, module: Any, example: list[Any]) -> float:
     times: list[float] = []
     deadline = time.perf_counter() + BUDGET_S

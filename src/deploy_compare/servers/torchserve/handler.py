@@ -37,9 +37,9 @@ from typing import Any
 import torch
 
 try:  # in TorchServe's worker: shipped beside this file by the archive (archive.py)
-    from torchscript_optimize import load_fastest
+    from torchscript_optimize import load_fastest, one_sample
 except ImportError:  # imported by deploy_compare itself (its tests)
-    from deploy_compare.runtimes.torchscript_optimize import load_fastest
+    from deploy_compare.runtimes.torchscript_optimize import load_fastest, one_sample
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +83,11 @@ def load_model(path: str, config: dict) -> tuple[Any, dict[str, str]]:
 
 
 def _example(config: dict) -> list[torch.Tensor]:
-    """One sample per input (ones), as the runtime times its candidates."""
+    """One sample per input (ones): what load_fastest times and the worker warms up on."""
     specs = config.get("inputs") or [{"shape": config["shape"], "dtype": config["dtype"]}]
-    return [torch.ones((1, *(int(d) for d in s["shape"][1:])), dtype=_DTYPES[s["dtype"]]) for s in specs]
+    example = one_sample(torch, [(s["shape"], s["dtype"]) for s in specs])
+    assert example is not None  # the archive builder refuses dynamic inner dimensions
+    return example
 
 
 def _onnx_model(path: str, config: dict) -> tuple[Any, dict[str, str]]:
@@ -152,10 +154,7 @@ class DeployCompareHandler:
         # TorchScript's profiling executor specialises on the first calls (and ONNX Runtime
         # and AOTInductor allocate on theirs); run them now so the first measured request is
         # not a compile.
-        if self.inputs:
-            warm_args = [torch.ones((1, *shape), dtype=dtype) for _, shape, dtype in self.inputs]
-        else:
-            warm_args = [torch.zeros((1, *self.sample_shape), dtype=self.dtype)]
+        warm_args = _example(config)
         with torch.inference_mode():
             for _ in range(WARMUP_CALLS):
                 self.model(*warm_args)
