@@ -110,6 +110,20 @@ def test_the_time_left_estimate_counts_batch_sizes_and_tuning():
     assert time_left(quick, ["export", "local"]) == ""
 
 
+def test_the_time_left_estimate_follows_the_pace_of_the_served_stages_done():
+    config = load_run_config(overrides={"load": {"encodings": ["json"]}, "run": {"targets": ["torchserve", "triton"]}})
+    triton = served_seconds(config, "triton")
+    assert (
+        time_left(config, ["triton"]) == f"served stages: about {triton / 60:.0f} min left, estimated from the settings"
+    )
+    # TorchServe took twice its estimate (a big model's stretched trials): Triton's is doubled
+    done = {"export": 600.0, "local": 300.0, "torchserve": 2 * served_seconds(config, "torchserve")}
+    assert time_left(config, ["triton"], served_done=done) == (
+        f"served stages: about {2 * triton / 60:.0f} min left, "
+        "estimated from the settings x2.0, the pace of the 1 served stage(s) done"
+    )
+
+
 def test_the_time_left_estimate_counts_every_repetition_left_and_tunes_once():
     config = load_run_config(quick=True, overrides={"run": {"repeat": 3, "targets": ["fastapi_onnx"]}})
     once = served_seconds(config, "fastapi_onnx", tuning=False)

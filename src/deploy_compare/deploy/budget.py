@@ -15,12 +15,14 @@ scaled by the batch ratio: scenario.batch_start_rate) saves trials in practice, 
 bound; a batch size's trials run at low rates, where min_requests (not duration_s) sets their
 length. Export and the in-process benchmark are not estimated from the settings (their cost
 depends on the model): a repeated run counts each in-process repetition left at the first
-one's measured duration.
+one's measured duration. Once served stages have completed, the served estimate is scaled by
+their pace (measured over estimated seconds): a big model's stretched trials and slow startups
+then show in the estimate of the stages left.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ..errors import DeployCompareError
 from .config import RunConfig
@@ -59,31 +61,46 @@ def served_seconds(config: RunConfig, kind: str, *, tuning: bool = True) -> floa
     return seconds
 
 
-def time_left(config: RunConfig, stages: Iterable[str], local_stage_s: float | None = None) -> str:
+def time_left(
+    config: RunConfig,
+    stages: Iterable[str],
+    local_stage_s: float | None = None,
+    served_done: Mapping[str, float] | None = None,
+) -> str:
     """`served stages: about 12 min left` for the stages still to run (this one included).
     Stage names are the served plan's ("triton 2/3" when the run repeats): each maps to its
     target and repetition, so every repetition left counts once and tuning only in the first.
     `local_stage_s`: how long the first in-process repetition took; each in-process repetition
-    left ("local 2/3") is counted at that (the settings cannot say: it depends on the model)."""
+    left ("local 2/3") is counted at that (the settings cannot say: it depends on the model).
+    `served_done`: the seconds each completed served stage took; the estimate of those left
+    is scaled by their pace (their seconds over their estimate)."""
     stages = list(stages)
     try:
         pairs = {p.key: p for p in config.run.pairs()}
         plan = {name: (pairs[key], rep) for name, key, rep in served_plan(list(pairs), config.run.repeat)}
-        total = sum(
-            served_seconds(config, plan[name][0].stack, tuning=plan[name][1] == 1 and plan[name][0].own)
-            for name in stages
-            if name in plan
-        )
+
+        def estimate(name: str) -> float:
+            pair, repetition = plan[name]
+            return served_seconds(config, pair.stack, tuning=repetition == 1 and pair.own)
+
+        total = sum(estimate(name) for name in stages if name in plan)
+        done = {name: s for name, s in (served_done or {}).items() if name in plan}
+        estimated_done = sum(estimate(name) for name in done)
     except DeployCompareError:
         return ""  # settings are validated before the run starts; never fail a progress line
+    pace = sum(done.values()) / estimated_done if done and estimated_done > 0 else 1.0
+    total *= pace
+    served = "estimated from the settings" + (
+        f" x{pace:.1f}, the pace of the {len(done)} served stage(s) done" if done else ""
+    )
     local_left = len(set(stages) & set(local_stage_names(config.run.repeat)))
     each = local_stage_s or 0.0
     local_s = local_left * each
     if total + local_s <= 0:
         return ""
     if local_s <= 0:
-        return f"served stages: about {total / 60:.0f} min left, estimated from the settings"
+        return f"served stages: about {total / 60:.0f} min left, {served}"
     return (
-        f"about {(total + local_s) / 60:.0f} min left: served stages estimated from the settings, "
+        f"about {(total + local_s) / 60:.0f} min left: served stages {served}, "
         f"{local_left} in-process repetition(s) at the first one's {each / 60:.1f} min"
     )

@@ -329,7 +329,9 @@ class Pipeline:
                 if earlier is not None and earlier.status != "OK":
                     continue  # SKIPPED or FAILED in an earlier repetition: its record says why
                 left = [n for n, _ in stages[number - 1 :]]
-                self.progress.stage(number, len(stages), name, time_left(self.config, left, self._local_stage_s()))
+                finished = {s.name: s.seconds for s in self.results.run.stages if s.status == "OK"}
+                estimate = time_left(self.config, left, self._local_stage_s(), finished)
+                self.progress.stage(number, len(stages), name, estimate)
                 self._stage(name, fn)
             self.results.run.complete = True
         except (KeyboardInterrupt, BusyMachineError):
