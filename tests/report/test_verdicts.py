@@ -177,3 +177,17 @@ def test_a_search_where_the_client_always_fell_behind_is_not_called_a_server_fai
     stack = served("triton", {1: [2.0]}, [(None, 200.0)], limited=True)
     v = verdicts_of(make_results, stack)["throughput"]
     assert v.winner is None and v.answer.startswith("Not measured: the load client fell behind")
+
+
+def test_when_no_stack_meets_the_bound_the_answer_names_the_closest_miss(make_results, served):
+    from deploy_compare.report.fmt import ms
+    from deploy_compare.report.names import target_label
+
+    a = served("triton", {1: [2.0]}, [(None, 40.0)])
+    b = served("fastapi_onnx", {1: [3.0]}, [(None, 30.0)])
+    nearer = b.slo["trials"][0]["result"]
+    nearer["p99_incl_failures_ms"] = a.slo["trials"][0]["result"]["p99_incl_failures_ms"] * 0.6
+    v = verdicts_of(make_results, a, b)["throughput"]
+    assert v.winner is None and "No served target showed" in v.answer
+    assert f"Closest: {target_label(b)}, p99 {ms(nearer['p99_incl_failures_ms'])} ms" in v.answer
+    assert "at 30.0 req/s" in v.answer and "[slo] p99_bound_ms" in v.answer
