@@ -54,6 +54,9 @@ def test_preset_exports_everywhere_with_accuracy_measured(cli, tmp_path, preset)
     assert len(selective.details["layers_kept_float"]) == 3 and len(ranking) >= 3
     assert selective.details["layers_kept_float"] == [layer["tensor"] for layer in ranking[:3]]
     assert ranking[0]["rmse_over_scale"] >= ranking[-1]["rmse_over_scale"] > 0
+    # the error relative to the float output's RMS, as the litert-torch route reports it
+    assert all(0 < layer["relative_rmse"] < 10 for layer in ranking if layer["relative_rmse"] is not None)
+    assert sum(layer["relative_rmse"] is not None for layer in ranking) >= 3
     assert (out / selective.details["layer_statistics"]).exists()
     for name in ("tflite_int8", "tflite_int8_selective"):
         parity = manifest.artifact(name).parity

@@ -5,9 +5,11 @@ tflite_int8 does (same calibration samples), instruments every quantized op with
 NumericVerify op that compares its dequantized output with the float op's, and runs a few
 samples through it. Per layer it reports the error statistics (layer_statistics_dump); the
 layers are ranked by RMSE over the output's quantization step (sqrt(mean_squared_error) /
-scale, the debugger tutorial's measure: above ~0.7 the error is more than rounding), and
-the worst `KEEP_FLOAT_LAYERS` are kept in float through the debugger's `denylisted_nodes`
-(their output tensor names) in the non-debug model written as model_int8_selective.tflite.
+scale, the debugger tutorial's measure: above ~0.7 the error is more than rounding), shown
+beside the RMSE relative to the float output's RMS (a direct-compare metric: the figure the
+litert-torch route reports), and the worst `KEEP_FLOAT_LAYERS` are kept in float through
+the debugger's `denylisted_nodes` (their output tensor names) in the non-debug model
+written as model_int8_selective.tflite.
 
 The file keeps float inputs and outputs (the debugger's own quantizer: quantize/dequantize
 ops inside the model, unlike tflite_int8's int8 inputs), so its end-to-end latency includes
@@ -33,6 +35,15 @@ KEEP_FLOAT_LAYERS = 3
 DEBUG_SAMPLES = 32  # samples run through the instrumented model: every op's error on each
 RANKED_IN_MANIFEST = 10
 LAYER_STATS_FILE = "quant_debug_layers.csv"
+FLOAT_MEAN_SQUARE = "float_mean_square"  # our direct-compare metric: the float output's mean square
+
+
+def _float_mean_square(float_value: Any, _quantized: Any, _scale: float, _zero_point: int) -> float:
+    """Per sample; the debugger averages it over the samples as it averages the MSE, so
+    sqrt(MSE / this) is the pooled RMSE relative to the float output's RMS."""
+    import numpy as np
+
+    return float(np.mean(np.square(np.asarray(float_value, np.float64))))
 
 
 def rank_layers(statistics: dict[str, dict[str, Any]], scales: dict[str, float]) -> list[dict[str, Any]]:
@@ -64,12 +75,25 @@ def _layer_table(debugger: Any) -> tuple[list[dict[str, Any]], str]:
     debugger.layer_statistics_dump(dump)
     rows = list(csv.DictReader(io.StringIO(dump.getvalue())))
     by_tensor = {r["tensor_name"]: r for r in rows}
-    statistics = {r["tensor_name"]: {k: float(r[k]) for k in ("mean_squared_error", "max_abs_error")} for r in rows}
+    statistics = {
+        r["tensor_name"]: {
+            "mean_squared_error": float(r["mean_squared_error"]),
+            "max_abs_error": float(r["max_abs_error"]),
+            "relative_rmse": _relative_rmse(float(r["mean_squared_error"]), float(r[FLOAT_MEAN_SQUARE])),
+        }
+        for r in rows
+    }
     scales = {r["tensor_name"]: float(r["scale"]) for r in rows}
     ranked = rank_layers(statistics, scales)
     for r in ranked:
         r["op"] = by_tensor[r["tensor"]]["op_name"]
     return ranked, dump.getvalue()
+
+
+def _relative_rmse(mean_squared_error: float, float_mean_square: float) -> float | None:
+    if not float_mean_square > 0 or math.isnan(mean_squared_error):
+        return None  # an all-zero float output (or a NaN) has no relative error
+    return round(math.sqrt(mean_squared_error / float_mean_square), 4)
 
 
 def export_int8_selective(ctx: ExportContext) -> list:
@@ -93,7 +117,12 @@ def export_int8_selective(ctx: ExportContext) -> list:
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
         configure(converter, "int8", representative)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-        debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=debug_dataset)
+        options = tf.lite.experimental.QuantizationDebugOptions(
+            layer_direct_compare_metrics={FLOAT_MEAN_SQUARE: _float_mean_square}
+        )
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=debug_dataset, debug_options=options
+        )
         debugger.run()
         ranked, dump = _layer_table(debugger)
         keep = [r["tensor"] for r in ranked[:KEEP_FLOAT_LAYERS]]
@@ -111,7 +140,8 @@ def export_int8_selective(ctx: ExportContext) -> list:
             "layers_compared": len(ranked),
             "debug_samples": DEBUG_SAMPLES,
             "layer_statistics": LAYER_STATS_FILE,
-            "ranking": "sqrt(mean_squared_error) / output scale, per NumericVerify op (worst first)",
+            "ranking": "sqrt(mean_squared_error) / output scale, per NumericVerify op (worst first); "
+            "relative_rmse: RMSE / the float output's RMS",
         }
     )
     return [write_tflite(ctx, NAME, VARIANT, model_bytes, details, started)]

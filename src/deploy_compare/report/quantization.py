@@ -102,9 +102,15 @@ def _debugger_table(selective: Any) -> Table | None:
     if not ranking:
         return None
     kept = set(get(selective, "details", "layers_kept_float") or [])
-    rows = _ranking_rows(ranking, lambda layer: ["float" if get(layer, "tensor") in kept else "int8"])
+    rows = _ranking_rows(
+        ranking,
+        lambda layer: [
+            num(getf(layer, "relative_rmse"), 4),
+            "float" if get(layer, "tensor") in kept else "int8",
+        ],
+    )
     return Table(
-        [*HEADERS, "in tflite_int8_selective"],
+        [*HEADERS, "RMSE / float RMS", "in tflite_int8_selective"],
         rows,
         ["OK"] * len(rows),
         caption=(
