@@ -55,8 +55,11 @@ def test_every_objective_has_a_card_naming_the_path_its_figure_and_the_runner_up
     assert footprint.figure.startswith("peak RSS ")  # judged on peak memory, the file size beside it
     assert "tflite_dynamic_int8" in footprint.runner_up and "larger" in footprint.runner_up
     accuracy = found["int8 accuracy cost"]
-    assert ("artifact", "tflite_dynamic_int8") in accuracy.path and accuracy.figure == "-0.28 points"
-    assert "one sample is 0.28 points" in accuracy.uncertainty and "tflite_int8, -0.83 points" in accuracy.runner_up
+    assert ("artifact", "tflite_dynamic_int8") in accuracy.path and accuracy.figure == "accuracy -0.28 points"
+    assert (
+        "one sample is 0.28 points" in accuracy.uncertainty
+        and "tflite_int8, accuracy -0.83 points" in accuracy.runner_up
+    )
 
 
 def test_a_card_shows_the_recorded_interval_else_the_range_over_repetitions(make_several_stacks):

@@ -31,6 +31,21 @@ def test_footprint_is_judged_on_peak_memory_not_file_size(make_results):
     assert any(d.startswith("Smallest file: tflite_int8") for d in verdict.details)
 
 
+def test_a_variant_no_row_measured_is_named_not_ranked_by_its_bytes(make_results):
+    """`[local] artifacts` limited to some files: the others have a size but no peak memory, and a
+    size in bytes must not be ranked against megabytes (it read "4266.39x the leader's")."""
+    results = make_results()
+    _set_peak(results, "tflite_fp16", 70.0)
+    results.local = [r for r in results.local if r["artifact"] != "tflite_int8"]
+    verdict = footprint_verdict(results)
+    assert "tflite_int8" not in [c.name for c in verdict.ranked]
+    assert any(
+        d.startswith("Not ranked (no in-process row measured its memory)") and "tflite_int8" in d
+        for d in verdict.details
+    )
+    assert all(c.value < 10_000 for c in verdict.ranked)  # every one a peak in MiB
+
+
 def test_an_over_budget_variant_is_never_the_footprint_winner(make_results):
     results = make_results()
     _set_peak(results, "tflite_int8", 10.0)
@@ -44,7 +59,13 @@ def _with_selective(results, int8_p50: float, selective_p50: float):
     entry["details"] = {
         "layers_kept_float": ["conv_a", "conv_b", "mean"],
         "layer_error_ranking": [
-            {"tensor": "conv_a", "op": "CONV_2D", "rmse_over_scale": 2.1, "mean_squared_error": 0.3},
+            {
+                "tensor": "conv_a",
+                "op": "CONV_2D",
+                "rmse_over_scale": 2.1,
+                "mean_squared_error": 0.3,
+                "relative_rmse": 0.05,
+            },
             {"tensor": "conv_b", "op": "CONV_2D", "rmse_over_scale": 1.2, "mean_squared_error": 0.1},
             {"tensor": "mean", "op": "MEAN", "rmse_over_scale": 0.9, "mean_squared_error": 0.01},
             {"tensor": "fc", "op": "FULLY_CONNECTED", "rmse_over_scale": 0.3, "mean_squared_error": 0.001},
@@ -78,7 +99,8 @@ def test_the_report_says_what_keeping_layers_in_float_costs(make_results):
     assert "Over the accuracy budget" in sentence and "tflite_int8" in sentence
     section = artifacts_section(ReportInputs(results=results, environment={}, edge={}, edge_problems=[]))
     layers = next(b for b in section.blocks if getattr(b, "headers", None) and "RMSE / scale" in b.headers)
-    assert [row[5] for row in layers.rows] == ["float", "float", "float", "int8"]
+    assert [row[5] for row in layers.rows] == ["0.0500", "-", "-", "-"]  # relative RMSE where recorded
+    assert [row[6] for row in layers.rows] == ["float", "float", "float", "int8"]
     parity = next(b for b in section.blocks if getattr(b, "headers", None) and "parity" in b.headers)
     int8_row = next(row for row in parity.rows if row[0] == "tflite_int8")
     assert "OVER BUDGET" in int8_row and "7.0 points (95%: 4.0 to 11.0)" in int8_row

@@ -554,7 +554,7 @@ def footprint_verdict(results: RunResults) -> Verdict:
             f"{name}: {kib(entry.get('size_bytes'))} KiB file, peak RSS {num(peak, 1)} MiB "
             f"(init {num(getf(row, 'peak_rss_init_mib'), 1)} MiB){where}, accuracy {pct(artifact_accuracy(entry))}."
         )
-    sized = {k: getf(e, "size_bytes") for k, e in variants.items() if getf(e, "size_bytes") is not None}
+    sized: dict[str, float] = {k: size for k, e in variants.items() if (size := getf(e, "size_bytes")) is not None}
     if not peaks and not sized:
         return Verdict(
             "footprint", question, "The TFLite variants have no recorded memory or file sizes.", None, details
@@ -573,7 +573,12 @@ def footprint_verdict(results: RunResults) -> Verdict:
     smallest_file = min(sized, key=lambda k: (sized[k], k)) if sized else None
     if smallest_file is not None and smallest_file != best:
         details.insert(0, f"Smallest file: {smallest_file}, {kib(sized[smallest_file])} KiB.")
-    order = sorted(variants, key=lambda k: (peaks.get(k, float("inf")), sized.get(k) or 0, k))
+    # Ranked on one measure: peak memory where any row measured it (a variant without a row is
+    # named, not ranked against megabytes by its bytes), else file size.
+    measure = peaks if peaks else sized
+    unranked = sorted(set(variants) - set(measure))
+    if peaks and unranked:
+        details.append(f"Not ranked (no in-process row measured its memory): {', '.join(unranked)}.")
     ranked = [
         Candidate(
             name,
@@ -581,9 +586,9 @@ def footprint_verdict(results: RunResults) -> Verdict:
             (("runtime", runtime_name(name)), ("artifact", name), ("runs", "on the device, no server")),
             f"peak RSS {num(peaks.get(name), 1)} MiB, {kib(sized.get(name))} KiB file",
             "peak RSS measured once per row (VmHWM); file size exact",
-            float(peaks.get(name, sized.get(name) or 0)),
+            float(measure[name]),
         )
-        for name in order
+        for name in sorted(measure, key=lambda k: (measure[k], sized.get(k) or 0, k))
     ]
     return Verdict("footprint", question, answer, best, details, [], ranked)
 
@@ -660,7 +665,7 @@ def _int8_ranked(results: RunResults, costs: list[tuple[str, float]], samples: f
                 name,
                 f"{runtime_name(name)} · {name}",
                 (("runtime", runtime_name(name)), ("artifact", name), ("variant", str(entry.get("variant")))),
-                f"{delta:+.2f} points",
+                f"accuracy {delta:+.2f} points",  # signed: "+2.70" is a gain over fp32, not a cost
                 sure,
                 delta,
             )
