@@ -6,10 +6,11 @@ NumericVerify op that compares its dequantized output with the float op's, and r
 samples through it. Per layer it reports the error statistics (layer_statistics_dump); the
 layers are ranked by RMSE over the output's quantization step (sqrt(mean_squared_error) /
 scale, the debugger tutorial's measure: above ~0.7 the error is more than rounding), shown
-beside the RMSE relative to the float output's RMS (a direct-compare metric: the figure the
-litert-torch route reports), and the worst `KEEP_FLOAT_LAYERS` are kept in float through
-the debugger's `denylisted_nodes` (their output tensor names) in the non-debug model
-written as model_int8_selective.tflite.
+beside the RMSE relative to the float output's RMS (a direct-compare metric). The float op
+reads the int8 op's own inputs, so both are the op's own error: the litert-torch route's
+"added by the op" is the comparable figure, not its accumulated one. The worst
+`KEEP_FLOAT_LAYERS` are kept in float through the debugger's `denylisted_nodes` (their
+output tensor names) in the non-debug model written as model_int8_selective.tflite.
 
 The file keeps float inputs and outputs (the debugger's own quantizer: quantize/dequantize
 ops inside the model, unlike tflite_int8's int8 inputs), so its end-to-end latency includes
@@ -79,7 +80,7 @@ def _layer_table(debugger: Any) -> tuple[list[dict[str, Any]], str]:
         r["tensor_name"]: {
             "mean_squared_error": float(r["mean_squared_error"]),
             "max_abs_error": float(r["max_abs_error"]),
-            "relative_rmse": _relative_rmse(float(r["mean_squared_error"]), float(r[FLOAT_MEAN_SQUARE])),
+            "relative_rmse": _relative_rmse(float(r["mean_squared_error"]), r.get(FLOAT_MEAN_SQUARE)),
         }
         for r in rows
     }
@@ -90,10 +91,15 @@ def _layer_table(debugger: Any) -> tuple[list[dict[str, Any]], str]:
     return ranked, dump.getvalue()
 
 
-def _relative_rmse(mean_squared_error: float, float_mean_square: float) -> float | None:
-    if not float_mean_square > 0 or math.isnan(mean_squared_error):
-        return None  # an all-zero float output (or a NaN) has no relative error
-    return round(math.sqrt(mean_squared_error / float_mean_square), 4)
+def _relative_rmse(mean_squared_error: float, float_mean_square: str | None) -> float | None:
+    """None where the dump has no figure, the float output is all zeros, or either is not finite."""
+    try:
+        square = float(float_mean_square or "nan")
+    except ValueError:
+        return None
+    if not (math.isfinite(square) and square > 0 and math.isfinite(mean_squared_error)):
+        return None
+    return round(math.sqrt(mean_squared_error / square), 4)
 
 
 def export_int8_selective(ctx: ExportContext) -> list:
@@ -117,17 +123,23 @@ def export_int8_selective(ctx: ExportContext) -> list:
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
         configure(converter, "int8", representative)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+        calibrated = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=debug_dataset)
+        # The statistics run on the instrumented model given as content: only that path opens its
+        # interpreter keeping every tensor (experimental_preserve_all_tensors), which a
+        # direct-compare metric reads after invoke; the converter path's may reuse that memory.
         options = tf.lite.experimental.QuantizationDebugOptions(
             layer_direct_compare_metrics={FLOAT_MEAN_SQUARE: _float_mean_square}
         )
         debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter, debug_dataset=debug_dataset, debug_options=options
+            quant_debug_model_content=calibrated.get_debug_quantized_model(),
+            debug_dataset=debug_dataset,
+            debug_options=options,
         )
         debugger.run()
         ranked, dump = _layer_table(debugger)
         keep = [r["tensor"] for r in ranked[:KEEP_FLOAT_LAYERS]]
-        debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=keep)
-        model_bytes = debugger.get_nondebug_quantized_model()
+        calibrated.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=keep)
+        model_bytes = calibrated.get_nondebug_quantized_model()
     except ExportError:
         raise
     except Exception as exc:

@@ -20,7 +20,7 @@ from .document import Paragraph, Section, Table
 from .edge import emulated, quality
 from .fmt import DASH, get, getf, text
 from .inputs import ReportInputs
-from .names import local_rows, reference_accuracy, slo_trials, target_label
+from .names import local_rows, lowest_rate_trials, reference_accuracy, slo_trials, target_label
 from .serverview import cost_settings, efficiency
 
 PASS, FAIL, MISSING = "PASS", "FAIL", "MISSING"
@@ -109,16 +109,12 @@ def _artifact_checks(b: ArtifactBudget, inputs: ReportInputs) -> list[Check]:
 
 def _p99_at(s: Any, rate: float) -> tuple[float | None, str]:
     """The worst p99 (failures counted) of the SLO trials at the lowest offered rate >= `rate`."""
-    trials = [t for t in slo_trials(s) if (getf(t, "rate_rps") or 0.0) >= rate]
+    trials = lowest_rate_trials(s, rate)
     if not trials:
         tried = max((getf(t, "rate_rps") or 0.0 for t in slo_trials(s)), default=None)
         return None, f"no SLO trial at >= {rate:g}/s (highest tried: {text(tried)})"
-    lowest = min(getf(t, "rate_rps") or 0.0 for t in trials)
-    p99s = [
-        getf(t, "result", "p99_incl_failures_ms") or getf(t, "result", "p99_ms")
-        for t in trials
-        if getf(t, "rate_rps") == lowest
-    ]
+    lowest = getf(trials[0], "rate_rps") or 0.0
+    p99s = [getf(t, "result", "p99_incl_failures_ms") or getf(t, "result", "p99_ms") for t in trials]
     known = [p for p in p99s if p is not None]
     if len(known) < len(p99s):
         return float("inf"), f"a trial at {lowest:g}/s had a p99 the samples cannot bound"

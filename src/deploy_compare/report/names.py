@@ -115,6 +115,13 @@ def slo_trials(s: ServedResult) -> list[dict[str, Any]]:
     )
 
 
+def lowest_rate_trials(s: ServedResult, at_least: float = 0.0) -> list[dict[str, Any]]:
+    """The SLO trials (every repetition's) at the lowest offered rate >= `at_least`."""
+    trials = [t for t in slo_trials(s) if (getf(t, "rate_rps") or 0.0) >= at_least]
+    lowest = min((getf(t, "rate_rps") or 0.0 for t in trials), default=None)
+    return [t for t in trials if getf(t, "rate_rps") == lowest]
+
+
 def slo_bracket(slo: Any) -> str:
     """ "[550, 600)": the lowest rate any repetition passed with, the highest any failed at (runs
     from before repeats: the one search's [max_rate_rps, lowest_failing_rate_rps))."""
