@@ -161,3 +161,16 @@ def test_the_time_split_adds_up_to_the_mean_and_starts_with_the_runtime(make_sev
     assert torchserve[1:4] == [0.0, 0.0, 0.0] and sum(torchserve) == pytest.approx(
         results.served[0].sweep[0]["mean_ms"]
     )
+
+
+def test_an_int8_runner_up_is_compared_in_points_even_when_both_gain():
+    from deploy_compare.report.firstscreen import why_it_lost
+    from deploy_compare.report.verdicts import Candidate, Verdict
+
+    def gain(name: str, points: float) -> Candidate:
+        return Candidate(name, name, (("artifact", name),), f"accuracy {points:+.2f} points", "", points)
+
+    lead, runner = gain("tflite_int8", 2.7), gain("onnx_int8", 1.1)
+    v = Verdict("accuracy", "int8 accuracy cost", "", lead.name, [], [], [lead, runner], "higher")
+    line = why_it_lost(v, lead, runner, "loses more")
+    assert "-1.60 points against the leader" in line and "x the leader's" not in line

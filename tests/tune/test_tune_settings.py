@@ -122,6 +122,9 @@ def test_the_time_left_estimate_follows_the_pace_of_the_served_stages_done():
         f"served stages: about {2 * triton / 60:.0f} min left, "
         "estimated from the settings x2.0, the pace of the 1 served stage(s) done"
     )
+    # A stack turned away early (its one-request p99 over the bound) does not shrink the others'
+    early = {"torchserve": 0.1 * served_seconds(config, "torchserve")}
+    assert time_left(config, ["triton"], served_done=early) == time_left(config, ["triton"])
 
 
 def test_the_time_left_estimate_counts_every_repetition_left_and_tunes_once():

@@ -17,7 +17,7 @@ length. Export and the in-process benchmark are not estimated from the settings 
 depends on the model): a repeated run counts each in-process repetition left at the first
 one's measured duration. Once served stages have completed, the served estimate is scaled by
 their pace (measured over estimated seconds): a big model's stretched trials and slow startups
-then show in the estimate of the stages left.
+then show in the estimate of the stages left (never below the settings' figure).
 """
 
 from __future__ import annotations
@@ -88,10 +88,12 @@ def time_left(
         estimated_done = sum(estimate(name) for name in done)
     except DeployCompareError:
         return ""  # settings are validated before the run starts; never fail a progress line
-    pace = sum(done.values()) / estimated_done if done and estimated_done > 0 else 1.0
+    # Never below the settings' figure: a stack turned away early (its one-request p99 already
+    # over the SLO bound) takes a fraction of its estimate and says nothing of the others.
+    pace = max(1.0, sum(done.values()) / estimated_done) if done and estimated_done > 0 else 1.0
     total *= pace
     served = "estimated from the settings" + (
-        f" x{pace:.1f}, the pace of the {len(done)} served stage(s) done" if done else ""
+        f" x{pace:.1f}, the pace of the {len(done)} served stage(s) done" if pace > 1.0 else ""
     )
     local_left = len(set(stages) & set(local_stage_names(config.run.repeat)))
     each = local_stage_s or 0.0

@@ -33,7 +33,7 @@ def why_it_lost(v: Verdict, lead: Candidate, runner: Candidate, worse: str) -> s
     figure = f"{runner.label}, {runner.figure} ({runner.uncertainty})"
     if runner.name in v.tied:
         return f"Tied with {figure}: within the uncertainty, not a loss."
-    if lead.value > 0 and runner.value > 0:
+    if lead.value > 0 and runner.value > 0 and v.key != "accuracy":
         how = f"{runner.value / lead.value:.2f}x the leader's"
     else:
         how = f"{runner.value - lead.value:+.2f} points against the leader"  # accuracy: signed points

@@ -585,8 +585,9 @@ def footprint_verdict(results: RunResults) -> Verdict:
     # named, not ranked against megabytes by its bytes), else file size.
     measure = peaks if peaks else sized
     unranked = sorted(set(variants) - set(measure))
-    if peaks and unranked:
-        details.append(f"Not ranked (no in-process row measured its memory): {', '.join(unranked)}.")
+    if unranked:
+        what = "no in-process row measured its memory" if peaks else "no file size recorded"
+        details.append(f"Not ranked ({what}): {', '.join(unranked)}.")
     ranked = [
         Candidate(
             name,
