@@ -29,10 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def ensure_exported(model: str, artifacts: Path | None) -> Path:
-    """The artifacts directory, exported first (as `run` does) when it holds no manifest yet."""
+    """The artifacts directory, exported first when it holds no manifest yet: the TFLite files
+    and what they are made from, not the server formats (no AOTInductor compile for a bundle).
+    A later `run` on the same directory exports the rest and reuses these."""
     import time
 
-    from ..exporters.pipeline import ExportOptions, default_out_dir, export_all
+    from ..exporters.pipeline import TFLITE_NAMES, ExportOptions, default_out_dir, export_all
     from ..manifest import MANIFEST_NAME
     from ..native_logs import native_stderr_to
 
@@ -43,7 +45,7 @@ def ensure_exported(model: str, artifacts: Path | None) -> Path:
     started = time.perf_counter()
     with native_stderr_to(out_dir / "logs" / "native.log"):
         export_all(
-            ExportOptions(model=model, out_dir=out_dir),
+            ExportOptions(model=model, out_dir=out_dir, only=TFLITE_NAMES),
             progress=lambda message: print(f"[{time.perf_counter() - started:6.1f}s] export: {message}", flush=True),
         )
     return out_dir

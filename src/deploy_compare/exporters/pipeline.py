@@ -69,6 +69,8 @@ STEPS: tuple[ExportStep, ...] = (
     ),
 )
 ARTIFACT_NAMES = tuple(step.name for step in STEPS)
+#: the .tflite files of both routes: what an edge bundle ships (the other formats are not needed there)
+TFLITE_NAMES = tuple(name for name in ARTIFACT_NAMES if name.startswith(("tflite_", "litert_torch_")))
 TOOLS = (
     *("torch", "onnx", "onnxscript", "onnxruntime", "onnx2tf", "tensorflow-cpu", "ai-edge-litert", "numpy"),
     "litert-torch",
