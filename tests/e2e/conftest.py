@@ -35,10 +35,10 @@ server_threads = [1]"""
     + SHORT_MEASURE
     + """[load]
 concurrency = [1, 4]
-warmup_s = 0.3
-duration_s = 1.5
+warmup_s = 0.2
+duration_s = 1.0
 min_requests = 30
-max_duration_s = 3.0         # a level's cap while its intervals narrow ([quick.load] precision)
+max_duration_s = 2.0         # a level's cap while its intervals narrow ([quick.load] precision)
 batch_sizes = [1, 8]         # the batch dimension and a tune stage (1 setting a stack) run too
 batch_concurrency = [1]
 encodings = ["json", "binary"]  # two show the choice of the best; gRPC's own tests are the servers'
@@ -46,7 +46,7 @@ encodings = ["json", "binary"]  # two show the choice of the best; gRPC's own te
 confidence = 0.9             # a pass after ~300 requests, not ~528: trials decide sooner
 duration_s = 3.0             # each trial's cap (>= ~100/s here)
 max_duration_s = 3.0         # not stretched at low rates (tests/client/test_slo_unit.py tests that)
-max_trials = 3
+max_trials = 2               # pass, then double: the search's mechanics (tests/client bisect)
 [tune]
 enabled = true
 max_settings = 1

@@ -17,11 +17,11 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]  # the whole run, i
 
 
 # The docker tier's CI budget: what these tests are about is the served target in a container,
-# so the shared e2e settings shrink to it: the in-process stage's edge profile only, TorchServe
+# so the shared e2e settings shrink to it: the in-process stage on one artifact, TorchServe
 # on its own format, one encoding at batch size 1, no tune stage (the shared e2e run covers
 # the rest natively; each of these was a minute here).
 NARROWER = {
-    '\n[local]\nprofiles = ["server", "edge"]\n': '\n[local]\nprofiles = ["edge"]\n',
+    '\n[local]\nprofiles = ["server", "edge"]\n': '\n[local]\nprofiles = ["edge"]\nartifacts = ["onnx"]\n',
     "[run]\n": '[run]\nserve = ["torchserve"]\n',
     "batch_sizes = [1, 8]": "batch_sizes = [1]",
     'encodings = ["json", "binary"]': 'encodings = ["json"]',

@@ -32,8 +32,9 @@ def test_server_killed_mid_run_fails_only_that_target(short_config, tmp_path):
                 "targets": ["torchserve", "tfserving"],
                 "serve": ["torchserve", "tfserving"],  # each on its own format only
             },
-            "load": {"concurrency": [1, 2, 4], "duration_s": 2.0},
-            "local": {"profiles": ["edge"]},  # the in-process stage only has to survive: one profile
+            "load": {"concurrency": [1, 2, 4], "duration_s": 2.0, "max_duration_s": 3.0},
+            # the in-process stage only has to survive: one artifact, one profile
+            "local": {"profiles": ["edge"], "artifacts": ["onnx"]},
         },
     )
     killed = {}
@@ -67,7 +68,7 @@ def test_server_killed_mid_run_fails_only_that_target(short_config, tmp_path):
     ts = next(s for s in results.served if s.target == "torchserve")
     assert ts.status == "FAILED" and ts.reason
     assert any(word in ts.reason for word in ("exited", "nothing answered", "connect")), ts.reason
-    assert len(results.local) == len(results.artifacts) > 0  # the in-process results survived
+    assert [(r["artifact"], r["status"]) for r in results.local] == [("onnx", "OK")]  # the in-process row survived
     assert "FAILED" in (run_dir / "report.md").read_text()
     assert killed["pids"] and not any(
         psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in killed["pids"]
@@ -118,7 +119,7 @@ def test_a_stack_that_cannot_start_is_a_failed_row_with_its_log_tail(short_confi
         quick=True,
         overrides={
             "run": {"runs_dir": str(tmp_path / "runs"), "targets": ["fastapi_onnx", "tfserving"]},
-            "local": {"profiles": ["edge"]},
+            "local": {"profiles": ["edge"], "artifacts": ["onnx"]},
             "fastapi_onnx": {"start_timeout_s": 0.01},
         },
     )
