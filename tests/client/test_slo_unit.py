@@ -232,6 +232,29 @@ def test_the_search_starts_at_half_the_concurrency_1_throughput_and_halves_no_lo
     assert "a quarter of the concurrency-1 throughput" in result.note
 
 
+def test_a_failed_repeat_steps_under_the_quarter_throughput_floor_but_not_under_a_judgeable_rate():
+    # One request at a time at 800/s: a quarter is 200/s, here also the cap, so the search starts
+    # and ends there. 200/s passes once (lucky) and fails its repeat; the quarter only saves
+    # bracket trials, so the step goes to 100/s, which holds and is confirmed.
+    server = Scripted(capacity=150.0, flaky=(200.0,))
+    single = closed_c1(throughput=800.0, p50=2.0, p99=4.0)
+    result = search_after(server, single, max_trials=2, max_rate_rps=200.0, start_from_single=False)
+    assert [r for r, _ in server.calls] == [200.0, 200.0, 100.0, 100.0]
+    assert result.max_rate_rps == 100.0 and result.confirmed is True and "stepped down to 100/s" in result.note
+    # ... but never under the floor of the trials themselves: [slo] min_rate_rps here
+    held = Scripted(capacity=150.0, flaky=(200.0,))
+    floored = search_after(
+        held,
+        single,
+        max_trials=2,
+        start_rate_rps=180.0,
+        max_rate_rps=200.0,
+        min_rate_rps=180.0,
+        start_from_single=False,
+    )
+    assert [r for r, _ in held.calls] == [200.0, 200.0, 180.0] and floored.confirmed is False
+
+
 def test_the_search_never_starts_or_halves_below_the_lowest_rate_a_trial_can_judge():
     # Trials capped at 10 s: a clean pass at 99% needs ~528 requests in them, so ~52.8/s, and
     # 25% over it so that a Poisson schedule holds them.

@@ -8,8 +8,9 @@ Bounded search, at most SloConfig.max_trials open-loop runs, then a confirmation
 3. confirm: run the rate found once more (another arrival seed). A rate that fails its
    confirmation counts as failing, and the next lower passing rate is confirmed instead
    (at most confirm_trials extra runs); when no passing rate is left, the search steps once to
-   half the lowest rate that passed (at least the floor below) and confirms that. One lucky
-   trial is not an answer.
+   half the lowest rate that passed and confirms that. That step may go under the floor below's
+   quarter of the concurrency-1 throughput (which only saves bracket trials), never under the
+   lowest rate a trial can judge or min_rate_rps. One lucky trial is not an answer.
 
 A rate passes when the sequential rule (MLPerf LoadGen's early-stopping rule, checked after
 every completion: confidence.SequentialBound) shows "p99 <= p99_bound_ms at [slo] confidence"
@@ -240,6 +241,7 @@ class _Search:
         self.confirmed: bool | None = None
         self.stepped: float | None = None  # the rate stepped down to when every passing rate failed a repeat
         self.floor, self.floor_why = search_floor(config, slo, single)
+        self.step_floor = search_floor(config, slo)[0]  # confirm()'s step: no quarter-throughput floor
         rate = slo.start_rate_rps
         if single is not None and single.throughput_rps > 0 and slo.start_from_single:
             rate = single.throughput_rps / 2
@@ -299,7 +301,7 @@ class _Search:
                 # new rate, confirmed in turn), so a noisy p99 near the bound does not read as
                 # "no rate at all" when half that rate holds.
                 once = [t.rate_rps for t in self.trials if t.passed]
-                lower = max(min(once) / 2, self.floor) if once else None
+                lower = max(min(once) / 2, self.step_floor) if once else None
                 if self.stepped is not None or self.confirmed is not False or lower is None or lower >= min(once):
                     break
                 self.stepped = lower
