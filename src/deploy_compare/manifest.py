@@ -177,7 +177,11 @@ class Manifest:
         try:
             return self.artifacts[name]
         except KeyError:
-            raise ManifestError(f"no artifact {name!r} in the manifest; have: {', '.join(self.artifacts)}") from None
+            raise ManifestError(
+                f"no artifact {name!r} in the manifest; have: {', '.join(self.artifacts)} "
+                f"(`deploy-compare export --model {self.model.source} --out <this directory>` adds it, "
+                "reusing the files there)"
+            ) from None
 
 
 def load_manifest(directory: Path) -> Manifest:

@@ -1,4 +1,4 @@
-"""`deploy-compare edge-bundle --out DIR` on a fresh checkout: no manifest yet, so it exports first (as `run` does)."""
+"""`deploy-compare edge-bundle --out DIR` on a fresh checkout: no manifest yet, so it exports the TFLite files first."""
 
 from __future__ import annotations
 
