@@ -241,7 +241,6 @@ class _Search:
         self.confirmed: bool | None = None
         self.stepped: float | None = None  # the rate stepped down to when every passing rate failed a repeat
         self.floor, self.floor_why = search_floor(config, slo, single)
-        self.step_floor = search_floor(config, slo)[0]  # confirm()'s step: no quarter-throughput floor
         rate = slo.start_rate_rps
         if single is not None and single.throughput_rps > 0 and slo.start_from_single:
             rate = single.throughput_rps / 2
@@ -301,7 +300,8 @@ class _Search:
                 # new rate, confirmed in turn), so a noisy p99 near the bound does not read as
                 # "no rate at all" when half that rate holds.
                 once = [t.rate_rps for t in self.trials if t.passed]
-                lower = max(min(once) / 2, self.step_floor) if once else None
+                step_floor = search_floor(self.config, self.slo)[0]  # without the quarter-throughput floor
+                lower = max(min(once) / 2, step_floor) if once else None
                 if self.stepped is not None or self.confirmed is not False or lower is None or lower >= min(once):
                     break
                 self.stepped = lower
